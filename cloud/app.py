@@ -1,0 +1,202 @@
+"""The cloud's HTTP API (FastAPI): sites, gates, vehicles, tags, rules snapshots, events."""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.db import CloudDB
+from cloud.mqtt_side import CloudMqtt
+from cloud.rules import RuleError, RulesService
+from shared.clock import Clock
+from shared.contract import RulesDelta, RulesSnapshot
+from shared.vocab import Direction, TagStatus, VehicleType
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SiteIn(_In):
+    id: str = Field(description="Site id, [A-Za-z0-9_-]")
+    name: str = ""
+
+
+class GateIn(_In):
+    id: str
+    direction: Direction
+    name: str = ""
+
+
+class VehicleIn(_In):
+    vrn: str = Field(description="Registration number, e.g. MH12AB1234")
+    type: VehicleType = VehicleType.W4
+
+
+class TagIn(_In):
+    epc: str = Field(description="EPC as hex (96-bit: 24 digits)")
+    vrn: str | None = None
+    status: TagStatus = TagStatus.INACTIVE
+    vehicle_type: VehicleType | None = None
+
+
+class BulkTagsIn(_In):
+    tags: list[dict[str, Any]] = Field(description="[{epc, vrn?, status?}, …]")
+
+
+class ActivateIn(_In):
+    vrn: str | None = None
+
+
+class LockIn(_In):
+    until: datetime | None = Field(None, description="Locked until this time; none: until "
+                                   "unlocked")
+
+
+def _version(delta: RulesDelta) -> dict:
+    return {"site": delta.site, "rules_version": delta.to_version}
+
+
+def create_app(db_path: Path, clock: Clock, mqtt_url: str | None) -> FastAPI:
+    """The cloud app; starts its MQTT side with the app when *mqtt_url* is given."""
+    db = CloudDB(db_path)
+    link = CloudMqtt(db, clock, mqtt_url) if mqtt_url else None
+    rules = RulesService(db, clock, publish=link.publish_delta if link else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if link:
+            link.start(rules)
+        yield
+        if link:
+            link.stop()
+        db.close()
+
+    app = FastAPI(title="Gatepost cloud", version="1", lifespan=lifespan)
+    app.state.rules = rules
+    app.state.link = link
+
+    @app.exception_handler(RuleError)
+    async def rule_error(request: Request, exc: RuleError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status,
+                            content={"detail": {"reason": exc.reason, "message": exc.message}})
+
+    @app.get("/api/v1/health")
+    def health() -> dict:
+        """Broker connection and counters."""
+        return {"mqtt_connected": bool(link and link.connected.is_set()),
+                "counters": dict(link.counters) if link else {},
+                "rules": rules.versions()}
+
+    @app.post("/api/v1/sites", status_code=201)
+    def create_site(body: SiteIn) -> dict:
+        """Create a site (society or parking)."""
+        return rules.create_site(body.id, body.name or body.id)
+
+    @app.post("/api/v1/sites/{site}/gates", status_code=201)
+    def add_gate(site: str, body: GateIn) -> dict:
+        """Add or update a gate."""
+        return _version(rules.add_gate(site, body.id, body.direction, body.name))
+
+    @app.post("/api/v1/sites/{site}/vehicles", status_code=201)
+    def add_vehicle(site: str, body: VehicleIn) -> dict:
+        """Register a vehicle by its VRN."""
+        return _version(rules.add_vehicle(site, body.vrn, body.type))
+
+    @app.delete("/api/v1/sites/{site}/vehicles/{vrn}")
+    def remove_vehicle(site: str, vrn: str) -> dict:
+        """Remove a vehicle (its tags become inactive)."""
+        return _version(rules.remove_vehicle(site, vrn))
+
+    @app.post("/api/v1/sites/{site}/tags", status_code=201)
+    def add_tag(site: str, body: TagIn) -> dict:
+        """Register a tag to the site."""
+        return _version(rules.add_tag(site, body.epc, body.vrn, body.status, body.vehicle_type))
+
+    @app.post("/api/v1/sites/{site}/tags/bulk", status_code=201)
+    def add_tags_bulk(site: str, body: BulkTagsIn) -> dict:
+        """Register many tags in one rules version."""
+        return _version(rules.add_tags_bulk(site, body.tags))
+
+    @app.get("/api/v1/tags/{epc}")
+    def get_tag(epc: str) -> dict:
+        """One tag."""
+        return rules.tag(epc)
+
+    @app.post("/api/v1/tags/{epc}/activate")
+    def activate(epc: str, body: ActivateIn | None = None) -> dict:
+        """Activate for a vehicle of the tag's site."""
+        return _version(rules.activate_tag(epc, body.vrn if body else None))
+
+    @app.post("/api/v1/tags/{epc}/block")
+    def block(epc: str) -> dict:
+        """Block (revoke) a tag."""
+        return _version(rules.block_tag(epc))
+
+    @app.post("/api/v1/tags/{epc}/lock")
+    def lock(epc: str, body: LockIn | None = None) -> dict:
+        """Lock a tag: entry allowed, exit denied."""
+        return _version(rules.lock_tag(epc, body.until if body else None))
+
+    @app.post("/api/v1/tags/{epc}/unlock")
+    def unlock(epc: str) -> dict:
+        """Unlock a tag at once."""
+        return _version(rules.unlock_tag(epc))
+
+    @app.delete("/api/v1/tags/{epc}")
+    def remove(epc: str) -> dict:
+        """Delete a tag."""
+        return _version(rules.remove_tag(epc))
+
+    @app.get("/api/v1/sites/{site}/rules", response_model=RulesSnapshot)
+    def snapshot(site: str) -> RulesSnapshot:
+        """The full rule set at its current version (what a fresh edge loads)."""
+        return rules.snapshot(site)
+
+    @app.get("/api/v1/events")
+    def events(site: str | None = None, gate: str | None = None, type: str | None = None,
+               since: datetime | None = None, until: datetime | None = None,
+               limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> dict:
+        """Stored events, oldest first, filtered by site, gate, type and time."""
+        where, args = [], []
+        for col, val in (("site", site), ("gate", gate), ("type", type)):
+            if val:
+                where.append(f"{col} = ?")
+                args.append(val)
+        if since:
+            where.append("at >= ?")
+            args.append(since.isoformat())
+        if until:
+            where.append("at < ?")
+            args.append(until.isoformat())
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY at, site, gate, seq LIMIT ? OFFSET ?"
+        rows = db.conn.execute(sql, (*args, limit, offset)).fetchall()
+        return {"events": [{**dict(r), "data": json.loads(r["data"])} for r in rows]}
+
+    @app.get("/api/v1/sites/{site}/events/summary")
+    def summary(site: str) -> dict:
+        """Counts per event type, and decisions per outcome."""
+        c = db.conn
+        types = {r[0]: r[1] for r in c.execute(
+            "SELECT type, count(*) FROM events WHERE site = ? GROUP BY type", (site,))}
+        outcomes = {r[0]: r[1] for r in c.execute(
+            "SELECT json_extract(data, '$.outcome'), count(*) FROM events "
+            "WHERE site = ? AND type = 'decision' GROUP BY 1", (site,))}
+        gates = {r[0]: {"count": r[1], "max_seq": r[2]} for r in c.execute(
+            "SELECT gate, count(*), max(seq) FROM events WHERE site = ? GROUP BY gate", (site,))}
+        return {"site": site, "types": types, "decisions": outcomes, "gates": gates}
+
+    @app.get("/api/v1/edges")
+    def edges() -> dict:
+        """Last availability of each edge box."""
+        return {"edges": [dict(r) for r in db.conn.execute("SELECT * FROM edges")]}
+
+    return app

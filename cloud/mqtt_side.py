@@ -1,0 +1,141 @@
+"""The cloud's MQTT side: ingest events exactly once and acknowledge them; publish rules.
+
+Events are stored idempotently on (site, id) and acknowledged after the row commits, so an
+edge that resends (after a crash or an outage) never creates a duplicate. Rule deltas go out
+QoS 1; the retained version is republished on every (re)connect so an edge that missed a delta
+sees it is behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from cloud.db import CloudDB
+from cloud.rules import RulesService
+from shared.clock import Clock
+from shared.contract import Ack, Event, RulesDelta, RulesVersion, Topics
+
+log = logging.getLogger(__name__)
+
+MAX_DELTA_CHANGES = 1000  # larger changes go out as a version bump; edges take a snapshot
+
+
+class CloudMqtt:
+    """One paho session of the cloud."""
+
+    def __init__(self, db: CloudDB, clock: Clock, mqtt_url: str, *,
+                 username: str | None = None, password: str | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.mqtt_url = mqtt_url
+        self.username = username
+        self.password = password
+        self.rules: RulesService | None = None
+        self.connected = threading.Event()
+        self.counters: Counter[str] = Counter()
+        self._client: mqtt.Client | None = None
+
+    def start(self, rules: RulesService) -> None:
+        """Connect in the background."""
+        self.rules = rules
+        u = urlparse(self.mqtt_url)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gatepost-cloud",
+                        clean_session=False)
+        if self.username:
+            c.username_pw_set(self.username, self.password)
+        c.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        c.max_inflight_messages_set(100)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self._client = c
+        c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10)
+        c.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop paho's thread."""
+        if self._client:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the cloud: %s", reason_code)
+            return
+        client.subscribe([(Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1)])
+        self.connected.set()
+        log.info("cloud connected to %s", self.mqtt_url)
+        if self.rules:
+            for site, version in self.rules.versions().items():
+                self._publish_version(site, version)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        log.warning("cloud lost the broker: %s", reason_code)
+
+    # Publishing -----------------------------------------------------------------------------
+    def publish_delta(self, delta: RulesDelta) -> None:
+        """Send a committed change to the site's edges."""
+        if self._client is None:
+            return
+        if len(delta.changes) <= MAX_DELTA_CHANGES:
+            self._client.publish(Topics.rules_delta(delta.site), delta.model_dump_json(), qos=1)
+        self._publish_version(delta.site, delta.to_version)
+
+    def _publish_version(self, site: str, version: int) -> None:
+        assert self._client is not None
+        msg = RulesVersion(site=site, version=version)
+        self._client.publish(Topics.rules_version(site), msg.model_dump_json(), qos=1,
+                             retain=True)
+
+    # Ingest ---------------------------------------------------------------------------------
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        edge = Topics.parse_edge(msg.topic)
+        if msg.topic.endswith("/available"):
+            self._store_availability(edge, msg.payload)
+            return
+        try:
+            event = Event.model_validate_json(msg.payload)
+            if event.edge != edge:
+                raise ValueError(f"event of edge {event.edge!r} on topic of {edge!r}")
+            if event.id != f"{event.gate}:{event.seq}":
+                raise ValueError(f"event id {event.id!r} does not match gate and seq")
+        except (ValidationError, ValueError) as exc:
+            self.counters["rejected_events"] += 1
+            log.warning("rejected event on %s: %s", msg.topic, str(exc).splitlines()[0])
+            return
+        try:
+            stored = self.store_event(event)
+        except Exception:
+            # Not acknowledged: the edge keeps it and sends it again.
+            log.exception("could not store event %s", event.id)
+            return
+        self.counters["stored" if stored else "duplicates"] += 1
+        client.publish(Topics.edge_acks(event.edge), Ack(ids=[event.id]).model_dump_json(),
+                       qos=1)
+
+    def store_event(self, e: Event) -> bool:
+        """Insert once; False when the event was already stored."""
+        with self.db.write() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO events(site, id, edge, gate, seq, type, at, data, "
+                "received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
+                 json.dumps(e.data), self.clock.now().isoformat()))
+            return cur.rowcount == 1
+
+    def _store_availability(self, edge: str | None, payload: bytes) -> None:
+        text = payload.decode(errors="replace")
+        if edge is None or text not in ("online", "offline", "stopped"):
+            self.counters["rejected_available"] += 1
+            return
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO edges(id, availability, at) VALUES (?,?,?)",
+                      (edge, text, self.clock.now().isoformat()))

@@ -1,0 +1,284 @@
+"""Sites, gates, vehicles and tags: every change bumps the site's rules version and is
+published as a delta (from-version → to-version) after it commits."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+
+from cloud.db import CloudDB
+from shared import vrn as vrn_rules
+from shared.clock import Clock
+from shared.contract import (
+    SEGMENT,
+    Change,
+    GateRule,
+    RulesDelta,
+    RulesSnapshot,
+    TagRule,
+    VehicleRule,
+)
+from shared.vocab import Direction, TagStatus, VehicleType
+
+EPC = re.compile(r"^(?:[0-9A-F]{4}){1,31}$")
+
+
+class RuleError(Exception):
+    """A refused change: HTTP status, a stable reason code, and a message for people."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def _tag_rule(row: sqlite3.Row) -> TagRule:
+    return TagRule(epc=row["epc"], site=row["site"], status=TagStatus(row["status"]),
+                   vrn=row["vrn"], locked=bool(row["locked"]),
+                   locked_until=datetime.fromisoformat(row["locked_until"])
+                   if row["locked_until"] else None)
+
+
+class RulesService:
+    """The rule-changing operations of the cloud."""
+
+    def __init__(self, db: CloudDB, clock: Clock,
+                 publish: Callable[[RulesDelta], None] | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.publish = publish
+
+    # Helpers --------------------------------------------------------------------------------
+    def _commit_changes(self, c: sqlite3.Connection, site: str, changes: list[Change]) -> RulesDelta:
+        row = c.execute("SELECT rules_version FROM sites WHERE id = ?", (site,)).fetchone()
+        old = int(row[0])
+        new = old + 1
+        c.execute("UPDATE sites SET rules_version = ? WHERE id = ?", (new, site))
+        delta = RulesDelta(site=site, from_version=old, to_version=new, changes=changes)
+        c.execute("INSERT INTO rule_changes(site, version, changes, at) VALUES (?, ?, ?, ?)",
+                  (site, new, json.dumps([ch.model_dump(mode="json") for ch in changes]),
+                   self.clock.now().isoformat()))
+        return delta
+
+    def _change(self, site: str, fn: Callable[[sqlite3.Connection], list[Change]]) -> RulesDelta:
+        with self.db.write() as c:
+            self._require_site(c, site)
+            delta = self._commit_changes(c, site, fn(c))
+        if self.publish:
+            self.publish(delta)
+        return delta
+
+    @staticmethod
+    def _require_site(c: sqlite3.Connection, site: str) -> None:
+        if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone() is None:
+            raise RuleError(404, "unknown_site", f"site {site!r} does not exist")
+
+    @staticmethod
+    def _tag_row(c: sqlite3.Connection, epc: str) -> sqlite3.Row:
+        row = c.execute("SELECT * FROM tags WHERE epc = ?", (epc.upper(),)).fetchone()
+        if row is None:
+            raise RuleError(404, "unknown_tag", f"tag {epc} does not exist")
+        return row
+
+    def _site_of_tag(self, epc: str) -> str:
+        row = self.db.conn.execute("SELECT site FROM tags WHERE epc = ?",
+                                   (epc.upper(),)).fetchone()
+        if row is None:
+            raise RuleError(404, "unknown_tag", f"tag {epc} does not exist")
+        return str(row[0])
+
+    def _tag_change(self, c: sqlite3.Connection, epc: str) -> Change:
+        return Change(op="tag.upsert", tag=_tag_rule(self._tag_row(c, epc)))
+
+    # Sites and gates --------------------------------------------------------------------------
+    def create_site(self, site: str, name: str) -> dict:
+        """A new society or parking with rules version 0."""
+        if not SEGMENT.match(site):
+            raise RuleError(422, "bad_id", "site ids are 1–64 of [A-Za-z0-9_-]")
+        with self.db.write() as c:
+            if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone():
+                raise RuleError(409, "site_exists", f"site {site!r} already exists")
+            c.execute("INSERT INTO sites(id, name, created_at) VALUES (?, ?, ?)",
+                      (site, name, self.clock.now().isoformat()))
+        return {"id": site, "name": name, "rules_version": 0}
+
+    def add_gate(self, site: str, gate: str, direction: Direction, name: str = "") -> RulesDelta:
+        """Add or update a gate of the site."""
+        if not SEGMENT.match(gate):
+            raise RuleError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name) VALUES (?,?,?,?)",
+                      (site, gate, direction.value, name))
+            return [Change(op="gate.upsert",
+                           gate=GateRule(id=gate, direction=direction, name=name))]
+
+        return self._change(site, fn)
+
+    # Vehicles ---------------------------------------------------------------------------------
+    def add_vehicle(self, site: str, vrn: str, vtype: VehicleType) -> RulesDelta:
+        """Register a vehicle; the VRN must be a valid Indian registration number."""
+        try:
+            v = vrn_rules.validate(vrn)
+        except ValueError as exc:
+            raise RuleError(422, "invalid_vrn", str(exc)) from exc
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            if c.execute("SELECT 1 FROM vehicles WHERE site=? AND vrn=?", (site, v)).fetchone():
+                raise RuleError(409, "vehicle_exists", f"vehicle {v} is already registered")
+            c.execute("INSERT INTO vehicles(site, vrn, type, created_at) VALUES (?,?,?,?)",
+                      (site, v, vtype.value, self.clock.now().isoformat()))
+            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=vtype))]
+
+        return self._change(site, fn)
+
+    def remove_vehicle(self, site: str, vrn: str) -> RulesDelta:
+        """Remove a vehicle; its tags become inactive and unlinked."""
+        v = vrn_rules.normalise(vrn)
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            if not c.execute("DELETE FROM vehicles WHERE site=? AND vrn=?", (site, v)).rowcount:
+                raise RuleError(404, "unknown_vehicle", f"vehicle {v} is not registered")
+            epcs = [r[0] for r in c.execute("SELECT epc FROM tags WHERE vrn = ?", (v,))]
+            c.execute("UPDATE tags SET vrn = NULL, status = 'inactive' WHERE vrn = ?", (v,))
+            return [Change(op="vehicle.delete", key=v)] + [self._tag_change(c, e) for e in epcs]
+
+        return self._change(site, fn)
+
+    # Tags -------------------------------------------------------------------------------------
+    def _check_tag_fields(self, c: sqlite3.Connection, site: str, epc: str, vrn: str | None,
+                          status: TagStatus, vtype: VehicleType | None) -> tuple[str, str | None]:
+        e = epc.upper()
+        if not EPC.match(e):
+            raise RuleError(422, "invalid_epc",
+                            f"EPC {epc!r} must be hex in whole 16-bit words (96-bit: 24 digits)")
+        v = vrn_rules.normalise(vrn) if vrn else None
+        if v is not None:
+            row = c.execute("SELECT type FROM vehicles WHERE site=? AND vrn=?",
+                            (site, v)).fetchone()
+            if row is None:
+                raise RuleError(422, "unknown_vehicle", f"vehicle {v} is not registered "
+                                f"at site {site}")
+            if vtype is not None and row[0] != vtype.value:
+                raise RuleError(422, "vehicle_type_mismatch",
+                                f"tag is for {vtype.value} but {v} is a {row[0]}")
+        if status is TagStatus.ACTIVE and v is None:
+            raise RuleError(422, "no_vehicle", "an active tag needs a vehicle")
+        return e, v
+
+    def add_tag(self, site: str, epc: str, vrn: str | None = None,
+                status: TagStatus = TagStatus.INACTIVE,
+                vehicle_type: VehicleType | None = None) -> RulesDelta:
+        """Register a tag to a site (pre-mapped), optionally linked and active."""
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            e, v = self._check_tag_fields(c, site, epc, vrn, status, vehicle_type)
+            if c.execute("SELECT 1 FROM tags WHERE epc = ?", (e,)).fetchone():
+                raise RuleError(409, "tag_exists", f"tag {e} is already registered")
+            c.execute("INSERT INTO tags(epc, site, status, vrn, vehicle_type, updated_at) "
+                      "VALUES (?,?,?,?,?,?)", (e, site, status.value, v,
+                                               vehicle_type.value if vehicle_type else None,
+                                               self.clock.now().isoformat()))
+            return [self._tag_change(c, e)]
+
+        return self._change(site, fn)
+
+    def add_tags_bulk(self, site: str, tags: list[dict]) -> RulesDelta:
+        """Register many tags in one change (installers importing a batch of stickers)."""
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            now = self.clock.now().isoformat()
+            changes = []
+            for t in tags:
+                st = TagStatus(t.get("status", "inactive"))
+                e, v = self._check_tag_fields(c, site, t["epc"], t.get("vrn"), st, None)
+                c.execute("INSERT OR REPLACE INTO tags(epc, site, status, vrn, updated_at) "
+                          "VALUES (?,?,?,?,?)", (e, site, st.value, v, now))
+                changes.append(Change(op="tag.upsert", tag=TagRule(epc=e, site=site,
+                                                                    status=st, vrn=v)))
+            return changes
+
+        return self._change(site, fn)
+
+    def _update_tag(self, epc: str, sql: str, args: tuple,
+                    check: Callable[[sqlite3.Row], None] | None = None) -> RulesDelta:
+        site = self._site_of_tag(epc)
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            row = self._tag_row(c, epc)
+            if check:
+                check(row)
+            c.execute(f"UPDATE tags SET {sql}, updated_at = ? WHERE epc = ?",
+                      (*args, self.clock.now().isoformat(), row["epc"]))
+            return [self._tag_change(c, row["epc"])]
+
+        return self._change(site, fn)
+
+    def activate_tag(self, epc: str, vrn: str | None = None) -> RulesDelta:
+        """Activate a tag for a vehicle of its own site (type must match)."""
+        site = self._site_of_tag(epc)
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            row = self._tag_row(c, epc)
+            if row["status"] == TagStatus.BLOCKED.value:
+                raise RuleError(409, "tag_blocked", f"tag {row['epc']} is blocked")
+            vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
+            _, v = self._check_tag_fields(c, site, row["epc"], vrn or row["vrn"],
+                                          TagStatus.ACTIVE, vt)
+            c.execute("UPDATE tags SET status='active', vrn=?, updated_at=? WHERE epc=?",
+                      (v, self.clock.now().isoformat(), row["epc"]))
+            return [self._tag_change(c, row["epc"])]
+
+        return self._change(site, fn)
+
+    def block_tag(self, epc: str) -> RulesDelta:
+        """Block a tag (lost, stolen, revoked): denied everywhere at once."""
+        return self._update_tag(epc, "status = 'blocked'", ())
+
+    def lock_tag(self, epc: str, until: datetime | None = None) -> RulesDelta:
+        """Lock: the vehicle may enter but not leave (until *until*, if given)."""
+        return self._update_tag(epc, "locked = 1, locked_until = ?",
+                                (until.isoformat() if until else None,))
+
+    def unlock_tag(self, epc: str) -> RulesDelta:
+        """Unlock at once."""
+        return self._update_tag(epc, "locked = 0, locked_until = NULL", ())
+
+    def remove_tag(self, epc: str) -> RulesDelta:
+        """Delete a tag."""
+        site = self._site_of_tag(epc)
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            row = self._tag_row(c, epc)
+            c.execute("DELETE FROM tags WHERE epc = ?", (row["epc"],))
+            return [Change(op="tag.delete", key=row["epc"])]
+
+        return self._change(site, fn)
+
+    # Reads ------------------------------------------------------------------------------------
+    def snapshot(self, site: str) -> RulesSnapshot:
+        """The whole rule set of a site at one version."""
+        with self.db.read() as c:
+            self._require_site(c, site)
+            version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
+                                    (site,)).fetchone()[0])
+            gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"])
+                     for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
+            vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]))
+                        for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
+            tags = [_tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",
+                                                    (site,))]
+        return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
+                             tags=tags)
+
+    def versions(self) -> dict[str, int]:
+        """Current rules version of every site."""
+        return {r[0]: int(r[1]) for r in
+                self.db.conn.execute("SELECT id, rules_version FROM sites")}
+
+    def tag(self, epc: str) -> dict:
+        """One tag as the cloud holds it."""
+        row = self._tag_row(self.db.conn, epc)
+        return dict(row)

@@ -1,0 +1,23 @@
+"""``gatepost cloud run``: the API with uvicorn in the foreground."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from cloud.app import create_app
+from shared.clock import clock_from
+
+log = logging.getLogger(__name__)
+
+
+def run(data_dir: Path, mqtt_url: str | None, host: str, port: int,
+        clock_file: Path | None = None) -> int:
+    """Serve until SIGTERM/SIGINT (uvicorn handles both)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(data_dir / "cloud.sqlite", clock_from(clock_file), mqtt_url)
+    print(f"gatepost cloud: API at http://{host}:{port} (docs at /docs)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return 0

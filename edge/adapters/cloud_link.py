@@ -1,0 +1,223 @@
+"""The edge's link to the cloud: MQTT (paho, callback API v2) for events and rule deltas,
+HTTP (httpx) for full snapshots.
+
+Reconnect is the normal path: connected only on a successful CONNACK, then resubscribe,
+republish ``available``, and resend everything still in the outbox. Rule messages are handled
+in order on one thread; a delta that does not follow the held version, a newer retained
+version, or a fresh cache triggers a snapshot fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import httpx
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from edge.store.cache import RulesCache
+from edge.store.outbox import Outbox
+from shared.contract import Ack, RulesDelta, RulesSnapshot, RulesVersion, Topics
+
+log = logging.getLogger(__name__)
+
+
+class CloudLink:
+    """MQTT session, outbox publisher and rules synchroniser of one edge box."""
+
+    def __init__(self, edge_id: str, sites: list[str], *, mqtt_url: str, http_url: str,
+                 outbox: Outbox, cache: RulesCache, username: str | None = None,
+                 password: str | None = None, max_inflight: int = 50, resend_s: float = 5.0,
+                 on_rules: Callable[[str, int], None] | None = None) -> None:
+        self.edge_id = edge_id
+        self.sites = sites
+        self.mqtt_url = mqtt_url
+        self.http_url = http_url.rstrip("/")
+        self.outbox = outbox
+        self.cache = cache
+        self.username = username
+        self.password = password
+        self.max_inflight = max_inflight
+        self.resend_s = resend_s
+        self.on_rules = on_rules
+        self.connected = False
+        self.counters: Counter[str] = Counter()
+        self._inflight: dict[str, float] = {}
+        self._inflight_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._sync_q: queue.Queue[tuple] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._client: mqtt.Client | None = None
+
+    # Life cycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background and start the publisher and sync threads."""
+        u = urlparse(self.mqtt_url)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gatepost-edge-{self.edge_id}",
+                        clean_session=True)
+        if self.username:
+            c.username_pw_set(self.username, self.password)
+        c.will_set(Topics.edge_available(self.edge_id), "offline", qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        c.max_inflight_messages_set(self.max_inflight)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self._client = c
+        c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10)
+        c.loop_start()
+        for fn, name in ((self._publish_loop, "publish"), (self._sync_loop, "sync")):
+            t = threading.Thread(target=fn, name=f"cloud-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        for site in self.sites:
+            if self.cache.version(site) == 0:
+                self._sync_q.put(("snapshot", site))
+
+    def stop(self) -> None:
+        """Say ``stopped``, disconnect and join."""
+        self._stop.set()
+        self._wake.set()
+        self._sync_q.put(("stop",))
+        c = self._client
+        if c is not None:
+            if self.connected:
+                info = c.publish(Topics.edge_available(self.edge_id), "stopped", qos=1,
+                                 retain=True)
+                try:
+                    info.wait_for_publish(2)
+                except (RuntimeError, ValueError):
+                    pass
+            c.disconnect()
+            c.loop_stop()
+        for t in self._threads:
+            t.join(5)
+
+    def notify(self) -> None:
+        """New events are in the outbox."""
+        self._wake.set()
+
+    # MQTT callbacks (paho's thread) ---------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the edge: %s", reason_code)
+            return
+        subs = [(Topics.edge_acks(self.edge_id), 1)]
+        for site in self.sites:
+            subs += [(Topics.rules_delta(site), 1), (Topics.rules_version(site), 1)]
+        client.subscribe(subs)
+        client.publish(Topics.edge_available(self.edge_id), "online", qos=1, retain=True)
+        with self._inflight_lock:
+            self._inflight.clear()
+        self.connected = True
+        self.counters["connects"] += 1
+        log.info("cloud link up (%s)", self.mqtt_url)
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.connected:
+            log.error("cloud link down: %s", reason_code)
+        self.connected = False
+        with self._inflight_lock:
+            self._inflight.clear()
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        try:
+            if msg.topic == Topics.edge_acks(self.edge_id):
+                ack = Ack.model_validate_json(msg.payload)
+                self.outbox.ack(ack.ids)
+                with self._inflight_lock:
+                    for i in ack.ids:
+                        self._inflight.pop(i, None)
+                self.counters["acked"] += len(ack.ids)
+                self._wake.set()
+            elif msg.topic.endswith("/rules/delta"):
+                if msg.retain:
+                    raise ValueError("retained delta refused (deltas are never retained)")
+                self._sync_q.put(("delta", RulesDelta.model_validate_json(msg.payload)))
+            elif msg.topic.endswith("/rules/version"):
+                self._sync_q.put(("version", RulesVersion.model_validate_json(msg.payload)))
+        except (ValidationError, ValueError) as exc:
+            self.counters["rejected_messages"] += 1
+            log.warning("rejected message on %s: %s", msg.topic, exc)
+
+    # Publisher ------------------------------------------------------------------------------
+    def _publish_loop(self) -> None:
+        topic = Topics.edge_events(self.edge_id)
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            if not self.connected or self._client is None:
+                continue
+            now = time.monotonic()
+            with self._inflight_lock:
+                for i, sent in list(self._inflight.items()):
+                    if now - sent > self.resend_s:
+                        del self._inflight[i]
+                room = self.max_inflight - len(self._inflight)
+                busy = set(self._inflight)
+            if room <= 0:
+                continue
+            try:
+                batch = self.outbox.pending(room, busy)
+            except Exception:
+                log.exception("outbox read failed")
+                continue
+            for ev in batch:
+                info = self._client.publish(topic, ev.model_dump_json(), qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                with self._inflight_lock:
+                    self._inflight[ev.id] = time.monotonic()
+                self.counters["published"] += 1
+            if len(batch) == room:
+                self._wake.set()
+
+    # Rules ----------------------------------------------------------------------------------
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            item = self._sync_q.get()
+            kind = item[0]
+            try:
+                if kind == "stop":
+                    return
+                if kind == "delta":
+                    delta: RulesDelta = item[1]
+                    result = self.cache.apply_delta(delta)
+                    self.counters[f"delta_{result}"] += 1
+                    if result == "gap":
+                        self._snapshot(delta.site)
+                    elif result == "applied" and self.on_rules:
+                        self.on_rules(delta.site, delta.to_version)
+                elif kind == "version":
+                    v: RulesVersion = item[1]
+                    if v.site in self.sites and v.version > self.cache.version(v.site):
+                        self._snapshot(v.site)
+                elif kind == "snapshot":
+                    self._snapshot(item[1])
+            except Exception:
+                log.exception("rules sync step %s failed", kind)
+
+    def _snapshot(self, site: str) -> None:
+        """Fetch and apply the full rules; retry in the background while the cloud is away."""
+        try:
+            r = httpx.get(f"{self.http_url}/api/v1/sites/{site}/rules", timeout=30)
+            r.raise_for_status()
+            snap = RulesSnapshot.model_validate_json(r.content)
+        except (httpx.HTTPError, ValidationError) as exc:
+            self.counters["snapshot_failures"] += 1
+            log.warning("rules snapshot of %s failed: %s; retrying", site, exc)
+            threading.Timer(1.0, self._sync_q.put, args=(("snapshot", site),)).start()
+            return
+        if snap.version >= self.cache.version(site):
+            self.cache.apply_snapshot(snap)
+            self.counters["snapshots"] += 1
+            if self.on_rules:
+                self.on_rules(site, snap.version)

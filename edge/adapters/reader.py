@@ -1,0 +1,129 @@
+"""Credential reader over a serial line (device path or pyserial URL such as ``socket://``).
+
+Reads bytes, feeds the protocol's stream decoder, hands every EPC to ``on_epc`` with the
+monotonic time the frame completed, counts rejected frames by reason, and reopens the line
+with back-off when it drops. Logs on transitions only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import serial
+
+from edge.drivers import uhf18
+
+log = logging.getLogger(__name__)
+
+EpcHandler = Callable[[str, int], None]
+
+
+class SerialReader:
+    """One reader's line; a thread of its own."""
+
+    def __init__(self, name: str, url: str, *, baud: int = 57600, protocol: str = "uhf18",
+                 on_epc: EpcHandler, on_reject: Callable[[uhf18.Rejected], None] | None = None,
+                 on_state: Callable[[bool, str], None] | None = None) -> None:
+        if protocol != "uhf18":
+            raise ValueError(f"unsupported reader protocol {protocol!r} (supported: uhf18)")
+        self.name = name
+        self.url = url
+        self.baud = baud
+        self.on_epc = on_epc
+        self.on_reject = on_reject
+        self.on_state = on_state
+        self.frames = 0
+        self.rejected: Counter[str] = Counter()
+        self.reconnects = 0
+        self.connected = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._serial: serial.SerialBase | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the reading thread."""
+        self._thread = threading.Thread(target=self._run, name=f"reader-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and join."""
+        self._stop.set()
+        with self._lock:
+            if self._serial is not None:
+                try:
+                    self._serial.close()
+                except Exception:
+                    pass
+        if self._thread:
+            self._thread.join(3)
+
+    def send(self, frame: bytes) -> bool:
+        """Write a command frame to the reader (for commissioning tools)."""
+        with self._lock:
+            if self._serial is None:
+                return False
+            self._serial.write(frame)
+            return True
+
+    def _set_state(self, up: bool, why: str) -> None:
+        if up == self.connected:
+            return
+        self.connected = up
+        if up:
+            log.info("reader %s connected at %s", self.name, self.url)
+        else:
+            log.error("reader %s lost: %s", self.name, why)
+        if self.on_state:
+            self.on_state(up, why)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                ser = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.01)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                self._set_state(False, str(exc))
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 1.0)
+                continue
+            with self._lock:
+                self._serial = ser
+            self.reconnects += 1
+            self._set_state(True, "")
+            backoff = 0.1
+            try:
+                self._pump(ser)
+            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+                if not self._stop.is_set():
+                    self._set_state(False, str(exc) or type(exc).__name__)
+            finally:
+                with self._lock:
+                    self._serial = None
+                try:
+                    ser.close()
+                except Exception:
+                    pass
+
+    def _pump(self, ser: serial.SerialBase) -> None:
+        decoder = uhf18.StreamDecoder()
+        while not self._stop.is_set():
+            data = ser.read(max(1, ser.in_waiting))
+            now = time.monotonic()
+            now_ns = time.monotonic_ns()
+            results = decoder.feed(data, now) if data else decoder.expire(now)
+            for item in results:
+                if isinstance(item, uhf18.Rejected):
+                    self.rejected[item.reason] += 1
+                    log.debug("reader %s rejected %s: %s", self.name, item.reason, item.raw.hex())
+                    if self.on_reject:
+                        self.on_reject(item)
+                    continue
+                self.frames += 1
+                for epc in item.epcs():
+                    self.on_epc(epc, now_ns)

@@ -1,0 +1,145 @@
+"""Typed configuration of the edge daemon (TOML), failing loudly with key paths.
+
+See ``config/edge.example.toml`` for a commented example.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.contract import SEGMENT
+from shared.vocab import Direction
+
+_ID = SEGMENT.pattern
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReaderConfig(_M):
+    """The gate's RFID reader."""
+
+    url: str = Field(title="Serial URL", description="Device path or pyserial URL "
+                     "(e.g. /dev/ttyUSB0, socket://127.0.0.1:7000)")
+    protocol: Literal["uhf18"] = Field("uhf18", title="Protocol",
+                                       description="Reader protocol family")
+    baud: int = Field(57600, title="Baud rate", description="9600…115200",
+                      ge=9600, le=115200)
+
+
+class RelayConfig(_M):
+    """The Modbus relay board that drives the barrier, and its inputs."""
+
+    url: str = Field(title="Bus URL", description="tcp://HOST:PORT for a gateway, "
+                     "or a serial device for RTU")
+    unit: int = Field(1, title="Unit id", description="Modbus unit id of the board",
+                      ge=1, le=247)
+    relay: int = Field(1, title="Open relay", description="Relay (1–8) wired to OPEN",
+                       ge=1, le=8)
+    loop_input: int = Field(1, title="Loop input", description="Input (1–8) of the "
+                            "presence loop", ge=1, le=8)
+    open_input: int = Field(2, title="Open limit input", description="Input (1–8)", ge=1, le=8)
+    closed_input: int = Field(3, title="Closed limit input", description="Input (1–8)",
+                              ge=1, le=8)
+    baud: int = Field(9600, title="RTU baud rate", description="Serial buses only",
+                      ge=1200, le=115200)
+    timeout_ms: int = Field(500, title="Timeout", description="Per request, ms",
+                            ge=20, le=5000)
+
+    @model_validator(mode="after")
+    def _distinct_inputs(self) -> RelayConfig:
+        if len({self.loop_input, self.open_input, self.closed_input}) != 3:
+            raise ValueError("loop_input, open_input and closed_input must differ")
+        return self
+
+
+class GateConfig(_M):
+    """One gate (lane) the box controls."""
+
+    id: str = Field(title="Gate id", description="Unique on the box", pattern=_ID)
+    site: str = Field(title="Site id", description="The society or parking", pattern=_ID)
+    direction: Direction = Field(title="Direction", description="entry, exit or both")
+    pulse_ms: int = Field(1000, title="Open pulse", description="Flash-on length, ms",
+                          ge=100, le=25500)
+    reader: ReaderConfig | None = Field(None, title="Reader", description="RFID reader")
+    relay: RelayConfig | None = Field(None, title="Relay", description="Barrier relay")
+
+
+class CloudConfig(_M):
+    """Where the cloud is."""
+
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", title="Broker",
+                          description="mqtt://HOST:PORT")
+    http_url: str = Field("http://127.0.0.1:8080", title="Cloud API",
+                          description="Base URL of the cloud's HTTP API")
+    username: str | None = Field(None, title="MQTT user", description="Per-box user")
+    password: str | None = Field(None, title="MQTT password", description="Per-box secret")
+
+
+class ApiConfig(_M):
+    """The local HTTP API and panel."""
+
+    host: str = Field("127.0.0.1", title="Bind address", description="Local address")
+    port: int = Field(8081, title="Port", description="0 picks a free port", ge=0, le=65535)
+
+
+class PolicyConfig(_M):
+    """Decision tunables."""
+
+    dedup_hold_s: float = Field(5.0, title="De-dup hold", description="A tag must be "
+                                "absent this long before it is decided again", ge=0, le=600)
+    pass_window_s: float = Field(60.0, title="Pass window", description="A pass within this "
+                                 "many seconds of an open is that vehicle's", gt=0, le=3600)
+    poll_ms: int = Field(50, title="Input poll", description="Loop input poll period, ms",
+                         ge=10, le=2000)
+
+
+class EdgeConfig(_M):
+    """The whole edge daemon configuration."""
+
+    id: str = Field(title="Edge id", description="Unique per box; MQTT client and topics",
+                    pattern=_ID)
+    data_dir: Path = Field(Path("/var/lib/gatepost"), title="Data directory",
+                           description="SQLite cache and outbox")
+    clock_file: Path | None = Field(None, title="Virtual clock file",
+                                    description="Simulation only: shared clock offset")
+    gates: list[GateConfig] = Field(min_length=1, title="Gates", description="Lanes")
+    cloud: CloudConfig = Field(default_factory=CloudConfig, title="Cloud", description="Link")
+    api: ApiConfig = Field(default_factory=ApiConfig, title="API", description="Local API")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, title="Policy",
+                                 description="Decision tunables")
+
+    @model_validator(mode="after")
+    def _unique(self) -> EdgeConfig:
+        ids = [g.id for g in self.gates]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"gate ids must be unique: {ids}")
+        wired = [(g.relay.url, g.relay.unit, g.relay.relay) for g in self.gates if g.relay]
+        if len(wired) != len(set(wired)):
+            raise ValueError("two gates share one relay (same url, unit and relay)")
+        return self
+
+    @property
+    def sites(self) -> list[str]:
+        """Sites served by this box, in gate order."""
+        return list(dict.fromkeys(g.site for g in self.gates))
+
+
+def load(path: str | Path) -> EdgeConfig:
+    """Parse and validate a TOML file; raises ``ValidationError`` or ``ValueError``."""
+    with open(path, "rb") as f:
+        return EdgeConfig.model_validate(tomllib.load(f))
+
+
+def explain(exc: ValidationError) -> list[str]:
+    """One line per error: ``key.path: message``."""
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        out.append(f"{path}: {err['msg']}")
+    return out

@@ -1,0 +1,61 @@
+"""The pure gate decision: credential + gate + cache view + now + policy → Decision.
+
+No IO and no clocks: everything arrives as arguments, so the rules are tested as tables.
+Order of checks (first match wins): duplicate read, unknown credential, wrong site,
+inactive tag, locked tag leaving, then open.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
+from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
+
+
+def effective_direction(gate: GateInfo, inside: bool | None) -> Direction:
+    """Entry or exit for this pass; an entry-exit gate infers it from the vehicle's state.
+
+    A vehicle whose state is unknown at an entry-exit gate counts as leaving: for a locked
+    tag that is the fail-safe reading (anti-theft), and for everything else it does not matter.
+    """
+    if gate.direction is not Direction.BOTH:
+        return gate.direction
+    return Direction.ENTRY if inside is False else Direction.EXIT
+
+
+def _decision(reason: Reason, gate: GateInfo, cred: Credential, now: datetime, **kw) -> Decision:
+    return Decision(REASON_OUTCOMES[reason], reason, gate.id, cred, now, **kw)
+
+
+def decide(
+    credential: Credential,
+    gate: GateInfo,
+    view: CacheView,
+    now: datetime,
+    policy: Policy,
+) -> Decision:
+    """Decide open / deny / ignored for one read, with a reason code."""
+    last = view.last_seen(gate.id, credential.key)
+    if last is not None and now - last < timedelta(seconds=policy.dedup_hold_s):
+        return _decision(Reason.DUPLICATE_READ, gate, credential, now)
+
+    tag = view.tag(credential.value)
+    if tag is None:
+        return _decision(Reason.UNKNOWN_CREDENTIAL, gate, credential, now)
+    direction = effective_direction(gate, view.is_inside(tag.vrn) if tag.vrn else None)
+    common = {"vrn": tag.vrn, "direction": direction}
+    if tag.site != gate.site:
+        return _decision(
+            Reason.WRONG_SITE, gate, credential, now, detail=f"tag of site {tag.site}", **common
+        )
+    if tag.status is not TagStatus.ACTIVE:
+        return _decision(
+            Reason.TAG_INACTIVE, gate, credential, now, detail=f"status {tag.status}", **common
+        )
+    if direction is Direction.EXIT and tag.is_locked(now):
+        until = f" until {tag.locked_until.isoformat()}" if tag.locked_until else ""
+        return _decision(
+            Reason.TAG_LOCKED, gate, credential, now, detail=f"locked{until}", **common
+        )
+    return _decision(Reason.TAG_VALID, gate, credential, now, **common)

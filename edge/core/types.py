@@ -1,0 +1,89 @@
+"""Frozen values the decision core takes and returns. No IO here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from shared.vocab import Direction, Outcome, Reason, TagStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """Something presented at a gate: for now a tag EPC (plates and codes come later)."""
+
+    kind: str  # "tag"
+    value: str
+
+    @property
+    def key(self) -> str:
+        """Identity used for de-duplication."""
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateInfo:
+    """A gate as the edge is wired to it."""
+
+    id: str
+    site: str
+    direction: Direction
+
+
+@dataclass(frozen=True, slots=True)
+class TagRecord:
+    """A cached tag."""
+
+    epc: str
+    site: str
+    status: TagStatus
+    vrn: str | None
+    locked: bool
+    locked_until: datetime | None
+
+    def is_locked(self, now: datetime) -> bool:
+        """Locked now: locked with no end, or before its end."""
+        return self.locked and (self.locked_until is None or now < self.locked_until)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Tunables of the decision."""
+
+    dedup_hold_s: float = 5.0
+
+
+class CacheView(Protocol):
+    """Read-only view of the local cache that ``decide`` consults."""
+
+    def tag(self, epc: str) -> TagRecord | None:
+        """The cached tag with this EPC."""
+        ...
+
+    def is_inside(self, vrn: str) -> bool | None:
+        """Whether the vehicle is inside the site (None: not known)."""
+        ...
+
+    def last_seen(self, gate_id: str, credential_key: str) -> datetime | None:
+        """When this credential was last read at this gate."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with a credential, and why."""
+
+    outcome: Outcome
+    reason: Reason
+    gate: str
+    credential: Credential
+    at: datetime
+    vrn: str | None = None
+    direction: Direction | None = None
+    detail: str = ""
+
+    @property
+    def opens(self) -> bool:
+        """Whether the barrier should be pulsed."""
+        return self.outcome is Outcome.OPEN

@@ -1,0 +1,289 @@
+"""The edge daemon: readers → decide() → barrier pulse → outbox → cloud; loop passes.
+
+The constructor only assigns; ``start()`` starts; ``stop()`` stops every part in a fixed
+order, keeps going past a failing part and records the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from edge.adapters.cloud_link import CloudLink
+from edge.adapters.reader import SerialReader
+from edge.adapters.relay import BarrierActuator, GateInputs, ModbusBarrier, ModbusBus
+from edge.config import EdgeConfig, GateConfig
+from edge.core.decide import decide, effective_direction
+from edge.core.types import Credential, Decision, GateInfo, Policy, TagRecord
+from edge.ring import EventRing
+from edge.store.cache import Presence, RulesCache
+from edge.store.db import EdgeDB
+from edge.store.outbox import Outbox
+from shared.clock import Clock
+from shared.vocab import Direction, EventType, Outcome
+
+log = logging.getLogger(__name__)
+
+
+class _View:
+    """The CacheView that decide() reads: SQLite cache, presence, and recent reads."""
+
+    def __init__(self, cache: RulesCache, presence: Presence,
+                 seen: dict[tuple[str, str], datetime]) -> None:
+        self._cache, self._presence, self._seen = cache, presence, seen
+
+    def tag(self, epc: str) -> TagRecord | None:
+        return self._cache.tag(epc)
+
+    def is_inside(self, vrn: str) -> bool | None:
+        return self._presence.is_inside(vrn)
+
+    def last_seen(self, gate_id: str, credential_key: str) -> datetime | None:
+        return self._seen.get((gate_id, credential_key))
+
+
+class GateState:
+    """What the daemon knows of one lane right now."""
+
+    def __init__(self, cfg: GateConfig) -> None:
+        self.cfg = cfg
+        self.info = GateInfo(cfg.id, cfg.site, cfg.direction)
+        self.inputs: GateInputs | None = None
+        self.relay_ok: bool | None = None
+        self.reader_ok: bool | None = None
+        self.awaiting_pass: tuple[str | None, datetime, str] | None = None  # vrn, at, event id
+
+    def as_dict(self) -> dict[str, Any]:
+        i = self.inputs
+        return {
+            "id": self.cfg.id, "site": self.cfg.site, "direction": self.cfg.direction.value,
+            "loop": i.loop if i else None, "open_limit": i.open_limit if i else None,
+            "closed_limit": i.closed_limit if i else None,
+            "relay_ok": self.relay_ok, "reader_ok": self.reader_ok,
+        }
+
+
+class EdgeDaemon:
+    """One box: its gates, its cache and outbox, its link to the cloud."""
+
+    def __init__(self, config: EdgeConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.policy = Policy(dedup_hold_s=config.policy.dedup_hold_s)
+        self.gates = {g.id: GateState(g) for g in config.gates}
+        self.ring = EventRing()
+        self.counters: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.rules_versions: dict[str, int] = {}
+        self._seen: dict[tuple[str, str], datetime] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.db: EdgeDB | None = None
+        self.cache: RulesCache | None = None
+        self.presence: Presence | None = None
+        self.outbox: Outbox | None = None
+        self.link: CloudLink | None = None
+        self.readers: dict[str, SerialReader] = {}
+        self.barriers: dict[str, BarrierActuator] = {}
+        self.buses: dict[str, ModbusBus] = {}
+        self._view: _View | None = None
+
+    # Life cycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the store, connect devices and cloud, start the workers."""
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = EdgeDB(cfg.data_dir / "edge.sqlite")
+        self.cache = RulesCache(self.db)
+        self.presence = Presence(self.db)
+        self.outbox = Outbox(self.db, cfg.id, {g.id: g.site for g in cfg.gates})
+        self._view = _View(self.cache, self.presence, self._seen)
+        self.rules_versions = {s: self.cache.version(s) for s in cfg.sites}
+        for g in cfg.gates:
+            if g.relay:
+                bus = self.buses.setdefault(
+                    g.relay.url, ModbusBus(g.relay.url, timeout_s=g.relay.timeout_ms / 1000,
+                                           baudrate=g.relay.baud))
+                self.barriers[g.id] = ModbusBarrier(
+                    bus, unit=g.relay.unit, relay=g.relay.relay, loop_input=g.relay.loop_input,
+                    open_input=g.relay.open_input, closed_input=g.relay.closed_input)
+        self.link = CloudLink(cfg.id, cfg.sites, mqtt_url=cfg.cloud.mqtt_url,
+                              http_url=cfg.cloud.http_url, outbox=self.outbox, cache=self.cache,
+                              username=cfg.cloud.username, password=cfg.cloud.password,
+                              on_rules=self._on_rules)
+        self.link.start()
+        for url in self.buses:
+            t = threading.Thread(target=self._poll_bus, args=(url,), name="inputs", daemon=True)
+            t.start()
+            self._threads.append(t)
+        for g in cfg.gates:
+            if g.reader:
+                r = SerialReader(
+                    g.id, g.reader.url, baud=g.reader.baud, protocol=g.reader.protocol,
+                    on_epc=lambda epc, ns, gid=g.id: self.handle_epc(gid, epc, ns),
+                    on_reject=lambda rej: self.counters.update([f"reader_rejected_{rej.reason}"]),
+                    on_state=lambda up, why, gid=g.id: self._device_state(gid, "reader", up, why),
+                )
+                self.readers[g.id] = r
+                r.start()
+        log.info("edge %s started with %d gates", cfg.id, len(cfg.gates))
+
+    def stop(self) -> None:
+        """Ordered stop: readers, input pollers, cloud link, buses, store."""
+        self._stop.set()
+        steps = [(f"reader {k}", r.stop) for k, r in self.readers.items()]
+        steps += [("input pollers", lambda: [t.join(3) for t in self._threads])]
+        if self.link:
+            steps.append(("cloud link", self.link.stop))
+        steps += [(f"bus {u}", b.close) for u, b in self.buses.items()]
+        if self.db:
+            steps.append(("store", self.db.close))
+        for name, fn in steps:
+            try:
+                fn()
+            except Exception as exc:  # keep stopping the rest
+                self.failures.append(f"{name}: {exc}")
+                log.exception("stopping %s failed", name)
+        log.info("edge %s stopped", self.config.id)
+
+    # The hot path ---------------------------------------------------------------------------
+    def handle_epc(self, gate_id: str, epc: str, frame_ns: int) -> Decision:
+        """Decide on one tag read and act on it."""
+        assert self._view and self.outbox and self.db
+        gate = self.gates[gate_id]
+        now = self.clock.now()
+        cred = Credential("tag", epc.upper())
+        decision = decide(cred, gate.info, self._view, now, self.policy)
+        self._seen[(gate_id, cred.key)] = now  # sliding: the tag must leave the field
+        self.counters[f"decision_{decision.reason.value}"] += 1
+        base = {"credential": {"kind": cred.kind, "value": cred.value},
+                "outcome": decision.outcome.value, "reason": decision.reason.value,
+                "vrn": decision.vrn, "direction": decision.direction.value
+                if decision.direction else None, "detail": decision.detail}
+        if decision.outcome is Outcome.IGNORED:
+            self.ring.add({"type": "decision", "gate": gate_id, "at": now.isoformat(),
+                           "event_id": None, **base})
+            return decision
+        with self.db.write() as c:
+            self.outbox.add(c, gate_id, EventType.READ, now, {"credential": base["credential"]})
+            ev = self.outbox.add(c, gate_id, EventType.DECISION, now, base)
+        self.ring.add({"type": "decision", "gate": gate_id, "at": now.isoformat(),
+                       "event_id": ev.id, **base})
+        if decision.opens:
+            self._open(gate, decision, ev.id, frame_ns, now)
+        if self.link:
+            self.link.notify()
+        return decision
+
+    def _open(self, gate: GateState, decision: Decision, decision_id: str, frame_ns: int,
+              now: datetime) -> None:
+        assert self.outbox
+        barrier = self.barriers.get(gate.cfg.id)
+        if barrier is None:
+            result_ok, ack_ns, error = False, time.monotonic_ns(), "no relay configured"
+        else:
+            res = barrier.open(gate.cfg.pulse_ms)
+            result_ok, ack_ns, error = res.ok, res.ack_mono_ns, res.error
+        latency_ms = round((ack_ns - frame_ns) / 1e6, 3)
+        data = {"decision": decision_id, "ok": result_ok, "vrn": decision.vrn,
+                "pulse_ms": gate.cfg.pulse_ms, "read_to_ack_ms": latency_ms, "error": error}
+        ev = self.outbox.record(gate.cfg.id, EventType.OPEN, now, data)
+        self.ring.add({"type": "open", "gate": gate.cfg.id, "at": now.isoformat(),
+                       "event_id": ev.id, "ack_mono_ns": ack_ns, "frame_mono_ns": frame_ns,
+                       **data})
+        if result_ok:
+            gate.awaiting_pass = (decision.vrn, now, decision_id)
+            self.counters["opens"] += 1
+        else:
+            self.counters["open_failures"] += 1
+
+    # Inputs and passes ----------------------------------------------------------------------
+    def _poll_bus(self, url: str) -> None:
+        gates = [g for g in self.gates.values() if g.cfg.relay and g.cfg.relay.url == url]
+        period = self.config.policy.poll_ms / 1000
+        while not self._stop.wait(period):
+            for g in gates:
+                inputs = self.barriers[g.cfg.id].read_inputs()
+                self._device_state(g.cfg.id, "relay", inputs is not None,
+                                   "" if inputs else "inputs unreadable")
+                if inputs is None:
+                    continue
+                prev, g.inputs = g.inputs, inputs
+                if prev is not None and prev.loop and not inputs.loop:
+                    self._on_pass(g)
+
+    def _on_pass(self, gate: GateState) -> None:
+        """A vehicle cleared the loop: record the pass and flip its presence."""
+        assert self.outbox and self.db and self.presence
+        now = self.clock.now()
+        vrn, decision_id = None, None
+        if gate.awaiting_pass:
+            p_vrn, p_at, p_id = gate.awaiting_pass
+            if now - p_at <= timedelta(seconds=self.config.policy.pass_window_s):
+                vrn, decision_id = p_vrn, p_id
+            gate.awaiting_pass = None
+        direction: Direction = gate.info.direction
+        if vrn is not None:
+            direction = effective_direction(gate.info, self.presence.is_inside(vrn))
+        data = {"vrn": vrn, "decision": decision_id, "direction": direction.value,
+                "attributed": vrn is not None}
+        with self.db.write() as c:
+            ev = self.outbox.add(c, gate.cfg.id, EventType.PASS, now, data)
+            if vrn is not None:
+                self.presence.set(c, vrn, direction is Direction.ENTRY, now)
+        self.counters["passes"] += 1
+        self.ring.add({"type": "pass", "gate": gate.cfg.id, "at": now.isoformat(),
+                       "event_id": ev.id, **data})
+        if self.link:
+            self.link.notify()
+
+    def _device_state(self, gate_id: str, device: str, up: bool, why: str) -> None:
+        """Record a device going down or coming back, once per transition."""
+        gate = self.gates[gate_id]
+        attr = f"{device}_ok"
+        if getattr(gate, attr) == up:
+            return
+        first = getattr(gate, attr) is None
+        setattr(gate, attr, up)
+        if first and up:
+            return
+        if self.outbox is None or self._stop.is_set():
+            return
+        now = self.clock.now()
+        data = {"device": device, "state": "up" if up else "down", "error": why}
+        try:
+            ev = self.outbox.record(gate_id, EventType.FAULT, now, data)
+        except Exception:
+            log.exception("could not record %s state", device)
+            return
+        self.ring.add({"type": "fault", "gate": gate_id, "at": now.isoformat(),
+                       "event_id": ev.id, **data})
+        if self.link:
+            self.link.notify()
+
+    def _on_rules(self, site: str, version: int) -> None:
+        self.rules_versions[site] = version
+        self.ring.add({"type": "rules", "gate": None, "site": site, "version": version,
+                       "at": self.clock.now().isoformat()})
+
+    # Introspection --------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Everything a guard or a test wants to know at a glance."""
+        link = self.link
+        return {
+            "edge": self.config.id,
+            "last_event_id": self.ring.last_id,
+            "cloud_connected": bool(link and link.connected),
+            "rules": dict(self.rules_versions),
+            "outbox": self.outbox.size() if self.outbox else None,
+            "last_seq": self.outbox.last_seq() if self.outbox else {},
+            "gates": [g.as_dict() for g in self.gates.values()],
+            "readers": {k: {"connected": r.connected, "frames": r.frames,
+                            "rejected": dict(r.rejected)} for k, r in self.readers.items()},
+            "counters": dict(self.counters) | (dict(link.counters) if link else {}),
+            "cache": self.cache.counts() if self.cache else {},
+        }

@@ -1,0 +1,180 @@
+"""UHFReader18 binary protocol (Chafon CF-RU5xxx family and clones): codec and stream decoder.
+
+Pure code, no IO. Host → reader: ``Len Adr Cmd Data… CRC_lo CRC_hi``; reader → host:
+``Len Adr reCmd Status Data… CRC_lo CRC_hi``. ``Len`` counts the bytes after itself.
+CRC-16: preset 0xFFFF, reflected polynomial 0x8408, low byte first; a whole frame checks to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CMD_INVENTORY = 0x01
+CMD_READER_INFO = 0x21
+CMD_SCAN_TIME = 0x25
+CMD_RF_POWER = 0x2F
+CMD_SET_WORK_MODE = 0x35
+CMD_GET_WORK_MODE = 0x36
+RECMD_SCAN_PUSH = 0xEE
+
+STATUS_TEXT = {
+    0x00: "ok",
+    0x01: "done",
+    0x02: "scan-time overflow",
+    0x03: "more frames follow",
+    0x04: "buffer full",
+    0xFA: "poor communication",
+    0xFB: "no tag",
+    0xFD: "bad length",
+    0xFE: "illegal command",
+    0xFF: "parameter error",
+}
+
+MIN_LEN = 5  # Adr reCmd Status CRC CRC
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16 of the protocol, computed bit by bit."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc
+
+
+def encode_command(cmd: int, data: bytes = b"", adr: int = 0x00) -> bytes:
+    """A host → reader frame."""
+    body = bytes([len(data) + 4, adr, cmd]) + data
+    crc = crc16(body)
+    return body + bytes([crc & 0xFF, crc >> 8])
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reader → host frame that passed its CRC."""
+
+    adr: int
+    cmd: int
+    status: int
+    data: bytes
+    raw: bytes
+
+    def epcs(self) -> list[str]:
+        """EPCs carried by a scan push (0xEE) or an inventory reply (0x01), as upper hex."""
+        if self.cmd == RECMD_SCAN_PUSH:
+            return [self.data.hex().upper()] if self.data else []
+        if self.cmd == CMD_INVENTORY and self.status in (0x01, 0x02, 0x03, 0x04) and self.data:
+            out, i, count = [], 1, self.data[0]
+            for _ in range(count):
+                if i >= len(self.data):
+                    break
+                n = self.data[i]
+                out.append(self.data[i + 1 : i + 1 + n].hex().upper())
+                i += 1 + n
+            return out
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Bytes the decoder threw away, with the reason."""
+
+    reason: str  # "bad_crc" | "bad_length" | "garbage" | "stale_partial"
+    raw: bytes
+
+
+class StreamDecoder:
+    """Turns an unreliable byte stream into frames, resynchronising after any fault.
+
+    A candidate frame starts at the buffer head; if its CRC fails, one byte is dropped and the
+    search resumes, so a good frame after garbage is always found. A partial frame that makes
+    no progress for ``gap_s`` (the line went quiet) is abandoned the same way.
+    """
+
+    def __init__(self, *, max_len: int = 255, gap_s: float = 0.05) -> None:
+        self._buf = bytearray()
+        self._max_len = max_len
+        self._gap_s = gap_s
+        self._last_data_at = 0.0
+        self._skipped = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes held while waiting for the rest of a frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes, now: float) -> list[Reply | Rejected]:
+        """Add bytes received at monotonic time *now*; return what is now complete."""
+        if data:
+            self._buf += data
+            self._last_data_at = now
+        return self._drain(final=False)
+
+    def expire(self, now: float) -> list[Reply | Rejected]:
+        """Abandon a partial frame once the line has been quiet for ``gap_s``."""
+        if self._buf and now - self._last_data_at >= self._gap_s:
+            out: list[Reply | Rejected] = []
+            while self._buf:
+                step = self._drain(final=True)
+                out.extend(step)
+                if not step and self._buf:
+                    break
+            if self._skipped:
+                out.append(Rejected("stale_partial", bytes(self._skipped)))
+                self._skipped.clear()
+            return out
+        return []
+
+    def _flush_skipped(self, out: list[Reply | Rejected], reason: str) -> None:
+        if self._skipped:
+            out.append(Rejected(reason, bytes(self._skipped)))
+            self._skipped.clear()
+
+    def _frame_ahead(self) -> int | None:
+        """Offset of a complete, CRC-valid frame after the head, if one is buffered.
+
+        A head byte that claims a long frame would otherwise hold good frames back until
+        the gap timer fires; a whole valid frame further on proves the head was junk.
+        """
+        buf = self._buf
+        for k in range(1, len(buf) - MIN_LEN):
+            n = buf[k]
+            if MIN_LEN <= n <= self._max_len and k + n + 1 <= len(buf):
+                if crc16(bytes(buf[k : k + n + 1])) == 0:
+                    return k
+        return None
+
+    def _drain(self, *, final: bool) -> list[Reply | Rejected]:
+        out: list[Reply | Rejected] = []
+        buf = self._buf
+        while buf:
+            length = buf[0]
+            if length < MIN_LEN or length > self._max_len:
+                self._skipped.append(buf.pop(0))
+                continue
+            total = length + 1
+            if len(buf) < total:
+                if not final:
+                    ahead = self._frame_ahead()
+                    if ahead is None:
+                        break
+                    self._skipped += buf[:ahead]
+                    del buf[:ahead]
+                    continue
+                # Line quiet: this head byte cannot start a frame.
+                self._skipped.append(buf.pop(0))
+                continue
+            frame = bytes(buf[:total])
+            if crc16(frame) == 0:
+                self._flush_skipped(out, "garbage")
+                del buf[:total]
+                out.append(Reply(frame[1], frame[2], frame[3], frame[4:-2], frame))
+            else:
+                # Report a CRC failure once per candidate that looked like a whole frame.
+                if not self._skipped:
+                    out.append(Rejected("bad_crc", frame))
+                self._skipped.append(buf.pop(0))
+        if self._skipped and not buf:
+            self._flush_skipped(out, "garbage")
+        return out

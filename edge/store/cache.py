@@ -1,0 +1,138 @@
+"""The local rules cache: tags, vehicles, gates and versions per site, plus vehicle presence."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlite_utils
+
+from edge.core.types import TagRecord
+from edge.store.db import EdgeDB
+from shared.contract import Change, RulesDelta, RulesSnapshot, TagRule
+from shared.vocab import TagStatus
+
+log = logging.getLogger(__name__)
+
+_TAG_SQL = "SELECT epc, site, status, vrn, locked, locked_until FROM tags WHERE epc = ?"
+
+
+def _tag_row(t: TagRule) -> dict:
+    return {
+        "epc": t.epc.upper(), "site": t.site, "status": t.status.value, "vrn": t.vrn,
+        "locked": int(t.locked),
+        "locked_until": t.locked_until.isoformat() if t.locked_until else None,
+    }
+
+
+class RulesCache:
+    """Reads on any thread in microseconds; writes as whole snapshots or ordered deltas."""
+
+    def __init__(self, db: EdgeDB) -> None:
+        self.db = db
+
+    # Reads (the decision path) ----------------------------------------------------------------
+    def tag(self, epc: str) -> TagRecord | None:
+        """The cached tag with this EPC."""
+        row = self.db.conn.execute(_TAG_SQL, (epc.upper(),)).fetchone()
+        if row is None:
+            return None
+        until = row[5]
+        return TagRecord(row[0], row[1], TagStatus(row[2]), row[3], bool(row[4]),
+                         datetime.fromisoformat(until) if until else None)
+
+    def version(self, site: str) -> int:
+        """The rules version held for *site* (0: never synced)."""
+        row = self.db.conn.execute("SELECT version FROM site_rules WHERE site = ?",
+                                   (site,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def counts(self) -> dict[str, int]:
+        """How many rows of each kind are cached."""
+        c = self.db.conn
+        return {
+            "tags": c.execute("SELECT count(*) FROM tags").fetchone()[0],
+            "vehicles": c.execute("SELECT count(*) FROM vehicles").fetchone()[0],
+        }
+
+    # Writes ---------------------------------------------------------------------------------
+    def apply_snapshot(self, snap: RulesSnapshot) -> None:
+        """Replace everything of the snapshot's site in one transaction."""
+        with self.db.write() as c:
+            db = sqlite_utils.Database(c)
+            for table in ("tags", "vehicles", "cloud_gates"):
+                c.execute(f"DELETE FROM {table} WHERE site = ?", (snap.site,))
+            db["tags"].insert_all((_tag_row(t) for t in snap.tags), batch_size=5000,
+                                  replace=True)
+            db["vehicles"].insert_all(
+                ({"site": snap.site, "vrn": v.vrn, "type": v.type.value} for v in snap.vehicles),
+                batch_size=5000, replace=True,
+            )
+            db["cloud_gates"].insert_all(
+                ({"site": snap.site, "id": g.id, "direction": g.direction.value,
+                  "name": g.name} for g in snap.gates), replace=True,
+            )
+            self._set_version(c, snap.site, snap.version)
+        log.info("rules of %s replaced by snapshot v%s (%s tags)", snap.site, snap.version,
+                 len(snap.tags))
+
+    def apply_delta(self, delta: RulesDelta) -> str:
+        """Apply a delta that follows the held version: "applied", "stale" or "gap"."""
+        with self.db.write() as c:
+            held = self._version(c, delta.site)
+            if delta.to_version <= held:
+                return "stale"
+            if delta.from_version != held:
+                return "gap"
+            for ch in delta.changes:
+                self._apply_change(c, delta.site, ch)
+            self._set_version(c, delta.site, delta.to_version)
+        return "applied"
+
+    @staticmethod
+    def _version(c, site: str) -> int:
+        row = c.execute("SELECT version FROM site_rules WHERE site = ?", (site,)).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _set_version(c, site: str, version: int) -> None:
+        c.execute("INSERT INTO site_rules(site, version) VALUES (?, ?) ON CONFLICT(site) "
+                  "DO UPDATE SET version = excluded.version", (site, version))
+
+    @staticmethod
+    def _apply_change(c, site: str, ch: Change) -> None:
+        if ch.op == "tag.upsert" and ch.tag:
+            r = _tag_row(ch.tag)
+            c.execute("INSERT OR REPLACE INTO tags(epc, site, status, vrn, locked, locked_until)"
+                      " VALUES (:epc, :site, :status, :vrn, :locked, :locked_until)", r)
+        elif ch.op == "tag.delete" and ch.key:
+            c.execute("DELETE FROM tags WHERE epc = ?", (ch.key.upper(),))
+        elif ch.op == "vehicle.upsert" and ch.vehicle:
+            c.execute("INSERT OR REPLACE INTO vehicles(site, vrn, type) VALUES (?, ?, ?)",
+                      (site, ch.vehicle.vrn, ch.vehicle.type.value))
+        elif ch.op == "vehicle.delete" and ch.key:
+            c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
+        elif ch.op == "gate.upsert" and ch.gate:
+            c.execute("INSERT OR REPLACE INTO cloud_gates(site, id, direction, name) "
+                      "VALUES (?, ?, ?, ?)", (site, ch.gate.id, ch.gate.direction.value,
+                                              ch.gate.name))
+        else:
+            raise ValueError(f"malformed change {ch.op}")
+
+
+class Presence:
+    """Whether each vehicle is inside, flipped by passes."""
+
+    def __init__(self, db: EdgeDB) -> None:
+        self.db = db
+
+    def is_inside(self, vrn: str) -> bool | None:
+        """True inside, False outside, None never seen."""
+        row = self.db.conn.execute("SELECT inside FROM presence WHERE vrn = ?",
+                                   (vrn,)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def set(self, conn, vrn: str, inside: bool, at: datetime) -> None:
+        """Record the vehicle's state inside the caller's transaction."""
+        conn.execute("INSERT OR REPLACE INTO presence(vrn, inside, at) VALUES (?, ?, ?)",
+                     (vrn, int(inside), at.isoformat()))

@@ -1,0 +1,69 @@
+"""Start a private Mosquitto on a free loopback port with the config the repo ships."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto binary (Debian puts it in /usr/sbin)."""
+    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise RuntimeError("mosquitto is not installed: run `make deps` (apt-get install mosquitto)")
+    return found
+
+
+class Broker:
+    """A mosquitto process owned by us."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """mqtt://127.0.0.1:PORT"""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Write the config, start mosquitto and wait until it accepts connections."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        template = resources.files("gatepost").joinpath("data/mosquitto.conf").read_text()
+        conf = self.data_dir / "mosquitto.conf"
+        conf.write_text(template.format(port=self.port, data_dir=self.data_dir))
+        self.proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited: {err or (self.data_dir / 'mosquitto.log')}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop(self) -> None:
+        """Terminate and reap."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

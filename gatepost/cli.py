@@ -1,0 +1,162 @@
+"""The ``gatepost`` command line: daemons, simulator, scenarios, commissioning tools, benches."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    level = os.environ.get("GATEPOST_LOG_LEVEL", "DEBUG" if verbose else "WARNING")
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("pymodbus", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL if noisy == "pymodbus"
+                                          else logging.WARNING)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument tree (also used by the docs test)."""
+    p = argparse.ArgumentParser(prog="gatepost", description="Edge gate controller with "
+                                "cloud sync, hardware simulator and scenario runner.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run broker, cloud, simulator and edge, then a scripted "
+                          "day at a society gate")
+    demo.add_argument("--scenario", type=Path, help="scenario to play (default: the demo day)")
+    demo.add_argument("--exit", action="store_true", help="exit after the scenario instead of "
+                      "serving until Ctrl-C")
+    demo.add_argument("--workdir", type=Path, help="where state and logs go (default: a temp dir)")
+    demo.add_argument("--panel-port", type=int, default=8081, help="edge panel port (0: any)")
+
+    edge = sub.add_parser("edge", help="the edge daemon").add_subparsers(dest="edge_cmd",
+                                                                          required=True)
+    er = edge.add_parser("run", help="run the edge daemon in the foreground")
+    er.add_argument("--config", type=Path, required=True, help="TOML config file")
+    er.add_argument("--validate-config", action="store_true",
+                    help="check the config, print each error with its key path, and exit")
+
+    cloud = sub.add_parser("cloud", help="the cloud API").add_subparsers(dest="cloud_cmd",
+                                                                         required=True)
+    cr = cloud.add_parser("run", help="run the cloud API and its MQTT side")
+    cr.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="SQLite lives here")
+    cr.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="broker URL")
+    cr.add_argument("--no-mqtt", action="store_true", help="HTTP only")
+    cr.add_argument("--host", default="127.0.0.1", help="bind address")
+    cr.add_argument("--port", type=int, default=8080, help="HTTP port")
+    cr.add_argument("--clock-file", type=Path, help="simulation: shared virtual clock")
+
+    sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
+                                                                              required=True)
+    sr = sim.add_parser("run", help="simulate readers, relay boards and booms")
+    sr.add_argument("--gates", default="main-in,main-out", help="comma-separated gate ids")
+    sr.add_argument("--control-port", type=int, default=7100, help="HTTP control API port")
+    sr.add_argument("--rise-s", type=float, default=1.0, help="boom rise time, s")
+    sr.add_argument("--rate-hz", type=float, default=20.0, help="scan frames per second per tag")
+
+    sc = sub.add_parser("scenario", help="scenario files").add_subparsers(dest="sc_cmd",
+                                                                          required=True)
+    scr = sc.add_parser("run", help="run scenario files against the real stack")
+    scr.add_argument("files", nargs="+", type=Path, help="YAML scenario files")
+    scr.add_argument("--workdir", type=Path, help="keep state and logs here")
+
+    hw = sub.add_parser("hw", help="commissioning tools for real hardware").add_subparsers(
+        dest="hw_cmd", required=True)
+    reader = hw.add_parser("reader", help="RFID reader tools").add_subparsers(
+        dest="reader_cmd", required=True)
+    rl = reader.add_parser("listen", help="print de-duplicated tag reads from a reader")
+    rl.add_argument("--url", required=True, help="device path or pyserial URL "
+                    "(socket://HOST:PORT)")
+    rl.add_argument("--protocol", default="uhf18", choices=["uhf18"], help="reader protocol")
+    rl.add_argument("--baud", type=int, default=57600, help="baud rate")
+    rl.add_argument("--count", type=int, help="stop after N de-duplicated reads")
+    rl.add_argument("--hold", type=float, default=5.0, help="de-dup hold time, s")
+    rl.add_argument("--json", action="store_true", help="one JSON object per line")
+    rl.add_argument("--timeout", type=float, help="give up after this many seconds")
+    relay = hw.add_parser("relay", help="relay board tools").add_subparsers(
+        dest="relay_cmd", required=True)
+    rp = relay.add_parser("pulse", help="flash-on one relay of a Modbus relay board")
+    rp.add_argument("--url", required=True, help="tcp://HOST:PORT or a serial device (RTU)")
+    rp.add_argument("--unit", type=int, default=1, help="Modbus unit id")
+    rp.add_argument("--relay", type=int, required=True, help="relay 1–8")
+    rp.add_argument("--ms", type=int, required=True, help="pulse length, ms (100 ms steps)")
+    rp.add_argument("--baud", type=int, default=9600, help="RTU baud rate")
+
+    bench = sub.add_parser("bench", help="benchmarks printing JSON").add_subparsers(
+        dest="bench_cmd", required=True)
+    bg = bench.add_parser("gate", help="tag frame → flash-on acknowledged latency")
+    bg.add_argument("--reads", type=int, default=2000, help="tag reads to drive")
+    bg.add_argument("--tags", type=int, default=100_000, help="tags in the edge cache")
+    bg.add_argument("--gates", type=int, default=2, help="gates")
+    bg.add_argument("--baud", type=int, default=57600, help="reader baud for the wire floor")
+    bg.add_argument("--json", action="store_true", help="print only the JSON object")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    cmd = args.command
+    if cmd == "edge":
+        return _edge(args)
+    if cmd == "cloud":
+        from cloud.service import run
+
+        return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
+                   args.port, args.clock_file)
+    if cmd == "sim":
+        from gatepost.tools import sim_run
+
+        return sim_run(args)
+    if cmd == "scenario":
+        from gatepost.scenario.runner import run_files
+
+        return run_files(args.files, args.workdir)
+    if cmd == "hw":
+        from gatepost import tools
+
+        return tools.reader_listen(args) if args.hw_cmd == "reader" else tools.relay_pulse(args)
+    if cmd == "bench":
+        from gatepost.bench import bench_gate
+
+        return bench_gate(args)
+    if cmd == "demo":
+        from gatepost.demo import run_demo
+
+        return run_demo(args)
+    return 2
+
+
+def _edge(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from edge import config as edge_config
+
+    try:
+        cfg = edge_config.load(args.config)
+    except FileNotFoundError:
+        print(f"{args.config}: no such file", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"{args.config}: invalid configuration", file=sys.stderr)
+        for line in edge_config.explain(exc):
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # TOML syntax
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 2
+    if args.validate_config:
+        print(f"{args.config}: OK ({len(cfg.gates)} gates, sites {', '.join(cfg.sites)})")
+        return 0
+    from edge.service import run
+
+    return run(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

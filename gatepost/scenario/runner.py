@@ -1,0 +1,372 @@
+"""Run scenario files against the real stack and print one JSON line per step."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gatepost.scenario.schema import Scenario, ScenarioError, Step, VehicleStep, load
+from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from hardware_sim.barrier import BarrierTiming
+from hardware_sim.reader import ReaderFaults
+from hardware_sim.world import VehicleResult
+from shared.clock import FileClock, parse_duration
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_S = 1.0  # a cloud change must reach the edge cache within this
+
+
+def _check(expect: dict[str, Any] | None, got: dict[str, Any]) -> list[str]:
+    errors = []
+    for key, want in (expect or {}).items():
+        if got.get(key) != want:
+            errors.append(f"{key}: expected {want!r}, got {got.get(key)!r}")
+    return errors
+
+
+class ScenarioRun:
+    """One scenario on one fresh stack."""
+
+    def __init__(self, sc: Scenario, workdir: Path, out=sys.stdout) -> None:
+        self.sc = sc
+        self.workdir = workdir
+        self.out = out
+        self.sites = [s.id for s in sc.all_sites]
+        self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
+        gates = [GateSpec(g.id, s.id, g.direction.value) for s in sc.all_sites for g in s.gates]
+        b = sc.barrier
+        policy = {k: v for k, v in sc.policy.model_dump().items() if v is not None}
+        self.stack = Stack(workdir, gates, StackOptions(
+            policy=policy, start=sc.start,
+            timing=BarrierTiming(warn_s=b.warn_s, rise_s=b.rise_s, fall_s=b.fall_s,
+                                 auto_close_s=b.auto_close_s,
+                                 close_after_pass_s=b.close_after_pass_s)))
+        self.edge_running = True
+        self.ok = True
+        self.lock = threading.Lock()
+
+    def emit(self, obj: dict[str, Any]) -> None:
+        """Print one JSON line."""
+        with self.lock:
+            print(json.dumps({"scenario": self.sc.name, **obj}, default=str), file=self.out,
+                  flush=True)
+
+    # Set-up ----------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create sites, gates, vehicles and tags through the cloud API; wait for the edge."""
+        c = self.stack.cloud
+        versions: dict[str, int] = {}
+
+        def post(url: str, body: dict | None = None) -> dict:
+            r = c.post(url, json=body)
+            if r.status_code >= 300:
+                raise ScenarioError(f"set-up {url} refused: {r.status_code} {r.text}")
+            data = r.json()
+            if "rules_version" in data:
+                versions[data.get("site", "")] = data["rules_version"]
+            return data
+
+        for s in self.sc.all_sites:
+            post("/api/v1/sites", {"id": s.id, "name": s.name or s.id})
+            for g in s.gates:
+                post(f"/api/v1/sites/{s.id}/gates", {"id": g.id, "direction": g.direction.value,
+                                                    "name": g.name})
+        for v in self.sc.cloud.vehicles:
+            post(f"/api/v1/sites/{v.site or self.sites[0]}/vehicles", {"vrn": v.vrn,
+                                                                       "type": v.type})
+        for t in self.sc.cloud.tags:
+            body = {"epc": t.epc, "vrn": t.vrn, "status": t.status,
+                    "vehicle_type": t.vehicle_type}
+            post(f"/api/v1/sites/{t.site or self.sites[0]}/tags", body)
+            if t.locked:
+                post(f"/api/v1/tags/{t.epc}/lock",
+                     {"until": t.locked_until.isoformat() if t.locked_until else None})
+        for site, v in versions.items():
+            self.stack.wait_edge_version(site, v, 10)
+
+    # Steps -----------------------------------------------------------------------------------
+    def run_step(self, n: int, step: Step) -> None:
+        t0 = time.monotonic()
+        try:
+            result = self._dispatch(step)
+        except (TimeoutError, RuntimeError, ScenarioError) as exc:
+            result = {"action": self._action(step), "errors": [str(exc)]}
+        errors = result.pop("errors", [])
+        ok = not errors
+        self.ok &= ok
+        line = {"step": n, **({"name": step.name} if step.name else {}), **result, "ok": ok,
+                "ms": round((time.monotonic() - t0) * 1000, 1)}
+        if errors:
+            line["errors"] = errors
+        self.emit(line)
+
+    @staticmethod
+    def _action(step: Step) -> str:
+        for k in ("rfid", "vehicle", "together", "cloud", "advance", "at", "link", "edge",
+                  "reader", "expect_cloud"):
+            if getattr(step, k) is not None:
+                return k
+        return "?"
+
+    def _dispatch(self, step: Step) -> dict[str, Any]:
+        st = self.stack
+        if step.rfid or step.vehicle:
+            vs = step.rfid or step.vehicle
+            assert vs is not None
+            got = self._gate(vs)
+            return {"action": "rfid" if step.rfid else "vehicle", **got,
+                    "errors": _check(step.expect, got)}
+        if step.together:
+            results: list[dict] = [{} for _ in step.together]
+
+            def one(i: int, s: Step) -> None:
+                vs = s.rfid or s.vehicle
+                assert vs is not None
+                got = self._gate(vs)
+                results[i] = {**got, "errors": _check(s.expect, got)}
+
+            threads = [threading.Thread(target=one, args=(i, s))
+                       for i, s in enumerate(step.together)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            errors = [f"vehicle {i + 1}: {e}" for i, r in enumerate(results)
+                      for e in r.pop("errors")]
+            return {"action": "together", "vehicles": results, "errors": errors}
+        if step.cloud:
+            return self._cloud(step)
+        if step.advance is not None:
+            FileClock.advance(st.clock_file, parse_duration(step.advance))
+            return {"action": "advance", "by": str(step.advance)}
+        if step.at is not None:
+            FileClock.set_time(st.clock_file, step.at)
+            return {"action": "at", "time": step.at.isoformat()}
+        if step.link:
+            assert st.mqtt_link and st.http_link
+            for link in (st.mqtt_link, st.http_link):
+                link.down() if step.link == "down" else link.up()
+            if step.link == "up" and self.edge_running:
+                wait_until(lambda: st.edge_health()["cloud_connected"], 10,
+                           what="the edge to reconnect")
+            return {"action": "link", "link": step.link}
+        if step.edge:
+            return self._edge(step.edge)
+        if step.reader:
+            return self._reader(step.reader)
+        if step.expect_cloud:
+            return self._expect_cloud(step)
+        raise ScenarioError("empty step")
+
+    def _gate(self, vs: VehicleStep) -> dict[str, Any]:
+        st = self.stack
+        cursor = st.edge_last_event() if self.edge_running else 0
+        box: dict[str, VehicleResult] = {}
+        car = threading.Thread(target=lambda: box.update(r=st.world.vehicle(
+            vs.gate, vs.epc, drive_through=vs.drive_through, give_up_after=vs.give_up_after)))
+        car.start()
+        decision = None
+        if vs.epc and self.edge_running:
+            decision = self._await(cursor, lambda e: e["type"] == "decision"
+                                   and e["gate"] == vs.gate
+                                   and e["credential"]["value"] == vs.epc.upper(),
+                                   vs.give_up_after + 2)
+        car.join()
+        r = box["r"]
+        edge_pass = False
+        if r.passed and self.edge_running:
+            edge_pass = self._await(cursor, lambda e: e["type"] == "pass"
+                                    and e["gate"] == vs.gate, 3) is not None
+        return {"gate": vs.gate, "epc": vs.epc,
+                "decision": decision["outcome"] if decision else "none",
+                "reason": decision["reason"] if decision else None,
+                "vrn": decision.get("vrn") if decision else None,
+                "barrier_opened": r.opened, "passed": r.passed and edge_pass}
+
+    def _await(self, cursor: int, pred, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events, last = self.stack.edge_events_after(cursor, wait=0.3)
+            for e in events:
+                if pred(e):
+                    return e
+            cursor = max(cursor, last)
+        return None
+
+    def _cloud(self, step: Step) -> dict[str, Any]:
+        assert step.cloud
+        action, p = next(iter(step.cloud.items()))
+        site = p.get("site") or self.sites[0]
+        epc = p.get("epc", "")
+        c = self.stack.cloud
+        if action == "add_vehicle":
+            r = c.post(f"/api/v1/sites/{site}/vehicles", json={"vrn": p["vrn"],
+                                                               "type": p.get("type", "4W")})
+        elif action == "remove_vehicle":
+            r = c.delete(f"/api/v1/sites/{site}/vehicles/{p['vrn']}")
+        elif action == "add_tag":
+            r = c.post(f"/api/v1/sites/{site}/tags", json={
+                k: p[k] for k in ("epc", "vrn", "status", "vehicle_type") if k in p})
+        elif action == "lock_tag":
+            until = p.get("until")
+            if isinstance(until, datetime):
+                until = until.isoformat()
+            elif isinstance(until, str):
+                try:  # a duration from the virtual now, e.g. "2h"
+                    until = (FileClock(self.stack.clock_file).now()
+                             + parse_duration(until)).isoformat()
+                except ValueError:
+                    pass  # an ISO time
+            r = c.post(f"/api/v1/tags/{epc}/lock", json={"until": until})
+        elif action == "activate_tag":
+            r = c.post(f"/api/v1/tags/{epc}/activate", json={"vrn": p.get("vrn")})
+        elif action == "remove_tag":
+            r = c.delete(f"/api/v1/tags/{epc}")
+        else:  # block_tag, unlock_tag
+            r = c.post(f"/api/v1/tags/{epc}/{action.removesuffix('_tag')}")
+        body = r.json()
+        got: dict[str, Any] = {"action": "cloud", "cloud_action": action, "status": r.status_code}
+        errors: list[str] = []
+        if r.status_code < 300:
+            version = body["rules_version"]
+            got["rules_version"] = version
+            if self.edge_running and self.stack.mqtt_link and self.stack.mqtt_link.is_up:
+                try:
+                    took = self.stack.wait_edge_version(body["site"], version, SYNC_TIMEOUT_S)
+                    got["synced_ms"] = round(took * 1000, 1)
+                except TimeoutError as exc:
+                    errors.append(str(exc))
+        else:
+            got["reason"] = body.get("detail", {}).get("reason") if isinstance(
+                body.get("detail"), dict) else None
+            got["message"] = body.get("detail")
+            if step.expect is None:
+                errors.append(f"cloud refused {action}: {r.status_code} {body.get('detail')}")
+        return {**got, "errors": errors + _check(step.expect, got)}
+
+    def _edge(self, what: str) -> dict[str, Any]:
+        st = self.stack
+        got: dict[str, Any] = {"action": "edge", "edge": what}
+        if what in ("kill",):
+            st.kill_edge()
+            self.edge_running = False
+        if what in ("stop", "restart"):
+            got["exit_code"] = st.stop_edge()
+            self.edge_running = False
+        if what in ("start", "restart"):
+            st.start_edge()
+            self.edge_running = True
+            for site in self.sites:
+                v = st.cloud.get(f"/api/v1/sites/{site}/rules").json()["version"]
+                if st.mqtt_link and st.mqtt_link.is_up:
+                    st.wait_edge_version(site, v, 10)
+        errors = [f"edge exited with {got['exit_code']}"] if got.get("exit_code") else []
+        return {**got, "errors": errors}
+
+    def _reader(self, spec: dict[str, Any]) -> dict[str, Any]:
+        g = self.stack.world.gates[spec["gate"]]
+        if spec.get("line") == "down":
+            g.reader.line_down()
+        elif spec.get("line") == "up":
+            g.reader.line_up()
+        for k, v in (spec.get("faults") or {}).items():
+            if k not in {f.name for f in fields(ReaderFaults)}:
+                raise ScenarioError(f"unknown reader fault {k!r}")
+            setattr(g.reader.faults, k, v)
+        return {"action": "reader", **spec}
+
+    def _expect_cloud(self, step: Step) -> dict[str, Any]:
+        e = step.expect_cloud
+        assert e is not None
+        sites = [e.site] if e.site else self.sites
+        got: dict[str, Any] = {}
+
+        def matches() -> bool:
+            got.clear()
+            decisions: dict[str, int] = {}
+            types: dict[str, int] = {}
+            gates: dict[str, dict] = {}
+            for s in sites:
+                summ = self.stack.cloud.get(f"/api/v1/sites/{s}/events/summary").json()
+                for k, v in summ["decisions"].items():
+                    decisions[k] = decisions.get(k, 0) + v
+                for k, v in summ["types"].items():
+                    types[k] = types.get(k, 0) + v
+                gates.update(summ["gates"])
+            ok = True
+            if e.decisions is not None:
+                got["decisions"] = decisions
+                ok &= all(decisions.get(k, 0) == v for k, v in e.decisions.items())
+            if e.events is not None:
+                got["events"] = types
+                ok &= all(types.get(k, 0) == v for k, v in e.events.items())
+            if e.complete:
+                h = self.stack.edge_health()
+                issued = {g: s for g, s in h["last_seq"].items()
+                          if self.site_of_gate.get(g) in sites}
+                got["issued"], got["stored"], got["outbox"] = issued, gates, h["outbox"]
+                ok &= h["outbox"] == 0 and all(
+                    gates.get(g, {}).get("count") == n and gates.get(g, {}).get("max_seq") == n
+                    for g, n in issued.items())
+            return bool(ok)
+
+        try:
+            wait_until(matches, float(e.within), interval=0.1, what="the cloud's events")
+            return {"action": "expect_cloud", **got}
+        except TimeoutError:
+            want = e.model_dump(exclude_none=True, exclude={"within", "site"})
+            return {"action": "expect_cloud", **got,
+                    "errors": [f"expected {want}, cloud has {got}"]}
+
+    # Whole run -------------------------------------------------------------------------------
+    def run(self) -> bool:
+        """Start the stack, set up, play every step, stop; True when every step passed."""
+        t0 = time.monotonic()
+        try:
+            self.stack.start()
+            self.setup()
+            for n, step in enumerate(self.sc.steps, start=1):
+                self.run_step(n, step)
+        except (TimeoutError, RuntimeError, ScenarioError) as exc:
+            self.ok = False
+            self.emit({"step": 0, "action": "setup", "ok": False, "errors": [str(exc)]})
+        finally:
+            self.stack.stop()
+        self.emit({"summary": True, "ok": self.ok, "steps": len(self.sc.steps),
+                   "seconds": round(time.monotonic() - t0, 1),
+                   **({} if self.ok else {"logs": str(self.workdir)})})
+        return self.ok
+
+
+def run_files(files: list[Path], workdir: Path | None = None, out=sys.stdout) -> int:
+    """Validate every file first; run the valid ones; exit 0 only if all passed."""
+    loaded: list[tuple[Path, Scenario]] = []
+    refused = False
+    for f in files:
+        try:
+            loaded.append((f, load(f)))
+        except ScenarioError as exc:
+            refused = True
+            print(str(exc), file=sys.stderr)
+            print(json.dumps({"scenario": str(f), "step": None, "ok": False,
+                              "errors": str(exc).splitlines()}), file=out, flush=True)
+    all_ok = not refused
+    for f, sc in loaded:
+        base = Path(workdir) / f.stem if workdir else Path(tempfile.mkdtemp(prefix="gatepost-"))
+        ok = ScenarioRun(sc, base, out).run()
+        all_ok &= ok
+        if ok and workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    if refused:
+        return 2
+    return 0 if all_ok else 1

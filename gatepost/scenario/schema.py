@@ -1,0 +1,205 @@
+"""The scenario file format (docs/scenarios.md): a public contract, extended compatibly.
+
+Every model forbids unknown keys, so a typo is an error with its step and key path, never a
+silently ignored expectation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from shared.clock import parse_duration
+from shared.vocab import Direction
+
+
+Duration = Annotated[float, BeforeValidator(lambda v: parse_duration(v).total_seconds())]
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GateDef(_M):
+    id: str
+    direction: Direction
+    name: str = ""
+
+
+class SiteDef(_M):
+    id: str
+    name: str = ""
+    gates: list[GateDef] = Field(min_length=1)
+
+
+class VehicleDef(_M):
+    vrn: str
+    type: Literal["2W", "4W"] = "4W"
+    site: str | None = None
+
+
+class TagDef(_M):
+    epc: str
+    vrn: str | None = None
+    status: Literal["inactive", "active", "blocked"] = "active"
+    vehicle_type: Literal["2W", "4W"] | None = None
+    site: str | None = None
+    locked: bool = False
+    locked_until: datetime | None = None
+
+
+class CloudSetup(_M):
+    vehicles: list[VehicleDef] = []
+    tags: list[TagDef] = []
+
+
+class GateExpect(_M):
+    decision: Literal["open", "deny", "ignored", "none"] | None = None
+    reason: str | None = None
+    barrier_opened: bool | None = None
+    passed: bool | None = None
+
+
+class VehicleStep(_M):
+    gate: str
+    epc: str | None = None
+    drive_through: bool = True
+    give_up_after: Duration = 1.5
+
+
+class CloudExpect(_M):
+    status: int | None = None
+    reason: str | None = None
+
+
+class CloudExpectStored(_M):
+    decisions: dict[Literal["open", "deny"], int] | None = None
+    events: dict[Literal["read", "decision", "open", "pass", "fault"], int] | None = None
+    complete: bool | None = Field(None, description="every event the edge issued is stored "
+                                  "exactly once and its outbox is empty")
+    within: Duration = 10.0
+    site: str | None = None
+
+
+CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
+                 "lock_tag", "unlock_tag", "remove_tag")
+
+
+class Step(_M):
+    """Exactly one action key per step, plus an optional ``expect``."""
+
+    rfid: VehicleStep | None = None
+    vehicle: VehicleStep | None = None
+    together: list[Step] | None = None
+    cloud: dict[str, dict[str, Any]] | None = None
+    advance: str | float | None = None
+    at: datetime | None = None
+    link: Literal["down", "up"] | None = None
+    edge: Literal["kill", "start", "stop", "restart"] | None = None
+    reader: dict[str, Any] | None = None
+    expect_cloud: CloudExpectStored | None = None
+    expect: dict[str, Any] | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Step:
+        keys = [k for k in ("rfid", "vehicle", "together", "cloud", "advance", "at", "link",
+                            "edge", "reader", "expect_cloud") if getattr(self, k) is not None]
+        if len(keys) != 1:
+            raise ValueError(f"a step needs exactly one action, found {keys or 'none'}")
+        if self.rfid is not None and not self.rfid.epc:
+            raise ValueError("rfid steps need an epc (use `vehicle:` for a car with no tag)")
+        if self.cloud is not None:
+            if len(self.cloud) != 1:
+                raise ValueError("a cloud step names exactly one action")
+            action = next(iter(self.cloud))
+            if action not in CLOUD_ACTIONS:
+                raise ValueError(f"unknown cloud action {action!r}; known: "
+                                 f"{', '.join(CLOUD_ACTIONS)}")
+        if self.together is not None:
+            for s in self.together:
+                if s.rfid is None and s.vehicle is None:
+                    raise ValueError("together: holds only rfid/vehicle steps")
+        if self.advance is not None:
+            parse_duration(self.advance)
+        if self.reader is not None:
+            if "gate" not in self.reader or not set(self.reader) <= {"gate", "line", "faults"}:
+                raise ValueError("reader: {gate, line: down|up} or {gate, faults: {...}}")
+        if self.expect is not None:
+            if self.rfid or self.vehicle:
+                GateExpect.model_validate(self.expect)
+            elif self.cloud is not None:
+                CloudExpect.model_validate(self.expect)
+            else:
+                raise ValueError("expect: belongs to rfid, vehicle or cloud steps")
+        return self
+
+
+class Policy(_M):
+    dedup_hold_s: float | None = None
+    pass_window_s: float | None = None
+    poll_ms: int | None = None
+
+
+class BarrierDef(_M):
+    rise_s: float = 0.3
+    fall_s: float = 0.3
+    warn_s: float = 0.0
+    auto_close_s: float = 5.0
+    close_after_pass_s: float = 0.2
+
+
+class Scenario(_M):
+    name: str
+    start: datetime | None = None
+    site: SiteDef | None = None
+    sites: list[SiteDef] | None = None
+    cloud: CloudSetup = CloudSetup()
+    policy: Policy = Policy()
+    barrier: BarrierDef = BarrierDef()
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sites(self) -> Scenario:
+        if (self.site is None) == (self.sites is None):
+            raise ValueError("give either `site:` or `sites:`")
+        gates = [g.id for s in self.all_sites for g in s.gates]
+        if len(gates) != len(set(gates)):
+            raise ValueError(f"gate ids must be unique across sites: {gates}")
+        return self
+
+    @property
+    def all_sites(self) -> list[SiteDef]:
+        return [self.site] if self.site else list(self.sites or [])
+
+
+class ScenarioError(Exception):
+    """A file that cannot be run: names the file, the step and the reason."""
+
+
+def load(path: Path) -> Scenario:
+    """Parse and validate one file, or raise ScenarioError."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path}: no such file") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario is a mapping with name, site and steps")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            where = ".".join(str(p) for p in loc)
+            if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+                where = f"step {loc[1] + 1}" + ("." + ".".join(str(p) for p in loc[2:])
+                                                 if len(loc) > 2 else "")
+            lines.append(f"{path}: {where or 'top level'}: {err['msg']}")
+        raise ScenarioError("\n".join(lines)) from exc

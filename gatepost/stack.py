@@ -1,0 +1,210 @@
+"""The whole system on one machine: broker, cloud and edge as processes, the simulator and
+the uplink proxies in this process. Used by scenarios, the demo, the bench and the tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from gatepost.broker import Broker, free_port
+from hardware_sim.barrier import BarrierTiming
+from hardware_sim.linkproxy import LinkProxy
+from hardware_sim.world import SimWorld
+from shared.clock import FileClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateSpec:
+    """A gate of the simulated installation."""
+
+    id: str
+    site: str
+    direction: str
+
+
+@dataclass
+class StackOptions:
+    """Knobs of a stack."""
+
+    edge_id: str = "edge-1"
+    policy: dict = field(default_factory=dict)
+    timing: BarrierTiming | None = None
+    start: datetime | None = None
+    reader_rate_hz: float = 20.0
+    edge_api_port: int | None = None
+
+
+def wait_until(pred, timeout: float, interval: float = 0.02, what: str = "condition") -> None:
+    """Poll *pred* until true, or raise TimeoutError naming *what*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if pred():
+                return
+        except (httpx.HTTPError, OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Stack:
+    """Start, drive and stop a full installation in *workdir*."""
+
+    def __init__(self, workdir: Path, gates: list[GateSpec], options: StackOptions | None = None,
+                 ) -> None:
+        self.workdir = Path(workdir)
+        self.gates = gates
+        self.opt = options or StackOptions()
+        self.clock_file = self.workdir / "clock.json"
+        self.broker = Broker(self.workdir / "broker")
+        self.cloud_port = free_port()
+        self.edge_port = self.opt.edge_api_port or free_port()
+        self.world = SimWorld([g.id for g in gates], timing=self.opt.timing,
+                              reader_rate_hz=self.opt.reader_rate_hz)
+        self.cloud_proc: subprocess.Popen | None = None
+        self.edge_proc: subprocess.Popen | None = None
+        self.mqtt_link: LinkProxy | None = None
+        self.http_link: LinkProxy | None = None
+        self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30)
+        self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
+
+    # Life cycle ------------------------------------------------------------------------------
+    def start(self) -> Stack:
+        """Bring everything up; returns once the edge answers."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        FileClock.set_time(self.clock_file, self.opt.start or datetime.now().astimezone())
+        self.broker.start()
+        self.cloud_proc = self._spawn("cloud", [
+            "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
+            self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
+            "--clock-file", str(self.clock_file)])
+        cloud_proc = self.cloud_proc
+
+        def cloud_up() -> bool:
+            if cloud_proc.poll() is not None:
+                raise RuntimeError(f"cloud exited with {cloud_proc.returncode}; see "
+                                   f"{self.workdir / 'cloud.log'}")
+            return bool(self.cloud.get("/api/v1/health").json()["mqtt_connected"])
+
+        wait_until(cloud_up, 30, what="the cloud to start")
+        self.world.start()
+        self.mqtt_link = LinkProxy("127.0.0.1", self.broker.port)
+        self.http_link = LinkProxy("127.0.0.1", self.cloud_port)
+        self.mqtt_link.start()
+        self.http_link.start()
+        self.write_edge_config()
+        self.start_edge()
+        return self
+
+    def write_edge_config(self) -> Path:
+        """The edge's TOML config, wired to the simulator and the uplink proxies."""
+        assert self.mqtt_link and self.http_link
+        lines = [f'id = "{self.opt.edge_id}"', f'data_dir = "{self.workdir / "edge"}"',
+                 f'clock_file = "{self.clock_file}"', "",
+                 "[cloud]", f'mqtt_url = "mqtt://127.0.0.1:{self.mqtt_link.port}"',
+                 f'http_url = "http://127.0.0.1:{self.http_link.port}"', "",
+                 "[api]", 'host = "127.0.0.1"', f"port = {self.edge_port}", "", "[policy]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in self.opt.policy.items()]
+        for g in self.gates:
+            w = self.world.edge_wiring(g.id)
+            lines += ["", "[[gates]]", f'id = "{g.id}"', f'site = "{g.site}"',
+                      f'direction = "{g.direction}"', "[gates.reader]"]
+            lines += [f"{k} = {json.dumps(v)}" for k, v in w["reader"].items()]
+            lines += ["[gates.relay]"] + [f"{k} = {json.dumps(v)}" for k, v in w["relay"].items()]
+        path = self.workdir / "edge.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start_edge(self, timeout: float = 30) -> None:
+        """Start (or restart) the edge daemon process and wait for its API."""
+        self.edge_proc = self._spawn("edge", ["edge", "run", "--config",
+                                              str(self.workdir / "edge.toml")])
+        proc = self.edge_proc
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"edge exited with {proc.returncode}; see "
+                                   f"{self.workdir / 'edge.log'}")
+            return self.edge.get("/api/health").status_code == 200
+
+        wait_until(up, timeout, what="the edge daemon to start")
+
+    def kill_edge(self) -> None:
+        """SIGKILL the edge: no chance to flush or say goodbye."""
+        if self.edge_proc and self.edge_proc.poll() is None:
+            self.edge_proc.send_signal(signal.SIGKILL)
+            self.edge_proc.wait(10)
+
+    def stop_edge(self) -> int | None:
+        """SIGTERM the edge and return its exit code."""
+        if self.edge_proc and self.edge_proc.poll() is None:
+            self.edge_proc.terminate()
+            try:
+                return self.edge_proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.edge_proc.kill()
+                return self.edge_proc.wait()
+        return self.edge_proc.returncode if self.edge_proc else None
+
+    def stop(self) -> None:
+        """Stop everything, edge first."""
+        self.stop_edge()
+        self.world.stop()
+        for link in (self.mqtt_link, self.http_link):
+            if link:
+                link.stop()
+        if self.cloud_proc and self.cloud_proc.poll() is None:
+            self.cloud_proc.terminate()
+            try:
+                self.cloud_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.cloud_proc.kill()
+        self.broker.stop()
+        self.cloud.close()
+        self.edge.close()
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log_path = self.workdir / f"{name}.log"
+        env = dict(os.environ)
+        env.setdefault("GATEPOST_LOG_LEVEL", "INFO")
+        return subprocess.Popen([sys.executable, "-m", "gatepost.cli", *args],
+                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=env)
+
+    # Helpers -----------------------------------------------------------------------------------
+    @property
+    def edge_url(self) -> str:
+        """The edge's local API and live page."""
+        return f"http://127.0.0.1:{self.edge_port}"
+
+    def edge_health(self) -> dict:
+        """The edge's /api/health."""
+        return self.edge.get("/api/health").json()
+
+    def wait_edge_version(self, site: str, version: int, timeout: float) -> float:
+        """Wait until the edge holds *version* of *site*'s rules; return seconds taken."""
+        t0 = time.monotonic()
+        wait_until(lambda: self.edge_health()["rules"].get(site, 0) >= version, timeout,
+                   interval=0.01, what=f"rules v{version} of {site} at the edge")
+        return time.monotonic() - t0
+
+    def edge_events_after(self, after: int, wait: float = 1.0) -> tuple[list[dict], int]:
+        """Local edge events after a local id (long-poll)."""
+        r = self.edge.get("/api/events", params={"after": after, "wait": wait}).json()
+        return r["events"], r["last"]
+
+    def edge_last_event(self) -> int:
+        """Newest local event id of the edge."""
+        return int(self.edge_health()["last_event_id"])

@@ -1,0 +1,168 @@
+"""The MQTT contract: every topic and the payload model that travels on it.
+
+Both the edge and the cloud import this module, so a topic or a field cannot drift apart.
+Documented in docs/mqtt.md; a test checks each topic here is documented there.
+
+Conventions: topic segments are ``[A-Za-z0-9_-]`` only; retained messages carry *state*
+(``available``, ``rules/version``), never commands; events are QoS 1, not retained, with an
+id unique per gate (``<gate>:<seq>``) that the cloud acknowledges.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.vocab import Direction, EventType, TagStatus, VehicleType
+
+PREFIX = "gatepost/v1"
+SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _seg(value: str) -> str:
+    if not SEGMENT.match(value):
+        raise ValueError(f"{value!r} is not a valid topic segment ([A-Za-z0-9_-], 1–64 chars)")
+    return value
+
+
+class Topics:
+    """Topic builders; each validates its segments so nothing publishes to a wildcard."""
+
+    @staticmethod
+    def edge_available(edge: str) -> str:
+        """Retained ``online`` / ``offline`` (last will) / ``stopped`` of one edge box."""
+        return f"{PREFIX}/edge/{_seg(edge)}/available"
+
+    @staticmethod
+    def edge_events(edge: str) -> str:
+        """Events from one edge box to the cloud (QoS 1, not retained)."""
+        return f"{PREFIX}/edge/{_seg(edge)}/events"
+
+    @staticmethod
+    def edge_acks(edge: str) -> str:
+        """The cloud's acknowledgements of stored events (QoS 1, not retained)."""
+        return f"{PREFIX}/edge/{_seg(edge)}/acks"
+
+    @staticmethod
+    def rules_delta(site: str) -> str:
+        """Rule changes of one site, from-version → to-version (QoS 1, not retained)."""
+        return f"{PREFIX}/site/{_seg(site)}/rules/delta"
+
+    @staticmethod
+    def rules_version(site: str) -> str:
+        """Retained current rules version of one site."""
+        return f"{PREFIX}/site/{_seg(site)}/rules/version"
+
+    # Subscriptions of the cloud (wildcards are for subscribing only).
+    ALL_EVENTS = f"{PREFIX}/edge/+/events"
+    ALL_AVAILABLE = f"{PREFIX}/edge/+/available"
+
+    @staticmethod
+    def parse_edge(topic: str) -> str | None:
+        """The edge id in an ``edge/<id>/…`` topic, or None."""
+        parts = topic.split("/")
+        if len(parts) >= 4 and "/".join(parts[:2]) == PREFIX and parts[2] == "edge":
+            return parts[3]
+        return None
+
+
+ALL_TOPIC_PATTERNS = [
+    f"{PREFIX}/edge/{{edge}}/available",
+    f"{PREFIX}/edge/{{edge}}/events",
+    f"{PREFIX}/edge/{{edge}}/acks",
+    f"{PREFIX}/site/{{site}}/rules/delta",
+    f"{PREFIX}/site/{{site}}/rules/version",
+]
+
+Availability = Literal["online", "offline", "stopped"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Event(_Model):
+    """One thing that happened at a gate. ``id`` is ``<gate>:<seq>``, unique and idempotent."""
+
+    id: str = Field(description="'<gate>:<seq>', seq increasing per gate from 1")
+    type: EventType
+    site: str
+    edge: str
+    gate: str
+    seq: int = Field(ge=1)
+    at: datetime = Field(description="business time of the edge clock, ISO 8601")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Ack(_Model):
+    """Event ids the cloud has stored; the edge deletes them from its outbox."""
+
+    type: Literal["ack"] = "ack"
+    ids: list[str]
+
+
+class GateRule(_Model):
+    """A gate as the cloud knows it."""
+
+    id: str
+    direction: Direction
+    name: str = ""
+
+
+class VehicleRule(_Model):
+    """A vehicle of the site."""
+
+    vrn: str
+    type: VehicleType
+
+
+class TagRule(_Model):
+    """A tag as the edge caches it."""
+
+    epc: str
+    site: str
+    status: TagStatus
+    vrn: str | None = None
+    locked: bool = False
+    locked_until: datetime | None = None
+
+
+class Change(_Model):
+    """One rule change inside a delta."""
+
+    op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert"]
+    tag: TagRule | None = None
+    vehicle: VehicleRule | None = None
+    gate: GateRule | None = None
+    key: str | None = Field(default=None, description="epc or vrn for deletes")
+
+
+class RulesDelta(_Model):
+    """Changes that take a site's rules from ``from_version`` to ``to_version``."""
+
+    type: Literal["rules.delta"] = "rules.delta"
+    site: str
+    from_version: int = Field(ge=0)
+    to_version: int = Field(ge=1)
+    changes: list[Change]
+
+
+class RulesVersion(_Model):
+    """The retained current version of a site's rules."""
+
+    type: Literal["rules.version"] = "rules.version"
+    site: str
+    version: int = Field(ge=0)
+
+
+class RulesSnapshot(_Model):
+    """The full rule set of a site at one version (served over HTTP)."""
+
+    site: str
+    version: int
+    gates: list[GateRule]
+    vehicles: list[VehicleRule]
+    tags: list[TagRule]

@@ -1,0 +1,72 @@
+"""SQLite the sqlite-utils way: WAL, named migrations recorded in a table, each in a transaction."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A named schema step; applied once, in order, inside one transaction."""
+
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open *path* with WAL and sane pragmas; ``":memory:"`` works for tests."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=5000")
+    if not readonly and str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL survives a killed process; only a power cut may lose the last commits.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the migrations not yet recorded in ``_migrations``; return the names applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL"
+        " DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+    )
+    done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for m in migrations:
+        if m.name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            m.apply(conn)
+            conn.execute("INSERT INTO _migrations (name) VALUES (?)", (m.name,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("applied migration %s", m.name)
+        applied.append(m.name)
+    return applied
+
+
+def sql_migration(name: str, script: str) -> Migration:
+    """A migration made of plain SQL statements separated by ``;``."""
+
+    def apply(conn: sqlite3.Connection) -> None:
+        for stmt in script.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+
+    return Migration(name, apply)

@@ -1,0 +1,70 @@
+"""The public vocabulary both sides share: directions, statuses, outcomes and reason codes.
+
+Reason codes are a public contract (docs/reasons.md); add new ones, never rename.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    """Which way a gate lets vehicles through."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+    BOTH = "both"
+
+
+class VehicleType(StrEnum):
+    """Two-wheeler or four-wheeler."""
+
+    W2 = "2W"
+    W4 = "4W"
+
+
+class TagStatus(StrEnum):
+    """Life cycle of a tag in the cloud."""
+
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+
+
+class Outcome(StrEnum):
+    """What the gate does with a credential."""
+
+    OPEN = "open"
+    DENY = "deny"
+    IGNORED = "ignored"
+
+
+class Reason(StrEnum):
+    """Why a decision came out as it did (docs/reasons.md)."""
+
+    TAG_VALID = "tag_valid"
+    UNKNOWN_CREDENTIAL = "unknown_credential"
+    TAG_INACTIVE = "tag_inactive"
+    TAG_LOCKED = "tag_locked"
+    WRONG_SITE = "wrong_site"
+    DUPLICATE_READ = "duplicate_read"
+
+
+class EventType(StrEnum):
+    """Kinds of events an edge sends to the cloud."""
+
+    READ = "read"
+    DECISION = "decision"
+    OPEN = "open"
+    PASS = "pass"
+    FAULT = "fault"
+
+
+REASON_OUTCOMES: dict[Reason, Outcome] = {
+    Reason.TAG_VALID: Outcome.OPEN,
+    Reason.UNKNOWN_CREDENTIAL: Outcome.DENY,
+    Reason.TAG_INACTIVE: Outcome.DENY,
+    Reason.TAG_LOCKED: Outcome.DENY,
+    Reason.WRONG_SITE: Outcome.DENY,
+    Reason.DUPLICATE_READ: Outcome.IGNORED,
+}
