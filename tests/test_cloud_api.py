@@ -1,0 +1,93 @@
+"""The cloud's HTTP API: every refusal is a 4xx with a stable reason (real HTTP)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from cloud.app import create_app
+from shared.clock import SystemClock
+from shared.webthread import WebThread
+
+
+@pytest.fixture
+def api(tmp_path):
+    web = WebThread(create_app(tmp_path / "c.sqlite", SystemClock(), None), "127.0.0.1", 0)
+    web.start()
+    c = httpx.Client(base_url=web.url, timeout=10)
+    c.post("/api/v1/sites", json={"id": "green-acres"}).raise_for_status()
+    c.post("/api/v1/sites", json={"id": "blue-oaks"}).raise_for_status()
+    c.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "MH12AB1234", "type": "4W"})
+    yield c
+    c.close()
+    web.stop()
+
+
+def refused(r: httpx.Response, status: int, reason: str) -> bool:
+    return r.status_code == status and r.json()["detail"]["reason"] == reason
+
+
+@pytest.mark.parametrize("vrn", ["MH12AB1234", "DL3CAF0001", "22BH1234AA", "ka 01 ab 1"])
+def test_valid_indian_vrns(api, vrn):
+    r = api.post("/api/v1/sites/blue-oaks/vehicles", json={"vrn": vrn, "type": "2W"})
+    assert r.status_code == 201
+
+
+@pytest.mark.parametrize("vrn", ["XX12AB1234", "12345", "MH12AB12345", "", "MH-!!"])
+def test_invalid_vrns_are_refused(api, vrn):
+    r = api.post("/api/v1/sites/blue-oaks/vehicles", json={"vrn": vrn})
+    assert refused(r, 422, "invalid_vrn")
+
+
+def test_tag_checks(api):
+    post = api.post
+    assert refused(post("/api/v1/sites/green-acres/tags", json={"epc": "XYZ"}), 422,
+                   "invalid_epc")
+    assert refused(post("/api/v1/sites/green-acres/tags",
+                        json={"epc": "AAAA", "status": "active"}), 422, "no_vehicle")
+    assert refused(post("/api/v1/sites/green-acres/tags",
+                        json={"epc": "AAAA", "vrn": "DL3CAF0001"}), 422, "unknown_vehicle")
+    assert refused(post("/api/v1/sites/green-acres/tags", json={
+        "epc": "AAAA", "vrn": "MH12AB1234", "vehicle_type": "2W"}), 422,
+        "vehicle_type_mismatch")
+    assert post("/api/v1/sites/green-acres/tags",
+                json={"epc": "aaaa", "vehicle_type": "4W"}).status_code == 201
+    assert refused(post("/api/v1/sites/blue-oaks/tags", json={"epc": "AAAA"}), 409,
+                   "tag_exists")
+    r = post("/api/v1/tags/AAAA/activate", json={"vrn": "MH12AB1234"})
+    assert r.status_code == 200 and api.get("/api/v1/tags/AAAA").json()["status"] == "active"
+    assert refused(post("/api/v1/tags/BBBB/lock"), 404, "unknown_tag")
+    assert refused(post("/api/v1/sites/nowhere/tags", json={"epc": "BBBB"}), 404, "unknown_site")
+
+
+def test_activation_needs_a_vehicle_of_the_tags_own_site(api):
+    api.post("/api/v1/sites/blue-oaks/vehicles", json={"vrn": "KA01AB0001"})
+    api.post("/api/v1/sites/green-acres/tags", json={"epc": "CCCC"})
+    assert refused(api.post("/api/v1/tags/CCCC/activate", json={"vrn": "KA01AB0001"}), 422,
+                   "unknown_vehicle")
+    api.post("/api/v1/tags/CCCC/block")
+    assert refused(api.post("/api/v1/tags/CCCC/activate", json={"vrn": "MH12AB1234"}), 409,
+                   "tag_blocked")
+
+
+def test_every_change_bumps_the_version_once(api):
+    v0 = api.get("/api/v1/sites/green-acres/rules").json()["version"]
+    api.post("/api/v1/sites/green-acres/tags", json={"epc": "DDDD", "vrn": "MH12AB1234",
+                                                     "status": "active"})
+    api.post("/api/v1/tags/DDDD/lock", json={"until": "2026-11-24T18:00:00+05:30"})
+    api.post("/api/v1/tags/DDDD/unlock")
+    refused_call = api.post("/api/v1/tags/DDDD/activate", json={"vrn": "XX00"})
+    assert refused_call.status_code == 422
+    snap = api.get("/api/v1/sites/green-acres/rules").json()
+    assert snap["version"] == v0 + 3
+    assert [t["locked"] for t in snap["tags"] if t["epc"] == "DDDD"] == [False]
+
+
+def test_unknown_fields_are_refused(api):
+    r = api.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "MH12AB1234", "colour": 1})
+    assert r.status_code == 422
+
+
+def test_openapi_docs_are_served(api):
+    assert api.get("/docs").status_code == 200
+    assert "/api/v1/sites/{site}/rules" in api.get("/openapi.json").json()["paths"]

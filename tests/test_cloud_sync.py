@@ -1,0 +1,167 @@
+"""Rule sync and event ingest over a real Mosquitto, with the cloud served over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from cloud.app import create_app
+from edge.adapters.cloud_link import CloudLink
+from edge.store.cache import RulesCache
+from edge.store.db import EdgeDB
+from edge.store.outbox import Outbox
+from gatepost.stack import wait_until
+from shared.clock import SystemClock
+from shared.contract import Event, RulesDelta, Topics
+from shared.vocab import EventType
+from shared.webthread import WebThread
+
+SITE = "green-acres"
+EPC = "E2801160600002040000AB01"
+
+
+@pytest.fixture
+def cloud(tmp_path, broker):
+    app = create_app(tmp_path / "cloud.sqlite", SystemClock(), broker.url)
+    web = WebThread(app, "127.0.0.1", 0)
+    # lifespan is off in WebThread, so start the MQTT side by hand
+    app.state.link.start(app.state.rules)
+    web.start()
+    assert app.state.link.connected.wait(10)
+    client = httpx.Client(base_url=web.url, timeout=10)
+    client.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
+    client.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
+    yield client, app, web
+    client.close()
+    app.state.link.stop()
+    web.stop()
+
+
+@pytest.fixture
+def edge(tmp_path, broker, cloud):
+    client, app, web = cloud
+    db = EdgeDB(tmp_path / "edge.sqlite")
+    cache = RulesCache(db)
+    box = Outbox(db, "box-1", {"main-in": SITE})
+    link = CloudLink("box-1", [SITE], mqtt_url=broker.url, http_url=web.url, outbox=box,
+                     cache=cache, resend_s=1.0)
+    link.start()
+    wait_until(lambda: link.connected and cache.version(SITE) == 1, 10, what="first sync")
+    yield link, cache, box
+    link.stop()
+    db.close()
+
+
+def test_fresh_edge_loads_snapshot_then_follows_deltas_within_1s(cloud, edge):
+    client, _, _ = cloud
+    link, cache, _ = edge
+    assert link.counters["snapshots"] >= 1
+    t0 = time.monotonic()
+    v = client.post(f"/api/v1/sites/{SITE}/tags", json={
+        "epc": EPC, "vrn": "MH12AB1234", "status": "active"}).json()["rules_version"]
+    wait_until(lambda: cache.version(SITE) == v, 1.0, interval=0.005, what="delta at the edge")
+    assert time.monotonic() - t0 < 1.0
+    assert cache.tag(EPC).status.value == "active"
+    client.post(f"/api/v1/tags/{EPC}/block").raise_for_status()
+    wait_until(lambda: cache.tag(EPC).status.value == "blocked", 1.0, interval=0.005,
+               what="revocation at the edge")
+    assert link.counters["delta_applied"] >= 2
+
+
+def test_missed_deltas_are_caught_up_by_snapshot(cloud, edge, broker):
+    client, app, _ = cloud
+    link, cache, _ = edge
+    link.stop()  # the edge is away while the cloud changes
+    for i in range(3):
+        client.post(f"/api/v1/sites/{SITE}/tags", json={"epc": f"AAAA000{i}"})
+    current = client.get(f"/api/v1/sites/{SITE}/rules").json()["version"]
+    assert cache.version(SITE) < current
+    link2 = CloudLink("box-1", [SITE], mqtt_url=broker.url, http_url=str(client.base_url),
+                      outbox=link.outbox, cache=cache)
+    link2.start()
+    try:
+        wait_until(lambda: cache.version(SITE) == current, 5, what="catch-up")
+        assert cache.tag("AAAA0002") is not None
+    finally:
+        link2.stop()
+
+
+def test_events_are_stored_once_and_acknowledged(cloud, edge):
+    client, app, _ = cloud
+    link, _, box = edge
+    now = datetime.now(UTC)
+    for i in range(20):
+        box.record("main-in", EventType.DECISION, now, {"outcome": "open" if i % 2 else "deny"})
+    link.notify()
+    wait_until(lambda: box.size() == 0, 10, what="outbox drained")
+    summary = client.get(f"/api/v1/sites/{SITE}/events/summary").json()
+    assert summary["decisions"] == {"open": 10, "deny": 10}
+    assert summary["gates"]["main-in"] == {"count": 20, "max_seq": 20}
+    events = client.get("/api/v1/events", params={"site": SITE, "type": "decision",
+                                                  "gate": "main-in", "limit": 5}).json()
+    assert [e["seq"] for e in events["events"]] == [1, 2, 3, 4, 5]
+
+
+def test_duplicates_and_malformed_events(cloud, broker):
+    client, app, _ = cloud
+    acks: list[dict] = []
+    got = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="probe")
+
+    def on_message(cl, ud, msg):
+        acks.append(json.loads(msg.payload))
+        got.set()
+
+    c.on_message = on_message
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    c.subscribe(Topics.edge_acks("box-9"), qos=1)
+    ev = Event(id="main-in:1", type=EventType.READ, site=SITE, edge="box-9", gate="main-in",
+               seq=1, at=datetime.now(UTC), data={})
+    wait_until(lambda: c.is_connected(), 5)
+    for _ in range(3):
+        c.publish(Topics.edge_events("box-9"), ev.model_dump_json(), qos=1)
+    c.publish(Topics.edge_events("box-9"), b"{not json", qos=1)
+    c.publish(Topics.edge_events("box-9"), ev.model_copy(update={"edge": "box-8"})
+              .model_dump_json(), qos=1)
+    wait_until(lambda: len(acks) >= 3, 5, what="acks")
+    wait_until(lambda: app.state.link.counters["rejected_events"] == 2, 5, what="rejections")
+    counters = app.state.link.counters
+    assert counters["stored"] == 1 and counters["duplicates"] == 2
+    assert all(a["ids"] == ["main-in:1"] for a in acks)
+    stored = client.get("/api/v1/events", params={"site": SITE}).json()["events"]
+    assert len(stored) == 1
+    c.loop_stop()
+    c.disconnect()
+
+
+def test_retained_delta_is_refused(cloud, edge, broker):
+    client, _, _ = cloud
+    link, cache, _ = edge
+    held = cache.version(SITE)
+    bogus = RulesDelta(site=SITE, from_version=held, to_version=held + 1, changes=[])
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="attacker")
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    pub.publish(Topics.rules_delta(SITE), bogus.model_dump_json(), qos=1, retain=True)
+    pub.publish(Topics.rules_delta(SITE), b"", qos=1, retain=True).wait_for_publish(5)
+    link.stop()
+    # A new session receives the retained copy: it must be refused, not applied.
+    pub.publish(Topics.rules_delta(SITE), bogus.model_dump_json(), qos=1, retain=True)
+    link2 = CloudLink("box-1", [SITE], mqtt_url=broker.url, http_url=str(client.base_url),
+                      outbox=link.outbox, cache=cache)
+    link2.start()
+    try:
+        wait_until(lambda: link2.counters["rejected_messages"] >= 1, 5, what="refusal")
+        assert cache.version(SITE) == held
+    finally:
+        pub.publish(Topics.rules_delta(SITE), b"", qos=1, retain=True).wait_for_publish(5)
+        pub.loop_stop()
+        pub.disconnect()
+        link2.stop()

@@ -1,0 +1,100 @@
+"""The edge's SQLite cache and outbox (in-memory and on disk)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from edge.store.cache import Presence, RulesCache
+from edge.store.db import EdgeDB
+from edge.store.outbox import Outbox
+from shared.contract import Change, GateRule, RulesDelta, RulesSnapshot, TagRule, VehicleRule
+from shared.vocab import Direction, EventType, TagStatus, VehicleType
+
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+SITE = "green-acres"
+
+
+def tag(epc: str, **kw) -> TagRule:
+    return TagRule(**{"epc": epc, "site": SITE, "status": TagStatus.ACTIVE, "vrn": "MH12AB1234",
+                      **kw})
+
+
+@pytest.fixture(params=["memory", "file"])
+def db(request, tmp_path):
+    d = EdgeDB(":memory:" if request.param == "memory" else tmp_path / "edge.sqlite")
+    yield d
+    d.close()
+
+
+def snapshot(version: int, *tags: TagRule) -> RulesSnapshot:
+    return RulesSnapshot(site=SITE, version=version,
+                         gates=[GateRule(id="main-in", direction=Direction.ENTRY)],
+                         vehicles=[VehicleRule(vrn="MH12AB1234", type=VehicleType.W4)],
+                         tags=list(tags))
+
+
+def test_snapshot_then_deltas(db):
+    cache = RulesCache(db)
+    assert cache.version(SITE) == 0 and cache.tag("AA01") is None
+    cache.apply_snapshot(snapshot(3, tag("AA01"), tag("AA02")))
+    assert cache.version(SITE) == 3 and cache.tag("aa01").epc == "AA01"
+    d4 = RulesDelta(site=SITE, from_version=3, to_version=4, changes=[
+        Change(op="tag.upsert", tag=tag("AA01", locked=True, locked_until=NOW)),
+        Change(op="tag.delete", key="AA02")])
+    assert cache.apply_delta(d4) == "applied"
+    t = cache.tag("AA01")
+    assert t.locked and t.locked_until == NOW and cache.tag("AA02") is None
+    assert cache.apply_delta(d4) == "stale"
+    gap = RulesDelta(site=SITE, from_version=6, to_version=7, changes=[])
+    assert cache.apply_delta(gap) == "gap" and cache.version(SITE) == 4
+
+
+def test_snapshot_replaces_only_its_site(db):
+    cache = RulesCache(db)
+    cache.apply_snapshot(snapshot(1, tag("AA01")))
+    other = RulesSnapshot(site="blue-oaks", version=1, gates=[], vehicles=[],
+                          tags=[TagRule(epc="BB01", site="blue-oaks", status=TagStatus.ACTIVE)])
+    cache.apply_snapshot(other)
+    cache.apply_snapshot(snapshot(2))
+    assert cache.tag("AA01") is None and cache.tag("BB01").site == "blue-oaks"
+
+
+def test_outbox_ids_are_per_gate_and_leave_on_ack(db):
+    box = Outbox(db, "edge-1", {"main-in": SITE, "main-out": SITE})
+    a = box.record("main-in", EventType.READ, NOW, {})
+    b = box.record("main-in", EventType.DECISION, NOW, {"outcome": "open"})
+    c = box.record("main-out", EventType.PASS, NOW, {})
+    assert (a.id, b.id, c.id) == ("main-in:1", "main-in:2", "main-out:1")
+    assert [e.id for e in box.pending()] == ["main-in:1", "main-in:2", "main-out:1"]
+    assert [e.id for e in box.pending(exclude={"main-in:1"})] == ["main-in:2", "main-out:1"]
+    assert box.ack(["main-in:1", "main-in:1", "nope:9"]) == 1
+    assert box.size() == 2 and box.last_seq() == {"main-in": 2, "main-out": 1}
+
+
+def test_a_failed_transaction_leaves_no_gap(db):
+    box = Outbox(db, "edge-1", {"main-in": SITE})
+    with pytest.raises(RuntimeError), db.write() as c:
+        box.add(c, "main-in", EventType.READ, NOW, {})
+        raise RuntimeError("crash mid-transaction")
+    assert box.record("main-in", EventType.READ, NOW, {}).id == "main-in:1"
+
+
+def test_outbox_survives_reopen(tmp_path):
+    d = EdgeDB(tmp_path / "e.sqlite")
+    Outbox(d, "edge-1", {"g": SITE}).record("g", EventType.READ, NOW, {"x": 1})
+    d.close()
+    d2 = EdgeDB(tmp_path / "e.sqlite")
+    box = Outbox(d2, "edge-1", {"g": SITE})
+    assert [e.data for e in box.pending()] == [{"x": 1}]
+    assert box.record("g", EventType.READ, NOW, {}).seq == 2
+    d2.close()
+
+
+def test_presence(db):
+    p = Presence(db)
+    assert p.is_inside("MH12AB1234") is None
+    with db.write() as c:
+        p.set(c, "MH12AB1234", True, NOW)
+    assert p.is_inside("MH12AB1234") is True
