@@ -150,12 +150,17 @@ class SimReader:
         return self._connected.wait(timeout)
 
     def line_down(self) -> None:
-        """The cable is pulled: the host's connection drops and new ones are refused."""
+        """The cable is pulled: the host's connection drops and the port stops answering."""
         self._line_up.clear()
+        if self._listener is not None:
+            self._listener.close()
         self._drop_client()
 
     def line_up(self) -> None:
-        """The cable is back."""
+        """The cable is back: the port listens again (same address)."""
+        if self.transport == "tcp" and not self._line_up.is_set():
+            self._listener = socket.create_server((self.host, self.port))
+            self._spawn(self._accept_loop, "accept")
         self._line_up.set()
 
     # Sending -------------------------------------------------------------------------------
@@ -239,11 +244,12 @@ class SimReader:
         return uhf_codec.reply(cmd, 0xFE, b"", a)
 
     def _accept_loop(self) -> None:
-        assert self._listener is not None
-        self._listener.settimeout(0.2)
-        while not self._stop.is_set():
+        listener = self._listener
+        assert listener is not None
+        listener.settimeout(0.2)
+        while not self._stop.is_set() and listener is self._listener:
             try:
-                conn, _ = self._listener.accept()
+                conn, _ = listener.accept()
             except (TimeoutError, socket.timeout):
                 continue
             except OSError:

@@ -88,7 +88,8 @@ class SimWorld:
         }
 
     def vehicle(self, gate_id: str, epc: str | None = None, *, drive_through: bool = True,
-                give_up_after: float = 3.0, lane_clear_timeout: float = 10.0) -> VehicleResult:
+                give_up_after: float = 3.0, lane_clear_timeout: float = 10.0,
+                arrived: threading.Event | None = None) -> VehicleResult:
         """A vehicle drives up, waits for the boom, drives through (or gives up) and leaves.
 
         It pulls up only once the lane is clear (boom down, loop empty), as the next car in a
@@ -100,6 +101,8 @@ class SimWorld:
             start = time.monotonic()
             if epc:
                 g.reader.tag_enter(epc)
+            if arrived is not None:
+                arrived.set()
             try:
                 opened = g.boom.wait_for(lambda s: s.open_limit, give_up_after)
                 passed = False

@@ -40,6 +40,7 @@ class SerialReader:
         self.rejected: Counter[str] = Counter()
         self.reconnects = 0
         self.connected = False
+        self.settle_s = 1.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._serial: serial.SerialBase | None = None
@@ -95,10 +96,9 @@ class SerialReader:
             with self._lock:
                 self._serial = ser
             self.reconnects += 1
-            self._set_state(True, "")
-            backoff = 0.1
             try:
                 self._pump(ser)
+                backoff = 0.1
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
                 if not self._stop.is_set():
                     self._set_state(False, str(exc) or type(exc).__name__)
@@ -111,11 +111,16 @@ class SerialReader:
                     pass
 
     def _pump(self, ser: serial.SerialBase) -> None:
+        """Read until the line fails. The line counts as up once it has delivered bytes or
+        stayed open for ``settle_s``: a port that opens and drops at once is not flapping up."""
         decoder = uhf18.StreamDecoder()
+        opened = time.monotonic()
         while not self._stop.is_set():
             data = ser.read(max(1, ser.in_waiting))
             now = time.monotonic()
             now_ns = time.monotonic_ns()
+            if not self.connected and (data or now - opened >= self.settle_s):
+                self._set_state(True, "")
             results = decoder.feed(data, now) if data else decoder.expire(now)
             for item in results:
                 if isinstance(item, uhf18.Rejected):

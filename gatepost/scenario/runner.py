@@ -172,10 +172,13 @@ class ScenarioRun:
         st = self.stack
         cursor = st.edge_last_event() if self.edge_running else 0
         box: dict[str, VehicleResult] = {}
+        arrived = threading.Event()
         car = threading.Thread(target=lambda: box.update(r=st.world.vehicle(
-            vs.gate, vs.epc, drive_through=vs.drive_through, give_up_after=vs.give_up_after)))
+            vs.gate, vs.epc, drive_through=vs.drive_through, give_up_after=vs.give_up_after,
+            arrived=arrived)))
         car.start()
         decision = None
+        arrived.wait(15)  # the car pulls up once the lane ahead is clear
         if vs.epc and self.edge_running:
             decision = self._await(cursor, lambda e: e["type"] == "decision"
                                    and e["gate"] == vs.gate

@@ -62,6 +62,7 @@ class GateExpect(_M):
     reason: str | None = None
     barrier_opened: bool | None = None
     passed: bool | None = None
+    vrn: str | None = None
 
 
 class VehicleStep(_M):
@@ -149,7 +150,7 @@ class BarrierDef(_M):
     rise_s: float = 0.3
     fall_s: float = 0.3
     warn_s: float = 0.0
-    auto_close_s: float = 5.0
+    auto_close_s: float = 3.0
     close_after_pass_s: float = 0.2
 
 

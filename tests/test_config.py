@@ -1,0 +1,81 @@
+"""Edge configuration: the example validates; mistakes are reported with their key path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def validate(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gatepost.cli", "edge", "run", "--config",
+                           str(path), "--validate-config"], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_example_config_is_valid():
+    p = validate(ROOT / "config" / "edge.example.toml")
+    assert p.returncode == 0 and "OK (2 gates" in p.stdout
+
+
+def test_each_error_names_its_key_path(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("""
+id = "box 1"
+colour = "red"
+[[gates]]
+id = "main-in"
+site = "green-acres"
+direction = "sideways"
+[gates.relay]
+url = "tcp://127.0.0.1:502"
+relay = 9
+""")
+    p = validate(cfg)
+    assert p.returncode == 2
+    err = p.stderr
+    for path in ("id:", "colour:", "gates.0.direction:", "gates.0.relay.relay:"):
+        assert path in err, err
+
+
+def test_inputs_must_differ(tmp_path):
+    cfg = tmp_path / "inputs.toml"
+    cfg.write_text("""
+id = "box1"
+[[gates]]
+id = "a"
+site = "s"
+direction = "entry"
+[gates.relay]
+url = "tcp://h:502"
+loop_input = 2
+""")
+    p = validate(cfg)
+    assert p.returncode == 2 and "gates.0.relay: " in p.stderr and "must differ" in p.stderr
+
+
+def test_gate_ids_and_relays_must_be_unique(tmp_path):
+    cfg = tmp_path / "dup.toml"
+    cfg.write_text("""
+id = "box1"
+[[gates]]
+id = "a"
+site = "s"
+direction = "entry"
+[[gates]]
+id = "a"
+site = "s"
+direction = "exit"
+""")
+    p = validate(cfg)
+    assert p.returncode == 2 and "unique" in p.stderr
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    assert validate(tmp_path / "nope.toml").returncode == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("id = ")
+    p = validate(bad)
+    assert p.returncode == 2 and str(bad) in p.stderr
