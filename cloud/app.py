@@ -51,6 +51,10 @@ class BulkTagsIn(_In):
     tags: list[dict[str, Any]] = Field(description="[{epc, vrn?, status?}, …]")
 
 
+class BulkVehiclesIn(_In):
+    vehicles: list[dict[str, Any]] = Field(description="[{vrn, type?}, …]")
+
+
 class ActivateIn(_In):
     vrn: str | None = None
 
@@ -109,6 +113,11 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None) -> FastAPI:
     def add_vehicle(site: str, body: VehicleIn) -> dict:
         """Register a vehicle by its VRN."""
         return _version(rules.add_vehicle(site, body.vrn, body.type))
+
+    @app.post("/api/v1/sites/{site}/vehicles/bulk", status_code=201)
+    def add_vehicles_bulk(site: str, body: BulkVehiclesIn) -> dict:
+        """Register many vehicles in one rules version."""
+        return _version(rules.add_vehicles_bulk(site, body.vehicles))
 
     @app.delete("/api/v1/sites/{site}/vehicles/{vrn}")
     def remove_vehicle(site: str, vrn: str) -> dict:

@@ -134,6 +134,25 @@ class RulesService:
 
         return self._change(site, fn)
 
+    def add_vehicles_bulk(self, site: str, vehicles: list[dict]) -> RulesDelta:
+        """Register many vehicles in one change (a society's vehicle list)."""
+        rows = []
+        for i, item in enumerate(vehicles):
+            try:
+                rows.append((vrn_rules.validate(str(item["vrn"])),
+                             VehicleType(item.get("type", "4W"))))
+            except (KeyError, ValueError) as exc:
+                raise RuleError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            now = self.clock.now().isoformat()
+            c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, created_at) "
+                          "VALUES (?,?,?,?)", [(site, v, t.value, now) for v, t in rows])
+            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t))
+                    for v, t in rows]
+
+        return self._change(site, fn)
+
     def remove_vehicle(self, site: str, vrn: str) -> RulesDelta:
         """Remove a vehicle; its tags become inactive and unlinked."""
         v = vrn_rules.normalise(vrn)

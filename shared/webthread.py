@@ -23,6 +23,7 @@ class WebThread:
         """Bind (port 0 picks a free one) and serve."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         cfg = uvicorn.Config(self.app, log_level="warning", access_log=False,  # type: ignore[arg-type]

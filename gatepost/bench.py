@@ -1,0 +1,148 @@
+"""``gatepost bench gate``: tag frame → flash-on acknowledged, through the real stack.
+
+The simulator runs in this process and the edge daemon in its own, as in production. For each
+read the simulated reader sends one scan frame and notes ``time.monotonic_ns()`` after its last
+byte; the edge notes the same clock (CLOCK_MONOTONIC is shared by processes on one machine)
+when the relay board acknowledges the flash-on write. Reads are closed-loop, one at a time,
+alternating gates, each a different tag of the cache. The floor is measured in the same run:
+the frame's wire time at the configured baud, plus a bare pymodbus client's flash-on round trip
+to the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pymodbus.client import ModbusTcpClient
+
+from edge.drivers.waveshare import RawWriteCoil, flash_on
+from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from hardware_sim import uhf_codec
+from hardware_sim.relay_board import RelayBoard
+
+SITE = "bench-site"
+SPARE_UNIT = 200
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "system": platform.platform()}
+
+
+def _epc(i: int) -> str:
+    return f"E28011606000{i:012X}"
+
+
+def _vrn(i: int) -> str:
+    return f"MH{i % 50 + 1:02d}{chr(65 + i // 10000 % 26)}{chr(65 + i // 260000 % 26)}" \
+           f"{i % 10000:04d}"
+
+
+def bench_gate(args: argparse.Namespace) -> int:
+    """Run the gate benchmark and print one JSON object."""
+    work = Path(tempfile.mkdtemp(prefix="gatepost-bench-"))
+    gates = [GateSpec(f"lane-{i + 1}", SITE, "entry" if i % 2 == 0 else "exit")
+             for i in range(args.gates)]
+    stack = Stack(work, gates, StackOptions(edge_id="bench-box"))
+    log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    try:
+        stack.start()
+        stack.world.bank.add(RelayBoard(SPARE_UNIT))  # for the bare-client floor
+        c = stack.cloud
+        c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
+        n = args.tags
+        log(f"loading {n} vehicles and tags through the cloud API …")
+        t0 = time.monotonic()
+        c.post(f"/api/v1/sites/{SITE}/vehicles/bulk", json={"vehicles": [
+            {"vrn": _vrn(i), "type": "4W"} for i in range(n)]}, timeout=300).raise_for_status()
+        v = c.post(f"/api/v1/sites/{SITE}/tags/bulk", json={"tags": [
+            {"epc": _epc(i), "vrn": _vrn(i), "status": "active"} for i in range(n)]},
+            timeout=300).json()["rules_version"]
+        stack.wait_edge_version(SITE, v, 300)
+        load_s = time.monotonic() - t0
+        cached = stack.edge_health()["cache"]["tags"]
+        log(f"edge holds {cached} tags after {load_s:.1f} s; driving {args.reads} reads …")
+
+        sim_gates = [stack.world.gates[g.id] for g in gates]
+        latencies: list[float] = []
+        failures = 0
+        stride = max(1, n // max(1, args.reads))
+        cursor = stack.edge_last_event()
+        for i in range(args.reads):
+            g = sim_gates[i % len(sim_gates)]
+            t_frame = g.reader.push_once(_epc((i * stride) % n))
+            found = None
+            deadline = time.monotonic() + 5
+            while found is None and time.monotonic() < deadline:
+                events, cursor = stack.edge_events_after(cursor, wait=1.0)
+                found = next((e for e in events if e["type"] == "open"
+                              and e["gate"] == g.id), None)
+            if found is None or not found["ok"]:
+                failures += 1
+                continue
+            latencies.append((found["ack_mono_ns"] - t_frame) / 1e6)
+
+        # The floor, measured now against the same server.
+        assert stack.world.server is not None
+        client = ModbusTcpClient("127.0.0.1", port=stack.world.server.port, timeout=2)
+        client.register(RawWriteCoil)
+        client.connect()
+        rtts = []
+        for _ in range(max(200, args.reads // 4)):
+            t = time.perf_counter_ns()
+            client.execute(False, flash_on(1, 100, SPARE_UNIT))
+            rtts.append((time.perf_counter_ns() - t) / 1e6)
+        client.close()
+        frame_len = len(uhf_codec.scan_push(_epc(0)))
+        wire_ms = frame_len * 10 / args.baud * 1000
+        result = {
+            "bench": "gate",
+            "reads": args.reads,
+            "gates": args.gates,
+            "tags_cached": cached,
+            "transport": "modbus-tcp, reader over socket://",
+            "latency_ms": {"p50": round(statistics.median(latencies), 3),
+                           "p99": round(pct(latencies, 99), 3),
+                           "max": round(max(latencies), 3),
+                           "mean": round(statistics.fmean(latencies), 3)} if latencies else {},
+            "floor_ms": {"p50": round(wire_ms + statistics.median(rtts), 3),
+                         "p99": round(wire_ms + pct(rtts, 99), 3),
+                         "wire_ms": round(wire_ms, 3), "frame_bytes": frame_len,
+                         "baud": args.baud,
+                         "modbus_rtt_p50": round(statistics.median(rtts), 3),
+                         "modbus_rtt_p99": round(pct(rtts, 99), 3)},
+            "overhead_ms": {"p50": round(statistics.median(latencies) - statistics.median(rtts),
+                                         3) if latencies else None},
+            "failures": failures,
+            "load_s": round(load_s, 1),
+            "machine": machine(),
+        }
+        print(json.dumps(result, indent=None if args.json else 2))
+        return 0 if latencies and not failures else 1
+    finally:
+        stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
