@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,6 +18,7 @@ from cloud.mqtt_side import CloudMqtt
 from cloud.rules import RuleError, RulesService
 from shared.clock import Clock
 from shared.contract import RulesDelta, RulesSnapshot
+from shared.sdnotify import notify, watchdog_interval_s
 from shared.vocab import Direction, TagStatus, VehicleType
 
 
@@ -74,11 +76,22 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None) -> FastAPI:
     link = CloudMqtt(db, clock, mqtt_url) if mqtt_url else None
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
 
+    async def watchdog() -> None:
+        # Pinged from the event loop itself: a wedged loop stops the pings and systemd
+        # restarts the service.
+        while True:
+            notify("WATCHDOG=1")
+            await asyncio.sleep(watchdog_interval_s())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if link:
             link.start(rules)
+        pinger = asyncio.create_task(watchdog())
+        notify("READY=1")
         yield
+        notify("STOPPING=1")
+        pinger.cancel()
         if link:
             link.stop()
         db.close()

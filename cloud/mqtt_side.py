@@ -50,7 +50,8 @@ class CloudMqtt:
                         clean_session=False)
         if self.username:
             c.username_pw_set(self.username, self.password)
-        c.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        # paho types the delays as int but computes with floats; 0.2 s keeps reconnects snappy
+        c.reconnect_delay_set(min_delay=0.2, max_delay=2)  # type: ignore[arg-type]
         c.max_inflight_messages_set(100)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
@@ -131,7 +132,7 @@ class CloudMqtt:
                  json.dumps(e.data), self.clock.now().isoformat()))
             return cur.rowcount == 1
 
-    def _store_availability(self, edge: str | None, payload: bytes) -> None:
+    def _store_availability(self, edge: str | None, payload: bytes | bytearray) -> None:
         text = payload.decode(errors="replace")
         if edge is None or text not in ("online", "offline", "stopped"):
             self.counters["rejected_available"] += 1

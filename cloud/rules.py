@@ -51,7 +51,8 @@ class RulesService:
         self.publish = publish
 
     # Helpers --------------------------------------------------------------------------------
-    def _commit_changes(self, c: sqlite3.Connection, site: str, changes: list[Change]) -> RulesDelta:
+    def _commit_changes(self, c: sqlite3.Connection, site: str,
+                        changes: list[Change]) -> RulesDelta:
         row = c.execute("SELECT rules_version FROM sites WHERE id = ?", (site,)).fetchone()
         old = int(row[0])
         new = old + 1

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from edge.adapters.relay import BarrierActuator, GateInputs, ModbusBarrier, Modb
 from edge.config import EdgeConfig, GateConfig
 from edge.core.decide import decide, effective_direction
 from edge.core.types import Credential, Decision, GateInfo, Policy, TagRecord
+from edge.drivers.uhf18 import Rejected
 from edge.ring import EventRing
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
@@ -122,21 +124,37 @@ class EdgeDaemon:
             self._threads.append(t)
         for g in cfg.gates:
             if g.reader:
-                r = SerialReader(
-                    g.id, g.reader.url, baud=g.reader.baud, protocol=g.reader.protocol,
-                    on_epc=lambda epc, ns, gid=g.id: self.handle_epc(gid, epc, ns),
-                    on_reject=lambda rej: self.counters.update([f"reader_rejected_{rej.reason}"]),
-                    on_state=lambda up, why, gid=g.id: self._device_state(gid, "reader", up, why),
-                )
+                r = self._make_reader(g)
                 self.readers[g.id] = r
                 r.start()
         log.info("edge %s started with %d gates", cfg.id, len(cfg.gates))
 
+    def _make_reader(self, g: GateConfig) -> SerialReader:
+        assert g.reader is not None
+        gid = g.id
+
+        def on_epc(epc: str, frame_ns: int) -> None:
+            self.handle_epc(gid, epc, frame_ns)
+
+        def on_reject(rej: Rejected) -> None:
+            self.counters[f"reader_rejected_{rej.reason}"] += 1
+
+        def on_state(up: bool, why: str) -> None:
+            self._device_state(gid, "reader", up, why)
+
+        return SerialReader(gid, g.reader.url, baud=g.reader.baud, protocol=g.reader.protocol,
+                            on_epc=on_epc, on_reject=on_reject, on_state=on_state)
+
+    def _join_pollers(self) -> None:
+        for t in self._threads:
+            t.join(3)
+
     def stop(self) -> None:
         """Ordered stop: readers, input pollers, cloud link, buses, store."""
         self._stop.set()
-        steps = [(f"reader {k}", r.stop) for k, r in self.readers.items()]
-        steps += [("input pollers", lambda: [t.join(3) for t in self._threads])]
+        steps: list[tuple[str, Callable[[], None]]] = [
+            (f"reader {k}", r.stop) for k, r in self.readers.items()]
+        steps.append(("input pollers", self._join_pollers))
         if self.link:
             steps.append(("cloud link", self.link.stop))
         steps += [(f"bus {u}", b.close) for u, b in self.buses.items()]

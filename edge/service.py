@@ -9,8 +9,8 @@ import threading
 from edge.api import create_app
 from edge.config import EdgeConfig
 from edge.daemon import EdgeDaemon
-from edge.sdnotify import notify, watchdog_interval_s
 from shared.clock import clock_from
+from shared.sdnotify import notify, watchdog_interval_s
 from shared.webthread import WebThread
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from pathlib import Path
 from pymodbus.client import ModbusTcpClient
 
 from edge.drivers.waveshare import RawWriteCoil, flash_on
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.stack import GateSpec, Stack, StackOptions
 from hardware_sim import uhf_codec
 from hardware_sim.relay_board import RelayBoard
 

@@ -19,9 +19,11 @@ def free_port() -> int:
 
 def find_mosquitto() -> str:
     """Path of the mosquitto binary (Debian puts it in /usr/sbin)."""
-    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    found = shutil.which("mosquitto") or shutil.which("mosquitto",
+                                                      path="/usr/sbin:/usr/local/sbin")
     if not found:
-        raise RuntimeError("mosquitto is not installed: run `make deps` (apt-get install mosquitto)")
+        raise RuntimeError("mosquitto is not installed: run `make deps` "
+                           "(apt-get install mosquitto)")
     return found
 
 

@@ -81,6 +81,11 @@ class Stack:
         self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30)
         self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
 
+    def set_edge_port(self, port: int) -> None:
+        """Serve the edge's panel and API on *port* (before ``start``)."""
+        self.edge_port = port
+        self.edge.base_url = httpx.URL(f"http://127.0.0.1:{port}")
+
     # Life cycle ------------------------------------------------------------------------------
     def start(self) -> Stack:
         """Bring everything up; returns once the edge answers."""

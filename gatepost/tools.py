@@ -32,7 +32,7 @@ def reader_listen(args: argparse.Namespace) -> int:
         with lock:
             last = seen.get(epc)
             seen[epc] = now
-            if last is not None and now - last < args.hold or done.is_set():
+            if (last is not None and now - last < args.hold) or done.is_set():
                 return
             printed += 1
             at = datetime.now(UTC).isoformat()

@@ -250,7 +250,7 @@ class SimReader:
         while not self._stop.is_set() and listener is self._listener:
             try:
                 conn, _ = listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -161,7 +161,7 @@ def _pdus(bank: BoardBank) -> list[type[ModbusPDU]]:
         return ExceptionResponse(fc, ExcCodes.GATEWAY_NO_RESPONSE)
 
     class ReadCoils(ReadCoilsRequest):
-        async def datastore_update(self, context, device_id):  # type: ignore[override]
+        async def datastore_update(self, context, device_id):
             b = bank.board(self.dev_id)
             if b is None:
                 return missing(1)
@@ -174,7 +174,7 @@ def _pdus(bank: BoardBank) -> list[type[ModbusPDU]]:
     class ReadInputs(ReadCoilsRequest):
         function_code = 2
 
-        async def datastore_update(self, context, device_id):  # type: ignore[override]
+        async def datastore_update(self, context, device_id):
             b = bank.board(self.dev_id)
             if b is None:
                 return missing(2)
@@ -201,7 +201,7 @@ def _pdus(bank: BoardBank) -> list[type[ModbusPDU]]:
         def decode(self, data: bytes) -> None:
             self.address, self.value = struct.unpack(">HH", data[:4])
 
-        async def datastore_update(self, context, device_id):  # type: ignore[override]
+        async def datastore_update(self, context, device_id):
             b = bank.board(self.dev_id)
             if b is None:
                 return missing(5)
@@ -210,7 +210,7 @@ def _pdus(bank: BoardBank) -> list[type[ModbusPDU]]:
             return WriteSingle(self.address, self.value, self.dev_id, self.transaction_id)
 
     class WriteMultiple(WriteMultipleCoilsRequest):
-        async def datastore_update(self, context, device_id):  # type: ignore[override]
+        async def datastore_update(self, context, device_id):
             b = bank.board(self.dev_id)
             if b is None:
                 return missing(15)

@@ -15,10 +15,11 @@ _SEPARATORS = re.compile(r"[\s\-.·_/]")
 _INDIA_STATE = re.compile(r"^[A-Z]{2}[0-9]{1,2}[A-Z]{0,3}[0-9]{1,4}$")
 # Bharat series: year (2 digits), BH, 4 digits, 1–2 letters.
 _INDIA_BH = re.compile(r"^[0-9]{2}BH[0-9]{4}[A-Z]{1,2}$")
-_INDIA_STATES = frozenset(
-    "AN AP AR AS BR CH CG DD DL DN GA GJ HP HR JH JK KA KL LA LD MH ML MN MP MZ NL OD OR PB PY "
-    "RJ SK TN TR TS UK UP WB".split()
-)
+_INDIA_STATES = frozenset([
+    "AN", "AP", "AR", "AS", "BR", "CH", "CG", "DD", "DL", "DN", "GA", "GJ", "HP", "HR", "JH",
+    "JK", "KA", "KL", "LA", "LD", "MH", "ML", "MN", "MP", "MZ", "NL", "OD", "OR", "PB", "PY",
+    "RJ", "SK", "TN", "TR", "TS", "UK", "UP", "WB",
+])
 _GENERIC = re.compile(r"^[A-Z0-9]{2,10}$")
 
 

@@ -45,7 +45,7 @@ def cloud(tmp_path, broker):
 
 @pytest.fixture
 def edge(tmp_path, broker, cloud):
-    client, app, web = cloud
+    _client, _app, web = cloud
     db = EdgeDB(tmp_path / "edge.sqlite")
     cache = RulesCache(db)
     box = Outbox(db, "box-1", {"main-in": SITE})
@@ -75,7 +75,7 @@ def test_fresh_edge_loads_snapshot_then_follows_deltas_within_1s(cloud, edge):
 
 
 def test_missed_deltas_are_caught_up_by_snapshot(cloud, edge, broker):
-    client, app, _ = cloud
+    client, _app, _ = cloud
     link, cache, _ = edge
     link.stop()  # the edge is away while the cloud changes
     for i in range(3):
@@ -93,7 +93,7 @@ def test_missed_deltas_are_caught_up_by_snapshot(cloud, edge, broker):
 
 
 def test_events_are_stored_once_and_acknowledged(cloud, edge):
-    client, app, _ = cloud
+    client, _app, _ = cloud
     link, _, box = edge
     now = datetime.now(UTC)
     for i in range(20):

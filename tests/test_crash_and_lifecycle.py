@@ -128,3 +128,31 @@ direction = "entry"
         if proc.poll() is None:
             proc.kill()
         sock.close()
+
+
+def test_cloud_speaks_systemd_notify_too(tmp_path: Path):
+    sock_path = tmp_path / "cloud-notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(30)
+    from gatepost.broker import free_port
+
+    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="200000")
+    proc = subprocess.Popen([sys.executable, "-m", "gatepost.cli", "cloud", "run", "--no-mqtt",
+                             "--data-dir", str(tmp_path / "c"), "--port", str(free_port())],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        got: list[str] = []
+        for want in ("READY=1", "WATCHDOG=1"):
+            while want not in got:
+                got.append(sock.recv(1024).decode())
+        proc.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in got:
+            got.append(sock.recv(1024).decode())
+        # uvicorn re-raises SIGTERM after its orderly shutdown; systemd counts death by
+        # SIGTERM as a clean exit.
+        assert proc.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()

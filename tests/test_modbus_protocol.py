@@ -53,7 +53,7 @@ def test_flash_on_frame_is_byte_exact(rtu):
     (lambda c: c.read_discrete_inputs(0, count=8, device_id=1), "01 02 00 00 00 08 79 CC"),
 ], ids=["relay 1 on", "relay 1 off", "read 8 coils", "read 8 inputs"])
 def test_stock_requests_match_vectors(rtu, call, frame):
-    client, board, sent, _ = rtu
+    client, _board, sent, _ = rtu
     result = call(client)
     assert sent[-1] == bytes.fromhex(frame)
     assert not result.isError()

@@ -65,7 +65,8 @@ class CloudLink:
         if self.username:
             c.username_pw_set(self.username, self.password)
         c.will_set(Topics.edge_available(self.edge_id), "offline", qos=1, retain=True)
-        c.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        # paho types the delays as int but computes with floats; 0.2 s keeps reconnects snappy
+        c.reconnect_delay_set(min_delay=0.2, max_delay=2)  # type: ignore[arg-type]
         c.max_inflight_messages_set(self.max_inflight)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect

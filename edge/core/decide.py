@@ -8,6 +8,7 @@ inactive tag, locked tag leaving, then open.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
 from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
@@ -24,7 +25,8 @@ def effective_direction(gate: GateInfo, inside: bool | None) -> Direction:
     return Direction.ENTRY if inside is False else Direction.EXIT
 
 
-def _decision(reason: Reason, gate: GateInfo, cred: Credential, now: datetime, **kw) -> Decision:
+def _decision(reason: Reason, gate: GateInfo, cred: Credential, now: datetime,
+              **kw: Any) -> Decision:
     return Decision(REASON_OUTCOMES[reason], reason, gate.id, cred, now, **kw)
 
 

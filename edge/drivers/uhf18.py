@@ -140,9 +140,9 @@ class StreamDecoder:
         buf = self._buf
         for k in range(1, len(buf) - MIN_LEN):
             n = buf[k]
-            if MIN_LEN <= n <= self._max_len and k + n + 1 <= len(buf):
-                if crc16(bytes(buf[k : k + n + 1])) == 0:
-                    return k
+            if (MIN_LEN <= n <= self._max_len and k + n + 1 <= len(buf)
+                    and crc16(bytes(buf[k : k + n + 1])) == 0):
+                return k
         return None
 
     def _drain(self, *, final: bool) -> list[Reply | Rejected]:

@@ -62,13 +62,13 @@ class RulesCache:
             db = sqlite_utils.Database(c)
             for table in ("tags", "vehicles", "cloud_gates"):
                 c.execute(f"DELETE FROM {table} WHERE site = ?", (snap.site,))
-            db["tags"].insert_all((_tag_row(t) for t in snap.tags), batch_size=5000,
+            db.table("tags").insert_all((_tag_row(t) for t in snap.tags), batch_size=5000,
                                   replace=True)
-            db["vehicles"].insert_all(
+            db.table("vehicles").insert_all(
                 ({"site": snap.site, "vrn": v.vrn, "type": v.type.value} for v in snap.vehicles),
                 batch_size=5000, replace=True,
             )
-            db["cloud_gates"].insert_all(
+            db.table("cloud_gates").insert_all(
                 ({"site": snap.site, "id": g.id, "direction": g.direction.value,
                   "name": g.name} for g in snap.gates), replace=True,
             )

@@ -91,8 +91,8 @@ class ScenarioRun:
             if t.locked:
                 post(f"/api/v1/tags/{t.epc}/lock",
                      {"until": t.locked_until.isoformat() if t.locked_until else None})
-        for site, v in versions.items():
-            self.stack.wait_edge_version(site, v, 10)
+        for site, version in versions.items():
+            self.stack.wait_edge_version(site, version, 10)
 
     # Steps -----------------------------------------------------------------------------------
     def run_step(self, n: int, step: Step) -> None:

@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from shared.clock import parse_duration
 from shared.vocab import Direction
 
-
 Duration = Annotated[float, BeforeValidator(lambda v: parse_duration(v).total_seconds())]
 
 
@@ -127,9 +126,9 @@ class Step(_M):
                     raise ValueError("together: holds only rfid/vehicle steps")
         if self.advance is not None:
             parse_duration(self.advance)
-        if self.reader is not None:
-            if "gate" not in self.reader or not set(self.reader) <= {"gate", "line", "faults"}:
-                raise ValueError("reader: {gate, line: down|up} or {gate, faults: {...}}")
+        if self.reader is not None and (
+                "gate" not in self.reader or not set(self.reader) <= {"gate", "line", "faults"}):
+            raise ValueError("reader: {gate, line: down|up} or {gate, faults: {...}}")
         if self.expect is not None:
             if self.rfid or self.vehicle:
                 GateExpect.model_validate(self.expect)
