@@ -177,6 +177,8 @@ class EdgeDaemon:
         cred = Credential("tag", epc.upper())
         decision = decide(cred, gate.info, self._view, now, self.policy)
         self._seen[(gate_id, cred.key)] = now  # sliding: the tag must leave the field
+        if len(self._seen) > 50_000:
+            self._forget_old_reads(now)
         self.counters[f"decision_{decision.reason.value}"] += 1
         base = {"credential": {"kind": cred.kind, "value": cred.value},
                 "outcome": decision.outcome.value, "reason": decision.reason.value,
@@ -196,6 +198,12 @@ class EdgeDaemon:
         if self.link:
             self.link.notify()
         return decision
+
+    def _forget_old_reads(self, now: datetime) -> None:
+        """Bound the de-dup memory: reads older than the hold can never be duplicates."""
+        horizon = now - timedelta(seconds=self.policy.dedup_hold_s)
+        for key in [k for k, at in self._seen.items() if at < horizon]:
+            self._seen.pop(key, None)
 
     def _open(self, gate: GateState, decision: Decision, decision_id: str, frame_ns: int,
               now: datetime) -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 from pymodbus.client import ModbusTcpClient
 
 from edge.drivers.waveshare import RawWriteCoil, flash_on
+from edge.store.cache import RulesCache
+from shared.db import connect
 from gatepost.stack import GateSpec, Stack, StackOptions
 from hardware_sim import uhf_codec
 from hardware_sim.relay_board import RelayBoard
@@ -60,6 +62,26 @@ def _epc(i: int) -> str:
 def _vrn(i: int) -> str:
     return f"MH{i % 50 + 1:02d}{chr(65 + i // 10000 % 26)}{chr(65 + i // 260000 % 26)}" \
            f"{i % 10000:04d}"
+
+
+class _ReadOnlyDB:
+    """Just enough of EdgeDB for RulesCache reads, on a read-only connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = connect(path, readonly=True)
+
+
+def cache_lookup_us(db_path: Path, n_tags: int, samples: int = 20_000) -> dict:
+    """p50/p99 of one tag lookup in the edge's cache file, hits and misses mixed."""
+    cache = RulesCache(_ReadOnlyDB(db_path))  # type: ignore[arg-type]
+    times = []
+    for i in range(samples):
+        epc = _epc((i * 7919) % n_tags) if i % 4 else f"FFFF{i:020X}"
+        t = time.perf_counter_ns()
+        cache.tag(epc)
+        times.append((time.perf_counter_ns() - t) / 1000)
+    return {"p50": round(statistics.median(times), 2), "p99": round(pct(times, 99), 2),
+            "samples": samples}
 
 
 def bench_gate(args: argparse.Namespace) -> int:
@@ -137,6 +159,7 @@ def bench_gate(args: argparse.Namespace) -> int:
                          "modbus_rtt_p99": round(pct(rtts, 99), 3)},
             "overhead_ms": {"p50": round(statistics.median(latencies) - statistics.median(rtts),
                                          3) if latencies else None},
+            "cache_lookup_us": cache_lookup_us(work / "edge" / "edge.sqlite", n),
             "failures": failures,
             "load_s": round(load_s, 1),
             "machine": machine(),

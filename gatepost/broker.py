@@ -60,8 +60,13 @@ class Broker:
                 time.sleep(0.02)
         raise RuntimeError("mosquitto did not start listening")
 
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self) -> None:
-        """Terminate and reap."""
+        """Terminate and reap (mosquitto saves its persistence file on the way out)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -47,6 +47,7 @@ class CloudLink:
         self.resend_s = resend_s
         self.on_rules = on_rules
         self.connected = False
+        self.subscribed = threading.Event()  # SUBACK received: deltas will reach us
         self.counters: Counter[str] = Counter()
         self._inflight: dict[str, float] = {}
         self._inflight_lock = threading.Lock()
@@ -54,6 +55,7 @@ class CloudLink:
         self._stop = threading.Event()
         self._sync_q: queue.Queue[tuple] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._snapshot_failing: set[str] = set()
         self._client: mqtt.Client | None = None
 
     # Life cycle ----------------------------------------------------------------------------
@@ -71,16 +73,18 @@ class CloudLink:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         self._client = c
+        # Queued before connecting, so a retained version that arrives first finds it
+        # and one snapshot serves both.
+        for site in self.sites:
+            self._sync_q.put(("fresh", site))
         c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10)
         c.loop_start()
         for fn, name in ((self._publish_loop, "publish"), (self._sync_loop, "sync")):
             t = threading.Thread(target=fn, name=f"cloud-{name}", daemon=True)
             t.start()
             self._threads.append(t)
-        for site in self.sites:
-            if self.cache.version(site) == 0:
-                self._sync_q.put(("snapshot", site))
 
     def stop(self) -> None:
         """Say ``stopped``, disconnect and join."""
@@ -122,7 +126,14 @@ class CloudLink:
         log.info("cloud link up (%s)", self.mqtt_url)
         self._wake.set()
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("broker refused a subscription: %s", reason_codes)
+            return
+        self.subscribed.set()
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.subscribed.clear()
         if self.connected:
             log.error("cloud link down: %s", reason_code)
         self.connected = False
@@ -201,6 +212,9 @@ class CloudLink:
                     v: RulesVersion = item[1]
                     if v.site in self.sites and v.version > self.cache.version(v.site):
                         self._snapshot(v.site)
+                elif kind == "fresh":
+                    if self.cache.version(item[1]) == 0:  # never synced: load everything
+                        self._snapshot(item[1])
                 elif kind == "snapshot":
                     self._snapshot(item[1])
             except Exception:
@@ -214,9 +228,16 @@ class CloudLink:
             snap = RulesSnapshot.model_validate_json(r.content)
         except (httpx.HTTPError, ValidationError) as exc:
             self.counters["snapshot_failures"] += 1
-            log.warning("rules snapshot of %s failed: %s; retrying", site, exc)
-            threading.Timer(1.0, self._sync_q.put, args=(("snapshot", site),)).start()
+            if site not in self._snapshot_failing:
+                log.warning("rules snapshot of %s failed: %s; retrying every second", site, exc)
+                self._snapshot_failing.add(site)
+            retry = threading.Timer(1.0, self._sync_q.put, args=(("snapshot", site),))
+            retry.daemon = True
+            retry.start()
             return
+        if site in self._snapshot_failing:
+            self._snapshot_failing.discard(site)
+            log.info("rules snapshot of %s recovered", site)
         if snap.version >= self.cache.version(site):
             self.cache.apply_snapshot(snap)
             self.counters["snapshots"] += 1

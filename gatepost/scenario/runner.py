@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gatepost.scenario.schema import Scenario, ScenarioError, Step, VehicleStep, load
+from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.reader import ReaderFaults
@@ -112,8 +112,7 @@ class ScenarioRun:
 
     @staticmethod
     def _action(step: Step) -> str:
-        for k in ("rfid", "vehicle", "together", "cloud", "advance", "at", "link", "edge",
-                  "reader", "expect_cloud"):
+        for k in ACTIONS:
             if getattr(step, k) is not None:
                 return k
         return "?"
@@ -160,6 +159,17 @@ class ScenarioRun:
                 wait_until(lambda: st.edge_health()["cloud_connected"], 10,
                            what="the edge to reconnect")
             return {"action": "link", "link": step.link}
+        if step.broker:
+            if step.broker == "down":
+                st.broker.stop()
+            else:
+                st.broker.start()
+                if self.edge_running:
+                    wait_until(lambda: st.edge_health()["cloud_connected"], 15,
+                               what="the edge to reconnect")
+                wait_until(lambda: st.cloud.get("/api/v1/health").json()["mqtt_connected"],
+                           15, what="the cloud to reconnect")
+            return {"action": "broker", "broker": step.broker}
         if step.edge:
             return self._edge(step.edge)
         if step.reader:
@@ -243,7 +253,8 @@ class ScenarioRun:
         if r.status_code < 300:
             version = body["rules_version"]
             got["rules_version"] = version
-            if self.edge_running and self.stack.mqtt_link and self.stack.mqtt_link.is_up:
+            if (self.edge_running and self.stack.mqtt_link and self.stack.mqtt_link.is_up
+                    and self.stack.broker.running):
                 try:
                     took = self.stack.wait_edge_version(body["site"], version, SYNC_TIMEOUT_S)
                     got["synced_ms"] = round(took * 1000, 1)

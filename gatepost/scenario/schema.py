@@ -85,6 +85,8 @@ class CloudExpectStored(_M):
     site: str | None = None
 
 
+ACTIONS = ("rfid", "vehicle", "together", "cloud", "advance", "at", "link", "broker", "edge",
+           "reader", "expect_cloud")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag")
 
@@ -99,6 +101,7 @@ class Step(_M):
     advance: str | float | None = None
     at: datetime | None = None
     link: Literal["down", "up"] | None = None
+    broker: Literal["down", "up"] | None = None
     edge: Literal["kill", "start", "stop", "restart"] | None = None
     reader: dict[str, Any] | None = None
     expect_cloud: CloudExpectStored | None = None
@@ -107,8 +110,7 @@ class Step(_M):
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
-        keys = [k for k in ("rfid", "vehicle", "together", "cloud", "advance", "at", "link",
-                            "edge", "reader", "expect_cloud") if getattr(self, k) is not None]
+        keys = [k for k in ACTIONS if getattr(self, k) is not None]
         if len(keys) != 1:
             raise ValueError(f"a step needs exactly one action, found {keys or 'none'}")
         if self.rfid is not None and not self.rfid.epc:
