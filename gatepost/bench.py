@@ -26,10 +26,10 @@ from pymodbus.client import ModbusTcpClient
 
 from edge.drivers.waveshare import RawWriteCoil, flash_on
 from edge.store.cache import RulesCache
-from shared.db import connect
 from gatepost.stack import GateSpec, Stack, StackOptions
 from hardware_sim import uhf_codec
 from hardware_sim.relay_board import RelayBoard
+from shared.db import connect
 
 SITE = "bench-site"
 SPARE_UNIT = 200
