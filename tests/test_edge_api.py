@@ -1,0 +1,81 @@
+"""The edge daemon with no cloud reachable: it still decides; its local API and live page."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge.api import create_app
+from edge.config import EdgeConfig
+from edge.daemon import EdgeDaemon
+from shared.clock import SystemClock
+from shared.contract import RulesSnapshot, TagRule
+from shared.vocab import Outcome, Reason, TagStatus
+from shared.webthread import WebThread
+
+EPC = "E2801160600002040000AB01"
+
+
+@pytest.fixture
+def daemon(tmp_path: Path):
+    cfg = EdgeConfig.model_validate({
+        "id": "box1", "data_dir": str(tmp_path / "data"),
+        "cloud": {"mqtt_url": "mqtt://127.0.0.1:9", "http_url": "http://127.0.0.1:9"},
+        "api": {"port": 0},
+        "gates": [{"id": "main-in", "site": "green-acres", "direction": "entry"}],
+    })
+    d = EdgeDaemon(cfg, SystemClock())
+    d.start()
+    assert d.cache is not None
+    d.cache.apply_snapshot(RulesSnapshot(site="green-acres", version=3, gates=[], vehicles=[],
+                                         tags=[TagRule(epc=EPC, site="green-acres",
+                                                       status=TagStatus.ACTIVE,
+                                                       vrn="MH12AB1234")]))
+    web = WebThread(create_app(d), "127.0.0.1", 0)
+    web.start()
+    yield d, httpx.Client(base_url=web.url, timeout=10)
+    web.stop()
+    d.stop()
+
+
+def test_decisions_go_on_with_no_cloud(daemon):
+    d, _ = daemon
+    first = d.handle_epc("main-in", EPC, time.monotonic_ns())
+    again = d.handle_epc("main-in", EPC, time.monotonic_ns())
+    stranger = d.handle_epc("main-in", "E28011606000020400000000", time.monotonic_ns())
+    assert (first.outcome, first.reason) == (Outcome.OPEN, Reason.TAG_VALID)
+    assert again.reason is Reason.DUPLICATE_READ
+    assert stranger.reason is Reason.UNKNOWN_CREDENTIAL
+    # read + decision for each decided read, plus the failed open (no relay wired)
+    assert d.outbox is not None and d.outbox.size() == 5
+    assert d.counters["open_failures"] == 1
+    assert d.link is not None and not d.link.connected
+
+
+def test_local_api_and_live_page(daemon):
+    d, api = daemon
+    page = api.get("/")
+    assert page.status_code == 200 and "box1" in page.text and "<script>" in page.text
+    h = api.get("/api/health").json()
+    assert h["edge"] == "box1" and h["cloud_connected"] is False and h["cache"]["tags"] == 1
+    last = h["last_event_id"]
+    d.handle_epc("main-in", EPC, time.monotonic_ns())
+    events = api.get("/api/events", params={"after": last, "wait": 2,
+                                            "type": "decision"}).json()["events"]
+    assert [e["reason"] for e in events] == ["tag_valid"]
+    tag = api.get(f"/api/tags/{EPC.lower()}").json()
+    assert tag["status"] == "active" and tag["locked"] is False
+    assert api.get("/api/tags/ABCD").status_code == 404
+
+
+def test_long_poll_returns_when_nothing_happens(daemon):
+    _, api = daemon
+    last = api.get("/api/health").json()["last_event_id"]
+    t0 = datetime.now(UTC)
+    r = api.get("/api/events", params={"after": last, "wait": 0.2}).json()
+    assert r["events"] == [] and r["last"] == last
+    assert (datetime.now(UTC) - t0).total_seconds() < 5
