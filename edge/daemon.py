@@ -77,7 +77,7 @@ class EdgeDaemon:
         self.clock = clock
         self.policy = Policy(dedup_hold_s=config.policy.dedup_hold_s)
         self.gates = {g.id: GateState(g) for g in config.gates}
-        self.ring = EventRing()
+        self.ring = EventRing(20_000)
         self.counters: Counter[str] = Counter()
         self.failures: list[str] = []
         self.rules_versions: dict[str, int] = {}

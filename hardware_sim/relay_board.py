@@ -90,6 +90,7 @@ class RelayBoard:
         """Close relay *n* now and release it by itself after ``units`` × 100 ms."""
         with self._lock:
             self.flash_writes += 1
+            self._pulse_cond.notify_all()
             old = self._timers.pop(n, None)
             if old:
                 old.cancel()
@@ -105,6 +106,17 @@ class RelayBoard:
             return [False] * 8
         s = self.boom.snapshot()
         return [s.loop, s.open_limit, s.closed_limit] + [False] * 5
+
+    def wait_flash_writes(self, count: int, timeout: float) -> bool:
+        """Wait until at least *count* flash-on writes have been received."""
+        deadline = time.monotonic() + timeout
+        with self._pulse_cond:
+            while self.flash_writes < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pulse_cond.wait(left)
+            return True
 
     def wait_pulses(self, count: int, timeout: float) -> bool:
         """Wait until at least *count* pulses have been seen."""
