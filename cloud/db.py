@@ -1,14 +1,10 @@
-"""The cloud's SQLite schema and connection handling."""
+"""The cloud's SQLite schema."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from shared.db import connect, migrate, sql_migration
+from shared.db import ThreadLocalDB, sql_migration
 
 MIGRATIONS = [
     sql_migration(
@@ -55,54 +51,8 @@ MIGRATIONS = [
 ]
 
 
-class CloudDB:
-    """Thread-local connections to one SQLite file."""
+class CloudDB(ThreadLocalDB):
+    """The cloud's database file."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        migrate(self.conn, MIGRATIONS)
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection."""
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = self._local.conn = connect(self.path)
-            with self._lock:
-                self._all.append(c)
-        return c
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """An immediate write transaction."""
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            yield c
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent read transaction."""
-        c = self.conn
-        c.execute("BEGIN")
-        try:
-            yield c
-        finally:
-            c.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every connection."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for c in conns:
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
+        super().__init__(path, MIGRATIONS)

@@ -6,9 +6,9 @@ byte; the edge notes the same clock (CLOCK_MONOTONIC is shared by processes on o
 when the relay board acknowledges the flash-on write. Reads are closed-loop, one at a time,
 5 ms apart, alternating gates, each a different tag of the cache. While reads run the bench
 only watches the simulated board (in this process); it fetches the edge's ack times in one batch
-afterwards, so its own HTTP calls never compete with the edge inside the measured window. The floor is measured in the same run:
-the frame's wire time at the configured baud, plus a bare pymodbus client's flash-on round trip
-to the same server.
+afterwards, so its own HTTP calls never compete with the edge inside the measured window.
+The floor is measured in the same run: the frame's wire time at the configured baud, plus a
+bare pymodbus client's flash-on round trip to the same server.
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ def bench_gate(args: argparse.Namespace) -> int:
         for gid, frames in sent.items():
             got = opens[gid]
             failures += len(frames) - len(got) + sum(1 for e in got if not e["ok"])
-            latencies += [(e["ack_mono_ns"] - t) / 1e6 for t, e in zip(frames, got) if e["ok"]]
+            # The k-th open at a gate answers the k-th frame sent to it (reads are one at a time).
+            latencies += [(e["ack_mono_ns"] - t) / 1e6
+                          for t, e in zip(frames, got, strict=False) if e["ok"]]
 
         # The floor, measured now against the same server.
         assert stack.world.server is not None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +72,75 @@ def sql_migration(name: str, script: str) -> Migration:
                 conn.execute(stmt)
 
     return Migration(name, apply)
+
+
+class ThreadLocalDB:
+    """One connection per thread on one file (WAL lets readers run beside a writer).
+
+    ``":memory:"`` becomes a named shared-cache memory database, so every thread sees the same
+    tables; a keeper connection holds it open and runs the migrations.
+    """
+
+    def __init__(self, path: str | Path, migrations: Sequence[Migration]) -> None:
+        self.path = str(path)
+        if self.path == ":memory:":
+            import uuid
+
+            self.path = f"file:gatepost-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._keeper = self._open()
+        migrate(self._keeper, migrations)
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.startswith("file:"):
+            conn = sqlite3.connect(self.path, uri=True, check_same_thread=False,
+                                   isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=5000")
+        else:
+            conn = connect(self.path)
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = self._open()
+        return c
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """An immediate write transaction on this thread's connection."""
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read transaction."""
+        c = self.conn
+        c.execute("BEGIN")
+        try:
+            yield c
+        finally:
+            c.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection opened on any thread."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass

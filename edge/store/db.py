@@ -1,15 +1,10 @@
-"""The edge's SQLite file: thread-local connections (WAL lets readers run beside a writer)."""
+"""The edge's SQLite file: schema migrations; connections come from ThreadLocalDB."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from shared.db import connect, migrate, sql_migration
+from shared.db import ThreadLocalDB, sql_migration
 
 MIGRATIONS = [
     sql_migration(
@@ -45,58 +40,8 @@ MIGRATIONS = [
 ]
 
 
-class EdgeDB:
-    """Opens one connection per thread on the same file; migrates on first use."""
+class EdgeDB(ThreadLocalDB):
+    """The edge's cache and outbox file."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path == ":memory:":
-            # Named shared-cache memory DB so every thread sees the same tables.
-            self.path = f"file:gatepost-{uuid.uuid4().hex}?mode=memory&cache=shared"
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._keeper = self._open()  # keeps a memory DB alive; runs the migrations
-        migrate(self._keeper, MIGRATIONS)
-
-    def _open(self) -> sqlite3.Connection:
-        if self.path.startswith("file:"):
-            conn = sqlite3.connect(self.path, uri=True, check_same_thread=False,
-                                   isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=5000")
-        else:
-            conn = connect(self.path)
-        with self._lock:
-            self._all.append(conn)
-        return conn
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection."""
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = self._local.conn = self._open()
-        return c
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction on this thread's connection."""
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            yield c
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every connection opened on any thread."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for c in conns:
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
+        super().__init__(path, MIGRATIONS)
