@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from gatepost.broker import free_port
 from gatepost.scenario.runner import ScenarioRun
 from gatepost.scenario.schema import ScenarioError, load
+from gatepost.tools import serve_until_stopped
 
 
 class Narrator:
@@ -103,12 +102,7 @@ def run_demo(args: argparse.Namespace) -> int:
         if not args.exit:
             print(f"\nThe system keeps running. Guard panel: {run.stack.edge_url}/  "
                   "(Ctrl-C to stop)", flush=True)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *a: stop.set())
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
-                pass
+            serve_until_stopped()
     except (TimeoutError, RuntimeError, ScenarioError) as exc:
         print(f"demo failed: {exc}\nlogs in {work}", file=sys.stderr)
         return 1

@@ -16,6 +16,16 @@ from edge.drivers import uhf18
 from edge.drivers.waveshare import RawWriteCoil, flash_on, pulse_units
 
 
+def serve_until_stopped() -> None:
+    """Block until Ctrl-C or SIGTERM (for commands that keep serving)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+
+
 def reader_listen(args: argparse.Namespace) -> int:
     """Print de-duplicated tag reads (and rejected frames) until --count or Ctrl-C."""
     seen: dict[str, float] = {}
@@ -96,12 +106,7 @@ def sim_run(args: argparse.Namespace) -> int:
     web.start()
     print(json.dumps({"control": web.url, "gates": {g: world.edge_wiring(g) for g in gates}},
                      indent=2), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+    serve_until_stopped()
     web.stop()
     world.stop()
     return 0

@@ -91,6 +91,13 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path: Path):
         stack.stop()
 
 
+def expect_notify(sock: socket.socket, got: list[str], *wanted: str) -> None:
+    """Receive notify datagrams until each wanted state has arrived (socket has a timeout)."""
+    for want in wanted:
+        while not any(m.split("\n")[0] == want for m in got):
+            got.append(sock.recv(1024).decode())
+
+
 def test_systemd_notify_ready_watchdog_stopping(tmp_path: Path):
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -116,13 +123,9 @@ direction = "entry"
                             stderr=subprocess.PIPE)
     try:
         got: list[str] = []
-        while not any(m.startswith("READY=1") for m in got):
-            got.append(sock.recv(1024).decode())
-        while "WATCHDOG=1" not in got:
-            got.append(sock.recv(1024).decode())
+        expect_notify(sock, got, "READY=1", "WATCHDOG=1")
         proc.send_signal(signal.SIGTERM)
-        while "STOPPING=1" not in got:
-            got.append(sock.recv(1024).decode())
+        expect_notify(sock, got, "STOPPING=1")
         assert proc.wait(30) == 0  # an orderly stop exits 0
     finally:
         if proc.poll() is None:
@@ -143,12 +146,9 @@ def test_cloud_speaks_systemd_notify_too(tmp_path: Path):
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         got: list[str] = []
-        for want in ("READY=1", "WATCHDOG=1"):
-            while want not in got:
-                got.append(sock.recv(1024).decode())
+        expect_notify(sock, got, "READY=1", "WATCHDOG=1")
         proc.send_signal(signal.SIGTERM)
-        while "STOPPING=1" not in got:
-            got.append(sock.recv(1024).decode())
+        expect_notify(sock, got, "STOPPING=1")
         # uvicorn re-raises SIGTERM after its orderly shutdown; systemd counts death by
         # SIGTERM as a clean exit.
         assert proc.wait(30) in (0, -signal.SIGTERM)
