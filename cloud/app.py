@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +23,8 @@ from shared.clock import Clock
 from shared.contract import RulesDelta, RulesSnapshot
 from shared.sdnotify import notify, watchdog_interval_s
 from shared.vocab import Direction, TagStatus, VehicleType
+
+log = logging.getLogger(__name__)
 
 
 class _In(BaseModel):
@@ -100,6 +105,15 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None) -> FastAPI:
     app.state.rules = rules
     app.state.link = link
 
+    rejected: dict[str, int] = {"requests": 0}
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        rejected["requests"] += 1
+        log.warning("rejected %s %s: %s", request.method, request.url.path,
+                    str(exc.errors()[:3])[:300])
+        return await request_validation_exception_handler(request, exc)
+
     @app.exception_handler(RuleError)
     async def rule_error(request: Request, exc: RuleError) -> JSONResponse:
         return JSONResponse(status_code=exc.status,
@@ -109,7 +123,8 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None) -> FastAPI:
     def health() -> dict:
         """Broker connection and counters."""
         return {"mqtt_connected": bool(link and link.connected.is_set()),
-                "counters": dict(link.counters) if link else {},
+                "counters": (dict(link.counters) if link else {})
+                | {"rejected_requests": rejected["requests"]},
                 "rules": rules.versions()}
 
     @app.post("/api/v1/sites", status_code=201)

@@ -98,6 +98,14 @@ class CloudMqtt:
 
     # Ingest ---------------------------------------------------------------------------------
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._handle(client, msg)
+        except Exception:
+            # paho would otherwise end its network thread: count, log, carry on.
+            self.counters["message_errors"] += 1
+            log.exception("handling a message on %s failed", msg.topic)
+
+    def _handle(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         edge = Topics.parse_edge(msg.topic)
         if msg.topic.endswith("/available"):
             self._store_availability(edge, msg.payload)

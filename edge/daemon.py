@@ -232,15 +232,23 @@ class EdgeDaemon:
         gates = [g for g in self.gates.values() if g.cfg.relay and g.cfg.relay.url == url]
         period = self.config.policy.poll_ms / 1000
         while not self._stop.wait(period):
-            for g in gates:
-                inputs = self.barriers[g.cfg.id].read_inputs()
-                self._device_state(g.cfg.id, "relay", inputs is not None,
-                                   "" if inputs else "inputs unreadable")
-                if inputs is None:
-                    continue
-                prev, g.inputs = g.inputs, inputs
-                if prev is not None and prev.loop and not inputs.loop:
-                    self._on_pass(g)
+            try:
+                self._poll_once(gates)
+            except Exception:
+                # Keep polling: one bad cycle must not stop pass detection for good.
+                self.counters["poll_errors"] += 1
+                log.exception("input poll of %s failed", url)
+
+    def _poll_once(self, gates: list[GateState]) -> None:
+        for g in gates:
+            inputs = self.barriers[g.cfg.id].read_inputs()
+            self._device_state(g.cfg.id, "relay", inputs is not None,
+                               "" if inputs else "inputs unreadable")
+            if inputs is None:
+                continue
+            prev, g.inputs = g.inputs, inputs
+            if prev is not None and prev.loop and not inputs.loop:
+                self._on_pass(g)
 
     def _on_pass(self, gate: GateState) -> None:
         """A vehicle cleared the loop: record the pass and flip its presence."""

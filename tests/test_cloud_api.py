@@ -91,3 +91,11 @@ def test_unknown_fields_are_refused(api):
 def test_openapi_docs_are_served(api):
     assert api.get("/docs").status_code == 200
     assert "/api/v1/sites/{site}/rules" in api.get("/openapi.json").json()["paths"]
+
+
+def test_bad_requests_are_counted(api):
+    before = api.get("/api/v1/health").json()["counters"]["rejected_requests"]
+    api.post("/api/v1/sites", json={"nope": 1})
+    api.post("/api/v1/sites/green-acres/tags", content=b"{not json",
+             headers={"content-type": "application/json"})
+    assert api.get("/api/v1/health").json()["counters"]["rejected_requests"] == before + 2

@@ -12,6 +12,7 @@ import pytest
 from edge.api import create_app
 from edge.config import EdgeConfig
 from edge.daemon import EdgeDaemon
+from gatepost.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import RulesSnapshot, TagRule
 from shared.vocab import Outcome, Reason, TagStatus
@@ -79,3 +80,26 @@ def test_long_poll_returns_when_nothing_happens(daemon):
     r = api.get("/api/events", params={"after": last, "wait": 0.2}).json()
     assert r["events"] == [] and r["last"] == last
     assert (datetime.now(UTC) - t0).total_seconds() < 5
+
+
+def test_a_failing_handler_does_not_stop_the_reader(tmp_path):
+    from edge.adapters.reader import SerialReader
+    from hardware_sim.reader import SimReader
+
+    sim = SimReader("r", rate_hz=50)
+    sim.start()
+    calls: list[str] = []
+
+    def explode(epc: str, ns: int) -> None:
+        calls.append(epc)
+        raise RuntimeError("database is locked")
+
+    reader = SerialReader("r", sim.url, on_epc=explode)
+    reader.start()
+    try:
+        sim.tag_enter(EPC)
+        wait_until(lambda: len(calls) >= 5, 10, what="five reads")
+        assert reader.handler_errors >= 5 and reader.connected
+    finally:
+        reader.stop()
+        sim.stop()

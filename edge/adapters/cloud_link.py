@@ -142,6 +142,14 @@ class CloudLink:
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         try:
+            self._handle_message(msg)
+        except Exception:
+            # paho would otherwise end its network thread: count, log, carry on.
+            self.counters["message_errors"] += 1
+            log.exception("handling a message on %s failed", msg.topic)
+
+    def _handle_message(self, msg: mqtt.MQTTMessage) -> None:
+        try:
             if msg.topic == Topics.edge_acks(self.edge_id):
                 ack = Ack.model_validate_json(msg.payload)
                 self.outbox.ack(ack.ids)

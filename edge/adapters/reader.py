@@ -39,6 +39,7 @@ class SerialReader:
         self.frames = 0
         self.rejected: Counter[str] = Counter()
         self.reconnects = 0
+        self.handler_errors = 0
         self.connected = False
         self.settle_s = 1.0
         self._stop = threading.Event()
@@ -124,11 +125,24 @@ class SerialReader:
             results = decoder.feed(data, now) if data else decoder.expire(now)
             for item in results:
                 if isinstance(item, uhf18.Rejected):
-                    self.rejected[item.reason] += 1
-                    log.debug("reader %s rejected %s: %s", self.name, item.reason, item.raw.hex())
-                    if self.on_reject:
-                        self.on_reject(item)
+                    self._reject(item)
                     continue
                 self.frames += 1
                 for epc in item.epcs():
-                    self.on_epc(epc, now_ns)
+                    try:
+                        self.on_epc(epc, now_ns)
+                    except Exception:
+                        # A failing handler must not take the reader down with it.
+                        self.handler_errors += 1
+                        log.exception("reader %s: handling %s failed", self.name, epc)
+
+    def _reject(self, item: uhf18.Rejected) -> None:
+        self.rejected[item.reason] += 1
+        total = sum(self.rejected.values())
+        if total == 1 or total % 100 == 0:
+            log.warning("reader %s rejected %d frames so far (%s); latest %s: %s", self.name,
+                        total, dict(self.rejected), item.reason, item.raw.hex(" "))
+        else:
+            log.debug("reader %s rejected %s: %s", self.name, item.reason, item.raw.hex())
+        if self.on_reject:
+            self.on_reject(item)
