@@ -15,7 +15,7 @@ _SEPARATORS = re.compile(r"[\s\-.·_/]")
 _INDIA_STATE = re.compile(r"^[A-Z]{2}[0-9]{1,2}[A-Z]{0,3}[0-9]{1,4}$")
 # Bharat series: year (2 digits), BH, 4 digits, 1–2 letters.
 _INDIA_BH = re.compile(r"^[0-9]{2}BH[0-9]{4}[A-Z]{1,2}$")
-_INDIA_STATES = frozenset([
+INDIA_STATES = frozenset([
     "AN", "AP", "AR", "AS", "BR", "CH", "CG", "DD", "DL", "DN", "GA", "GJ", "HP", "HR", "JH",
     "JK", "KA", "KL", "LA", "LD", "MH", "ML", "MN", "MP", "MZ", "NL", "OD", "OR", "PB", "PY",
     "RJ", "SK", "TN", "TR", "TS", "UK", "UP", "WB",
@@ -38,7 +38,7 @@ def india_problem(vrn: str) -> str | None:
             f"{vrn!r} is not an Indian registration number "
             "(expected e.g. MH12AB1234, DL3CAF0001 or 22BH1234AA)"
         )
-    if v[:2] not in _INDIA_STATES:
+    if v[:2] not in INDIA_STATES:
         return f"{vrn!r} starts with {v[:2]!r}, which is not an Indian state or territory code"
     return None
 
