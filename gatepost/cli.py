@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--gates", type=int, default=2, help="gates")
     bg.add_argument("--baud", type=int, default=57600, help="reader baud for the wire floor")
     bg.add_argument("--json", action="store_true", help="print only the JSON object")
+    ba = bench.add_parser("anpr", help="plate pipeline vs plain fast-alpr on labelled photos")
+    ba.add_argument("--images", type=Path, required=True, help="folder the labels' paths start in")
+    ba.add_argument("--labels", type=Path, required=True,
+                    help="CSV with file, plate_text, country")
+    ba.add_argument("--models", type=Path, help="model folder (default: $GATEPOST_ALPR_MODELS)")
+    ba.add_argument("--decoys", type=int, default=10_000, help="random allowlisted plates")
+    ba.add_argument("--min-score", type=float, default=0.3,
+                    help="weakest slot a candidate needs to open")
+    ba.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    ba.add_argument("--json", action="store_true", help="one-line JSON")
     return p
 
 
@@ -122,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return tools.reader_listen(args) if args.hw_cmd == "reader" else tools.relay_pulse(args)
     if cmd == "bench":
+        if args.bench_cmd == "anpr":
+            from gatepost.bench_anpr import bench_anpr
+
+            return bench_anpr(args)
         from gatepost.bench import bench_gate
 
         return bench_gate(args)
