@@ -170,7 +170,8 @@ class SimCamera:
 def write_video(path: Path, images: list[np.ndarray], fps: float = 10.0,
                 seconds_each: float = 1.0, size: tuple[int, int] = (960, 540)) -> Path:
     """File mode: an MJPG AVI showing each image for ``seconds_each``."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    fourcc = cv2.VideoWriter.fourcc(*"MJPG")
+    writer = cv2.VideoWriter(str(path), fourcc, fps, size)
     try:
         for img in images:
             frame = cv2.resize(img, size)
