@@ -12,7 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contract import SEGMENT
-from shared.vocab import Direction
+from shared.plates import COUNTRIES
+from shared.vocab import CredentialMode, Direction
 
 _ID = SEGMENT.pattern
 
@@ -58,6 +59,25 @@ class RelayConfig(_M):
         return self
 
 
+class CameraConfig(_M):
+    """The gate's camera."""
+
+    url: str = Field(title="Stream URL", description="rtsp://…, http://…mjpg, a video file, "
+                     "or a device number")
+    roi: tuple[float, float, float, float] | None = Field(
+        None, title="Region of interest", description="x, y, width, height as fractions")
+    country: str = Field("IN", title="Plate country", description=", ".join(COUNTRIES))
+    trigger: Literal["motion", "loop", "always"] = Field(
+        "motion", title="Trigger", description="recognise only while this says a vehicle is "
+        "there: motion in the ROI, the barrier's loop input, or every frame")
+
+    @model_validator(mode="after")
+    def _country(self) -> CameraConfig:
+        if self.country.upper() not in COUNTRIES:
+            raise ValueError(f"country must be one of {', '.join(COUNTRIES)}")
+        return self
+
+
 class GateConfig(_M):
     """One gate (lane) the box controls."""
 
@@ -68,6 +88,12 @@ class GateConfig(_M):
                           ge=100, le=25500)
     reader: ReaderConfig | None = Field(None, title="Reader", description="RFID reader")
     relay: RelayConfig | None = Field(None, title="Relay", description="Barrier relay")
+    camera: CameraConfig | None = Field(None, title="Camera", description="Plate camera")
+    credentials: CredentialMode = Field(
+        CredentialMode.EITHER, title="Credentials", description="tag, plate, either or both")
+    mismatch: Literal["deny", "alert"] = Field(
+        "deny", title="On mismatch", description="a tag and a plate of different vehicles: "
+        "deny, or open and raise an alert")
 
 
 class CloudConfig(_M):
@@ -95,8 +121,28 @@ class PolicyConfig(_M):
                                 "absent this long before it is decided again", ge=0, le=600)
     pass_window_s: float = Field(60.0, title="Pass window", description="A pass within this "
                                  "many seconds of an open is that vehicle's", gt=0, le=3600)
+    fusion_window_s: float = Field(10.0, title="Fusion window", description="A tag and a "
+                                   "plate this close together are the same vehicle's", gt=0,
+                                   le=120)
     poll_ms: int = Field(50, title="Input poll", description="Loop input poll period, ms",
                          ge=10, le=2000)
+
+
+class AlprConfig(_M):
+    """Plate recognition."""
+
+    models: Path | None = Field(None, title="Model folder", description="Detector and OCR "
+                                "ONNX files (default: $GATEPOST_ALPR_MODELS)")
+    threads: int = Field(1, title="Threads", description="onnxruntime threads", ge=1, le=8)
+    min_score: float = Field(0.3, title="Minimum score", description="Weakest OCR slot a "
+                             "candidate needs to count", ge=0, le=1)
+
+
+class EvidenceConfig(_M):
+    """Where plate evidence goes."""
+
+    max_mb: int = Field(500, title="Budget", description="MiB of JPEGs kept, oldest evicted",
+                        ge=1)
 
 
 class EdgeConfig(_M):
@@ -113,12 +159,21 @@ class EdgeConfig(_M):
     api: ApiConfig = Field(default_factory=ApiConfig, title="API", description="Local API")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, title="Policy",
                                  description="Decision tunables")
+    alpr: AlprConfig = Field(default_factory=AlprConfig, title="ALPR",
+                             description="Plate recognition")
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, title="Evidence",
+                                     description="Plate evidence on disk")
 
     @model_validator(mode="after")
     def _unique(self) -> EdgeConfig:
         ids = [g.id for g in self.gates]
         if len(ids) != len(set(ids)):
             raise ValueError(f"gate ids must be unique: {ids}")
+        for i, g in enumerate(self.gates):
+            if g.credentials in (CredentialMode.PLATE, CredentialMode.BOTH) and not g.camera:
+                raise ValueError(f"gates.{i}: credentials {g.credentials.value} needs a camera")
+            if g.credentials in (CredentialMode.TAG, CredentialMode.BOTH) and not g.reader:
+                raise ValueError(f"gates.{i}: credentials {g.credentials.value} needs a reader")
         wired = [(g.relay.url, g.relay.unit, g.relay.relay) for g in self.gates if g.relay]
         if len(wired) != len(set(wired)):
             raise ValueError("two gates share one relay (same url, unit and relay)")

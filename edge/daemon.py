@@ -19,14 +19,25 @@ from edge.adapters.reader import SerialReader
 from edge.adapters.relay import BarrierActuator, GateInputs, ModbusBarrier, ModbusBus
 from edge.config import EdgeConfig, GateConfig
 from edge.core.decide import decide, effective_direction
-from edge.core.types import Credential, Decision, GateInfo, Policy, TagRecord
+from edge.core.fusion import decide_plate
+from edge.core.plate_match import PlateIndex
+from edge.core.types import (
+    Credential,
+    Decision,
+    GateInfo,
+    PlateEvidence,
+    Policy,
+    RecentCredential,
+    TagRecord,
+)
 from edge.drivers.uhf18 import Rejected
+from edge.evidence import EvidenceStore
 from edge.ring import EventRing
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
 from shared.clock import Clock
-from shared.vocab import Direction, EventType, Outcome
+from shared.vocab import Direction, EventType, Outcome, Reason
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +46,20 @@ class _View:
     """The CacheView that decide() reads: SQLite cache, presence, and recent reads."""
 
     def __init__(self, cache: RulesCache, presence: Presence,
-                 seen: dict[tuple[str, str], datetime]) -> None:
+                 seen: dict[tuple[str, str], datetime],
+                 recent: dict[tuple[str, str], RecentCredential],
+                 plate_index: Callable[[str], PlateIndex]) -> None:
         self._cache, self._presence, self._seen = cache, presence, seen
+        self._recent, self._plate_index = recent, plate_index
+
+    def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
+        return self._recent.get((gate_id, kind))
+
+    def vehicle_tags(self, vrn: str) -> list[TagRecord]:
+        return self._cache.tags_of(vrn)
+
+    def plate_index(self, site: str) -> PlateIndex:
+        return self._plate_index(site)
 
     def tag(self, epc: str) -> TagRecord | None:
         return self._cache.tag(epc)
@@ -53,7 +76,7 @@ class GateState:
 
     def __init__(self, cfg: GateConfig) -> None:
         self.cfg = cfg
-        self.info = GateInfo(cfg.id, cfg.site, cfg.direction)
+        self.info = GateInfo(cfg.id, cfg.site, cfg.direction, cfg.credentials, cfg.mismatch)
         self.inputs: GateInputs | None = None
         self.relay_ok: bool | None = None
         self.reader_ok: bool | None = None
@@ -75,13 +98,20 @@ class EdgeDaemon:
     def __init__(self, config: EdgeConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
-        self.policy = Policy(dedup_hold_s=config.policy.dedup_hold_s)
+        self.policy = Policy(dedup_hold_s=config.policy.dedup_hold_s,
+                             plate_min_score=config.alpr.min_score,
+                             fusion_window_s=config.policy.fusion_window_s)
         self.gates = {g.id: GateState(g) for g in config.gates}
         self.ring = EventRing(20_000)
         self.counters: Counter[str] = Counter()
         self.failures: list[str] = []
         self.rules_versions: dict[str, int] = {}
         self._seen: dict[tuple[str, str], datetime] = {}
+        self._recent: dict[tuple[str, str], RecentCredential] = {}
+        self._indexes: dict[str, tuple[int, PlateIndex]] = {}
+        self.lanes: dict[str, Any] = {}
+        self.evidence = EvidenceStore(config.data_dir / "evidence",
+                                      config.evidence.max_mb * 1024 * 1024)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.db: EdgeDB | None = None
@@ -103,7 +133,8 @@ class EdgeDaemon:
         self.cache = RulesCache(self.db)
         self.presence = Presence(self.db)
         self.outbox = Outbox(self.db, cfg.id, {g.id: g.site for g in cfg.gates})
-        self._view = _View(self.cache, self.presence, self._seen)
+        self._view = _View(self.cache, self.presence, self._seen, self._recent,
+                           self._plate_index)
         self.rules_versions = {s: self.cache.version(s) for s in cfg.sites}
         for g in cfg.gates:
             if g.relay:
@@ -127,6 +158,7 @@ class EdgeDaemon:
                 r = self._make_reader(g)
                 self.readers[g.id] = r
                 r.start()
+        self._start_lanes()
         log.info("edge %s started with %d gates", cfg.id, len(cfg.gates))
 
     def _make_reader(self, g: GateConfig) -> SerialReader:
@@ -154,6 +186,7 @@ class EdgeDaemon:
         self._stop.set()
         steps: list[tuple[str, Callable[[], None]]] = [
             (f"reader {k}", r.stop) for k, r in self.readers.items()]
+        steps += [(f"camera {k}", lane.stop) for k, lane in self.lanes.items()]
         steps.append(("input pollers", self._join_pollers))
         if self.link:
             steps.append(("cloud link", self.link.stop))
@@ -171,33 +204,89 @@ class EdgeDaemon:
     # The hot path ---------------------------------------------------------------------------
     def handle_epc(self, gate_id: str, epc: str, frame_ns: int) -> Decision:
         """Decide on one tag read and act on it."""
-        assert self._view and self.outbox and self.db
-        gate = self.gates[gate_id]
+        assert self._view
         now = self.clock.now()
         cred = Credential("tag", epc.upper())
-        decision = decide(cred, gate.info, self._view, now, self.policy)
-        self._seen[(gate_id, cred.key)] = now  # sliding: the tag must leave the field
+        decision = decide(cred, self.gates[gate_id].info, self._view, now, self.policy)
+        return self._act(gate_id, decision, now, frame_ns,
+                         {"credential": {"kind": cred.kind, "value": cred.value}})
+
+    def handle_plate(self, gate_id: str, evidence: PlateEvidence, frame: Any,
+                     box: tuple[int, int, int, int] | None, frame_ns: int,
+                     final: bool = True) -> bool:
+        """Decide on what a camera read; act unless it is a weak read that later frames of
+        the same vehicle may still improve (``final`` False). Returns whether it acted."""
+        assert self._view
+        now = self.clock.now()
+        decision = decide_plate(evidence, self.gates[gate_id].info, self._view, now, self.policy)
+        if not final and decision.reason in (Reason.UNKNOWN_CREDENTIAL, Reason.LOW_CONFIDENCE):
+            return False
+        read = {"credential": {"kind": "plate", "value": evidence.best[0]},
+                "candidates": [[t, round(s, 3)] for t, s in evidence.candidates]}
+        self._act(gate_id, decision, now, frame_ns, read, (frame, box))
+        return True
+
+    def _act(self, gate_id: str, decision: Decision, now: datetime, frame_ns: int,
+             read: dict[str, Any], image: tuple[Any, Any] | None = None) -> Decision:
+        """Record, open and publish one decision (the path shared by tags and plates)."""
+        assert self.outbox and self.db
+        gate = self.gates[gate_id]
+        cred = decision.credential
+        self._seen[(gate_id, cred.key)] = now  # sliding: the credential must go away first
         if len(self._seen) > 50_000:
             self._forget_old_reads(now)
         self.counters[f"decision_{decision.reason.value}"] += 1
-        base = {"credential": {"kind": cred.kind, "value": cred.value},
+        base: dict[str, Any] = {
+                "credential": {"kind": cred.kind, "value": cred.value},
                 "outcome": decision.outcome.value, "reason": decision.reason.value,
                 "vrn": decision.vrn, "direction": decision.direction.value
                 if decision.direction else None, "detail": decision.detail}
+        local = {"type": "decision", "gate": gate_id, "at": now.isoformat(),
+                 "decided_mono_ns": time.monotonic_ns(), "frame_mono_ns": frame_ns}
+        if decision.reason is not Reason.DUPLICATE_READ and decision.vrn:
+            self._recent[(gate_id, cred.kind)] = RecentCredential(cred.kind, decision.vrn, now)
         if decision.outcome is Outcome.IGNORED:
-            self.ring.add({"type": "decision", "gate": gate_id, "at": now.isoformat(),
-                           "event_id": None, **base})
+            self.ring.add({**local, "event_id": None, **base})
             return decision
+        if image is not None:
+            key = f"{gate_id}-{now:%Y%m%dT%H%M%S%f}"
+            base["evidence"] = self.evidence.save(key, image[0], image[1])
+            base["ocr"] = read.get("candidates")
+        alert = decision.reason is Reason.CREDENTIAL_MISMATCH or "credential_mismatch" in \
+            decision.detail
         with self.db.write() as c:
-            self.outbox.add(c, gate_id, EventType.READ, now, {"credential": base["credential"]})
+            self.outbox.add(c, gate_id, EventType.READ, now, read)
             ev = self.outbox.add(c, gate_id, EventType.DECISION, now, base)
-        self.ring.add({"type": "decision", "gate": gate_id, "at": now.isoformat(),
-                       "event_id": ev.id, **base})
+            if alert:
+                self.outbox.add(c, gate_id, EventType.ALERT, now, {
+                    "alert": "credential_mismatch", "decision": ev.id, "vrn": decision.vrn,
+                    "detail": decision.detail})
+        self.ring.add({**local, "event_id": ev.id, **base})
+        if alert:
+            self.ring.add({"type": "alert", "gate": gate_id, "at": now.isoformat(),
+                           "alert": "credential_mismatch", "decision": ev.id,
+                           "detail": decision.detail})
         if decision.opens:
             self._open(gate, decision, ev.id, frame_ns, now)
         if self.link:
             self.link.notify()
         return decision
+
+    def _plate_index(self, site: str) -> PlateIndex:
+        """The site's vehicles as a plate allowlist, rebuilt when its rules change."""
+        assert self.cache
+        version = self.rules_versions.get(site, 0)
+        held = self._indexes.get(site)
+        if held is None or held[0] != version:
+            held = (version, PlateIndex(self.cache.vehicles(site)))
+            self._indexes[site] = held
+        return held[1]
+
+    def _start_lanes(self) -> None:
+        if any(g.camera for g in self.config.gates):
+            from edge.plate_lane import start_lanes
+
+            self.lanes = start_lanes(self)
 
     def _forget_old_reads(self, now: datetime) -> None:
         """Bound the de-dup memory: reads older than the hold can never be duplicates."""
@@ -320,4 +409,5 @@ class EdgeDaemon:
                             "rejected": dict(r.rejected)} for k, r in self.readers.items()},
             "counters": dict(self.counters) | (dict(link.counters) if link else {}),
             "cache": self.cache.counts() if self.cache else {},
+            "cameras": {k: lane.stats() for k, lane in self.lanes.items()},
         }

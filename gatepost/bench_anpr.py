@@ -22,15 +22,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.adapters.alpr import FastAlprRecognizer, PlateOcr, missing_models, models_from_env
-from edge.core.plate_match import PlateIndex
+from edge.adapters.alpr import (
+    FastAlprRecognizer,
+    PlateOcr,
+    PlateReader,
+    missing_models,
+    models_from_env,
+)
+from edge.core.plate_match import PlateIndex, agree
 from gatepost.bench import machine, pct
-from shared.plate_decode import decode
-from shared.plates import FORMATS, RU_LETTERS, clean, normalise
+from shared.plates import FORMATS, RU_LETTERS
 from shared.vrn import INDIA_STATES
 
 COUNTRY_OF_FOLDER = {"india": "IN", "russia": "RU", "brazil": "BR"}
-CROP_PADS = (0.0, 0.05)
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -71,49 +75,19 @@ def decoys(n: int, countries: list[str], exclude: set[str], seed: int = 2026) ->
 
 
 class Pipeline:
-    """Detector, probability OCR over two crops, constrained decoding, safe matching."""
+    """The edge's plate reader and the core's candidate agreement."""
 
-    def __init__(self, rec: FastAlprRecognizer, ocr: PlateOcr, min_score: float) -> None:
-        self.rec, self.ocr, self.min_score = rec, ocr, min_score
+    def __init__(self, reader: PlateReader, min_score: float) -> None:
+        self.reader, self.min_score = reader, min_score
 
     def candidates(self, img: Any, country: str) -> list[tuple[str, float]]:
-        """(text, weakest-slot score) candidates, best first."""
-        import numpy as np
-
-        out: list[tuple[str, float]] = []
-        h_img, w_img = img.shape[:2]
-        for (x1, y1, x2, y2), _ in self.rec.detect(img):
-            w, h = x2 - x1, y2 - y1
-            probs = np.mean([self.ocr.probabilities(img[
-                max(0, y1 - int(h * p)):min(h_img, y2 + int(h * p)),
-                max(0, x1 - int(w * p)):min(w_img, x2 + int(w * p))]) for p in CROP_PADS], axis=0)
-            raw = "".join(self.ocr.alphabet[i] for i in probs.argmax(axis=1))
-            raw_score = float(probs.max(axis=1).min())
-            if country in FORMATS:
-                out += [(d.text, d.score) for d in decode(probs, self.ocr.alphabet, self.ocr.pad,
-                                                          country)]
-                n = normalise(raw.replace(self.ocr.pad, ""), country)
-                if n is not None:
-                    out.append((n.text, raw_score))
-            else:
-                n = normalise(clean(raw.replace(self.ocr.pad, "")))
-                if n is not None:
-                    out.append((n.text, raw_score))
-        out.sort(key=lambda c: c[1], reverse=True)
-        return out
+        """(text, score) candidates, best first."""
+        return self.reader.candidates(img, country)[0]
 
     def decide(self, cands: list[tuple[str, float]], index: PlateIndex) -> str | None:
         """The single allowlisted plate the confident candidates agree on, else None."""
-        matched = set()
-        for text, score in cands:
-            if score < self.min_score:
-                continue
-            m = index.match(text)
-            if m.kind in ("exact", "lookalike") and m.plate:
-                matched.add(m.plate)
-            elif m.kind == "ambiguous":
-                return None
-        return matched.pop() if len(matched) == 1 else None
+        m = agree(cands, index, self.min_score)
+        return m.plate if m.kind in ("exact", "lookalike") else None
 
 
 def bench_anpr(args: argparse.Namespace) -> int:
@@ -137,7 +111,7 @@ def bench_anpr(args: argparse.Namespace) -> int:
     rec.load()
     ocr = PlateOcr(models, threads=args.threads)
     ocr.load()
-    pipe = Pipeline(rec, ocr, args.min_score)
+    pipe = Pipeline(PlateReader(rec, ocr), args.min_score)
     baseline = rec._alpr  # the same ALPR(detector=..., ocr_model_path=...) object, used plainly
     assert isinstance(baseline, ALPR)
     sides: dict[str, dict[str, Any]] = {

@@ -32,6 +32,9 @@ class GateSpec:
     id: str
     site: str
     direction: str
+    camera: dict | None = None  # {country, trigger} when the gate has a plate camera
+    credentials: str = "either"
+    mismatch: str = "deny"
 
 
 @dataclass
@@ -44,6 +47,7 @@ class StackOptions:
     start: datetime | None = None
     reader_rate_hz: float = 20.0
     edge_api_port: int | None = None
+    alpr_models: Path | None = None
 
 
 def wait_until(pred, timeout: float, interval: float = 0.02, what: str = "condition") -> None:
@@ -73,7 +77,8 @@ class Stack:
         self.cloud_port = free_port()
         self.edge_port = self.opt.edge_api_port or free_port()
         self.world = SimWorld([g.id for g in gates], timing=self.opt.timing,
-                              reader_rate_hz=self.opt.reader_rate_hz)
+                              reader_rate_hz=self.opt.reader_rate_hz,
+                              cameras={g.id for g in gates if g.camera is not None})
         self.cloud_proc: subprocess.Popen | None = None
         self.edge_proc: subprocess.Popen | None = None
         self.mqtt_link: LinkProxy | None = None
@@ -123,12 +128,19 @@ class Stack:
                  f'http_url = "http://127.0.0.1:{self.http_link.port}"', "",
                  "[api]", 'host = "127.0.0.1"', f"port = {self.edge_port}", "", "[policy]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in self.opt.policy.items()]
+        if self.opt.alpr_models:
+            lines += ["", "[alpr]", f'models = "{self.opt.alpr_models}"']
         for g in self.gates:
             w = self.world.edge_wiring(g.id)
             lines += ["", "[[gates]]", f'id = "{g.id}"', f'site = "{g.site}"',
                       f'direction = "{g.direction}"', "[gates.reader]"]
+            lines.insert(len(lines) - 1, f'credentials = "{g.credentials}"')
+            lines.insert(len(lines) - 1, f'mismatch = "{g.mismatch}"')
             lines += [f"{k} = {json.dumps(v)}" for k, v in w["reader"].items()]
             lines += ["[gates.relay]"] + [f"{k} = {json.dumps(v)}" for k, v in w["relay"].items()]
+            if g.camera is not None and "camera" in w:
+                lines += ["[gates.camera]", f'url = "{w["camera"]["url"]}"']
+                lines += [f"{k} = {json.dumps(v)}" for k, v in g.camera.items()]
         path = self.workdir / "edge.toml"
         path.write_text("\n".join(lines) + "\n")
         return path

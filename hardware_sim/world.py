@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from hardware_sim.barrier import BarrierTiming, Boom
+from hardware_sim.camera import SimCamera
 from hardware_sim.reader import ReaderFaults, SimReader
 from hardware_sim.relay_board import BoardBank, BoardServer, RelayBoard
 
@@ -27,6 +28,7 @@ class SimGate:
     reader: SimReader
     board: RelayBoard
     boom: Boom
+    camera: SimCamera | None = None
     busy: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -46,7 +48,8 @@ class SimWorld:
 
     def __init__(self, gate_ids: list[str], *, timing: BarrierTiming | None = None,
                  reader_rate_hz: float = 20.0, reader_transport: str = "tcp",
-                 over_loop_s: float = 0.3, faults: ReaderFaults | None = None) -> None:
+                 over_loop_s: float = 0.3, faults: ReaderFaults | None = None,
+                 cameras: set[str] | None = None, camera_fps: float = 10.0) -> None:
         self.gate_ids = gate_ids
         self.timing = timing or BarrierTiming(rise_s=0.3, fall_s=0.3, auto_close_s=5.0,
                                               close_after_pass_s=0.2)
@@ -54,6 +57,8 @@ class SimWorld:
         self.reader_transport = reader_transport
         self.over_loop_s = over_loop_s
         self.faults = faults
+        self.cameras = cameras or set()
+        self.camera_fps = camera_fps
         self.bank = BoardBank()
         self.server: BoardServer | None = None
         self.gates: dict[str, SimGate] = {}
@@ -66,7 +71,8 @@ class SimWorld:
             reader = SimReader(gid, transport=self.reader_transport,
                                rate_hz=self.reader_rate_hz, faults=self.faults)
             reader.start()
-            self.gates[gid] = SimGate(gid, unit, reader, board, boom)
+            cam = SimCamera(gid, fps=self.camera_fps).start() if gid in self.cameras else None
+            self.gates[gid] = SimGate(gid, unit, reader, board, boom, cam)
         self.server = BoardServer(self.bank)
         self.server.start()
 
@@ -74,6 +80,8 @@ class SimWorld:
         """Close every port."""
         for g in self.gates.values():
             g.reader.stop()
+            if g.camera:
+                g.camera.stop()
         if self.server:
             self.server.stop()
 
@@ -81,15 +89,19 @@ class SimWorld:
         """The ``reader`` and ``relay`` sections of the edge config for this gate."""
         g = self.gates[gate_id]
         assert self.server is not None
-        return {
+        wiring: dict = {
             "reader": {"url": g.reader.url, "protocol": "uhf18", "baud": 57600},
             "relay": {"url": self.server.url, "unit": g.unit, "relay": 1, "loop_input": 1,
                       "open_input": 2, "closed_input": 3},
         }
+        if g.camera:
+            wiring["camera"] = {"url": g.camera.url}
+        return wiring
 
     def vehicle(self, gate_id: str, epc: str | None = None, *, drive_through: bool = True,
                 give_up_after: float = 3.0, lane_clear_timeout: float = 10.0,
-                arrived: threading.Event | None = None) -> VehicleResult:
+                arrived: threading.Event | None = None,
+                plate_image: str | None = None) -> VehicleResult:
         """A vehicle drives up, waits for the boom, drives through (or gives up) and leaves.
 
         It pulls up only once the lane is clear (boom down, loop empty), as the next car in a
@@ -99,6 +111,8 @@ class SimWorld:
         with g.busy:
             g.boom.wait_for(lambda s: s.closed_limit and not s.loop, lane_clear_timeout)
             start = time.monotonic()
+            if plate_image is not None and g.camera is not None:
+                g.camera.show(plate_image)
             if epc:
                 g.reader.tag_enter(epc)
             if arrived is not None:
@@ -114,6 +128,8 @@ class SimWorld:
             finally:
                 if epc:
                     g.reader.tag_leave(epc)
+                if plate_image is not None and g.camera is not None:
+                    g.camera.clear()
             return VehicleResult(gate_id, epc, opened, passed, time.monotonic() - start)
 
     def state(self) -> dict:

@@ -48,6 +48,11 @@ class Reason(StrEnum):
     TAG_LOCKED = "tag_locked"
     WRONG_SITE = "wrong_site"
     DUPLICATE_READ = "duplicate_read"
+    PLATE_VALID = "plate_valid"
+    PLATE_AMBIGUOUS = "plate_ambiguous"
+    LOW_CONFIDENCE = "low_confidence"
+    CREDENTIAL_MISMATCH = "credential_mismatch"
+    CREDENTIAL_PENDING = "credential_pending"
 
 
 class EventType(StrEnum):
@@ -58,6 +63,7 @@ class EventType(StrEnum):
     OPEN = "open"
     PASS = "pass"
     FAULT = "fault"
+    ALERT = "alert"
 
 
 REASON_OUTCOMES: dict[Reason, Outcome] = {
@@ -67,4 +73,18 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.TAG_LOCKED: Outcome.DENY,
     Reason.WRONG_SITE: Outcome.DENY,
     Reason.DUPLICATE_READ: Outcome.IGNORED,
+    Reason.PLATE_VALID: Outcome.OPEN,
+    Reason.PLATE_AMBIGUOUS: Outcome.DENY,
+    Reason.LOW_CONFIDENCE: Outcome.DENY,
+    Reason.CREDENTIAL_MISMATCH: Outcome.DENY,
+    Reason.CREDENTIAL_PENDING: Outcome.IGNORED,
 }
+
+
+class CredentialMode(StrEnum):
+    """Which credentials a gate needs."""
+
+    TAG = "tag"
+    PLATE = "plate"
+    EITHER = "either"
+    BOTH = "both"

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from edge.core.decide import decide, effective_direction
-from edge.core.types import Credential, GateInfo, Policy, TagRecord
+from edge.core.plate_match import PlateIndex
+from edge.core.types import Credential, GateInfo, Policy, RecentCredential, TagRecord
 from shared.vocab import Direction, Outcome, Reason, TagStatus
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -29,6 +30,18 @@ class View:
 
     def last_seen(self, gate_id: str, credential_key: str) -> datetime | None:
         return self.seen.get((gate_id, credential_key))
+
+    recents: dict[tuple[str, str], RecentCredential] = field(default_factory=dict)
+    plates: list[str] = field(default_factory=list)
+
+    def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
+        return self.recents.get((gate_id, kind))
+
+    def vehicle_tags(self, vrn: str) -> list[TagRecord]:
+        return [t for t in self.tags.values() if t.vrn == vrn]
+
+    def plate_index(self, site: str) -> PlateIndex:
+        return PlateIndex(self.plates)
 
 
 def tag(status=TagStatus.ACTIVE, site="green-acres", locked=False, until=None, vrn="MH12AB1234"):

@@ -115,6 +115,48 @@ class FastAlprRecognizer:
         return out
 
 
+CROP_PADS = (0.0, 0.05)
+
+
+class PlateReader:
+    """Frame → plate candidates: detector boxes, OCR probabilities averaged over two crops,
+    decoding constrained by the country's formats, plus the plain top-choice read."""
+
+    def __init__(self, recognizer: FastAlprRecognizer, ocr: PlateOcr) -> None:
+        self.recognizer = recognizer
+        self.ocr = ocr
+
+    def candidates(self, img: Any, country: str
+                   ) -> tuple[list[tuple[str, float]], tuple[int, int, int, int] | None]:
+        """(text, weakest-slot score) candidates best first, and the best detection's box."""
+        import numpy as np
+
+        from shared.plate_decode import decode
+        from shared.plates import FORMATS, clean, normalise
+
+        out: list[tuple[str, float]] = []
+        h_img, w_img = img.shape[:2]
+        boxes = self.recognizer.detect(img)
+        for (x1, y1, x2, y2), _ in boxes:
+            w, h = x2 - x1, y2 - y1
+            probs = np.mean([self.ocr.probabilities(img[
+                max(0, y1 - int(h * p)):min(h_img, y2 + int(h * p)),
+                max(0, x1 - int(w * p)):min(w_img, x2 + int(w * p))]) for p in CROP_PADS], axis=0)
+            raw = "".join(self.ocr.alphabet[i] for i in probs.argmax(axis=1))
+            raw = raw.replace(self.ocr.pad, "")
+            raw_score = float(probs.max(axis=1).min())
+            if country in FORMATS:
+                out += [(d.text, d.score) for d in decode(probs, self.ocr.alphabet, self.ocr.pad,
+                                                          country)]
+                n = normalise(raw, country)
+            else:
+                n = normalise(clean(raw))
+            if n is not None:
+                out.append((n.text, raw_score))
+        out.sort(key=lambda c: c[1], reverse=True)
+        return out, (boxes[0][0] if boxes else None)
+
+
 class PlateOcr:
     """The OCR model run directly, returning its per-slot probabilities.
 

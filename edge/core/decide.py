@@ -2,7 +2,8 @@
 
 No IO and no clocks: everything arrives as arguments, so the rules are tested as tables.
 Order of checks (first match wins): duplicate read, unknown credential, wrong site,
-inactive tag, locked tag leaving, then open.
+inactive tag, locked tag leaving; a valid tag then goes through fusion with a recent plate
+and the gate's credential mode (``edge.core.fusion``).
 """
 
 from __future__ import annotations
@@ -10,19 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from edge.core.direction import effective_direction
+from edge.core.fusion import apply_mode
 from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
 from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
 
-
-def effective_direction(gate: GateInfo, inside: bool | None) -> Direction:
-    """Entry or exit for this pass; an entry-exit gate infers it from the vehicle's state.
-
-    A vehicle whose state is unknown at an entry-exit gate counts as leaving: for a locked
-    tag that is the fail-safe reading (anti-theft), and for everything else it does not matter.
-    """
-    if gate.direction is not Direction.BOTH:
-        return gate.direction
-    return Direction.ENTRY if inside is False else Direction.EXIT
+__all__ = ["decide", "effective_direction"]
 
 
 def _decision(reason: Reason, gate: GateInfo, cred: Credential, now: datetime,
@@ -60,4 +54,5 @@ def decide(
         return _decision(
             Reason.TAG_LOCKED, gate, credential, now, detail=f"locked{until}", **common
         )
-    return _decision(Reason.TAG_VALID, gate, credential, now, **common)
+    opened = _decision(Reason.TAG_VALID, gate, credential, now, **common)
+    return apply_mode(opened, gate, "plate", view, policy)

@@ -82,3 +82,27 @@ class PlateIndex:
         if near:
             return PlateMatch("ambiguous", None, near)
         return PlateMatch("none")
+
+
+def agree(candidates: Iterable[tuple[str, float]], index: PlateIndex,
+          min_score: float) -> PlateMatch:
+    """What the confident candidates of one vehicle agree on.
+
+    Every candidate scoring at least *min_score* is matched; one ambiguous candidate makes
+    the whole read ambiguous, and candidates naming different plates make it ambiguous too.
+    """
+    plates: dict[str, str] = {}
+    for text, score in candidates:
+        if score < min_score:
+            continue
+        m = index.match(text)
+        if m.kind == "ambiguous":
+            return m
+        if m.plate is not None:
+            plates.setdefault(m.plate, m.kind)
+    if len(plates) > 1:
+        return PlateMatch("ambiguous", None, tuple(sorted(plates)))
+    if plates:
+        plate, kind = next(iter(plates.items()))
+        return PlateMatch("exact" if kind == "exact" else "lookalike", plate, (plate,))
+    return PlateMatch("none")

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.vocab import Direction, Outcome, Reason, TagStatus
+from edge.core.plate_match import PlateIndex
+from shared.vocab import CredentialMode, Direction, Outcome, Reason, TagStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,29 @@ class GateInfo:
     id: str
     site: str
     direction: Direction
+    credentials: CredentialMode = CredentialMode.EITHER
+    mismatch: str = "deny"  # "deny" or "alert": what a tag/plate disagreement does
+
+
+@dataclass(frozen=True, slots=True)
+class RecentCredential:
+    """The last credential of one kind decided at a gate, for fusing tag and plate."""
+
+    kind: str
+    vrn: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlateEvidence:
+    """What the camera saw of one vehicle: candidate plates with their weakest-slot scores."""
+
+    candidates: tuple[tuple[str, float], ...]
+
+    @property
+    def best(self) -> tuple[str, float]:
+        """The highest-scoring candidate."""
+        return max(self.candidates, key=lambda c: c[1]) if self.candidates else ("", 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +76,8 @@ class Policy:
     """Tunables of the decision."""
 
     dedup_hold_s: float = 5.0
+    plate_min_score: float = 0.3
+    fusion_window_s: float = 10.0
 
 
 class CacheView(Protocol):
@@ -67,6 +93,18 @@ class CacheView(Protocol):
 
     def last_seen(self, gate_id: str, credential_key: str) -> datetime | None:
         """When this credential was last read at this gate."""
+        ...
+
+    def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
+        """The last decided credential of *kind* at this gate."""
+        ...
+
+    def vehicle_tags(self, vrn: str) -> list[TagRecord]:
+        """Tags linked to a vehicle."""
+        ...
+
+    def plate_index(self, site: str) -> PlateIndex:
+        """The site's vehicles as a plate allowlist."""
         ...
 
 

@@ -41,6 +41,18 @@ class RulesCache:
         return TagRecord(row[0], row[1], TagStatus(row[2]), row[3], bool(row[4]),
                          datetime.fromisoformat(until) if until else None)
 
+    def tags_of(self, vrn: str) -> list[TagRecord]:
+        """Tags linked to a vehicle."""
+        rows = self.db.conn.execute(
+            "SELECT epc, site, status, vrn, locked, locked_until FROM tags WHERE vrn = ?", (vrn,))
+        return [TagRecord(r[0], r[1], TagStatus(r[2]), r[3], bool(r[4]),
+                          datetime.fromisoformat(r[5]) if r[5] else None) for r in rows]
+
+    def vehicles(self, site: str) -> list[str]:
+        """The VRNs registered at a site (the plate allowlist)."""
+        return [r[0] for r in self.db.conn.execute("SELECT vrn FROM vehicles WHERE site = ?",
+                                                   (site,))]
+
     def version(self, site: str) -> int:
         """The rules version held for *site* (0: never synced)."""
         row = self.db.conn.execute("SELECT version FROM site_rules WHERE site = ?",

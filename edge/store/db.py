@@ -37,6 +37,7 @@ MIGRATIONS = [
         )
         """,
     ),
+    sql_migration("003_tags_by_vehicle", "CREATE INDEX tags_vrn ON tags(vrn)"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,24 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT_S = 1.0  # a cloud change must reach the edge cache within this
 
 
+def shared_dir() -> Path:
+    """The project's shared assets: $GATEPOST_SHARED, else ../shared beside the checkout."""
+    env = os.environ.get("GATEPOST_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
+
+
+def plates_dir() -> Path:
+    """Plate photographs: $GATEPOST_PLATES, else <shared>/plates."""
+    env = os.environ.get("GATEPOST_PLATES")
+    return Path(env) if env else shared_dir() / "plates"
+
+
+def alpr_models() -> Path:
+    """Plate models: $GATEPOST_ALPR_MODELS, else <shared>/models."""
+    env = os.environ.get("GATEPOST_ALPR_MODELS")
+    return Path(env) if env else shared_dir() / "models"
+
+
 def _check(expect: dict[str, Any] | None, got: dict[str, Any]) -> list[str]:
     errors = []
     for key, want in (expect or {}).items():
@@ -37,17 +56,22 @@ def _check(expect: dict[str, Any] | None, got: dict[str, Any]) -> list[str]:
 class ScenarioRun:
     """One scenario on one fresh stack."""
 
-    def __init__(self, sc: Scenario, workdir: Path, out=sys.stdout) -> None:
+    def __init__(self, sc: Scenario, workdir: Path, out=sys.stdout,
+                 base_dir: Path | None = None) -> None:
         self.sc = sc
         self.workdir = workdir
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
-        gates = [GateSpec(g.id, s.id, g.direction.value) for s in sc.all_sites for g in s.gates]
+        gates = [GateSpec(g.id, s.id, g.direction.value,
+                          g.camera.model_dump() if g.camera else None, g.credentials, g.mismatch)
+                 for s in sc.all_sites for g in s.gates]
+        self.base_dir = base_dir
         b = sc.barrier
         policy = {k: v for k, v in sc.policy.model_dump().items() if v is not None}
         self.stack = Stack(workdir, gates, StackOptions(
-            policy=policy, start=sc.start,
+            policy=policy, start=sc.start, alpr_models=alpr_models() if any(
+                g.camera for g in gates) else None,
             timing=BarrierTiming(warn_s=b.warn_s, rise_s=b.rise_s, fall_s=b.fall_s,
                                  auto_close_s=b.auto_close_s,
                                  close_after_pass_s=b.close_after_pass_s)))
@@ -119,17 +143,16 @@ class ScenarioRun:
 
     def _dispatch(self, step: Step) -> dict[str, Any]:
         st = self.stack
-        if step.rfid or step.vehicle:
-            vs = step.rfid or step.vehicle
+        if step.rfid or step.vehicle or step.camera:
+            vs = step.rfid or step.vehicle or step.camera
             assert vs is not None
             got = self._gate(vs)
-            return {"action": "rfid" if step.rfid else "vehicle", **got,
-                    "errors": _check(step.expect, got)}
+            return {"action": self._action(step), **got, "errors": _check(step.expect, got)}
         if step.together:
             results: list[dict] = [{} for _ in step.together]
 
             def one(i: int, s: Step) -> None:
-                vs = s.rfid or s.vehicle
+                vs = s.rfid or s.vehicle or s.camera
                 assert vs is not None
                 got = self._gate(vs)
                 results[i] = {**got, "errors": _check(s.expect, got)}
@@ -181,30 +204,65 @@ class ScenarioRun:
     def _gate(self, vs: VehicleStep) -> dict[str, Any]:
         st = self.stack
         cursor = st.edge_last_event() if self.edge_running else 0
+        image = self._image(vs.plate) if vs.plate else None
         box: dict[str, VehicleResult] = {}
         arrived = threading.Event()
         car = threading.Thread(target=lambda: box.update(r=st.world.vehicle(
             vs.gate, vs.epc, drive_through=vs.drive_through, give_up_after=vs.give_up_after,
-            arrived=arrived)))
+            arrived=arrived, plate_image=image)))
         car.start()
-        decision = None
         arrived.wait(15)  # the car pulls up once the lane ahead is clear
-        if vs.epc and self.edge_running:
-            decision = self._await(cursor, lambda e: e["type"] == "decision"
-                                   and e["gate"] == vs.gate
-                                   and e["credential"]["value"] == vs.epc.upper(),
-                                   vs.give_up_after + 2)
+        kinds = ([("tag", vs.epc.upper())] if vs.epc else []) + (
+            [("plate", None)] if image and st.world.gates[vs.gate].camera else [])
+        decisions: list[dict] = []
+        if self.edge_running:
+            for kind, value in kinds:
+                d = self._await(cursor, lambda e, k=kind, v=value: e["type"] == "decision"
+                                and e["gate"] == vs.gate and e["credential"]["kind"] == k
+                                and (v is None or e["credential"]["value"] == v)
+                                and (k == "tag" or e["reason"] != "duplicate_read"),
+                                vs.give_up_after + (5 if kind == "plate" else 2))
+                if d is not None:
+                    decisions.append(d)
         car.join()
         r = box["r"]
         edge_pass = False
         if r.passed and self.edge_running:
             edge_pass = self._await(cursor, lambda e: e["type"] == "pass"
                                     and e["gate"] == vs.gate, 3) is not None
-        return {"gate": vs.gate, "epc": vs.epc,
-                "decision": decision["outcome"] if decision else "none",
-                "reason": decision["reason"] if decision else None,
-                "vrn": decision.get("vrn") if decision else None,
-                "barrier_opened": r.opened, "passed": r.passed and edge_pass}
+        main = self._main_decision(decisions)
+        out = {"gate": vs.gate, "epc": vs.epc,
+               "decision": main["outcome"] if main else "none",
+               "reason": main["reason"] if main else None,
+               "vrn": main.get("vrn") if main else None,
+               "barrier_opened": r.opened, "passed": r.passed and edge_pass}
+        if vs.plate:
+            out["plate_image"] = vs.plate
+        if len(decisions) > 1:
+            out["decisions"] = [{"kind": d["credential"]["kind"], "decision": d["outcome"],
+                                 "reason": d["reason"]} for d in decisions]
+        return out
+
+    @staticmethod
+    def _main_decision(decisions: list[dict]) -> dict | None:
+        """The decision that tells the step's story: a mismatch, else an open, else the last."""
+        for want in (lambda d: d["reason"] == "credential_mismatch",
+                     lambda d: d["outcome"] == "open"):
+            found = [d for d in decisions if want(d)]
+            if found:
+                return found[0]
+        return decisions[-1] if decisions else None
+
+    def _image(self, name: str) -> str:
+        """A plate photograph: absolute, under $GATEPOST_PLATES, or beside the scenario."""
+        candidates = [Path(name)] if Path(name).is_absolute() else [
+            plates_dir() / name, (self.base_dir or Path.cwd()) / name]
+        for c in candidates:
+            if c.is_file():
+                return str(c)
+        raise ScenarioError(f"plate image {name} not found (looked in "
+                            f"{', '.join(str(c.parent) for c in candidates)}; "
+                            "set GATEPOST_PLATES)")
 
     def _await(self, cursor: int, pred, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
@@ -377,7 +435,7 @@ def run_files(files: list[Path], workdir: Path | None = None, out=sys.stdout) ->
     all_ok = not refused
     for f, sc in loaded:
         base = Path(workdir) / f.stem if workdir else Path(tempfile.mkdtemp(prefix="gatepost-"))
-        ok = ScenarioRun(sc, base, out).run()
+        ok = ScenarioRun(sc, base, out, base_dir=f.parent).run()
         all_ok &= ok
         if ok and workdir is None:
             shutil.rmtree(base, ignore_errors=True)

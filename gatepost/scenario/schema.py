@@ -23,10 +23,18 @@ class _M(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CameraDef(_M):
+    country: str = "IN"
+    trigger: Literal["motion", "loop", "always"] = "motion"
+
+
 class GateDef(_M):
     id: str
     direction: Direction
     name: str = ""
+    camera: CameraDef | None = None
+    credentials: Literal["tag", "plate", "either", "both"] = "either"
+    mismatch: Literal["deny", "alert"] = "deny"
 
 
 class SiteDef(_M):
@@ -67,6 +75,8 @@ class GateExpect(_M):
 class VehicleStep(_M):
     gate: str
     epc: str | None = None
+    plate: str | None = Field(None, description="photograph the gate camera sees; relative "
+                              "paths resolve against $GATEPOST_PLATES, then the file's folder")
     drive_through: bool = True
     give_up_after: Duration = 1.5
 
@@ -78,15 +88,15 @@ class CloudExpect(_M):
 
 class CloudExpectStored(_M):
     decisions: dict[Literal["open", "deny"], int] | None = None
-    events: dict[Literal["read", "decision", "open", "pass", "fault"], int] | None = None
+    events: dict[Literal["read", "decision", "open", "pass", "fault", "alert"], int] | None = None
     complete: bool | None = Field(None, description="every event the edge issued is stored "
                                   "exactly once and its outbox is empty")
     within: Duration = 10.0
     site: str | None = None
 
 
-ACTIONS = ("rfid", "vehicle", "together", "cloud", "advance", "at", "link", "broker", "edge",
-           "reader", "expect_cloud")
+ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "advance", "at", "link", "broker",
+           "edge", "reader", "expect_cloud")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag")
 
@@ -96,6 +106,7 @@ class Step(_M):
 
     rfid: VehicleStep | None = None
     vehicle: VehicleStep | None = None
+    camera: VehicleStep | None = None
     together: list[Step] | None = None
     cloud: dict[str, dict[str, Any]] | None = None
     advance: str | float | None = None
@@ -115,6 +126,8 @@ class Step(_M):
             raise ValueError(f"a step needs exactly one action, found {keys or 'none'}")
         if self.rfid is not None and not self.rfid.epc:
             raise ValueError("rfid steps need an epc (use `vehicle:` for a car with no tag)")
+        if self.camera is not None and not self.camera.plate:
+            raise ValueError("camera steps need a plate image")
         if self.cloud is not None:
             if len(self.cloud) != 1:
                 raise ValueError("a cloud step names exactly one action")
@@ -124,15 +137,15 @@ class Step(_M):
                                  f"{', '.join(CLOUD_ACTIONS)}")
         if self.together is not None:
             for s in self.together:
-                if s.rfid is None and s.vehicle is None:
-                    raise ValueError("together: holds only rfid/vehicle steps")
+                if s.rfid is None and s.vehicle is None and s.camera is None:
+                    raise ValueError("together: holds only rfid/vehicle/camera steps")
         if self.advance is not None:
             parse_duration(self.advance)
         if self.reader is not None and (
                 "gate" not in self.reader or not set(self.reader) <= {"gate", "line", "faults"}):
             raise ValueError("reader: {gate, line: down|up} or {gate, faults: {...}}")
         if self.expect is not None:
-            if self.rfid or self.vehicle:
+            if self.rfid or self.vehicle or self.camera:
                 GateExpect.model_validate(self.expect)
             elif self.cloud is not None:
                 CloudExpect.model_validate(self.expect)

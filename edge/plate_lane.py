@@ -1,0 +1,166 @@
+"""One camera at one gate: newest frame → trigger → plate candidates → the daemon's decision."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from edge.adapters.alpr import PlateReader
+from edge.adapters.camera import CameraSource
+from edge.adapters.motion import MotionTrigger
+from edge.core.types import PlateEvidence
+
+if TYPE_CHECKING:
+    from edge.daemon import EdgeDaemon, GateState
+
+log = logging.getLogger(__name__)
+
+# (gate, evidence, frame, box, frame time ns, final) → whether the daemon acted on it
+PlateHandler = Callable[[str, PlateEvidence, Any, "tuple[int, int, int, int] | None", int, bool],
+                        bool]
+
+
+class PlateLane:
+    """Recognises only while the trigger says a vehicle is there."""
+
+    def __init__(self, gate_id: str, camera: CameraSource, reader: PlateReader, *,
+                 country: str, trigger: str, loop_occupied: Callable[[], bool],
+                 on_plate: PlateHandler) -> None:
+        self.gate_id = gate_id
+        self.camera = camera
+        self.reader = reader
+        self.country = country.upper()
+        self.trigger = trigger
+        self.loop_occupied = loop_occupied
+        self.on_plate = on_plate
+        self.motion = MotionTrigger()
+        self.frames_to_settle = 5  # frames a weak read may improve before it is recorded
+        self._period_frames = 0
+        self._done = False  # this vehicle has its decision
+        self._done_at = 0.0
+        self.hold_s = 5.0
+        self._decided_thumb: Any = None
+        self.scene_change = 12.0  # mean grey-level change that means another vehicle
+        self.idle_frames = 0
+        self.recognised = 0
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the camera and the recognition thread."""
+        self.camera.start()
+        self._thread = threading.Thread(target=self._run, name=f"plates-{self.gate_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop both."""
+        self._stop.set()
+        self.camera.stop()
+        if self._thread:
+            self._thread.join(5)
+
+    def stats(self) -> dict[str, Any]:
+        """Camera counters plus how many frames were recognised or skipped."""
+        return {**self.camera.stats(), "recognised": self.recognised, "idle": self.idle_frames,
+                "errors": self.errors}
+
+    def _scene_changed(self, image: Any) -> bool:
+        """Another vehicle replaced the decided one without an empty frame between."""
+        if self._decided_thumb is None:
+            return False
+        import numpy as np
+
+        return float(np.mean(np.abs(_thumb(image) - self._decided_thumb))) > self.scene_change
+
+    def _wanted(self, image: Any, at: float) -> bool:
+        if self.trigger == "always":
+            return True
+        if self.trigger == "loop":
+            return self.loop_occupied()
+        return self.motion.active(image, at)
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            frame = self.camera.wait_newer(seq, 0.5)
+            if frame is None:
+                continue
+            seq = frame.seq
+            try:
+                wanted = self._wanted(frame.image, frame.at)
+                gone = (self.trigger == "motion" and not self.motion.present) or not wanted or (
+                    self.trigger == "always" and frame.at - self._done_at > self.hold_s) or (
+                    self._done and self._scene_changed(frame.image))
+                if gone:  # the vehicle has left: the next one gets a fresh decision
+                    self._done, self._period_frames = False, 0
+                if not wanted or self._done:
+                    self.idle_frames += 1
+                    continue
+                cands, box = self.reader.candidates(frame.image, self.country)
+                self.recognised += 1
+                self._period_frames += 1
+                if not cands:
+                    continue
+                final = self._period_frames >= self.frames_to_settle
+                acted = self.on_plate(self.gate_id, PlateEvidence(tuple(cands[:6])),
+                                      frame.image, box, int(frame.at * 1e9), final)
+                if acted:
+                    self._done, self._done_at = True, frame.at
+                    self._decided_thumb = _thumb(frame.image)
+            except Exception:
+                self.errors += 1
+                log.exception("plate recognition at %s failed", self.gate_id)
+
+
+def _thumb(image: Any) -> Any:
+    import cv2
+    import numpy as np
+
+    small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (32, 18),
+                       interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32)
+
+
+def start_lanes(daemon: EdgeDaemon) -> dict[str, PlateLane]:
+    """One lane per gate with a camera, sharing one recognizer; models must be there."""
+    from edge.adapters.alpr import (
+        FastAlprRecognizer,
+        PlateOcr,
+        missing_models,
+        models_from_env,
+    )
+
+    cfg = daemon.config
+    models = cfg.alpr.models or models_from_env()
+    problem = missing_models(models)
+    if problem:
+        raise RuntimeError(f"cameras are configured but plate models are missing: {problem}")
+    assert models is not None
+    rec = FastAlprRecognizer(models, threads=cfg.alpr.threads)
+    rec.load()
+    ocr = PlateOcr(models, threads=cfg.alpr.threads)
+    ocr.load()
+    reader = PlateReader(rec, ocr)
+    lanes: dict[str, PlateLane] = {}
+    for g in cfg.gates:
+        if g.camera is None:
+            continue
+        state = daemon.gates[g.id]
+        url: str | int = int(g.camera.url) if g.camera.url.isdigit() else g.camera.url
+        lane = PlateLane(g.id, CameraSource(g.id, url, roi=g.camera.roi), reader,
+                         country=g.camera.country, trigger=g.camera.trigger,
+                         loop_occupied=_loop_of(state), on_plate=daemon.handle_plate)
+        lanes[g.id] = lane
+        lane.start()
+    return lanes
+
+
+def _loop_of(state: GateState) -> Callable[[], bool]:
+    def occupied() -> bool:
+        return bool(state.inputs and state.inputs.loop)
+
+    return occupied
