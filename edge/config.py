@@ -136,6 +136,11 @@ class AlprConfig(_M):
     threads: int = Field(1, title="Threads", description="onnxruntime threads", ge=1, le=8)
     min_score: float = Field(0.3, title="Minimum score", description="Weakest OCR slot a "
                              "candidate needs to count", ge=0, le=1)
+    agreeing_reads: int = Field(1, title="Agreeing reads", description="Frames that must "
+                                "name the same plate before it opens", ge=1, le=20)
+    instant_score: float = Field(0.9, title="Instant score", description="An exact match "
+                                 "scoring this opens at once, whatever agreeing_reads says",
+                                 ge=0, le=1)
 
 
 class EvidenceConfig(_M):

@@ -109,6 +109,7 @@ class EdgeDaemon:
         self._seen: dict[tuple[str, str], datetime] = {}
         self._recent: dict[tuple[str, str], RecentCredential] = {}
         self._indexes: dict[str, tuple[int, PlateIndex]] = {}
+        self._agreeing: dict[str, tuple[str, int]] = {}
         self.lanes: dict[str, Any] = {}
         self.evidence = EvidenceStore(config.data_dir / "evidence",
                                       config.evidence.max_mb * 1024 * 1024)
@@ -221,10 +222,31 @@ class EdgeDaemon:
         decision = decide_plate(evidence, self.gates[gate_id].info, self._view, now, self.policy)
         if not final and decision.reason in (Reason.UNKNOWN_CREDENTIAL, Reason.LOW_CONFIDENCE):
             return False
+        if decision.reason is Reason.PLATE_VALID and not self._agreed(gate_id, decision,
+                                                                     evidence):
+            if not final:
+                return False
+            decision = Decision(Outcome.DENY, Reason.LOW_CONFIDENCE, decision.gate,
+                                decision.credential, decision.at, decision.vrn,
+                                decision.direction, "too few agreeing reads")
         read = {"credential": {"kind": "plate", "value": evidence.best[0]},
                 "candidates": [[t, round(s, 3)] for t, s in evidence.candidates]}
         self._act(gate_id, decision, now, frame_ns, read, (frame, box))
+        self._agreeing.pop(gate_id, None)  # the next vehicle starts counting afresh
         return True
+
+    def _agreed(self, gate_id: str, decision: Decision, evidence: PlateEvidence) -> bool:
+        """Policy: enough frames named this plate, or one confident exact read did."""
+        alpr = self.config.alpr
+        if alpr.agreeing_reads <= 1:
+            return True
+        best_text, best_score = evidence.best
+        if best_text == decision.vrn and best_score >= alpr.instant_score:
+            return True
+        plate, count = self._agreeing.get(gate_id, ("", 0))
+        count = count + 1 if plate == decision.vrn else 1
+        self._agreeing[gate_id] = (decision.vrn or "", count)
+        return count >= alpr.agreeing_reads
 
     def _act(self, gate_id: str, decision: Decision, now: datetime, frame_ns: int,
              read: dict[str, Any], image: tuple[Any, Any] | None = None) -> Decision:

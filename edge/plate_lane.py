@@ -66,7 +66,7 @@ class PlateLane:
     def stats(self) -> dict[str, Any]:
         """Camera counters plus how many frames were recognised or skipped."""
         return {**self.camera.stats(), "recognised": self.recognised, "idle": self.idle_frames,
-                "errors": self.errors}
+                "errors": self.errors, "malformed_reads": self.reader.malformed}
 
     def _scene_changed(self, image: Any) -> bool:
         """Another vehicle replaced the decided one without an empty frame between."""

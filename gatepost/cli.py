@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weakest slot a candidate needs to open")
     ba.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     ba.add_argument("--json", action="store_true", help="one-line JSON")
+    bc = bench.add_parser("camera", help="edge CPU with idle cameras; arrival → decision")
+    bc.add_argument("--fps", type=float, default=10.0, help="frames per second per camera")
+    bc.add_argument("--idle-s", type=float, default=20.0, help="idle measurement window, s")
+    bc.add_argument("--arrivals", type=int, default=20, help="vehicles to time")
+    bc.add_argument("--json", action="store_true", help="one-line JSON")
     return p
 
 
@@ -132,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return tools.reader_listen(args) if args.hw_cmd == "reader" else tools.relay_pulse(args)
     if cmd == "bench":
+        if args.bench_cmd == "camera":
+            from gatepost.bench_camera import bench_camera
+
+            return bench_camera(args)
         if args.bench_cmd == "anpr":
             from gatepost.bench_anpr import bench_anpr
 

@@ -103,3 +103,72 @@ def test_a_failing_handler_does_not_stop_the_reader(tmp_path):
     finally:
         reader.stop()
         sim.stop()
+
+
+def plate_daemon(tmp_path: Path, **alpr) -> EdgeDaemon:
+    from shared.contract import VehicleRule
+    from shared.vocab import VehicleType
+
+    cfg = EdgeConfig.model_validate({
+        "id": "box2", "data_dir": str(tmp_path / "d2"),
+        "cloud": {"mqtt_url": "mqtt://127.0.0.1:9", "http_url": "http://127.0.0.1:9"},
+        "alpr": alpr,
+        "gates": [{"id": "lane", "site": "green-acres", "direction": "entry"}],
+    })
+    d = EdgeDaemon(cfg, SystemClock())
+    d.start()
+    assert d.cache is not None
+    d.cache.apply_snapshot(RulesSnapshot(
+        site="green-acres", version=2, gates=[],
+        vehicles=[VehicleRule(vrn="MH12AB1234", type=VehicleType.W4)],
+        tags=[TagRule(epc=EPC, site="green-acres", status=TagStatus.ACTIVE, vrn="MH12AB1234")]))
+    d.rules_versions["green-acres"] = 2
+    return d
+
+
+def test_agreeing_reads_policy(tmp_path):
+    import numpy as np
+
+    from edge.core.types import PlateEvidence
+
+    frame = np.zeros((90, 160, 3), np.uint8)
+    d = plate_daemon(tmp_path, agreeing_reads=2, instant_score=0.9)
+    try:
+        weak = PlateEvidence((("MH12AB1Z34", 0.6),))  # a look-alike read
+        assert d.handle_plate("lane", weak, frame, None, 0, final=False) is False
+        assert d.handle_plate("lane", weak, frame, None, 0, final=False) is True
+        assert d.counters["decision_plate_valid"] == 1
+        assert list((tmp_path / "d2" / "evidence").glob("*.frame.jpg"))
+    finally:
+        d.stop()
+
+
+def test_a_confident_exact_read_opens_at_once_and_a_lone_weak_one_does_not(tmp_path):
+    import numpy as np
+
+    from edge.core.types import PlateEvidence
+
+    frame = np.zeros((90, 160, 3), np.uint8)
+    d = plate_daemon(tmp_path, agreeing_reads=3)
+    try:
+        sure = PlateEvidence((("MH12AB1234", 0.97),))
+        assert d.handle_plate("lane", sure, frame, None, 0, final=False) is True
+        assert d.counters["decision_plate_valid"] == 1
+        d.clock = FixedLater(d.clock)  # a later visit, past the de-dup hold
+        weak = PlateEvidence((("MH12AB1Z34", 0.6),))
+        assert d.handle_plate("lane", weak, frame, None, 0, final=True) is True
+        assert d.counters["decision_low_confidence"] == 1
+    finally:
+        d.stop()
+
+
+class FixedLater:
+    """The wrapped clock, one hour on."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+
+    def now(self):
+        from datetime import timedelta
+
+        return self.clock.now() + timedelta(hours=1)

@@ -28,6 +28,6 @@ def test_plate_scenario(path: Path, tmp_path: Path):
     failed = [x for x in lines if not x["ok"]]
     assert code == 0 and not failed, json.dumps(failed, indent=1)
     decisions = [x for x in lines if x.get("action") in ("camera", "vehicle")]
-    assert decisions and all("plate_image" in x for x in decisions)
+    assert decisions and all("image" in x for x in decisions)
     evidence = list((tmp_path / path.stem / "edge" / "evidence").glob("*.jpg"))
     assert evidence, "plate decisions keep their evidence on disk"

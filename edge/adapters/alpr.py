@@ -125,6 +125,7 @@ class PlateReader:
     def __init__(self, recognizer: FastAlprRecognizer, ocr: PlateOcr) -> None:
         self.recognizer = recognizer
         self.ocr = ocr
+        self.malformed = 0  # reads that fit no plate format: dropped, never matched
 
     def candidates(self, img: Any, country: str
                    ) -> tuple[list[tuple[str, float]], tuple[int, int, int, int] | None]:
@@ -153,6 +154,8 @@ class PlateReader:
                 n = normalise(clean(raw))
             if n is not None:
                 out.append((n.text, raw_score))
+            else:
+                self.malformed += 1
         out.sort(key=lambda c: c[1], reverse=True)
         return out, (boxes[0][0] if boxes else None)
 

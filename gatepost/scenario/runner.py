@@ -204,7 +204,7 @@ class ScenarioRun:
     def _gate(self, vs: VehicleStep) -> dict[str, Any]:
         st = self.stack
         cursor = st.edge_last_event() if self.edge_running else 0
-        image = self._image(vs.plate) if vs.plate else None
+        image = self._image(vs.image) if vs.image else None
         box: dict[str, VehicleResult] = {}
         arrived = threading.Event()
         car = threading.Thread(target=lambda: box.update(r=st.world.vehicle(
@@ -236,8 +236,8 @@ class ScenarioRun:
                "reason": main["reason"] if main else None,
                "vrn": main.get("vrn") if main else None,
                "barrier_opened": r.opened, "passed": r.passed and edge_pass}
-        if vs.plate:
-            out["plate_image"] = vs.plate
+        if vs.image:
+            out["image"] = vs.image
         if len(decisions) > 1:
             out["decisions"] = [{"kind": d["credential"]["kind"], "decision": d["outcome"],
                                  "reason": d["reason"]} for d in decisions]

@@ -75,7 +75,7 @@ class GateExpect(_M):
 class VehicleStep(_M):
     gate: str
     epc: str | None = None
-    plate: str | None = Field(None, description="photograph the gate camera sees; relative "
+    image: str | None = Field(None, description="photograph the gate camera sees; relative "
                               "paths resolve against $GATEPOST_PLATES, then the file's folder")
     drive_through: bool = True
     give_up_after: Duration = 1.5
@@ -126,8 +126,8 @@ class Step(_M):
             raise ValueError(f"a step needs exactly one action, found {keys or 'none'}")
         if self.rfid is not None and not self.rfid.epc:
             raise ValueError("rfid steps need an epc (use `vehicle:` for a car with no tag)")
-        if self.camera is not None and not self.camera.plate:
-            raise ValueError("camera steps need a plate image")
+        if self.camera is not None and not self.camera.image:
+            raise ValueError("camera steps need an image")
         if self.cloud is not None:
             if len(self.cloud) != 1:
                 raise ValueError("a cloud step names exactly one action")
