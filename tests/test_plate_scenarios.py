@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import pytest
 
 from edge.adapters.alpr import missing_models
-from gatepost.scenario.runner import alpr_models, plates_dir, run_files
+from gatepost.scenario.runner import alpr_models, plates_dir
+from tests.test_scenarios import run_passing
 
 FILES = sorted((Path(__file__).parent / "scenarios_plates").glob("*.yaml"))
 MISSING = missing_models(alpr_models()) or (
@@ -22,11 +21,7 @@ pytestmark = [pytest.mark.stack,
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_plate_scenario(path: Path, tmp_path: Path):
-    out = io.StringIO()
-    code = run_files([path], tmp_path, out)
-    lines = [json.loads(x) for x in out.getvalue().splitlines()]
-    failed = [x for x in lines if not x["ok"]]
-    assert code == 0 and not failed, json.dumps(failed, indent=1)
+    lines = run_passing(path, tmp_path)
     decisions = [x for x in lines if x.get("action") in ("camera", "vehicle")]
     assert decisions and all("image" in x for x in decisions)
     evidence = list((tmp_path / path.stem / "edge" / "evidence").glob("*.jpg"))

@@ -18,14 +18,20 @@ FILES = sorted((ROOT / "tests" / "scenarios").glob("*.yaml"))
 pytestmark = pytest.mark.stack
 
 
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_scenario(path: Path, tmp_path: Path):
+def run_passing(path: Path, workdir: Path) -> list[dict]:
+    """Run one scenario file; assert every line is ok; return the JSON lines."""
     out = io.StringIO()
-    code = run_files([path], tmp_path, out)
+    code = run_files([path], workdir, out)
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     failed = [x for x in lines if not x["ok"]]
     assert code == 0 and not failed, json.dumps(failed, indent=1)
+    return lines
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_scenario(path: Path, tmp_path: Path):
+    lines = run_passing(path, tmp_path)
     steps = [x for x in lines if "step" in x]
     assert len(steps) == len(lines) - 1 and lines[-1]["summary"]
     for line in steps:
