@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from edge.core.plate_match import PlateIndex, skeleton
+from gatepost.scenario.runner import plates_dir
 from shared.plates import FORMATS, LOOKALIKE_PAIRS, RU_LETTERS, normalise
 
-LABELS = Path(__file__).resolve().parent.parent.parent / "shared" / "plates" / "labels.csv"
+LABELS = plates_dir() / "labels.csv"  # $GATEPOST_PLATES, else ../shared/plates
 
 
 @pytest.mark.parametrize(("raw", "country", "text", "repaired"), [
@@ -53,7 +53,8 @@ def test_unknown_country_is_an_error():
         normalise("ABC123", "XX")
 
 
-@pytest.mark.skipif(not LABELS.exists(), reason=f"shared plate labels not found at {LABELS}")
+@pytest.mark.skipif(not LABELS.exists(),
+                    reason=f"optional assets missing: no plate labels at {LABELS}")
 def test_every_real_label_is_its_own_normal_form():
     country = {"india": "IN", "russia": "RU", "brazil": "BR", "eu_control": "GENERIC"}
     rows = list(csv.DictReader(LABELS.open()))
