@@ -75,10 +75,12 @@ def _version(delta: RulesDelta) -> dict:
     return {"site": delta.site, "rules_version": delta.to_version}
 
 
-def create_app(db_path: Path, clock: Clock, mqtt_url: str | None) -> FastAPI:
+def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
+               mqtt_username: str | None = None, mqtt_password: str | None = None) -> FastAPI:
     """The cloud app; starts its MQTT side with the app when *mqtt_url* is given."""
     db = CloudDB(db_path)
-    link = CloudMqtt(db, clock, mqtt_url) if mqtt_url else None
+    link = CloudMqtt(db, clock, mqtt_url, username=mqtt_username,
+                     password=mqtt_password) if mqtt_url else None
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
 
     async def watchdog() -> None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """CA, certificate and key of a TLS listener."""
+
+    ca: Path
+    cert: Path
+    key: Path
 
 
 def free_port() -> int:
@@ -30,10 +41,28 @@ def find_mosquitto() -> str:
 class Broker:
     """A mosquitto process owned by us."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *,
+                 password_file: Path | None = None, acl_file: Path | None = None,
+                 tls: TlsFiles | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.password_file = password_file
+        self.acl_file = acl_file
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.proc: subprocess.Popen | None = None
+
+    def _auth(self) -> str:
+        if self.password_file is None:
+            return "allow_anonymous true"
+        lines = ["allow_anonymous false", f"password_file {self.password_file}"]
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
+        if self.tls:
+            lines += ["", f"listener {self.tls_port} 127.0.0.1",
+                      f"cafile {self.tls.ca}", f"certfile {self.tls.cert}",
+                      f"keyfile {self.tls.key}", "require_certificate false"]
+        return "\n".join(lines)
 
     @property
     def url(self) -> str:
@@ -45,7 +74,10 @@ class Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         template = resources.files("gatepost").joinpath("data/mosquitto.conf").read_text()
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(template.format(port=self.port, data_dir=self.data_dir))
+        security = "per-user" if self.password_file else "anonymous, for local tests only"
+        conf.write_text(template.format(port=self.port, data_dir=self.data_dir,
+                                        auth=self._auth(), security=security,
+                                        user=getpass.getuser()))
         self.proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout

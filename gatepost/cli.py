@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--host", default="127.0.0.1", help="bind address")
     cr.add_argument("--port", type=int, default=8080, help="HTTP port")
     cr.add_argument("--clock-file", type=Path, help="simulation: shared virtual clock")
+    cr.add_argument("--mqtt-user", help="broker user (password in $GATEPOST_MQTT_PASSWORD)")
+    cp = cloud.add_parser("provision", help="broker users and ACL for the cloud and edge boxes")
+    cp.add_argument("--out", type=Path, required=True, help="folder for passwd, acl, "
+                    "credentials.json")
+    cp.add_argument("--edge", action="append", required=True, metavar="EDGE:SITE[,SITE]",
+                    help="an edge box and the sites it serves (repeat per box)")
+    cp.add_argument("--cloud-user", default="gatepost-cloud", help="the cloud's broker user")
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -120,10 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "edge":
         return _edge(args)
     if cmd == "cloud":
+        if args.cloud_cmd == "provision":
+            return _provision(args)
         from cloud.service import run
 
         return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
-                   args.port, args.clock_file)
+                   args.port, args.clock_file, args.mqtt_user)
     if cmd == "sim":
         from gatepost.tools import sim_run
 
@@ -153,6 +162,23 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args)
     return 2
+
+
+def _provision(args: argparse.Namespace) -> int:
+    import json
+
+    from cloud.provision import EdgeGrant, provision
+
+    try:
+        grants = [EdgeGrant.parse(e) for e in args.edge]
+    except ValueError as exc:
+        print(f"gatepost cloud provision: {exc}", file=sys.stderr)
+        return 2
+    done = provision(args.out, grants, args.cloud_user)
+    print(json.dumps({"password_file": str(done.password_file), "acl_file": str(done.acl_file),
+                      "credentials": str(done.credentials_file),
+                      "users": sorted(done.passwords)}, indent=2))
+    return 0
 
 
 def _edge(args: argparse.Namespace) -> int:

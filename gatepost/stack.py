@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from cloud.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.broker import Broker, free_port
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
@@ -73,7 +74,11 @@ class Stack:
         self.gates = gates
         self.opt = options or StackOptions()
         self.clock_file = self.workdir / "clock.json"
-        self.broker = Broker(self.workdir / "broker")
+        # The broker is locked down as in production: a user per box and for the cloud.
+        sites = sorted({g.site for g in gates})
+        self.auth = provision(self.workdir / "auth", [EdgeGrant(self.opt.edge_id, tuple(sites))])
+        self.broker = Broker(self.workdir / "broker", password_file=self.auth.password_file,
+                             acl_file=self.auth.acl_file)
         self.cloud_port = free_port()
         self.edge_port = self.opt.edge_api_port or free_port()
         self.world = SimWorld([g.id for g in gates], timing=self.opt.timing,
@@ -100,7 +105,8 @@ class Stack:
         self.cloud_proc = self._spawn("cloud", [
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
-            "--clock-file", str(self.clock_file)])
+            "--clock-file", str(self.clock_file), "--mqtt-user", CLOUD_USER],
+            {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER]})
         cloud_proc = self.cloud_proc
 
         def cloud_up() -> bool:
@@ -125,7 +131,9 @@ class Stack:
         lines = [f'id = "{self.opt.edge_id}"', f'data_dir = "{self.workdir / "edge"}"',
                  f'clock_file = "{self.clock_file}"', "",
                  "[cloud]", f'mqtt_url = "mqtt://127.0.0.1:{self.mqtt_link.port}"',
-                 f'http_url = "http://127.0.0.1:{self.http_link.port}"', "",
+                 f'http_url = "http://127.0.0.1:{self.http_link.port}"',
+                 f'username = "{edge_user(self.opt.edge_id)}"',
+                 f'password = "{self.auth.passwords[edge_user(self.opt.edge_id)]}"', "",
                  "[api]", 'host = "127.0.0.1"', f"port = {self.edge_port}", "", "[policy]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in self.opt.policy.items()]
         if self.opt.alpr_models:
@@ -193,9 +201,10 @@ class Stack:
         self.cloud.close()
         self.edge.close()
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str],
+               extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         log_path = self.workdir / f"{name}.log"
-        env = dict(os.environ)
+        env = dict(os.environ) | (extra_env or {})
         env.setdefault("GATEPOST_LOG_LEVEL", "INFO")
         return subprocess.Popen([sys.executable, "-m", "gatepost.cli", *args],
                                 stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=env)
