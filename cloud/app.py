@@ -20,6 +20,7 @@ from cloud.db import CloudDB
 from cloud.mqtt_side import CloudMqtt
 from cloud.rules import RuleError, RulesService
 from shared.clock import Clock
+from shared.commands import make_open
 from shared.contract import RulesDelta, RulesSnapshot
 from shared.sdnotify import notify, watchdog_interval_s
 from shared.vocab import Direction, TagStatus, VehicleType
@@ -64,6 +65,11 @@ class BulkVehiclesIn(_In):
 
 class ActivateIn(_In):
     vrn: str | None = None
+
+
+class OpenIn(_In):
+    vrn: str | None = Field(None, description="the vehicle to let through, if known")
+    by: str = Field("", description="who asks (staff id, resident id)")
 
 
 class LockIn(_In):
@@ -193,6 +199,31 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     def remove(epc: str) -> dict:
         """Delete a tag."""
         return _version(rules.remove_tag(epc))
+
+    @app.post("/api/v1/sites/{site}/gates/{gate}/open")
+    def remote_open(site: str, gate: str, body: OpenIn) -> dict:
+        """Check the cloud's rules, send the gate a signed open, and return its answer."""
+        g = rules.gate(site, gate)
+        if link is None or not link.connected.is_set():
+            raise RuleError(503, "no_broker", "the cloud is not connected to the broker")
+        if body.vrn:
+            tags = rules.usable_tags(site, body.vrn)
+            if not tags:
+                raise RuleError(409, "no_valid_tag", f"{body.vrn} has no active tag here")
+            if g["direction"] == "exit" and any(
+                    t["locked"] and (not t["locked_until"]
+                                     or clock.now() < datetime.fromisoformat(t["locked_until"]))
+                    for t in tags):
+                raise RuleError(409, "tag_locked", f"{body.vrn} is locked and may not leave")
+        edge = link.edge_of(site, gate)
+        if edge is None:
+            raise RuleError(409, "no_edge", f"no edge box has reported gate {gate}")
+        cmd = make_open(site, gate, g["command_key"], clock.now(), vrn=body.vrn, by=body.by)
+        resp = link.send_command(edge, cmd)
+        if resp is None:
+            raise RuleError(504, "no_answer", f"edge {edge} did not answer in time")
+        return {"command": cmd["id"], "edge": edge, "status": resp.status, **resp.data,
+                "error": resp.error}
 
     @app.get("/api/v1/sites/{site}/rules", response_model=RulesSnapshot)
     def snapshot(site: str) -> RulesSnapshot:

@@ -48,6 +48,16 @@ MIGRATIONS = [
         )
         """,
     ),
+    sql_migration(
+        "003_remote_open",
+        """
+        ALTER TABLE gates ADD COLUMN command_key TEXT;
+        CREATE TABLE edge_gates (
+            site TEXT NOT NULL, gate TEXT NOT NULL, edge TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (site, gate)
+        )
+        """,
+    ),
 ]
 
 

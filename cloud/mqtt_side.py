@@ -20,7 +20,15 @@ from pydantic import ValidationError
 from cloud.db import CloudDB
 from cloud.rules import RulesService
 from shared.clock import Clock
-from shared.contract import Ack, Event, RulesDelta, RulesVersion, Topics
+from shared.contract import (
+    Ack,
+    CommandResponse,
+    EdgeGates,
+    Event,
+    RulesDelta,
+    RulesVersion,
+    Topics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,8 @@ class CloudMqtt:
         self.connected = threading.Event()
         self.counters: Counter[str] = Counter()
         self._client: mqtt.Client | None = None
+        self._pending: dict[str, tuple[threading.Event, list[CommandResponse]]] = {}
+        self._pending_lock = threading.Lock()
 
     def start(self, rules: RulesService) -> None:
         """Connect in the background."""
@@ -70,7 +80,8 @@ class CloudMqtt:
         if reason_code.is_failure:
             log.error("broker refused the cloud: %s", reason_code)
             return
-        client.subscribe([(Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1)])
+        client.subscribe([(Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1),
+                          (Topics.ALL_GATES, 1), (Topics.ALL_RESPONSES, 1)])
         self.connected.set()
         log.info("cloud connected to %s", self.mqtt_url)
         if self.rules:
@@ -110,6 +121,12 @@ class CloudMqtt:
         if msg.topic.endswith("/available"):
             self._store_availability(edge, msg.payload)
             return
+        if msg.topic.endswith("/gates"):
+            self._store_gates(edge, msg.payload)
+            return
+        if msg.topic.endswith("/responses"):
+            self._resolve(msg.payload)
+            return
         try:
             event = Event.model_validate_json(msg.payload)
             if event.edge != edge:
@@ -139,6 +156,47 @@ class CloudMqtt:
                 (e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
                  json.dumps(e.data), self.clock.now().isoformat()))
             return cur.rowcount == 1
+
+    def _store_gates(self, edge: str | None, payload: bytes | bytearray) -> None:
+        if not payload or edge is None:
+            return
+        g = EdgeGates.model_validate_json(payload)
+        if g.edge != edge:
+            raise ValueError(f"gates of {g.edge} on the topic of {edge}")
+        with self.db.write() as c:
+            for item in g.gates:
+                c.execute("INSERT OR REPLACE INTO edge_gates(site, gate, edge, at) "
+                          "VALUES (?,?,?,?)", (item["site"], item["gate"], edge,
+                                               self.clock.now().isoformat()))
+
+    def edge_of(self, site: str, gate: str) -> str | None:
+        """The box that serves a gate, as it last said."""
+        row = self.db.conn.execute("SELECT edge FROM edge_gates WHERE site=? AND gate=?",
+                                   (site, gate)).fetchone()
+        return str(row[0]) if row else None
+
+    def _resolve(self, payload: bytes | bytearray) -> None:
+        resp = CommandResponse.model_validate_json(payload)
+        with self._pending_lock:
+            waiter = self._pending.get(resp.transaction)
+        if waiter is not None:
+            waiter[1].append(resp)
+            waiter[0].set()
+
+    def send_command(self, edge: str, cmd: dict, timeout: float = 5.0) -> CommandResponse | None:
+        """Publish a signed command (never retained) and wait for the box's answer."""
+        assert self._client is not None
+        done = threading.Event()
+        box: list[CommandResponse] = []
+        with self._pending_lock:
+            self._pending[cmd["id"]] = (done, box)
+        try:
+            self._client.publish(Topics.edge_commands(edge), json.dumps(cmd), qos=1,
+                                 retain=False)
+            return box[0] if done.wait(timeout) and box else None
+        finally:
+            with self._pending_lock:
+                self._pending.pop(cmd["id"], None)
 
     def _store_availability(self, edge: str | None, payload: bytes | bytearray) -> None:
         text = payload.decode(errors="replace")

@@ -64,6 +64,8 @@ def acl_text(grants: list[EdgeGrant], cloud_user: str = CLOUD_USER) -> str:
         lines += [f"user {edge_user(g.edge)}",
                   f"topic write {Topics.edge_available(g.edge)}",
                   f"topic write {Topics.edge_events(g.edge)}",
+                  f"topic write {Topics.edge_gates(g.edge)}",
+                  f"topic write {Topics.edge_responses(g.edge)}",
                   f"topic read {Topics.edge_acks(g.edge)}",
                   f"topic read {PREFIX}/edge/{g.edge}/commands/#"]
         for site in g.sites:

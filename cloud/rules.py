@@ -12,6 +12,7 @@ from datetime import datetime
 from cloud.db import CloudDB
 from shared import vrn as vrn_rules
 from shared.clock import Clock
+from shared.commands import new_key
 from shared.contract import (
     SEGMENT,
     Change,
@@ -111,10 +112,13 @@ class RulesService:
             raise RuleError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
 
         def fn(c: sqlite3.Connection) -> list[Change]:
-            c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name) VALUES (?,?,?,?)",
-                      (site, gate, direction.value, name))
-            return [Change(op="gate.upsert",
-                           gate=GateRule(id=gate, direction=direction, name=name))]
+            row = c.execute("SELECT command_key FROM gates WHERE site=? AND id=?",
+                            (site, gate)).fetchone()
+            key = row[0] if row and row[0] else new_key()
+            c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name, command_key) "
+                      "VALUES (?,?,?,?,?)", (site, gate, direction.value, name, key))
+            return [Change(op="gate.upsert", gate=GateRule(id=gate, direction=direction,
+                                                           name=name, command_key=key))]
 
         return self._change(site, fn)
 
@@ -284,7 +288,8 @@ class RulesService:
             self._require_site(c, site)
             version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
                                     (site,)).fetchone()[0])
-            gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"])
+            gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"],
+                              command_key=r["command_key"])
                      for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
             vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]))
                         for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
@@ -297,6 +302,20 @@ class RulesService:
         """Current rules version of every site."""
         return {r[0]: int(r[1]) for r in
                 self.db.conn.execute("SELECT id, rules_version FROM sites")}
+
+    def gate(self, site: str, gate: str) -> sqlite3.Row:
+        """One gate, with its command key."""
+        row = self.db.conn.execute("SELECT * FROM gates WHERE site = ? AND id = ?",
+                                   (site, gate)).fetchone()
+        if row is None:
+            raise RuleError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
+        return row
+
+    def usable_tags(self, site: str, vrn: str) -> list[sqlite3.Row]:
+        """Active tags of a vehicle at a site."""
+        return self.db.conn.execute(
+            "SELECT * FROM tags WHERE site = ? AND vrn = ? AND status = 'active'",
+            (site, vrn_rules.normalise(vrn))).fetchall()
 
     def tag(self, epc: str) -> dict:
         """One tag as the cloud holds it."""

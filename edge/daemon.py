@@ -19,7 +19,6 @@ from edge.adapters.reader import SerialReader
 from edge.adapters.relay import BarrierActuator, GateInputs, ModbusBarrier, ModbusBus
 from edge.config import EdgeConfig, GateConfig
 from edge.core.decide import decide, effective_direction
-from edge.core.fusion import decide_plate
 from edge.core.plate_match import PlateIndex
 from edge.core.types import (
     Credential,
@@ -37,6 +36,7 @@ from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
 from shared.clock import Clock
+from shared.contract import CommandResponse
 from shared.vocab import Direction, EventType, Outcome, Reason
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,9 @@ class EdgeDaemon:
         self.link = CloudLink(cfg.id, cfg.sites, mqtt_url=cfg.cloud.mqtt_url,
                               http_url=cfg.cloud.http_url, outbox=self.outbox, cache=self.cache,
                               username=cfg.cloud.username, password=cfg.cloud.password,
-                              on_rules=self._on_rules)
+                              on_rules=self._on_rules,
+                              gates=[(g.site, g.id) for g in cfg.gates],
+                              on_command=self.handle_command)
         self.link.start()
         for url in self.buses:
             t = threading.Thread(target=self._poll_bus, args=(url,), name="inputs", daemon=True)
@@ -215,38 +217,16 @@ class EdgeDaemon:
     def handle_plate(self, gate_id: str, evidence: PlateEvidence, frame: Any,
                      box: tuple[int, int, int, int] | None, frame_ns: int,
                      final: bool = True) -> bool:
-        """Decide on what a camera read; act unless it is a weak read that later frames of
-        the same vehicle may still improve (``final`` False). Returns whether it acted."""
-        assert self._view
-        now = self.clock.now()
-        decision = decide_plate(evidence, self.gates[gate_id].info, self._view, now, self.policy)
-        if not final and decision.reason in (Reason.UNKNOWN_CREDENTIAL, Reason.LOW_CONFIDENCE):
-            return False
-        if decision.reason is Reason.PLATE_VALID and not self._agreed(gate_id, decision,
-                                                                     evidence):
-            if not final:
-                return False
-            decision = Decision(Outcome.DENY, Reason.LOW_CONFIDENCE, decision.gate,
-                                decision.credential, decision.at, decision.vrn,
-                                decision.direction, "too few agreeing reads")
-        read = {"credential": {"kind": "plate", "value": evidence.best[0]},
-                "candidates": [[t, round(s, 3)] for t, s in evidence.candidates]}
-        self._act(gate_id, decision, now, frame_ns, read, (frame, box))
-        self._agreeing.pop(gate_id, None)  # the next vehicle starts counting afresh
-        return True
+        """Decide on what a camera read and act on it (``edge.plate_lane.handle_plate``)."""
+        from edge.plate_lane import handle_plate
 
-    def _agreed(self, gate_id: str, decision: Decision, evidence: PlateEvidence) -> bool:
-        """Policy: enough frames named this plate, or one confident exact read did."""
-        alpr = self.config.alpr
-        if alpr.agreeing_reads <= 1:
-            return True
-        best_text, best_score = evidence.best
-        if best_text == decision.vrn and best_score >= alpr.instant_score:
-            return True
-        plate, count = self._agreeing.get(gate_id, ("", 0))
-        count = count + 1 if plate == decision.vrn else 1
-        self._agreeing[gate_id] = (decision.vrn or "", count)
-        return count >= alpr.agreeing_reads
+        return handle_plate(self, gate_id, evidence, frame, box, frame_ns, final)
+
+    def handle_command(self, cmd: dict[str, Any], retained: bool) -> CommandResponse:
+        """Verify a signed command, re-check local policy, act, and say what happened."""
+        from edge.remote import handle_command
+
+        return handle_command(self, cmd, retained)
 
     def _act(self, gate_id: str, decision: Decision, now: datetime, frame_ns: int,
              read: dict[str, Any], image: tuple[Any, Any] | None = None) -> Decision:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from edge.adapters.alpr import PlateReader
 from edge.adapters.camera import CameraSource
 from edge.adapters.motion import MotionTrigger
-from edge.core.types import PlateEvidence
+from edge.core.fusion import decide_plate
+from edge.core.types import Decision, PlateEvidence
+from shared.vocab import Outcome, Reason
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon, GateState
@@ -164,3 +166,40 @@ def _loop_of(state: GateState) -> Callable[[], bool]:
         return bool(state.inputs and state.inputs.loop)
 
     return occupied
+
+
+def handle_plate(daemon: EdgeDaemon, gate_id: str, evidence: PlateEvidence, frame: Any,
+                 box: tuple[int, int, int, int] | None, frame_ns: int,
+                 final: bool = True) -> bool:
+    """Decide on what a camera read; act unless it is a weak read that later frames of
+    the same vehicle may still improve (``final`` False). Returns whether it acted."""
+    assert daemon._view
+    now = daemon.clock.now()
+    decision = decide_plate(evidence, daemon.gates[gate_id].info, daemon._view, now, daemon.policy)
+    if not final and decision.reason in (Reason.UNKNOWN_CREDENTIAL, Reason.LOW_CONFIDENCE):
+        return False
+    if decision.reason is Reason.PLATE_VALID and not _agreed(daemon, gate_id, decision, evidence):
+        if not final:
+            return False
+        decision = Decision(Outcome.DENY, Reason.LOW_CONFIDENCE, decision.gate,
+                            decision.credential, decision.at, decision.vrn,
+                            decision.direction, "too few agreeing reads")
+    read = {"credential": {"kind": "plate", "value": evidence.best[0]},
+            "candidates": [[t, round(s, 3)] for t, s in evidence.candidates]}
+    daemon._act(gate_id, decision, now, frame_ns, read, (frame, box))
+    daemon._agreeing.pop(gate_id, None)  # the next vehicle starts counting afresh
+    return True
+
+
+def _agreed(daemon: EdgeDaemon, gate_id: str, decision: Decision, evidence: PlateEvidence) -> bool:
+    """Policy: enough frames named this plate, or one confident exact read did."""
+    alpr = daemon.config.alpr
+    if alpr.agreeing_reads <= 1:
+        return True
+    best_text, best_score = evidence.best
+    if best_text == decision.vrn and best_score >= alpr.instant_score:
+        return True
+    plate, count = daemon._agreeing.get(gate_id, ("", 0))
+    count = count + 1 if plate == decision.vrn else 1
+    daemon._agreeing[gate_id] = (decision.vrn or "", count)
+    return count >= alpr.agreeing_reads

@@ -47,6 +47,21 @@ class Topics:
         return f"{PREFIX}/edge/{_seg(edge)}/acks"
 
     @staticmethod
+    def edge_gates(edge: str) -> str:
+        """Retained list of the gates one edge box serves (how the cloud routes commands)."""
+        return f"{PREFIX}/edge/{_seg(edge)}/gates"
+
+    @staticmethod
+    def edge_commands(edge: str) -> str:
+        """Signed commands to one edge box (QoS 1, never retained)."""
+        return f"{PREFIX}/edge/{_seg(edge)}/commands/open"
+
+    @staticmethod
+    def edge_responses(edge: str) -> str:
+        """The box's answers to commands, by command id (QoS 1, not retained)."""
+        return f"{PREFIX}/edge/{_seg(edge)}/responses"
+
+    @staticmethod
     def rules_delta(site: str) -> str:
         """Rule changes of one site, from-version → to-version (QoS 1, not retained)."""
         return f"{PREFIX}/site/{_seg(site)}/rules/delta"
@@ -59,6 +74,8 @@ class Topics:
     # Subscriptions of the cloud (wildcards are for subscribing only).
     ALL_EVENTS = f"{PREFIX}/edge/+/events"
     ALL_AVAILABLE = f"{PREFIX}/edge/+/available"
+    ALL_GATES = f"{PREFIX}/edge/+/gates"
+    ALL_RESPONSES = f"{PREFIX}/edge/+/responses"
 
     @staticmethod
     def parse_edge(topic: str) -> str | None:
@@ -73,6 +90,9 @@ ALL_TOPIC_PATTERNS = [
     f"{PREFIX}/edge/{{edge}}/available",
     f"{PREFIX}/edge/{{edge}}/events",
     f"{PREFIX}/edge/{{edge}}/acks",
+    f"{PREFIX}/edge/{{edge}}/gates",
+    f"{PREFIX}/edge/{{edge}}/commands/open",
+    f"{PREFIX}/edge/{{edge}}/responses",
     f"{PREFIX}/site/{{site}}/rules/delta",
     f"{PREFIX}/site/{{site}}/rules/version",
 ]
@@ -105,11 +125,29 @@ class Ack(_Model):
 
 
 class GateRule(_Model):
-    """A gate as the cloud knows it."""
+    """A gate as the cloud knows it; ``command_key`` verifies its signed commands."""
 
     id: str
     direction: Direction
     name: str = ""
+    command_key: str | None = None
+
+
+class EdgeGates(_Model):
+    """The gates one box serves, retained so the cloud can route commands."""
+
+    type: Literal["edge.gates"] = "edge.gates"
+    edge: str
+    gates: list[dict[str, str]]
+
+
+class CommandResponse(_Model):
+    """A box's answer to one command."""
+
+    transaction: str = Field(description="the command id")
+    status: Literal["ok", "error"]
+    data: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
 
 
 class VehicleRule(_Model):

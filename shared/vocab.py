@@ -53,6 +53,8 @@ class Reason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     CREDENTIAL_MISMATCH = "credential_mismatch"
     CREDENTIAL_PENDING = "credential_pending"
+    REMOTE_OPEN = "remote_open"
+    COMMAND_REJECTED = "command_rejected"
 
 
 class EventType(StrEnum):
@@ -78,6 +80,8 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.LOW_CONFIDENCE: Outcome.DENY,
     Reason.CREDENTIAL_MISMATCH: Outcome.DENY,
     Reason.CREDENTIAL_PENDING: Outcome.IGNORED,
+    Reason.REMOTE_OPEN: Outcome.OPEN,
+    Reason.COMMAND_REJECTED: Outcome.DENY,
 }
 
 

@@ -169,3 +169,18 @@ def test_retained_delta_is_refused(cloud, edge, broker):
         pub.loop_stop()
         pub.disconnect()
         link2.stop()
+
+
+def test_malformed_commands_are_counted_not_fatal(cloud, edge, broker):
+    link, _, _ = edge
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="noise")
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    try:
+        for junk in (b"{not json", b"[1, 2]", b'{"no": "id"}'):
+            pub.publish(Topics.edge_commands("box-1"), junk, qos=1).wait_for_publish(5)
+        wait_until(lambda: link.counters["rejected_messages"] >= 3, 5, what="three rejections")
+        assert link.connected
+    finally:
+        pub.loop_stop()
+        pub.disconnect()

@@ -9,6 +9,7 @@ version, or a fresh cache triggers a snapshot fetch.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -23,7 +24,15 @@ from pydantic import ValidationError
 
 from edge.store.cache import RulesCache
 from edge.store.outbox import Outbox
-from shared.contract import Ack, RulesDelta, RulesSnapshot, RulesVersion, Topics
+from shared.contract import (
+    Ack,
+    CommandResponse,
+    EdgeGates,
+    RulesDelta,
+    RulesSnapshot,
+    RulesVersion,
+    Topics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +43,9 @@ class CloudLink:
     def __init__(self, edge_id: str, sites: list[str], *, mqtt_url: str, http_url: str,
                  outbox: Outbox, cache: RulesCache, username: str | None = None,
                  password: str | None = None, max_inflight: int = 50, resend_s: float = 5.0,
-                 on_rules: Callable[[str, int], None] | None = None) -> None:
+                 on_rules: Callable[[str, int], None] | None = None,
+                 gates: list[tuple[str, str]] | None = None,
+                 on_command: Callable[[dict, bool], CommandResponse] | None = None) -> None:
         self.edge_id = edge_id
         self.sites = sites
         self.mqtt_url = mqtt_url
@@ -46,6 +57,8 @@ class CloudLink:
         self.max_inflight = max_inflight
         self.resend_s = resend_s
         self.on_rules = on_rules
+        self.gates = gates or []
+        self.on_command = on_command
         self.connected = False
         self.subscribed = threading.Event()  # SUBACK received: deltas will reach us
         self.counters: Counter[str] = Counter()
@@ -114,11 +127,14 @@ class CloudLink:
         if reason_code.is_failure:
             log.error("broker refused the edge: %s", reason_code)
             return
-        subs = [(Topics.edge_acks(self.edge_id), 1)]
+        subs = [(Topics.edge_acks(self.edge_id), 1), (Topics.edge_commands(self.edge_id), 1)]
         for site in self.sites:
             subs += [(Topics.rules_delta(site), 1), (Topics.rules_version(site), 1)]
         client.subscribe(subs)
         client.publish(Topics.edge_available(self.edge_id), "online", qos=1, retain=True)
+        client.publish(Topics.edge_gates(self.edge_id), EdgeGates(
+            edge=self.edge_id, gates=[{"site": s, "gate": g} for s, g in self.gates],
+        ).model_dump_json(), qos=1, retain=True)
         with self._inflight_lock:
             self._inflight.clear()
         self.connected = True
@@ -158,6 +174,15 @@ class CloudLink:
                         self._inflight.pop(i, None)
                 self.counters["acked"] += len(ack.ids)
                 self._wake.set()
+            elif msg.topic == Topics.edge_commands(self.edge_id):
+                cmd = json.loads(msg.payload)
+                if not isinstance(cmd, dict) or "id" not in cmd:
+                    raise ValueError("a command is a JSON object with an id")
+                if self.on_command is not None:
+                    resp = self.on_command(cmd, bool(msg.retain))
+                    if self._client is not None:
+                        self._client.publish(Topics.edge_responses(self.edge_id),
+                                             resp.model_dump_json(), qos=1)
             elif msg.topic.endswith("/rules/delta"):
                 if msg.retain:
                     raise ValueError("retained delta refused (deltas are never retained)")

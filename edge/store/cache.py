@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
@@ -53,6 +53,25 @@ class RulesCache:
         return [r[0] for r in self.db.conn.execute("SELECT vrn FROM vehicles WHERE site = ?",
                                                    (site,))]
 
+    def gate_key(self, site: str, gate: str) -> str | None:
+        """The key that signs this gate's commands, as the cloud sent it."""
+        row = self.db.conn.execute("SELECT command_key FROM cloud_gates WHERE site=? AND id=?",
+                                   (site, gate)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def seen_command(self, command_id: str) -> bool:
+        """Whether a command with this id was already accepted."""
+        return self.db.conn.execute("SELECT 1 FROM commands_seen WHERE id = ?",
+                                    (command_id,)).fetchone() is not None
+
+    def remember_command(self, command_id: str, at: datetime) -> bool:
+        """Record an accepted command id; False if it was already there (a replay race)."""
+        with self.db.write() as c:
+            c.execute("DELETE FROM commands_seen WHERE at < ?",
+                      ((at - timedelta(days=1)).isoformat(),))
+            return c.execute("INSERT OR IGNORE INTO commands_seen(id, at) VALUES (?, ?)",
+                             (command_id, at.isoformat())).rowcount == 1
+
     def version(self, site: str) -> int:
         """The rules version held for *site* (0: never synced)."""
         row = self.db.conn.execute("SELECT version FROM site_rules WHERE site = ?",
@@ -82,7 +101,8 @@ class RulesCache:
             )
             db.table("cloud_gates").insert_all(
                 ({"site": snap.site, "id": g.id, "direction": g.direction.value,
-                  "name": g.name} for g in snap.gates), replace=True,
+                  "name": g.name, "command_key": g.command_key} for g in snap.gates),
+                replace=True,
             )
             self._set_version(c, snap.site, snap.version)
         log.info("rules of %s replaced by snapshot v%s (%s tags)", snap.site, snap.version,
@@ -125,9 +145,10 @@ class RulesCache:
         elif ch.op == "vehicle.delete" and ch.key:
             c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
         elif ch.op == "gate.upsert" and ch.gate:
-            c.execute("INSERT OR REPLACE INTO cloud_gates(site, id, direction, name) "
-                      "VALUES (?, ?, ?, ?)", (site, ch.gate.id, ch.gate.direction.value,
-                                              ch.gate.name))
+            c.execute("INSERT OR REPLACE INTO cloud_gates(site, id, direction, name, "
+                      "command_key) VALUES (?, ?, ?, ?, ?)",
+                      (site, ch.gate.id, ch.gate.direction.value, ch.gate.name,
+                       ch.gate.command_key))
         else:
             raise ValueError(f"malformed change {ch.op}")
 

@@ -38,6 +38,13 @@ MIGRATIONS = [
         """,
     ),
     sql_migration("003_tags_by_vehicle", "CREATE INDEX tags_vrn ON tags(vrn)"),
+    sql_migration(
+        "004_commands",
+        """
+        ALTER TABLE cloud_gates ADD COLUMN command_key TEXT;
+        CREATE TABLE commands_seen (id TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

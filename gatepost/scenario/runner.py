@@ -168,6 +168,11 @@ class ScenarioRun:
             return {"action": "together", "vehicles": results, "errors": errors}
         if step.cloud:
             return self._cloud(step)
+        if step.remote_open:
+            from gatepost.scenario.remote import remote_open
+
+            got = remote_open(self, step.remote_open)
+            return {"action": "remote_open", **got, "errors": _check(step.expect, got)}
         if step.advance is not None:
             FileClock.advance(st.clock_file, parse_duration(step.advance))
             return {"action": "advance", "by": str(step.advance)}

@@ -81,6 +81,21 @@ class VehicleStep(_M):
     give_up_after: Duration = 1.5
 
 
+class RemoteOpenStep(_M):
+    gate: str
+    vehicle: str | None = None
+    tamper: Literal["none", "unsigned", "bad_signature", "expired", "replayed",
+                    "retained"] = "none"
+
+
+class RemoteExpect(_M):
+    decision: Literal["open", "deny", "none"] | None = None
+    reason: str | None = None
+    cause: str | None = None
+    barrier_opened: bool | None = None
+    status: int | None = None
+
+
 class CloudExpect(_M):
     status: int | None = None
     reason: str | None = None
@@ -95,8 +110,8 @@ class CloudExpectStored(_M):
     site: str | None = None
 
 
-ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "advance", "at", "link", "broker",
-           "edge", "reader", "expect_cloud")
+ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "advance", "at",
+           "link", "broker", "edge", "reader", "expect_cloud")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag")
 
@@ -109,6 +124,7 @@ class Step(_M):
     camera: VehicleStep | None = None
     together: list[Step] | None = None
     cloud: dict[str, dict[str, Any]] | None = None
+    remote_open: RemoteOpenStep | None = None
     advance: str | float | None = None
     at: datetime | None = None
     link: Literal["down", "up"] | None = None
@@ -149,8 +165,11 @@ class Step(_M):
                 GateExpect.model_validate(self.expect)
             elif self.cloud is not None:
                 CloudExpect.model_validate(self.expect)
+            elif self.remote_open is not None:
+                RemoteExpect.model_validate(self.expect)
             else:
-                raise ValueError("expect: belongs to rfid, vehicle or cloud steps")
+                raise ValueError("expect: belongs to rfid, vehicle, camera, cloud or "
+                                 "remote_open steps")
         return self
 
 

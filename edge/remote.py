@@ -1,0 +1,53 @@
+"""Remote open at the edge: signed commands from the cloud, verified and re-checked locally."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from edge.core.direction import effective_direction
+from edge.core.types import Credential, Decision
+from shared.commands import verify
+from shared.contract import CommandResponse
+from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
+
+if TYPE_CHECKING:
+    from edge.daemon import EdgeDaemon
+
+
+def handle_command(daemon: EdgeDaemon, cmd: dict[str, Any], retained: bool) -> CommandResponse:
+    """Verify a signed command, re-check local policy, act, and say what happened."""
+    assert daemon.cache
+    cid = str(cmd.get("id"))
+    gate = daemon.gates.get(str(cmd.get("gate")))
+    if gate is None:
+        return CommandResponse(transaction=cid, status="error", error="unknown gate")
+    now = daemon.clock.now()
+    key = daemon.cache.gate_key(gate.cfg.site, gate.cfg.id)
+    verdict = verify(cmd, key, now, seen=daemon.cache.seen_command(cid), retained=retained)
+    vrn = cmd.get("vrn") or None
+    cause = verdict.cause
+    if verdict.ok and not daemon.cache.remember_command(cid, now):
+        cause = "replayed"
+    if not cause and vrn:
+        tags = [t for t in daemon.cache.tags_of(vrn)
+                if t.site == gate.cfg.site and t.status is TagStatus.ACTIVE]
+        leaving = effective_direction(
+            gate.info, daemon.presence.is_inside(vrn) if daemon.presence else None
+        ) is Direction.EXIT
+        if not tags:
+            cause = "no active tag for this vehicle at the edge"
+        elif leaving and any(t.is_locked(now) for t in tags):
+            cause = "the vehicle is locked"
+    reason = Reason.COMMAND_REJECTED if cause else Reason.REMOTE_OPEN
+    decision = Decision(REASON_OUTCOMES[reason], reason, gate.cfg.id,
+                        Credential("command", cid), now, vrn, None,
+                        cause or f"by {cmd.get('by') or 'cloud'}")
+    daemon.counters[f"command_{cause or 'accepted'}"] += 1
+    daemon._act(gate.cfg.id, decision, now, time.monotonic_ns(), {
+        "credential": {"kind": "command", "value": cid},
+        "command": {"by": cmd.get("by"), "issued_at": cmd.get("issued_at"),
+                    "retained": retained}})
+    data = {"outcome": decision.outcome.value, "reason": reason.value, "cause": cause}
+    return CommandResponse(transaction=cid, status="error" if cause else "ok", data=data,
+                           error=cause or None)

@@ -1,0 +1,99 @@
+"""The ``remote_open`` scenario step: an honest open through the cloud API, or a tampered
+command published straight to the broker with the cloud's own credentials (the strongest
+position an attacker could hold short of the gate's key)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as mqtt
+
+from cloud.provision import CLOUD_USER
+from gatepost.stack import wait_until
+from shared.clock import FileClock
+from shared.commands import make_open, new_key
+from shared.contract import Topics
+
+if TYPE_CHECKING:
+    from gatepost.scenario.runner import ScenarioRun
+    from gatepost.scenario.schema import RemoteOpenStep
+
+
+def _publish(run: ScenarioRun, payload: bytes, retain: bool = False) -> None:
+    st = run.stack
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="scenario-attacker")
+    c.username_pw_set(CLOUD_USER, st.auth.passwords[CLOUD_USER])
+    c.connect("127.0.0.1", st.broker.port)
+    c.loop_start()
+    try:
+        c.publish(Topics.edge_commands(st.opt.edge_id), payload, qos=1,
+                  retain=retain).wait_for_publish(5)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+def _decision(run: ScenarioRun, cursor: int, command_id: str, reason: str | None) -> dict | None:
+    return run._await(cursor, lambda e: e["type"] == "decision"
+                      and e["credential"]["kind"] == "command"
+                      and e["credential"]["value"] == command_id
+                      and (reason is None or e["reason"] == reason), 5)
+
+
+def remote_open(run: ScenarioRun, spec: RemoteOpenStep) -> dict[str, Any]:
+    """Play one remote open and report what the gate did with it."""
+    st = run.stack
+    site = run.site_of_gate[spec.gate]
+    cursor = st.edge_last_event()
+    out: dict[str, Any] = {"gate": spec.gate, "tamper": spec.tamper}
+    if spec.tamper == "none":
+        r = st.cloud.post(f"/api/v1/sites/{site}/gates/{spec.gate}/open",
+                          json={"vrn": spec.vehicle, "by": "scenario"})
+        body = r.json()
+        out["status"] = r.status_code
+        if r.status_code != 200:
+            detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+            return {**out, "decision": "none", "reason": detail.get("reason"),
+                    "cause": detail.get("message"), "barrier_opened": False}
+        cid, want = body["command"], None
+    else:
+        gates = st.cloud.get(f"/api/v1/sites/{site}/rules").json()["gates"]
+        key = next(g["command_key"] for g in gates if g["id"] == spec.gate)
+        now = FileClock(st.clock_file).now()
+        cmd = make_open(site, spec.gate, key, now, vrn=spec.vehicle, by="scenario")
+        if spec.tamper == "unsigned":
+            cmd.pop("sig")
+        elif spec.tamper == "bad_signature":
+            cmd = {**make_open(site, spec.gate, new_key(), now, vrn=spec.vehicle), "id": cmd["id"]}
+        elif spec.tamper == "expired":
+            cmd = make_open(site, spec.gate, key, now - timedelta(seconds=60), vrn=spec.vehicle)
+        cid, want = cmd["id"], "command_rejected"
+        payload = json.dumps(cmd).encode()
+        if spec.tamper == "retained":
+            # Retained messages reach a box only when it (re)subscribes: cut its link, leave the
+            # command retained on the broker, and let the box come back to it.
+            assert st.mqtt_link is not None
+            st.mqtt_link.down()
+            _publish(run, payload, retain=True)
+            st.mqtt_link.up()
+            wait_until(lambda: st.edge_health()["cloud_connected"], 10, what="reconnect")
+        else:
+            _publish(run, payload)
+            if spec.tamper == "replayed":
+                first = _decision(run, cursor, cid, None)
+                out["first"] = first["reason"] if first else None
+                _publish(run, payload)
+    d = _decision(run, cursor, cid, want)
+    if spec.tamper == "retained":
+        _publish(run, b"", retain=True)  # clear it from the broker
+    if d is None:
+        return {**out, "decision": "none", "reason": None, "cause": None,
+                "barrier_opened": False}
+    opened = d["outcome"] == "open" and run._await(
+        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
+        and e.get("ok"), 3) is not None
+    cause = d["detail"] if d["reason"] == "command_rejected" else None
+    return {**out, "decision": d["outcome"], "reason": d["reason"], "cause": cause,
+            "barrier_opened": opened}
