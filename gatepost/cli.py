@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     er.add_argument("--validate-config", action="store_true",
                     help="check the config, print each error with its key path, and exit")
 
+    ag = edge.add_parser("add-guard", help="create a guard or supervisor account on this box")
+    ag.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
+    ag.add_argument("--username", required=True, help="the account's name")
+    ag.add_argument("--role", choices=["guard", "supervisor"], default="guard", help="role")
+    ag.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input instead of prompting")
+
     cloud = sub.add_parser("cloud", help="the cloud API").add_subparsers(dest="cloud_cmd",
                                                                          required=True)
     cr = cloud.add_parser("run", help="run the cloud API and its MQTT side")
@@ -164,6 +171,33 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _add_guard(args: argparse.Namespace, cfg) -> int:
+    import getpass
+
+    from edge.accounts import Accounts
+    from edge.store.db import EdgeDB
+    from shared.clock import clock_from
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 2
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    db = EdgeDB(cfg.data_dir / "edge.sqlite")
+    try:
+        Accounts(db, clock_from(cfg.clock_file)).add(args.username, args.role, password)
+    except ValueError as exc:
+        print(f"gatepost edge add-guard: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"{args.role} {args.username} added to {cfg.id}")
+    return 0
+
+
 def _provision(args: argparse.Namespace) -> int:
     import json
 
@@ -199,6 +233,8 @@ def _edge(args: argparse.Namespace) -> int:
     except ValueError as exc:  # TOML syntax
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 2
+    if args.edge_cmd == "add-guard":
+        return _add_guard(args, cfg)
     if args.validate_config:
         print(f"{args.config}: OK ({len(cfg.gates)} gates, sites {', '.join(cfg.sites)})")
         return 0

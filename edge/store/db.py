@@ -45,6 +45,17 @@ MIGRATIONS = [
         CREATE TABLE commands_seen (id TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID
         """,
     ),
+    sql_migration(
+        "005_accounts",
+        """
+        CREATE TABLE accounts (
+            username TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('guard', 'supervisor')),
+            pw_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, locked_until TEXT,
+            source TEXT NOT NULL, created_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,108 @@
+"""Guard and supervisor accounts on the edge box: scrypt hashes, lockout, no default account.
+
+Passwords are hashed with scrypt (a slow, memory-hard KDF) and never stored or logged in clear.
+Five wrong passwords in a row lock an account for 15 minutes; an unknown user name fails the
+same way a wrong password does, after the same work, so names cannot be probed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from edge.store.db import EdgeDB
+from shared.clock import Clock
+
+Role = Literal["guard", "supervisor"]
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 10
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` with a fresh random salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of *password* against a stored hash."""
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
+                             r=int(r), p=int(p), dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+_DUMMY = hash_password(secrets.token_urlsafe(16))  # unknown users cost the same work
+
+
+@dataclass(frozen=True)
+class Login:
+    """The outcome of one sign-in attempt."""
+
+    ok: bool
+    reason: Literal["ok", "bad_credentials", "locked"]
+    username: str = ""
+    role: str = ""
+
+
+class Accounts:
+    """The accounts table of the edge database."""
+
+    def __init__(self, db: EdgeDB, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def add(self, username: str, role: Role, password: str, source: str = "local") -> None:
+        """Create or replace an account."""
+        if not username or not username.isprintable() or len(username) > 64:
+            raise ValueError("user names are 1–64 printable characters")
+        if role not in ("guard", "supervisor"):
+            raise ValueError("role must be guard or supervisor")
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"passwords need at least {MIN_PASSWORD} characters")
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO accounts(username, role, pw_hash, failures, "
+                      "locked_until, source, created_at) VALUES (?, ?, ?, 0, NULL, ?, ?)",
+                      (username, role, hash_password(password), source,
+                       self.clock.now().isoformat()))
+
+    def count(self) -> int:
+        """How many accounts exist (a fresh box has none)."""
+        return int(self.db.conn.execute("SELECT count(*) FROM accounts").fetchone()[0])
+
+    def login(self, username: str, password: str) -> Login:
+        """Check a password, counting failures and enforcing the lockout."""
+        now = self.clock.now()
+        row = self.db.conn.execute("SELECT role, pw_hash, failures, locked_until FROM accounts "
+                                   "WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            verify_password(password, _DUMMY)
+            return Login(False, "bad_credentials")
+        role, pw_hash, failures, locked_until = row
+        if locked_until and now < datetime.fromisoformat(locked_until):
+            return Login(False, "locked", username)
+        if verify_password(password, pw_hash):
+            with self.db.write() as c:
+                c.execute("UPDATE accounts SET failures = 0, locked_until = NULL "
+                          "WHERE username = ?", (username,))
+            return Login(True, "ok", username, role)
+        failures = (0 if locked_until else failures) + 1
+        lock = (now + LOCKOUT).isoformat() if failures >= MAX_FAILURES else None
+        with self.db.write() as c:
+            c.execute("UPDATE accounts SET failures = ?, locked_until = ? WHERE username = ?",
+                      (failures, lock, username))
+        return Login(False, "locked" if lock else "bad_credentials", username)
