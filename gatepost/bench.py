@@ -43,6 +43,18 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
 
 
+def spread(values: list[float], quantiles: tuple[int, ...], digits: int, *,
+           with_max: bool = False, with_mean: bool = False) -> dict[str, float]:
+    """p50 (the median) and other nearest-rank percentiles, optionally max and mean."""
+    out = {f"p{q}": round(statistics.median(values) if q == 50 else pct(values, q), digits)
+           for q in quantiles}
+    if with_max:
+        out["max"] = round(max(values), digits)
+    if with_mean:
+        out["mean"] = round(statistics.fmean(values), digits)
+    return out
+
+
 def machine() -> dict:
     """What the figures were measured on."""
     model = ""
@@ -82,8 +94,7 @@ def cache_lookup_us(db_path: Path, n_tags: int, samples: int = 20_000) -> dict:
         t = time.perf_counter_ns()
         cache.tag(epc)
         times.append((time.perf_counter_ns() - t) / 1000)
-    return {"p50": round(statistics.median(times), 2), "p99": round(pct(times, 99), 2),
-            "samples": samples}
+    return {**spread(times, (50, 99), 2), "samples": samples}
 
 
 def bench_gate(args: argparse.Namespace) -> int:
@@ -157,10 +168,8 @@ def bench_gate(args: argparse.Namespace) -> int:
             "gates": args.gates,
             "tags_cached": cached,
             "transport": "modbus-tcp, reader over socket://",
-            "latency_ms": {"p50": round(statistics.median(latencies), 3),
-                           "p99": round(pct(latencies, 99), 3),
-                           "max": round(max(latencies), 3),
-                           "mean": round(statistics.fmean(latencies), 3)} if latencies else {},
+            "latency_ms": spread(latencies, (50, 99), 3, with_max=True, with_mean=True)
+            if latencies else {},
             "floor_ms": {"p50": round(wire_ms + statistics.median(rtts), 3),
                          "p99": round(wire_ms + pct(rtts, 99), 3),
                          "wire_ms": round(wire_ms, 3), "frame_bytes": frame_len,

@@ -30,7 +30,7 @@ from edge.adapters.alpr import (
     models_from_env,
 )
 from edge.core.plate_match import PlateIndex, agree
-from gatepost.bench import machine, pct
+from gatepost.bench import machine, spread
 from shared.plates import FORMATS, RU_LETTERS
 from shared.vrn import INDIA_STATES
 
@@ -166,8 +166,7 @@ def bench_anpr(args: argparse.Namespace) -> int:
             "correct_opens": s["correct_opens"], "wrong_opens": s["wrong_opens"],
             "absent_opens": s["absent_opens"],
             "correct_open_rate": round(s["correct_opens"] / det, 4),
-            "latency_ms": {"p50": round(statistics.median(s["latency"]), 1),
-                           "p95": round(pct(s["latency"], 95), 1)},
+            "latency_ms": spread(s["latency"], (50, 95), 1),
         }
     out["machine"] = machine()
     print(json.dumps(out, indent=None if args.json else 2))

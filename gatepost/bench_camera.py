@@ -14,14 +14,13 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from edge.adapters.alpr import missing_models
-from gatepost.bench import machine, pct
+from gatepost.bench import machine, spread
 from gatepost.scenario.runner import alpr_models, plates_dir
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.clock import FileClock
@@ -98,9 +97,7 @@ def bench_camera(args: argparse.Namespace) -> int:
             "idle_cpu_pct_of_one_core": round(idle_cpu, 2),
             "idle_frames": idle_frames, "idle_recognised_frames": idle_recognised,
             "arrivals": args.arrivals, "missed": missed,
-            "latency_ms": {"p50": round(statistics.median(latencies), 1),
-                           "p95": round(pct(latencies, 95), 1),
-                           "max": round(max(latencies), 1)} if latencies else {},
+            "latency_ms": spread(latencies, (50, 95), 1, with_max=True) if latencies else {},
             "machine": machine(),
         }
         print(json.dumps(out, indent=None if args.json else 2))

@@ -145,9 +145,6 @@ class SimReader:
         self._write(frame)
         return time.monotonic_ns()
 
-    def wait_connected(self, timeout: float) -> bool:
-        """Wait until a host has the line open."""
-        return self._connected.wait(timeout)
 
     def line_down(self) -> None:
         """The cable is pulled: the host's connection drops and the port stops answering."""

@@ -39,8 +39,7 @@ def flash_on(relay: int, pulse_ms: int, unit: int) -> RawWriteCoil:
     """The request that pulses relay *relay* (1-based, as printed on the board)."""
     if not 1 <= relay <= 8:
         raise ValueError("relay must be 1..8")
-    units = max(1, min(255, round(pulse_ms / 100)))
-    return RawWriteCoil(FLASH_BASE + relay - 1, units, dev_id=unit)
+    return RawWriteCoil(FLASH_BASE + relay - 1, pulse_units(pulse_ms), dev_id=unit)
 
 
 def pulse_units(pulse_ms: int) -> int:
