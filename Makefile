@@ -15,12 +15,16 @@ test: deps lint typecheck pytest
 
 deps: system-deps $(STAMP)
 
-# Debian packages the project needs: mosquitto (the broker for demo and tests).
+# Debian packages the project needs: mosquitto (the broker for demo and tests) and
+# chromium (the browser the panel's tests drive through Playwright).
 system-deps:
-	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
-		echo "installing mosquitto with apt"; \
+	@missing=""; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing with apt"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud import accounts
 from cloud.db import CloudDB
 from cloud.mqtt_side import CloudMqtt
 from cloud.rules import RuleError, RulesService
@@ -70,6 +71,12 @@ class ActivateIn(_In):
 class OpenIn(_In):
     vrn: str | None = Field(None, description="the vehicle to let through, if known")
     by: str = Field("", description="who asks (staff id, resident id)")
+
+
+class AccountIn(_In):
+    username: str
+    role: str = Field("guard", description="guard or supervisor")
+    password: str = Field(description="at least 10 characters; only its scrypt hash is kept")
 
 
 class LockIn(_In):
@@ -224,6 +231,22 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
             raise RuleError(504, "no_answer", f"edge {edge} did not answer in time")
         return {"command": cmd["id"], "edge": edge, "status": resp.status, **resp.data,
                 "error": resp.error}
+
+    @app.post("/api/v1/sites/{site}/accounts", status_code=201)
+    def add_account(site: str, body: AccountIn) -> dict:
+        """Create or replace a guard or supervisor account of the site's panels."""
+        return _version(accounts.add_account(rules, site, body.username, body.role,
+                                             body.password))
+
+    @app.get("/api/v1/sites/{site}/accounts")
+    def list_accounts(site: str) -> dict:
+        """The site's panel accounts (names and roles only)."""
+        return {"accounts": accounts.list_accounts(rules, site)}
+
+    @app.delete("/api/v1/sites/{site}/accounts/{username}")
+    def remove_account(site: str, username: str) -> dict:
+        """Delete a panel account."""
+        return _version(accounts.remove_account(rules, site, username))
 
     @app.get("/api/v1/sites/{site}/rules", response_model=RulesSnapshot)
     def snapshot(site: str) -> RulesSnapshot:

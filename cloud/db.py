@@ -58,6 +58,16 @@ MIGRATIONS = [
         )
         """,
     ),
+    sql_migration(
+        "004_panel_accounts",
+        """
+        CREATE TABLE accounts (
+            site TEXT NOT NULL REFERENCES sites(id), username TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('guard', 'supervisor')), pw_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL, PRIMARY KEY (site, username)
+        )
+        """,
+    ),
 ]
 
 

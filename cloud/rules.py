@@ -15,6 +15,7 @@ from shared.clock import Clock
 from shared.commands import new_key
 from shared.contract import (
     SEGMENT,
+    AccountRule,
     Change,
     GateRule,
     RulesDelta,
@@ -295,8 +296,11 @@ class RulesService:
                         for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
             tags = [_tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",
                                                     (site,))]
+            accounts = [AccountRule(username=r["username"], role=r["role"],
+                                    pw_hash=r["pw_hash"])
+                        for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
         return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
-                             tags=tags)
+                             tags=tags, accounts=accounts)
 
     def versions(self) -> dict[str, int]:
         """Current rules version of every site."""

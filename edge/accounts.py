@@ -7,9 +7,6 @@ same way a wrong password does, after the same work, so names cannot be probed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,34 +14,13 @@ from typing import Literal
 
 from edge.store.db import EdgeDB
 from shared.clock import Clock
+from shared.passwords import hash_password, verify_password
 
 Role = Literal["guard", "supervisor"]
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
-_N, _R, _P = 2**14, 8, 1
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$N$r$p$salt$hash`` with a fresh random salt."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check of *password* against a stored hash."""
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
-                             r=int(r), p=int(p), dklen=32)
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, base64.b64decode(digest))
-
+__all__ = ["Accounts", "Login", "hash_password", "verify_password"]
 
 _DUMMY = hash_password(secrets.token_urlsafe(16))  # unknown users cost the same work
 
@@ -83,6 +59,12 @@ class Accounts:
     def count(self) -> int:
         """How many accounts exist (a fresh box has none)."""
         return int(self.db.conn.execute("SELECT count(*) FROM accounts").fetchone()[0])
+
+    def role(self, username: str) -> str | None:
+        """The account's role, or None once it is removed."""
+        row = self.db.conn.execute("SELECT role FROM accounts WHERE username = ?",
+                                   (username,)).fetchone()
+        return None if row is None else str(row[0])
 
     def login(self, username: str, password: str) -> Login:
         """Check a password, counting failures and enforcing the lockout."""

@@ -1,70 +1,16 @@
-"""The edge's local HTTP API and a live status page (works with no internet)."""
+"""The edge's local HTTP API (read-only, JSON) and the guard's panel (``edge.panel``)."""
 
 from __future__ import annotations
 
-import html
-
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse
 
 from edge.daemon import EdgeDaemon
-
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Gatepost — {edge}</title>
-<style>
-body{{font:20px system-ui,sans-serif;background:#111;color:#f5f5f5;margin:0;padding:16px}}
-h1{{font-size:28px;margin:0 0 12px}} table{{border-collapse:collapse;width:100%}}
-td,th{{padding:8px 10px;border-bottom:1px solid #333;text-align:left}}
-.open{{color:#6f6}} .deny{{color:#f66}} .gates{{display:flex;gap:12px;flex-wrap:wrap}}
-.gate{{background:#222;border-radius:10px;padding:12px 16px;min-width:220px}}
-</style></head><body>
-<h1>Gatepost edge <code>{edge}</code></h1>
-<div class="gates" id="gates"></div>
-<h2>Recent decisions</h2>
-<table><thead><tr><th>Time</th><th>Gate</th><th>Decision</th><th>Reason</th>
-<th>Vehicle</th><th>Credential</th></tr></thead><tbody id="rows"></tbody></table>
-<script>
-let last = 0;
-function esc(s){{return String(s ?? "").replace(/[&<>"]/g, c => "&#" + c.charCodeAt(0) + ";");}}
-async function gates(){{
-  const h = await (await fetch("/api/health")).json();
-  document.getElementById("gates").innerHTML = h.gates.map(g =>
-    `<div class="gate"><b>${{esc(g.id)}}</b> (${{esc(g.direction)}})<br>` +
-    `loop: ${{g.loop ? "occupied" : "clear"}} · boom: ${{g.open_limit ? "up" :
-      (g.closed_limit ? "down" : "moving")}}<br>reader: ${{g.reader_ok ? "ok" : "DOWN"}}` +
-    ` · relay: ${{g.relay_ok ? "ok" : "DOWN"}}</div>`).join("") +
-    `<div class="gate">cloud: ${{h.cloud_connected ? "connected" : "OFFLINE"}}` +
-    `<br>outbox: ${{h.outbox}}</div>`;
-}}
-async function poll(){{
-  try {{
-    const r = await (await fetch(`/api/events?after=${{last}}&wait=20&type=decision`)).json();
-    const body = document.getElementById("rows");
-    for (const e of r.events) {{
-      if (e.outcome === "ignored") continue;
-      const tr = document.createElement("tr");
-      tr.innerHTML = `<td>${{esc(e.at.slice(11,19))}}</td><td>${{esc(e.gate)}}</td>` +
-        `<td class="${{esc(e.outcome)}}">${{esc(e.outcome)}}</td><td>${{esc(e.reason)}}</td>` +
-        `<td>${{esc(e.vrn)}}</td><td>${{esc(e.credential.value)}}</td>`;
-      body.prepend(tr);
-    }}
-    last = r.last;
-  }} catch (e) {{ await new Promise(r => setTimeout(r, 1000)); }}
-  poll();
-}}
-gates(); setInterval(gates, 1000); poll();
-</script></body></html>"""
+from edge.panel import mount_panel
 
 
 def create_app(daemon: EdgeDaemon) -> FastAPI:
     """The local API bound to a running daemon."""
     app = FastAPI(title=f"Gatepost edge {daemon.config.id}", version="1")
-
-    @app.get("/", response_class=HTMLResponse)
-    def live() -> str:
-        """Live status page for the guard booth."""
-        return _PAGE.format(edge=html.escape(daemon.config.id))
 
     @app.get("/api/health")
     def health() -> dict:
@@ -96,4 +42,5 @@ def create_app(daemon: EdgeDaemon) -> FastAPI:
                 "locked_until": t.locked_until.isoformat() if t.locked_until else None,
                 "inside": daemon.presence.is_inside(t.vrn) if t.vrn else None}
 
+    app.state.sessions = mount_panel(app, daemon)
     return app

@@ -112,6 +112,12 @@ class ApiConfig(_M):
 
     host: str = Field("127.0.0.1", title="Bind address", description="Local address")
     port: int = Field(8081, title="Port", description="0 picks a free port", ge=0, le=65535)
+    idle_logout_min: float = Field(15.0, title="Idle logout", description="A panel session "
+                                   "with no request for this many minutes ends", gt=0, le=720)
+    secure_cookies: bool = Field(False, title="Secure cookies", description="Mark session "
+                                 "cookies Secure (set when the panel is served over HTTPS)")
+    journal_days: int = Field(30, title="Journal days", description="Local event history "
+                              "kept for the panel's Events page", ge=1, le=3650)
 
 
 class PolicyConfig(_M):
@@ -124,6 +130,9 @@ class PolicyConfig(_M):
     fusion_window_s: float = Field(10.0, title="Fusion window", description="A tag and a "
                                    "plate this close together are the same vehicle's", gt=0,
                                    le=120)
+    open_confirm_s: float = Field(8.0, title="Open confirm", description="A boom not at its "
+                                  "open limit this long after a pulse raises barrier_failed",
+                                  gt=0, le=120)
     poll_ms: int = Field(50, title="Input poll", description="Loop input poll period, ms",
                          ge=10, le=2000)
 

@@ -16,22 +16,21 @@ from typing import Any
 
 from edge.adapters.cloud_link import CloudLink
 from edge.adapters.reader import SerialReader
-from edge.adapters.relay import BarrierActuator, GateInputs, ModbusBarrier, ModbusBus
+from edge.adapters.relay import BarrierActuator, ModbusBarrier, ModbusBus
 from edge.config import EdgeConfig, GateConfig
 from edge.core.decide import decide, effective_direction
 from edge.core.plate_match import PlateIndex
 from edge.core.types import (
     Credential,
     Decision,
-    GateInfo,
     PlateEvidence,
     Policy,
     RecentCredential,
-    TagRecord,
 )
 from edge.drivers.uhf18 import Rejected
 from edge.evidence import EvidenceStore
 from edge.ring import EventRing
+from edge.state import CacheView, GateState
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
@@ -40,56 +39,6 @@ from shared.contract import CommandResponse
 from shared.vocab import Direction, EventType, Outcome, Reason
 
 log = logging.getLogger(__name__)
-
-
-class _View:
-    """The CacheView that decide() reads: SQLite cache, presence, and recent reads."""
-
-    def __init__(self, cache: RulesCache, presence: Presence,
-                 seen: dict[tuple[str, str], datetime],
-                 recent: dict[tuple[str, str], RecentCredential],
-                 plate_index: Callable[[str], PlateIndex]) -> None:
-        self._cache, self._presence, self._seen = cache, presence, seen
-        self._recent, self._plate_index = recent, plate_index
-
-    def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
-        return self._recent.get((gate_id, kind))
-
-    def vehicle_tags(self, vrn: str) -> list[TagRecord]:
-        return self._cache.tags_of(vrn)
-
-    def plate_index(self, site: str) -> PlateIndex:
-        return self._plate_index(site)
-
-    def tag(self, epc: str) -> TagRecord | None:
-        return self._cache.tag(epc)
-
-    def is_inside(self, vrn: str) -> bool | None:
-        return self._presence.is_inside(vrn)
-
-    def last_seen(self, gate_id: str, credential_key: str) -> datetime | None:
-        return self._seen.get((gate_id, credential_key))
-
-
-class GateState:
-    """What the daemon knows of one lane right now."""
-
-    def __init__(self, cfg: GateConfig) -> None:
-        self.cfg = cfg
-        self.info = GateInfo(cfg.id, cfg.site, cfg.direction, cfg.credentials, cfg.mismatch)
-        self.inputs: GateInputs | None = None
-        self.relay_ok: bool | None = None
-        self.reader_ok: bool | None = None
-        self.awaiting_pass: tuple[str | None, datetime, str] | None = None  # vrn, at, event id
-
-    def as_dict(self) -> dict[str, Any]:
-        i = self.inputs
-        return {
-            "id": self.cfg.id, "site": self.cfg.site, "direction": self.cfg.direction.value,
-            "loop": i.loop if i else None, "open_limit": i.open_limit if i else None,
-            "closed_limit": i.closed_limit if i else None,
-            "relay_ok": self.relay_ok, "reader_ok": self.reader_ok,
-        }
 
 
 class EdgeDaemon:
@@ -123,7 +72,7 @@ class EdgeDaemon:
         self.readers: dict[str, SerialReader] = {}
         self.barriers: dict[str, BarrierActuator] = {}
         self.buses: dict[str, ModbusBus] = {}
-        self._view: _View | None = None
+        self._view: CacheView | None = None
 
     # Life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -134,9 +83,10 @@ class EdgeDaemon:
         self.cache = RulesCache(self.db)
         self.presence = Presence(self.db)
         self.outbox = Outbox(self.db, cfg.id, {g.id: g.site for g in cfg.gates})
-        self._view = _View(self.cache, self.presence, self._seen, self._recent,
+        self._view = CacheView(self.cache, self.presence, self._seen, self._recent,
                            self._plate_index)
         self.rules_versions = {s: self.cache.version(s) for s in cfg.sites}
+        self.outbox.prune_journal(self.clock.now() - timedelta(days=cfg.api.journal_days))
         for g in cfg.gates:
             if g.relay:
                 bus = self.buses.setdefault(
@@ -228,8 +178,16 @@ class EdgeDaemon:
 
         return handle_command(self, cmd, retained)
 
+    def guard_open(self, gate_id: str, user: str, role: str, reason: str,
+                   vrn: str | None = None) -> Decision:
+        """Open for a guard at the panel: a ``guard_override`` decision with who and why."""
+        from edge.remote import guard_open
+
+        return guard_open(self, gate_id, user, role, reason, vrn)
+
     def _act(self, gate_id: str, decision: Decision, now: datetime, frame_ns: int,
-             read: dict[str, Any], image: tuple[Any, Any] | None = None) -> Decision:
+             read: dict[str, Any], image: tuple[Any, Any] | None = None,
+             extra: dict[str, Any] | None = None) -> Decision:
         """Record, open and publish one decision (the path shared by tags and plates)."""
         assert self.outbox and self.db
         gate = self.gates[gate_id]
@@ -242,9 +200,10 @@ class EdgeDaemon:
                 "credential": {"kind": cred.kind, "value": cred.value},
                 "outcome": decision.outcome.value, "reason": decision.reason.value,
                 "vrn": decision.vrn, "direction": decision.direction.value
-                if decision.direction else None, "detail": decision.detail}
+                if decision.direction else None, "detail": decision.detail, **(extra or {})}
         local = {"type": "decision", "gate": gate_id, "at": now.isoformat(),
-                 "decided_mono_ns": time.monotonic_ns(), "frame_mono_ns": frame_ns}
+                 "decided_mono_ns": time.monotonic_ns(), "decided_wall_ms": time.time() * 1e3,
+                 "frame_mono_ns": frame_ns}
         if decision.reason is not Reason.DUPLICATE_READ and decision.vrn:
             self._recent[(gate_id, cred.kind)] = RecentCredential(cred.kind, decision.vrn, now)
         if decision.outcome is Outcome.IGNORED:
@@ -259,15 +218,10 @@ class EdgeDaemon:
         with self.db.write() as c:
             self.outbox.add(c, gate_id, EventType.READ, now, read)
             ev = self.outbox.add(c, gate_id, EventType.DECISION, now, base)
-            if alert:
-                self.outbox.add(c, gate_id, EventType.ALERT, now, {
-                    "alert": "credential_mismatch", "decision": ev.id, "vrn": decision.vrn,
-                    "detail": decision.detail})
         self.ring.add({**local, "event_id": ev.id, **base})
         if alert:
-            self.ring.add({"type": "alert", "gate": gate_id, "at": now.isoformat(),
-                           "alert": "credential_mismatch", "decision": ev.id,
-                           "detail": decision.detail})
+            self._alert(gate_id, "credential_mismatch", now, {
+                "decision": ev.id, "vrn": decision.vrn, "detail": decision.detail})
         if decision.opens:
             self._open(gate, decision, ev.id, frame_ns, now)
         if self.link:
@@ -314,9 +268,22 @@ class EdgeDaemon:
                        **data})
         if result_ok:
             gate.awaiting_pass = (decision.vrn, now, decision_id)
+            gate.confirm_open = (time.monotonic() + self.config.policy.open_confirm_s,
+                                 decision_id)
             self.counters["opens"] += 1
         else:
             self.counters["open_failures"] += 1
+            self._alert(gate.cfg.id, "barrier_failed", now,
+                        {"decision": decision_id, "vrn": decision.vrn, "detail": error})
+
+    def _alert(self, gate_id: str, kind: str, now: datetime, data: dict[str, Any]) -> None:
+        """Raise a guard alert: an ``alert`` event for the cloud and a line on the panel."""
+        assert self.outbox
+        payload = {"alert": kind, **data}
+        ev = self.outbox.record(gate_id, EventType.ALERT, now, payload)
+        self.counters[f"alert_{kind}"] += 1
+        self.ring.add({"type": "alert", "gate": gate_id, "at": now.isoformat(),
+                       "event_id": ev.id, **payload})
 
     # Inputs and passes ----------------------------------------------------------------------
     def _poll_bus(self, url: str) -> None:
@@ -340,6 +307,13 @@ class EdgeDaemon:
             prev, g.inputs = g.inputs, inputs
             if prev is not None and prev.loop and not inputs.loop:
                 self._on_pass(g)
+            if g.confirm_open and inputs.open_limit:
+                g.confirm_open = None
+            elif g.confirm_open and time.monotonic() > g.confirm_open[0]:
+                decision_id = g.confirm_open[1]
+                g.confirm_open = None
+                self._alert(g.cfg.id, "barrier_failed", self.clock.now(), {
+                    "decision": decision_id, "detail": "the boom did not reach its open limit"})
 
     def _on_pass(self, gate: GateState) -> None:
         """A vehicle cleared the loop: record the pass and flip its presence."""

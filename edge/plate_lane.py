@@ -15,7 +15,8 @@ from edge.core.types import Decision, PlateEvidence
 from shared.vocab import Outcome, Reason
 
 if TYPE_CHECKING:
-    from edge.daemon import EdgeDaemon, GateState
+    from edge.daemon import EdgeDaemon
+    from edge.state import GateState
 
 log = logging.getLogger(__name__)
 

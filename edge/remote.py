@@ -1,4 +1,5 @@
-"""Remote open at the edge: signed commands from the cloud, verified and re-checked locally."""
+"""Opens that no credential asked for: signed commands from the cloud (verified and re-checked
+locally) and the guard's override at the panel."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from edge.core.direction import effective_direction
 from edge.core.types import Credential, Decision
 from shared.commands import verify
 from shared.contract import CommandResponse
-from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
+from shared.vocab import REASON_OUTCOMES, Direction, EventType, Reason, TagStatus
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
@@ -51,3 +52,36 @@ def handle_command(daemon: EdgeDaemon, cmd: dict[str, Any], retained: bool) -> C
     data = {"outcome": decision.outcome.value, "reason": reason.value, "cause": cause}
     return CommandResponse(transaction=cid, status="error" if cause else "ok", data=data,
                            error=cause or None)
+
+
+def guard_open(daemon: EdgeDaemon, gate_id: str, user: str, role: str, reason: str,
+               vrn: str | None = None) -> Decision:
+    """The guard's judgement overrides the automation: open, and record who and why."""
+    if gate_id not in daemon.gates:
+        raise KeyError(gate_id)
+    now = daemon.clock.now()
+    why = reason.strip()[:200]
+    decision = Decision(REASON_OUTCOMES[Reason.GUARD_OVERRIDE], Reason.GUARD_OVERRIDE, gate_id,
+                        Credential("guard", user), now, vrn or None, None, why)
+    daemon.counters["guard_overrides"] += 1
+    guard = {"user": user, "role": role, "reason": why}
+    return daemon._act(gate_id, decision, now, time.monotonic_ns(),
+                       {"credential": {"kind": "guard", "value": user}, "guard": guard},
+                       extra={"guard": guard})
+
+
+def correct_presence(daemon: EdgeDaemon, site: str, vrn: str, inside: bool, user: str) -> None:
+    """A supervisor puts a vehicle inside or outside by hand; the cloud hears of it (as a
+    ``presence`` event of the site's first gate on this box)."""
+    assert daemon.db and daemon.outbox and daemon.presence
+    now = daemon.clock.now()
+    gate_id = next(g.cfg.id for g in daemon.gates.values() if g.cfg.site == site)
+    data = {"vrn": vrn, "inside": inside, "by": user,
+            "was": daemon.presence.is_inside(vrn)}
+    with daemon.db.write() as c:
+        ev = daemon.outbox.add(c, gate_id, EventType.PRESENCE, now, data)
+        daemon.presence.set(c, vrn, inside, now)
+    daemon.ring.add({"type": "presence", "gate": gate_id, "at": now.isoformat(),
+                     "event_id": ev.id, **data})
+    if daemon.link:
+        daemon.link.notify()

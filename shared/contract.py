@@ -168,14 +168,24 @@ class TagRule(_Model):
     locked_until: datetime | None = None
 
 
+class AccountRule(_Model):
+    """A guard or supervisor of the site's panel; only the scrypt hash travels."""
+
+    username: str
+    role: Literal["guard", "supervisor"]
+    pw_hash: str
+
+
 class Change(_Model):
     """One rule change inside a delta."""
 
-    op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert"]
+    op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert",
+                "account.upsert", "account.delete"]
     tag: TagRule | None = None
     vehicle: VehicleRule | None = None
     gate: GateRule | None = None
-    key: str | None = Field(default=None, description="epc or vrn for deletes")
+    account: AccountRule | None = None
+    key: str | None = Field(default=None, description="epc, vrn or user name for deletes")
 
 
 class RulesDelta(_Model):
@@ -204,3 +214,4 @@ class RulesSnapshot(_Model):
     gates: list[GateRule]
     vehicles: list[VehicleRule]
     tags: list[TagRule]
+    accounts: list[AccountRule] = Field(default_factory=list)

@@ -55,6 +55,7 @@ class Reason(StrEnum):
     CREDENTIAL_PENDING = "credential_pending"
     REMOTE_OPEN = "remote_open"
     COMMAND_REJECTED = "command_rejected"
+    GUARD_OVERRIDE = "guard_override"
 
 
 class EventType(StrEnum):
@@ -66,6 +67,7 @@ class EventType(StrEnum):
     PASS = "pass"
     FAULT = "fault"
     ALERT = "alert"
+    PRESENCE = "presence"
 
 
 REASON_OUTCOMES: dict[Reason, Outcome] = {
@@ -82,6 +84,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.CREDENTIAL_PENDING: Outcome.IGNORED,
     Reason.REMOTE_OPEN: Outcome.OPEN,
     Reason.COMMAND_REJECTED: Outcome.DENY,
+    Reason.GUARD_OVERRIDE: Outcome.OPEN,
 }
 
 

@@ -9,7 +9,7 @@ import sqlite_utils
 
 from edge.core.types import TagRecord
 from edge.store.db import EdgeDB
-from shared.contract import Change, RulesDelta, RulesSnapshot, TagRule
+from shared.contract import AccountRule, Change, RulesDelta, RulesSnapshot, TagRule
 from shared.vocab import TagStatus
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class RulesCache:
                   "name": g.name, "command_key": g.command_key} for g in snap.gates),
                 replace=True,
             )
+            c.execute("DELETE FROM accounts WHERE source = 'cloud' AND site = ? AND username "
+                      f"NOT IN ({','.join('?' * len(snap.accounts))})",
+                      (snap.site, *(a.username for a in snap.accounts)))
+            for a in snap.accounts:
+                self._upsert_account(c, snap.site, a)
             self._set_version(c, snap.site, snap.version)
         log.info("rules of %s replaced by snapshot v%s (%s tags)", snap.site, snap.version,
                  len(snap.tags))
@@ -149,8 +154,25 @@ class RulesCache:
                       "command_key) VALUES (?, ?, ?, ?, ?)",
                       (site, ch.gate.id, ch.gate.direction.value, ch.gate.name,
                        ch.gate.command_key))
+        elif ch.op == "account.upsert" and ch.account:
+            RulesCache._upsert_account(c, site, ch.account)
+        elif ch.op == "account.delete" and ch.key:
+            c.execute("DELETE FROM accounts WHERE username = ? AND source = 'cloud' AND site = ?",
+                      (ch.key, site))
         else:
             raise ValueError(f"malformed change {ch.op}")
+
+    @staticmethod
+    def _upsert_account(c, site: str, a: AccountRule) -> None:
+        """Cloud accounts replace local ones of the same name; a new hash clears failures."""
+        c.execute(
+            "INSERT INTO accounts(username, role, pw_hash, failures, locked_until, source, "
+            "created_at, site) VALUES (?, ?, ?, 0, NULL, 'cloud', datetime('now'), ?) "
+            "ON CONFLICT(username) DO UPDATE SET role = excluded.role, site = excluded.site, "
+            "source = 'cloud', failures = CASE WHEN pw_hash = excluded.pw_hash THEN failures "
+            "ELSE 0 END, locked_until = CASE WHEN pw_hash = excluded.pw_hash THEN locked_until "
+            "ELSE NULL END, pw_hash = excluded.pw_hash",
+            (a.username, a.role, a.pw_hash, site))
 
 
 class Presence:

@@ -56,6 +56,17 @@ MIGRATIONS = [
         ) WITHOUT ROWID
         """,
     ),
+    sql_migration(
+        "006_panel",
+        """
+        ALTER TABLE accounts ADD COLUMN site TEXT;
+        CREATE TABLE journal (
+            id TEXT PRIMARY KEY, gate TEXT NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL,
+            outcome TEXT, reason TEXT, vrn TEXT, credential TEXT, payload TEXT NOT NULL
+        );
+        CREATE INDEX journal_at ON journal(at)
+        """,
+    ),
 ]
 
 

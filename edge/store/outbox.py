@@ -1,5 +1,8 @@
 """The outbox: every event is written here before it is published, and leaves only on ack.
 
+The same transaction writes the event to the local journal, the guard panel's history,
+which outlives the ack and is pruned by age.
+
 paho keeps in-flight messages in memory only, so this table is what guarantees delivery
 across broker outages and daemon crashes. Each event gets ``<gate>:<seq>`` with ``seq``
 allocated in the same transaction as the row, so ids never repeat and never skip.
@@ -39,6 +42,15 @@ class Outbox:
             "INSERT INTO outbox(id, gate, seq, type, payload, created_at) VALUES (?,?,?,?,?,?)",
             (event.id, gate, seq, type_.value, event.model_dump_json(), at.isoformat()),
         )
+        cred = data.get("credential")
+        conn.execute(
+            "INSERT INTO journal(id, gate, type, at, outcome, reason, vrn, credential, payload) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (event.id, gate, type_.value, at.isoformat(), data.get("outcome"),
+             data.get("reason"), data.get("vrn"),
+             cred.get("value") if isinstance(cred, dict) else None,
+             json.dumps(data, default=str)),
+        )
         return event
 
     def record(self, gate: str, type_: EventType, at: datetime, data: dict[str, Any]) -> Event:
@@ -72,6 +84,11 @@ class Outbox:
     def size(self) -> int:
         """Events waiting for the cloud's ack."""
         return int(self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def prune_journal(self, before: datetime) -> int:
+        """Forget the local history older than *before* (the cloud keeps it all)."""
+        with self.db.write() as c:
+            return c.execute("DELETE FROM journal WHERE at < ?", (before.isoformat(),)).rowcount
 
     def last_seq(self) -> dict[str, int]:
         """The last sequence number issued per gate."""

@@ -1,0 +1,56 @@
+"""Guard and supervisor accounts of a site's panels, kept in the cloud and synced to its
+edge boxes as rules. The cloud hashes the password once; only the scrypt hash leaves it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from cloud.rules import RuleError, RulesService
+from shared.contract import AccountRule, Change, RulesDelta
+from shared.passwords import hash_password
+
+MIN_PASSWORD = 10
+ROLES = ("guard", "supervisor")
+
+
+def add_account(rules: RulesService, site: str, username: str, role: str,
+                password: str) -> RulesDelta:
+    """Create or replace a panel account of *site* (a new password resets it)."""
+    if not username or not username.isprintable() or len(username) > 64:
+        raise RuleError(422, "bad_username", "user names are 1–64 printable characters")
+    if role not in ROLES:
+        raise RuleError(422, "bad_role", "role must be guard or supervisor")
+    if len(password) < MIN_PASSWORD:
+        raise RuleError(422, "weak_password",
+                        f"passwords need at least {MIN_PASSWORD} characters")
+    pw_hash = hash_password(password)
+
+    def fn(c: sqlite3.Connection) -> list[Change]:
+        c.execute("INSERT OR REPLACE INTO accounts(site, username, role, pw_hash, created_at) "
+                  "VALUES (?, ?, ?, ?, ?)",
+                  (site, username, role, pw_hash, rules.clock.now().isoformat()))
+        return [Change(op="account.upsert",
+                       account=AccountRule(username=username, role=role,
+                                           pw_hash=pw_hash))]
+
+    return rules._change(site, fn)
+
+
+def remove_account(rules: RulesService, site: str, username: str) -> RulesDelta:
+    """Delete a panel account; the edge drops it and its sessions."""
+
+    def fn(c: sqlite3.Connection) -> list[Change]:
+        n = c.execute("DELETE FROM accounts WHERE site = ? AND username = ?",
+                      (site, username)).rowcount
+        if not n:
+            raise RuleError(404, "unknown_account", f"{username} is not an account of {site}")
+        return [Change(op="account.delete", key=username)]
+
+    return rules._change(site, fn)
+
+
+def list_accounts(rules: RulesService, site: str) -> list[dict]:
+    """User names and roles of a site (never the hashes)."""
+    return [{"username": r[0], "role": r[1], "created_at": r[2]} for r in rules.db.conn.execute(
+        "SELECT username, role, created_at FROM accounts WHERE site = ? ORDER BY username",
+        (site,))]

@@ -1,0 +1,249 @@
+"""The guard's panel, served by the edge daemon: Live, Open, Look up, Events, Alerts.
+
+Server-rendered (Jinja2), a little plain JavaScript, live updates over server-sent events;
+no CDN and no build step, so it works on a box with no internet. Every page needs a signed-in
+guard or supervisor; every form carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from edge.accounts import Accounts
+from edge.panel import queries
+from edge.panel.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions
+from edge.remote import correct_presence
+from shared.vocab import Outcome, Reason
+
+if TYPE_CHECKING:
+    from edge.daemon import EdgeDaemon
+
+HERE = Path(__file__).parent
+OPEN_REASONS = ["Visitor let in", "Delivery", "Emergency vehicle", "Reader or camera fault",
+                "Resident without tag"]
+LIVE_TYPES = {"decision", "open", "pass", "fault", "alert", "presence"}
+
+
+class _Redirect(Exception):
+    def __init__(self, to: str) -> None:
+        self.to = to
+
+
+def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
+    """Add the panel's pages to the edge's app; returns the session store (tests read it)."""
+    sessions = Sessions(daemon.config.api.idle_logout_min * 60)
+
+    def accounts() -> Accounts:
+        assert daemon.db, "the daemon must be started before the panel serves"
+        return Accounts(daemon.db, daemon.clock)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    secure = daemon.config.api.secure_cookies
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(_Redirect)
+    async def redirect(request: Request, exc: _Redirect) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
+
+    def session(request: Request, touch: bool = True) -> Session:
+        s = sessions.get(request.cookies.get(COOKIE), touch)
+        if s is None:
+            raise _Redirect("/login")
+        role = accounts().role(s.user)
+        if role is None:  # the account was removed (in the cloud) since sign-in
+            sessions.end_user(s.user)
+            raise _Redirect("/login")
+        s.role = role
+        return s
+
+    def checked(request: Request, csrf: str | None) -> Session:
+        s = session(request)
+        if not s.csrf_ok(csrf):
+            daemon.counters["panel_csrf_refused"] += 1
+            raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
+        return s
+
+    def page(request: Request, name: str, s: Session | None, **ctx: Any) -> Response:
+        ctx = {"edge": daemon.config.id, "s": s, "nav": name.removesuffix(".html"), **ctx}
+        return templates.TemplateResponse(request, name, ctx)
+
+    def set_cookie(resp: Response, key: str, value: str) -> None:
+        resp.set_cookie(key, value, httponly=True, samesite="strict", secure=secure, path="/")
+
+    # Sign in and out ----------------------------------------------------------------------
+    @app.get("/login")
+    def login_form(request: Request, error: str = "") -> Response:
+        """The sign-in page (sets a one-off CSRF cookie for the login form)."""
+        token = secrets.token_urlsafe(24)
+        resp = page(request, "login.html", None, csrf=token, error=error,
+                    no_accounts=accounts().count() == 0)
+        set_cookie(resp, LOGIN_COOKIE, token)
+        return resp
+
+    @app.post("/login")
+    def login(request: Request, username: str = Form(""), password: str = Form(""),
+              csrf: str = Form("")) -> Response:
+        """Check the password (lockout after five failures) and start a session."""
+        cookie = request.cookies.get(LOGIN_COOKIE) or ""
+        if not csrf or not secrets.compare_digest(cookie, csrf):
+            daemon.counters["panel_csrf_refused"] += 1
+            raise HTTPException(403, "the sign-in form's CSRF token is missing or wrong")
+        result = accounts().login(username, password)
+        daemon.counters[f"panel_login_{result.reason}"] += 1
+        if not result.ok:
+            msg = ("This account is locked for 15 minutes after repeated failures."
+                   if result.reason == "locked" else "Wrong user name or password.")
+            if result.reason == "locked":
+                sessions.end_user(username)
+            return login_form(request, msg)
+        s = sessions.create(result.username, result.role)
+        resp = RedirectResponse("/", status_code=303)
+        set_cookie(resp, COOKIE, s.id)
+        resp.delete_cookie(LOGIN_COOKIE, path="/")
+        return resp
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: str = Form("")) -> Response:
+        """End the session."""
+        checked(request, csrf)
+        sessions.end(request.cookies.get(COOKIE))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    # Live and Open ------------------------------------------------------------------------
+    @app.get("/")
+    def live(request: Request, opened: str = "") -> Response:
+        """Each gate's barrier, loop and devices; the latest decisions, live."""
+        s = session(request)
+        recent = [e for e in daemon.ring.after(0, 0, 20_000) if e["type"] == "decision"
+                  and e["outcome"] != Outcome.IGNORED.value][-30:][::-1]
+        return page(request, "live.html", s, health=daemon.health(), recent=recent,
+                    last_id=daemon.ring.last_id, reasons=OPEN_REASONS, opened=opened)
+
+    @app.post("/gates/{gate}/open")
+    def guard_open(request: Request, gate: str, csrf: str = Form(""), reason: str = Form(""),
+                   other: str = Form(""), vrn: str = Form("")) -> Response:
+        """Open a gate for a guard: one tap plus a reason, recorded as ``guard_override``."""
+        s = checked(request, csrf)
+        why = (other.strip() or reason.strip())
+        if not why:
+            raise HTTPException(422, "say why the gate is opened: pick a reason or type one")
+        if gate not in daemon.gates:
+            raise HTTPException(404, f"no gate {gate} on this box")
+        daemon.guard_open(gate, s.user, s.role, why, vrn.strip().upper() or None)
+        return RedirectResponse(f"/?opened={gate}", status_code=303)
+
+    @app.get("/panel/stream")
+    async def stream(request: Request, after: int = 0) -> Response:
+        """Server-sent events: decisions, opens, passes, faults and alerts, and health."""
+        session(request, touch=False)
+        sid = request.cookies.get(COOKIE)
+        start = int(request.headers.get("last-event-id") or after)
+
+        async def events() -> AsyncIterator[str]:
+            last = start
+            next_health = 0.0
+            loop = asyncio.get_running_loop()
+            yield "retry: 1000\n\n"
+            while not await request.is_disconnected():
+                if sessions.get(sid, touch=False) is None:
+                    yield "event: logout\ndata: {}\n\n"
+                    return
+                items = await run_in_threadpool(daemon.ring.after, last, 0.5, 200)
+                for e in items:
+                    last = e["local_id"]
+                    if e["type"] in LIVE_TYPES:
+                        yield f"id: {last}\nevent: {e['type']}\ndata: {json.dumps(e)}\n\n"
+                if loop.time() >= next_health:
+                    next_health = loop.time() + 1.0
+                    h = daemon.health()
+                    small = {"gates": h["gates"], "cloud_connected": h["cloud_connected"],
+                             "outbox": h["outbox"], "cameras": h["cameras"]}
+                    yield f"event: health\ndata: {json.dumps(small)}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+    @app.get("/evidence/{name}")
+    def evidence(request: Request, name: str) -> Response:
+        """A plate crop or frame kept as evidence."""
+        session(request)
+        path = daemon.evidence.path(name)
+        if path is None:
+            raise HTTPException(404, "no such evidence (it may have been evicted)")
+        return FileResponse(path, media_type="image/jpeg")
+
+    # Look up ------------------------------------------------------------------------------
+    @app.get("/lookup")
+    def lookup(request: Request, q: str = "", done: str = "") -> Response:
+        """A vehicle by plate or tag: tags, locks, inside/outside, last decisions."""
+        s = session(request)
+        return page(request, "lookup.html", s, q=q, results=queries.lookup(daemon, q),
+                    done=done)
+
+    @app.post("/presence")
+    def presence(request: Request, csrf: str = Form(""), site: str = Form(...),
+                 vrn: str = Form(...), inside: str = Form(...), q: str = Form("")) -> Response:
+        """Supervisors only: correct whether a vehicle is inside."""
+        s = checked(request, csrf)
+        if s.role != "supervisor":
+            raise HTTPException(403, "only a supervisor may correct inside/outside")
+        if not any(g.cfg.site == site for g in daemon.gates.values()):
+            raise HTTPException(404, f"no gate of site {site} on this box")
+        correct_presence(daemon, site, vrn, inside == "inside", s.user)
+        return RedirectResponse(f"/lookup?q={q or vrn}&done=presence", status_code=303)
+
+    # Events and alerts --------------------------------------------------------------------
+    def event_filter(request: Request) -> queries.EventFilter:
+        p = request.query_params
+
+        def when(key: str) -> datetime | None:
+            try:
+                return datetime.fromisoformat(p[key]) if p.get(key) else None
+            except ValueError as exc:
+                raise HTTPException(422, f"{key}: not a date and time ({p[key]})") from exc
+
+        return queries.EventFilter(
+            since=when("since"), until=when("until"), gate=p.get("gate", ""),
+            outcome=p.get("outcome", ""), reason=p.get("reason", ""),
+            plate=p.get("plate", ""), tag=p.get("tag", ""), type=p.get("type", ""))
+
+    @app.get("/events")
+    def events_page(request: Request) -> Response:
+        """The local history, filtered by time, gate, decision, reason, plate or tag."""
+        s = session(request)
+        f = event_filter(request)
+        return page(request, "events.html", s, f=f, rows=queries.events(daemon, f),
+                    gates=list(daemon.gates), reasons=[r.value for r in Reason],
+                    outcomes=[o.value for o in Outcome], query=request.url.query)
+
+    @app.get("/events.csv")
+    def events_csv(request: Request) -> Response:
+        """The filtered history as a CSV file."""
+        session(request)
+        rows = queries.events(daemon, replace(event_filter(request), limit=100_000))
+        name = f"gatepost-{daemon.config.id}-events.csv"
+        return Response(queries.events_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/alerts")
+    def alerts_page(request: Request) -> Response:
+        """Credential mismatches, barriers that failed to open, devices and cloud link down."""
+        s = session(request)
+        return page(request, "alerts.html", s, **queries.alerts(daemon))
+
+    return sessions

@@ -1,0 +1,139 @@
+"""What the panel's pages read: the local journal, the rules cache, and the daemon's state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shared import vrn as vrn_rules
+
+if TYPE_CHECKING:
+    from edge.daemon import EdgeDaemon
+
+EPC = re.compile(r"^[0-9A-Fa-f]{8,62}$")
+CSV_COLUMNS = ["id", "at", "gate", "type", "outcome", "reason", "vrn", "credential", "detail",
+               "guard"]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """The Events page's filters; empty fields match everything."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    gate: str = ""
+    outcome: str = ""
+    reason: str = ""
+    plate: str = ""
+    tag: str = ""
+    type: str = ""
+    limit: int = 500
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL conditions and arguments over the journal."""
+        conds: list[str] = []
+        args: list[Any] = []
+        if self.since:
+            conds.append("at >= ?")
+            args.append(self.since.isoformat())
+        if self.until:
+            conds.append("at <= ?")
+            args.append(self.until.isoformat())
+        for column, value in (("gate", self.gate), ("outcome", self.outcome),
+                              ("reason", self.reason), ("type", self.type)):
+            if value:
+                conds.append(f"{column} = ?")
+                args.append(value)
+        if self.plate:
+            conds.append("vrn LIKE ?")
+            args.append(f"%{vrn_rules.normalise(self.plate)}%")
+        if self.tag:
+            conds.append("credential LIKE ?")
+            args.append(f"%{self.tag.strip().upper()}%")
+        return (" WHERE " + " AND ".join(conds)) if conds else "", args
+
+
+def events(daemon: EdgeDaemon, f: EventFilter) -> list[dict[str, Any]]:
+    """Journal rows matching *f*, newest first."""
+    assert daemon.db
+    where, args = f.where()
+    rows = daemon.db.conn.execute(
+        f"SELECT id, at, gate, type, outcome, reason, vrn, credential, payload FROM journal"
+        f"{where} ORDER BY at DESC, rowid DESC LIMIT ?", (*args, f.limit)).fetchall()
+    out = []
+    for r in rows:
+        data = json.loads(r[8])
+        guard = data.get("guard") or {}
+        out.append({"id": r[0], "at": r[1], "gate": r[2], "type": r[3], "outcome": r[4],
+                    "reason": r[5], "vrn": r[6], "credential": r[7],
+                    "detail": data.get("detail") or data.get("alert") or data.get("error")
+                    or "", "guard": guard.get("user", ""), "data": data})
+    return out
+
+
+def events_csv(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV with a header line."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) if r.get(k) is not None else "" for k in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def lookup(daemon: EdgeDaemon, query: str) -> list[dict[str, Any]]:
+    """Vehicles matching a plate or a tag, with their tags, locks and inside/outside state."""
+    assert daemon.cache and daemon.presence and daemon.db
+    q = query.strip()
+    if not q:
+        return []
+    now = daemon.clock.now()
+    vrns: dict[str, str | None] = {}
+    if EPC.match(q) and (t := daemon.cache.tag(q.upper())) is not None:
+        vrns[t.vrn or f"tag {t.epc}"] = t.site
+    plate = vrn_rules.normalise(q)
+    for site, vrn in daemon.db.conn.execute(
+            "SELECT site, vrn FROM vehicles WHERE vrn LIKE ? ORDER BY vrn LIMIT 20",
+            (f"%{plate}%",)):
+        vrns.setdefault(vrn, site)
+    out = []
+    for vrn, site in vrns.items():
+        tags = daemon.cache.tags_of(vrn) if not vrn.startswith("tag ") else \
+            [t for t in [daemon.cache.tag(vrn[4:])] if t]
+        row = daemon.db.conn.execute("SELECT type FROM vehicles WHERE vrn = ?",
+                                     (vrn,)).fetchone()
+        out.append({
+            "vrn": vrn, "site": site, "type": row[0] if row else None,
+            "inside": daemon.presence.is_inside(vrn),
+            "tags": [{"epc": t.epc, "status": t.status.value, "locked": t.is_locked(now),
+                      "locked_until": t.locked_until.isoformat() if t.locked_until else None}
+                     for t in tags],
+            "last": events(daemon, EventFilter(plate=vrn, type="decision", limit=5)),
+        })
+    return out
+
+
+def alerts(daemon: EdgeDaemon, limit: int = 200) -> dict[str, Any]:
+    """What needs a guard's attention now, and the alert history."""
+    health = daemon.health()
+    now: list[str] = []
+    if not health["cloud_connected"]:
+        now.append("Cloud link down: decisions go on from the local cache; events wait "
+                   f"in the outbox ({health['outbox']}).")
+    for g in health["gates"]:
+        for device in ("reader", "relay"):
+            if g[f"{device}_ok"] is False:
+                now.append(f"{g['id']}: {device} down")
+    for gate_id, cam in health["cameras"].items():
+        if not cam.get("connected", True):
+            now.append(f"{gate_id}: camera down")
+    history = [e for e in events(daemon, EventFilter(type="alert", limit=limit))]
+    history += [e for e in events(daemon, EventFilter(type="fault", limit=limit))
+                if e["data"].get("state") == "down"]
+    history.sort(key=lambda e: e["at"], reverse=True)
+    return {"now": now, "history": history[:limit]}

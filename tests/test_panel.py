@@ -1,0 +1,238 @@
+"""The guard's panel over real HTTP against a started daemon: sign-in, CSRF, lockout, idle
+logout, the guard's open, look-up with the supervisor's correction, events and CSV, alerts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge.accounts import Accounts
+from edge.api import create_app
+from edge.config import EdgeConfig
+from edge.daemon import EdgeDaemon
+from shared.clock import SystemClock
+from shared.contract import AccountRule, Change, RulesDelta, RulesSnapshot, TagRule, VehicleRule
+from shared.passwords import hash_password
+from shared.vocab import EventType, TagStatus, VehicleType
+from shared.webthread import WebThread
+
+EPC = "E2801160600002040000AB01"
+PASSWORD = "booth-password-1"
+
+
+@pytest.fixture
+def panel(tmp_path: Path):
+    cfg = EdgeConfig.model_validate({
+        "id": "box1", "data_dir": str(tmp_path / "data"),
+        "cloud": {"mqtt_url": "mqtt://127.0.0.1:9", "http_url": "http://127.0.0.1:9"},
+        "api": {"port": 0},
+        "gates": [{"id": "main-in", "site": "green-acres", "direction": "entry"},
+                  {"id": "main-out", "site": "green-acres", "direction": "exit"}],
+    })
+    d = EdgeDaemon(cfg, SystemClock())
+    d.start()
+    assert d.cache is not None and d.db is not None
+    d.cache.apply_snapshot(RulesSnapshot(
+        site="green-acres", version=3, gates=[],
+        vehicles=[VehicleRule(vrn="MH12AB1234", type=VehicleType.W4)],
+        tags=[TagRule(epc=EPC, site="green-acres", status=TagStatus.ACTIVE, vrn="MH12AB1234",
+                      locked=True)]))
+    accounts = Accounts(d.db, d.clock)
+    accounts.add("ravi", "guard", PASSWORD)
+    accounts.add("meena", "supervisor", PASSWORD)
+    app = create_app(d)
+    web = WebThread(app, "127.0.0.1", 0)
+    web.start()
+    yield d, web.url, app
+    web.stop()
+    d.stop()
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "the page has no CSRF field"
+    return m.group(1)
+
+
+def login(url: str, user: str = "ravi", password: str = PASSWORD) -> httpx.Client:
+    c = httpx.Client(base_url=url, timeout=10)
+    form = c.get("/login")
+    r = c.post("/login", data={"username": user, "password": password,
+                               "csrf": _csrf(form.text)})
+    assert r.status_code == 303 and r.headers["location"] == "/", r.text
+    return c
+
+
+def test_every_page_needs_a_session(panel):
+    _, url, _ = panel
+    c = httpx.Client(base_url=url, timeout=10)
+    for path in ("/", "/lookup", "/events", "/events.csv", "/alerts", "/panel/stream"):
+        r = c.get(path)
+        assert r.status_code == 303 and r.headers["location"] == "/login", path
+    r = c.post("/gates/main-in/open", data={"reason": "Delivery", "csrf": "x"})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_session_cookie_is_httponly_and_samesite_strict(panel):
+    _, url, _ = panel
+    c = httpx.Client(base_url=url, timeout=10)
+    form = c.get("/login")
+    r = c.post("/login", data={"username": "ravi", "password": PASSWORD,
+                               "csrf": _csrf(form.text)})
+    cookie = next(v for k, v in r.headers.multi_items()
+                  if k == "set-cookie" and v.startswith("gp_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+
+
+def test_login_form_without_its_token_is_refused(panel):
+    d, url, _ = panel
+    c = httpx.Client(base_url=url, timeout=10)
+    c.get("/login")
+    r = c.post("/login", data={"username": "ravi", "password": PASSWORD})
+    assert r.status_code == 403 and "CSRF" in r.text
+    assert d.counters["panel_csrf_refused"] == 1
+
+
+def test_open_without_csrf_is_refused_and_nothing_opens(panel):
+    d, url, _ = panel
+    c = login(url)
+    r = c.post("/gates/main-in/open", data={"reason": "Delivery"})
+    assert r.status_code == 403
+    r = c.post("/gates/main-in/open", data={"reason": "Delivery", "csrf": "forged"})
+    assert r.status_code == 403
+    assert d.counters["guard_overrides"] == 0
+
+
+def test_five_wrong_passwords_lock_the_account(panel):
+    d, url, _ = panel
+    c = httpx.Client(base_url=url, timeout=10)
+    for i in range(5):
+        r = c.post("/login", data={"username": "ravi", "password": f"wrong-{i}",
+                                   "csrf": _csrf(c.get("/login").text)})
+        assert r.status_code == 200 and "gp_session" not in r.cookies
+    assert "locked for 15 minutes" in r.text
+    r = c.post("/login", data={"username": "ravi", "password": PASSWORD,
+                               "csrf": _csrf(c.get("/login").text)})
+    assert "locked for 15 minutes" in r.text and "gp_session" not in r.cookies
+    assert d.counters["panel_login_locked"] == 2
+
+
+def test_idle_session_is_logged_out(panel):
+    _, url, app = panel
+    c = login(url)
+    assert c.get("/").status_code == 200
+    sessions = app.state.sessions
+    assert sessions.idle_s == 15 * 60
+    start = time.monotonic()
+    sessions.now = lambda: start + 14 * 60  # 14 idle minutes: still signed in
+    assert c.get("/").status_code == 200
+    sessions.now = lambda: start + 14 * 60 + 15 * 60 + 1  # then 15 minutes and a second
+    r = c.get("/")
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_guard_open_is_a_guard_override_event_with_identity(panel):
+    d, url, _ = panel
+    c = login(url)
+    live = c.get("/")
+    r = c.post("/gates/main-in/open", data={"reason": "Delivery", "csrf": _csrf(live.text)})
+    assert r.status_code == 303 and r.headers["location"] == "/?opened=main-in"
+    events = [e for e in d.ring.after(0) if e["type"] == "decision"]
+    assert events[-1]["reason"] == "guard_override" and events[-1]["outcome"] == "open"
+    assert events[-1]["guard"] == {"user": "ravi", "role": "guard", "reason": "Delivery"}
+    assert d.outbox is not None
+    sent = [e for e in d.outbox.pending(50) if e.type is EventType.DECISION]
+    assert sent[-1].data["reason"] == "guard_override" and sent[-1].data["guard"]["user"] == "ravi"
+    # free text wins over the list; an empty reason is refused
+    r = c.post("/gates/main-out/open", data={"reason": "", "other": "Ambulance",
+                                             "csrf": _csrf(live.text)})
+    assert r.status_code == 303
+    assert d.ring.after(0)[-3]["guard"]["reason"] == "Ambulance"
+    r = c.post("/gates/main-out/open", data={"reason": "", "csrf": _csrf(live.text)})
+    assert r.status_code == 422
+    assert c.post("/gates/nope/open", data={"reason": "x", "csrf": _csrf(live.text)}
+                  ).status_code == 404
+
+
+def test_no_relay_means_barrier_failed_alert(panel):
+    d, url, _ = panel
+    c = login(url)
+    c.post("/gates/main-in/open", data={"reason": "Delivery", "csrf": _csrf(c.get("/").text)})
+    page = c.get("/alerts").text
+    assert "barrier_failed" in page and "no relay configured" in page
+    assert "Cloud link down" in page
+    assert d.counters["alert_barrier_failed"] == 1
+
+
+def test_lookup_by_plate_or_tag_and_supervisor_correction(panel):
+    d, url, _ = panel
+    guard = login(url)
+    for q in ("mh12ab1234", EPC.lower(), "AB12"):
+        page = guard.get("/lookup", params={"q": q}).text
+        assert "MH12AB1234" in page and EPC in page and "locked" in page, q
+        assert "never seen at a gate" in page
+    assert "Put inside" not in page
+    r = guard.post("/presence", data={"csrf": _csrf(page), "site": "green-acres",
+                                      "vrn": "MH12AB1234", "inside": "inside"})
+    assert r.status_code == 403
+    assert "Nothing on this box" in guard.get("/lookup", params={"q": "ZZ99"}).text
+    sup = login(url, "meena")
+    page = sup.get("/lookup", params={"q": "MH12AB1234"}).text
+    r = sup.post("/presence", data={"csrf": _csrf(page), "site": "green-acres",
+                                    "vrn": "MH12AB1234", "inside": "inside", "q": "MH12AB1234"})
+    assert r.status_code == 303
+    assert d.presence is not None and d.presence.is_inside("MH12AB1234") is True
+    assert "Now: <b>inside</b>" in sup.get("/lookup", params={"q": "MH12AB1234"}).text
+    assert d.outbox is not None
+    ev = [e for e in d.outbox.pending(50) if e.type is EventType.PRESENCE]
+    assert ev and ev[-1].data == {"vrn": "MH12AB1234", "inside": True, "by": "meena",
+                                  "was": None}
+
+
+def test_events_filter_and_csv(panel):
+    d, url, _ = panel
+    c = login(url)
+    d.handle_epc("main-in", EPC, time.monotonic_ns())
+    d.handle_epc("main-in", "E28011606000020400000000", time.monotonic_ns())
+    c.post("/gates/main-out/open", data={"reason": "Delivery", "csrf": _csrf(c.get("/").text)})
+    page = c.get("/events", params={"reason": "unknown_credential"}).text
+    assert "E28011606000020400000000" in page and "guard_override" not in page.split("<tbody>")[1]
+    rows = list(csv.DictReader(io.StringIO(c.get("/events.csv", params={"type": "decision"}
+                                                 ).text)))
+    assert [r["reason"] for r in rows] == ["guard_override", "unknown_credential", "tag_valid"]
+    assert rows[0]["guard"] == "ravi" and rows[0]["gate"] == "main-out"
+    only_tag = list(csv.DictReader(io.StringIO(c.get("/events.csv", params={
+        "tag": EPC[-6:], "type": "decision"}).text)))
+    assert [r["credential"] for r in only_tag] == [EPC]
+    by_gate = list(csv.DictReader(io.StringIO(c.get("/events.csv", params={
+        "gate": "main-out"}).text)))
+    assert {r["gate"] for r in by_gate} == {"main-out"}
+    future = list(csv.DictReader(io.StringIO(c.get("/events.csv", params={
+        "since": "2999-01-01T00:00"}).text)))
+    assert future == []
+    assert c.get("/events", params={"since": "yesterday"}).status_code == 422
+
+
+def test_cloud_accounts_sync_and_removal(panel):
+    d, url, _ = panel
+    assert d.cache is not None
+    h = hash_password("cloud-password-9")
+    d.cache.apply_delta(RulesDelta(site="green-acres", from_version=3, to_version=4, changes=[
+        Change(op="account.upsert", account=AccountRule(username="asha", role="guard",
+                                                        pw_hash=h))]))
+    c = login(url, "asha", "cloud-password-9")
+    assert c.get("/").status_code == 200
+    d.cache.apply_delta(RulesDelta(site="green-acres", from_version=4, to_version=5, changes=[
+        Change(op="account.delete", key="asha")]))
+    r = c.get("/")
+    assert r.status_code == 303, "a removed account's session must end"
+    # a snapshot without the account removes it too, but leaves local accounts alone
+    d.cache.apply_snapshot(RulesSnapshot(site="green-acres", version=6, gates=[], vehicles=[],
+                                         tags=[], accounts=[]))
+    assert login(url, "ravi").get("/").status_code == 200
