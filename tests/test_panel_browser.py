@@ -1,0 +1,164 @@
+"""The guard's panel in a real browser (Debian's chromium, headless, driven by Playwright)
+against the real stack: broker, cloud, simulator and edge daemon. Screenshots of every page
+land in the artifacts folder (``test-artifacts/panel`` by default)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from gatepost.browser import launch
+from gatepost.stack import GateSpec, Stack, wait_until
+
+pytestmark = pytest.mark.stack
+SITE = "green-acres"
+EPC = "E2801160600002040000AB01"
+PASSWORD = "booth-password-1"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    st = Stack(tmp_path_factory.mktemp("panel"), [GateSpec("main-in", SITE, "entry"),
+                                                  GateSpec("main-out", SITE, "exit")])
+    st.start()
+    try:
+        c = st.cloud
+        c.post("/api/v1/sites", json={"id": SITE, "name": "Green Acres"}).raise_for_status()
+        c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
+        c.post(f"/api/v1/sites/{SITE}/tags", json={"epc": EPC, "vrn": "MH12AB1234",
+                                                   "status": "active"}).raise_for_status()
+        # Accounts come from the cloud, as rules do: only the hash reaches the box.
+        for user, role in (("ravi", "guard"), ("meena", "supervisor"), ("locky", "guard")):
+            r = c.post(f"/api/v1/sites/{SITE}/accounts",
+                       json={"username": user, "role": role, "password": PASSWORD})
+            r.raise_for_status()
+        st.wait_edge_version(SITE, r.json()["rules_version"], 15)
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(artifacts: Path) -> Path:
+    d = artifacts / "panel"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def sign_in(page: Page, stack: Stack, user: str = "ravi", password: str = PASSWORD) -> None:
+    page.goto(f"{stack.edge_url}/login")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_and_watch_a_tag_read_appear_on_live(stack, browser, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(stack.edge_url)
+    expect(page).to_have_url(f"{stack.edge_url}/login")
+    page.screenshot(path=shots / "login.png")
+    sign_in(page, stack, password="not the password")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+    sign_in(page, stack)
+    expect(page.get_by_role("link", name="Live")).to_have_class("on")
+    expect(page.locator("#gate-main-in .relay")).to_have_text("ok")
+    stack.world.gates["main-in"].reader.push_once(EPC)
+    row = page.locator("#decisions tr").first
+    expect(row).to_contain_text("tag_valid")
+    expect(row).to_contain_text("MH12AB1234")
+    expect(row).to_contain_text(EPC)
+    expect(page.locator("#gate-main-in .boom")).to_have_text("up")
+    page.screenshot(path=shots / "live.png", full_page=True)
+    page.close()
+
+
+def test_open_with_a_reason_raises_the_boom_and_reaches_the_cloud(stack, browser, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, stack)
+    boom = stack.world.gates["main-out"].boom
+    opens_before = boom.snapshot().opens
+    page.locator("#gate-main-out").get_by_role("button", name="Delivery").click()
+    expect(page.get_by_role("status")).to_have_text("Opened main-out.")
+    assert boom.wait_for(lambda s: s.open_limit, 5), "the simulated boom did not rise"
+    assert boom.snapshot().opens == opens_before + 1
+    row = page.locator("#decisions tr").first
+    expect(row).to_contain_text("guard_override")
+    expect(row).to_contain_text("ravi: Delivery")
+
+    def in_cloud() -> bool:
+        events = stack.cloud.get("/api/v1/events", params={"site": SITE, "type": "decision"}
+                                 ).json()["events"]
+        return any(e["data"]["reason"] == "guard_override"
+                   and e["data"]["guard"] == {"user": "ravi", "role": "guard",
+                                              "reason": "Delivery"} for e in events)
+
+    wait_until(in_cloud, 10, what="the guard_override event in the cloud")
+    page.close()
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(stack, browser):
+    page = browser.new_page()
+    sign_in(page, stack)
+    overrides = stack.edge_health()["counters"].get("guard_overrides", 0)
+    page.evaluate("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+    with page.expect_response(lambda r: "/gates/main-in/open" in r.url) as resp:
+        page.locator("#gate-main-in").get_by_role("button", name="Delivery").click()
+    assert resp.value.status == 403
+    expect(page.locator("body")).to_contain_text("CSRF")
+    assert stack.edge_health()["counters"].get("guard_overrides", 0) == overrides
+    page.close()
+
+
+def test_five_wrong_passwords_lock_the_account(stack, browser):
+    page = browser.new_page()
+    for i in range(5):
+        sign_in(page, stack, "locky", f"wrong password {i}")
+    expect(page.get_by_role("alert")).to_contain_text("locked for 15 minutes")
+    sign_in(page, stack, "locky", PASSWORD)
+    expect(page.get_by_role("alert")).to_contain_text("locked for 15 minutes")
+    expect(page).to_have_url(f"{stack.edge_url}/login")
+    page.close()
+
+
+def test_look_up_events_csv_and_alerts(stack, browser, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, stack, "meena")
+    page.get_by_role("link", name="Look up").click()
+    page.get_by_label("Plate or tag").fill("mh12ab1234")
+    page.get_by_role("button", name="Look up").click()
+    card = page.locator("article.vehicle")
+    expect(card).to_contain_text(EPC)
+    expect(card).to_contain_text("active")
+    page.get_by_role("button", name="Put outside").click()
+    expect(page.get_by_role("status")).to_have_text("Inside/outside corrected.")
+    expect(card.locator(".presence")).to_have_text("Now: outside")
+    page.screenshot(path=shots / "lookup.png", full_page=True)
+
+    page.get_by_role("link", name="Events").click()
+    page.get_by_label("Reason").select_option("guard_override")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.events tbody tr")
+    expect(rows.first).to_contain_text("guard_override")
+    page.screenshot(path=shots / "events.png", full_page=True)
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Export CSV").click()
+    text = Path(dl.value.path()).read_text()
+    got = list(csv.DictReader(io.StringIO(text)))
+    assert got and {r["reason"] for r in got} == {"guard_override"}
+
+    page.get_by_role("link", name="Alerts").click()
+    expect(page.locator("h1").first).to_have_text("Now")
+    page.screenshot(path=shots / "alerts.png", full_page=True)
+    page.close()
