@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--idle-s", type=float, default=20.0, help="idle measurement window, s")
     bc.add_argument("--arrivals", type=int, default=20, help="vehicles to time")
     bc.add_argument("--json", action="store_true", help="one-line JSON")
+    bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
+    bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
+    bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
+    bp.add_argument("--json", action="store_true", help="one-line JSON")
     return p
 
 
@@ -157,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_camera import bench_camera
 
             return bench_camera(args)
+        if args.bench_cmd == "panel":
+            from gatepost.bench_panel import bench_panel
+
+            return bench_panel(args)
         if args.bench_cmd == "anpr":
             from gatepost.bench_anpr import bench_anpr
 

@@ -46,6 +46,10 @@ class Narrator:
                     f"boom {'up' if d['barrier_opened'] else 'down':<4} "
                     f"{'passed' if d['passed'] else ''}")
             text = f"{d['gate']:<9} {what}"
+        elif act in ("guard", "remote_open"):
+            who = d["guard"]["user"] if d.get("guard") else "cloud"
+            text = (f"{d['gate']:<9} {d['decision']:<7} {d.get('reason') or '':<19} "
+                    f"boom {'up' if d['barrier_opened'] else 'down':<4} by {who}")
         elif act == "cloud":
             text = f"cloud {d.get('cloud_action')} → v{d.get('rules_version')}" + (
                 f", at the gate in {d['synced_ms']} ms" if "synced_ms" in d else "")
@@ -91,7 +95,9 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         run.stack.start()
         docs = str(run.stack.cloud.base_url).rstrip("/") + "/docs"
-        print(f"\n  Guard panel (live):  {run.stack.edge_url}/\n"
+        print(f"\n  Guard panel:         {run.stack.edge_url}/\n"
+              + "".join(f"    sign in as {a.username} / {a.password} ({a.role})\n"
+                        for a in sc.cloud.accounts) +
               f"  Cloud API docs:      {docs}\n"
               f"  State and logs:      {work}\n", flush=True)
         print(f"{sc.name}\n", flush=True)

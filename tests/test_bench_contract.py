@@ -1,4 +1,5 @@
-"""`gatepost bench gate --json` prints the public JSON object (small run)."""
+"""`gatepost bench gate --json` and `gatepost bench panel --json` print their public JSON
+objects (small runs)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ def test_bench_gate_prints_its_contract():
     assert set(out["floor_ms"]) >= {"p50", "p99"}
     assert 0 < out["latency_ms"]["p50"] <= out["latency_ms"]["p99"] <= out["latency_ms"]["max"]
     assert out["cache_lookup_us"]["p50"] > 0
+
+
+@pytest.mark.timeout(180)
+def test_bench_panel_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "panel", "--reads", "10",
+                        "--opens", "3", "--json"], capture_output=True, text=True, timeout=170)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "panel" and out["reads"] == 10 and out["opens"] == 3
+    assert out["missed"] == 0 and out["remote_failed"] == 0
+    for key in ("decision_to_visible_ms", "remote_open_to_pulse_ms"):
+        assert set(out[key]) >= {"p50", "p99", "max"}
+        assert 0 < out[key]["p50"] <= out[key]["p99"] <= out[key]["max"]

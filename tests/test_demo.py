@@ -16,5 +16,6 @@ def test_demo_day_runs_to_the_end(tmp_path):
                         "0", "--workdir", str(tmp_path)], capture_output=True, text=True,
                        timeout=170)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    assert "Guard panel (live):  http://127.0.0.1:" in p.stdout
+    assert "Guard panel:         http://127.0.0.1:" in p.stdout
+    assert "sign in as guard / demo-guard-pass (guard)" in p.stdout
     assert "every step as expected" in p.stdout and "✗" not in p.stdout

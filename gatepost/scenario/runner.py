@@ -60,6 +60,7 @@ class ScenarioRun:
                  base_dir: Path | None = None) -> None:
         self.sc = sc
         self.workdir = workdir
+        self.guard_clients: dict[str, Any] = {}  # panel sessions of ``guard`` steps
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
@@ -115,6 +116,9 @@ class ScenarioRun:
             if t.locked:
                 post(f"/api/v1/tags/{t.epc}/lock",
                      {"until": t.locked_until.isoformat() if t.locked_until else None})
+        for a in self.sc.cloud.accounts:
+            post(f"/api/v1/sites/{a.site or self.sites[0]}/accounts",
+                 {"username": a.username, "role": a.role, "password": a.password})
         for site, version in versions.items():
             self.stack.wait_edge_version(site, version, 10)
 
@@ -173,6 +177,11 @@ class ScenarioRun:
 
             got = remote_open(self, step.remote_open)
             return {"action": "remote_open", **got, "errors": _check(step.expect, got)}
+        if step.guard:
+            from gatepost.scenario.guard import guard_open
+
+            got = guard_open(self, step.guard)
+            return {"action": "guard", **got, "errors": _check(step.expect, got)}
         if step.advance is not None:
             FileClock.advance(st.clock_file, parse_duration(step.advance))
             return {"action": "advance", "by": str(step.advance)}

@@ -59,9 +59,17 @@ class TagDef(_M):
     locked_until: datetime | None = None
 
 
+class AccountDef(_M):
+    username: str
+    role: Literal["guard", "supervisor"] = "guard"
+    password: str = Field(min_length=10)
+    site: str | None = None
+
+
 class CloudSetup(_M):
     vehicles: list[VehicleDef] = []
     tags: list[TagDef] = []
+    accounts: list[AccountDef] = []
 
 
 class GateExpect(_M):
@@ -88,6 +96,21 @@ class RemoteOpenStep(_M):
                     "retained"] = "none"
 
 
+class GuardStep(_M):
+    open: str = Field(description="the gate the guard opens from the panel")
+    reason: str = Field(description="why (one of the panel's reasons or free text)")
+    user: str = Field("guard", description="the guard's account (created in the cloud and "
+                      "synced to the box on first use)")
+    vehicle: str | None = None
+
+
+class GuardExpect(_M):
+    decision: Literal["open", "none"] | None = None
+    reason: str | None = None
+    barrier_opened: bool | None = None
+    status: int | None = None
+
+
 class RemoteExpect(_M):
     decision: Literal["open", "deny", "none"] | None = None
     reason: str | None = None
@@ -103,14 +126,16 @@ class CloudExpect(_M):
 
 class CloudExpectStored(_M):
     decisions: dict[Literal["open", "deny"], int] | None = None
-    events: dict[Literal["read", "decision", "open", "pass", "fault", "alert"], int] | None = None
+    events: dict[Literal["read", "decision", "open", "pass", "fault", "alert", "presence"],
+                 int] | None = None
     complete: bool | None = Field(None, description="every event the edge issued is stored "
                                   "exactly once and its outbox is empty")
     within: Duration = 10.0
     site: str | None = None
 
 
-ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "advance", "at",
+ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "guard", "advance",
+           "at",
            "link", "broker", "edge", "reader", "expect_cloud")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag")
@@ -125,6 +150,7 @@ class Step(_M):
     together: list[Step] | None = None
     cloud: dict[str, dict[str, Any]] | None = None
     remote_open: RemoteOpenStep | None = None
+    guard: GuardStep | None = None
     advance: str | float | None = None
     at: datetime | None = None
     link: Literal["down", "up"] | None = None
@@ -167,9 +193,11 @@ class Step(_M):
                 CloudExpect.model_validate(self.expect)
             elif self.remote_open is not None:
                 RemoteExpect.model_validate(self.expect)
+            elif self.guard is not None:
+                GuardExpect.model_validate(self.expect)
             else:
-                raise ValueError("expect: belongs to rfid, vehicle, camera, cloud or "
-                                 "remote_open steps")
+                raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, "
+                                 "remote_open or guard steps")
         return self
 
 
