@@ -131,8 +131,9 @@ class PolicyConfig(_M):
                                    "plate this close together are the same vehicle's", gt=0,
                                    le=120)
     open_confirm_s: float = Field(8.0, title="Open confirm", description="A boom not at its "
-                                  "open limit this long after a pulse raises barrier_failed",
-                                  gt=0, le=120)
+                                  "open limit this long after a pulse raises barrier_failed; "
+                                  "0 turns the check off (no open-limit switch wired)",
+                                  ge=0, le=120)
     poll_ms: int = Field(50, title="Input poll", description="Loop input poll period, ms",
                          ge=10, le=2000)
 

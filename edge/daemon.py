@@ -268,8 +268,9 @@ class EdgeDaemon:
                        **data})
         if result_ok:
             gate.awaiting_pass = (decision.vrn, now, decision_id)
-            gate.confirm_open = (time.monotonic() + self.config.policy.open_confirm_s,
-                                 decision_id)
+            if self.config.policy.open_confirm_s > 0:
+                gate.confirm_open = (time.monotonic() + self.config.policy.open_confirm_s,
+                                     decision_id)
             self.counters["opens"] += 1
         else:
             self.counters["open_failures"] += 1

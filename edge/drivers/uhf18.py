@@ -43,6 +43,27 @@ def crc16(data: bytes) -> int:
     return crc
 
 
+def plausible(frame: bytes) -> bool:
+    """Whether a CRC-valid reader → host frame also makes sense: a known status, and for tag
+    replies a body whose lengths add up. Garbage that happens to pass the CRC (1 in 65,536)
+    and swallows the head of a real frame is caught here, so the real frame is not lost."""
+    cmd, status, data = frame[2], frame[3], frame[4:-2]
+    if status not in STATUS_TEXT:
+        return False
+    if cmd == RECMD_SCAN_PUSH:
+        return status == 0x00 and len(data) >= 2 and len(data) % 2 == 0
+    if cmd == CMD_INVENTORY and status in (0x01, 0x02, 0x03, 0x04):
+        if not data:
+            return False
+        i = 1
+        for _ in range(data[0]):
+            if i >= len(data):
+                return False
+            i += 1 + data[i]
+        return i == len(data)
+    return True
+
+
 def encode_command(cmd: int, data: bytes = b"", adr: int = 0x00) -> bytes:
     """A host → reader frame."""
     body = bytes([len(data) + 4, adr, cmd]) + data
@@ -80,7 +101,7 @@ class Reply:
 class Rejected:
     """Bytes the decoder threw away, with the reason."""
 
-    reason: str  # "bad_crc" | "bad_length" | "garbage" | "stale_partial"
+    reason: str  # "bad_crc" | "implausible" | "bad_length" | "garbage" | "stale_partial"
     raw: bytes
 
 
@@ -141,7 +162,8 @@ class StreamDecoder:
         for k in range(1, len(buf) - MIN_LEN):
             n = buf[k]
             if (MIN_LEN <= n <= self._max_len and k + n + 1 <= len(buf)
-                    and crc16(bytes(buf[k : k + n + 1])) == 0):
+                    and crc16(bytes(buf[k : k + n + 1])) == 0
+                    and plausible(bytes(buf[k : k + n + 1]))):
                 return k
         return None
 
@@ -166,14 +188,14 @@ class StreamDecoder:
                 self._skipped.append(buf.pop(0))
                 continue
             frame = bytes(buf[:total])
-            if crc16(frame) == 0:
+            if crc16(frame) == 0 and plausible(frame):
                 self._flush_skipped(out, "garbage")
                 del buf[:total]
                 out.append(Reply(frame[1], frame[2], frame[3], frame[4:-2], frame))
             else:
                 # Report a CRC failure once per candidate that looked like a whole frame.
                 if not self._skipped:
-                    out.append(Rejected("bad_crc", frame))
+                    out.append(Rejected("bad_crc" if crc16(frame) else "implausible", frame))
                 self._skipped.append(buf.pop(0))
         if self._skipped and not buf:
             self._flush_skipped(out, "garbage")
