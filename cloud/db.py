@@ -68,6 +68,64 @@ MIGRATIONS = [
         )
         """,
     ),
+    sql_migration(
+        "005_parking",
+        """
+        CREATE TABLE parkings (
+            id TEXT PRIMARY KEY, site TEXT NOT NULL REFERENCES sites(id), name TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '', objects TEXT NOT NULL DEFAULT '[]',
+            guard_phone TEXT NOT NULL DEFAULT '', refunds INTEGER NOT NULL DEFAULT 0,
+            offer_required INTEGER NOT NULL DEFAULT 0, rules_text TEXT NOT NULL DEFAULT '',
+            debt_rules TEXT NOT NULL DEFAULT '', external_id TEXT, active INTEGER NOT NULL
+            DEFAULT 0, created_at TEXT NOT NULL
+        );
+        ALTER TABLE gates ADD COLUMN parking TEXT REFERENCES parkings(id);
+        CREATE TABLE spaces (
+            parking TEXT NOT NULL REFERENCES parkings(id), number INTEGER NOT NULL,
+            size TEXT NOT NULL CHECK (size IN ('small', 'medium', 'large')),
+            labels TEXT NOT NULL DEFAULT '[]', rentable INTEGER NOT NULL DEFAULT 1,
+            available_until TEXT, PRIMARY KEY (parking, number)
+        );
+        CREATE TABLE tariffs (
+            id INTEGER PRIMARY KEY, parking TEXT NOT NULL REFERENCES parkings(id),
+            kind TEXT NOT NULL CHECK (kind IN ('space', 'camera')), size TEXT,
+            unit TEXT NOT NULL CHECK (unit IN ('daily', 'hourly')), name TEXT NOT NULL,
+            lower INTEGER NOT NULL, upper INTEGER NOT NULL, price INTEGER NOT NULL
+        );
+        CREATE TABLE subscriptions (
+            id TEXT PRIMARY KEY, parking TEXT NOT NULL REFERENCES parkings(id),
+            space INTEGER NOT NULL, owner TEXT NOT NULL, users TEXT NOT NULL DEFAULT '[]',
+            unit TEXT NOT NULL, units INTEGER NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL,
+            paid_through TEXT NOT NULL, camera INTEGER NOT NULL DEFAULT 0,
+            amount INTEGER NOT NULL, paid_in_app INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL, prev TEXT, hold_until TEXT, refund INTEGER,
+            created_at TEXT NOT NULL, created_by TEXT NOT NULL
+        );
+        CREATE INDEX subscriptions_parking ON subscriptions(parking, status);
+        CREATE INDEX subscriptions_created ON subscriptions(created_at);
+        CREATE TABLE sub_vehicles (
+            sub TEXT NOT NULL REFERENCES subscriptions(id), vrn TEXT NOT NULL,
+            type TEXT NOT NULL, make TEXT NOT NULL DEFAULT '', PRIMARY KEY (sub, vrn)
+        );
+        CREATE INDEX sub_vehicles_vrn ON sub_vehicles(vrn);
+        CREATE TABLE sub_payments (
+            id INTEGER PRIMARY KEY, sub TEXT NOT NULL, kind TEXT NOT NULL, amount INTEGER NOT NULL,
+            at TEXT NOT NULL, reference TEXT, documents TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE sub_history (
+            sub TEXT NOT NULL, at TEXT NOT NULL, what TEXT NOT NULL, detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX sub_history_sub ON sub_history(sub);
+        CREATE TABLE parking_presence (
+            parking TEXT NOT NULL, vrn TEXT NOT NULL, inside INTEGER NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (parking, vrn)
+        );
+        CREATE TABLE occupancy_log (
+            parking TEXT NOT NULL, space INTEGER NOT NULL, vrn TEXT, sub TEXT,
+            inside INTEGER NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL
+        )
+        """,
+    ),
 ]
 
 

@@ -113,13 +113,16 @@ class RulesService:
             raise RuleError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
 
         def fn(c: sqlite3.Connection) -> list[Change]:
-            row = c.execute("SELECT command_key FROM gates WHERE site=? AND id=?",
+            row = c.execute("SELECT command_key, parking FROM gates WHERE site=? AND id=?",
                             (site, gate)).fetchone()
             key = row[0] if row and row[0] else new_key()
-            c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name, command_key) "
-                      "VALUES (?,?,?,?,?)", (site, gate, direction.value, name, key))
+            parking = row[1] if row else None
+            c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name, command_key, "
+                      "parking) VALUES (?,?,?,?,?,?)",
+                      (site, gate, direction.value, name, key, parking))
             return [Change(op="gate.upsert", gate=GateRule(id=gate, direction=direction,
-                                                           name=name, command_key=key))]
+                                                           name=name, command_key=key,
+                                                           parking=parking))]
 
         return self._change(site, fn)
 
@@ -290,7 +293,7 @@ class RulesService:
             version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
                                     (site,)).fetchone()[0])
             gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"],
-                              command_key=r["command_key"])
+                              command_key=r["command_key"], parking=r["parking"])
                      for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
             vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]))
                         for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
@@ -299,8 +302,12 @@ class RulesService:
             accounts = [AccountRule(username=r["username"], role=r["role"],
                                     pw_hash=r["pw_hash"])
                         for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
+            from cloud.subscriptions import site_parking_rules
+
+            parkings, subs = site_parking_rules(c, site)
         return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
-                             tags=tags, accounts=accounts)
+                             tags=tags, accounts=accounts, parkings=parkings,
+                             subscriptions=subs)
 
     def versions(self) -> dict[str, int]:
         """Current rules version of every site."""

@@ -19,6 +19,7 @@ from edge.adapters.reader import SerialReader
 from edge.adapters.relay import BarrierActuator, ModbusBarrier, ModbusBus
 from edge.config import EdgeConfig, GateConfig
 from edge.core.decide import decide, effective_direction
+from edge.core.parking import area_key, inside_area
 from edge.core.plate_match import PlateIndex
 from edge.core.types import (
     Credential,
@@ -84,7 +85,7 @@ class EdgeDaemon:
         self.presence = Presence(self.db)
         self.outbox = Outbox(self.db, cfg.id, {g.id: g.site for g in cfg.gates})
         self._view = CacheView(self.cache, self.presence, self._seen, self._recent,
-                           self._plate_index)
+                               self._plate_index, {g.id: g.site for g in cfg.gates})
         self.rules_versions = {s: self.cache.version(s) for s in cfg.sites}
         self.outbox.prune_journal(self.clock.now() - timedelta(days=cfg.api.journal_days))
         for g in cfg.gates:
@@ -201,6 +202,8 @@ class EdgeDaemon:
                 "outcome": decision.outcome.value, "reason": decision.reason.value,
                 "vrn": decision.vrn, "direction": decision.direction.value
                 if decision.direction else None, "detail": decision.detail, **(extra or {})}
+        if decision.subscription:
+            base["subscription"] = decision.subscription
         local = {"type": "decision", "gate": gate_id, "at": now.isoformat(),
                  "decided_mono_ns": time.monotonic_ns(), "decided_wall_ms": time.time() * 1e3,
                  "frame_mono_ns": frame_ns}
@@ -327,14 +330,17 @@ class EdgeDaemon:
                 vrn, decision_id = p_vrn, p_id
             gate.awaiting_pass = None
         direction: Direction = gate.info.direction
-        if vrn is not None:
-            direction = effective_direction(gate.info, self.presence.is_inside(vrn))
+        parking = self._view.parking_of(gate.cfg.id) if self._view else None
+        area = area_key(parking[0] if parking else None, vrn) if vrn else None
+        if area is not None and vrn is not None:
+            direction = effective_direction(gate.info, inside_area(
+                self.presence.is_inside, parking[0] if parking else None, vrn))
         data = {"vrn": vrn, "decision": decision_id, "direction": direction.value,
-                "attributed": vrn is not None}
+                "attributed": vrn is not None, "parking": parking[0] if parking else None}
         with self.db.write() as c:
             ev = self.outbox.add(c, gate.cfg.id, EventType.PASS, now, data)
-            if vrn is not None:
-                self.presence.set(c, vrn, direction is Direction.ENTRY, now)
+            if area is not None:
+                self.presence.set(c, area, direction is Direction.ENTRY, now)
         self.counters["passes"] += 1
         self.ring.add({"type": "pass", "gate": gate.cfg.id, "at": now.isoformat(),
                        "event_id": ev.id, **data})

@@ -8,6 +8,7 @@ from typing import Any
 
 from edge.adapters.relay import GateInputs
 from edge.config import GateConfig
+from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
 from edge.core.types import GateInfo, RecentCredential, TagRecord
 from edge.store.cache import Presence, RulesCache
@@ -19,9 +20,18 @@ class CacheView:
     def __init__(self, cache: RulesCache, presence: Presence,
                  seen: dict[tuple[str, str], datetime],
                  recent: dict[tuple[str, str], RecentCredential],
-                 plate_index: Callable[[str], PlateIndex]) -> None:
+                 plate_index: Callable[[str], PlateIndex],
+                 site_of_gate: dict[str, str] | None = None) -> None:
         self._cache, self._presence, self._seen = cache, presence, seen
         self._recent, self._plate_index = recent, plate_index
+        self._site_of_gate = site_of_gate or {}
+
+    def parking_of(self, gate_id: str) -> tuple[str, bool] | None:
+        site = self._site_of_gate.get(gate_id)
+        return self._cache.parking_of(site, gate_id) if site else None
+
+    def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
+        return self._cache.subscriptions(parking, vrn)
 
     def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
         return self._recent.get((gate_id, kind))

@@ -131,6 +131,8 @@ class GateRule(_Model):
     direction: Direction
     name: str = ""
     command_key: str | None = None
+    parking: str | None = Field(None, description="the parking whose barrier this gate is; "
+                                "none for a society-perimeter gate")
 
 
 class EdgeGates(_Model):
@@ -176,16 +178,55 @@ class AccountRule(_Model):
     pw_hash: str
 
 
+class ParkingRule(_Model):
+    """A parking of the site: its gates decide from subscriptions."""
+
+    id: str
+    active: bool
+
+
+class SubscriptionRule(_Model):
+    """A subscription as a gate needs it: who, which times, and the status the cloud last set.
+
+    The edge recomputes the status from the times (``shared.parking.standing``), so an
+    expired subscription turns overdue at a gate that has lost the cloud.
+    """
+
+    id: str
+    parking: str
+    space: int
+    status: str
+    unit: Literal["daily", "hourly"]
+    start: datetime
+    end: datetime
+    paid_through: datetime
+    vrns: list[str]
+    continued: bool = Field(False, description="an extension starts where this one ends")
+
+
+class PresenceRule(_Model):
+    """A vehicle put inside or outside by hand (staff correction in the cloud)."""
+
+    vrn: str
+    inside: bool
+    parking: str | None = None
+
+
 class Change(_Model):
     """One rule change inside a delta."""
 
     op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert",
-                "account.upsert", "account.delete"]
+                "account.upsert", "account.delete", "parking.upsert", "subscription.upsert",
+                "subscription.delete", "presence.set"]
     tag: TagRule | None = None
     vehicle: VehicleRule | None = None
     gate: GateRule | None = None
     account: AccountRule | None = None
-    key: str | None = Field(default=None, description="epc, vrn or user name for deletes")
+    parking: ParkingRule | None = None
+    subscription: SubscriptionRule | None = None
+    presence: PresenceRule | None = None
+    key: str | None = Field(default=None, description="epc, vrn, user name or subscription id "
+                            "for deletes")
 
 
 class RulesDelta(_Model):
@@ -215,3 +256,5 @@ class RulesSnapshot(_Model):
     vehicles: list[VehicleRule]
     tags: list[TagRule]
     accounts: list[AccountRule] = Field(default_factory=list)
+    parkings: list[ParkingRule] = Field(default_factory=list)
+    subscriptions: list[SubscriptionRule] = Field(default_factory=list)

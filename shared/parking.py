@@ -6,6 +6,7 @@ moment in time. The rules and their worked examples are in docs/parking-rules.md
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ def check_bands(bands: list[Band]) -> None:
         if b.lower < 1 or b.upper < b.lower:
             raise ValueError(f"band {b.lower}–{b.upper}: bounds must satisfy 1 ≤ lower ≤ upper")
     ordered = sorted(bands, key=lambda b: b.lower)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.lower <= a.upper:
             raise ValueError(f"bands {a.lower}–{a.upper} and {b.lower}–{b.upper} overlap")
 

@@ -56,6 +56,13 @@ class Reason(StrEnum):
     REMOTE_OPEN = "remote_open"
     COMMAND_REJECTED = "command_rejected"
     GUARD_OVERRIDE = "guard_override"
+    SUBSCRIPTION_VALID = "subscription_valid"
+    NO_SUBSCRIPTION = "no_subscription"
+    SUBSCRIPTION_NOT_STARTED = "subscription_not_started"
+    SUBSCRIPTION_OVERDUE = "subscription_overdue"
+    DEBT_UNPAID = "debt_unpaid"
+    SPACE_OCCUPIED = "space_occupied"
+    PARKING_INACTIVE = "parking_inactive"
 
 
 class EventType(StrEnum):
@@ -85,6 +92,13 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.REMOTE_OPEN: Outcome.OPEN,
     Reason.COMMAND_REJECTED: Outcome.DENY,
     Reason.GUARD_OVERRIDE: Outcome.OPEN,
+    Reason.SUBSCRIPTION_VALID: Outcome.OPEN,
+    Reason.NO_SUBSCRIPTION: Outcome.DENY,
+    Reason.SUBSCRIPTION_NOT_STARTED: Outcome.DENY,
+    Reason.SUBSCRIPTION_OVERDUE: Outcome.DENY,
+    Reason.DEBT_UNPAID: Outcome.DENY,
+    Reason.SPACE_OCCUPIED: Outcome.DENY,
+    Reason.PARKING_INACTIVE: Outcome.DENY,
 }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from edge.core.decide import decide, effective_direction
+from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
 from edge.core.types import Credential, GateInfo, Policy, RecentCredential, TagRecord
 from shared.vocab import Direction, Outcome, Reason, TagStatus
@@ -42,6 +43,15 @@ class View:
 
     def plate_index(self, site: str) -> PlateIndex:
         return PlateIndex(self.plates)
+
+    parkings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # gate → parking
+    subs: list[SubRecord] = field(default_factory=list)
+
+    def parking_of(self, gate_id: str) -> tuple[str, bool] | None:
+        return self.parkings.get(gate_id)
+
+    def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
+        return [s for s in self.subs if s.parking == parking and vrn in s.vrns]
 
 
 def tag(status=TagStatus.ACTIVE, site="green-acres", locked=False, until=None, vrn="MH12AB1234"):

@@ -13,10 +13,11 @@ from typing import Any
 
 from edge.core.direction import effective_direction
 from edge.core.fusion import apply_mode
+from edge.core.parking import decide_parking, inside_area
 from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
 from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
 
-__all__ = ["decide", "effective_direction"]
+__all__ = ["decide", "effective_direction", "parking_decision"]
 
 
 def _decision(reason: Reason, gate: GateInfo, cred: Credential, now: datetime,
@@ -39,7 +40,10 @@ def decide(
     tag = view.tag(credential.value)
     if tag is None:
         return _decision(Reason.UNKNOWN_CREDENTIAL, gate, credential, now)
-    direction = effective_direction(gate, view.is_inside(tag.vrn) if tag.vrn else None)
+    parking = view.parking_of(gate.id)
+    area = parking[0] if parking else None
+    direction = effective_direction(
+        gate, inside_area(view.is_inside, area, tag.vrn) if tag.vrn else None)
     common = {"vrn": tag.vrn, "direction": direction}
     if tag.site != gate.site:
         return _decision(
@@ -54,5 +58,20 @@ def decide(
         return _decision(
             Reason.TAG_LOCKED, gate, credential, now, detail=f"locked{until}", **common
         )
+    if parking is not None:
+        return parking_decision(credential, gate, view, now, policy, tag.vrn, direction,
+                                parking)
     opened = _decision(Reason.TAG_VALID, gate, credential, now, **common)
     return apply_mode(opened, gate, "plate", view, policy)
+
+
+def parking_decision(credential: Credential, gate: GateInfo, view: CacheView, now: datetime,
+                     policy: Policy, vrn: str | None, direction: Direction,
+                     parking: tuple[str, bool]) -> Decision:
+    """A named vehicle at a parking barrier: its subscriptions decide (``edge.core.parking``)."""
+    pid, active = parking
+    subs = view.subscriptions(pid, vrn) if vrn else []
+    verdict = decide_parking(vrn or "", direction, active, subs, view.is_inside, now)
+    d = _decision(verdict.reason, gate, credential, now, vrn=vrn, direction=direction,
+                  detail=verdict.detail, subscription=verdict.sub)
+    return apply_mode(d, gate, "tag" if credential.kind == "plate" else "plate", view, policy)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from edge.core.direction import effective_direction
+from edge.core.parking import inside_area
 from edge.core.plate_match import agree
 from edge.core.types import (
     CacheView,
@@ -86,7 +87,13 @@ def decide_plate(evidence: PlateEvidence, gate: GateInfo, view: CacheView, now: 
     if match.plate is None:
         return _d(Reason.UNKNOWN_CREDENTIAL, gate, cred, now)
     vrn = match.plate
-    direction = effective_direction(gate, view.is_inside(vrn))
+    parking = view.parking_of(gate.id)
+    direction = effective_direction(gate, inside_area(
+        view.is_inside, parking[0] if parking else None, vrn))
+    if parking is not None:
+        from edge.core.decide import parking_decision
+
+        return parking_decision(cred, gate, view, now, policy, vrn, direction, parking)
     tags = [t for t in view.vehicle_tags(vrn) if t.site == gate.site]
     active = [t for t in tags if t.status is TagStatus.ACTIVE]
     common = {"vrn": vrn, "direction": direction}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
 from shared.vocab import CredentialMode, Direction, Outcome, Reason, TagStatus
 
@@ -107,6 +108,15 @@ class CacheView(Protocol):
         """The site's vehicles as a plate allowlist."""
         ...
 
+    def parking_of(self, gate_id: str) -> tuple[str, bool] | None:
+        """The parking whose barrier this gate is, and whether it is active (None: a
+        society-perimeter gate)."""
+        ...
+
+    def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
+        """The cached subscriptions of a vehicle at a parking."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -120,6 +130,7 @@ class Decision:
     vrn: str | None = None
     direction: Direction | None = None
     detail: str = ""
+    subscription: str | None = None
 
     @property
     def opens(self) -> bool:

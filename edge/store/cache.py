@@ -7,9 +7,17 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from edge.core.parking import SubRecord, area_key
 from edge.core.types import TagRecord
 from edge.store.db import EdgeDB
-from shared.contract import AccountRule, Change, RulesDelta, RulesSnapshot, TagRule
+from shared.contract import (
+    AccountRule,
+    Change,
+    RulesDelta,
+    RulesSnapshot,
+    SubscriptionRule,
+    TagRule,
+)
 from shared.vocab import TagStatus
 
 log = logging.getLogger(__name__)
@@ -49,9 +57,35 @@ class RulesCache:
                           datetime.fromisoformat(r[5]) if r[5] else None) for r in rows]
 
     def vehicles(self, site: str) -> list[str]:
-        """The VRNs registered at a site (the plate allowlist)."""
-        return [r[0] for r in self.db.conn.execute("SELECT vrn FROM vehicles WHERE site = ?",
-                                                   (site,))]
+        """The VRNs registered at a site, and those of its live subscriptions (the plate
+        allowlist)."""
+        return [r[0] for r in self.db.conn.execute(
+            "SELECT vrn FROM vehicles WHERE site = ? UNION SELECT v.vrn FROM sub_vehicles v "
+            "JOIN subscriptions s ON s.id = v.sub WHERE s.site = ?", (site, site))]
+
+    def parking_of(self, site: str, gate: str) -> tuple[str, bool] | None:
+        """The parking whose barrier the gate is, and whether that parking is active."""
+        row = self.db.conn.execute(
+            "SELECT g.parking, p.active FROM cloud_gates g LEFT JOIN parkings p ON "
+            "p.id = g.parking WHERE g.site = ? AND g.id = ?", (site, gate)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return str(row[0]), bool(row[1])
+
+    def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
+        """Cached subscriptions of a vehicle at a parking, with all their vehicles."""
+        c = self.db.conn
+        out = []
+        for r in c.execute("SELECT s.id, s.parking, s.space, s.status, s.unit, s.start, s.end, "
+                           "s.paid_through, s.continued FROM sub_vehicles v JOIN subscriptions "
+                           "s ON s.id = v.sub WHERE v.vrn = ? AND s.parking = ?",
+                           (vrn, parking)).fetchall():
+            vrns = tuple(x[0] for x in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?",
+                                                 (r[0],)))
+            out.append(SubRecord(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]),
+                                 datetime.fromisoformat(r[6]), datetime.fromisoformat(r[7]),
+                                 bool(r[8]), vrns))
+        return out
 
     def gate_key(self, site: str, gate: str) -> str | None:
         """The key that signs this gate's commands, as the cloud sent it."""
@@ -84,6 +118,7 @@ class RulesCache:
         return {
             "tags": c.execute("SELECT count(*) FROM tags").fetchone()[0],
             "vehicles": c.execute("SELECT count(*) FROM vehicles").fetchone()[0],
+            "subscriptions": c.execute("SELECT count(*) FROM subscriptions").fetchone()[0],
         }
 
     # Writes ---------------------------------------------------------------------------------
@@ -91,8 +126,16 @@ class RulesCache:
         """Replace everything of the snapshot's site in one transaction."""
         with self.db.write() as c:
             db = sqlite_utils.Database(c)
-            for table in ("tags", "vehicles", "cloud_gates"):
+            for table in ("tags", "vehicles", "cloud_gates", "parkings"):
                 c.execute(f"DELETE FROM {table} WHERE site = ?", (snap.site,))
+            c.execute("DELETE FROM sub_vehicles WHERE sub IN (SELECT id FROM subscriptions "
+                      "WHERE site = ?)", (snap.site,))
+            c.execute("DELETE FROM subscriptions WHERE site = ?", (snap.site,))
+            for p in snap.parkings:
+                c.execute("INSERT OR REPLACE INTO parkings(site, id, active) VALUES (?, ?, ?)",
+                          (snap.site, p.id, int(p.active)))
+            for s in snap.subscriptions:
+                self._upsert_sub(c, snap.site, s)
             db.table("tags").insert_all((_tag_row(t) for t in snap.tags), batch_size=5000,
                                   replace=True)
             db.table("vehicles").insert_all(
@@ -101,7 +144,8 @@ class RulesCache:
             )
             db.table("cloud_gates").insert_all(
                 ({"site": snap.site, "id": g.id, "direction": g.direction.value,
-                  "name": g.name, "command_key": g.command_key} for g in snap.gates),
+                  "name": g.name, "command_key": g.command_key, "parking": g.parking}
+                 for g in snap.gates),
                 replace=True,
             )
             c.execute("DELETE FROM accounts WHERE source = 'cloud' AND site = ? AND username "
@@ -151,9 +195,21 @@ class RulesCache:
             c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
         elif ch.op == "gate.upsert" and ch.gate:
             c.execute("INSERT OR REPLACE INTO cloud_gates(site, id, direction, name, "
-                      "command_key) VALUES (?, ?, ?, ?, ?)",
+                      "command_key, parking) VALUES (?, ?, ?, ?, ?, ?)",
                       (site, ch.gate.id, ch.gate.direction.value, ch.gate.name,
-                       ch.gate.command_key))
+                       ch.gate.command_key, ch.gate.parking))
+        elif ch.op == "parking.upsert" and ch.parking:
+            c.execute("INSERT OR REPLACE INTO parkings(site, id, active) VALUES (?, ?, ?)",
+                      (site, ch.parking.id, int(ch.parking.active)))
+        elif ch.op == "subscription.upsert" and ch.subscription:
+            RulesCache._upsert_sub(c, site, ch.subscription)
+        elif ch.op == "subscription.delete" and ch.key:
+            c.execute("DELETE FROM sub_vehicles WHERE sub = ?", (ch.key,))
+            c.execute("DELETE FROM subscriptions WHERE id = ?", (ch.key,))
+        elif ch.op == "presence.set" and ch.presence:
+            p = ch.presence
+            c.execute("INSERT OR REPLACE INTO presence(vrn, inside, at) VALUES (?, ?, "
+                      "datetime('now'))", (area_key(p.parking, p.vrn), int(p.inside)))
         elif ch.op == "account.upsert" and ch.account:
             RulesCache._upsert_account(c, site, ch.account)
         elif ch.op == "account.delete" and ch.key:
@@ -161,6 +217,16 @@ class RulesCache:
                       (ch.key, site))
         else:
             raise ValueError(f"malformed change {ch.op}")
+
+    @staticmethod
+    def _upsert_sub(c, site: str, s: SubscriptionRule) -> None:
+        c.execute("INSERT OR REPLACE INTO subscriptions(id, site, parking, space, status, unit, "
+                  "start, end, paid_through, continued) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  (s.id, site, s.parking, s.space, s.status, s.unit, s.start.isoformat(),
+                   s.end.isoformat(), s.paid_through.isoformat(), int(s.continued)))
+        c.execute("DELETE FROM sub_vehicles WHERE sub = ?", (s.id,))
+        c.executemany("INSERT OR REPLACE INTO sub_vehicles(sub, vrn) VALUES (?, ?)",
+                      [(s.id, v) for v in s.vrns])
 
     @staticmethod
     def _upsert_account(c, site: str, a: AccountRule) -> None:

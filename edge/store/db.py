@@ -67,6 +67,25 @@ MIGRATIONS = [
         CREATE INDEX journal_at ON journal(at)
         """,
     ),
+    sql_migration(
+        "007_parking",
+        """
+        ALTER TABLE cloud_gates ADD COLUMN parking TEXT;
+        CREATE TABLE parkings (
+            site TEXT NOT NULL, id TEXT PRIMARY KEY, active INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE subscriptions (
+            id TEXT PRIMARY KEY, site TEXT NOT NULL, parking TEXT NOT NULL, space INTEGER NOT NULL,
+            status TEXT NOT NULL, unit TEXT NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL,
+            paid_through TEXT NOT NULL, continued INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX subscriptions_site ON subscriptions(site);
+        CREATE TABLE sub_vehicles (
+            sub TEXT NOT NULL, vrn TEXT NOT NULL, PRIMARY KEY (vrn, sub)
+        ) WITHOUT ROWID;
+        CREATE INDEX sub_vehicles_sub ON sub_vehicles(sub)
+        """,
+    ),
 ]
 
 

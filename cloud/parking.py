@@ -1,0 +1,297 @@
+"""Parkings, their barriers, spaces and tariffs (seed 002; docs/parking-rules.md).
+
+A parking belongs to a site; its barriers are gates of that site linked to it. Changes that
+gates need (a parking's activity, a gate's parking) go to the edge as rule changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from cloud.rules import RuleError, RulesService
+from shared.contract import SEGMENT, Change, GateRule, ParkingRule
+from shared.parking import LIVE, Band, check_bands
+from shared.vocab import Direction
+
+SIZES = ("small", "medium", "large")
+PARKING_FIELDS = ("name", "address", "objects", "guard_phone", "refunds", "offer_required",
+                  "rules_text", "debt_rules", "external_id")
+HOLDING = (*LIVE, "draft")  # statuses that keep a space taken
+
+
+def parse_numbers(spec: str | int | list[int]) -> list[int]:
+    """``4..7`` → [4, 5, 6, 7]; ``"4,9"`` → [4, 9]; a number or a list as given."""
+    if isinstance(spec, int):
+        return [spec]
+    if isinstance(spec, list):
+        return [int(n) for n in spec]
+    out: list[int] = []
+    for part in str(spec).replace(" ", "").split(","):
+        if ".." in part:
+            lo, hi = (int(x) for x in part.split("..", 1))
+            if hi < lo or hi - lo > 10_000:
+                raise RuleError(422, "bad_range", f"space range {part} is empty or too long")
+            out += range(lo, hi + 1)
+        elif part:
+            out.append(int(part))
+    return out
+
+
+class ParkingService:
+    """Parkings, barriers, spaces and tariffs."""
+
+    def __init__(self, rules: RulesService) -> None:
+        self.rules = rules
+        self.db = rules.db
+        self.clock = rules.clock
+
+    # Parkings -------------------------------------------------------------------------------
+    def row(self, c: sqlite3.Connection, parking: str) -> sqlite3.Row:
+        """One parking, or 404."""
+        r = c.execute("SELECT * FROM parkings WHERE id = ?", (parking,)).fetchone()
+        if r is None:
+            raise RuleError(404, "unknown_parking", f"parking {parking!r} does not exist")
+        return r
+
+    def get(self, parking: str) -> dict[str, Any]:
+        """A parking with its barriers, as staff and residents see it."""
+        r = self.row(self.db.conn, parking)
+        out = dict(r) | {"objects": json.loads(r["objects"]), "active": bool(r["active"]),
+                         "refunds": bool(r["refunds"]),
+                         "offer_required": bool(r["offer_required"])}
+        out["barriers"] = [dict(g) for g in self.db.conn.execute(
+            "SELECT id, direction, name FROM gates WHERE parking = ?", (parking,))]
+        return out
+
+    def add(self, site: str, parking: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new parking: always created inactive."""
+        if not SEGMENT.match(parking):
+            raise RuleError(422, "bad_id", "parking ids are 1–64 of [A-Za-z0-9_-]")
+        if not fields.get("name"):
+            raise RuleError(422, "bad_parking", "a parking needs a name")
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            if c.execute("SELECT 1 FROM parkings WHERE id = ?", (parking,)).fetchone():
+                raise RuleError(409, "parking_exists", f"parking {parking!r} already exists")
+            vals = self._fields(fields)
+            c.execute(f"INSERT INTO parkings(id, site, created_at, {', '.join(vals)}) VALUES "
+                      f"(?, ?, ?{', ?' * len(vals)})",
+                      (parking, site, self.clock.now().isoformat(), *vals.values()))
+            return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))]
+
+        delta = self.rules._change(site, fn)
+        return self.get(parking) | {"rules_version": delta.to_version}
+
+    def update(self, parking: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change a parking's details (not its activity: see ``activate``)."""
+        vals = self._fields(fields)
+        if vals:
+            with self.db.write() as c:
+                self.row(c, parking)
+                c.execute(f"UPDATE parkings SET {', '.join(f'{k} = ?' for k in vals)} "
+                          "WHERE id = ?", (*vals.values(), parking))
+        return self.get(parking)
+
+    @staticmethod
+    def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(fields) - set(PARKING_FIELDS)
+        if unknown:
+            raise RuleError(422, "bad_parking", f"unknown parking fields: {sorted(unknown)}")
+        out = {}
+        for k, v in fields.items():
+            if k == "objects":
+                v = json.dumps(list(v or []))
+            elif k in ("refunds", "offer_required"):
+                v = int(bool(v))
+            out[k] = v
+        return out
+
+    def set_active(self, parking: str, active: bool) -> dict[str, Any]:
+        """Activate (only when its barriers let vehicles both in and out) or deactivate."""
+        site = self.row(self.db.conn, parking)["site"]
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            dirs = {r[0] for r in c.execute("SELECT direction FROM gates WHERE parking = ?",
+                                            (parking,))}
+            if active and not ("both" in dirs or {"entry", "exit"} <= dirs):
+                raise RuleError(409, "barriers_incomplete",
+                                "a parking becomes active only when its barriers let vehicles "
+                                "both in and out (one entry/exit barrier, or an entry and an "
+                                f"exit); it has: {sorted(dirs) or 'none'}")
+            c.execute("UPDATE parkings SET active = ? WHERE id = ?", (int(active), parking))
+            return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=active))]
+
+        delta = self.rules._change(site, fn)
+        return self.get(parking) | {"rules_version": delta.to_version}
+
+    def delete(self, parking: str) -> None:
+        """Delete a parking whose subscriptions are all archived."""
+        with self.db.write() as c:
+            self.row(c, parking)
+            n = c.execute("SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT IN "
+                          "('archive', 'lapsed')", (parking,)).fetchone()[0]
+            if n:
+                raise RuleError(409, "subscriptions_not_archived",
+                                f"{n} subscriptions of {parking} are not archived yet")
+            c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
+            for table in ("spaces", "tariffs", "parking_presence"):
+                c.execute(f"DELETE FROM {table} WHERE parking = ?", (parking,))
+            c.execute("DELETE FROM parkings WHERE id = ?", (parking,))
+
+    def link_gate(self, site: str, gate: str, parking: str | None) -> int:
+        """Make a gate a barrier of *parking* (or a society-perimeter gate with None)."""
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            g = c.execute("SELECT * FROM gates WHERE site = ? AND id = ?", (site, gate)
+                          ).fetchone()
+            if g is None:
+                raise RuleError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
+            if parking is not None and self.row(c, parking)["site"] != site:
+                raise RuleError(409, "wrong_site", f"parking {parking} is not of site {site}")
+            c.execute("UPDATE gates SET parking = ? WHERE site = ? AND id = ?",
+                      (parking, site, gate))
+            return [Change(op="gate.upsert", gate=GateRule(
+                id=gate, direction=Direction(g["direction"]), name=g["name"],
+                command_key=g["command_key"], parking=parking))]
+
+        return self.rules._change(site, fn).to_version
+
+    # Spaces ---------------------------------------------------------------------------------
+    def add_spaces(self, parking: str, numbers: str | int | list[int], size: str,
+                   labels: list[str] | None = None, rentable: bool = True) -> list[int]:
+        """Add one space or a range (``4..7``); numbers never change afterwards."""
+        if size not in SIZES:
+            raise RuleError(422, "bad_size", f"size must be one of {SIZES}")
+        labels = list(labels or [])
+        if len(labels) > 5:
+            raise RuleError(422, "too_many_labels", "a space has at most 5 labels")
+        nums = parse_numbers(numbers)
+        if not nums or any(n < 1 for n in nums):
+            raise RuleError(422, "bad_range", "space numbers are positive")
+        with self.db.write() as c:
+            self.row(c, parking)
+            taken = [n for (n,) in c.execute(
+                f"SELECT number FROM spaces WHERE parking = ? AND number IN "
+                f"({','.join('?' * len(nums))})", (parking, *nums))]
+            if taken:
+                raise RuleError(409, "space_exists", f"spaces {taken} already exist")
+            c.executemany("INSERT INTO spaces(parking, number, size, labels, rentable) "
+                          "VALUES (?, ?, ?, ?, ?)",
+                          [(parking, n, size, json.dumps(labels), int(rentable)) for n in nums])
+        return nums
+
+    def update_space(self, parking: str, number: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change size, labels, the rentable flag or "available until" (never the number)."""
+        allowed = {"size", "labels", "rentable", "available_until"}
+        if "number" in fields:
+            raise RuleError(422, "number_immutable", "a space's number cannot change")
+        if set(fields) - allowed:
+            raise RuleError(422, "bad_space", f"unknown space fields: {set(fields) - allowed}")
+        with self.db.write() as c:
+            self._space(c, parking, number)
+            if "available_until" in fields and fields["available_until"] is not None:
+                until = datetime.fromisoformat(str(fields["available_until"]))
+                cut = c.execute(
+                    f"SELECT id, end FROM subscriptions WHERE parking = ? AND space = ? AND "
+                    f"status IN ({','.join('?' * len(HOLDING))}) AND end > ?",
+                    (parking, number, *HOLDING, until.isoformat())).fetchone()
+                if cut:
+                    raise RuleError(409, "cuts_into_subscription",
+                                    f"subscription {cut['id']} runs until {cut['end']}")
+                fields = {**fields, "available_until": until.isoformat()}
+            if "labels" in fields and len(fields["labels"]) > 5:
+                raise RuleError(422, "too_many_labels", "a space has at most 5 labels")
+            if "size" in fields and fields["size"] not in SIZES:
+                raise RuleError(422, "bad_size", f"size must be one of {SIZES}")
+            vals = {k: json.dumps(v) if k == "labels" else (int(v) if k == "rentable" else v)
+                    for k, v in fields.items()}
+            if vals:
+                c.execute(f"UPDATE spaces SET {', '.join(f'{k} = ?' for k in vals)} "
+                          "WHERE parking = ? AND number = ?", (*vals.values(), parking, number))
+        return self.spaces(parking, number)[0]
+
+    @staticmethod
+    def _space(c: sqlite3.Connection, parking: str, number: int) -> sqlite3.Row:
+        r = c.execute("SELECT * FROM spaces WHERE parking = ? AND number = ?",
+                      (parking, number)).fetchone()
+        if r is None:
+            raise RuleError(404, "unknown_space", f"space {number} of {parking} does not exist")
+        return r
+
+    def spaces(self, parking: str, number: int | None = None) -> list[dict[str, Any]]:
+        """Spaces with their derived status and current tenant."""
+        c = self.db.conn
+        self.row(c, parking)
+        sql = "SELECT * FROM spaces WHERE parking = ?" + (" AND number = ?" if number else "")
+        rows = c.execute(sql + " ORDER BY number", (parking, number) if number else (parking,))
+        tenants: dict[int, dict[str, Any]] = {}
+        for s in c.execute(f"SELECT id, space, owner, status, end FROM subscriptions WHERE "
+                           f"parking = ? AND status IN ({','.join('?' * len(HOLDING))}) "
+                           f"ORDER BY start", (parking, *HOLDING)):
+            tenants.setdefault(s["space"], dict(s))
+        out = []
+        for r in rows:
+            tenant = tenants.get(r["number"])
+            if not r["rentable"] or tenant:
+                status = "unavailable"
+            elif r["available_until"]:
+                status = "available_until"
+            else:
+                status = "available"
+            out.append({"number": r["number"], "size": r["size"],
+                        "labels": json.loads(r["labels"]), "rentable": bool(r["rentable"]),
+                        "available_until": r["available_until"], "status": status,
+                        "tenant": tenant})
+        return out
+
+    # Tariffs --------------------------------------------------------------------------------
+    def add_tariff(self, parking: str, kind: str, unit: str, name: str, lower: int, upper: int,
+                   price: int, size: str | None = None) -> dict[str, Any]:
+        """A band of a space tariff (per size) or a camera tariff; bands may not overlap."""
+        if kind not in ("space", "camera"):
+            raise RuleError(422, "bad_tariff", "kind is space or camera")
+        if unit not in ("daily", "hourly"):
+            raise RuleError(422, "bad_tariff", "unit is daily or hourly")
+        if kind == "space" and size not in SIZES:
+            raise RuleError(422, "bad_size", f"space tariffs need a size: {SIZES}")
+        if kind == "camera":
+            size = None
+        with self.db.write() as c:
+            self.row(c, parking)
+            bands = [*self._bands(c, parking, kind, unit, size), Band(lower, upper, price)]
+            try:
+                check_bands(bands)
+            except ValueError as exc:
+                raise RuleError(409 if "overlap" in str(exc) else 422, "bad_tariff",
+                                str(exc)) from exc
+            cur = c.execute("INSERT INTO tariffs(parking, kind, size, unit, name, lower, upper, "
+                            "price) VALUES (?,?,?,?,?,?,?,?)",
+                            (parking, kind, size, unit, name, lower, upper, price))
+        return {"id": cur.lastrowid, "parking": parking, "kind": kind, "size": size,
+                "unit": unit, "name": name, "lower": lower, "upper": upper, "price": price}
+
+    def delete_tariff(self, tariff_id: int) -> None:
+        """Remove one tariff band."""
+        with self.db.write() as c:
+            if not c.execute("DELETE FROM tariffs WHERE id = ?", (tariff_id,)).rowcount:
+                raise RuleError(404, "unknown_tariff", f"tariff {tariff_id} does not exist")
+
+    def tariffs(self, parking: str) -> list[dict[str, Any]]:
+        """Every band of a parking."""
+        return [dict(r) for r in self.db.conn.execute(
+            "SELECT * FROM tariffs WHERE parking = ? ORDER BY kind, size, unit, lower",
+            (parking,))]
+
+    @staticmethod
+    def _bands(c: sqlite3.Connection, parking: str, kind: str, unit: str,
+               size: str | None) -> list[Band]:
+        rows = c.execute("SELECT lower, upper, price FROM tariffs WHERE parking = ? AND kind = ? "
+                         "AND unit = ? AND size IS ?", (parking, kind, unit, size))
+        return [Band(*r) for r in rows]
+
+    def bands(self, parking: str, kind: str, unit: str, size: str | None = None) -> list[Band]:
+        """The bands of one tariff set."""
+        return self._bands(self.db.conn, parking, kind, unit, size if kind == "space" else None)

@@ -1,0 +1,253 @@
+"""Changes to running subscriptions: deactivation with refunds, space, owner, vehicles, debt,
+presence, and the status machine driven by time and passes."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Literal
+
+from cloud.rules import RuleError
+from cloud.subscriptions import DONE, SubscriptionService, _t
+from shared import vrn as vrn_rules
+from shared.contract import Change, PresenceRule
+from shared.parking import LIVE, UNIT, debt, refund_remaining, standing, whole_units
+
+log = logging.getLogger(__name__)
+RefundMode = Literal["none", "manual", "remaining", "full"]
+
+
+class Subscriptions(SubscriptionService):
+    """The whole life of subscriptions (creation and reads come from the base class)."""
+
+    def deactivate(self, sub: str, *, refund: RefundMode = "none", amount: int | None = None,
+                   by: str = "staff") -> dict[str, Any]:
+        """Archive *sub* and every later one of its chain (never earlier ones), with a refund
+        when the parking allows it and the rent was paid in the app."""
+        now = self.clock.now()
+        r = self.row(self.db.conn, sub)
+        p = self.parking.row(self.db.conn, r["parking"])
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            chain = self._chain(c, sub)
+            for sid in chain:
+                s = self.row(c, sid)
+                st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
+                              s["unit"], self.inside(c, sid), now)
+                if st.status in ("overdue", "repaid", *DONE):
+                    raise RuleError(409, "cannot_deactivate",
+                                    f"subscription {sid} is {st.status}")
+            if self.inside(c, sub):
+                raise RuleError(409, "vehicle_inside",
+                                "a vehicle of this subscription is inside the parking")
+            rows = [self.row(c, sid) for sid in chain]
+            total = 0
+            if refund != "none":
+                if not p["refunds"]:
+                    raise RuleError(409, "refund_not_allowed",
+                                    f"parking {p['id']} does not allow refunds")
+                if not all(x["paid_in_app"] for x in rows if x["amount"]):
+                    raise RuleError(409, "refund_not_allowed",
+                                    "paid outside the app: the system cannot know where to "
+                                    "return the money")
+                paid = sum(x["amount"] for x in rows)
+                if refund == "full":
+                    total = paid
+                elif refund == "remaining":
+                    total = sum(refund_remaining(x["amount"], x["units"], _t(x["start"]), now,
+                                                 x["unit"]) for x in rows)
+                else:
+                    if amount is None or not 0 <= amount <= paid:
+                        raise RuleError(422, "bad_refund", f"a manual refund is 0..{paid}")
+                    total = amount
+            for x in rows:
+                c.execute("UPDATE subscriptions SET status = 'archive' WHERE id = ?", (x["id"],))
+                self._history(c, x["id"], now, "deactivated", f"by {by}")
+            if total:
+                c.execute("UPDATE subscriptions SET refund = ? WHERE id = ?", (total, sub))
+                c.execute("INSERT INTO sub_payments(sub, kind, amount, at) VALUES "
+                          "(?, 'refund', ?, ?)", (sub, -total, now.isoformat()))
+            return self._changes(c, chain)
+
+        self.rules._change(p["site"], fn)
+        return self.get(sub) | {"refund": total_of(self, sub)}
+
+    def change_space(self, sub: str, space: int, by: str = "staff") -> dict[str, Any]:
+        """Move a live subscription (and its later ones) to a free space."""
+        now = self.clock.now()
+        r = self.row(self.db.conn, sub)
+        site = self._site(r["parking"])
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            chain = self._chain(c, sub)
+            rows = [self.row(c, x) for x in chain]
+            if rows[0]["status"] in DONE:
+                raise RuleError(409, "not_live", f"subscription {sub} is {rows[0]['status']}")
+            self._check_space_free(c, r["parking"], space, now, _t(rows[-1]["end"]), set())
+            for x in chain:
+                c.execute("UPDATE subscriptions SET space = ? WHERE id = ?", (space, x))
+            self._history(c, sub, now, "space_changed", f"{r['space']} → {space} by {by}")
+            return self._changes(c, chain)
+
+        self.rules._change(site, fn)
+        return self.get(sub)
+
+    def change_owner(self, sub: str, owner: str, by: str = "staff") -> dict[str, Any]:
+        """Hand a subscription to another resident."""
+        now = self.clock.now()
+        with self.db.write() as c:
+            r = self.row(c, sub)
+            c.execute("UPDATE subscriptions SET owner = ? WHERE id = ?", (owner, sub))
+            self._history(c, sub, now, "owner_changed", f"{r['owner']} → {owner} by {by}")
+        return self.get(sub)
+
+    def add_vehicle(self, sub: str, vehicle: dict[str, str], by: str = "staff") -> dict:
+        """Add a vehicle (any one of them may use the space, one at a time)."""
+        v = self._vehicle(vehicle)
+        now = self.clock.now()
+        site = self._site(self.row(self.db.conn, sub)["parking"])
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            c.execute("INSERT OR REPLACE INTO sub_vehicles(sub, vrn, type, make) VALUES "
+                      "(?,?,?,?)", (sub, v["vrn"], v["type"], v["make"]))
+            self._history(c, sub, now, "vehicle_added", f"{v['vrn']} by {by}")
+            return self._changes(c, [sub])
+
+        self.rules._change(site, fn)
+        return self.get(sub)
+
+    def remove_vehicle(self, sub: str, vrn: str, by: str = "staff") -> dict[str, Any]:
+        """Remove a vehicle; the last one cannot go."""
+        plate = vrn_rules.normalise(vrn)
+        now = self.clock.now()
+        site = self._site(self.row(self.db.conn, sub)["parking"])
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            n = c.execute("SELECT count(*) FROM sub_vehicles WHERE sub = ?", (sub,)).fetchone()[0]
+            if n <= 1:
+                raise RuleError(409, "last_vehicle", "a subscription keeps at least one vehicle")
+            if not c.execute("DELETE FROM sub_vehicles WHERE sub = ? AND vrn = ?",
+                             (sub, plate)).rowcount:
+                raise RuleError(404, "unknown_vehicle", f"{plate} is not on {sub}")
+            self._history(c, sub, now, "vehicle_removed", f"{plate} by {by}")
+            return self._changes(c, [sub])
+
+        self.rules._change(site, fn)
+        return self.get(sub)
+
+    def pay_debt(self, sub: str, reference: str | None = None, by: str = "staff") -> dict:
+        """Record the payment of an overdue subscription's debt: it becomes repaid, with one
+        unit (a day or an hour) past the paid time to leave."""
+        now = self.clock.now()
+        r = self.row(self.db.conn, sub)
+        site = self._site(r["parking"])
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            s = self.row(c, sub)
+            st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
+                          s["unit"], self.inside(c, sub), now)
+            if st.status != "overdue":
+                raise RuleError(409, "no_debt", f"subscription {sub} is {st.status}")
+            bands, cam = self._tariff(c, s["parking"], s["space"], s["unit"], bool(s["camera"]))
+            owed = debt(_t(s["paid_through"]), now, s["unit"], bands, cam)
+            n = whole_units(now - _t(s["paid_through"]), s["unit"])
+            through = _t(s["paid_through"]) + n * UNIT[s["unit"]]
+            c.execute("UPDATE subscriptions SET status = 'repaid', paid_through = ? WHERE id = ?",
+                      (through.isoformat(), sub))
+            c.execute("INSERT INTO sub_payments(sub, kind, amount, at, reference) VALUES "
+                      "(?, 'debt', ?, ?, ?)", (sub, owed, now.isoformat(), reference))
+            self._history(c, sub, now, "debt_paid", f"{owed} for {n} {s['unit']} units, by {by}")
+            return self._changes(c, [sub])
+
+        self.rules._change(site, fn)
+        return self.get(sub)
+
+    # Presence and the status machine ---------------------------------------------------------
+    def set_presence(self, parking: str, vrn: str, inside: bool, *, by: str = "staff",
+                     at: datetime | None = None, publish: bool = True) -> dict[str, Any]:
+        """Put a vehicle inside or outside (a pass, or staff correcting it by hand)."""
+        plate = vrn_rules.normalise(vrn)
+        now = at or self.clock.now()
+        site = self._site(parking)
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO parking_presence(parking, vrn, inside, at) VALUES "
+                      "(?, ?, ?, ?)", (parking, plate, int(inside), now.isoformat()))
+            for s in c.execute(f"SELECT s.id, s.space FROM subscriptions s JOIN sub_vehicles v "
+                               f"ON v.sub = s.id WHERE s.parking = ? AND v.vrn = ? AND s.status "
+                               f"IN ({','.join('?' * len(LIVE))})", (parking, plate, *LIVE)
+                               ).fetchall():
+                c.execute("INSERT INTO occupancy_log(parking, space, vrn, sub, inside, at, "
+                          "source) VALUES (?,?,?,?,?,?,?)",
+                          (parking, s["space"], plate, s["id"], int(inside), now.isoformat(),
+                           by))
+        version = None
+        if publish:
+            version = self.rules._change(site, lambda c: [Change(
+                op="presence.set", presence=PresenceRule(vrn=plate, inside=inside,
+                                                      parking=parking))]).to_version
+        self.transition(parking=parking)
+        return {"parking": parking, "vrn": plate, "inside": inside, "rules_version": version}
+
+    def _publish(self, site: str, ids: list[str]) -> None:
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            return self._changes(c, ids)
+
+        self.rules._change(site, fn)
+
+    def on_pass(self, gate_parking: str, vrn: str | None, direction: str, at: datetime) -> None:
+        """A pass at a parking barrier, from the edge's events."""
+        if vrn:
+            self.set_presence(gate_parking, vrn, direction == "entry", by="pass", at=at,
+                              publish=False)
+
+    def transition(self, parking: str | None = None) -> dict[str, int]:
+        """Bring every live subscription's stored status in line with the rules now; publish
+        the changes per site. Returns how many moved to each status."""
+        now = self.clock.now()
+        moved: dict[str, int] = defaultdict(int)
+        per_site: dict[str, list[str]] = defaultdict(list)
+        c = self.db.conn
+        where = "s.status IN ('draft', 'future', 'active', 'overdue', 'repaid')"
+        args: tuple = ()
+        if parking:
+            where += " AND s.parking = ?"
+            args = (parking,)
+        rows = c.execute(f"SELECT s.*, p.site FROM subscriptions s JOIN parkings p ON "
+                         f"p.id = s.parking WHERE {where}", args).fetchall()
+        inside = {r[0] for r in c.execute(
+            "SELECT DISTINCT v.sub FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub "
+            "JOIN parking_presence p ON p.parking = s.parking AND p.vrn = v.vrn "
+            "WHERE p.inside = 1")}
+        continued = {r[0] for r in c.execute(
+            "SELECT prev FROM subscriptions WHERE prev IS NOT NULL AND status IN "
+            "('future', 'active', 'overdue', 'repaid')")}
+        updates = []
+        for s in rows:
+            st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
+                          s["unit"], s["id"] in inside, now,
+                          _t(s["hold_until"]) if s["hold_until"] else None,
+                          s["id"] in continued)
+            if st.status != s["status"]:
+                updates.append((st.status, s["id"], s["status"]))
+                per_site[s["site"]].append(s["id"])
+                moved[st.status] += 1
+        if updates:
+            with self.db.write() as w:
+                w.executemany("UPDATE subscriptions SET status = ? WHERE id = ?",
+                              [(new, sid) for new, sid, _ in updates])
+                w.executemany("INSERT INTO sub_history(sub, at, what, detail) VALUES "
+                              "(?, ?, 'status', ?)",
+                              [(sid, now.isoformat(), f"{old} → {new}")
+                               for new, sid, old in updates])
+        for site, ids in per_site.items():
+            for i in range(0, len(ids), 500):
+                self._publish(site, ids[i:i + 500])
+        return dict(moved)
+
+
+def total_of(svc: Subscriptions, sub: str) -> int:
+    """The refund recorded on a subscription (0 when none)."""
+    r = svc.row(svc.db.conn, sub)
+    return int(r["refund"] or 0)

@@ -1,0 +1,340 @@
+"""Subscriptions: a resident's pass for one space (seed 002; docs/parking-rules.md).
+
+Creation by staff (paid or free) or by a resident (a draft that holds the space 15 minutes),
+extension, deactivation with refunds, change of space or owner, vehicles, debt, presence, and
+the status machine driven by time and passes (``shared.parking.standing``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from cloud.parking import HOLDING, ParkingService
+from cloud.rules import RuleError
+from shared import vrn as vrn_rules
+from shared.contract import Change, ParkingRule, SubscriptionRule
+from shared.parking import (
+    DRAFT_HOLD,
+    LIVE,
+    UNIT,
+    Band,
+    band_for,
+    cost,
+    debt,
+    longest_rent,
+    standing,
+)
+
+DONE = ("archive", "lapsed")
+
+
+def _t(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
+def sub_rule(c: sqlite3.Connection, row: sqlite3.Row) -> SubscriptionRule:
+    """What a gate needs of one subscription."""
+    vrns = [r[0] for r in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?", (row["id"],))]
+    continued = c.execute(f"SELECT 1 FROM subscriptions WHERE prev = ? AND status IN "
+                          f"({','.join('?' * len(LIVE))})", (row["id"], *LIVE)).fetchone()
+    return SubscriptionRule(id=row["id"], parking=row["parking"], space=row["space"],
+                            status=row["status"], unit=row["unit"], start=_t(row["start"]),
+                            end=_t(row["end"]), paid_through=_t(row["paid_through"]),
+                            vrns=vrns, continued=continued is not None)
+
+
+def site_parking_rules(c: sqlite3.Connection, site: str
+                       ) -> tuple[list[ParkingRule], list[SubscriptionRule]]:
+    """The parkings of a site and their live subscriptions, for a rules snapshot."""
+    parkings = [ParkingRule(id=r["id"], active=bool(r["active"]))
+                for r in c.execute("SELECT id, active FROM parkings WHERE site = ?", (site,))]
+    subs = [sub_rule(c, r) for r in c.execute(
+        f"SELECT s.* FROM subscriptions s JOIN parkings p ON p.id = s.parking WHERE p.site = ? "
+        f"AND s.status IN ({','.join('?' * len(LIVE))})", (site, *LIVE))]
+    return parkings, subs
+
+
+def units_for(amount: int, space: list[Band], camera: list[Band] | None) -> int:
+    """The longest rent *amount* pays for, space plus camera access when chosen."""
+    for n in range(longest_rent(space), 0, -1):
+        if band_for(n, space) is None:
+            continue
+        if camera is not None and band_for(n, camera) is None:
+            continue
+        if cost(n, space) + (cost(n, camera) if camera is not None else 0) <= amount:
+            return n
+    raise RuleError(422, "amount_too_small", f"{amount} pays for no rent under these tariffs")
+
+
+class SubscriptionService:
+    """Everything that changes a subscription, each change published to the site's gates."""
+
+    def __init__(self, parking: ParkingService) -> None:
+        self.parking = parking
+        self.rules = parking.rules
+        self.db = parking.db
+        self.clock = parking.clock
+
+    # Helpers --------------------------------------------------------------------------------
+    def row(self, c: sqlite3.Connection, sub: str) -> sqlite3.Row:
+        """One subscription, or 404."""
+        r = c.execute("SELECT * FROM subscriptions WHERE id = ?", (sub,)).fetchone()
+        if r is None:
+            raise RuleError(404, "unknown_subscription", f"subscription {sub} does not exist")
+        return r
+
+    def _site(self, parking: str) -> str:
+        return str(self.parking.row(self.db.conn, parking)["site"])
+
+    @staticmethod
+    def _history(c: sqlite3.Connection, sub: str, at: datetime, what: str,
+                 detail: str = "") -> None:
+        c.execute("INSERT INTO sub_history(sub, at, what, detail) VALUES (?, ?, ?, ?)",
+                  (sub, at.isoformat(), what, detail))
+
+    def _changes(self, c: sqlite3.Connection, ids: list[str]) -> list[Change]:
+        out = []
+        for i in ids:
+            r = self.row(c, i)
+            if r["status"] in LIVE:
+                out.append(Change(op="subscription.upsert", subscription=sub_rule(c, r)))
+            else:
+                out.append(Change(op="subscription.delete", key=i))
+        return out
+
+    def _tariff(self, c: sqlite3.Connection, parking: str, space: int, unit: str,
+                camera: bool) -> tuple[list[Band], list[Band] | None]:
+        size = self.parking._space(c, parking, space)["size"]
+        bands = self.parking._bands(c, parking, "space", unit, size)
+        if not bands:
+            raise RuleError(409, "no_tariff", f"no {unit} tariff for {size} spaces of {parking}")
+        cam = self.parking._bands(c, parking, "camera", unit, None) if camera else None
+        if camera and not cam:
+            raise RuleError(409, "no_tariff", f"no {unit} camera tariff at {parking}")
+        return bands, cam
+
+    def _check_space_free(self, c: sqlite3.Connection, parking: str, space: int,
+                          start: datetime, end: datetime, chain: set[str]) -> None:
+        s = self.parking._space(c, parking, space)
+        if not s["rentable"]:
+            raise RuleError(409, "space_unavailable", f"space {space} is not rentable")
+        if s["available_until"] and _t(s["available_until"]) < end:
+            raise RuleError(409, "space_unavailable",
+                            f"space {space} is available only until {s['available_until']}")
+        for o in c.execute(f"SELECT id, start, end FROM subscriptions WHERE parking = ? AND "
+                           f"space = ? AND status IN ({','.join('?' * len(HOLDING))})",
+                           (parking, space, *HOLDING)):
+            if o["id"] not in chain and _t(o["start"]) < end and start < _t(o["end"]):
+                raise RuleError(409, "space_taken",
+                                f"space {space} is held by subscription {o['id']}")
+
+    # Creation -------------------------------------------------------------------------------
+    def create(self, parking: str, space: int, owner: str, vehicles: list[dict[str, str]], *,
+               unit: str = "daily", amount: int | None = None, units: int | None = None,
+               camera: bool = False, free: bool = False, by: str = "staff",
+               resident: bool = False, users: list[str] | None = None,
+               documents: list[str] | None = None) -> dict[str, Any]:
+        """Staff: starts now, length from the amount paid (or ``units`` when free). Resident: a
+        draft for ``units`` that holds the space 15 minutes awaiting payment."""
+        if unit not in UNIT:
+            raise RuleError(422, "bad_unit", "unit is daily or hourly")
+        if not vehicles:
+            raise RuleError(422, "no_vehicle", "a subscription needs at least one vehicle")
+        cars = [self._vehicle(v) for v in vehicles]
+        now = self.clock.now()
+        sid = f"S-{secrets.token_hex(4).upper()}"
+        site = self._site(parking)
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            p = self.parking.row(c, parking)
+            if not p["active"]:
+                raise RuleError(409, "parking_inactive", f"parking {parking} is not active")
+            bands, cam = self._tariff(c, parking, space, unit, camera)
+            if resident or free:
+                if not units:
+                    raise RuleError(422, "units_required", "say how many days or hours")
+                n = units
+                if band_for(n, bands) is None:
+                    raise RuleError(422, "too_long", f"the longest rent is "
+                                    f"{longest_rent(bands)} {unit} units")
+                price = cost(n, bands) + (cost(n, cam) if cam else 0)
+                paid = 0 if free else price
+            else:
+                if amount is None:
+                    raise RuleError(422, "amount_required", "say how much was paid")
+                n = units_for(amount, bands, cam)
+                paid = amount
+            end = now + n * UNIT[unit]
+            self._check_space_free(c, parking, space, now, end, set())
+            status = "draft" if resident else "active"
+            hold = (now + DRAFT_HOLD).isoformat() if resident else None
+            c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
+                      "start, end, paid_through, camera, amount, paid_in_app, status, prev, "
+                      "hold_until, created_at, created_by) VALUES "
+                      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
+                      (sid, parking, space, owner, json.dumps(users or []), unit, n,
+                       now.isoformat(), end.isoformat(), end.isoformat(), int(camera), paid,
+                       0, status, hold, now.isoformat(), by))
+            c.executemany("INSERT INTO sub_vehicles(sub, vrn, type, make) VALUES (?,?,?,?)",
+                          [(sid, v["vrn"], v["type"], v["make"]) for v in cars])
+            if not resident and paid:
+                c.execute("INSERT INTO sub_payments(sub, kind, amount, at, documents) "
+                          "VALUES (?, 'rent', ?, ?, ?)",
+                          (sid, paid, now.isoformat(), json.dumps(documents or [])))
+            self._history(c, sid, now, "created", f"by {by}" + (" (free)" if free else ""))
+            return self._changes(c, [sid]) if status in LIVE else []
+
+        delta = self.rules._change(site, fn)
+        return self.get(sid) | {"rules_version": delta.to_version}
+
+    @staticmethod
+    def _vehicle(v: dict[str, str]) -> dict[str, str]:
+        try:
+            plate = vrn_rules.validate(v["vrn"])
+        except (KeyError, ValueError) as exc:
+            raise RuleError(422, "bad_vrn", f"vehicle {v}: {exc}") from exc
+        return {"vrn": plate, "type": v.get("type", "4W"), "make": v.get("make", "")}
+
+    def confirm_payment(self, sub: str, amount: int, reference: str) -> dict[str, Any]:
+        """A verified payment of a resident's draft: it starts now and counts as paid in the
+        app. The same reference twice changes nothing (idempotent)."""
+        now = self.clock.now()
+        r = self.row(self.db.conn, sub)
+        site = self._site(r["parking"])
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            if c.execute("SELECT 1 FROM sub_payments WHERE reference = ?",
+                         (reference,)).fetchone():
+                return []
+            s = self.row(c, sub)
+            live = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
+                            s["unit"], False, now,
+                            _t(s["hold_until"]) if s["hold_until"] else None)
+            if live.status != "draft":
+                raise RuleError(409, "not_awaiting_payment",
+                                f"subscription {sub} is {live.status}, not awaiting payment")
+            if amount != s["amount"]:
+                raise RuleError(409, "wrong_amount", f"{amount} paid, {s['amount']} due")
+            end = now + s["units"] * UNIT[s["unit"]]
+            c.execute("UPDATE subscriptions SET status = 'active', start = ?, end = ?, "
+                      "paid_through = ?, paid_in_app = 1, hold_until = NULL WHERE id = ?",
+                      (now.isoformat(), end.isoformat(), end.isoformat(), sub))
+            c.execute("INSERT INTO sub_payments(sub, kind, amount, at, reference) VALUES "
+                      "(?, 'rent', ?, ?, ?)", (sub, amount, now.isoformat(), reference))
+            self._history(c, sub, now, "paid", f"in the app, ref {reference}")
+            return self._changes(c, [sub])
+
+        self.rules._change(site, fn)
+        return self.get(sub)
+
+    def extend(self, sub: str, *, amount: int | None = None, units: int | None = None,
+               free: bool = False, by: str = "staff") -> dict[str, Any]:
+        """A *future* copy that starts where the chain's last subscription ends."""
+        now = self.clock.now()
+        r = self.row(self.db.conn, sub)
+        site = self._site(r["parking"])
+        nid = f"S-{secrets.token_hex(4).upper()}"
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
+            tail = self.row(c, self._chain(c, sub)[-1])
+            if tail["status"] in DONE or tail["status"] == "draft":
+                raise RuleError(409, "not_extendable", f"subscription {tail['id']} is "
+                                f"{tail['status']}")
+            bands, cam = self._tariff(c, tail["parking"], tail["space"], tail["unit"],
+                                      bool(tail["camera"]))
+            if free or units:
+                n = units or 0
+                if band_for(n, bands) is None:
+                    raise RuleError(422, "too_long", "no tariff band covers that many units")
+                paid = 0 if free else cost(n, bands) + (cost(n, cam) if cam else 0)
+            elif amount is not None:
+                n, paid = units_for(amount, bands, cam), amount
+            else:
+                raise RuleError(422, "amount_required", "say how much was paid")
+            start = _t(tail["end"])
+            end = start + n * UNIT[tail["unit"]]
+            chain = set(self._chain(c, self._root(c, sub)))
+            self._check_space_free(c, tail["parking"], tail["space"], start, end, chain)
+            status = "future" if start > now else "active"
+            c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
+                      "start, end, paid_through, camera, amount, paid_in_app, status, prev, "
+                      "created_at, created_by) SELECT ?, parking, space, owner, users, unit, ?, "
+                      "?, ?, ?, camera, ?, 0, ?, id, ?, ? FROM subscriptions WHERE id = ?",
+                      (nid, n, start.isoformat(), end.isoformat(), end.isoformat(), paid, status,
+                       now.isoformat(), by, tail["id"]))
+            c.execute("INSERT INTO sub_vehicles(sub, vrn, type, make) SELECT ?, vrn, type, make "
+                      "FROM sub_vehicles WHERE sub = ?", (nid, tail["id"]))
+            if paid:
+                c.execute("INSERT INTO sub_payments(sub, kind, amount, at) VALUES "
+                          "(?, 'rent', ?, ?)", (nid, paid, now.isoformat()))
+            self._history(c, nid, now, "created", f"extends {tail['id']}, by {by}")
+            self._history(c, tail["id"], now, "extended", f"by {nid}")
+            return self._changes(c, [tail["id"], nid])
+
+        delta = self.rules._change(site, fn)
+        return self.get(nid) | {"rules_version": delta.to_version}
+
+    @staticmethod
+    def _root(c: sqlite3.Connection, sub: str) -> str:
+        while True:
+            prev = c.execute("SELECT prev FROM subscriptions WHERE id = ?", (sub,)).fetchone()
+            if prev is None or prev[0] is None:
+                return sub
+            sub = prev[0]
+
+    @staticmethod
+    def _chain(c: sqlite3.Connection, sub: str) -> list[str]:
+        """*sub* and every later subscription of its chain, in order."""
+        out = [sub]
+        while (nxt := c.execute("SELECT id FROM subscriptions WHERE prev = ? AND status != "
+                                "'lapsed'", (out[-1],)).fetchone()) is not None:
+            out.append(nxt[0])
+        return out
+
+    def get(self, sub: str) -> dict[str, Any]:
+        """A subscription with vehicles, payments, history, its standing and debt now."""
+        c = self.db.conn
+        r = self.row(c, sub)
+        now = self.clock.now()
+        inside = self.inside(c, sub)
+        cont = sub_rule(c, r).continued if r["status"] in LIVE else False
+        st = standing(r["status"], _t(r["start"]), _t(r["end"]), _t(r["paid_through"]),
+                      r["unit"], inside, now, _t(r["hold_until"]) if r["hold_until"] else None,
+                      cont)
+        owed = 0
+        if st.status == "overdue":
+            bands, cam = self._tariff(c, r["parking"], r["space"], r["unit"], bool(r["camera"]))
+            owed = debt(_t(r["paid_through"]), now, r["unit"], bands, cam)
+        return dict(r) | {
+            "users": json.loads(r["users"]), "camera": bool(r["camera"]),
+            "paid_in_app": bool(r["paid_in_app"]), "inside": inside, "debt": owed,
+            "standing": st.status,
+            "exit_until": st.exit_until.isoformat() if st.exit_until else None,
+            "vehicles": [dict(v) for v in c.execute(
+                "SELECT vrn, type, make FROM sub_vehicles WHERE sub = ?", (sub,))],
+            "payments": [dict(p) for p in c.execute(
+                "SELECT kind, amount, at, reference FROM sub_payments WHERE sub = ? "
+                "ORDER BY id", (sub,))],
+            "history": [dict(h) for h in c.execute(
+                "SELECT at, what, detail FROM sub_history WHERE sub = ? ORDER BY rowid",
+                (sub,))],
+        }
+
+    @staticmethod
+    def inside(c: sqlite3.Connection, sub: str) -> bool:
+        """Whether a vehicle of the subscription is inside its parking."""
+        return c.execute(
+            "SELECT 1 FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub JOIN "
+            "parking_presence p ON p.parking = s.parking AND p.vrn = v.vrn WHERE v.sub = ? "
+            "AND p.inside = 1", (sub,)).fetchone() is not None
+
+    def list(self, parking: str, status: str | None = None) -> list[dict[str, Any]]:
+        """Subscriptions of a parking, newest first."""
+        sql = "SELECT id, space, owner, status, start, end, amount, unit, created_at FROM " \
+              "subscriptions WHERE parking = ?" + (" AND status = ?" if status else "")
+        return [dict(r) for r in self.db.conn.execute(
+            sql + " ORDER BY created_at DESC", (parking, status) if status else (parking,))]
