@@ -18,8 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import accounts
 from cloud.db import CloudDB
+from cloud.jobs import Jobs
 from cloud.mqtt_side import CloudMqtt
+from cloud.parking import ParkingService
+from cloud.parking_api import parking_router
 from cloud.rules import RuleError, RulesService
+from cloud.sub_changes import Subscriptions
 from shared.clock import Clock
 from shared.commands import make_open
 from shared.contract import RulesDelta, RulesSnapshot
@@ -89,12 +93,19 @@ def _version(delta: RulesDelta) -> dict:
 
 
 def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
-               mqtt_username: str | None = None, mqtt_password: str | None = None) -> FastAPI:
-    """The cloud app; starts its MQTT side with the app when *mqtt_url* is given."""
+               mqtt_username: str | None = None, mqtt_password: str | None = None,
+               jobs_every_s: float = 30.0) -> FastAPI:
+    """The cloud app; starts its MQTT side with the app when *mqtt_url* is given, and the
+    subscription status job every *jobs_every_s* seconds (0: only on demand)."""
     db = CloudDB(db_path)
     link = CloudMqtt(db, clock, mqtt_url, username=mqtt_username,
                      password=mqtt_password) if mqtt_url else None
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
+    parking = ParkingService(rules)
+    subs = Subscriptions(parking)
+    jobs = Jobs(subs, jobs_every_s)
+    if link:
+        link.on_stored.append(jobs.on_event)
 
     async def watchdog() -> None:
         # Pinged from the event loop itself: a wedged loop stops the pings and systemd
@@ -107,11 +118,13 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     async def lifespan(app: FastAPI):
         if link:
             link.start(rules)
+        jobs.start()
         pinger = asyncio.create_task(watchdog())
         notify("READY=1")
         yield
         notify("STOPPING=1")
         pinger.cancel()
+        jobs.stop()
         if link:
             link.stop()
         db.close()
@@ -119,6 +132,9 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     app = FastAPI(title="Gatepost cloud", version="1", lifespan=lifespan)
     app.state.rules = rules
     app.state.link = link
+    app.state.subs = subs
+    app.state.jobs = jobs
+    app.include_router(parking_router(parking, subs, jobs))
 
     rejected: dict[str, int] = {"requests": 0}
 

@@ -77,7 +77,7 @@ MIGRATIONS = [
             guard_phone TEXT NOT NULL DEFAULT '', refunds INTEGER NOT NULL DEFAULT 0,
             offer_required INTEGER NOT NULL DEFAULT 0, rules_text TEXT NOT NULL DEFAULT '',
             debt_rules TEXT NOT NULL DEFAULT '', external_id TEXT, active INTEGER NOT NULL
-            DEFAULT 0, created_at TEXT NOT NULL
+            DEFAULT 0, deleted_at TEXT, created_at TEXT NOT NULL
         );
         ALTER TABLE gates ADD COLUMN parking TEXT REFERENCES parkings(id);
         CREATE TABLE spaces (

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -51,6 +52,7 @@ class CloudMqtt:
         self._client: mqtt.Client | None = None
         self._pending: dict[str, tuple[threading.Event, list[CommandResponse]]] = {}
         self._pending_lock = threading.Lock()
+        self.on_stored: list[Callable[[Event], None]] = []  # run once per newly stored event
 
     def start(self, rules: RulesService) -> None:
         """Connect in the background."""
@@ -146,6 +148,13 @@ class CloudMqtt:
         self.counters["stored" if stored else "duplicates"] += 1
         client.publish(Topics.edge_acks(event.edge), Ack(ids=[event.id]).model_dump_json(),
                        qos=1)
+        if stored:
+            for hook in self.on_stored:
+                try:
+                    hook(event)
+                except Exception:  # the event is stored and acked; a hook must not undo that
+                    self.counters["hook_errors"] += 1
+                    log.exception("handling stored event %s failed", event.id)
 
     def store_event(self, e: Event) -> bool:
         """Insert once; False when the event was already stored."""

@@ -51,7 +51,8 @@ class ParkingService:
     # Parkings -------------------------------------------------------------------------------
     def row(self, c: sqlite3.Connection, parking: str) -> sqlite3.Row:
         """One parking, or 404."""
-        r = c.execute("SELECT * FROM parkings WHERE id = ?", (parking,)).fetchone()
+        r = c.execute("SELECT * FROM parkings WHERE id = ? AND deleted_at IS NULL",
+                      (parking,)).fetchone()
         if r is None:
             raise RuleError(404, "unknown_parking", f"parking {parking!r} does not exist")
         return r
@@ -127,19 +128,28 @@ class ParkingService:
         delta = self.rules._change(site, fn)
         return self.get(parking) | {"rules_version": delta.to_version}
 
-    def delete(self, parking: str) -> None:
-        """Delete a parking whose subscriptions are all archived."""
-        with self.db.write() as c:
-            self.row(c, parking)
+    def delete(self, parking: str) -> int:
+        """Delete a parking whose subscriptions are all archived. Their records stay for the
+        reports; its barriers become society-perimeter gates again."""
+        site = self.row(self.db.conn, parking)["site"]
+
+        def fn(c: sqlite3.Connection) -> list[Change]:
             n = c.execute("SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT IN "
                           "('archive', 'lapsed')", (parking,)).fetchone()[0]
             if n:
                 raise RuleError(409, "subscriptions_not_archived",
                                 f"{n} subscriptions of {parking} are not archived yet")
+            gates = c.execute("SELECT * FROM gates WHERE parking = ?", (parking,)).fetchall()
             c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
-            for table in ("spaces", "tariffs", "parking_presence"):
-                c.execute(f"DELETE FROM {table} WHERE parking = ?", (parking,))
-            c.execute("DELETE FROM parkings WHERE id = ?", (parking,))
+            c.execute("DELETE FROM parking_presence WHERE parking = ?", (parking,))
+            c.execute("UPDATE parkings SET active = 0, deleted_at = ? WHERE id = ?",
+                      (self.clock.now().isoformat(), parking))
+            return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))
+                    ] + [Change(op="gate.upsert", gate=GateRule(
+                        id=g["id"], direction=Direction(g["direction"]), name=g["name"],
+                        command_key=g["command_key"], parking=None)) for g in gates]
+
+        return self.rules._change(site, fn).to_version
 
     def link_gate(self, site: str, gate: str, parking: str | None) -> int:
         """Make a gate a barrier of *parking* (or a society-perimeter gate with None)."""

@@ -31,7 +31,8 @@ class Subscriptions(SubscriptionService):
         p = self.parking.row(self.db.conn, r["parking"])
 
         def fn(c: sqlite3.Connection) -> list[Change]:
-            chain = self._chain(c, sub)
+            first, *later = self._chain(c, sub)
+            chain = [first] + [x for x in later if self.row(c, x)["status"] not in DONE]
             for sid in chain:
                 s = self.row(c, sid)
                 st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),

@@ -51,7 +51,8 @@ def site_parking_rules(c: sqlite3.Connection, site: str
                        ) -> tuple[list[ParkingRule], list[SubscriptionRule]]:
     """The parkings of a site and their live subscriptions, for a rules snapshot."""
     parkings = [ParkingRule(id=r["id"], active=bool(r["active"]))
-                for r in c.execute("SELECT id, active FROM parkings WHERE site = ?", (site,))]
+                for r in c.execute("SELECT id, active FROM parkings WHERE site = ? AND "
+                                   "deleted_at IS NULL", (site,))]
     subs = [sub_rule(c, r) for r in c.execute(
         f"SELECT s.* FROM subscriptions s JOIN parkings p ON p.id = s.parking WHERE p.site = ? "
         f"AND s.status IN ({','.join('?' * len(LIVE))})", (site, *LIVE))]

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--port", type=int, default=8080, help="HTTP port")
     cr.add_argument("--clock-file", type=Path, help="simulation: shared virtual clock")
     cr.add_argument("--mqtt-user", help="broker user (password in $GATEPOST_MQTT_PASSWORD)")
+    cr.add_argument("--jobs-every", type=float, default=30.0,
+                    help="seconds between subscription status runs (0: on demand only)")
     cp = cloud.add_parser("provision", help="broker users and ACL for the cloud and edge boxes")
     cp.add_argument("--out", type=Path, required=True, help="folder for passwd, acl, "
                     "credentials.json")
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         from cloud.service import run
 
         return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
-                   args.port, args.clock_file, args.mqtt_user)
+                   args.port, args.clock_file, args.mqtt_user, args.jobs_every)
     if cmd == "sim":
         from gatepost.tools import sim_run
 

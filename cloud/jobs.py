@@ -1,0 +1,65 @@
+"""Work the cloud does on its own: the subscription status job (apscheduler), and reactions to
+events from the gates (a pass at a parking barrier flips the vehicle's presence)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from cloud.sub_changes import Subscriptions
+from shared.contract import Event
+from shared.vocab import EventType
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    """The scheduler and the event hooks of one cloud process."""
+
+    def __init__(self, subs: Subscriptions, every_s: float) -> None:
+        self.subs = subs
+        self.every_s = every_s
+        self.runs = 0
+        self.last_ms = 0.0
+        self._lock = threading.Lock()  # one transition pass at a time
+        self._scheduler: BackgroundScheduler | None = None
+
+    def start(self) -> None:
+        """Run the status job every ``every_s`` seconds (nothing when 0)."""
+        if self.every_s <= 0:
+            return
+        self._scheduler = BackgroundScheduler(daemon=True)
+        self._scheduler.add_job(self.run_transitions, "interval", seconds=self.every_s,
+                                id="transitions", max_instances=1, coalesce=True)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler (a running job finishes first)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+
+    def run_transitions(self) -> dict[str, int]:
+        """One pass of the status machine over every live subscription."""
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                moved = self.subs.transition()
+            except Exception:
+                log.exception("subscription status job failed")
+                return {}
+            self.runs += 1
+            self.last_ms = (time.perf_counter() - t0) * 1000
+            if moved:
+                log.info("subscription statuses moved: %s", moved)
+            return moved
+
+    def on_event(self, event: Event) -> None:
+        """A pass at a parking barrier: the vehicle is now inside or outside that parking."""
+        if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
+            with self._lock:
+                self.subs.on_pass(event.data["parking"], event.data["vrn"],
+                                  event.data.get("direction", "entry"), event.at)

@@ -1,0 +1,262 @@
+"""The cloud's HTTP API for parkings, spaces, tariffs and subscriptions (``/api/v1``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.jobs import Jobs
+from cloud.parking import ParkingService
+from cloud.sub_changes import Subscriptions
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParkingIn(_In):
+    id: str
+    name: str
+    address: str = ""
+    objects: list[str] = Field(default_factory=list, description="residential objects served")
+    guard_phone: str = ""
+    refunds: bool = False
+    offer_required: bool = False
+    rules_text: str = Field("", description="parking rules shown to residents")
+    debt_rules: str = Field("", description="debt-repayment rules shown to residents")
+    external_id: str | None = None
+
+
+class ParkingPatch(_In):
+    name: str | None = None
+    address: str | None = None
+    objects: list[str] | None = None
+    guard_phone: str | None = None
+    refunds: bool | None = None
+    offer_required: bool | None = None
+    rules_text: str | None = None
+    debt_rules: str | None = None
+    external_id: str | None = None
+
+
+class GateParkingIn(_In):
+    parking: str | None = Field(description="the parking this gate is a barrier of; null: a "
+                                "society-perimeter gate")
+
+
+class SpacesIn(_In):
+    numbers: str | int | list[int] = Field(description='one number, "4..7", "4,9" or a list')
+    size: Literal["small", "medium", "large"]
+    labels: list[str] = Field(default_factory=list, max_length=5)
+    rentable: bool = True
+
+
+class SpacePatch(_In):
+    size: Literal["small", "medium", "large"] | None = None
+    labels: list[str] | None = Field(None, max_length=5)
+    rentable: bool | None = None
+    available_until: str | None = None
+
+
+class TariffIn(_In):
+    kind: Literal["space", "camera"] = "space"
+    size: Literal["small", "medium", "large"] | None = None
+    unit: Literal["daily", "hourly"] = "daily"
+    name: str = ""
+    lower: int
+    upper: int
+    price: int
+
+
+class VehicleIn(_In):
+    vrn: str
+    type: Literal["2W", "4W"] = "4W"
+    make: str = ""
+
+
+class SubscriptionIn(_In):
+    space: int
+    owner: str
+    vehicles: list[VehicleIn] = Field(min_length=1)
+    unit: Literal["daily", "hourly"] = "daily"
+    amount: int | None = Field(None, ge=0, description="paid by the resident (staff creation)")
+    units: int | None = Field(None, ge=1, description="days or hours (free or resident)")
+    camera: bool = False
+    free: bool = Field(False, description="staff grant the space free of charge")
+    users: list[str] = Field(default_factory=list)
+    documents: list[str] = Field(default_factory=list, description="payment documents")
+    by: str = "staff"
+
+
+class ExtendIn(_In):
+    amount: int | None = Field(None, ge=0)
+    units: int | None = Field(None, ge=1)
+    free: bool = False
+    by: str = "staff"
+
+
+class DeactivateIn(_In):
+    refund: Literal["none", "manual", "remaining", "full"] = "none"
+    amount: int | None = Field(None, ge=0)
+    by: str = "staff"
+
+
+class SpaceMoveIn(_In):
+    space: int
+
+
+class OwnerIn(_In):
+    owner: str
+
+
+class PayDebtIn(_In):
+    reference: str | None = None
+    by: str = "staff"
+
+
+class PresenceIn(_In):
+    inside: bool
+    by: str = "staff"
+
+
+def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> APIRouter:
+    """Routes bound to the services."""
+    r = APIRouter(prefix="/api/v1")
+
+    @r.post("/sites/{site}/parkings", status_code=201)
+    def add_parking(site: str, body: ParkingIn) -> dict[str, Any]:
+        """A new parking of the site, created inactive."""
+        return parking.add(site, body.id, body.model_dump(exclude={"id"}))
+
+    @r.get("/parkings/{pid}")
+    def get_parking(pid: str) -> dict[str, Any]:
+        """A parking with its barriers."""
+        return parking.get(pid)
+
+    @r.patch("/parkings/{pid}")
+    def patch_parking(pid: str, body: ParkingPatch) -> dict[str, Any]:
+        """Change a parking's details."""
+        return parking.update(pid, body.model_dump(exclude_none=True))
+
+    @r.delete("/parkings/{pid}")
+    def delete_parking(pid: str) -> dict[str, Any]:
+        """Delete a parking whose subscriptions are all archived."""
+        return {"deleted": pid, "rules_version": parking.delete(pid)}
+
+    @r.post("/parkings/{pid}/activate")
+    def activate(pid: str) -> dict[str, Any]:
+        """Activate: refused unless its barriers let vehicles both in and out."""
+        return parking.set_active(pid, True)
+
+    @r.post("/parkings/{pid}/deactivate")
+    def deactivate_parking(pid: str) -> dict[str, Any]:
+        """Stop new entries (vehicles inside may still leave)."""
+        return parking.set_active(pid, False)
+
+    @r.put("/sites/{site}/gates/{gate}/parking")
+    def link_gate(site: str, gate: str, body: GateParkingIn) -> dict[str, Any]:
+        """Make a gate a barrier of a parking, or a society-perimeter gate again."""
+        return {"site": site, "gate": gate, "parking": body.parking,
+                "rules_version": parking.link_gate(site, gate, body.parking)}
+
+    @r.post("/parkings/{pid}/spaces", status_code=201)
+    def add_spaces(pid: str, body: SpacesIn) -> dict[str, Any]:
+        """Add one space or a range."""
+        return {"added": parking.add_spaces(pid, body.numbers, body.size, body.labels,
+                                            body.rentable)}
+
+    @r.get("/parkings/{pid}/spaces")
+    def spaces(pid: str) -> dict[str, Any]:
+        """Spaces with status (available, available_until, unavailable) and tenant."""
+        return {"spaces": parking.spaces(pid)}
+
+    @r.patch("/parkings/{pid}/spaces/{number}")
+    def patch_space(pid: str, number: int, body: SpacePatch) -> dict[str, Any]:
+        """Change a space (never its number)."""
+        return parking.update_space(pid, number, body.model_dump(exclude_unset=True))
+
+    @r.post("/parkings/{pid}/tariffs", status_code=201)
+    def add_tariff(pid: str, body: TariffIn) -> dict[str, Any]:
+        """A tariff band; overlapping bands of one set are refused."""
+        return parking.add_tariff(pid, body.kind, body.unit, body.name, body.lower, body.upper,
+                                  body.price, body.size)
+
+    @r.get("/parkings/{pid}/tariffs")
+    def tariffs(pid: str) -> dict[str, Any]:
+        """Every band of the parking."""
+        return {"tariffs": parking.tariffs(pid)}
+
+    @r.delete("/tariffs/{tid}")
+    def delete_tariff(tid: int) -> dict[str, Any]:
+        """Remove a tariff band."""
+        parking.delete_tariff(tid)
+        return {"deleted": tid}
+
+    @r.post("/parkings/{pid}/subscriptions", status_code=201)
+    def create(pid: str, body: SubscriptionIn) -> dict[str, Any]:
+        """Staff create a subscription: it starts now; its length comes from the amount."""
+        return subs.create(pid, body.space, body.owner,
+                           [v.model_dump() for v in body.vehicles], unit=body.unit,
+                           amount=body.amount, units=body.units, camera=body.camera,
+                           free=body.free, by=body.by, users=body.users,
+                           documents=body.documents)
+
+    @r.get("/parkings/{pid}/subscriptions")
+    def list_subs(pid: str, status: str | None = None) -> dict[str, Any]:
+        """Subscriptions of a parking, newest first."""
+        return {"subscriptions": subs.list(pid, status)}
+
+    @r.get("/subscriptions/{sid}")
+    def get_sub(sid: str) -> dict[str, Any]:
+        """A subscription: vehicles, payments, history, standing, debt now."""
+        return subs.get(sid)
+
+    @r.post("/subscriptions/{sid}/extend", status_code=201)
+    def extend(sid: str, body: ExtendIn) -> dict[str, Any]:
+        """A future subscription that starts where this chain ends."""
+        return subs.extend(sid, amount=body.amount, units=body.units, free=body.free,
+                           by=body.by)
+
+    @r.post("/subscriptions/{sid}/deactivate")
+    def deactivate(sid: str, body: DeactivateIn) -> dict[str, Any]:
+        """Archive it and every later one of its chain; refund when allowed."""
+        return subs.deactivate(sid, refund=body.refund, amount=body.amount, by=body.by)
+
+    @r.post("/subscriptions/{sid}/space")
+    def move(sid: str, body: SpaceMoveIn) -> dict[str, Any]:
+        """Move to a free space."""
+        return subs.change_space(sid, body.space)
+
+    @r.post("/subscriptions/{sid}/owner")
+    def owner(sid: str, body: OwnerIn) -> dict[str, Any]:
+        """Hand it to another resident."""
+        return subs.change_owner(sid, body.owner)
+
+    @r.post("/subscriptions/{sid}/vehicles", status_code=201)
+    def add_vehicle(sid: str, body: VehicleIn) -> dict[str, Any]:
+        """Add a vehicle."""
+        return subs.add_vehicle(sid, body.model_dump())
+
+    @r.delete("/subscriptions/{sid}/vehicles/{vrn}")
+    def remove_vehicle(sid: str, vrn: str) -> dict[str, Any]:
+        """Remove a vehicle (not the last)."""
+        return subs.remove_vehicle(sid, vrn)
+
+    @r.post("/subscriptions/{sid}/pay-debt")
+    def pay_debt(sid: str, body: PayDebtIn) -> dict[str, Any]:
+        """Record the debt's payment: repaid, with a day (or an hour) to leave."""
+        return subs.pay_debt(sid, body.reference, body.by)
+
+    @r.put("/parkings/{pid}/presence/{vrn}")
+    def presence(pid: str, vrn: str, body: PresenceIn) -> dict[str, Any]:
+        """Staff correct whether a vehicle is inside."""
+        return subs.set_presence(pid, vrn, body.inside, by=body.by)
+
+    @r.post("/jobs/transitions")
+    def transitions() -> dict[str, Any]:
+        """Run the status job now (it also runs on a schedule)."""
+        return {"moved": jobs.run_transitions()}
+
+    return r

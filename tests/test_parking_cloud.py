@@ -1,0 +1,251 @@
+"""Paid parking in the cloud over real HTTP, on a virtual clock: every rule of the seed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+from cloud.app import create_app
+from shared.clock import FileClock
+from shared.webthread import WebThread
+
+T0 = datetime.fromisoformat("2026-12-01T10:00:00+05:30")
+P = "/api/v1/parkings/tower-b"
+CAR = {"vrn": "MH12AB1234", "type": "4W", "make": "Maruti"}
+
+
+class Api:
+    def __init__(self, c: httpx.Client, clock_file) -> None:
+        self.c, self.clock_file = c, clock_file
+
+    def ok(self, method: str, url: str, status: int = 200, **kw) -> dict:
+        r = self.c.request(method, url, **kw)
+        assert r.status_code == status, r.text
+        return r.json()
+
+    def refused(self, method: str, url: str, status: int, reason: str, **kw) -> str:
+        r = self.c.request(method, url, **kw)
+        assert r.status_code == status, r.text
+        assert r.json()["detail"]["reason"] == reason, r.text
+        return r.json()["detail"]["message"]
+
+    def advance(self, **kw) -> None:
+        FileClock.advance(self.clock_file, timedelta(**kw))
+        self.ok("POST", "/api/v1/jobs/transitions")
+
+    def sub(self, sid: str) -> dict:
+        return self.ok("GET", f"/api/v1/subscriptions/{sid}")
+
+
+@pytest.fixture
+def api(tmp_path):
+    clock_file = tmp_path / "clock.json"
+    FileClock.set_time(clock_file, T0)
+    web = WebThread(create_app(tmp_path / "c.sqlite", FileClock(clock_file), None,
+                               jobs_every_s=0), "127.0.0.1", 0)
+    web.start()
+    c = httpx.Client(base_url=web.url, timeout=10)
+    a = Api(c, clock_file)
+    a.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})
+    for g, d in (("p-in", "entry"), ("p-out", "exit")):
+        a.ok("POST", "/api/v1/sites/green-acres/gates", 201, json={"id": g, "direction": d})
+    a.ok("POST", "/api/v1/sites/green-acres/parkings", 201, json={
+        "id": "tower-b", "name": "Tower B basement", "refunds": True,
+        "rules_text": "Park nose-in."})
+    a.ok("POST", f"{P}/spaces", 201, json={"numbers": "4..7", "size": "small",
+                                            "labels": ["near lift"]})
+    for lo, hi, price in ((1, 15, 100), (16, 90, 80), (91, 180, 50)):
+        a.ok("POST", f"{P}/tariffs", 201, json={"size": "small", "unit": "daily",
+                                                 "lower": lo, "upper": hi, "price": price})
+    a.ok("POST", f"{P}/tariffs", 201, json={"kind": "camera", "unit": "daily", "lower": 1,
+                                             "upper": 180, "price": 20})
+    yield a
+    c.close()
+    web.stop()
+
+
+def near(iso: str, want: datetime) -> bool:
+    """The virtual clock runs on at real speed between steps: a few seconds of slack."""
+    return abs(datetime.fromisoformat(iso) - want) < timedelta(seconds=30)
+
+
+def activate(api: Api) -> None:
+    for g in ("p-in", "p-out"):
+        api.ok("PUT", f"/api/v1/sites/green-acres/gates/{g}/parking",
+               json={"parking": "tower-b"})
+    api.ok("POST", f"{P}/activate")
+
+
+def staff_sub(api: Api, amount: int = 700, space: int = 4, **kw) -> dict:
+    return api.ok("POST", f"{P}/subscriptions", 201, json={
+        "space": space, "owner": "Flat B-402", "vehicles": [CAR], "amount": amount, **kw})
+
+
+def test_parking_is_created_inactive_and_activates_only_with_entry_and_exit(api):
+    assert api.ok("GET", P)["active"] is False
+    api.refused("POST", f"{P}/activate", 409, "barriers_incomplete")
+    api.ok("PUT", "/api/v1/sites/green-acres/gates/p-in/parking", json={"parking": "tower-b"})
+    api.refused("POST", f"{P}/activate", 409, "barriers_incomplete")
+    activate(api)
+    p = api.ok("GET", P)
+    assert p["active"] is True and {b["id"] for b in p["barriers"]} == {"p-in", "p-out"}
+    assert p["rules_text"] == "Park nose-in."
+    snap = api.ok("GET", "/api/v1/sites/green-acres/rules")
+    assert snap["parkings"] == [{"id": "tower-b", "active": True}]
+    assert {g["id"]: g["parking"] for g in snap["gates"]} == {"p-in": "tower-b",
+                                                              "p-out": "tower-b"}
+
+
+def test_spaces_ranges_labels_and_status(api):
+    spaces = api.ok("GET", f"{P}/spaces")["spaces"]
+    assert [s["number"] for s in spaces] == [4, 5, 6, 7]
+    assert {s["status"] for s in spaces} == {"available"}
+    api.refused("POST", f"{P}/spaces", 409, "space_exists", json={"numbers": "7..9",
+                                                                  "size": "small"})
+    r = api.c.post(f"{P}/spaces", json={"numbers": 9, "size": "small",
+                                        "labels": list("abcdef")})
+    assert r.status_code == 422
+    assert api.c.patch(f"{P}/spaces/4", json={"number": 40}).status_code == 422
+    api.ok("PATCH", f"{P}/spaces/5", json={"rentable": False})
+    api.ok("PATCH", f"{P}/spaces/6", json={"available_until": "2027-06-01T00:00:00+05:30"})
+    status = {s["number"]: s["status"] for s in api.ok("GET", f"{P}/spaces")["spaces"]}
+    assert status == {4: "available", 5: "unavailable", 6: "available_until", 7: "available"}
+
+
+def test_overlapping_bands_and_zero_prices_are_refused(api):
+    api.refused("POST", f"{P}/tariffs", 409, "bad_tariff", json={
+        "size": "small", "unit": "daily", "lower": 10, "upper": 20, "price": 90})
+    api.refused("POST", f"{P}/tariffs", 422, "bad_tariff", json={
+        "size": "medium", "unit": "daily", "lower": 1, "upper": 5, "price": 0})
+    # the same bounds for another size or unit are fine
+    api.ok("POST", f"{P}/tariffs", 201, json={"size": "large", "unit": "daily", "lower": 1,
+                                               "upper": 15, "price": 150})
+
+
+def test_staff_subscription_starts_now_with_days_from_the_amount(api):
+    api.refused("POST", f"{P}/subscriptions", 409, "parking_inactive", json={
+        "space": 4, "owner": "B-402", "vehicles": [CAR], "amount": 700})
+    activate(api)
+    s = staff_sub(api, amount=1500)
+    assert s["status"] == "active" and s["units"] == 18  # 16–90 days at 80: 18 days
+    assert near(s["start"], T0) and near(s["end"], T0 + timedelta(days=18))
+    assert datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]) == \
+        timedelta(days=18)
+    assert s["payments"] == [{"kind": "rent", "amount": 1500, "at": s["start"],
+                              "reference": None}]
+    spaces = {x["number"]: x for x in api.ok("GET", f"{P}/spaces")["spaces"]}
+    assert spaces[4]["status"] == "unavailable" and spaces[4]["tenant"]["id"] == s["id"]
+    api.refused("POST", f"{P}/subscriptions", 409, "space_taken", json={
+        "space": 4, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 700})
+    free = staff_sub(api, space=5, amount=None, units=30, free=True)
+    assert free["amount"] == 0 and free["units"] == 30
+    snap = api.ok("GET", "/api/v1/sites/green-acres/rules")
+    assert {x["id"] for x in snap["subscriptions"]} == {s["id"], free["id"]}
+    # "available until" may not cut into a subscription
+    api.refused("PATCH", f"{P}/spaces/4", 409, "cuts_into_subscription",
+                json={"available_until": (T0 + timedelta(days=10)).isoformat()})
+    assert api.ok("GET", f"{P}/subscriptions")["subscriptions"][0]["id"] in {s["id"],
+                                                                            free["id"]}
+
+
+def test_daily_subscription_ends_inside_owes_four_days_pays_leaves_archived(api):
+    """The seed's example: overdue 3 d 1 h → 4 days at the dearest band; paid; a day to
+    leave; it leaves; archived."""
+    activate(api)
+    s = staff_sub(api, amount=700)  # 7 days
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": True})
+    api.advance(days=7, hours=1)
+    got = api.sub(s["id"])
+    assert got["status"] == "overdue" and got["debt"] == 100
+    api.refused("POST", f"/api/v1/subscriptions/{s['id']}/deactivate", 409, "cannot_deactivate",
+                json={})
+    api.advance(days=3)  # overdue 3 d 1 h
+    assert api.sub(s["id"])["debt"] == 4 * 100
+    paid = api.ok("POST", f"/api/v1/subscriptions/{s['id']}/pay-debt", json={"reference": "r1"})
+    assert paid["status"] == "repaid" and paid["debt"] == 0
+    assert paid["payments"][-1]["amount"] == 400
+    assert datetime.fromisoformat(paid["exit_until"]) == \
+        datetime.fromisoformat(s["end"]) + timedelta(days=5)  # 4 days paid + 1 to leave
+    api.advance(hours=2)
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": False})
+    assert api.sub(s["id"])["status"] == "archive"
+
+
+def test_repaid_but_stays_owes_again(api):
+    activate(api)
+    s = staff_sub(api, amount=100)  # 1 day
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": True})
+    api.advance(days=1, minutes=1)  # 1 minute late: a day owed, paid up to end + 1 d
+    paid = api.ok("POST", f"/api/v1/subscriptions/{s['id']}/pay-debt", json={})
+    assert paid["payments"][-1]["amount"] == 100
+    api.advance(days=2)  # the exit window closed a day after the paid time; still inside
+    got = api.sub(s["id"])
+    # the debt runs on from the paid time (end + 1 d), not from the window's end: 1 d 1 min
+    assert got["status"] == "overdue" and got["debt"] == 200
+
+
+def test_ends_outside_is_archived_and_frees_the_space(api):
+    activate(api)
+    s = staff_sub(api, amount=100)
+    api.advance(days=1)
+    assert api.sub(s["id"])["status"] == "archive"
+    assert api.ok("GET", f"{P}/spaces")["spaces"][0]["status"] == "available"
+
+
+def test_extend_creates_a_future_subscription_that_takes_over(api):
+    activate(api)
+    s = staff_sub(api, amount=300)  # 3 days
+    nxt = api.ok("POST", f"/api/v1/subscriptions/{s['id']}/extend", 201, json={"amount": 200})
+    assert nxt["status"] == "future" and nxt["prev"] == s["id"]
+    assert nxt["start"] == s["end"] and nxt["units"] == 2
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": True})
+    api.advance(days=3, minutes=1)
+    assert api.sub(nxt["id"])["status"] == "active"
+    assert api.sub(s["id"])["status"] == "archive"  # inside, but the extension took over
+
+
+def test_deactivate_archives_later_ones_never_earlier_and_refunds(api):
+    activate(api)
+    s = staff_sub(api, amount=700)
+    nxt = api.ok("POST", f"/api/v1/subscriptions/{s['id']}/extend", 201, json={"amount": 300})
+    # paid outside the app: no refund, the system cannot know where to send money
+    msg = api.refused("POST", f"/api/v1/subscriptions/{nxt['id']}/deactivate", 409,
+                      "refund_not_allowed", json={"refund": "full"})
+    assert "outside the app" in msg
+    out = api.ok("POST", f"/api/v1/subscriptions/{nxt['id']}/deactivate", json={})
+    assert out["status"] == "archive" and out["refund"] == 0
+    assert api.sub(s["id"])["status"] == "active"  # the earlier one is untouched
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": True})
+    api.refused("POST", f"/api/v1/subscriptions/{s['id']}/deactivate", 409, "vehicle_inside",
+                json={})
+
+
+def test_change_space_only_to_a_free_one_and_history(api):
+    activate(api)
+    a = staff_sub(api, amount=300, space=4)
+    api.ok("POST", f"{P}/subscriptions", 201, json={
+        "space": 5, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 300})
+    api.refused("POST", f"/api/v1/subscriptions/{a['id']}/space", 409, "space_taken",
+                json={"space": 5})
+    moved = api.ok("POST", f"/api/v1/subscriptions/{a['id']}/space", json={"space": 6})
+    assert moved["space"] == 6
+    api.ok("POST", f"/api/v1/subscriptions/{a['id']}/vehicles", 201, json={"vrn": "KA01AB0001"})
+    api.ok("POST", f"/api/v1/subscriptions/{a['id']}/owner", json={"owner": "Flat B-403"})
+    api.ok("DELETE", f"/api/v1/subscriptions/{a['id']}/vehicles/KA01AB0001")
+    api.refused("DELETE", f"/api/v1/subscriptions/{a['id']}/vehicles/MH12AB1234", 409,
+                "last_vehicle")
+    what = [h["what"] for h in api.sub(a["id"])["history"]]
+    assert what == ["created", "space_changed", "vehicle_added", "owner_changed",
+                    "vehicle_removed"]
+
+
+def test_parking_deletion_waits_for_archived_subscriptions(api):
+    activate(api)
+    s = staff_sub(api, amount=100)
+    api.refused("DELETE", P, 409, "subscriptions_not_archived")
+    api.advance(days=1)
+    assert api.sub(s["id"])["status"] == "archive"
+    api.ok("DELETE", P)
+    api.refused("GET", P, 404, "unknown_parking")
