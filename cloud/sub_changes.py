@@ -175,6 +175,8 @@ class Subscriptions(SubscriptionService):
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO parking_presence(parking, vrn, inside, at) VALUES "
                       "(?, ?, ?, ?)", (parking, plate, int(inside), now.isoformat()))
+            if inside:
+                self._reopen_if_archived_blind(c, parking, plate, now)
             for s in c.execute(f"SELECT s.id, s.space FROM subscriptions s JOIN sub_vehicles v "
                                f"ON v.sub = s.id WHERE s.parking = ? AND v.vrn = ? AND s.status "
                                f"IN ({','.join('?' * len(LIVE))})", (parking, plate, *LIVE)
@@ -190,6 +192,22 @@ class Subscriptions(SubscriptionService):
                                                       parking=parking))]).to_version
         self.transition(parking=parking)
         return {"parking": parking, "vrn": plate, "inside": inside, "rules_version": version}
+
+    def _reopen_if_archived_blind(self, c: sqlite3.Connection, parking: str, vrn: str,
+                                  entered: datetime) -> None:
+        """An entry that reaches the cloud late (the gate was offline) may show that a
+        subscription the job archived as "ended while outside" in fact ended with the vehicle
+        inside: put it back, and the job makes it overdue."""
+        for s in c.execute("SELECT s.id, s.start, s.end FROM subscriptions s JOIN sub_vehicles v "
+                           "ON v.sub = s.id WHERE s.parking = ? AND v.vrn = ? AND "
+                           "s.status = 'archive'", (parking, vrn)).fetchall():
+            last = c.execute("SELECT what, detail FROM sub_history WHERE sub = ? ORDER BY "
+                             "rowid DESC LIMIT 1", (s["id"],)).fetchone()
+            if (last and last["what"] == "status" and last["detail"].endswith("→ archive")
+                    and _t(s["start"]) <= entered < _t(s["end"])):
+                c.execute("UPDATE subscriptions SET status = 'active' WHERE id = ?", (s["id"],))
+                self._history(c, s["id"], self.clock.now(), "reopened",
+                              f"entry at {entered.isoformat()} reported late")
 
     def _publish(self, site: str, ids: list[str]) -> None:
         def fn(c: sqlite3.Connection) -> list[Change]:

@@ -9,6 +9,8 @@ import pytest
 
 from cloud.app import create_app
 from shared.clock import FileClock
+from shared.contract import Event
+from shared.vocab import EventType
 from shared.webthread import WebThread
 
 T0 = datetime.fromisoformat("2026-12-01T10:00:00+05:30")
@@ -43,11 +45,12 @@ class Api:
 def api(tmp_path):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
-    web = WebThread(create_app(tmp_path / "c.sqlite", FileClock(clock_file), None,
-                               jobs_every_s=0), "127.0.0.1", 0)
+    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0)
+    web = WebThread(app, "127.0.0.1", 0)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=10)
     a = Api(c, clock_file)
+    a.app = app
     a.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})
     for g, d in (("p-in", "entry"), ("p-out", "exit")):
         a.ok("POST", "/api/v1/sites/green-acres/gates", 201, json={"id": g, "direction": d})
@@ -249,3 +252,20 @@ def test_parking_deletion_waits_for_archived_subscriptions(api):
     assert api.sub(s["id"])["status"] == "archive"
     api.ok("DELETE", P)
     api.refused("GET", P, 404, "unknown_parking")
+
+
+def test_an_entry_reported_late_reopens_a_blindly_archived_subscription(api):
+    """The gate was offline: the job archived the subscription as "ended while outside";
+    then the gate's entry event arrives, from before the end. It is overdue after all."""
+    activate(api)
+    s = staff_sub(api, amount=100)
+    entered = datetime.fromisoformat(s["start"]) + timedelta(hours=2)
+    api.advance(days=1, hours=1)
+    assert api.sub(s["id"])["status"] == "archive"
+    api.app.state.jobs.on_event(Event(
+        id="p-in:1", type=EventType.PASS, site="green-acres", edge="e1", gate="p-in", seq=1,
+        at=entered, data={"vrn": "MH12AB1234", "direction": "entry", "parking": "tower-b"}))
+    api.ok("POST", "/api/v1/jobs/transitions")
+    got = api.sub(s["id"])
+    assert got["status"] == "overdue" and got["debt"] == 100
+    assert [h["what"] for h in got["history"]][-2:] == ["reopened", "status"]

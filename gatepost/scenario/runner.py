@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.barrier import BarrierTiming
@@ -61,6 +62,7 @@ class ScenarioRun:
         self.sc = sc
         self.workdir = workdir
         self.guard_clients: dict[str, Any] = {}  # panel sessions of ``guard`` steps
+        self.refs: dict[str, str] = {}  # subscription ids by the scenario's ref names
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
@@ -184,9 +186,11 @@ class ScenarioRun:
             return {"action": "guard", **got, "errors": _check(step.expect, got)}
         if step.advance is not None:
             FileClock.advance(st.clock_file, parse_duration(step.advance))
+            st.cloud.post("/api/v1/jobs/transitions")  # as the scheduled job would
             return {"action": "advance", "by": str(step.advance)}
         if step.at is not None:
             FileClock.set_time(st.clock_file, step.at)
+            st.cloud.post("/api/v1/jobs/transitions")
             return {"action": "at", "time": step.at.isoformat()}
         if step.link:
             assert st.mqtt_link and st.http_link
@@ -294,7 +298,12 @@ class ScenarioRun:
         site = p.get("site") or self.sites[0]
         epc = p.get("epc", "")
         c = self.stack.cloud
-        if action == "add_vehicle":
+        if action in PARKING_ACTIONS:
+            try:
+                r, site = parking_action(self, action, p)
+            except KeyError as exc:
+                return {"action": "cloud", "cloud_action": action, "errors": [str(exc)]}
+        elif action == "add_vehicle":
             r = c.post(f"/api/v1/sites/{site}/vehicles", json={"vrn": p["vrn"],
                                                                "type": p.get("type", "4W")})
         elif action == "remove_vehicle":
@@ -322,13 +331,18 @@ class ScenarioRun:
         body = r.json()
         got: dict[str, Any] = {"action": "cloud", "cloud_action": action, "status": r.status_code}
         errors: list[str] = []
-        if r.status_code < 300:
+        if action == "create_subscription" and r.status_code < 300:
+            got["subscription"] = body["id"]
+        if r.status_code < 300 and "rules_version" not in body:
+            pass  # a change gates do not need (spaces, tariffs): nothing to wait for
+        elif r.status_code < 300:
             version = body["rules_version"]
             got["rules_version"] = version
             if (self.edge_running and self.stack.mqtt_link and self.stack.mqtt_link.is_up
                     and self.stack.broker.running):
                 try:
-                    took = self.stack.wait_edge_version(body["site"], version, SYNC_TIMEOUT_S)
+                    took = self.stack.wait_edge_version(body.get("site", site), version,
+                                                        SYNC_TIMEOUT_S)
                     got["synced_ms"] = round(took * 1000, 1)
                 except TimeoutError as exc:
                     errors.append(str(exc))
@@ -396,6 +410,8 @@ class ScenarioRun:
             if e.events is not None:
                 got["events"] = types
                 ok &= all(types.get(k, 0) == v for k, v in e.events.items())
+            if e.subscription or e.space:
+                ok &= check_parking(self, e.subscription, e.space, got)
             if e.complete:
                 h = self.stack.edge_health()
                 issued = {g: s for g, s in h["last_seq"].items()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from gatepost.scenario.parking import PARKING_ACTIONS
 from shared.clock import parse_duration
 from shared.vocab import Direction
 
@@ -35,6 +36,8 @@ class GateDef(_M):
     camera: CameraDef | None = None
     credentials: Literal["tag", "plate", "either", "both"] = "either"
     mismatch: Literal["deny", "alert"] = "deny"
+    parking: str | None = Field(None, description="the parking this gate is a barrier of "
+                                "(linked when the scenario's add_parking creates it)")
 
 
 class SiteDef(_M):
@@ -132,13 +135,16 @@ class CloudExpectStored(_M):
                                   "exactly once and its outbox is empty")
     within: Duration = 10.0
     site: str | None = None
+    subscription: dict[str, Any] | None = Field(None, description="{ref, status?, debt?, "
+                                                "refund?, standing?}")
+    space: dict[str, Any] | None = Field(None, description="{parking, number, status}")
 
 
 ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "guard", "advance",
            "at",
            "link", "broker", "edge", "reader", "expect_cloud")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
-                 "lock_tag", "unlock_tag", "remove_tag")
+                 "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS)
 
 
 class Step(_M):
