@@ -229,7 +229,12 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
         g = rules.gate(site, gate)
         if link is None or not link.connected.is_set():
             raise RuleError(503, "no_broker", "the cloud is not connected to the broker")
-        if body.vrn:
+        if g["parking"]:
+            if not body.vrn:
+                raise RuleError(409, "vehicle_required",
+                                "a parking barrier opens only for a named vehicle")
+            subs.usable(g["parking"], body.vrn)
+        elif body.vrn:
             tags = rules.usable_tags(site, body.vrn)
             if not tags:
                 raise RuleError(409, "no_valid_tag", f"{body.vrn} has no active tag here")

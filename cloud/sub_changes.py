@@ -165,6 +165,22 @@ class Subscriptions(SubscriptionService):
         self.rules._change(site, fn)
         return self.get(sub)
 
+    def usable(self, parking: str, vrn: str) -> str:
+        """The subscription that lets *vrn* through a barrier of *parking* now (paid and not
+        expired, or repaid within its exit window); 409 otherwise."""
+        now = self.clock.now()
+        c = self.db.conn
+        plate = vrn_rules.normalise(vrn)
+        for s in c.execute(f"SELECT s.* FROM subscriptions s JOIN sub_vehicles v ON v.sub = s.id "
+                           f"WHERE s.parking = ? AND v.vrn = ? AND s.status IN "
+                           f"({','.join('?' * len(LIVE))})", (parking, plate, *LIVE)).fetchall():
+            st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
+                          s["unit"], self.inside(c, s["id"]), now)
+            if st.status in ("active", "repaid"):
+                return str(s["id"])
+        raise RuleError(409, "subscription_not_usable",
+                        f"{plate} has no paid, unexpired subscription at {parking}")
+
     # Presence and the status machine ---------------------------------------------------------
     def set_presence(self, parking: str, vrn: str, inside: bool, *, by: str = "staff",
                      at: datetime | None = None, publish: bool = True) -> dict[str, Any]:

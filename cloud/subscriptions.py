@@ -41,10 +41,18 @@ def sub_rule(c: sqlite3.Connection, row: sqlite3.Row) -> SubscriptionRule:
     vrns = [r[0] for r in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?", (row["id"],))]
     continued = c.execute(f"SELECT 1 FROM subscriptions WHERE prev = ? AND status IN "
                           f"({','.join('?' * len(LIVE))})", (row["id"], *LIVE)).fetchone()
+    price = c.execute(
+        "SELECT coalesce(max(t.price), 0) FROM tariffs t JOIN spaces s ON s.parking = t.parking "
+        "AND s.number = ? WHERE t.parking = ? AND t.unit = ? AND t.kind = 'space' AND "
+        "t.size = s.size", (row["space"], row["parking"], row["unit"])).fetchone()[0]
+    if row["camera"]:
+        price += c.execute("SELECT coalesce(max(price), 0) FROM tariffs WHERE parking = ? AND "
+                           "unit = ? AND kind = 'camera'", (row["parking"], row["unit"])
+                           ).fetchone()[0]
     return SubscriptionRule(id=row["id"], parking=row["parking"], space=row["space"],
                             status=row["status"], unit=row["unit"], start=_t(row["start"]),
                             end=_t(row["end"]), paid_through=_t(row["paid_through"]),
-                            vrns=vrns, continued=continued is not None)
+                            vrns=vrns, continued=continued is not None, debt_price=int(price))
 
 
 def site_parking_rules(c: sqlite3.Connection, site: str

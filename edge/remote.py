@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from edge.core.direction import effective_direction
+from edge.core.parking import decide_parking, inside_area
 from edge.core.types import Credential, Decision
 from shared.commands import verify
 from shared.contract import CommandResponse
@@ -30,7 +31,17 @@ def handle_command(daemon: EdgeDaemon, cmd: dict[str, Any], retained: bool) -> C
     cause = verdict.cause
     if verdict.ok and not daemon.cache.remember_command(cid, now):
         cause = "replayed"
-    if not cause and vrn:
+    view = daemon._view
+    parking = view.parking_of(gate.cfg.id) if view else None
+    if not cause and parking is not None and view is not None:
+        direction = effective_direction(gate.info, inside_area(view.is_inside, parking[0],
+                                                               vrn or ""))
+        ruling = decide_parking(vrn or "", direction, parking[1],
+                                daemon.cache.subscriptions(parking[0], vrn or ""),
+                                view.is_inside, now)
+        if ruling.reason is not Reason.SUBSCRIPTION_VALID:
+            cause = ruling.reason.value
+    elif not cause and vrn:
         tags = [t for t in daemon.cache.tags_of(vrn)
                 if t.site == gate.cfg.site and t.status is TagStatus.ACTIVE]
         leaving = effective_direction(

@@ -202,6 +202,8 @@ class SubscriptionRule(_Model):
     paid_through: datetime
     vrns: list[str]
     continued: bool = Field(False, description="an extension starts where this one ends")
+    debt_price: int = Field(0, description="owed per begun unit once overdue (the dearest band, "
+                            "plus the camera's when camera access was paid)")
 
 
 class PresenceRule(_Model):

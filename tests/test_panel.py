@@ -236,3 +236,28 @@ def test_cloud_accounts_sync_and_removal(panel):
     d.cache.apply_snapshot(RulesSnapshot(site="green-acres", version=6, gates=[], vehicles=[],
                                          tags=[], accounts=[]))
     assert login(url, "ravi").get("/").status_code == 200
+
+
+def test_lookup_shows_parking_subscription_status_and_debt(panel):
+    from datetime import UTC, datetime, timedelta
+
+    from shared.contract import ParkingRule, SubscriptionRule
+
+    d, url, _ = panel
+    assert d.cache is not None and d.db is not None
+    now = datetime.now(UTC)
+    sub = SubscriptionRule(id="S-1", parking="tower-b", space=4, status="active", unit="daily",
+                           start=now - timedelta(days=10), end=now - timedelta(days=3, hours=1),
+                           paid_through=now - timedelta(days=3, hours=1),
+                           vrns=["MH12AB1234", "DL3CAF0001"], debt_price=100)
+    d.cache.apply_snapshot(RulesSnapshot(
+        site="green-acres", version=9, gates=[], vehicles=[], tags=[],
+        parkings=[ParkingRule(id="tower-b", active=True)], subscriptions=[sub]))
+    with d.db.write() as c:
+        d.presence.set(c, "tower-b/MH12AB1234", True, now)  # type: ignore[union-attr]
+    c = login(url)
+    page = c.get("/lookup", params={"q": "DL3CAF"}).text  # a subscription-only vehicle
+    assert "DL3CAF0001" in page and "S-1" in page
+    page = c.get("/lookup", params={"q": "MH12AB1234"}).text
+    row = page.split("S-1")[1].split("</tr>")[0]
+    assert "tower-b · 4" in row and "overdue" in row and ">400<" in row and "inside" in row

@@ -48,6 +48,7 @@ class SubRecord:
     paid_through: datetime
     continued: bool
     vrns: tuple[str, ...]
+    debt_price: int = 0
 
 
 @dataclass(frozen=True, slots=True)

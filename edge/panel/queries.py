@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from edge.core.parking import inside_area
 from shared import vrn as vrn_rules
+from shared.parking import standing, whole_units
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
@@ -98,8 +100,9 @@ def lookup(daemon: EdgeDaemon, query: str) -> list[dict[str, Any]]:
         vrns[t.vrn or f"tag {t.epc}"] = t.site
     plate = vrn_rules.normalise(q)
     for site, vrn in daemon.db.conn.execute(
-            "SELECT site, vrn FROM vehicles WHERE vrn LIKE ? ORDER BY vrn LIMIT 20",
-            (f"%{plate}%",)):
+            "SELECT site, vrn FROM vehicles WHERE vrn LIKE ? UNION SELECT s.site, v.vrn FROM "
+            "sub_vehicles v JOIN subscriptions s ON s.id = v.sub WHERE v.vrn LIKE ? "
+            "ORDER BY 2 LIMIT 20", (f"%{plate}%", f"%{plate}%")):
         vrns.setdefault(vrn, site)
     out = []
     for vrn, site in vrns.items():
@@ -114,7 +117,25 @@ def lookup(daemon: EdgeDaemon, query: str) -> list[dict[str, Any]]:
                       "locked_until": t.locked_until.isoformat() if t.locked_until else None}
                      for t in tags],
             "last": events(daemon, EventFilter(plate=vrn, type="decision", limit=5)),
+            "subscriptions": _subscriptions(daemon, vrn, now),
         })
+    return out
+
+
+def _subscriptions(daemon: EdgeDaemon, vrn: str, now: datetime) -> list[dict[str, Any]]:
+    """The vehicle's cached subscriptions: status now, debt, inside its parking or not."""
+    assert daemon.cache and daemon.presence
+    out = []
+    for s in daemon.cache.subscriptions(None, vrn):
+        inside = any(inside_area(daemon.presence.is_inside, s.parking, v) for v in s.vrns)
+        st = standing(s.status, s.start, s.end, s.paid_through, s.unit,  # type: ignore[arg-type]
+                      inside, now, continued=s.continued)
+        owed = whole_units(now - s.paid_through, s.unit) * s.debt_price  # type: ignore[arg-type]
+        out.append({"id": s.id, "parking": s.parking, "space": s.space, "status": st.status,
+                    "start": s.start.isoformat(), "end": s.end.isoformat(),
+                    "debt": owed if st.status == "overdue" else 0,
+                    "exit_until": st.exit_until.isoformat() if st.exit_until else None,
+                    "inside": bool(inside_area(daemon.presence.is_inside, s.parking, vrn))})
     return out
 
 

@@ -72,19 +72,23 @@ class RulesCache:
             return None
         return str(row[0]), bool(row[1])
 
-    def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
-        """Cached subscriptions of a vehicle at a parking, with all their vehicles."""
+    def subscriptions(self, parking: str | None, vrn: str) -> list[SubRecord]:
+        """Cached subscriptions of a vehicle at a parking (any parking with None), with all
+        their vehicles."""
         c = self.db.conn
         out = []
-        for r in c.execute("SELECT s.id, s.parking, s.space, s.status, s.unit, s.start, s.end, "
-                           "s.paid_through, s.continued FROM sub_vehicles v JOIN subscriptions "
-                           "s ON s.id = v.sub WHERE v.vrn = ? AND s.parking = ?",
-                           (vrn, parking)).fetchall():
+        sql = ("SELECT s.id, s.parking, s.space, s.status, s.unit, s.start, s.end, "
+               "s.paid_through, s.continued, s.debt_price FROM sub_vehicles v JOIN "
+               "subscriptions s ON s.id = v.sub WHERE v.vrn = ?")
+        args: tuple = (vrn,)
+        if parking is not None:
+            sql, args = sql + " AND s.parking = ?", (vrn, parking)
+        for r in c.execute(sql, args).fetchall():
             vrns = tuple(x[0] for x in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?",
                                                  (r[0],)))
             out.append(SubRecord(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]),
                                  datetime.fromisoformat(r[6]), datetime.fromisoformat(r[7]),
-                                 bool(r[8]), vrns))
+                                 bool(r[8]), vrns, int(r[9])))
         return out
 
     def gate_key(self, site: str, gate: str) -> str | None:
@@ -221,9 +225,11 @@ class RulesCache:
     @staticmethod
     def _upsert_sub(c, site: str, s: SubscriptionRule) -> None:
         c.execute("INSERT OR REPLACE INTO subscriptions(id, site, parking, space, status, unit, "
-                  "start, end, paid_through, continued) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  "start, end, paid_through, continued, debt_price) VALUES "
+                  "(?,?,?,?,?,?,?,?,?,?,?)",
                   (s.id, site, s.parking, s.space, s.status, s.unit, s.start.isoformat(),
-                   s.end.isoformat(), s.paid_through.isoformat(), int(s.continued)))
+                   s.end.isoformat(), s.paid_through.isoformat(), int(s.continued),
+                   s.debt_price))
         c.execute("DELETE FROM sub_vehicles WHERE sub = ?", (s.id,))
         c.executemany("INSERT OR REPLACE INTO sub_vehicles(sub, vrn) VALUES (?, ?)",
                       [(s.id, v) for v in s.vrns])

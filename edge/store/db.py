@@ -77,7 +77,8 @@ MIGRATIONS = [
         CREATE TABLE subscriptions (
             id TEXT PRIMARY KEY, site TEXT NOT NULL, parking TEXT NOT NULL, space INTEGER NOT NULL,
             status TEXT NOT NULL, unit TEXT NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL,
-            paid_through TEXT NOT NULL, continued INTEGER NOT NULL
+            paid_through TEXT NOT NULL, continued INTEGER NOT NULL,
+            debt_price INTEGER NOT NULL DEFAULT 0
         ) WITHOUT ROWID;
         CREATE INDEX subscriptions_site ON subscriptions(site);
         CREATE TABLE sub_vehicles (
