@@ -22,6 +22,7 @@ from cloud.jobs import Jobs
 from cloud.mqtt_side import CloudMqtt
 from cloud.parking import ParkingService
 from cloud.parking_api import parking_router
+from cloud.payments import HttpProvider
 from cloud.rules import RuleError, RulesService
 from cloud.sub_changes import Subscriptions
 from shared.clock import Clock
@@ -94,7 +95,8 @@ def _version(delta: RulesDelta) -> dict:
 
 def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
                mqtt_username: str | None = None, mqtt_password: str | None = None,
-               jobs_every_s: float = 30.0) -> FastAPI:
+               jobs_every_s: float = 30.0, payments_url: str | None = None,
+               payments_secret: str | None = None, public_url: str = "") -> FastAPI:
     """The cloud app; starts its MQTT side with the app when *mqtt_url* is given, and the
     subscription status job every *jobs_every_s* seconds (0: only on demand)."""
     db = CloudDB(db_path)
@@ -103,6 +105,10 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
     parking = ParkingService(rules)
     subs = Subscriptions(parking)
+    if payments_url:
+        subs.provider = HttpProvider(payments_url)
+        subs.payment_secret = payments_secret or ""
+        subs.callback_url = f"{public_url.rstrip('/')}/api/v1/payments/callback"
     jobs = Jobs(subs, jobs_every_s)
     if link:
         link.on_stored.append(jobs.on_event)

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.jobs import Jobs
 from cloud.parking import ParkingService
+from cloud.rules import RuleError
 from cloud.sub_changes import Subscriptions
+from shared.signing import verify
 
 
 class _In(BaseModel):
@@ -88,6 +90,16 @@ class SubscriptionIn(_In):
     users: list[str] = Field(default_factory=list)
     documents: list[str] = Field(default_factory=list, description="payment documents")
     by: str = "staff"
+
+
+class ResidentIn(_In):
+    space: int
+    owner: str
+    vehicles: list[VehicleIn] = Field(min_length=1)
+    unit: Literal["daily", "hourly"] = "daily"
+    units: int = Field(ge=1, description="days or hours wanted")
+    camera: bool = False
+    users: list[str] = Field(default_factory=list)
 
 
 class ExtendIn(_In):
@@ -202,6 +214,27 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
                            amount=body.amount, units=body.units, camera=body.camera,
                            free=body.free, by=body.by, users=body.users,
                            documents=body.documents)
+
+    @r.post("/parkings/{pid}/subscriptions/resident", status_code=201)
+    def resident(pid: str, body: ResidentIn) -> dict[str, Any]:
+        """A resident rents a space in the app: a draft that holds the space 15 minutes, and
+        the provider's payment to complete (``payment.pay_url``)."""
+        draft = subs.create(pid, body.space, body.owner,
+                            [v.model_dump() for v in body.vehicles], unit=body.unit,
+                            units=body.units, camera=body.camera, by=f"resident:{body.owner}",
+                            resident=True, users=body.users)
+        return subs.start_payment(draft["id"])
+
+    @r.post("/payments/callback")
+    def payment_callback(body: dict[str, Any]) -> dict[str, Any]:
+        """The provider's signed word that a payment went through (idempotent)."""
+        if not subs.payment_secret or not verify(body, subs.payment_secret):
+            subs.rejected_callbacks += 1
+            raise RuleError(403, "bad_signature", "the callback's signature does not verify")
+        if body.get("status") != "paid":
+            return {"ignored": body.get("status")}
+        return subs.confirm_payment(str(body["reference"]), int(body["amount"]),
+                                    str(body["payment_id"]))
 
     @r.get("/parkings/{pid}/subscriptions")
     def list_subs(pid: str, status: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
+from cloud.payments import PaymentProvider
 from cloud.rules import RuleError
 from cloud.subscriptions import DONE, SubscriptionService, _t
 from shared import vrn as vrn_rules
@@ -21,6 +22,36 @@ RefundMode = Literal["none", "manual", "remaining", "full"]
 
 class Subscriptions(SubscriptionService):
     """The whole life of subscriptions (creation and reads come from the base class)."""
+
+    provider: PaymentProvider | None = None  # set by the app when a provider is configured
+    callback_url: str = ""
+    payment_secret: str = ""
+    rejected_callbacks = 0
+
+    def start_payment(self, sub: str) -> dict[str, Any]:
+        """Open the provider's payment for a resident's draft; returns where to pay."""
+        if self.provider is None:
+            raise RuleError(503, "no_payment_provider", "no payment provider is configured")
+        r = self.row(self.db.conn, sub)
+        if r["status"] != "draft":
+            raise RuleError(409, "not_awaiting_payment", f"subscription {sub} is {r['status']}")
+        opened = self.provider.open(r["amount"], sub, self.callback_url)
+        with self.db.write() as c:
+            self._history(c, sub, self.clock.now(), "payment_opened", opened["id"])
+        return {**self.get(sub), "payment": opened}
+
+    def _refund_through_provider(self, c: sqlite3.Connection, chain: list[str],
+                                 total: int) -> None:
+        """Send *total* back over the app payments of *chain*, newest first."""
+        assert self.provider is not None
+        left = total
+        for pay in c.execute(f"SELECT reference, amount FROM sub_payments WHERE sub IN "
+                             f"({','.join('?' * len(chain))}) AND kind = 'rent' AND reference "
+                             f"IS NOT NULL ORDER BY id DESC", chain).fetchall():
+            part = min(left, pay["amount"])
+            if part > 0:
+                self.provider.refund(pay["reference"], part)
+                left -= part
 
     def deactivate(self, sub: str, *, refund: RefundMode = "none", amount: int | None = None,
                    by: str = "staff") -> dict[str, Any]:
@@ -66,6 +97,8 @@ class Subscriptions(SubscriptionService):
             for x in rows:
                 c.execute("UPDATE subscriptions SET status = 'archive' WHERE id = ?", (x["id"],))
                 self._history(c, x["id"], now, "deactivated", f"by {by}")
+            if total and self.provider is not None:
+                self._refund_through_provider(c, chain, total)
             if total:
                 c.execute("UPDATE subscriptions SET refund = ? WHERE id = ?", (total, sub))
                 c.execute("INSERT INTO sub_payments(sub, kind, amount, at) VALUES "

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--mqtt-user", help="broker user (password in $GATEPOST_MQTT_PASSWORD)")
     cr.add_argument("--jobs-every", type=float, default=30.0,
                     help="seconds between subscription status runs (0: on demand only)")
+    cr.add_argument("--payments-url", help="payment provider base URL (secret in "
+                    "$GATEPOST_PAYMENTS_SECRET)")
+    cr.add_argument("--public-url", help="the cloud's own address, for provider callbacks "
+                    "(default http://HOST:PORT)")
     cp = cloud.add_parser("provision", help="broker users and ACL for the cloud and edge boxes")
     cp.add_argument("--out", type=Path, required=True, help="folder for passwd, acl, "
                     "credentials.json")
@@ -145,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         from cloud.service import run
 
         return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
-                   args.port, args.clock_file, args.mqtt_user, args.jobs_every)
+                   args.port, args.clock_file, args.mqtt_user, args.jobs_every,
+                   args.payments_url, args.public_url)
     if cmd == "sim":
         from gatepost.tools import sim_run
 

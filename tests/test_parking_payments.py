@@ -1,0 +1,110 @@
+"""A resident rents a space in the app: draft, the provider simulator's payment and signed
+callback (idempotent, verified), the 15-minute hold, and refunds back through the provider."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from cloud.app import create_app
+from hardware_sim.payments import PaymentSim
+from shared.clock import FileClock
+from shared.signing import sign
+from shared.webthread import WebThread
+from tests.test_parking_cloud import CAR, T0, Api, P, activate
+
+SECRET = "provider-shared-secret"
+
+
+@pytest.fixture
+def world(tmp_path):
+    clock_file = tmp_path / "clock.json"
+    FileClock.set_time(clock_file, T0)
+    sim = PaymentSim(SECRET).start()
+    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
+                     payments_url=sim.url, payments_secret=SECRET)
+    web = WebThread(app, "127.0.0.1", 0)
+    web.start()
+    app.state.subs.callback_url = f"{web.url}/api/v1/payments/callback"
+    c = httpx.Client(base_url=web.url, timeout=10)
+    api = Api(c, clock_file)
+    api.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})
+    for g, d in (("p-in", "entry"), ("p-out", "exit")):
+        api.ok("POST", "/api/v1/sites/green-acres/gates", 201, json={"id": g, "direction": d})
+    api.ok("POST", "/api/v1/sites/green-acres/parkings", 201, json={
+        "id": "tower-b", "name": "Tower B", "refunds": True})
+    api.ok("POST", f"{P}/spaces", 201, json={"numbers": "4..5", "size": "small"})
+    api.ok("POST", f"{P}/tariffs", 201, json={"size": "small", "unit": "daily", "lower": 1,
+                                               "upper": 30, "price": 100})
+    activate(api)
+    yield api, sim
+    c.close()
+    web.stop()
+    sim.stop()
+
+
+def rent(api: Api, days: int = 7) -> dict:
+    return api.ok("POST", f"{P}/subscriptions/resident", 201, json={
+        "space": 4, "owner": "Flat B-402", "vehicles": [CAR], "units": days})
+
+
+def test_resident_pays_in_the_app_and_the_callback_activates_once(world):
+    api, sim = world
+    draft = rent(api)
+    assert draft["status"] == "draft" and draft["amount"] == 700
+    assert draft["payment"]["pay_url"].startswith(sim.url)
+    assert api.ok("GET", f"{P}/spaces")["spaces"][0]["status"] == "unavailable"  # held
+    sim.fail_callbacks = 1  # the first callback is lost on the way: the provider retries
+    httpx.post(draft["payment"]["pay_url"], timeout=10).raise_for_status()
+    assert [cb["status"] for cb in sim.callbacks] == [599, 200]
+    got = api.sub(draft["id"])
+    assert got["status"] == "active" and got["paid_in_app"] is True
+    assert [p["kind"] for p in got["payments"]] == ["rent"]
+    # the provider calling back again changes nothing
+    again = api.ok("POST", "/api/v1/payments/callback", json=sim.callbacks[-1]["body"])
+    assert again["status"] == "active" and len(again["payments"]) == 1
+
+
+def test_a_forged_callback_is_refused(world):
+    api, _ = world
+    draft = rent(api)
+    body = {"payment_id": "pay_x", "reference": draft["id"], "amount": 700, "status": "paid"}
+    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature",
+                json=sign(body, "not the secret"))
+    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature", json=body)
+    api.refused("POST", "/api/v1/payments/callback", 409, "wrong_amount",
+                json=sign({**body, "amount": 1}, SECRET))
+    assert api.sub(draft["id"])["status"] == "draft"
+
+
+def test_an_unpaid_draft_lapses_after_fifteen_minutes_and_frees_the_space(world):
+    api, _sim = world
+    draft = rent(api)
+    api.advance(minutes=14)
+    assert api.sub(draft["id"])["status"] == "draft"
+    api.advance(minutes=2)
+    assert api.sub(draft["id"])["status"] == "lapsed"
+    assert api.ok("GET", f"{P}/spaces")["spaces"][0]["status"] == "available"
+    late = httpx.post(draft["payment"]["pay_url"], timeout=10).json()
+    assert late["acknowledged"] is False  # the cloud refuses to activate a lapsed draft
+    assert api.sub(draft["id"])["status"] == "lapsed"
+
+
+def test_deactivation_refunds_the_days_not_begun_through_the_provider(world):
+    api, sim = world
+    draft = rent(api)
+    httpx.post(draft["payment"]["pay_url"], timeout=10).raise_for_status()
+    api.advance(hours=5)  # during day 1 of 7
+    out = api.ok("POST", f"/api/v1/subscriptions/{draft['id']}/deactivate",
+                 json={"refund": "remaining"})
+    assert out["status"] == "archive" and out["refund"] == 600
+    assert sim.refunds == [{"payment_id": draft["payment"]["id"], "amount": 600}]
+    assert api.sub(draft["id"])["payments"][-1] == {
+        "kind": "refund", "amount": -600, "at": out["payments"][-1]["at"], "reference": None}
+
+
+def test_the_hold_keeps_others_off_the_space(world):
+    api, _ = world
+    rent(api)
+    api.refused("POST", f"{P}/subscriptions", 409, "space_taken", json={
+        "space": 4, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 100})
