@@ -20,6 +20,7 @@ from cloud import accounts
 from cloud.db import CloudDB
 from cloud.jobs import Jobs
 from cloud.mqtt_side import CloudMqtt
+from cloud.notify import Channels, Notifier
 from cloud.parking import ParkingService
 from cloud.parking_api import parking_router
 from cloud.payments import HttpProvider
@@ -96,7 +97,8 @@ def _version(delta: RulesDelta) -> dict:
 def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
                mqtt_username: str | None = None, mqtt_password: str | None = None,
                jobs_every_s: float = 30.0, payments_url: str | None = None,
-               payments_secret: str | None = None, public_url: str = "") -> FastAPI:
+               payments_secret: str | None = None, public_url: str = "",
+               channels: Channels | None = None) -> FastAPI:
     """The cloud app; starts its MQTT side with the app when *mqtt_url* is given, and the
     subscription status job every *jobs_every_s* seconds (0: only on demand)."""
     db = CloudDB(db_path)
@@ -109,7 +111,8 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
         subs.provider = HttpProvider(payments_url)
         subs.payment_secret = payments_secret or ""
         subs.callback_url = f"{public_url.rstrip('/')}/api/v1/payments/callback"
-    jobs = Jobs(subs, jobs_every_s)
+    notifier = Notifier(db, clock, channels or Channels())
+    jobs = Jobs(subs, jobs_every_s, notifier)
     if link:
         link.on_stored.append(jobs.on_event)
 
@@ -140,6 +143,7 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     app.state.link = link
     app.state.subs = subs
     app.state.jobs = jobs
+    app.state.notifier = notifier
     app.include_router(parking_router(parking, subs, jobs))
 
     rejected: dict[str, int] = {"requests": 0}

@@ -126,6 +126,24 @@ MIGRATIONS = [
         )
         """,
     ),
+    sql_migration(
+        "006_notifications",
+        """
+        ALTER TABLE parkings ADD COLUMN staff_email TEXT NOT NULL DEFAULT '';
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+            parking TEXT, sub TEXT, subject TEXT NOT NULL, body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE deliveries (
+            notification INTEGER NOT NULL REFERENCES notifications(id), channel TEXT NOT NULL,
+            recipient TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at TEXT,
+            PRIMARY KEY (notification, channel)
+        );
+        CREATE INDEX deliveries_pending ON deliveries(status)
+        """,
+    ),
 ]
 
 

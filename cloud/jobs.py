@@ -9,6 +9,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from cloud.notify import Notifier
 from cloud.sub_changes import Subscriptions
 from shared.contract import Event
 from shared.vocab import EventType
@@ -19,9 +20,11 @@ log = logging.getLogger(__name__)
 class Jobs:
     """The scheduler and the event hooks of one cloud process."""
 
-    def __init__(self, subs: Subscriptions, every_s: float) -> None:
+    def __init__(self, subs: Subscriptions, every_s: float,
+                 notifier: Notifier | None = None) -> None:
         self.subs = subs
         self.every_s = every_s
+        self.notifier = notifier
         self.runs = 0
         self.last_ms = 0.0
         self._lock = threading.Lock()  # one transition pass at a time
@@ -34,6 +37,10 @@ class Jobs:
         self._scheduler = BackgroundScheduler(daemon=True)
         self._scheduler.add_job(self.run_transitions, "interval", seconds=self.every_s,
                                 id="transitions", max_instances=1, coalesce=True)
+        if self.notifier is not None:
+            self._scheduler.add_job(self.notifier.deliver, "interval",
+                                    seconds=min(5.0, self.every_s), id="deliver",
+                                    max_instances=1, coalesce=True)
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -48,6 +55,8 @@ class Jobs:
             t0 = time.perf_counter()
             try:
                 moved = self.subs.transition()
+                if self.notifier is not None:
+                    self.notifier.scan_expiry()
             except Exception:
                 log.exception("subscription status job failed")
                 return {}
@@ -58,8 +67,16 @@ class Jobs:
             return moved
 
     def on_event(self, event: Event) -> None:
-        """A pass at a parking barrier: the vehicle is now inside or outside that parking."""
+        """A pass at a parking barrier: the vehicle is now inside or outside that parking. A
+        barrier of a parking that failed to open: staff are told."""
         if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
             with self._lock:
                 self.subs.on_pass(event.data["parking"], event.data["vrn"],
                                   event.data.get("direction", "entry"), event.at)
+        elif (event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed"
+              and self.notifier is not None):
+            row = self.subs.db.conn.execute("SELECT parking FROM gates WHERE site = ? AND id = ?",
+                                            (event.site, event.gate)).fetchone()
+            if row is not None and row[0]:
+                self.notifier.barrier_failed(row[0], event.gate, event.at,
+                                             str(event.data.get("detail") or ""))

@@ -18,7 +18,7 @@ from shared.vocab import Direction
 
 SIZES = ("small", "medium", "large")
 PARKING_FIELDS = ("name", "address", "objects", "guard_phone", "refunds", "offer_required",
-                  "rules_text", "debt_rules", "external_id")
+                  "rules_text", "debt_rules", "external_id", "staff_email")
 HOLDING = (*LIVE, "draft")  # statuses that keep a space taken
 
 

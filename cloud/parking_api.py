@@ -29,6 +29,7 @@ class ParkingIn(_In):
     rules_text: str = Field("", description="parking rules shown to residents")
     debt_rules: str = Field("", description="debt-repayment rules shown to residents")
     external_id: str | None = None
+    staff_email: str = Field("", description="where staff notifications go (barrier failures)")
 
 
 class ParkingPatch(_In):
@@ -41,6 +42,7 @@ class ParkingPatch(_In):
     rules_text: str | None = None
     debt_rules: str | None = None
     external_id: str | None = None
+    staff_email: str | None = None
 
 
 class GateParkingIn(_In):
@@ -286,6 +288,13 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
     def presence(pid: str, vrn: str, body: PresenceIn) -> dict[str, Any]:
         """Staff correct whether a vehicle is inside."""
         return subs.set_presence(pid, vrn, body.inside, by=body.by)
+
+    @r.post("/jobs/notifications")
+    def deliver() -> dict[str, Any]:
+        """Look for expiring subscriptions and deliver pending notifications now."""
+        assert jobs.notifier is not None
+        warned = jobs.notifier.scan_expiry()
+        return {"queued": warned, **jobs.notifier.deliver(), "pending": jobs.notifier.pending()}
 
     @r.post("/jobs/transitions")
     def transitions() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from cloud.app import create_app
+from cloud.notify import Channels
 from shared.clock import clock_from
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 def run(data_dir: Path, mqtt_url: str | None, host: str, port: int,
         clock_file: Path | None = None, mqtt_user: str | None = None,
         jobs_every_s: float = 30.0, payments_url: str | None = None,
-        public_url: str | None = None) -> int:
+        public_url: str | None = None, channels: Channels | None = None) -> int:
     """Serve until SIGTERM/SIGINT (uvicorn handles both).
 
     The broker password comes from $GATEPOST_MQTT_PASSWORD and the payment provider's callback
@@ -27,7 +28,7 @@ def run(data_dir: Path, mqtt_url: str | None, host: str, port: int,
     app = create_app(data_dir / "cloud.sqlite", clock_from(clock_file), mqtt_url, mqtt_user,
                      os.environ.get("GATEPOST_MQTT_PASSWORD") if mqtt_user else None,
                      jobs_every_s, payments_url, os.environ.get("GATEPOST_PAYMENTS_SECRET"),
-                     public_url or f"http://{host}:{port}")
+                     public_url or f"http://{host}:{port}", channels)
     print(f"gatepost cloud: API at http://{host}:{port} (docs at /docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "$GATEPOST_PAYMENTS_SECRET)")
     cr.add_argument("--public-url", help="the cloud's own address, for provider callbacks "
                     "(default http://HOST:PORT)")
+    cr.add_argument("--webhook-url", default="", help="notifications are POSTed here")
+    cr.add_argument("--smtp", default="", help="HOST:PORT of the SMTP server for e-mail")
+    cr.add_argument("--mail-from", default="gatepost@localhost", help="sender of e-mail")
     cp = cloud.add_parser("provision", help="broker users and ACL for the cloud and edge boxes")
     cp.add_argument("--out", type=Path, required=True, help="folder for passwd, acl, "
                     "credentials.json")
@@ -136,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _channels(args: argparse.Namespace) -> Any:
+    from cloud.notify import Channels
+
+    host, _, port = args.smtp.rpartition(":") if ":" in args.smtp else (args.smtp, "", "25")
+    return Channels(webhook_url=args.webhook_url, smtp_host=host, smtp_port=int(port or 25),
+                    mail_from=args.mail_from)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
@@ -150,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
                    args.port, args.clock_file, args.mqtt_user, args.jobs_every,
-                   args.payments_url, args.public_url)
+                   args.payments_url, args.public_url, _channels(args))
     if cmd == "sim":
         from gatepost.tools import sim_run
 

@@ -1,0 +1,168 @@
+"""Notifications through an outbox: residents' expiry warnings and staff's "barrier failed to
+open", delivered over a webhook (httpx) and e-mail (SMTP).
+
+A notification is written once under a unique key, with one delivery row per channel; a
+delivery stays pending, and is retried, until its channel accepts it, so nothing is lost while a
+channel is down, and a key written twice is one notification, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+
+from cloud.db import CloudDB
+from shared.clock import Clock
+
+log = logging.getLogger(__name__)
+MAIL_GAP = timedelta(minutes=15)  # staff e-mail about a parking's barrier: at most this often
+
+
+def warning_lead(units: int, unit: str) -> timedelta | None:
+    """How long before the end a resident is warned: paid 1–4 hours → 15 min; longer
+    (4+ hours, any daily rent) → 1 hour; shorter than an hour → not at all."""
+    hours = units * (24 if unit == "daily" else 1)
+    if hours < 1:
+        return None
+    return timedelta(minutes=15) if hours < 4 else timedelta(hours=1)
+
+
+@dataclass
+class Channels:
+    """Where notifications go; a channel left empty is off."""
+
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    mail_from: str = "gatepost@localhost"
+
+
+class Notifier:
+    """The outbox and its delivery worker."""
+
+    def __init__(self, db: CloudDB, clock: Clock, channels: Channels) -> None:
+        self.db = db
+        self.clock = clock
+        self.channels = channels
+        self._deliver_lock = threading.Lock()
+
+    # Writing ----------------------------------------------------------------------------------
+    def enqueue(self, c: sqlite3.Connection, key: str, kind: str, subject: str,
+                body: dict[str, Any], *, parking: str | None = None, sub: str | None = None,
+                email_to: str = "") -> bool:
+        """Add a notification inside the caller's transaction; False if *key* exists."""
+        cur = c.execute("INSERT OR IGNORE INTO notifications(key, kind, parking, sub, subject, "
+                        "body, created_at) VALUES (?,?,?,?,?,?,?)",
+                        (key, kind, parking, sub, subject, json.dumps(body),
+                         self.clock.now().isoformat()))
+        if cur.rowcount == 0:
+            return False
+        nid = cur.lastrowid
+        if self.channels.webhook_url:
+            c.execute("INSERT INTO deliveries(notification, channel, recipient) VALUES "
+                      "(?, 'webhook', ?)", (nid, self.channels.webhook_url))
+        if email_to and self.channels.smtp_host:
+            c.execute("INSERT INTO deliveries(notification, channel, recipient) VALUES "
+                      "(?, 'email', ?)", (nid, email_to))
+        return True
+
+    def scan_expiry(self) -> int:
+        """Warn residents whose paid time ends soon (once per subscription)."""
+        now = self.clock.now()
+        n = 0
+        with self.db.write() as c:
+            for s in c.execute("SELECT id, parking, space, owner, unit, units, end FROM "
+                               "subscriptions WHERE status = 'active' AND end > ?",
+                               (now.isoformat(),)).fetchall():
+                lead = warning_lead(s["units"], s["unit"])
+                end = datetime.fromisoformat(s["end"])
+                if lead is None or end - now > lead:
+                    continue
+                n += self.enqueue(
+                    c, f"expiry:{s['id']}:{s['end']}", "expiry_warning",
+                    f"Your parking in space {s['space']} ends at {end:%H:%M}",
+                    {"subscription": s["id"], "owner": s["owner"], "parking": s["parking"],
+                     "space": s["space"], "ends_at": s["end"]},
+                    parking=s["parking"], sub=s["id"])
+        return n
+
+    def barrier_failed(self, parking: str, gate: str, at: datetime, detail: str) -> None:
+        """Tell staff a barrier of *parking* failed to open: every time by webhook, by e-mail at
+        most once per 15 minutes per parking."""
+        with self.db.write() as c:
+            p = c.execute("SELECT name, staff_email FROM parkings WHERE id = ?",
+                          (parking,)).fetchone()
+            if p is None:
+                return
+            last = c.execute(
+                "SELECT max(n.created_at) FROM notifications n JOIN deliveries d ON "
+                "d.notification = n.id WHERE n.kind = 'barrier_failed' AND n.parking = ? AND "
+                "d.channel = 'email'", (parking,)).fetchone()[0]
+            mail = p["staff_email"] if not last or \
+                at - datetime.fromisoformat(last) >= MAIL_GAP else ""
+            self.enqueue(c, f"barrier_failed:{parking}:{gate}:{at.isoformat()}",
+                         "barrier_failed", f"{p['name']}: barrier {gate} failed to open",
+                         {"parking": parking, "gate": gate, "at": at.isoformat(),
+                          "detail": detail}, parking=parking, email_to=mail)
+
+    # Delivering -------------------------------------------------------------------------------
+    def deliver(self) -> dict[str, int]:
+        """Try every pending delivery once; returns counts of sent and failed."""
+        out = {"sent": 0, "failed": 0}
+        with self._deliver_lock:
+            rows = self.db.conn.execute(
+                "SELECT d.notification, d.channel, d.recipient, n.kind, n.subject, n.body, n.key "
+                "FROM deliveries d JOIN notifications n ON n.id = d.notification WHERE "
+                "d.status = 'pending' ORDER BY d.notification LIMIT 200").fetchall()
+            for r in rows:
+                try:
+                    if r["channel"] == "webhook":
+                        self._webhook(r)
+                    else:
+                        self._email(r)
+                except Exception as exc:  # the channel is down: keep it pending
+                    out["failed"] += 1
+                    with self.db.write() as c:
+                        c.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ? "
+                                  "WHERE notification = ? AND channel = ?",
+                                  (str(exc)[:300], r["notification"], r["channel"]))
+                    continue
+                out["sent"] += 1
+                with self.db.write() as c:
+                    c.execute("UPDATE deliveries SET status = 'sent', attempts = attempts + 1, "
+                              "sent_at = ?, last_error = NULL WHERE notification = ? AND "
+                              "channel = ?", (self.clock.now().isoformat(), r["notification"],
+                                              r["channel"]))
+        return out
+
+    def _webhook(self, r: sqlite3.Row) -> None:
+        payload = {"id": r["notification"], "kind": r["kind"], "subject": r["subject"],
+                   **json.loads(r["body"])}
+        resp = httpx.post(r["recipient"], json=payload, timeout=10,
+                          headers={"Idempotency-Key": r["key"]})
+        resp.raise_for_status()
+
+    def _email(self, r: sqlite3.Row) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.channels.mail_from
+        msg["To"] = r["recipient"]
+        msg["Subject"] = r["subject"]
+        msg["Message-ID"] = f"<{r['key'].replace(':', '.')}@gatepost>"
+        body = json.loads(r["body"])
+        msg.set_content("\n".join(f"{k}: {v}" for k, v in body.items()))
+        with smtplib.SMTP(self.channels.smtp_host, self.channels.smtp_port, timeout=10) as s:
+            s.send_message(msg)
+
+    def pending(self) -> int:
+        """Deliveries still waiting for their channel."""
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()[0])
