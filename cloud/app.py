@@ -25,6 +25,7 @@ from cloud.parking import ParkingService
 from cloud.parking_api import parking_router
 from cloud.payments import HttpProvider
 from cloud.rules import RuleError, RulesService
+from cloud.staff import Staff, install_auth, staff_router
 from cloud.sub_changes import Subscriptions
 from shared.clock import Clock
 from shared.commands import make_open
@@ -98,7 +99,7 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
                mqtt_username: str | None = None, mqtt_password: str | None = None,
                jobs_every_s: float = 30.0, payments_url: str | None = None,
                payments_secret: str | None = None, public_url: str = "",
-               channels: Channels | None = None) -> FastAPI:
+               channels: Channels | None = None, admin_key: str | None = None) -> FastAPI:
     """The cloud app; starts its MQTT side with the app when *mqtt_url* is given, and the
     subscription status job every *jobs_every_s* seconds (0: only on demand)."""
     db = CloudDB(db_path)
@@ -111,6 +112,9 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
         subs.provider = HttpProvider(payments_url)
         subs.payment_secret = payments_secret or ""
         subs.callback_url = f"{public_url.rstrip('/')}/api/v1/payments/callback"
+    staff = Staff(db, clock)
+    if admin_key:
+        staff.ensure("bootstrap admin", admin_key)
     notifier = Notifier(db, clock, channels or Channels())
     jobs = Jobs(subs, jobs_every_s, notifier)
     if link:
@@ -143,6 +147,9 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     app.state.link = link
     app.state.subs = subs
     app.state.jobs = jobs
+    app.state.staff = staff
+    install_auth(app, staff)
+    app.include_router(staff_router(staff))
     app.state.notifier = notifier
     app.include_router(parking_router(parking, subs, jobs))
 
@@ -234,16 +241,25 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
         return _version(rules.remove_tag(epc))
 
     @app.post("/api/v1/sites/{site}/gates/{gate}/open")
-    def remote_open(site: str, gate: str, body: OpenIn) -> dict:
-        """Check the cloud's rules, send the gate a signed open, and return its answer."""
+    def remote_open(site: str, gate: str, body: OpenIn, request: Request) -> dict:
+        """Check the cloud's rules, send the gate a signed open, and return its answer.
+        A resident's key opens only parking barriers, for its own subscription's vehicle."""
         g = rules.gate(site, gate)
+        who = getattr(request.state, "principal", None)
+        resident = who.resident if who else None
+        if resident and not g["parking"]:
+            raise RuleError(403, "forbidden", "residents open parking barriers only")
         if link is None or not link.connected.is_set():
             raise RuleError(503, "no_broker", "the cloud is not connected to the broker")
         if g["parking"]:
             if not body.vrn:
                 raise RuleError(409, "vehicle_required",
                                 "a parking barrier opens only for a named vehicle")
-            subs.usable(g["parking"], body.vrn)
+            sid = subs.usable(g["parking"], body.vrn)
+            if resident and subs.get(sid)["owner"] != resident:
+                raise RuleError(403, "forbidden", "not your subscription's vehicle")
+            if resident:
+                body = OpenIn(vrn=body.vrn, by=f"resident:{resident}")
         elif body.vrn:
             tags = rules.usable_tags(site, body.vrn)
             if not tags:

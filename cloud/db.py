@@ -144,6 +144,24 @@ MIGRATIONS = [
         CREATE INDEX deliveries_pending ON deliveries(status)
         """,
     ),
+    sql_migration(
+        "007_staff",
+        """
+        CREATE TABLE staff (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL, roles TEXT NOT NULL,
+            resident TEXT, created_at TEXT NOT NULL
+        );
+        CREATE TABLE api_keys (
+            digest TEXT PRIMARY KEY, staff INTEGER NOT NULL REFERENCES staff(id),
+            created_at TEXT NOT NULL, revoked_at TEXT
+        );
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, staff INTEGER, name TEXT,
+            method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
+            note TEXT NOT NULL DEFAULT ''
+        )
+        """,
+    ),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.jobs import Jobs
@@ -218,9 +218,13 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
                            documents=body.documents)
 
     @r.post("/parkings/{pid}/subscriptions/resident", status_code=201)
-    def resident(pid: str, body: ResidentIn) -> dict[str, Any]:
+    def resident(pid: str, body: ResidentIn, request: Request) -> dict[str, Any]:
         """A resident rents a space in the app: a draft that holds the space 15 minutes, and
-        the provider's payment to complete (``payment.pay_url``)."""
+        the provider's payment to complete (``payment.pay_url``). A resident's key rents for
+        itself only."""
+        who = getattr(request.state, "principal", None)
+        if who is not None and who.resident and who.resident != body.owner:
+            raise RuleError(403, "forbidden", "residents rent for themselves only")
         draft = subs.create(pid, body.space, body.owner,
                             [v.model_dump() for v in body.vehicles], unit=body.unit,
                             units=body.units, camera=body.camera, by=f"resident:{body.owner}",
@@ -244,9 +248,14 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         return {"subscriptions": subs.list(pid, status)}
 
     @r.get("/subscriptions/{sid}")
-    def get_sub(sid: str) -> dict[str, Any]:
-        """A subscription: vehicles, payments, history, standing, debt now."""
-        return subs.get(sid)
+    def get_sub(sid: str, request: Request) -> dict[str, Any]:
+        """A subscription: vehicles, payments, history, standing, debt now (residents: their
+        own only)."""
+        got = subs.get(sid)
+        who = getattr(request.state, "principal", None)
+        if who is not None and who.resident and who.resident != got["owner"]:
+            raise RuleError(403, "forbidden", "not your subscription")
+        return got
 
     @r.post("/subscriptions/{sid}/extend", status_code=201)
     def extend(sid: str, body: ExtendIn) -> dict[str, Any]:

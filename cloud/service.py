@@ -21,14 +21,16 @@ def run(data_dir: Path, mqtt_url: str | None, host: str, port: int,
         public_url: str | None = None, channels: Channels | None = None) -> int:
     """Serve until SIGTERM/SIGINT (uvicorn handles both).
 
-    The broker password comes from $GATEPOST_MQTT_PASSWORD and the payment provider's callback
-    secret from $GATEPOST_PAYMENTS_SECRET, never from the command line.
+    The broker password comes from $GATEPOST_MQTT_PASSWORD, the payment provider's callback
+    secret from $GATEPOST_PAYMENTS_SECRET, and an optional bootstrap admin API key from
+    $GATEPOST_ADMIN_KEY, never from the command line.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(data_dir / "cloud.sqlite", clock_from(clock_file), mqtt_url, mqtt_user,
                      os.environ.get("GATEPOST_MQTT_PASSWORD") if mqtt_user else None,
                      jobs_every_s, payments_url, os.environ.get("GATEPOST_PAYMENTS_SECRET"),
-                     public_url or f"http://{host}:{port}", channels)
+                     public_url or f"http://{host}:{port}", channels,
+                     os.environ.get("GATEPOST_ADMIN_KEY"))
     print(f"gatepost cloud: API at http://{host}:{port} (docs at /docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--edge", action="append", required=True, metavar="EDGE:SITE[,SITE]",
                     help="an edge box and the sites it serves (repeat per box)")
     cp.add_argument("--cloud-user", default="gatepost-cloud", help="the cloud's broker user")
+    cs = cloud.add_parser("add-staff", help="a staff member (or resident) and an API key")
+    cs.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    cs.add_argument("--name", required=True, help="who the key belongs to")
+    cs.add_argument("--roles", default="", help="comma-separated: view_parkings, "
+                    "edit_parkings, manage_devices, admin")
+    cs.add_argument("--resident", help="a resident's key: the owner name it acts for")
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -158,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "cloud":
         if args.cloud_cmd == "provision":
             return _provision(args)
+        if args.cloud_cmd == "add-staff":
+            return _add_staff(args)
         from cloud.service import run
 
         return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
@@ -239,6 +247,27 @@ def _provision(args: argparse.Namespace) -> int:
     print(json.dumps({"password_file": str(done.password_file), "acl_file": str(done.acl_file),
                       "credentials": str(done.credentials_file),
                       "users": sorted(done.passwords)}, indent=2))
+    return 0
+
+
+def _add_staff(args: argparse.Namespace) -> int:
+    import json
+
+    from cloud.db import CloudDB
+    from cloud.rules import RuleError
+    from cloud.staff import Staff
+    from shared.clock import SystemClock
+
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    db = CloudDB(args.data_dir / "cloud.sqlite")
+    try:
+        roles = [r for r in args.roles.split(",") if r]
+        print(json.dumps(Staff(db, SystemClock()).add(args.name, roles, args.resident)))
+    except RuleError as exc:
+        print(f"gatepost cloud add-staff: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -88,7 +89,10 @@ class Stack:
         self.edge_proc: subprocess.Popen | None = None
         self.mqtt_link: LinkProxy | None = None
         self.http_link: LinkProxy | None = None
-        self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30)
+        # The stack's operator: an admin key, given to the cloud through its environment.
+        self.admin_key = f"gpk_{secrets.token_urlsafe(24)}"
+        self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30,
+                                  headers={"Authorization": f"Bearer {self.admin_key}"})
         self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
 
     def set_edge_port(self, port: int) -> None:
@@ -106,7 +110,8 @@ class Stack:
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
             "--clock-file", str(self.clock_file), "--mqtt-user", CLOUD_USER],
-            {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER]})
+            {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER],
+             "GATEPOST_ADMIN_KEY": self.admin_key})
         cloud_proc = self.cloud_proc
 
         def cloud_up() -> bool:

@@ -9,12 +9,15 @@ from cloud.app import create_app
 from shared.clock import SystemClock
 from shared.webthread import WebThread
 
+ADMIN = "gpk_test_admin_key"
+
 
 @pytest.fixture
 def api(tmp_path):
-    web = WebThread(create_app(tmp_path / "c.sqlite", SystemClock(), None), "127.0.0.1", 0)
+    web = WebThread(create_app(tmp_path / "c.sqlite", SystemClock(), None, admin_key=ADMIN),
+                    "127.0.0.1", 0)
     web.start()
-    c = httpx.Client(base_url=web.url, timeout=10)
+    c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     c.post("/api/v1/sites", json={"id": "green-acres"}).raise_for_status()
     c.post("/api/v1/sites", json={"id": "blue-oaks"}).raise_for_status()
     c.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "MH12AB1234", "type": "4W"})

@@ -28,13 +28,15 @@ EPC = "E2801160600002040000AB01"
 
 @pytest.fixture
 def cloud(tmp_path, broker):
-    app = create_app(tmp_path / "cloud.sqlite", SystemClock(), broker.url)
+    app = create_app(tmp_path / "cloud.sqlite", SystemClock(), broker.url,
+                     admin_key="gpk_test_admin_key")
     web = WebThread(app, "127.0.0.1", 0)
     # lifespan is off in WebThread, so start the MQTT side by hand
     app.state.link.start(app.state.rules)
     web.start()
     assert app.state.link.connected.wait(10)
-    client = httpx.Client(base_url=web.url, timeout=10)
+    client = httpx.Client(base_url=web.url, timeout=10,
+                          headers={"X-Api-Key": "gpk_test_admin_key"})
     client.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
     client.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
     yield client, app, web

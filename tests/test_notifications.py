@@ -19,7 +19,7 @@ from shared.clock import FileClock
 from shared.contract import Event
 from shared.vocab import EventType
 from shared.webthread import WebThread
-from tests.test_parking_cloud import CAR, T0, Api, P, activate
+from tests.test_parking_cloud import ADMIN, CAR, T0, Api, P, activate
 
 
 def free_port() -> int:
@@ -70,10 +70,11 @@ def world(tmp_path):
     app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
                      channels=Channels(webhook_url=f"{hook.web.url}/hook",
                                        smtp_host="127.0.0.1", smtp_port=smtp.port,
-                                       mail_from="gate@green-acres.test"))
+                                       mail_from="gate@green-acres.test"),
+                     admin_key=ADMIN)
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
-    c = httpx.Client(base_url=web.url, timeout=10)
+    c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     api = Api(c, clock_file)
     api.app = app
     api.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})

@@ -13,6 +13,7 @@ from shared.contract import Event
 from shared.vocab import EventType
 from shared.webthread import WebThread
 
+ADMIN = "gpk_test_admin_key"
 T0 = datetime.fromisoformat("2026-12-01T10:00:00+05:30")
 P = "/api/v1/parkings/tower-b"
 CAR = {"vrn": "MH12AB1234", "type": "4W", "make": "Maruti"}
@@ -45,10 +46,11 @@ class Api:
 def api(tmp_path):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
-    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0)
+    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
+                     admin_key=ADMIN)
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
-    c = httpx.Client(base_url=web.url, timeout=10)
+    c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     a = Api(c, clock_file)
     a.app = app
     a.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})

@@ -11,7 +11,7 @@ from hardware_sim.payments import PaymentSim
 from shared.clock import FileClock
 from shared.signing import sign
 from shared.webthread import WebThread
-from tests.test_parking_cloud import CAR, T0, Api, P, activate
+from tests.test_parking_cloud import ADMIN, CAR, T0, Api, P, activate
 
 SECRET = "provider-shared-secret"
 
@@ -22,11 +22,11 @@ def world(tmp_path):
     FileClock.set_time(clock_file, T0)
     sim = PaymentSim(SECRET).start()
     app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
-                     payments_url=sim.url, payments_secret=SECRET)
+                     payments_url=sim.url, payments_secret=SECRET, admin_key=ADMIN)
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
     app.state.subs.callback_url = f"{web.url}/api/v1/payments/callback"
-    c = httpx.Client(base_url=web.url, timeout=10)
+    c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     api = Api(c, clock_file)
     api.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})
     for g, d in (("p-in", "entry"), ("p-out", "exit")):

@@ -1,0 +1,224 @@
+"""Who may call the cloud's API: staff with roles, residents, API keys, and the audit log.
+
+Every request but a few public ones (health, the edge's rules snapshot, the payment
+provider's signed callback, the API docs) carries an API key (``Authorization: Bearer KEY`` or
+``X-Api-Key: KEY``). Keys are random and stored only as SHA-256 digests. Each write is checked
+against the caller's role and recorded in the audit log, refused or not; so is every refused
+read.
+
+Roles (seed 002): ``view_parkings`` (read; every role may read), ``edit_parkings``
+(parkings, spaces, tariffs, subscriptions, debts, presence), ``manage_devices`` (gates,
+barriers, opening them); ``admin`` has every role and manages sites, vehicles, tags,
+accounts and staff. A ``resident`` key acts only for its own subscriptions (its ``owner``
+name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.db import CloudDB
+from cloud.rules import RuleError
+from shared.clock import Clock
+
+ROLES = ("view_parkings", "edit_parkings", "manage_devices", "admin")
+PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
+          ("GET", re.compile(r"^/api/v1/sites/[^/]+/rules$")),
+          ("POST", re.compile(r"^/api/v1/payments/callback$")),
+          ("GET", re.compile(r"^/(docs|redoc|openapi\.json)"))]
+# First match wins: (methods, path pattern, role a write needs)
+WRITE_ROLES = [
+    (re.compile(r"^/api/v1/sites/[^/]+/gates"), "manage_devices"),
+    (re.compile(r"^/api/v1/(sites/[^/]+/parkings|parkings|subscriptions|tariffs|jobs)"),
+     "edit_parkings"),
+    (re.compile(r"^/api/v1/"), "admin"),
+]
+RESIDENT_WRITES = [re.compile(r"^/api/v1/parkings/[^/]+/subscriptions/resident$"),
+                   re.compile(r"^/api/v1/sites/[^/]+/gates/[^/]+/open$")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller behind a key."""
+
+    id: int
+    name: str
+    roles: tuple[str, ...]
+    resident: str | None = None  # the owner name a resident key acts for
+
+    def has(self, role: str) -> bool:
+        """Whether the caller holds *role*: admin holds them all, and every staff role may
+        view."""
+        if self.resident is not None or not self.roles:
+            return False
+        return role in self.roles or "admin" in self.roles or role == "view_parkings"
+
+
+def digest(key: str) -> str:
+    """What is stored of a key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Staff:
+    """Staff members, residents' keys, and the audit log."""
+
+    def __init__(self, db: CloudDB, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def add(self, name: str, roles: list[str], resident: str | None = None,
+            key: str | None = None) -> dict[str, Any]:
+        """A staff member (or a resident with *resident* set) and a new API key, shown once."""
+        bad = [r for r in roles if r not in ROLES]
+        if bad or (not roles and resident is None):
+            raise RuleError(422, "bad_roles", f"roles are {', '.join(ROLES)}")
+        key = key or f"gpk_{secrets.token_urlsafe(24)}"
+        now = self.clock.now().isoformat()
+        with self.db.write() as c:
+            cur = c.execute("INSERT INTO staff(name, roles, resident, created_at) VALUES "
+                            "(?, ?, ?, ?)", (name, json.dumps(roles), resident, now))
+            c.execute("INSERT INTO api_keys(digest, staff, created_at) VALUES (?, ?, ?)",
+                      (digest(key), cur.lastrowid, now))
+        return {"id": cur.lastrowid, "name": name, "roles": roles, "resident": resident,
+                "key": key}
+
+    def ensure(self, name: str, key: str) -> None:
+        """An admin with exactly this key (bootstrap from the environment), once."""
+        if self.resolve(key) is None:
+            self.add(name, ["admin"], key=key)
+
+    def revoke(self, staff_id: int) -> None:
+        """Revoke every key of a staff member."""
+        with self.db.write() as c:
+            c.execute("UPDATE api_keys SET revoked_at = ? WHERE staff = ? AND revoked_at IS "
+                      "NULL", (self.clock.now().isoformat(), staff_id))
+
+    def members(self) -> list[dict[str, Any]]:
+        """Staff and residents with roles (never keys)."""
+        return [{"id": r["id"], "name": r["name"], "roles": json.loads(r["roles"]),
+                 "resident": r["resident"]}
+                for r in self.db.conn.execute("SELECT * FROM staff ORDER BY id")]
+
+    def resolve(self, key: str | None) -> Principal | None:
+        """The caller of a key, or None for a missing, unknown or revoked key."""
+        if not key:
+            return None
+        r = self.db.conn.execute(
+            "SELECT s.* FROM api_keys k JOIN staff s ON s.id = k.staff WHERE k.digest = ? AND "
+            "k.revoked_at IS NULL", (digest(key),)).fetchone()
+        if r is None:
+            return None
+        return Principal(r["id"], r["name"], tuple(json.loads(r["roles"])), r["resident"])
+
+    def audit(self, who: Principal | None, method: str, path: str, status: int,
+              note: str = "") -> None:
+        """One line of the audit log."""
+        with self.db.write() as c:
+            c.execute("INSERT INTO audit(at, staff, name, method, path, status, note) VALUES "
+                      "(?,?,?,?,?,?,?)", (self.clock.now().isoformat(), who.id if who else None,
+                                          who.name if who else None, method, path, status,
+                                          note))
+
+    def audit_log(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The newest audit lines."""
+        return [dict(r) for r in self.db.conn.execute(
+            "SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def _key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def needed_role(method: str, path: str) -> str | None:
+    """The role a request needs (None: public); reads need view_parkings."""
+    if any(method == m and p.match(path) for m, p in PUBLIC):
+        return None
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return "view_parkings"
+    return next(role for pattern, role in WRITE_ROLES if pattern.match(path))
+
+
+def install_auth(app: FastAPI, staff: Staff) -> None:
+    """Check every request's key and role; audit every write."""
+
+    @app.middleware("http")
+    async def auth(request: Request, call_next: Any) -> Response:
+        method, path = request.method, request.url.path
+        role = needed_role(method, path)
+        if role is None:
+            return await call_next(request)
+        who = staff.resolve(_key(request))
+        write = method not in ("GET", "HEAD", "OPTIONS")
+        if who is None:
+            if write:
+                staff.audit(None, method, path, 401, "no valid API key")
+            return JSONResponse(status_code=401, content={"detail": {
+                "reason": "unauthenticated", "message": "an API key is required"}})
+        allowed = who.has(role) or (who.resident is not None and (
+            any(p.match(path) for p in RESIDENT_WRITES) or
+            (not write and path.startswith("/api/v1/subscriptions/"))))
+        if not allowed:
+            staff.audit(who, method, path, 403, f"needs {role}")
+            return JSONResponse(status_code=403, content={"detail": {
+                "reason": "forbidden", "message": f"this key lacks the {role} role"}})
+        request.state.principal = who
+        response: Response = await call_next(request)
+        if write or response.status_code in (401, 403):
+            staff.audit(who, method, path, response.status_code)
+        return response
+
+
+class _StaffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    roles: list[str] = Field(default_factory=list, description=", ".join(ROLES))
+    resident: str | None = Field(None, description="a resident's key: the owner name it "
+                                 "acts for")
+
+
+def staff_router(staff: Staff) -> APIRouter:
+    """Staff, keys and the audit log (admin only, by the auth middleware)."""
+    r = APIRouter(prefix="/api/v1")
+
+    @r.post("/staff", status_code=201)
+    def add(body: _StaffIn) -> dict[str, Any]:
+        """A staff member or resident with a new API key (shown only in this answer)."""
+        return staff.add(body.name, body.roles, body.resident)
+
+    @r.get("/staff")
+    def list_staff(request: Request) -> dict[str, Any]:
+        """Staff and residents with their roles."""
+        _admin(request)
+        return {"staff": staff.members()}
+
+    @r.delete("/staff/{staff_id}")
+    def revoke(staff_id: int) -> dict[str, Any]:
+        """Revoke every key of a staff member."""
+        staff.revoke(staff_id)
+        return {"revoked": staff_id}
+
+    @r.get("/audit")
+    def audit(request: Request, limit: int = 500) -> dict[str, Any]:
+        """The newest writes: who, what, when, and the answer."""
+        _admin(request)
+        return {"audit": staff.audit_log(limit)}
+
+    return r
+
+
+def _admin(request: Request) -> None:
+    who = getattr(request.state, "principal", None)
+    if who is None or not who.has("admin"):
+        raise RuleError(403, "forbidden", "admins only")

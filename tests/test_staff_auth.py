@@ -1,0 +1,134 @@
+"""Staff roles, API keys and the audit log over real HTTP; residents act for themselves only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from cloud.app import create_app
+from shared.clock import SystemClock
+from shared.webthread import WebThread
+
+ADMIN = "gpk_test_admin_key"
+
+
+@pytest.fixture
+def cloud(tmp_path):
+    web = WebThread(create_app(tmp_path / "c.sqlite", SystemClock(), None, jobs_every_s=0,
+                               admin_key=ADMIN), "127.0.0.1", 0)
+    web.start()
+    admin = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
+    admin.post("/api/v1/sites", json={"id": "green-acres"}).raise_for_status()
+    for g, d in (("p-in", "entry"), ("p-out", "exit")):
+        admin.post("/api/v1/sites/green-acres/gates", json={"id": g, "direction": d}
+                   ).raise_for_status()
+
+    def key(name: str, roles: list[str], resident: str | None = None) -> httpx.Client:
+        r = admin.post("/api/v1/staff", json={"name": name, "roles": roles,
+                                               "resident": resident})
+        r.raise_for_status()
+        return httpx.Client(base_url=web.url, timeout=10,
+                            headers={"Authorization": f"Bearer {r.json()['key']}"})
+
+    yield web.url, admin, key
+    web.stop()
+
+
+def reason(r: httpx.Response) -> str:
+    return str(r.json()["detail"]["reason"])
+
+
+def test_no_key_no_entry_except_the_public_doors(cloud):
+    url, _, _ = cloud
+    anon = httpx.Client(base_url=url, timeout=10)
+    assert anon.get("/api/v1/health").status_code == 200
+    assert anon.get("/api/v1/sites/green-acres/rules").status_code == 200  # edges fetch it
+    assert anon.get("/openapi.json").status_code == 200
+    for method, path in (("GET", "/api/v1/events"), ("POST", "/api/v1/sites"),
+                         ("GET", "/api/v1/staff")):
+        r = anon.request(method, path, json={"id": "x"})
+        assert r.status_code == 401 and reason(r) == "unauthenticated", path
+    bad = httpx.Client(base_url=url, timeout=10, headers={"X-Api-Key": "gpk_forged"})
+    assert bad.get("/api/v1/events").status_code == 401
+
+
+def test_each_role_does_its_own_writes_only(cloud):
+    _, admin, key = cloud
+    viewer = key("Vera (view)", ["view_parkings"])
+    editor = key("Ed (edit)", ["edit_parkings"])
+    devices = key("Dev (devices)", ["manage_devices"])
+    r = viewer.post("/api/v1/sites/green-acres/parkings", json={"id": "p1", "name": "P1"})
+    assert r.status_code == 403 and reason(r) == "forbidden"
+    assert editor.post("/api/v1/sites/green-acres/parkings",
+                       json={"id": "p1", "name": "P1"}).status_code == 201
+    assert viewer.get("/api/v1/parkings/p1").status_code == 200
+    r = editor.put("/api/v1/sites/green-acres/gates/p-in/parking", json={"parking": "p1"})
+    assert r.status_code == 403
+    assert devices.put("/api/v1/sites/green-acres/gates/p-in/parking",
+                       json={"parking": "p1"}).status_code == 200
+    assert devices.post("/api/v1/parkings/p1/tariffs", json={
+        "size": "small", "lower": 1, "upper": 5, "price": 10}).status_code == 403
+    assert editor.post("/api/v1/sites", json={"id": "other"}).status_code == 403
+    assert editor.get("/api/v1/staff").status_code == 403
+    log = admin.get("/api/v1/audit").json()["audit"]
+    seen = [(a["name"], a["method"], a["path"], a["status"]) for a in reversed(log)]
+    assert ("Vera (view)", "POST", "/api/v1/sites/green-acres/parkings", 403) in seen
+    assert ("Ed (edit)", "POST", "/api/v1/sites/green-acres/parkings", 201) in seen
+    assert ("Dev (devices)", "PUT", "/api/v1/sites/green-acres/gates/p-in/parking", 200) in seen
+    assert ("Ed (edit)", "GET", "/api/v1/staff", 403) in seen  # refused reads are audited
+    assert not any(a["method"] == "GET" and a["status"] == 200 for a in log)
+
+
+def test_revoked_key_stops_working(cloud):
+    _, admin, key = cloud
+    editor = key("Ed", ["edit_parkings"])
+    sid = next(s["id"] for s in admin.get("/api/v1/staff").json()["staff"] if s["name"] == "Ed")
+    assert admin.delete(f"/api/v1/staff/{sid}").status_code == 200
+    assert editor.get("/api/v1/events").status_code == 401
+
+
+def test_residents_rent_and_read_only_their_own(cloud):
+    _, admin, key = cloud
+    admin.post("/api/v1/sites/green-acres/parkings", json={"id": "p1", "name": "P1"})
+    for g in ("p-in", "p-out"):
+        admin.put(f"/api/v1/sites/green-acres/gates/{g}/parking", json={"parking": "p1"})
+    admin.post("/api/v1/parkings/p1/activate").raise_for_status()
+    admin.post("/api/v1/parkings/p1/spaces", json={"numbers": "1..2", "size": "small"})
+    admin.post("/api/v1/parkings/p1/tariffs", json={"size": "small", "lower": 1, "upper": 9,
+                                                    "price": 10}).raise_for_status()
+    other = admin.post("/api/v1/parkings/p1/subscriptions", json={
+        "space": 2, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 50}).json()
+    me = key("B-402", [], resident="B-402")
+    r = me.post("/api/v1/parkings/p1/subscriptions/resident", json={
+        "space": 1, "owner": "C-101", "vehicles": [{"vrn": "MH12AB1234"}], "units": 2})
+    assert r.status_code == 403  # not for someone else
+    assert me.get(f"/api/v1/subscriptions/{other['id']}").status_code == 403
+    assert me.post("/api/v1/sites/green-acres/parkings",
+                   json={"id": "p2", "name": "P2"}).status_code == 403
+    assert me.get("/api/v1/events").status_code == 403
+
+
+def test_cli_add_staff_prints_a_working_key(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "cloud", "add-staff",
+                        "--data-dir", str(tmp_path), "--name", "Asha", "--roles",
+                        "edit_parkings,view_parkings"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["roles"] == ["edit_parkings", "view_parkings"] and got["key"].startswith("gpk_")
+    web = WebThread(create_app(tmp_path / "cloud.sqlite", SystemClock(), None, jobs_every_s=0),
+                    "127.0.0.1", 0)
+    web.start()
+    try:
+        c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": got["key"]})
+        assert c.get("/api/v1/events").status_code == 200
+    finally:
+        web.stop()
+    bad = subprocess.run([sys.executable, "-m", "gatepost.cli", "cloud", "add-staff",
+                          "--data-dir", str(tmp_path), "--name", "X", "--roles", "god"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "roles are" in bad.stderr
