@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud import reports
 from cloud.jobs import Jobs
 from cloud.parking import ParkingService
 from cloud.rules import RuleError
 from cloud.sub_changes import Subscriptions
 from shared.signing import verify
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class _In(BaseModel):
@@ -297,6 +302,27 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
     def presence(pid: str, vrn: str, body: PresenceIn) -> dict[str, Any]:
         """Staff correct whether a vehicle is inside."""
         return subs.set_presence(pid, vrn, body.inside, by=body.by)
+
+    @r.get("/reports/subscriptions.xlsx")
+    def report_subscriptions(parkings: str, created_from: datetime | None = None,
+                             created_to: datetime | None = None) -> Response:
+        """Subscriptions of the chosen parkings (comma-separated) by creation date, as Excel."""
+        ids = [p for p in parkings.split(",") if p]
+        for pid in ids:
+            parking.row(parking.db.conn, pid)
+        data = reports.subscriptions_xlsx(parking.db, ids, created_from, created_to)
+        return Response(data, media_type=XLSX, headers={
+            "Content-Disposition": 'attachment; filename="subscriptions.xlsx"'})
+
+    @r.get("/reports/occupancy.xlsx")
+    def report_occupancy(parking_id: str = Query(alias="parking"),
+                         since: datetime | None = None,
+                         until: datetime | None = None) -> Response:
+        """The space occupancy log of a parking, as Excel."""
+        parking.row(parking.db.conn, parking_id)
+        data = reports.occupancy_xlsx(parking.db, parking_id, since, until)
+        return Response(data, media_type=XLSX, headers={
+            "Content-Disposition": 'attachment; filename="occupancy.xlsx"'})
 
     @r.post("/jobs/notifications")
     def deliver() -> dict[str, Any]:

@@ -271,3 +271,41 @@ def test_an_entry_reported_late_reopens_a_blindly_archived_subscription(api):
     got = api.sub(s["id"])
     assert got["status"] == "overdue" and got["debt"] == 100
     assert [h["what"] for h in got["history"]][-2:] == ["reopened", "status"]
+
+
+def test_reports_are_real_excel_files(api, tmp_path):
+    from openpyxl import load_workbook
+
+    activate(api)
+    a = staff_sub(api, amount=700, space=4)
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": True})
+    api.advance(days=2)
+    b = api.ok("POST", f"{P}/subscriptions", 201, json={
+        "space": 5, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 300})
+    api.ok("PUT", f"{P}/presence/MH12AB1234", json={"inside": False})
+    r = api.c.get("/api/v1/reports/subscriptions.xlsx", params={"parkings": "tower-b"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats")
+    (tmp_path / "s.xlsx").write_bytes(r.content)
+    rows = list(load_workbook(tmp_path / "s.xlsx").active.iter_rows(values_only=True))
+    assert rows[0] == ("Status", "Number", "Owner", "Parking", "Space", "Start", "End",
+                       "Amount paid", "Tariff type", "Created")
+    assert [(x[1], x[2], x[4], x[7], x[8]) for x in rows[1:]] == [
+        (a["id"], "Flat B-402", 4, 700, "daily"), (b["id"], "C-101", 5, 300, "daily")]
+    assert rows[1][6] - rows[1][5] == timedelta(days=7)
+    # by creation date: only the second one was created after the first day
+    later = (T0 + timedelta(days=1)).isoformat()
+    r = api.c.get("/api/v1/reports/subscriptions.xlsx", params={
+        "parkings": "tower-b", "created_from": later})
+    (tmp_path / "s2.xlsx").write_bytes(r.content)
+    rows = list(load_workbook(tmp_path / "s2.xlsx").active.iter_rows(values_only=True))
+    assert [x[1] for x in rows[1:]] == [b["id"]]
+    assert api.c.get("/api/v1/reports/subscriptions.xlsx",
+                     params={"parkings": "nope"}).status_code == 404
+    r = api.c.get("/api/v1/reports/occupancy.xlsx", params={"parking": "tower-b"})
+    (tmp_path / "o.xlsx").write_bytes(r.content)
+    rows = list(load_workbook(tmp_path / "o.xlsx").active.iter_rows(values_only=True))
+    assert rows[0] == ("Time", "Parking", "Space", "Vehicle", "Subscription", "Movement",
+                       "Source")
+    assert [(x[2], x[3], x[4], x[5], x[6]) for x in rows[1:]] == [
+        (4, "MH12AB1234", a["id"], "in", "staff"), (4, "MH12AB1234", a["id"], "out", "staff")]
