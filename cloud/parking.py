@@ -32,7 +32,7 @@ def parse_numbers(spec: str | int | list[int]) -> list[int]:
     for part in str(spec).replace(" ", "").split(","):
         if ".." in part:
             lo, hi = (int(x) for x in part.split("..", 1))
-            if hi < lo or hi - lo > 10_000:
+            if hi < lo or hi - lo >= 100_000:
                 raise RuleError(422, "bad_range", f"space range {part} is empty or too long")
             out += range(lo, hi + 1)
         elif part:

@@ -14,6 +14,7 @@ from cloud.jobs import Jobs
 from cloud.parking import ParkingService
 from cloud.rules import RuleError
 from cloud.sub_changes import Subscriptions
+from cloud.sub_import import import_subscriptions
 from shared.signing import verify
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -107,6 +108,13 @@ class ResidentIn(_In):
     units: int = Field(ge=1, description="days or hours wanted")
     camera: bool = False
     users: list[str] = Field(default_factory=list)
+
+
+class ImportIn(_In):
+    subscriptions: list[dict[str, Any]] = Field(
+        description="[{space, owner, vehicles: [plate or {vrn, type, make}], unit, units, "
+        "amount?, start?}, …]")
+    by: str = "import"
 
 
 class ExtendIn(_In):
@@ -246,6 +254,11 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
             return {"ignored": body.get("status")}
         return subs.confirm_payment(str(body["reference"]), int(body["amount"]),
                                     str(body["payment_id"]))
+
+    @r.post("/parkings/{pid}/subscriptions/import", status_code=201)
+    def import_many(pid: str, body: ImportIn) -> dict[str, Any]:
+        """Many active subscriptions at once (moving from another system): one transaction."""
+        return import_subscriptions(subs, pid, body.subscriptions, body.by)
 
     @r.get("/parkings/{pid}/subscriptions")
     def list_subs(pid: str, status: str | None = None) -> dict[str, Any]:

@@ -61,9 +61,31 @@ def site_parking_rules(c: sqlite3.Connection, site: str
     parkings = [ParkingRule(id=r["id"], active=bool(r["active"]))
                 for r in c.execute("SELECT id, active FROM parkings WHERE site = ? AND "
                                    "deleted_at IS NULL", (site,))]
-    subs = [sub_rule(c, r) for r in c.execute(
-        f"SELECT s.* FROM subscriptions s JOIN parkings p ON p.id = s.parking WHERE p.site = ? "
-        f"AND s.status IN ({','.join('?' * len(LIVE))})", (site, *LIVE))]
+    live = ",".join("?" * len(LIVE))
+    rows = c.execute(f"SELECT s.* FROM subscriptions s JOIN parkings p ON p.id = s.parking "
+                     f"WHERE p.site = ? AND s.status IN ({live})", (site, *LIVE)).fetchall()
+    # Whole-site queries rather than three per subscription: snapshots of 100,000 stay quick.
+    vrns: dict[str, list[str]] = {}
+    for sid, vrn in c.execute(f"SELECT v.sub, v.vrn FROM sub_vehicles v JOIN subscriptions s ON "
+                              f"s.id = v.sub JOIN parkings p ON p.id = s.parking WHERE "
+                              f"p.site = ? AND s.status IN ({live})", (site, *LIVE)):
+        vrns.setdefault(sid, []).append(vrn)
+    continued = {r[0] for r in c.execute(f"SELECT prev FROM subscriptions WHERE prev IS NOT "
+                                         f"NULL AND status IN ({live})", LIVE)}
+    space_price = {(r[0], r[1], r[2]): r[3] for r in c.execute(
+        "SELECT s.parking, s.number, t.unit, max(t.price) FROM spaces s JOIN tariffs t ON "
+        "t.parking = s.parking AND t.kind = 'space' AND t.size = s.size GROUP BY s.parking, "
+        "s.number, t.unit")}
+    camera_price = {(r[0], r[1]): r[2] for r in c.execute(
+        "SELECT parking, unit, max(price) FROM tariffs WHERE kind = 'camera' GROUP BY parking, "
+        "unit")}
+    subs = [SubscriptionRule(
+        id=r["id"], parking=r["parking"], space=r["space"], status=r["status"], unit=r["unit"],
+        start=_t(r["start"]), end=_t(r["end"]), paid_through=_t(r["paid_through"]),
+        vrns=vrns.get(r["id"], []), continued=r["id"] in continued,
+        debt_price=space_price.get((r["parking"], r["space"], r["unit"]), 0)
+        + (camera_price.get((r["parking"], r["unit"]), 0) if r["camera"] else 0))
+        for r in rows]
     return parkings, subs
 
 

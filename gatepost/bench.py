@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
@@ -97,6 +98,32 @@ def cache_lookup_us(db_path: Path, n_tags: int, samples: int = 20_000) -> dict:
     return {**spread(times, (50, 99), 2), "samples": samples}
 
 
+def _parking(stack: Stack, gates: list[GateSpec], n_tags: int, n_subs: int, log) -> int:
+    """Make the lanes barriers of one parking with *n_subs* subscriptions of the cached
+    vehicles (the reads then decide ``subscription_valid`` from 100,000 of them)."""
+    c = stack.cloud
+    log(f"loading a parking with {n_subs} subscriptions …")
+    c.post(f"/api/v1/sites/{SITE}/parkings", json={"id": "bench-park", "name": "Bench"}
+           ).raise_for_status()
+    for g in gates:
+        c.post(f"/api/v1/sites/{SITE}/gates", json={"id": g.id, "direction": g.direction}
+               ).raise_for_status()
+        c.put(f"/api/v1/sites/{SITE}/gates/{g.id}/parking", json={"parking": "bench-park"}
+              ).raise_for_status()
+    c.post("/api/v1/parkings/bench-park/activate").raise_for_status()
+    c.post("/api/v1/parkings/bench-park/spaces", json={"numbers": f"1..{n_subs}",
+                                                       "size": "small"}, timeout=300
+           ).raise_for_status()
+    c.post("/api/v1/parkings/bench-park/tariffs", json={
+        "size": "small", "unit": "daily", "lower": 1, "upper": 365, "price": 50}
+           ).raise_for_status()
+    r = c.post("/api/v1/parkings/bench-park/subscriptions/import", json={"subscriptions": [
+        {"space": i + 1, "owner": f"flat-{i}", "vehicles": [_vrn(i % n_tags)], "units": 90}
+        for i in range(n_subs)]}, timeout=600)
+    r.raise_for_status()
+    return int(r.json()["rules_version"])
+
+
 def bench_gate(args: argparse.Namespace) -> int:
     """Run the gate benchmark and print one JSON object."""
     work = Path(tempfile.mkdtemp(prefix="gatepost-bench-"))
@@ -117,9 +144,12 @@ def bench_gate(args: argparse.Namespace) -> int:
         v = c.post(f"/api/v1/sites/{SITE}/tags/bulk", json={"tags": [
             {"epc": _epc(i), "vrn": _vrn(i), "status": "active"} for i in range(n)]},
             timeout=300).json()["rules_version"]
+        if args.subscriptions:
+            v = _parking(stack, gates, n, args.subscriptions, log)
         stack.wait_edge_version(SITE, v, 300)
         load_s = time.monotonic() - t0
         cached = stack.edge_health()["cache"]["tags"]
+        subs_cached = stack.edge_health()["cache"]["subscriptions"]
         log(f"edge holds {cached} tags after {load_s:.1f} s; driving {args.reads} reads …")
 
         sim_gates = [stack.world.gates[g.id] for g in gates]
@@ -133,6 +163,7 @@ def bench_gate(args: argparse.Namespace) -> int:
             g.board.wait_flash_writes(before + 1, 5)
             time.sleep(0.005)  # let the edge finish its bookkeeping before the next read
         opens: dict[str, list[dict]] = {g.id: [] for g in sim_gates}
+        reasons: Counter[str] = Counter()
         while sum(map(len, opens.values())) < args.reads:
             events, cursor = stack.edge_events_after(cursor, wait=2.0)
             if not events:
@@ -140,6 +171,8 @@ def bench_gate(args: argparse.Namespace) -> int:
             for e in events:
                 if e["type"] == "open":
                     opens[e["gate"]].append(e)
+                elif e["type"] == "decision":
+                    reasons[e["reason"]] += 1
         latencies: list[float] = []
         failures = 0
         for gid, frames in sent.items():
@@ -167,6 +200,8 @@ def bench_gate(args: argparse.Namespace) -> int:
             "reads": args.reads,
             "gates": args.gates,
             "tags_cached": cached,
+            "subscriptions_cached": subs_cached,
+            "decisions": dict(sorted(reasons.items())),
             "transport": "modbus-tcp, reader over socket://",
             "latency_ms": spread(latencies, (50, 99), 3, with_max=True, with_mean=True)
             if latencies else {},

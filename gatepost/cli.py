@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--tags", type=int, default=100_000, help="tags in the edge cache")
     bg.add_argument("--gates", type=int, default=2, help="gates")
     bg.add_argument("--baud", type=int, default=57600, help="reader baud for the wire floor")
+    bg.add_argument("--subscriptions", type=int, default=0,
+                    help="make the lanes parking barriers with this many subscriptions")
     bg.add_argument("--json", action="store_true", help="print only the JSON object")
     ba = bench.add_parser("anpr", help="plate pipeline vs plain fast-alpr on labelled photos")
     ba.add_argument("--images", type=Path, required=True, help="folder the labels' paths start in")
@@ -139,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--idle-s", type=float, default=20.0, help="idle measurement window, s")
     bc.add_argument("--arrivals", type=int, default=20, help="vehicles to time")
     bc.add_argument("--json", action="store_true", help="one-line JSON")
+    bj = bench.add_parser("cloud-jobs", help="status job and Excel reports over many "
+                          "subscriptions")
+    bj.add_argument("--subscriptions", type=int, default=100_000, help="subscriptions")
+    bj.add_argument("--runs", type=int, default=5, help="timed runs of each job")
+    bj.add_argument("--json", action="store_true", help="one-line JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
@@ -188,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_camera import bench_camera
 
             return bench_camera(args)
+        if args.bench_cmd == "cloud-jobs":
+            from gatepost.bench_cloud import bench_cloud_jobs
+
+            return bench_cloud_jobs(args)
         if args.bench_cmd == "panel":
             from gatepost.bench_panel import bench_panel
 

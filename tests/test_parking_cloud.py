@@ -309,3 +309,19 @@ def test_reports_are_real_excel_files(api, tmp_path):
                        "Source")
     assert [(x[2], x[3], x[4], x[5], x[6]) for x in rows[1:]] == [
         (4, "MH12AB1234", a["id"], "in", "staff"), (4, "MH12AB1234", a["id"], "out", "staff")]
+
+
+def test_bulk_import_is_all_or_nothing_and_reaches_the_snapshot(api):
+    activate(api)
+    staff_sub(api, amount=100, space=7)
+    items = [{"space": n, "owner": f"flat-{n}", "vehicles": [f"KA01AB{n:04d}"], "units": 30}
+             for n in (4, 5, 6)]
+    api.refused("POST", f"{P}/subscriptions/import", 409, "space_taken",
+                json={"subscriptions": [*items, {**items[0], "space": 7}]})
+    assert len(api.ok("GET", "/api/v1/sites/green-acres/rules")["subscriptions"]) == 1
+    got = api.ok("POST", f"{P}/subscriptions/import", 201, json={"subscriptions": items})
+    assert got["imported"] == 3
+    snap = api.ok("GET", "/api/v1/sites/green-acres/rules")["subscriptions"]
+    mine = {s["vrns"][0]: s for s in snap}
+    assert set(mine) == {"MH12AB1234", "KA01AB0004", "KA01AB0005", "KA01AB0006"}
+    assert mine["KA01AB0005"]["debt_price"] == 100 and mine["KA01AB0005"]["status"] == "active"
