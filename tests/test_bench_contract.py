@@ -36,3 +36,28 @@ def test_bench_panel_prints_its_contract():
     for key in ("decision_to_visible_ms", "remote_open_to_pulse_ms"):
         assert set(out[key]) >= {"p50", "p99", "max"}
         assert 0 < out[key]["p50"] <= out[key]["p99"] <= out[key]["max"]
+
+
+@pytest.mark.timeout(180)
+def test_bench_gate_with_parking_barriers():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "gate", "--reads", "20",
+                        "--tags", "300", "--subscriptions", "300", "--json"],
+                       capture_output=True, text=True, timeout=170)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["subscriptions_cached"] == 300 and out["failures"] == 0
+    assert out["decisions"] == {"subscription_valid": 20}
+
+
+def test_bench_cloud_jobs_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "cloud-jobs",
+                        "--subscriptions", "500", "--runs", "2", "--json"],
+                       capture_output=True, text=True, timeout=170)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "cloud-jobs" and out["subscriptions"] == 500
+    assert out["transition_moved_when_idle"] == {}
+    assert out["transition_moved_all_end"] == {"archive": 450, "overdue": 50}
+    for key in ("transition_ms", "report_subscriptions_ms", "report_occupancy_ms"):
+        assert 0 < out[key]["p50"] <= out[key]["max"]
+    assert out["report_occupancy_rows"] == 500 and out["report_subscriptions_bytes"] > 0
