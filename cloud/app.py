@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import accounts
+from cloud.cameras import camera_router
 from cloud.db import CloudDB
 from cloud.jobs import Jobs
 from cloud.mqtt_side import CloudMqtt
@@ -49,6 +50,7 @@ class GateIn(_In):
     id: str
     direction: Direction
     name: str = ""
+    external_id: str | None = Field(None, description="the barrier's id in another system")
 
 
 class VehicleIn(_In):
@@ -152,6 +154,7 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     app.include_router(staff_router(staff))
     app.state.notifier = notifier
     app.include_router(parking_router(parking, subs, jobs))
+    app.include_router(camera_router(parking, subs))
 
     rejected: dict[str, int] = {"requests": 0}
 
@@ -183,7 +186,12 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     @app.post("/api/v1/sites/{site}/gates", status_code=201)
     def add_gate(site: str, body: GateIn) -> dict:
         """Add or update a gate."""
-        return _version(rules.add_gate(site, body.id, body.direction, body.name))
+        delta = rules.add_gate(site, body.id, body.direction, body.name)
+        if body.external_id is not None:
+            with db.write() as c:
+                c.execute("UPDATE gates SET external_id = ? WHERE site = ? AND id = ?",
+                          (body.external_id, site, body.id))
+        return _version(delta)
 
     @app.post("/api/v1/sites/{site}/vehicles", status_code=201)
     def add_vehicle(site: str, body: VehicleIn) -> dict:

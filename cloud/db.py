@@ -155,6 +155,13 @@ MIGRATIONS = [
             digest TEXT PRIMARY KEY, staff INTEGER NOT NULL REFERENCES staff(id),
             created_at TEXT NOT NULL, revoked_at TEXT
         );
+        CREATE TABLE cameras (
+            id INTEGER PRIMARY KEY, parking TEXT NOT NULL REFERENCES parkings(id),
+            name TEXT NOT NULL, url TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,
+            parking_camera INTEGER NOT NULL DEFAULT 0, sort INTEGER NOT NULL DEFAULT 0,
+            spaces TEXT NOT NULL DEFAULT '[]'
+        );
+        ALTER TABLE gates ADD COLUMN external_id TEXT;
         CREATE TABLE audit (
             id INTEGER PRIMARY KEY, at TEXT NOT NULL, staff INTEGER, name TEXT,
             method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,

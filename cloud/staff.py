@@ -37,7 +37,8 @@ PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
           ("GET", re.compile(r"^/(docs|redoc|openapi\.json)"))]
 # First match wins: (methods, path pattern, role a write needs)
 WRITE_ROLES = [
-    (re.compile(r"^/api/v1/sites/[^/]+/gates"), "manage_devices"),
+    (re.compile(r"^/api/v1/(sites/[^/]+/gates|parkings/[^/]+/cameras|cameras)"),
+     "manage_devices"),
     (re.compile(r"^/api/v1/(sites/[^/]+/parkings|parkings|subscriptions|tariffs|jobs)"),
      "edit_parkings"),
     (re.compile(r"^/api/v1/"), "admin"),

@@ -325,3 +325,20 @@ def test_bulk_import_is_all_or_nothing_and_reaches_the_snapshot(api):
     mine = {s["vrns"][0]: s for s in snap}
     assert set(mine) == {"MH12AB1234", "KA01AB0004", "KA01AB0005", "KA01AB0006"}
     assert mine["KA01AB0005"]["debt_price"] == 100 and mine["KA01AB0005"]["status"] == "active"
+
+
+def test_cameras_watch_spaces_and_only_paid_camera_access_sees_them(api):
+    activate(api)
+    cam = api.ok("POST", f"{P}/cameras", 201, json={
+        "name": "Row A", "url": "rtsp://10.0.0.7/a", "spaces": [4, 5], "sort": 2})
+    api.ok("POST", f"{P}/cameras", 201, json={"name": "Ramp", "url": "rtsp://10.0.0.7/r",
+                                               "parking_camera": True, "sort": 1})
+    api.refused("POST", f"{P}/cameras", 422, "unknown_space",
+                json={"name": "X", "url": "rtsp://x", "spaces": [99]})
+    assert [c["name"] for c in api.ok("GET", f"{P}/cameras")["cameras"]] == ["Ramp", "Row A"]
+    plain = staff_sub(api, amount=100, space=4)
+    api.refused("GET", f"/api/v1/subscriptions/{plain['id']}/cameras", 403, "camera_not_paid")
+    paid = staff_sub(api, amount=240, space=5, camera=True)  # 2 days of space + camera
+    assert paid["units"] == 2 and paid["camera"] is True
+    seen = api.ok("GET", f"/api/v1/subscriptions/{paid['id']}/cameras")["cameras"]
+    assert [c["id"] for c in seen] == [cam["id"]]

@@ -1,0 +1,93 @@
+"""Cameras of a parking (seed 002): on/off, the "parking camera" flag, a name, the stream URL,
+the order they are listed in, and the spaces they watch. Watching them is the paid camera
+access of a subscription; a resident sees the cameras of their own space."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.parking import ParkingService
+from cloud.rules import RuleError
+from cloud.subscriptions import SubscriptionService
+
+
+class CameraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    url: str = Field(description="rtsp://… or http://… stream")
+    enabled: bool = True
+    parking_camera: bool = False
+    sort: int = 0
+    spaces: list[int] = Field(default_factory=list, description="space numbers it watches")
+
+
+def _out(r: Any) -> dict[str, Any]:
+    return {"id": r["id"], "parking": r["parking"], "name": r["name"], "url": r["url"],
+            "enabled": bool(r["enabled"]), "parking_camera": bool(r["parking_camera"]),
+            "sort": r["sort"], "spaces": json.loads(r["spaces"])}
+
+
+def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRouter:
+    """Cameras: ``manage_devices`` writes them (``/parkings/{id}/cameras`` is a device route)."""
+    r = APIRouter(prefix="/api/v1")
+    db = parking.db
+
+    @r.post("/parkings/{pid}/cameras", status_code=201)
+    def add(pid: str, body: CameraIn) -> dict[str, Any]:
+        """Add a camera to a parking."""
+        with db.write() as c:
+            parking.row(c, pid)
+            known = {n for (n,) in c.execute("SELECT number FROM spaces WHERE parking = ?",
+                                             (pid,))}
+            if set(body.spaces) - known:
+                raise RuleError(422, "unknown_space",
+                                f"spaces {sorted(set(body.spaces) - known)} do not exist")
+            cur = c.execute("INSERT INTO cameras(parking, name, url, enabled, parking_camera, "
+                            "sort, spaces) VALUES (?,?,?,?,?,?,?)",
+                            (pid, body.name, body.url, int(body.enabled),
+                             int(body.parking_camera), body.sort, json.dumps(body.spaces)))
+            return _out(c.execute("SELECT * FROM cameras WHERE id = ?",
+                                  (cur.lastrowid,)).fetchone())
+
+    @r.get("/parkings/{pid}/cameras")
+    def list_cameras(pid: str, space: int | None = None) -> dict[str, Any]:
+        """The parking's cameras in their order; ``space`` narrows to those watching it."""
+        parking.row(db.conn, pid)
+        rows = [_out(x) for x in db.conn.execute(
+            "SELECT * FROM cameras WHERE parking = ? ORDER BY sort, id", (pid,))]
+        if space is not None:
+            rows = [x for x in rows if space in x["spaces"]]
+        return {"cameras": rows}
+
+    @r.get("/subscriptions/{sid}/cameras")
+    def my_cameras(sid: str, request: Request) -> dict[str, Any]:
+        """The enabled cameras watching a subscription's space, when camera access was paid
+        (a resident may ask for their own)."""
+        s = subs.get(sid)
+        who = getattr(request.state, "principal", None)
+        if who is not None and who.resident and who.resident != s["owner"]:
+            raise RuleError(403, "forbidden", "not your subscription")
+        if not s["camera"]:
+            raise RuleError(403, "camera_not_paid", "camera access is not part of this "
+                            "subscription")
+        if s["standing"] not in ("active", "repaid"):
+            raise RuleError(403, "subscription_not_usable", f"the subscription is "
+                            f"{s['standing']}")
+        rows = [_out(x) for x in db.conn.execute(
+            "SELECT * FROM cameras WHERE parking = ? AND enabled = 1 ORDER BY sort, id",
+            (s["parking"],))]
+        return {"cameras": [x for x in rows if s["space"] in x["spaces"]]}
+
+    @r.delete("/cameras/{cid}")
+    def delete(cid: int) -> dict[str, Any]:
+        """Remove a camera."""
+        with db.write() as c:
+            if not c.execute("DELETE FROM cameras WHERE id = ?", (cid,)).rowcount:
+                raise RuleError(404, "unknown_camera", f"camera {cid} does not exist")
+        return {"deleted": cid}
+
+    return r
