@@ -9,7 +9,8 @@
     const crop = (e.evidence || []).filter((n) => n.endsWith(".crop.jpg"))
       .map((n) => `<img src="/evidence/${encodeURIComponent(n)}" alt="plate crop" class="crop">`)
       .join("");
-    const detail = e.guard ? `${e.guard.user}: ${e.guard.reason}` : e.detail;
+    const detail = e.guard ? `${e.guard.user}: ${e.guard.reason}` :
+      (e.subscription ? `${e.subscription} · ${e.detail}` : e.detail);
     const tr = document.createElement("tr");
     tr.dataset.event = e.event_id;
     tr.className = "fresh";
