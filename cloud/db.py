@@ -103,6 +103,7 @@ MIGRATIONS = [
         );
         CREATE INDEX subscriptions_parking ON subscriptions(parking, status);
         CREATE INDEX subscriptions_created ON subscriptions(created_at);
+        CREATE INDEX subscriptions_prev ON subscriptions(prev);
         CREATE TABLE sub_vehicles (
             sub TEXT NOT NULL REFERENCES subscriptions(id), vrn TEXT NOT NULL,
             type TEXT NOT NULL, make TEXT NOT NULL DEFAULT '', PRIMARY KEY (sub, vrn)

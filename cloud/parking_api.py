@@ -195,9 +195,14 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
                                             body.rentable)}
 
     @r.get("/parkings/{pid}/spaces")
-    def spaces(pid: str) -> dict[str, Any]:
-        """Spaces with status (available, available_until, unavailable) and tenant."""
-        return {"spaces": parking.spaces(pid)}
+    def spaces(pid: str, request: Request) -> dict[str, Any]:
+        """Spaces with status (available, available_until, unavailable) and tenant (staff
+        only: residents see no one else's name)."""
+        got = parking.spaces(pid)
+        who = getattr(request.state, "principal", None)
+        if who is not None and who.resident:
+            got = [{**s, "tenant": None} for s in got]
+        return {"spaces": got}
 
     @r.patch("/parkings/{pid}/spaces/{number}")
     def patch_space(pid: str, number: int, body: SpacePatch) -> dict[str, Any]:

@@ -1,13 +1,14 @@
-"""Excel reports (openpyxl, write-only so 100,000 rows stream): subscriptions of chosen
-parkings by creation date, and the space occupancy log."""
+"""Excel reports (XlsxWriter in constant-memory mode, so 100,000 rows stream): subscriptions of
+chosen parkings by creation date, and the space occupancy log."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
+import xlsxwriter
 
 from cloud.db import CloudDB
 
@@ -16,37 +17,37 @@ SUB_COLUMNS = ["Status", "Number", "Owner", "Parking", "Space", "Start", "End", 
 OCC_COLUMNS = ["Time", "Parking", "Space", "Vehicle", "Subscription", "Movement", "Source"]
 
 
-def _book(title: str, columns: list[str]) -> tuple[Workbook, object]:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title)
-    ws.freeze_panes = "A2"
-    bold = Font(bold=True)
-    from openpyxl.cell import WriteOnlyCell
-
-    header = []
-    for name in columns:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    return wb, ws
-
-
-def _save(wb: Workbook) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def _dt(s: str | None) -> datetime | None:
     """Excel holds naive times: the site's local time as recorded."""
     return datetime.fromisoformat(s).replace(tzinfo=None) if s else None
 
 
+def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
+              date_cols: set[int]) -> bytes:
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "in_memory": True})
+    ws = wb.add_worksheet(title)
+    bold = wb.add_format({"bold": True})
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    ws.freeze_panes(1, 0)
+    for i, name in enumerate(columns):
+        ws.write_string(0, i, name, bold)
+        ws.set_column(i, i, 19 if i in date_cols else 14)
+    for r, row in enumerate(rows, start=1):
+        for i, v in enumerate(row):
+            if v is None:
+                continue
+            if i in date_cols:
+                ws.write_datetime(r, i, v, when)
+            else:
+                ws.write(r, i, v)
+    wb.close()
+    return buf.getvalue()
+
+
 def subscriptions_xlsx(db: CloudDB, parkings: list[str], created_from: datetime | None,
                        created_to: datetime | None) -> bytes:
     """Subscriptions of *parkings* created in [from, to), oldest first."""
-    wb, ws = _book("Subscriptions", SUB_COLUMNS)
     sql = (f"SELECT status, id, owner, parking, space, start, end, amount, unit, created_at "
            f"FROM subscriptions WHERE parking IN ({','.join('?' * len(parkings))})")
     args: list[object] = list(parkings)
@@ -56,16 +57,14 @@ def subscriptions_xlsx(db: CloudDB, parkings: list[str], created_from: datetime 
     if created_to:
         sql += " AND created_at < ?"
         args.append(created_to.isoformat())
-    for r in db.conn.execute(sql + " ORDER BY created_at, id", args):
-        ws.append([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8],  # type: ignore[attr-defined]
-                   _dt(r[9])])
-    return _save(wb)
+    rows = ([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8], _dt(r[9])]
+            for r in db.conn.execute(sql + " ORDER BY created_at, id", args))
+    return _workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
 
 
 def occupancy_xlsx(db: CloudDB, parking: str, since: datetime | None,
                    until: datetime | None) -> bytes:
     """Every vehicle in and out of *parking*'s spaces, oldest first."""
-    wb, ws = _book("Occupancy", OCC_COLUMNS)
     sql = "SELECT at, parking, space, vrn, sub, inside, source FROM occupancy_log WHERE parking = ?"
     args: list[object] = [parking]
     if since:
@@ -74,6 +73,6 @@ def occupancy_xlsx(db: CloudDB, parking: str, since: datetime | None,
     if until:
         sql += " AND at < ?"
         args.append(until.isoformat())
-    for r in db.conn.execute(sql + " ORDER BY at, rowid", args):
-        ws.append([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]])  # type: ignore[attr-defined]
-    return _save(wb)
+    rows = ([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
+            for r in db.conn.execute(sql + " ORDER BY at, rowid", args))
+    return _workbook("Occupancy", OCC_COLUMNS, rows, {0})

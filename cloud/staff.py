@@ -43,6 +43,8 @@ WRITE_ROLES = [
      "edit_parkings"),
     (re.compile(r"^/api/v1/"), "admin"),
 ]
+RESIDENT_READS = [re.compile(r"^/api/v1/subscriptions/"),  # own ones: checked by the handler
+                  re.compile(r"^/api/v1/parkings/[^/]+(/spaces|/tariffs)?$")]
 RESIDENT_WRITES = [re.compile(r"^/api/v1/parkings/[^/]+/subscriptions/resident$"),
                    re.compile(r"^/api/v1/sites/[^/]+/gates/[^/]+/open$")]
 
@@ -169,7 +171,7 @@ def install_auth(app: FastAPI, staff: Staff) -> None:
                 "reason": "unauthenticated", "message": "an API key is required"}})
         allowed = who.has(role) or (who.resident is not None and (
             any(p.match(path) for p in RESIDENT_WRITES) or
-            (not write and path.startswith("/api/v1/subscriptions/"))))
+            (not write and any(p.match(path) for p in RESIDENT_READS))))
         if not allowed:
             staff.audit(who, method, path, 403, f"needs {role}")
             return JSONResponse(status_code=403, content={"detail": {

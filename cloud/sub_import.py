@@ -30,6 +30,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
             f"SELECT space FROM subscriptions WHERE parking = ? AND status IN "
             f"({','.join('?' * len(HOLDING))})", (parking, *HOLDING))}
         rows, cars = [], []
+        taken: set[str] = set()
         for i, it in enumerate(items):
             space = int(it["space"])
             if not spaces.get(space):
@@ -43,7 +44,10 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
                 raise RuleError(422, "bad_item", f"item {i}: unit daily|hourly and units ≥ 1")
             start = datetime.fromisoformat(it["start"]) if it.get("start") else now
             end = start + int(it["units"]) * UNIT[unit]
-            sid = f"S-{secrets.token_hex(5).upper()}"
+            sid = f"S-{secrets.token_hex(6).upper()}"
+            while sid in taken:  # 48 random bits: a repeat is rare, but never twice
+                sid = f"S-{secrets.token_hex(6).upper()}"
+            taken.add(sid)
             ids.append(sid)
             status = "future" if start > now else "active"
             rows.append((sid, parking, space, it.get("owner", ""), unit, int(it["units"]),

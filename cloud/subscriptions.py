@@ -177,7 +177,7 @@ class SubscriptionService:
             raise RuleError(422, "no_vehicle", "a subscription needs at least one vehicle")
         cars = [self._vehicle(v) for v in vehicles]
         now = self.clock.now()
-        sid = f"S-{secrets.token_hex(4).upper()}"
+        sid = f"S-{secrets.token_hex(6).upper()}"
         site = self._site(parking)
 
         def fn(c: sqlite3.Connection) -> list[Change]:
@@ -268,7 +268,7 @@ class SubscriptionService:
         now = self.clock.now()
         r = self.row(self.db.conn, sub)
         site = self._site(r["parking"])
-        nid = f"S-{secrets.token_hex(4).upper()}"
+        nid = f"S-{secrets.token_hex(6).upper()}"
 
         def fn(c: sqlite3.Connection) -> list[Change]:
             tail = self.row(c, self._chain(c, sub)[-1])

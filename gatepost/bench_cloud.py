@@ -56,12 +56,14 @@ def _setup(work: Path, n: int) -> tuple[CloudDB, Subscriptions, Path, float]:
     with db.write() as c:
         c.executemany("INSERT INTO parking_presence(parking, vrn, inside, at) VALUES "
                       "('p1', ?, 1, ?)", [(_vrn(i), at) for i in range(0, n, 10)])
+        by_space = {r[0]: (r[1], r[2]) for r in c.execute(
+            "SELECT s.space, s.id, v.vrn FROM subscriptions s JOIN sub_vehicles v ON "
+            "v.sub = s.id")}
         c.executemany(
-            "INSERT INTO occupancy_log(parking, space, vrn, sub, inside, at, source) SELECT "
-            "'p1', s.space, v.vrn, s.id, ?, ?, 'pass' FROM subscriptions s JOIN sub_vehicles v "
-            "ON v.sub = s.id WHERE s.space = ?",
-            [(k % 2 == 0, (T0 + timedelta(minutes=k)).isoformat(), k // 2 + 1)
-             for k in range(n)])
+            "INSERT INTO occupancy_log(parking, space, vrn, sub, inside, at, source) VALUES "
+            "('p1', ?, ?, ?, ?, ?, 'pass')",
+            [(k // 2 + 1, by_space[k // 2 + 1][1], by_space[k // 2 + 1][0], k % 2 == 0,
+              (T0 + timedelta(minutes=k)).isoformat()) for k in range(n)])
     return db, subs, clock_file, time.perf_counter() - t0
 
 

@@ -53,6 +53,9 @@ class Narrator:
         elif act == "cloud":
             text = f"cloud {d.get('cloud_action')} → v{d.get('rules_version')}" + (
                 f", at the gate in {d['synced_ms']} ms" if "synced_ms" in d else "")
+        elif act == "expect_cloud" and d.get("subscription"):
+            s = d["subscription"]
+            text = "subscription " + ", ".join(f"{k} {v}" for k, v in s.items())
         elif act == "expect_cloud":
             text = f"cloud holds decisions {d.get('decisions')}"
         elif act in ("at", "advance"):

@@ -21,6 +21,7 @@ from cloud.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.broker import Broker, free_port
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
+from hardware_sim.payments import PaymentSim
 from hardware_sim.world import SimWorld
 from shared.clock import FileClock
 
@@ -91,6 +92,8 @@ class Stack:
         self.http_link: LinkProxy | None = None
         # The stack's operator: an admin key, given to the cloud through its environment.
         self.admin_key = f"gpk_{secrets.token_urlsafe(24)}"
+        # The payment provider, simulated in this process like the hardware.
+        self.payments = PaymentSim(secrets.token_urlsafe(24))
         self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30,
                                   headers={"Authorization": f"Bearer {self.admin_key}"})
         self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
@@ -106,12 +109,15 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         FileClock.set_time(self.clock_file, self.opt.start or datetime.now().astimezone())
         self.broker.start()
+        self.payments.start()
         self.cloud_proc = self._spawn("cloud", [
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
-            "--clock-file", str(self.clock_file), "--mqtt-user", CLOUD_USER],
+            "--clock-file", str(self.clock_file), "--mqtt-user", CLOUD_USER,
+            "--payments-url", self.payments.url],
             {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER],
-             "GATEPOST_ADMIN_KEY": self.admin_key})
+             "GATEPOST_ADMIN_KEY": self.admin_key,
+             "GATEPOST_PAYMENTS_SECRET": self.payments.secret})
         cloud_proc = self.cloud_proc
 
         def cloud_up() -> bool:
@@ -203,6 +209,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.cloud_proc.kill()
         self.broker.stop()
+        self.payments.stop()
         self.cloud.close()
         self.edge.close()
 

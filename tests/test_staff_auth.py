@@ -110,6 +110,12 @@ def test_residents_rent_and_read_only_their_own(cloud):
     assert me.post("/api/v1/sites/green-acres/parkings",
                    json={"id": "p2", "name": "P2"}).status_code == 403
     assert me.get("/api/v1/events").status_code == 403
+    # the parking's rules, its spaces and prices are for residents to see
+    assert me.get("/api/v1/parkings/p1").status_code == 200
+    spaces = me.get("/api/v1/parkings/p1/spaces").json()["spaces"]
+    assert spaces[1]["status"] == "unavailable" and spaces[1]["tenant"] is None
+    assert me.get("/api/v1/parkings/p1/tariffs").status_code == 200
+    assert me.get("/api/v1/parkings/p1/subscriptions").status_code == 403
 
 
 def test_cli_add_staff_prints_a_working_key(tmp_path):

@@ -53,7 +53,16 @@ def parking_action(run: ScenarioRun, action: str, p: dict[str, Any]) -> tuple[ht
         body = {**keep, "vehicles": [v if isinstance(v, dict) else {"vrn": v}
                                      for v in keep.get("vehicles", [])]}
         body.setdefault("owner", p.get("ref", "resident"))
-        r = c.post(f"/api/v1/parkings/{parking}/subscriptions", json=body)
+        resident, pay = body.pop("resident", False), body.pop("pay", True)
+        if resident:  # in the app: a draft, then the provider's payment page
+            r = c.post(f"/api/v1/parkings/{parking}/subscriptions/resident", json=body)
+            if r.status_code < 300 and pay:
+                httpx.post(r.json()["payment"]["pay_url"], timeout=10).raise_for_status()
+                got = c.get(f"/api/v1/subscriptions/{r.json()['id']}").json()
+                version = c.get(f"/api/v1/sites/{site}/rules").json()["version"]
+                r = httpx.Response(201, json={**got, "rules_version": version, "site": site})
+        else:
+            r = c.post(f"/api/v1/parkings/{parking}/subscriptions", json=body)
         if r.status_code < 300:
             run.refs[p["ref"]] = r.json()["id"]
         return r, site
