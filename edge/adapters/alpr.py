@@ -115,15 +115,16 @@ class FastAlprRecognizer:
         return out
 
 
-CROP_PADS = (0.0, 0.05, 0.10, 0.15)
+CROP_PADS = ((0.0, 0.05), (0.10, 0.15))  # the second pair only when the first is unsure
+SURE = 0.9  # a read whose weakest slot scores this needs no further crops
 
 
 class PlateReader:
-    """Frame → plate candidates: detector boxes; the OCR's probabilities for several crops of
-    each box (as found, and padded 5, 10 and 15 %), each decoded within the country's formats,
-    plus each crop's plain top-choice read. A character one crop drops, another often keeps;
-    the matcher still opens only for one allowlisted plate, so more candidates can only turn a
-    read ambiguous, never into a second plate's open."""
+    """Frame → plate candidates: detector boxes; the OCR's probabilities for crops of each box
+    (as found and padded 5 %; when neither reads surely, padded 10 and 15 % too), each decoded
+    within the country's formats, plus each crop's plain top-choice read. A character one crop
+    drops, another often keeps; the matcher still opens only for one allowlisted plate, so more
+    candidates can only turn a read ambiguous, never into a second plate's open."""
 
     def __init__(self, recognizer: FastAlprRecognizer, ocr: PlateOcr) -> None:
         self.recognizer = recognizer
@@ -144,7 +145,10 @@ class PlateReader:
         for (x1, y1, x2, y2), _ in boxes:
             w, h = x2 - x1, y2 - y1
             formed = False
-            for p in CROP_PADS:
+            box_out: list[tuple[str, float]] = []
+            for p in [p for stage in CROP_PADS for p in stage]:
+                if p == CROP_PADS[1][0] and box_out and max(s for _, s in box_out) >= SURE:
+                    break  # the first crops read surely: save the OCR time
                 probs = np.asarray(self.ocr.probabilities(img[
                     max(0, y1 - int(h * p)):min(h_img, y2 + int(h * p)),
                     max(0, x1 - int(w * p)):min(w_img, x2 + int(w * p))]))
@@ -152,14 +156,15 @@ class PlateReader:
                 raw = raw.replace(self.ocr.pad, "")
                 raw_score = float(probs.max(axis=1).min())
                 if country in FORMATS:
-                    out += [(d.text, d.score) for d in decode(probs, self.ocr.alphabet,
-                                                              self.ocr.pad, country)]
+                    box_out += [(d.text, d.score) for d in decode(probs, self.ocr.alphabet,
+                                                                  self.ocr.pad, country)]
                     n = normalise(raw, country)
                 else:
                     n = normalise(clean(raw))
                 if n is not None:
-                    out.append((n.text, raw_score))
+                    box_out.append((n.text, raw_score))
                     formed = True
+            out += box_out
             if not formed:
                 self.malformed += 1
         out.sort(key=lambda c: c[1], reverse=True)
