@@ -22,6 +22,18 @@ def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s).replace(tzinfo=None) if s else None
 
 
+def _between(sql: str, args: list[object], column: str, lo: datetime | None,
+             hi: datetime | None) -> str:
+    """Add ``lo <= column < hi`` (either end optional) to *sql*, its values to *args*."""
+    if lo:
+        sql += f" AND {column} >= ?"
+        args.append(lo.isoformat())
+    if hi:
+        sql += f" AND {column} < ?"
+        args.append(hi.isoformat())
+    return sql
+
+
 def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
               date_cols: set[int]) -> bytes:
     buf = io.BytesIO()
@@ -51,12 +63,7 @@ def subscriptions_xlsx(db: CloudDB, parkings: list[str], created_from: datetime 
     sql = (f"SELECT status, id, owner, parking, space, start, end, amount, unit, created_at "
            f"FROM subscriptions WHERE parking IN ({','.join('?' * len(parkings))})")
     args: list[object] = list(parkings)
-    if created_from:
-        sql += " AND created_at >= ?"
-        args.append(created_from.isoformat())
-    if created_to:
-        sql += " AND created_at < ?"
-        args.append(created_to.isoformat())
+    sql = _between(sql, args, "created_at", created_from, created_to)
     rows = ([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8], _dt(r[9])]
             for r in db.conn.execute(sql + " ORDER BY created_at, id", args))
     return _workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
@@ -67,12 +74,7 @@ def occupancy_xlsx(db: CloudDB, parking: str, since: datetime | None,
     """Every vehicle in and out of *parking*'s spaces, oldest first."""
     sql = "SELECT at, parking, space, vrn, sub, inside, source FROM occupancy_log WHERE parking = ?"
     args: list[object] = [parking]
-    if since:
-        sql += " AND at >= ?"
-        args.append(since.isoformat())
-    if until:
-        sql += " AND at < ?"
-        args.append(until.isoformat())
+    sql = _between(sql, args, "at", since, until)
     rows = ([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
             for r in db.conn.execute(sql + " ORDER BY at, rowid", args))
     return _workbook("Occupancy", OCC_COLUMNS, rows, {0})
