@@ -138,6 +138,10 @@ class OwnerIn(_In):
     owner: str
 
 
+class DocumentsIn(_In):
+    documents: list[str] = Field(min_length=1, description="payment documents (receipts)")
+
+
 class PayDebtIn(_In):
     reference: str | None = None
     by: str = "staff"
@@ -300,6 +304,11 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
     def owner(sid: str, body: OwnerIn) -> dict[str, Any]:
         """Hand it to another resident."""
         return subs.change_owner(sid, body.owner)
+
+    @r.post("/subscriptions/{sid}/documents")
+    def documents(sid: str, body: DocumentsIn) -> dict[str, Any]:
+        """Attach payment documents to an active or future subscription."""
+        return subs.attach_documents(sid, body.documents)
 
     @r.post("/subscriptions/{sid}/vehicles", status_code=201)
     def add_vehicle(sid: str, body: VehicleIn) -> dict[str, Any]:

@@ -3,6 +3,7 @@ presence, and the status machine driven by time and passes."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections import defaultdict
@@ -135,6 +136,27 @@ class Subscriptions(SubscriptionService):
             r = self.row(c, sub)
             c.execute("UPDATE subscriptions SET owner = ? WHERE id = ?", (owner, sub))
             self._history(c, sub, now, "owner_changed", f"{r['owner']} → {owner} by {by}")
+        return self.get(sub)
+
+    def attach_documents(self, sub: str, documents: list[str], by: str = "staff") -> dict:
+        """Attach payment documents (receipts) to an active or future subscription's latest
+        payment; a free one gets a zero payment to carry them."""
+        now = self.clock.now()
+        with self.db.write() as c:
+            r = self.row(c, sub)
+            if r["status"] not in ("active", "future"):
+                raise RuleError(409, "not_editable",
+                                f"documents attach to active or future subscriptions; "
+                                f"{sub} is {r['status']}")
+            pay = c.execute("SELECT id, documents FROM sub_payments WHERE sub = ? AND kind IN "
+                            "('rent', 'debt') ORDER BY id DESC LIMIT 1", (sub,)).fetchone()
+            if pay is None:
+                c.execute("INSERT INTO sub_payments(sub, kind, amount, at, documents) VALUES "
+                          "(?, 'rent', 0, ?, ?)", (sub, now.isoformat(), json.dumps(documents)))
+            else:
+                c.execute("UPDATE sub_payments SET documents = ? WHERE id = ?",
+                          (json.dumps(json.loads(pay["documents"]) + documents), pay["id"]))
+            self._history(c, sub, now, "documents_attached", f"{len(documents)} by {by}")
         return self.get(sub)
 
     def add_vehicle(self, sub: str, vehicle: dict[str, str], by: str = "staff") -> dict:

@@ -212,7 +212,7 @@ class SubscriptionService:
                        0, status, hold, now.isoformat(), by))
             c.executemany("INSERT INTO sub_vehicles(sub, vrn, type, make) VALUES (?,?,?,?)",
                           [(sid, v["vrn"], v["type"], v["make"]) for v in cars])
-            if not resident and paid:
+            if not resident and (paid or documents):
                 c.execute("INSERT INTO sub_payments(sub, kind, amount, at, documents) "
                           "VALUES (?, 'rent', ?, ?, ?)",
                           (sid, paid, now.isoformat(), json.dumps(documents or [])))
@@ -347,8 +347,9 @@ class SubscriptionService:
             "exit_until": st.exit_until.isoformat() if st.exit_until else None,
             "vehicles": [dict(v) for v in c.execute(
                 "SELECT vrn, type, make FROM sub_vehicles WHERE sub = ?", (sub,))],
-            "payments": [dict(p) for p in c.execute(
-                "SELECT kind, amount, at, reference FROM sub_payments WHERE sub = ? "
+            "payments": [dict(p) | {"documents": json.loads(p["documents"])}
+                         for p in c.execute(
+                "SELECT kind, amount, at, reference, documents FROM sub_payments WHERE sub = ? "
                 "ORDER BY id", (sub,))],
             "history": [dict(h) for h in c.execute(
                 "SELECT at, what, detail FROM sub_history WHERE sub = ? ORDER BY rowid",

@@ -139,7 +139,7 @@ def test_staff_subscription_starts_now_with_days_from_the_amount(api):
     assert datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]) == \
         timedelta(days=18)
     assert s["payments"] == [{"kind": "rent", "amount": 1500, "at": s["start"],
-                              "reference": None}]
+                              "reference": None, "documents": []}]
     spaces = {x["number"]: x for x in api.ok("GET", f"{P}/spaces")["spaces"]}
     assert spaces[4]["status"] == "unavailable" and spaces[4]["tenant"]["id"] == s["id"]
     api.refused("POST", f"{P}/subscriptions", 409, "space_taken", json={
@@ -244,6 +244,31 @@ def test_change_space_only_to_a_free_one_and_history(api):
     what = [h["what"] for h in api.sub(a["id"])["history"]]
     assert what == ["created", "space_changed", "vehicle_added", "owner_changed",
                     "vehicle_removed"]
+
+
+def test_payment_documents_attach_to_active_and_future_subscriptions_only(api):
+    activate(api)
+    paid = staff_sub(api, amount=700, documents=["receipt-0091.pdf"])
+    assert paid["payments"][0]["documents"] == ["receipt-0091.pdf"]
+    got = api.ok("POST", f"/api/v1/subscriptions/{paid['id']}/documents",
+                 json={"documents": ["bank-slip.jpg"]})
+    assert got["payments"][0]["documents"] == ["receipt-0091.pdf", "bank-slip.jpg"]
+    assert got["history"][-1]["what"] == "documents_attached"
+    free = staff_sub(api, space=5, amount=None, units=3, free=True,
+                     documents=["board-resolution.pdf"])
+    assert free["payments"] == [{"kind": "rent", "amount": 0, "at": free["start"],
+                                 "reference": None, "documents": ["board-resolution.pdf"]}]
+    nxt = api.ok("POST", f"/api/v1/subscriptions/{paid['id']}/extend", 201,
+                 json={"amount": 700})
+    assert nxt["status"] == "future"
+    got = api.ok("POST", f"/api/v1/subscriptions/{nxt['id']}/documents",
+                 json={"documents": ["renewal.pdf"]})
+    assert got["payments"][-1]["documents"] == ["renewal.pdf"]
+    empty = api.c.post(f"/api/v1/subscriptions/{paid['id']}/documents", json={"documents": []})
+    assert empty.status_code == 422 and "documents" in empty.text
+    api.ok("POST", f"/api/v1/subscriptions/{free['id']}/deactivate", json={})
+    api.refused("POST", f"/api/v1/subscriptions/{free['id']}/documents", 409, "not_editable",
+                json={"documents": ["late.pdf"]})
 
 
 def test_parking_deletion_waits_for_archived_subscriptions(api):

@@ -100,7 +100,8 @@ def test_deactivation_refunds_the_days_not_begun_through_the_provider(world):
     assert out["status"] == "archive" and out["refund"] == 600
     assert sim.refunds == [{"payment_id": draft["payment"]["id"], "amount": 600}]
     assert api.sub(draft["id"])["payments"][-1] == {
-        "kind": "refund", "amount": -600, "at": out["payments"][-1]["at"], "reference": None}
+        "kind": "refund", "amount": -600, "at": out["payments"][-1]["at"], "reference": None,
+        "documents": []}
 
 
 def test_the_hold_keeps_others_off_the_space(world):
