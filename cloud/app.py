@@ -251,20 +251,19 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     @app.post("/api/v1/sites/{site}/gates/{gate}/open")
     def remote_open(site: str, gate: str, body: OpenIn, request: Request) -> dict:
         """Check the cloud's rules, send the gate a signed open, and return its answer.
-        A resident's key opens only parking barriers, for its own subscription's vehicle."""
+        A resident's key opens only parking barriers, for the vehicle of a subscription it owns
+        or is a user of."""
         g = rules.gate(site, gate)
         who = getattr(request.state, "principal", None)
         resident = who.resident if who else None
         if resident and not g["parking"]:
             raise RuleError(403, "forbidden", "residents open parking barriers only")
-        if link is None or not link.connected.is_set():
-            raise RuleError(503, "no_broker", "the cloud is not connected to the broker")
         if g["parking"]:
             if not body.vrn:
                 raise RuleError(409, "vehicle_required",
                                 "a parking barrier opens only for a named vehicle")
             sid = subs.usable(g["parking"], body.vrn)
-            if resident and subs.get(sid)["owner"] != resident:
+            if resident and not subs.may_use(sid, resident):
                 raise RuleError(403, "forbidden", "not your subscription's vehicle")
             if resident:
                 body = OpenIn(vrn=body.vrn, by=f"resident:{resident}")
@@ -277,6 +276,8 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
                                      or clock.now() < datetime.fromisoformat(t["locked_until"]))
                     for t in tags):
                 raise RuleError(409, "tag_locked", f"{body.vrn} is locked and may not leave")
+        if link is None or not link.connected.is_set():
+            raise RuleError(503, "no_broker", "the cloud is not connected to the broker")
         edge = link.edge_of(site, gate)
         if edge is None:
             raise RuleError(409, "no_edge", f"no edge box has reported gate {gate}")

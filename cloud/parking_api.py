@@ -138,6 +138,10 @@ class OwnerIn(_In):
     owner: str
 
 
+class UsersIn(_In):
+    users: list[str] = Field(description="residents who may use it besides the owner")
+
+
 class DocumentsIn(_In):
     documents: list[str] = Field(min_length=1, description="payment documents (receipts)")
 
@@ -278,11 +282,21 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
     def get_sub(sid: str, request: Request) -> dict[str, Any]:
         """A subscription: vehicles, payments, history, standing, debt now (residents: their
         own only)."""
-        got = subs.get(sid)
         who = getattr(request.state, "principal", None)
-        if who is not None and who.resident and who.resident != got["owner"]:
+        if who is not None and who.resident and not subs.may_use(sid, who.resident):
             raise RuleError(403, "forbidden", "not your subscription")
-        return got
+        return subs.get(sid)
+
+    @r.put("/subscriptions/{sid}/users")
+    def users(sid: str, body: UsersIn, request: Request) -> dict[str, Any]:
+        """Who besides the owner may use an active or future subscription (residents: the
+        owner only)."""
+        who = getattr(request.state, "principal", None)
+        if who is not None and who.resident:
+            if subs.get(sid)["owner"] != who.resident:
+                raise RuleError(403, "forbidden", "only the owner chooses the users")
+            return subs.set_users(sid, body.users, by=f"resident:{who.resident}")
+        return subs.set_users(sid, body.users)
 
     @r.post("/subscriptions/{sid}/extend", status_code=201)
     def extend(sid: str, body: ExtendIn) -> dict[str, Any]:

@@ -46,6 +46,7 @@ WRITE_ROLES = [
 RESIDENT_READS = [re.compile(r"^/api/v1/subscriptions/"),  # own ones: checked by the handler
                   re.compile(r"^/api/v1/parkings/[^/]+(/spaces|/tariffs)?$")]
 RESIDENT_WRITES = [re.compile(r"^/api/v1/parkings/[^/]+/subscriptions/resident$"),
+                   re.compile(r"^/api/v1/subscriptions/[^/]+/users$"),  # owner: by handler
                    re.compile(r"^/api/v1/sites/[^/]+/gates/[^/]+/open$")]
 
 

@@ -159,6 +159,22 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "documents_attached", f"{len(documents)} by {by}")
         return self.get(sub)
 
+    def set_users(self, sub: str, users: list[str], by: str = "staff") -> dict[str, Any]:
+        """Set who besides the owner may use an active or future subscription: they see it,
+        drive in and out with its vehicles and open its barrier remotely."""
+        now = self.clock.now()
+        with self.db.write() as c:
+            r = self.row(c, sub)
+            if r["status"] not in ("active", "future"):
+                raise RuleError(409, "not_editable",
+                                f"users change on active or future subscriptions; "
+                                f"{sub} is {r['status']}")
+            clean = list(dict.fromkeys(u.strip() for u in users if u.strip() != r["owner"]))
+            c.execute("UPDATE subscriptions SET users = ? WHERE id = ?", (json.dumps(clean), sub))
+            self._history(c, sub, now, "users_changed",
+                          f"{', '.join(clean) or 'none'} by {by}")
+        return self.get(sub)
+
     def add_vehicle(self, sub: str, vehicle: dict[str, str], by: str = "staff") -> dict:
         """Add a vehicle (any one of them may use the space, one at a time)."""
         v = self._vehicle(vehicle)

@@ -356,6 +356,11 @@ class SubscriptionService:
                 (sub,))],
         }
 
+    def may_use(self, sub: str, resident: str) -> bool:
+        """Whether *resident* owns *sub* or is one of its users."""
+        r = self.row(self.db.conn, sub)
+        return resident == r["owner"] or resident in json.loads(r["users"])
+
     @staticmethod
     def inside(c: sqlite3.Connection, sub: str) -> bool:
         """Whether a vehicle of the subscription is inside its parking."""

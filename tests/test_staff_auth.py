@@ -118,6 +118,38 @@ def test_residents_rent_and_read_only_their_own(cloud):
     assert me.get("/api/v1/parkings/p1/subscriptions").status_code == 403
 
 
+def test_the_owner_chooses_users_who_then_see_and_open_for_it(cloud):
+    _, admin, key = cloud
+    admin.post("/api/v1/sites/green-acres/parkings", json={"id": "p1", "name": "P1"})
+    for g in ("p-in", "p-out"):
+        admin.put(f"/api/v1/sites/green-acres/gates/{g}/parking", json={"parking": "p1"})
+    admin.post("/api/v1/parkings/p1/activate").raise_for_status()
+    admin.post("/api/v1/parkings/p1/spaces", json={"numbers": "1", "size": "small"})
+    admin.post("/api/v1/parkings/p1/tariffs", json={"size": "small", "lower": 1, "upper": 9,
+                                                    "price": 10}).raise_for_status()
+    sub = admin.post("/api/v1/parkings/p1/subscriptions", json={
+        "space": 1, "owner": "B-402", "vehicles": [{"vrn": "MH12AB1234"}], "amount": 50}).json()
+    owner, family = key("B-402", [], resident="B-402"), key("B-403", [], resident="B-403")
+    url, opening = f"/api/v1/subscriptions/{sub['id']}", "/api/v1/sites/green-acres/gates/p-in/open"
+    assert family.get(url).status_code == 403
+    refused = family.post(opening, json={"vrn": "MH12AB1234"})
+    assert refused.status_code == 403 and refused.json()["detail"]["reason"] == "forbidden"
+    assert family.put(f"{url}/users", json={"users": ["B-403"]}).status_code == 403
+    got = owner.put(f"{url}/users", json={"users": ["B-403", "B-402", "B-403"]})
+    assert got.status_code == 200 and got.json()["users"] == ["B-403"]
+    assert got.json()["history"][-1]["detail"] == "B-403 by resident:B-402"
+    assert family.get(url).json()["users"] == ["B-403"]
+    # Past every rule check: only the broker is missing in this cloud without one.
+    passed = family.post(opening, json={"vrn": "MH12AB1234"})
+    assert passed.status_code == 503 and passed.json()["detail"]["reason"] == "no_broker"
+    assert owner.post(opening, json={"vrn": "MH12AB1234"}).status_code == 503
+    assert admin.put(f"{url}/users", json={"users": []}).json()["users"] == []
+    assert family.post(opening, json={"vrn": "MH12AB1234"}).status_code == 403
+    admin.post(f"{url}/deactivate", json={}).raise_for_status()
+    late = admin.put(f"{url}/users", json={"users": ["B-403"]})
+    assert late.status_code == 409 and late.json()["detail"]["reason"] == "not_editable"
+
+
 def test_cli_add_staff_prints_a_working_key(tmp_path):
     p = subprocess.run([sys.executable, "-m", "gatepost.cli", "cloud", "add-staff",
                         "--data-dir", str(tmp_path), "--name", "Asha", "--roles",

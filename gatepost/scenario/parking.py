@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 PARKING_ACTIONS = ("add_parking", "add_spaces", "add_tariff", "activate_parking",
                    "create_subscription", "extend_subscription", "deactivate_subscription",
-                   "pay_debt", "set_presence")
+                   "pay_debt", "set_presence", "set_users")
 
 
 def _sub(run: ScenarioRun, p: dict[str, Any]) -> str:
@@ -78,6 +78,9 @@ def parking_action(run: ScenarioRun, action: str, p: dict[str, Any]) -> tuple[ht
     if action == "set_presence":
         return c.put(f"/api/v1/parkings/{parking}/presence/{p['vrn']}",
                      json={"inside": p["inside"]}), site
+    if action == "set_users":
+        return c.put(f"/api/v1/subscriptions/{_sub(run, p)}/users",
+                     json={"users": p.get("users", [])}), site
     raise KeyError(action)
 
 

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import paho.mqtt.client as mqtt
 
 from cloud.provision import CLOUD_USER
@@ -42,6 +43,19 @@ def _decision(run: ScenarioRun, cursor: int, command_id: str, reason: str | None
                       and (reason is None or e["reason"] == reason), 5)
 
 
+def _as_resident(run: ScenarioRun, resident: str) -> httpx.Client:
+    """A client holding *resident*'s own API key, made by the admin on first use."""
+    st = run.stack
+    keys: dict[str, str] = run.__dict__.setdefault("resident_keys", {})
+    if resident not in keys:
+        r = st.cloud.post("/api/v1/staff", json={"name": resident, "roles": [],
+                                                 "resident": resident})
+        r.raise_for_status()
+        keys[resident] = r.json()["key"]
+    return httpx.Client(base_url=st.cloud.base_url, timeout=30,
+                        headers={"X-Api-Key": keys[resident]})
+
+
 def remote_open(run: ScenarioRun, spec: RemoteOpenStep) -> dict[str, Any]:
     """Play one remote open and report what the gate did with it."""
     st = run.stack
@@ -49,8 +63,13 @@ def remote_open(run: ScenarioRun, spec: RemoteOpenStep) -> dict[str, Any]:
     cursor = st.edge_last_event()
     out: dict[str, Any] = {"gate": spec.gate, "tamper": spec.tamper}
     if spec.tamper == "none":
-        r = st.cloud.post(f"/api/v1/sites/{site}/gates/{spec.gate}/open",
-                          json={"vrn": spec.vehicle, "by": "scenario"})
+        client = _as_resident(run, spec.resident) if spec.resident else st.cloud
+        try:
+            r = client.post(f"/api/v1/sites/{site}/gates/{spec.gate}/open",
+                            json={"vrn": spec.vehicle, "by": "scenario"})
+        finally:
+            if client is not st.cloud:
+                client.close()
         body = r.json()
         out["status"] = r.status_code
         if r.status_code != 200:

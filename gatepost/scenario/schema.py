@@ -97,6 +97,8 @@ class RemoteOpenStep(_M):
     vehicle: str | None = None
     tamper: Literal["none", "unsigned", "bad_signature", "expired", "replayed",
                     "retained"] = "none"
+    resident: str | None = Field(None, description="ask with this resident's own API key (the "
+                                 "owner or a user of the subscription) instead of staff's")
 
 
 class GuardStep(_M):
