@@ -106,8 +106,8 @@ class Subscriptions(SubscriptionService):
                           "(?, 'refund', ?, ?)", (sub, -total, now.isoformat()))
             return self._changes(c, chain)
 
-        self.rules._change(p["site"], fn)
-        return self.get(sub) | {"refund": total_of(self, sub)}
+        delta = self.rules._change(p["site"], fn)
+        return self.get(sub) | {"refund": total_of(self, sub), "rules_version": delta.to_version}
 
     def change_space(self, sub: str, space: int, by: str = "staff") -> dict[str, Any]:
         """Move a live subscription (and its later ones) to a free space."""
@@ -126,8 +126,8 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "space_changed", f"{r['space']} → {space} by {by}")
             return self._changes(c, chain)
 
-        self.rules._change(site, fn)
-        return self.get(sub)
+        delta = self.rules._change(site, fn)
+        return self.get(sub) | {"rules_version": delta.to_version}
 
     def change_owner(self, sub: str, owner: str, by: str = "staff") -> dict[str, Any]:
         """Hand a subscription to another resident."""
@@ -187,8 +187,8 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "vehicle_added", f"{v['vrn']} by {by}")
             return self._changes(c, [sub])
 
-        self.rules._change(site, fn)
-        return self.get(sub)
+        delta = self.rules._change(site, fn)
+        return self.get(sub) | {"rules_version": delta.to_version}
 
     def remove_vehicle(self, sub: str, vrn: str, by: str = "staff") -> dict[str, Any]:
         """Remove a vehicle; the last one cannot go."""
@@ -206,8 +206,8 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "vehicle_removed", f"{plate} by {by}")
             return self._changes(c, [sub])
 
-        self.rules._change(site, fn)
-        return self.get(sub)
+        delta = self.rules._change(site, fn)
+        return self.get(sub) | {"rules_version": delta.to_version}
 
     def pay_debt(self, sub: str, reference: str | None = None, by: str = "staff") -> dict:
         """Record the payment of an overdue subscription's debt: it becomes repaid, with one
@@ -233,8 +233,8 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "debt_paid", f"{owed} for {n} {s['unit']} units, by {by}")
             return self._changes(c, [sub])
 
-        self.rules._change(site, fn)
-        return self.get(sub)
+        delta = self.rules._change(site, fn)
+        return self.get(sub) | {"rules_version": delta.to_version}
 
     def usable(self, parking: str, vrn: str) -> str:
         """The subscription that lets *vrn* through a barrier of *parking* now (paid and not

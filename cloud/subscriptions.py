@@ -259,8 +259,8 @@ class SubscriptionService:
             self._history(c, sub, now, "paid", f"in the app, ref {reference}")
             return self._changes(c, [sub])
 
-        self.rules._change(site, fn)
-        return self.get(sub)
+        delta = self.rules._change(site, fn)
+        return self.get(sub) | {"rules_version": delta.to_version}
 
     def extend(self, sub: str, *, amount: int | None = None, units: int | None = None,
                free: bool = False, by: str = "staff") -> dict[str, Any]:

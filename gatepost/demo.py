@@ -51,7 +51,9 @@ class Narrator:
             text = (f"{d['gate']:<9} {d['decision']:<7} {d.get('reason') or '':<19} "
                     f"boom {'up' if d['barrier_opened'] else 'down':<4} by {who}")
         elif act == "cloud":
-            text = f"cloud {d.get('cloud_action')} → v{d.get('rules_version')}" + (
+            version = d.get("rules_version")
+            text = f"cloud {d.get('cloud_action')}" + (
+                f" → v{version}" if version is not None else " (nothing for the gate)") + (
                 f", at the gate in {d['synced_ms']} ms" if "synced_ms" in d else "")
         elif act == "expect_cloud" and d.get("subscription"):
             s = d["subscription"]
