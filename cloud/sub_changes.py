@@ -138,16 +138,20 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "owner_changed", f"{r['owner']} → {owner} by {by}")
         return self.get(sub)
 
+    def _editable(self, c: sqlite3.Connection, sub: str, what: str) -> sqlite3.Row:
+        """The row of *sub* if it is active or future (the seed's editable ones), else 409."""
+        r = self.row(c, sub)
+        if r["status"] not in ("active", "future"):
+            raise RuleError(409, "not_editable",
+                            f"{what} on active or future subscriptions; {sub} is {r['status']}")
+        return r
+
     def attach_documents(self, sub: str, documents: list[str], by: str = "staff") -> dict:
         """Attach payment documents (receipts) to an active or future subscription's latest
         payment; a free one gets a zero payment to carry them."""
         now = self.clock.now()
         with self.db.write() as c:
-            r = self.row(c, sub)
-            if r["status"] not in ("active", "future"):
-                raise RuleError(409, "not_editable",
-                                f"documents attach to active or future subscriptions; "
-                                f"{sub} is {r['status']}")
+            self._editable(c, sub, "documents attach")
             pay = c.execute("SELECT id, documents FROM sub_payments WHERE sub = ? AND kind IN "
                             "('rent', 'debt') ORDER BY id DESC LIMIT 1", (sub,)).fetchone()
             if pay is None:
@@ -164,11 +168,7 @@ class Subscriptions(SubscriptionService):
         drive in and out with its vehicles and open its barrier remotely."""
         now = self.clock.now()
         with self.db.write() as c:
-            r = self.row(c, sub)
-            if r["status"] not in ("active", "future"):
-                raise RuleError(409, "not_editable",
-                                f"users change on active or future subscriptions; "
-                                f"{sub} is {r['status']}")
+            r = self._editable(c, sub, "users change")
             clean = list(dict.fromkeys(u.strip() for u in users if u.strip() != r["owner"]))
             c.execute("UPDATE subscriptions SET users = ? WHERE id = ?", (json.dumps(clean), sub))
             self._history(c, sub, now, "users_changed",

@@ -91,15 +91,20 @@ def test_revoked_key_stops_working(cloud):
     assert editor.get("/api/v1/events").status_code == 401
 
 
-def test_residents_rent_and_read_only_their_own(cloud):
-    _, admin, key = cloud
+def _open_parking(admin: httpx.Client, spaces: str) -> None:
+    """An active parking p1 at the society's two gates, with small spaces at 10 a day."""
     admin.post("/api/v1/sites/green-acres/parkings", json={"id": "p1", "name": "P1"})
     for g in ("p-in", "p-out"):
         admin.put(f"/api/v1/sites/green-acres/gates/{g}/parking", json={"parking": "p1"})
     admin.post("/api/v1/parkings/p1/activate").raise_for_status()
-    admin.post("/api/v1/parkings/p1/spaces", json={"numbers": "1..2", "size": "small"})
+    admin.post("/api/v1/parkings/p1/spaces", json={"numbers": spaces, "size": "small"})
     admin.post("/api/v1/parkings/p1/tariffs", json={"size": "small", "lower": 1, "upper": 9,
                                                     "price": 10}).raise_for_status()
+
+
+def test_residents_rent_and_read_only_their_own(cloud):
+    _, admin, key = cloud
+    _open_parking(admin, "1..2")
     other = admin.post("/api/v1/parkings/p1/subscriptions", json={
         "space": 2, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 50}).json()
     me = key("B-402", [], resident="B-402")
@@ -120,13 +125,7 @@ def test_residents_rent_and_read_only_their_own(cloud):
 
 def test_the_owner_chooses_users_who_then_see_and_open_for_it(cloud):
     _, admin, key = cloud
-    admin.post("/api/v1/sites/green-acres/parkings", json={"id": "p1", "name": "P1"})
-    for g in ("p-in", "p-out"):
-        admin.put(f"/api/v1/sites/green-acres/gates/{g}/parking", json={"parking": "p1"})
-    admin.post("/api/v1/parkings/p1/activate").raise_for_status()
-    admin.post("/api/v1/parkings/p1/spaces", json={"numbers": "1", "size": "small"})
-    admin.post("/api/v1/parkings/p1/tariffs", json={"size": "small", "lower": 1, "upper": 9,
-                                                    "price": 10}).raise_for_status()
+    _open_parking(admin, "1")
     sub = admin.post("/api/v1/parkings/p1/subscriptions", json={
         "space": 1, "owner": "B-402", "vehicles": [{"vrn": "MH12AB1234"}], "amount": 50}).json()
     owner, family = key("B-402", [], resident="B-402"), key("B-403", [], resident="B-403")
