@@ -3,157 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import reports
 from cloud.jobs import Jobs
 from cloud.parking import ParkingService
+from cloud.parking_models import (
+    DeactivateIn,
+    DocumentsIn,
+    ExtendIn,
+    ExtendInApp,
+    GateParkingIn,
+    ImportIn,
+    OwnerIn,
+    ParkingIn,
+    ParkingPatch,
+    PayDebtIn,
+    PresenceIn,
+    ResidentIn,
+    SpaceMoveIn,
+    SpacePatch,
+    SpacesIn,
+    SubscriptionIn,
+    TariffIn,
+    UsersIn,
+    VehicleIn,
+)
 from cloud.rules import RuleError
 from cloud.sub_changes import Subscriptions
 from cloud.sub_import import import_subscriptions
 from shared.signing import verify
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ParkingIn(_In):
-    id: str
-    name: str
-    address: str = ""
-    objects: list[str] = Field(default_factory=list, description="residential objects served")
-    guard_phone: str = ""
-    refunds: bool = False
-    offer_required: bool = False
-    rules_text: str = Field("", description="parking rules shown to residents")
-    debt_rules: str = Field("", description="debt-repayment rules shown to residents")
-    external_id: str | None = None
-    staff_email: str = Field("", description="where staff notifications go (barrier failures)")
-
-
-class ParkingPatch(_In):
-    name: str | None = None
-    address: str | None = None
-    objects: list[str] | None = None
-    guard_phone: str | None = None
-    refunds: bool | None = None
-    offer_required: bool | None = None
-    rules_text: str | None = None
-    debt_rules: str | None = None
-    external_id: str | None = None
-    staff_email: str | None = None
-
-
-class GateParkingIn(_In):
-    parking: str | None = Field(description="the parking this gate is a barrier of; null: a "
-                                "society-perimeter gate")
-
-
-class SpacesIn(_In):
-    numbers: str | int | list[int] = Field(description='one number, "4..7", "4,9" or a list')
-    size: Literal["small", "medium", "large"]
-    labels: list[str] = Field(default_factory=list, max_length=5)
-    rentable: bool = True
-
-
-class SpacePatch(_In):
-    size: Literal["small", "medium", "large"] | None = None
-    labels: list[str] | None = Field(None, max_length=5)
-    rentable: bool | None = None
-    available_until: str | None = None
-
-
-class TariffIn(_In):
-    kind: Literal["space", "camera"] = "space"
-    size: Literal["small", "medium", "large"] | None = None
-    unit: Literal["daily", "hourly"] = "daily"
-    name: str = ""
-    lower: int
-    upper: int
-    price: int
-
-
-class VehicleIn(_In):
-    vrn: str
-    type: Literal["2W", "4W"] = "4W"
-    make: str = ""
-
-
-class SubscriptionIn(_In):
-    space: int
-    owner: str
-    vehicles: list[VehicleIn] = Field(min_length=1)
-    unit: Literal["daily", "hourly"] = "daily"
-    amount: int | None = Field(None, ge=0, description="paid by the resident (staff creation)")
-    units: int | None = Field(None, ge=1, description="days or hours (free or resident)")
-    camera: bool = False
-    free: bool = Field(False, description="staff grant the space free of charge")
-    users: list[str] = Field(default_factory=list)
-    documents: list[str] = Field(default_factory=list, description="payment documents")
-    by: str = "staff"
-
-
-class ResidentIn(_In):
-    space: int
-    owner: str
-    vehicles: list[VehicleIn] = Field(min_length=1)
-    unit: Literal["daily", "hourly"] = "daily"
-    units: int = Field(ge=1, description="days or hours wanted")
-    camera: bool = False
-    users: list[str] = Field(default_factory=list)
-
-
-class ImportIn(_In):
-    subscriptions: list[dict[str, Any]] = Field(
-        description="[{space, owner, vehicles: [plate or {vrn, type, make}], unit, units, "
-        "amount?, start?}, …]")
-    by: str = "import"
-
-
-class ExtendIn(_In):
-    amount: int | None = Field(None, ge=0)
-    units: int | None = Field(None, ge=1)
-    free: bool = False
-    by: str = "staff"
-
-
-class DeactivateIn(_In):
-    refund: Literal["none", "manual", "remaining", "full"] = "none"
-    amount: int | None = Field(None, ge=0)
-    by: str = "staff"
-
-
-class SpaceMoveIn(_In):
-    space: int
-
-
-class OwnerIn(_In):
-    owner: str
-
-
-class UsersIn(_In):
-    users: list[str] = Field(description="residents who may use it besides the owner")
-
-
-class DocumentsIn(_In):
-    documents: list[str] = Field(min_length=1, description="payment documents (receipts)")
-
-
-class PayDebtIn(_In):
-    reference: str | None = None
-    by: str = "staff"
-
-
-class PresenceIn(_In):
-    inside: bool
-    by: str = "staff"
 
 
 def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> APIRouter:
@@ -298,6 +182,19 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
             return subs.set_users(sid, body.users, by=f"resident:{who.resident}")
         return subs.set_users(sid, body.users)
 
+    @r.post("/subscriptions/{sid}/extend/resident", status_code=201)
+    def extend_in_app(sid: str, body: ExtendInApp, request: Request) -> dict[str, Any]:
+        """The owner or a user extends in the app: a draft after the chain's end that holds
+        the space 15 minutes, and the provider's payment to complete (``payment.pay_url``)."""
+        who = getattr(request.state, "principal", None)
+        by = "staff"
+        if who is not None and who.resident:
+            if not subs.may_use(sid, who.resident):
+                raise RuleError(403, "forbidden", "not your subscription")
+            by = f"resident:{who.resident}"
+        draft = subs.extend(sid, units=body.units, by=by, resident=True)
+        return subs.start_payment(draft["id"])
+
     @r.post("/subscriptions/{sid}/extend", status_code=201)
     def extend(sid: str, body: ExtendIn) -> dict[str, Any]:
         """A future subscription that starts where this chain ends."""
@@ -324,15 +221,28 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         """Attach payment documents to an active or future subscription."""
         return subs.attach_documents(sid, body.documents)
 
+    def owners_change(sid: str, request: Request) -> str:
+        """Who changes *sid*: staff, or its owner's resident key while it is active or
+        future (the seed's editable ones)."""
+        who = getattr(request.state, "principal", None)
+        if who is None or not who.resident:
+            return "staff"
+        got = subs.get(sid)
+        if got["owner"] != who.resident:
+            raise RuleError(403, "forbidden", "only the owner changes its vehicles")
+        if got["status"] not in ("active", "future"):
+            raise RuleError(409, "not_editable", f"subscription {sid} is {got['status']}")
+        return f"resident:{who.resident}"
+
     @r.post("/subscriptions/{sid}/vehicles", status_code=201)
-    def add_vehicle(sid: str, body: VehicleIn) -> dict[str, Any]:
-        """Add a vehicle."""
-        return subs.add_vehicle(sid, body.model_dump())
+    def add_vehicle(sid: str, body: VehicleIn, request: Request) -> dict[str, Any]:
+        """Add a vehicle (staff, or the owner in the app)."""
+        return subs.add_vehicle(sid, body.model_dump(), by=owners_change(sid, request))
 
     @r.delete("/subscriptions/{sid}/vehicles/{vrn}")
-    def remove_vehicle(sid: str, vrn: str) -> dict[str, Any]:
-        """Remove a vehicle (not the last)."""
-        return subs.remove_vehicle(sid, vrn)
+    def remove_vehicle(sid: str, vrn: str, request: Request) -> dict[str, Any]:
+        """Remove a vehicle, not the last (staff, or the owner in the app)."""
+        return subs.remove_vehicle(sid, vrn, by=owners_change(sid, request))
 
     @r.post("/subscriptions/{sid}/pay-debt")
     def pay_debt(sid: str, body: PayDebtIn) -> dict[str, Any]:

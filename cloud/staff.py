@@ -47,6 +47,8 @@ RESIDENT_READS = [re.compile(r"^/api/v1/subscriptions/"),  # own ones: checked b
                   re.compile(r"^/api/v1/parkings/[^/]+(/spaces|/tariffs)?$")]
 RESIDENT_WRITES = [re.compile(r"^/api/v1/parkings/[^/]+/subscriptions/resident$"),
                    re.compile(r"^/api/v1/subscriptions/[^/]+/users$"),  # owner: by handler
+                   re.compile(r"^/api/v1/subscriptions/[^/]+/extend/resident$"),
+                   re.compile(r"^/api/v1/subscriptions/[^/]+/vehicles(/[^/]+)?$"),
                    re.compile(r"^/api/v1/sites/[^/]+/gates/[^/]+/open$")]
 
 

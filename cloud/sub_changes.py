@@ -65,6 +65,8 @@ class Subscriptions(SubscriptionService):
         def fn(c: sqlite3.Connection) -> list[Change]:
             first, *later = self._chain(c, sub)
             chain = [first] + [x for x in later if self.row(c, x)["status"] not in DONE]
+            drafts = [x for x in chain if self.row(c, x)["status"] == "draft"]  # never paid
+            chain = [x for x in chain if x not in drafts]
             for sid in chain:
                 s = self.row(c, sid)
                 st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
@@ -98,6 +100,9 @@ class Subscriptions(SubscriptionService):
             for x in rows:
                 c.execute("UPDATE subscriptions SET status = 'archive' WHERE id = ?", (x["id"],))
                 self._history(c, x["id"], now, "deactivated", f"by {by}")
+            for d in drafts:
+                c.execute("UPDATE subscriptions SET status = 'lapsed' WHERE id = ?", (d,))
+                self._history(c, d, now, "deactivated", f"unpaid, by {by}")
             if total and self.provider is not None:
                 self._refund_through_provider(c, chain, total)
             if total:

@@ -231,8 +231,9 @@ class SubscriptionService:
         return {"vrn": plate, "type": v.get("type", "4W"), "make": v.get("make", "")}
 
     def confirm_payment(self, sub: str, amount: int, reference: str) -> dict[str, Any]:
-        """A verified payment of a resident's draft: it starts now and counts as paid in the
-        app. The same reference twice changes nothing (idempotent)."""
+        """A verified payment of a resident's draft: it starts now (an extension: where its
+        chain ends) and counts as paid in the app. The same reference twice changes nothing
+        (idempotent)."""
         now = self.clock.now()
         r = self.row(self.db.conn, sub)
         site = self._site(r["parking"])
@@ -250,33 +251,47 @@ class SubscriptionService:
                                 f"subscription {sub} is {live.status}, not awaiting payment")
             if amount != s["amount"]:
                 raise RuleError(409, "wrong_amount", f"{amount} paid, {s['amount']} due")
-            end = now + s["units"] * UNIT[s["unit"]]
-            c.execute("UPDATE subscriptions SET status = 'active', start = ?, end = ?, "
+            if s["prev"]:  # an extension keeps its place: it starts where the chain ends
+                start = _t(s["start"])
+                status = "future" if start > now else "active"
+            else:
+                start, status = now, "active"
+            end = start + s["units"] * UNIT[s["unit"]]
+            c.execute("UPDATE subscriptions SET status = ?, start = ?, end = ?, "
                       "paid_through = ?, paid_in_app = 1, hold_until = NULL WHERE id = ?",
-                      (now.isoformat(), end.isoformat(), end.isoformat(), sub))
+                      (status, start.isoformat(), end.isoformat(), end.isoformat(), sub))
             c.execute("INSERT INTO sub_payments(sub, kind, amount, at, reference) VALUES "
                       "(?, 'rent', ?, ?, ?)", (sub, amount, now.isoformat(), reference))
             self._history(c, sub, now, "paid", f"in the app, ref {reference}")
-            return self._changes(c, [sub])
+            return self._changes(c, [s["prev"], sub] if s["prev"] else [sub])
 
         delta = self.rules._change(site, fn)
         return self.get(sub) | {"rules_version": delta.to_version}
 
     def extend(self, sub: str, *, amount: int | None = None, units: int | None = None,
-               free: bool = False, by: str = "staff") -> dict[str, Any]:
-        """A *future* copy that starts where the chain's last subscription ends."""
+               free: bool = False, by: str = "staff", resident: bool = False) -> dict[str, Any]:
+        """A *future* copy that starts where the chain's last subscription ends. Resident: a
+        draft for ``units`` that holds the space 15 minutes awaiting payment in the app."""
         now = self.clock.now()
         r = self.row(self.db.conn, sub)
         site = self._site(r["parking"])
         nid = f"S-{secrets.token_hex(6).upper()}"
 
         def fn(c: sqlite3.Connection) -> list[Change]:
-            tail = self.row(c, self._chain(c, sub)[-1])
+            chain_ids = self._chain(c, sub)
+            tail = self.row(c, chain_ids[-1])
+            if tail["status"] == "draft" and tail["prev"] and tail["hold_until"] \
+                    and now >= _t(tail["hold_until"]):  # an unpaid extension whose hold ran out
+                c.execute("UPDATE subscriptions SET status = 'lapsed' WHERE id = ?", (tail["id"],))
+                self._history(c, tail["id"], now, "status", "lapsed")
+                tail = self.row(c, chain_ids[-2])
             if tail["status"] in DONE or tail["status"] == "draft":
                 raise RuleError(409, "not_extendable", f"subscription {tail['id']} is "
                                 f"{tail['status']}")
             bands, cam = self._tariff(c, tail["parking"], tail["space"], tail["unit"],
                                       bool(tail["camera"]))
+            if resident and not units:
+                raise RuleError(422, "units_required", "say how many days or hours")
             if free or units:
                 n = units or 0
                 if band_for(n, bands) is None:
@@ -290,19 +305,24 @@ class SubscriptionService:
             end = start + n * UNIT[tail["unit"]]
             chain = set(self._chain(c, self._root(c, sub)))
             self._check_space_free(c, tail["parking"], tail["space"], start, end, chain)
-            status = "future" if start > now else "active"
+            status = "draft" if resident else "future" if start > now else "active"
+            hold = (now + DRAFT_HOLD).isoformat() if resident else None
             c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
                       "start, end, paid_through, camera, amount, paid_in_app, status, prev, "
-                      "created_at, created_by) SELECT ?, parking, space, owner, users, unit, ?, "
-                      "?, ?, ?, camera, ?, 0, ?, id, ?, ? FROM subscriptions WHERE id = ?",
+                      "hold_until, created_at, created_by) SELECT ?, parking, space, owner, "
+                      "users, unit, ?, ?, ?, ?, camera, ?, 0, ?, id, ?, ?, ? FROM subscriptions "
+                      "WHERE id = ?",
                       (nid, n, start.isoformat(), end.isoformat(), end.isoformat(), paid, status,
-                       now.isoformat(), by, tail["id"]))
+                       hold, now.isoformat(), by, tail["id"]))
             c.execute("INSERT INTO sub_vehicles(sub, vrn, type, make) SELECT ?, vrn, type, make "
                       "FROM sub_vehicles WHERE sub = ?", (nid, tail["id"]))
-            if paid:
+            if paid and not resident:
                 c.execute("INSERT INTO sub_payments(sub, kind, amount, at) VALUES "
                           "(?, 'rent', ?, ?)", (nid, paid, now.isoformat()))
             self._history(c, nid, now, "created", f"extends {tail['id']}, by {by}")
+            if resident:  # nothing for the gates until it is paid
+                self._history(c, tail["id"], now, "extension_drafted", f"{nid}, by {by}")
+                return []
             self._history(c, tail["id"], now, "extended", f"by {nid}")
             return self._changes(c, [tail["id"], nid])
 

@@ -3,6 +3,8 @@ callback (idempotent, verified), the 15-minute hold, and refunds back through th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 
@@ -109,3 +111,92 @@ def test_the_hold_keeps_others_off_the_space(world):
     rent(api)
     api.refused("POST", f"{P}/subscriptions", 409, "space_taken", json={
         "space": 4, "owner": "C-101", "vehicles": [{"vrn": "DL3CAF0001"}], "amount": 100})
+
+
+def resident_key(api: Api, who: str) -> httpx.Client:
+    key = api.ok("POST", "/api/v1/staff", 201, json={"name": who, "roles": [],
+                                                     "resident": who})["key"]
+    return httpx.Client(base_url=api.c.base_url, timeout=10, headers={"X-Api-Key": key})
+
+
+def test_a_user_extends_in_the_app_and_the_paid_extension_follows_on(world):
+    api, sim = world
+    first = rent(api)
+    httpx.post(first["payment"]["pay_url"], timeout=10).raise_for_status()
+    owner, family, stranger = (resident_key(api, w) for w in ("Flat B-402", "Flat B-403", "C-101"))
+    url = f"/api/v1/subscriptions/{first['id']}"
+    assert owner.put(f"{url}/users", json={"users": ["Flat B-403"]}).status_code == 200
+    assert stranger.post(f"{url}/extend/resident", json={"units": 3}).status_code == 403
+    r = family.post(f"{url}/extend/resident", json={"units": 3})
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert draft["status"] == "draft" and draft["amount"] == 300 and draft["prev"] == first["id"]
+    assert draft["start"] == api.sub(first["id"])["end"]
+    # Nothing reaches the gates before it is paid: the first one is not yet "continued".
+    rules = api.ok("GET", "/api/v1/sites/green-acres/rules")
+    assert [s["id"] for s in rules["subscriptions"]] == [first["id"]]
+    assert rules["subscriptions"][0]["continued"] is False
+    httpx.post(draft["payment"]["pay_url"], timeout=10).raise_for_status()
+    paid = api.sub(draft["id"])
+    assert paid["status"] == "future" and paid["paid_in_app"] is True
+    assert paid["start"] == draft["start"] and paid["payments"][0]["amount"] == 300
+    rules = api.ok("GET", "/api/v1/sites/green-acres/rules")
+    by_id = {s["id"]: s for s in rules["subscriptions"]}
+    assert set(by_id) == {first["id"], draft["id"]} and by_id[first["id"]]["continued"] is True
+    api.advance(days=7, minutes=1)
+    assert api.sub(first["id"])["status"] == "archive"
+    assert api.sub(draft["id"])["status"] == "active"
+    assert [p["amount"] for p in sim.payments.values()] == [700, 300]
+
+
+def test_an_unpaid_extension_lapses_and_frees_the_chain_for_another(world):
+    api, _sim = world
+    first = rent(api)
+    httpx.post(first["payment"]["pay_url"], timeout=10).raise_for_status()
+    owner = resident_key(api, "Flat B-402")
+    url = f"/api/v1/subscriptions/{first['id']}"
+    too_long = owner.post(f"{url}/extend/resident", json={"units": 99})
+    assert too_long.status_code == 422 and too_long.json()["detail"]["reason"] == "too_long"
+    draft = owner.post(f"{url}/extend/resident", json={"units": 2}).json()
+    busy = api.c.post(f"{url}/extend", json={"amount": 100})
+    assert busy.status_code == 409 and busy.json()["detail"]["reason"] == "not_extendable"
+    FileClock.advance(api.clock_file, timedelta(minutes=16))  # before the status job runs
+    again = owner.post(f"{url}/extend/resident", json={"units": 1})
+    assert again.status_code == 201 and again.json()["start"] == draft["start"]
+    assert api.sub(draft["id"])["status"] == "lapsed"
+    pending = owner.post(f"{url}/extend/resident", json={"units": 1})  # the new one holds it
+    assert pending.status_code == 409 and pending.json()["detail"]["reason"] == "not_extendable"
+
+
+def test_the_owner_changes_vehicles_of_a_live_subscription_in_the_app(world):
+    api, _sim = world
+    first = rent(api)
+    httpx.post(first["payment"]["pay_url"], timeout=10).raise_for_status()
+    owner, stranger = resident_key(api, "Flat B-402"), resident_key(api, "C-101")
+    url = f"/api/v1/subscriptions/{first['id']}/vehicles"
+    assert stranger.post(url, json={"vrn": "DL3CAF0001"}).status_code == 403
+    added = owner.post(url, json={"vrn": "DL3CAF0001", "type": "2W"})
+    assert added.status_code == 201, added.text
+    assert {v["vrn"] for v in added.json()["vehicles"]} == {"MH12AB1234", "DL3CAF0001"}
+    assert added.json()["history"][-1]["detail"] == "DL3CAF0001 by resident:Flat B-402"
+    assert owner.delete(f"{url}/MH12AB1234").status_code == 200
+    assert stranger.delete(f"{url}/DL3CAF0001").status_code == 403
+    api.ok("POST", f"/api/v1/subscriptions/{first['id']}/deactivate", json={})
+    late = owner.post(url, json={"vrn": "KA01AB0001"})
+    assert late.status_code == 409 and late.json()["detail"]["reason"] == "not_editable"
+
+
+def test_deactivation_refunds_the_paid_ones_and_drops_an_unpaid_extension(world):
+    api, sim = world
+    first = rent(api)
+    httpx.post(first["payment"]["pay_url"], timeout=10).raise_for_status()
+    owner = resident_key(api, "Flat B-402")
+    draft = owner.post(f"/api/v1/subscriptions/{first['id']}/extend/resident",
+                       json={"units": 3}).json()
+    out = api.ok("POST", f"/api/v1/subscriptions/{first['id']}/deactivate",
+                 json={"refund": "full"})
+    assert out["status"] == "archive" and out["refund"] == 700  # not the unpaid 300
+    assert sim.refunds == [{"payment_id": first["payment"]["id"], "amount": 700}]
+    assert api.sub(draft["id"])["status"] == "lapsed"
+    late = httpx.post(draft["payment"]["pay_url"], timeout=10).json()
+    assert late["acknowledged"] is False and api.sub(draft["id"])["status"] == "lapsed"
