@@ -170,6 +170,12 @@ MIGRATIONS = [
         )
         """,
     ),
+    sql_migration(
+        "008_edge_keys",
+        """
+        ALTER TABLE staff ADD COLUMN edge_sites TEXT
+        """,
+    ),
 ]
 
 

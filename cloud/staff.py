@@ -32,9 +32,11 @@ from shared.clock import Clock
 
 ROLES = ("view_parkings", "edit_parkings", "manage_devices", "admin")
 PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
-          ("GET", re.compile(r"^/api/v1/sites/[^/]+/rules$")),
           ("POST", re.compile(r"^/api/v1/payments/callback$")),
           ("GET", re.compile(r"^/(docs|redoc|openapi\.json)"))]
+# A site's full rules hold the gates' command keys and the panel's password hashes: only the
+# site's own edge boxes and staff who manage devices may read them.
+RULES = re.compile(r"^/api/v1/sites/(?P<site>[^/]+)/rules$")
 # First match wins: (methods, path pattern, role a write needs)
 WRITE_ROLES = [
     (re.compile(r"^/api/v1/(sites/[^/]+/gates|parkings/[^/]+/cameras|cameras)"),
@@ -60,11 +62,12 @@ class Principal:
     name: str
     roles: tuple[str, ...]
     resident: str | None = None  # the owner name a resident key acts for
+    edge_sites: tuple[str, ...] | None = None  # an edge box's key: the sites it serves
 
     def has(self, role: str) -> bool:
         """Whether the caller holds *role*: admin holds them all, and every staff role may
         view."""
-        if self.resident is not None or not self.roles:
+        if self.resident is not None or self.edge_sites is not None or not self.roles:
             return False
         return role in self.roles or "admin" in self.roles or role == "view_parkings"
 
@@ -82,16 +85,19 @@ class Staff:
         self.clock = clock
 
     def add(self, name: str, roles: list[str], resident: str | None = None,
-            key: str | None = None) -> dict[str, Any]:
-        """A staff member (or a resident with *resident* set) and a new API key, shown once."""
+            key: str | None = None, edge_sites: list[str] | None = None) -> dict[str, Any]:
+        """A staff member (or a resident with *resident* set, or an edge box with the sites it
+        serves) and a new API key, shown once."""
         bad = [r for r in roles if r not in ROLES]
-        if bad or (not roles and resident is None):
+        if bad or (not roles and resident is None and not edge_sites):
             raise RuleError(422, "bad_roles", f"roles are {', '.join(ROLES)}")
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
-            cur = c.execute("INSERT INTO staff(name, roles, resident, created_at) VALUES "
-                            "(?, ?, ?, ?)", (name, json.dumps(roles), resident, now))
+            cur = c.execute("INSERT INTO staff(name, roles, resident, edge_sites, created_at) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (name, json.dumps(roles), resident,
+                             json.dumps(edge_sites) if edge_sites else None, now))
             c.execute("INSERT INTO api_keys(digest, staff, created_at) VALUES (?, ?, ?)",
                       (digest(key), cur.lastrowid, now))
         return {"id": cur.lastrowid, "name": name, "roles": roles, "resident": resident,
@@ -111,7 +117,8 @@ class Staff:
     def members(self) -> list[dict[str, Any]]:
         """Staff and residents with roles (never keys)."""
         return [{"id": r["id"], "name": r["name"], "roles": json.loads(r["roles"]),
-                 "resident": r["resident"]}
+                 "resident": r["resident"],
+                 "edge_sites": json.loads(r["edge_sites"]) if r["edge_sites"] else None}
                 for r in self.db.conn.execute("SELECT * FROM staff ORDER BY id")]
 
     def resolve(self, key: str | None) -> Principal | None:
@@ -123,7 +130,8 @@ class Staff:
             "k.revoked_at IS NULL", (digest(key),)).fetchone()
         if r is None:
             return None
-        return Principal(r["id"], r["name"], tuple(json.loads(r["roles"])), r["resident"])
+        return Principal(r["id"], r["name"], tuple(json.loads(r["roles"])), r["resident"],
+                         tuple(json.loads(r["edge_sites"])) if r["edge_sites"] else None)
 
     def audit(self, who: Principal | None, method: str, path: str, status: int,
               note: str = "") -> None:
@@ -152,8 +160,23 @@ def needed_role(method: str, path: str) -> str | None:
     if any(method == m and p.match(path) for m, p in PUBLIC):
         return None
     if method in ("GET", "HEAD", "OPTIONS"):
-        return "view_parkings"
+        return "manage_devices" if RULES.match(path) else "view_parkings"
     return next(role for pattern, role in WRITE_ROLES if pattern.match(path))
+
+
+def allowed(who: Principal, role: str, method: str, path: str) -> bool:
+    """Whether *who* may make this request: by role (staff), by the sites it serves (an edge
+    box reads their rules), or as a resident acting for itself (handlers check ownership)."""
+    if who.has(role):
+        return True
+    if who.edge_sites is not None:
+        rules = RULES.match(path)
+        return method == "GET" and rules is not None and rules["site"] in who.edge_sites
+    if who.resident is not None:
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return any(p.match(path) for p in RESIDENT_READS)
+        return any(p.match(path) for p in RESIDENT_WRITES)
+    return False
 
 
 def install_auth(app: FastAPI, staff: Staff) -> None:
@@ -172,10 +195,7 @@ def install_auth(app: FastAPI, staff: Staff) -> None:
                 staff.audit(None, method, path, 401, "no valid API key")
             return JSONResponse(status_code=401, content={"detail": {
                 "reason": "unauthenticated", "message": "an API key is required"}})
-        allowed = who.has(role) or (who.resident is not None and (
-            any(p.match(path) for p in RESIDENT_WRITES) or
-            (not write and any(p.match(path) for p in RESIDENT_READS))))
-        if not allowed:
+        if not allowed(who, role, method, path):
             staff.audit(who, method, path, 403, f"needs {role}")
             return JSONResponse(status_code=403, content={"detail": {
                 "reason": "forbidden", "message": f"this key lacks the {role} role"}})
@@ -194,6 +214,12 @@ class _StaffIn(BaseModel):
                                  "acts for")
 
 
+class _EdgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="the edge box's id")
+    sites: list[str] = Field(min_length=1, description="the sites whose rules it reads")
+
+
 def staff_router(staff: Staff) -> APIRouter:
     """Staff, keys and the audit log (admin only, by the auth middleware)."""
     r = APIRouter(prefix="/api/v1")
@@ -202,6 +228,13 @@ def staff_router(staff: Staff) -> APIRouter:
     def add(body: _StaffIn) -> dict[str, Any]:
         """A staff member or resident with a new API key (shown only in this answer)."""
         return staff.add(body.name, body.roles, body.resident)
+
+    @r.post("/edges", status_code=201)
+    def add_edge(body: _EdgeIn) -> dict[str, Any]:
+        """An edge box's API key (shown only in this answer): it reads the rules of its own
+        sites and nothing else."""
+        got = staff.add(f"edge:{body.id}", [], edge_sites=body.sites)
+        return {"id": got["id"], "edge": body.id, "sites": body.sites, "key": got["key"]}
 
     @r.get("/staff")
     def list_staff(request: Request) -> dict[str, Any]:

@@ -105,6 +105,8 @@ class CloudConfig(_M):
                           description="Base URL of the cloud's HTTP API")
     username: str | None = Field(None, title="MQTT user", description="Per-box user")
     password: str | None = Field(None, title="MQTT password", description="Per-box secret")
+    api_key: str | None = Field(None, title="Cloud API key", description="The box's key for "
+                                "fetching its sites' rules (`gatepost cloud add-edge`)")
 
 
 class ApiConfig(_M):

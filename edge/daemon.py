@@ -99,6 +99,7 @@ class EdgeDaemon:
         self.link = CloudLink(cfg.id, cfg.sites, mqtt_url=cfg.cloud.mqtt_url,
                               http_url=cfg.cloud.http_url, outbox=self.outbox, cache=self.cache,
                               username=cfg.cloud.username, password=cfg.cloud.password,
+                              api_key=cfg.cloud.api_key,
                               on_rules=self._on_rules,
                               gates=[(g.site, g.id) for g in cfg.gates],
                               on_command=self.handle_command)

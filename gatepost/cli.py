@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--roles", default="", help="comma-separated: view_parkings, "
                     "edit_parkings, manage_devices, admin")
     cs.add_argument("--resident", help="a resident's key: the owner name it acts for")
+    ce = cloud.add_parser("add-edge", help="an edge box's API key for its sites' rules")
+    ce.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    ce.add_argument("--edge", required=True, metavar="EDGE:SITE[,SITE]",
+                    help="the box and the sites it serves (as for provision)")
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "cloud":
         if args.cloud_cmd == "provision":
             return _provision(args)
-        if args.cloud_cmd == "add-staff":
+        if args.cloud_cmd in ("add-staff", "add-edge"):
             return _add_staff(args)
         from cloud.service import run
 
@@ -265,17 +269,31 @@ def _add_staff(args: argparse.Namespace) -> int:
     import json
 
     from cloud.db import CloudDB
+    from cloud.provision import EdgeGrant
     from cloud.rules import RuleError
     from cloud.staff import Staff
     from shared.clock import SystemClock
 
+    edge = None
+    if args.cloud_cmd == "add-edge":
+        try:
+            edge = EdgeGrant.parse(args.edge)
+        except ValueError as exc:
+            print(f"gatepost cloud add-edge: {exc}", file=sys.stderr)
+            return 2
     args.data_dir.mkdir(parents=True, exist_ok=True)
     db = CloudDB(args.data_dir / "cloud.sqlite")
     try:
-        roles = [r for r in args.roles.split(",") if r]
-        print(json.dumps(Staff(db, SystemClock()).add(args.name, roles, args.resident)))
+        staff = Staff(db, SystemClock())
+        if edge is not None:
+            got = staff.add(f"edge:{edge.edge}", [], edge_sites=list(edge.sites))
+            print(json.dumps({"id": got["id"], "edge": edge.edge, "sites": list(edge.sites),
+                              "key": got["key"]}))
+        else:
+            roles = [r for r in args.roles.split(",") if r]
+            print(json.dumps(staff.add(args.name, roles, args.resident)))
     except RuleError as exc:
-        print(f"gatepost cloud add-staff: {exc.message}", file=sys.stderr)
+        print(f"gatepost cloud {args.cloud_cmd}: {exc.message}", file=sys.stderr)
         return 2
     finally:
         db.close()

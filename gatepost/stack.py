@@ -92,6 +92,7 @@ class Stack:
         self.http_link: LinkProxy | None = None
         # The stack's operator: an admin key, given to the cloud through its environment.
         self.admin_key = f"gpk_{secrets.token_urlsafe(24)}"
+        self.edge_api_key: str | None = None
         # The payment provider, simulated in this process like the hardware.
         self.payments = PaymentSim(secrets.token_urlsafe(24))
         self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30,
@@ -127,6 +128,11 @@ class Stack:
             return bool(self.cloud.get("/api/v1/health").json()["mqtt_connected"])
 
         wait_until(cloud_up, 30, what="the cloud to start")
+        if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
+            r = self.cloud.post("/api/v1/edges", json={
+                "id": self.opt.edge_id, "sites": sorted({g.site for g in self.gates})})
+            r.raise_for_status()
+            self.edge_api_key = r.json()["key"]
         self.world.start()
         self.mqtt_link = LinkProxy("127.0.0.1", self.broker.port)
         self.http_link = LinkProxy("127.0.0.1", self.cloud_port)
@@ -144,7 +150,8 @@ class Stack:
                  "[cloud]", f'mqtt_url = "mqtt://127.0.0.1:{self.mqtt_link.port}"',
                  f'http_url = "http://127.0.0.1:{self.http_link.port}"',
                  f'username = "{edge_user(self.opt.edge_id)}"',
-                 f'password = "{self.auth.passwords[edge_user(self.opt.edge_id)]}"', "",
+                 f'password = "{self.auth.passwords[edge_user(self.opt.edge_id)]}"',
+                 f'api_key = "{self.edge_api_key}"', "",
                  "[api]", 'host = "127.0.0.1"', f"port = {self.edge_port}", "", "[policy]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in self.opt.policy.items()]
         if self.opt.alpr_models:

@@ -39,6 +39,8 @@ def cloud(tmp_path, broker):
                           headers={"X-Api-Key": "gpk_test_admin_key"})
     client.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
     client.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
+    app.state.edge_key = client.post("/api/v1/edges", json={"id": "box-1", "sites": [SITE]}
+                                     ).json()["key"]
     yield client, app, web
     client.close()
     app.state.link.stop()
@@ -47,12 +49,12 @@ def cloud(tmp_path, broker):
 
 @pytest.fixture
 def edge(tmp_path, broker, cloud):
-    _client, _app, web = cloud
+    _client, app, web = cloud
     db = EdgeDB(tmp_path / "edge.sqlite")
     cache = RulesCache(db)
     box = Outbox(db, "box-1", {"main-in": SITE})
     link = CloudLink("box-1", [SITE], mqtt_url=broker.url, http_url=web.url, outbox=box,
-                     cache=cache, resend_s=1.0)
+                     cache=cache, resend_s=1.0, api_key=app.state.edge_key)
     link.start()
     wait_until(lambda: link.subscribed.is_set() and cache.version(SITE) == 1, 10,
                what="first sync")
@@ -88,7 +90,7 @@ def test_missed_deltas_are_caught_up_by_snapshot(cloud, edge, broker):
     current = client.get(f"/api/v1/sites/{SITE}/rules").json()["version"]
     assert cache.version(SITE) < current
     link2 = CloudLink("box-1", [SITE], mqtt_url=broker.url, http_url=str(client.base_url),
-                      outbox=link.outbox, cache=cache)
+                      outbox=link.outbox, cache=cache, api_key=link.api_key)
     link2.start()
     try:
         wait_until(lambda: cache.version(SITE) == current, 5, what="catch-up")
@@ -161,7 +163,7 @@ def test_retained_delta_is_refused(cloud, edge, broker):
     pub.publish(Topics.rules_delta(SITE), bogus.model_dump_json(), qos=1,
                 retain=True).wait_for_publish(5)
     link2 = CloudLink("box-1", [SITE], mqtt_url=broker.url, http_url=str(client.base_url),
-                      outbox=link.outbox, cache=cache)
+                      outbox=link.outbox, cache=cache, api_key=link.api_key)
     link2.start()
     try:
         wait_until(lambda: link2.counters["rejected_messages"] >= 1, 5, what="refusal")
@@ -186,3 +188,24 @@ def test_malformed_commands_are_counted_not_fatal(cloud, edge, broker):
     finally:
         pub.loop_stop()
         pub.disconnect()
+
+
+def test_a_sites_rules_are_for_its_own_boxes_and_device_staff_only(cloud):
+    client, _app, web = cloud
+    client.post("/api/v1/sites", json={"id": "other-site"}).raise_for_status()
+    url = f"/api/v1/sites/{SITE}/rules"
+    anonymous = httpx.get(f"{web.url}{url}", timeout=10)
+    assert anonymous.status_code == 401 and "command_key" not in anonymous.text
+    other_box = client.post("/api/v1/edges", json={"id": "box-2", "sites": ["other-site"]})
+    other = {"Authorization": f"Bearer {other_box.json()['key']}"}
+    assert httpx.get(f"{web.url}{url}", headers=other, timeout=10).status_code == 403
+    assert httpx.get(f"{web.url}/api/v1/sites/other-site/rules", headers=other,
+                     timeout=10).status_code == 200
+    # an edge key reads rules and nothing else
+    assert httpx.get(f"{web.url}/api/v1/events", headers=other, timeout=10).status_code == 403
+    viewer = client.post("/api/v1/staff", json={"name": "V", "roles": ["view_parkings"]})
+    assert httpx.get(f"{web.url}{url}", timeout=10, headers={
+        "X-Api-Key": viewer.json()["key"]}).status_code == 403
+    devices = client.post("/api/v1/staff", json={"name": "D", "roles": ["manage_devices"]})
+    assert httpx.get(f"{web.url}{url}", timeout=10, headers={
+        "X-Api-Key": devices.json()["key"]}).status_code == 200

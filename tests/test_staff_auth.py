@@ -46,10 +46,9 @@ def test_no_key_no_entry_except_the_public_doors(cloud):
     url, _, _ = cloud
     anon = httpx.Client(base_url=url, timeout=10)
     assert anon.get("/api/v1/health").status_code == 200
-    assert anon.get("/api/v1/sites/green-acres/rules").status_code == 200  # edges fetch it
     assert anon.get("/openapi.json").status_code == 200
     for method, path in (("GET", "/api/v1/events"), ("POST", "/api/v1/sites"),
-                         ("GET", "/api/v1/staff")):
+                         ("GET", "/api/v1/staff"), ("GET", "/api/v1/sites/green-acres/rules")):
         r = anon.request(method, path, json={"id": "x"})
         assert r.status_code == 401 and reason(r) == "unauthenticated", path
     bad = httpx.Client(base_url=url, timeout=10, headers={"X-Api-Key": "gpk_forged"})
@@ -169,3 +168,33 @@ def test_cli_add_staff_prints_a_working_key(tmp_path):
                           "--data-dir", str(tmp_path), "--name", "X", "--roles", "god"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "roles are" in bad.stderr
+
+
+def test_cli_add_edge_prints_a_key_that_reads_only_its_sites_rules(tmp_path):
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gatepost.cli", "cloud", *args,
+                               "--data-dir", str(tmp_path)], capture_output=True, text=True,
+                              timeout=60)
+
+    p = cli("add-edge", "--edge", "gate-box-1:green-acres")
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["edge"] == "gate-box-1" and got["sites"] == ["green-acres"]
+    admin = cli("add-staff", "--name", "Root", "--roles", "admin")
+    web = WebThread(create_app(tmp_path / "cloud.sqlite", SystemClock(), None, jobs_every_s=0),
+                    "127.0.0.1", 0)
+    web.start()
+    try:
+        root = httpx.Client(base_url=web.url, timeout=10,
+                            headers={"X-Api-Key": json.loads(admin.stdout)["key"]})
+        for site in ("green-acres", "blue-hills"):
+            root.post("/api/v1/sites", json={"id": site}).raise_for_status()
+        box = httpx.Client(base_url=web.url, timeout=10,
+                           headers={"Authorization": f"Bearer {got['key']}"})
+        assert box.get("/api/v1/sites/green-acres/rules").status_code == 200
+        assert box.get("/api/v1/sites/blue-hills/rules").status_code == 403
+        assert box.post("/api/v1/sites", json={"id": "x"}).status_code == 403
+    finally:
+        web.stop()
+    bad = cli("add-edge", "--edge", "gate-box-1")
+    assert bad.returncode == 2 and "EDGE:SITE" in bad.stderr

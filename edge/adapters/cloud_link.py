@@ -42,7 +42,8 @@ class CloudLink:
 
     def __init__(self, edge_id: str, sites: list[str], *, mqtt_url: str, http_url: str,
                  outbox: Outbox, cache: RulesCache, username: str | None = None,
-                 password: str | None = None, max_inflight: int = 50, resend_s: float = 5.0,
+                 password: str | None = None, api_key: str | None = None,
+                 max_inflight: int = 50, resend_s: float = 5.0,
                  on_rules: Callable[[str, int], None] | None = None,
                  gates: list[tuple[str, str]] | None = None,
                  on_command: Callable[[dict, bool], CommandResponse] | None = None) -> None:
@@ -54,6 +55,7 @@ class CloudLink:
         self.cache = cache
         self.username = username
         self.password = password
+        self.api_key = api_key  # the box's cloud API key: its sites' rules are not public
         self.max_inflight = max_inflight
         self.resend_s = resend_s
         self.on_rules = on_rules
@@ -256,7 +258,9 @@ class CloudLink:
     def _snapshot(self, site: str) -> None:
         """Fetch and apply the full rules; retry in the background while the cloud is away."""
         try:
-            r = httpx.get(f"{self.http_url}/api/v1/sites/{site}/rules", timeout=30)
+            r = httpx.get(f"{self.http_url}/api/v1/sites/{site}/rules", timeout=30,
+                          headers={"Authorization": f"Bearer {self.api_key}"}
+                          if self.api_key else None)
             r.raise_for_status()
             snap = RulesSnapshot.model_validate_json(r.content)
         except (httpx.HTTPError, ValidationError) as exc:
