@@ -2,10 +2,55 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Query
+import hmac
+import ipaddress
+import logging
+from collections import Counter
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from edge.daemon import EdgeDaemon
 from edge.panel import mount_panel
+from edge.panel.sessions import COOKIE, Sessions
+
+log = logging.getLogger(__name__)
+
+
+def loopback(host: str) -> bool:
+    """Whether *host* (the configured bind address) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def guard_local_api(app: FastAPI, host: str, token: str | None, sessions: Sessions,
+                    counters: Counter[str]) -> None:
+    """Bound beyond loopback, the JSON API (events with plates and tags) answers only a bearer
+    ``api.token`` or a signed-in panel session; on loopback it stays open to the box itself."""
+    if loopback(host):
+        return
+    if not token:
+        log.warning("the local API is bound to %s with no api.token: /api/* answers signed-in "
+                    "panel sessions only", host)
+
+    @app.middleware("http")
+    async def need_token(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/api/"):
+            auth = request.headers.get("authorization", "")
+            given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            ok = bool(token and given and hmac.compare_digest(given, token)) or \
+                sessions.get(request.cookies.get(COOKIE), touch=False) is not None
+            if not ok:
+                counters["api_unauthorised"] += 1
+                return JSONResponse(status_code=401, content={
+                    "detail": "the local API needs api.token or a panel session"})
+        response: Response = await call_next(request)
+        return response
 
 
 def create_app(daemon: EdgeDaemon) -> FastAPI:
@@ -43,4 +88,6 @@ def create_app(daemon: EdgeDaemon) -> FastAPI:
                 "inside": daemon.presence.is_inside(t.vrn) if t.vrn else None}
 
     app.state.sessions = mount_panel(app, daemon)
+    guard_local_api(app, daemon.config.api.host, daemon.config.api.token, app.state.sessions,
+                    daemon.counters)
     return app

@@ -120,6 +120,9 @@ class ApiConfig(_M):
                                  "cookies Secure (set when the panel is served over HTTPS)")
     journal_days: int = Field(30, title="Journal days", description="Local event history "
                               "kept for the panel's Events page", ge=1, le=3650)
+    token: str | None = Field(None, title="API token", description="When the panel is bound "
+                              "beyond loopback, /api/* needs this bearer token or a signed-in "
+                              "panel session", min_length=16)
 
 
 class PolicyConfig(_M):

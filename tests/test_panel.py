@@ -261,3 +261,34 @@ def test_lookup_shows_parking_subscription_status_and_debt(panel):
     page = c.get("/lookup", params={"q": "MH12AB1234"}).text
     row = page.split("S-1")[1].split("</tr>")[0]
     assert "tower-b · 4" in row and "overdue" in row and ">400<" in row and "inside" in row
+
+
+def test_bound_beyond_loopback_the_json_api_needs_the_token_or_a_session(tmp_path: Path):
+    token = "booth-lan-token-0123456789"
+    cfg = EdgeConfig.model_validate({
+        "id": "box1", "data_dir": str(tmp_path / "data"),
+        "cloud": {"mqtt_url": "mqtt://127.0.0.1:9", "http_url": "http://127.0.0.1:9"},
+        "api": {"host": "0.0.0.0", "port": 0, "token": token},
+        "gates": [{"id": "main-in", "site": "green-acres", "direction": "entry"}],
+    })
+    d = EdgeDaemon(cfg, SystemClock())
+    d.start()
+    assert d.db is not None
+    Accounts(d.db, d.clock).add("ravi", "guard", PASSWORD)
+    web = WebThread(create_app(d), "0.0.0.0", 0)
+    web.start()
+    url = web.url.replace("0.0.0.0", "127.0.0.1")
+    try:
+        anon = httpx.Client(base_url=url, timeout=10)
+        for path in ("/api/health", "/api/events", f"/api/tags/{EPC}"):
+            assert anon.get(path).status_code == 401, path
+        assert anon.get("/api/events", headers={"Authorization": "Bearer wrong-token-000000"}
+                        ).status_code == 401
+        assert d.counters["api_unauthorised"] == 4
+        assert anon.get("/api/events", headers={"Authorization": f"Bearer {token}"}
+                        ).status_code == 200
+        assert anon.get("/login").status_code == 200  # the panel's own pages sign in as ever
+        assert login(url).get("/api/health").status_code == 200
+    finally:
+        web.stop()
+        d.stop()
