@@ -56,6 +56,7 @@ class GateIn(_In):
 class VehicleIn(_In):
     vrn: str = Field(description="Registration number, e.g. MH12AB1234")
     type: VehicleType = VehicleType.W4
+    flat: str | None = Field(None, max_length=40, description="its flat or unit, e.g. B-402")
 
 
 class TagIn(_In):
@@ -70,7 +71,7 @@ class BulkTagsIn(_In):
 
 
 class BulkVehiclesIn(_In):
-    vehicles: list[dict[str, Any]] = Field(description="[{vrn, type?}, …]")
+    vehicles: list[dict[str, Any]] = Field(description="[{vrn, type?, flat?}, …]")
 
 
 class ActivateIn(_In):
@@ -196,7 +197,7 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     @app.post("/api/v1/sites/{site}/vehicles", status_code=201)
     def add_vehicle(site: str, body: VehicleIn) -> dict:
         """Register a vehicle by its VRN."""
-        return _version(rules.add_vehicle(site, body.vrn, body.type))
+        return _version(rules.add_vehicle(site, body.vrn, body.type, body.flat))
 
     @app.post("/api/v1/sites/{site}/vehicles/bulk", status_code=201)
     def add_vehicles_bulk(site: str, body: BulkVehiclesIn) -> dict:

@@ -176,6 +176,12 @@ MIGRATIONS = [
         ALTER TABLE staff ADD COLUMN edge_sites TEXT
         """,
     ),
+    sql_migration(
+        "009_vehicle_flat",
+        """
+        ALTER TABLE vehicles ADD COLUMN flat TEXT
+        """,
+    ),
 ]
 
 

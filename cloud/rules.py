@@ -127,8 +127,10 @@ class RulesService:
         return self._change(site, fn)
 
     # Vehicles ---------------------------------------------------------------------------------
-    def add_vehicle(self, site: str, vrn: str, vtype: VehicleType) -> RulesDelta:
-        """Register a vehicle; the VRN must be a valid Indian registration number."""
+    def add_vehicle(self, site: str, vrn: str, vtype: VehicleType,
+                    flat: str | None = None) -> RulesDelta:
+        """Register a vehicle (of a flat, when given); the VRN must be a valid registration
+        number."""
         try:
             v = vrn_rules.validate(vrn)
         except ValueError as exc:
@@ -137,9 +139,10 @@ class RulesService:
         def fn(c: sqlite3.Connection) -> list[Change]:
             if c.execute("SELECT 1 FROM vehicles WHERE site=? AND vrn=?", (site, v)).fetchone():
                 raise RuleError(409, "vehicle_exists", f"vehicle {v} is already registered")
-            c.execute("INSERT INTO vehicles(site, vrn, type, created_at) VALUES (?,?,?,?)",
-                      (site, v, vtype.value, self.clock.now().isoformat()))
-            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=vtype))]
+            c.execute("INSERT INTO vehicles(site, vrn, type, flat, created_at) VALUES "
+                      "(?,?,?,?,?)", (site, v, vtype.value, flat, self.clock.now().isoformat()))
+            return [Change(op="vehicle.upsert",
+                           vehicle=VehicleRule(vrn=v, type=vtype, flat=flat))]
 
         return self._change(site, fn)
 
@@ -149,16 +152,16 @@ class RulesService:
         for i, item in enumerate(vehicles):
             try:
                 rows.append((vrn_rules.validate(str(item["vrn"])),
-                             VehicleType(item.get("type", "4W"))))
+                             VehicleType(item.get("type", "4W")), item.get("flat")))
             except (KeyError, ValueError) as exc:
                 raise RuleError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
 
         def fn(c: sqlite3.Connection) -> list[Change]:
             now = self.clock.now().isoformat()
-            c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, created_at) "
-                          "VALUES (?,?,?,?)", [(site, v, t.value, now) for v, t in rows])
-            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t))
-                    for v, t in rows]
+            c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, created_at) "
+                          "VALUES (?,?,?,?,?)", [(site, v, t.value, f, now) for v, t, f in rows])
+            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t, flat=f))
+                    for v, t, f in rows]
 
         return self._change(site, fn)
 
@@ -295,7 +298,7 @@ class RulesService:
             gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"],
                               command_key=r["command_key"], parking=r["parking"])
                      for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
-            vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]))
+            vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]), flat=r["flat"])
                         for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
             tags = [_tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",
                                                     (site,))]

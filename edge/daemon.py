@@ -205,6 +205,8 @@ class EdgeDaemon:
                 if decision.direction else None, "detail": decision.detail, **(extra or {})}
         if decision.subscription:
             base["subscription"] = decision.subscription
+        if decision.vrn and self.cache and (flat := self.cache.flat(gate.cfg.site, decision.vrn)):
+            base["flat"] = flat
         local = {"type": "decision", "gate": gate_id, "at": now.isoformat(),
                  "decided_mono_ns": time.monotonic_ns(), "decided_wall_ms": time.time() * 1e3,
                  "frame_mono_ns": frame_ns}

@@ -157,6 +157,7 @@ class VehicleRule(_Model):
 
     vrn: str
     type: VehicleType
+    flat: str | None = Field(None, description="the flat or unit it belongs to (shown to guards)")
 
 
 class TagRule(_Model):

@@ -86,6 +86,17 @@ def test_every_change_bumps_the_version_once(api):
     assert [t["locked"] for t in snap["tags"] if t["epc"] == "DDDD"] == [False]
 
 
+def test_a_vehicles_flat_reaches_the_rules(api):
+    r = api.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "KA01AB0001",
+                                                             "flat": "C-101"})
+    assert r.status_code == 201
+    api.post("/api/v1/sites/green-acres/vehicles/bulk", json={"vehicles": [
+        {"vrn": "DL3CAF0001", "type": "2W", "flat": "C-102"}]}).raise_for_status()
+    snap = api.get("/api/v1/sites/green-acres/rules").json()
+    flats = {v["vrn"]: v["flat"] for v in snap["vehicles"]}
+    assert flats == {"MH12AB1234": None, "KA01AB0001": "C-101", "DL3CAF0001": "C-102"}
+
+
 def test_unknown_fields_are_refused(api):
     r = api.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "MH12AB1234", "colour": 1})
     assert r.status_code == 422

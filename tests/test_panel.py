@@ -40,7 +40,7 @@ def panel(tmp_path: Path):
     assert d.cache is not None and d.db is not None
     d.cache.apply_snapshot(RulesSnapshot(
         site="green-acres", version=3, gates=[],
-        vehicles=[VehicleRule(vrn="MH12AB1234", type=VehicleType.W4)],
+        vehicles=[VehicleRule(vrn="MH12AB1234", type=VehicleType.W4, flat="B-402")],
         tags=[TagRule(epc=EPC, site="green-acres", status=TagStatus.ACTIVE, vrn="MH12AB1234",
                       locked=True)]))
     accounts = Accounts(d.db, d.clock)
@@ -160,6 +160,18 @@ def test_guard_open_is_a_guard_override_event_with_identity(panel):
                   ).status_code == 404
 
 
+def test_a_decision_names_the_vehicles_flat_on_live_and_to_the_cloud(panel):
+    d, url, _ = panel
+    c = login(url)
+    d.handle_epc("main-in", EPC, time.monotonic_ns())
+    decision = [e for e in d.ring.after(0) if e["type"] == "decision"][-1]
+    assert decision["vrn"] == "MH12AB1234" and decision["flat"] == "B-402"
+    assert d.outbox is not None
+    sent = [e for e in d.outbox.pending(50) if e.type is EventType.DECISION]
+    assert sent[-1].data["flat"] == "B-402"
+    assert 'MH12AB1234 <span class="flat">B-402</span>' in c.get("/").text
+
+
 def test_no_relay_means_barrier_failed_alert(panel):
     d, url, _ = panel
     c = login(url)
@@ -173,9 +185,10 @@ def test_no_relay_means_barrier_failed_alert(panel):
 def test_lookup_by_plate_or_tag_and_supervisor_correction(panel):
     d, url, _ = panel
     guard = login(url)
-    for q in ("mh12ab1234", EPC.lower(), "AB12"):
+    for q in ("mh12ab1234", EPC.lower(), "AB12", "b-402"):
         page = guard.get("/lookup", params={"q": q}).text
         assert "MH12AB1234" in page and EPC in page and "locked" in page, q
+        assert '<span class="flat">B-402</span>' in page, q
         assert "never seen at a gate" in page
     assert "Put inside" not in page
     r = guard.post("/presence", data={"csrf": _csrf(page), "site": "green-acres",

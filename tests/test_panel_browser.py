@@ -28,7 +28,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     try:
         c = st.cloud
         c.post("/api/v1/sites", json={"id": SITE, "name": "Green Acres"}).raise_for_status()
-        c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
+        c.post(f"/api/v1/sites/{SITE}/vehicles",
+               json={"vrn": "MH12AB1234", "flat": "B-402"}).raise_for_status()
         c.post(f"/api/v1/sites/{SITE}/tags", json={"epc": EPC, "vrn": "MH12AB1234",
                                                    "status": "active"}).raise_for_status()
         # Accounts come from the cloud, as rules do: only the hash reaches the box.
@@ -78,6 +79,7 @@ def test_sign_in_and_watch_a_tag_read_appear_on_live(stack, browser, shots):
     row = page.locator("#decisions tr").first
     expect(row).to_contain_text("tag_valid")
     expect(row).to_contain_text("MH12AB1234")
+    expect(row.locator(".flat")).to_have_text("B-402")
     expect(row).to_contain_text(EPC)
     expect(page.locator("#gate-main-in .boom")).to_have_text("up")
     page.screenshot(path=shots / "live.png", full_page=True)
@@ -136,11 +138,12 @@ def test_look_up_events_csv_and_alerts(stack, browser, shots):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(page, stack, "meena")
     page.get_by_role("link", name="Look up").click()
-    page.get_by_label("Plate or tag").fill("mh12ab1234")
+    page.get_by_label("Plate, tag or flat").fill("mh12ab1234")
     page.get_by_role("button", name="Look up").click()
     card = page.locator("article.vehicle")
     expect(card).to_contain_text(EPC)
     expect(card).to_contain_text("active")
+    expect(card.locator(".flat")).to_have_text("B-402")
     page.get_by_role("button", name="Put outside").click()
     expect(page.get_by_role("status")).to_have_text("Inside/outside corrected.")
     expect(card.locator(".presence")).to_have_text("Now: outside")

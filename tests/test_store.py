@@ -49,6 +49,11 @@ def test_snapshot_then_deltas(db):
     assert cache.apply_delta(d4) == "stale"
     gap = RulesDelta(site=SITE, from_version=6, to_version=7, changes=[])
     assert cache.apply_delta(gap) == "gap" and cache.version(SITE) == 4
+    assert cache.flat(SITE, "MH12AB1234") is None
+    d5 = RulesDelta(site=SITE, from_version=4, to_version=5, changes=[Change(
+        op="vehicle.upsert", vehicle=VehicleRule(vrn="MH12AB1234", type=VehicleType.W4,
+                                                 flat="B-402"))])
+    assert cache.apply_delta(d5) == "applied" and cache.flat(SITE, "MH12AB1234") == "B-402"
 
 
 def test_snapshot_replaces_only_its_site(db):

@@ -89,7 +89,8 @@ def events_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def lookup(daemon: EdgeDaemon, query: str) -> list[dict[str, Any]]:
-    """Vehicles matching a plate or a tag, with their tags, locks and inside/outside state."""
+    """Vehicles matching a plate, a tag or a flat, with their tags, locks and inside/outside
+    state."""
     assert daemon.cache and daemon.presence and daemon.db
     q = query.strip()
     if not q:
@@ -100,18 +101,19 @@ def lookup(daemon: EdgeDaemon, query: str) -> list[dict[str, Any]]:
         vrns[t.vrn or f"tag {t.epc}"] = t.site
     plate = vrn_rules.normalise(q)
     for site, vrn in daemon.db.conn.execute(
-            "SELECT site, vrn FROM vehicles WHERE vrn LIKE ? UNION SELECT s.site, v.vrn FROM "
-            "sub_vehicles v JOIN subscriptions s ON s.id = v.sub WHERE v.vrn LIKE ? "
-            "ORDER BY 2 LIMIT 20", (f"%{plate}%", f"%{plate}%")):
+            "SELECT site, vrn FROM vehicles WHERE vrn LIKE ? OR upper(flat) = upper(?) UNION "
+            "SELECT s.site, v.vrn FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub "
+            "WHERE v.vrn LIKE ? ORDER BY 2 LIMIT 20", (f"%{plate}%", q, f"%{plate}%")):
         vrns.setdefault(vrn, site)
     out = []
     for vrn, site in vrns.items():
         tags = daemon.cache.tags_of(vrn) if not vrn.startswith("tag ") else \
             [t for t in [daemon.cache.tag(vrn[4:])] if t]
-        row = daemon.db.conn.execute("SELECT type FROM vehicles WHERE vrn = ?",
+        row = daemon.db.conn.execute("SELECT type, flat FROM vehicles WHERE vrn = ?",
                                      (vrn,)).fetchone()
         out.append({
             "vrn": vrn, "site": site, "type": row[0] if row else None,
+            "flat": row[1] if row else None,
             "inside": daemon.presence.is_inside(vrn),
             "tags": [{"epc": t.epc, "status": t.status.value, "locked": t.is_locked(now),
                       "locked_until": t.locked_until.isoformat() if t.locked_until else None}

@@ -63,6 +63,12 @@ class RulesCache:
             "SELECT vrn FROM vehicles WHERE site = ? UNION SELECT v.vrn FROM sub_vehicles v "
             "JOIN subscriptions s ON s.id = v.sub WHERE s.site = ?", (site, site))]
 
+    def flat(self, site: str, vrn: str) -> str | None:
+        """The flat a registered vehicle belongs to, if the cloud named one."""
+        row = self.db.conn.execute("SELECT flat FROM vehicles WHERE site = ? AND vrn = ?",
+                                   (site, vrn)).fetchone()
+        return row[0] if row else None
+
     def parking_of(self, site: str, gate: str) -> tuple[str, bool] | None:
         """The parking whose barrier the gate is, and whether that parking is active."""
         row = self.db.conn.execute(
@@ -143,7 +149,8 @@ class RulesCache:
             db.table("tags").insert_all((_tag_row(t) for t in snap.tags), batch_size=5000,
                                   replace=True)
             db.table("vehicles").insert_all(
-                ({"site": snap.site, "vrn": v.vrn, "type": v.type.value} for v in snap.vehicles),
+                ({"site": snap.site, "vrn": v.vrn, "type": v.type.value, "flat": v.flat}
+                 for v in snap.vehicles),
                 batch_size=5000, replace=True,
             )
             db.table("cloud_gates").insert_all(
@@ -193,8 +200,8 @@ class RulesCache:
         elif ch.op == "tag.delete" and ch.key:
             c.execute("DELETE FROM tags WHERE epc = ?", (ch.key.upper(),))
         elif ch.op == "vehicle.upsert" and ch.vehicle:
-            c.execute("INSERT OR REPLACE INTO vehicles(site, vrn, type) VALUES (?, ?, ?)",
-                      (site, ch.vehicle.vrn, ch.vehicle.type.value))
+            c.execute("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat) VALUES (?, ?, ?, ?)",
+                      (site, ch.vehicle.vrn, ch.vehicle.type.value, ch.vehicle.flat))
         elif ch.op == "vehicle.delete" and ch.key:
             c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
         elif ch.op == "gate.upsert" and ch.gate:

@@ -87,6 +87,7 @@ MIGRATIONS = [
         CREATE INDEX sub_vehicles_sub ON sub_vehicles(sub)
         """,
     ),
+    sql_migration("008_vehicle_flat", "ALTER TABLE vehicles ADD COLUMN flat TEXT"),
 ]
 
 

@@ -109,8 +109,8 @@ class ScenarioRun:
                 post(f"/api/v1/sites/{s.id}/gates", {"id": g.id, "direction": g.direction.value,
                                                     "name": g.name})
         for v in self.sc.cloud.vehicles:
-            post(f"/api/v1/sites/{v.site or self.sites[0]}/vehicles", {"vrn": v.vrn,
-                                                                       "type": v.type})
+            post(f"/api/v1/sites/{v.site or self.sites[0]}/vehicles",
+                 {"vrn": v.vrn, "type": v.type, "flat": v.flat})
         for t in self.sc.cloud.tags:
             body = {"epc": t.epc, "vrn": t.vrn, "status": t.status,
                     "vehicle_type": t.vehicle_type}

@@ -50,6 +50,7 @@ class VehicleDef(_M):
     vrn: str
     type: Literal["2W", "4W"] = "4W"
     site: str | None = None
+    flat: str | None = None
 
 
 class TagDef(_M):

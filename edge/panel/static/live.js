@@ -16,7 +16,8 @@
     tr.className = "fresh";
     tr.innerHTML = `<td>${esc(e.at.slice(11, 19))}</td><td>${esc(e.gate)}</td>` +
       `<td class="${esc(e.outcome)}">${esc(e.outcome)}</td><td>${esc(e.reason)}</td>` +
-      `<td>${esc(e.vrn)}</td><td>${esc(e.credential.kind)} ${esc(e.credential.value)}</td>` +
+      `<td>${esc(e.vrn)}${e.flat ? ` <span class="flat">${esc(e.flat)}</span>` : ""}</td>` +
+      `<td>${esc(e.credential.kind)} ${esc(e.credential.value)}</td>` +
       `<td>${esc(detail)}</td><td>${crop}</td>`;
     body.prepend(tr);
     while (body.rows.length > 100) body.deleteRow(-1);
