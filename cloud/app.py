@@ -187,12 +187,8 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
     @app.post("/api/v1/sites/{site}/gates", status_code=201)
     def add_gate(site: str, body: GateIn) -> dict:
         """Add or update a gate."""
-        delta = rules.add_gate(site, body.id, body.direction, body.name)
-        if body.external_id is not None:
-            with db.write() as c:
-                c.execute("UPDATE gates SET external_id = ? WHERE site = ? AND id = ?",
-                          (body.external_id, site, body.id))
-        return _version(delta)
+        return _version(rules.add_gate(site, body.id, body.direction, body.name,
+                                       body.external_id))
 
     @app.post("/api/v1/sites/{site}/vehicles", status_code=201)
     def add_vehicle(site: str, body: VehicleIn) -> dict:

@@ -64,7 +64,7 @@ class ParkingService:
                          "refunds": bool(r["refunds"]),
                          "offer_required": bool(r["offer_required"])}
         out["barriers"] = [dict(g) for g in self.db.conn.execute(
-            "SELECT id, direction, name FROM gates WHERE parking = ?", (parking,))]
+            "SELECT id, direction, name, external_id FROM gates WHERE parking = ?", (parking,))]
         return out
 
     def add(self, site: str, parking: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cloud.db import CloudDB
+from cloud.parking_rules import site_parking_rules
 from shared import vrn as vrn_rules
 from shared.clock import Clock
 from shared.commands import new_key
@@ -107,19 +108,22 @@ class RulesService:
                       (site, name, self.clock.now().isoformat()))
         return {"id": site, "name": name, "rules_version": 0}
 
-    def add_gate(self, site: str, gate: str, direction: Direction, name: str = "") -> RulesDelta:
-        """Add or update a gate of the site."""
+    def add_gate(self, site: str, gate: str, direction: Direction, name: str = "",
+                 external_id: str | None = None) -> RulesDelta:
+        """Add or update a gate of the site; its key, parking and (unless given) external id
+        stay."""
         if not SEGMENT.match(gate):
             raise RuleError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
 
         def fn(c: sqlite3.Connection) -> list[Change]:
-            row = c.execute("SELECT command_key, parking FROM gates WHERE site=? AND id=?",
-                            (site, gate)).fetchone()
+            row = c.execute("SELECT command_key, parking, external_id FROM gates WHERE site=? "
+                            "AND id=?", (site, gate)).fetchone()
             key = row[0] if row and row[0] else new_key()
             parking = row[1] if row else None
+            ext = external_id if external_id is not None else row[2] if row else None
             c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name, command_key, "
-                      "parking) VALUES (?,?,?,?,?,?)",
-                      (site, gate, direction.value, name, key, parking))
+                      "parking, external_id) VALUES (?,?,?,?,?,?,?)",
+                      (site, gate, direction.value, name, key, parking, ext))
             return [Change(op="gate.upsert", gate=GateRule(id=gate, direction=direction,
                                                            name=name, command_key=key,
                                                            parking=parking))]
@@ -305,8 +309,6 @@ class RulesService:
             accounts = [AccountRule(username=r["username"], role=r["role"],
                                     pw_hash=r["pw_hash"])
                         for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
-            from cloud.subscriptions import site_parking_rules
-
             parkings, subs = site_parking_rules(c, site)
         return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
                              tags=tags, accounts=accounts, parkings=parkings,

@@ -10,12 +10,13 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
+from cloud.parking import HOLDING
 from cloud.payments import PaymentProvider
 from cloud.rules import RuleError
-from cloud.subscriptions import DONE, SubscriptionService, _t
+from cloud.subscriptions import DONE, SubscriptionService, _t, standing_of
 from shared import vrn as vrn_rules
 from shared.contract import Change, PresenceRule
-from shared.parking import LIVE, UNIT, debt, refund_remaining, standing, whole_units
+from shared.parking import LIVE, UNIT, debt, refund_remaining, whole_units
 
 log = logging.getLogger(__name__)
 RefundMode = Literal["none", "manual", "remaining", "full"]
@@ -69,8 +70,7 @@ class Subscriptions(SubscriptionService):
             chain = [x for x in chain if x not in drafts]
             for sid in chain:
                 s = self.row(c, sid)
-                st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
-                              s["unit"], self.inside(c, sid), now)
+                st = standing_of(s, self.inside(c, sid), now)
                 if st.status in ("overdue", "repaid", *DONE):
                     raise RuleError(409, "cannot_deactivate",
                                     f"subscription {sid} is {st.status}")
@@ -112,7 +112,8 @@ class Subscriptions(SubscriptionService):
             return self._changes(c, chain)
 
         delta = self.rules._change(p["site"], fn)
-        return self.get(sub) | {"refund": total_of(self, sub), "rules_version": delta.to_version}
+        got = self.get(sub)
+        return got | {"refund": got["refund"] or 0, "rules_version": delta.to_version}
 
     def change_space(self, sub: str, space: int, by: str = "staff") -> dict[str, Any]:
         """Move a live subscription (and its later ones) to a free space."""
@@ -223,8 +224,7 @@ class Subscriptions(SubscriptionService):
 
         def fn(c: sqlite3.Connection) -> list[Change]:
             s = self.row(c, sub)
-            st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
-                          s["unit"], self.inside(c, sub), now)
+            st = standing_of(s, self.inside(c, sub), now)
             if st.status != "overdue":
                 raise RuleError(409, "no_debt", f"subscription {sub} is {st.status}")
             bands, cam = self._tariff(c, s["parking"], s["space"], s["unit"], bool(s["camera"]))
@@ -250,8 +250,7 @@ class Subscriptions(SubscriptionService):
         for s in c.execute(f"SELECT s.* FROM subscriptions s JOIN sub_vehicles v ON v.sub = s.id "
                            f"WHERE s.parking = ? AND v.vrn = ? AND s.status IN "
                            f"({','.join('?' * len(LIVE))})", (parking, plate, *LIVE)).fetchall():
-            st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
-                          s["unit"], self.inside(c, s["id"]), now)
+            st = standing_of(s, self.inside(c, s["id"]), now)
             if st.status in ("active", "repaid"):
                 return str(s["id"])
         raise RuleError(409, "subscription_not_usable",
@@ -320,11 +319,11 @@ class Subscriptions(SubscriptionService):
         moved: dict[str, int] = defaultdict(int)
         per_site: dict[str, list[str]] = defaultdict(list)
         c = self.db.conn
-        where = "s.status IN ('draft', 'future', 'active', 'overdue', 'repaid')"
-        args: tuple = ()
+        where = f"s.status IN ({','.join('?' * len(HOLDING))})"
+        args: tuple = HOLDING
         if parking:
             where += " AND s.parking = ?"
-            args = (parking,)
+            args = (*HOLDING, parking)
         rows = c.execute(f"SELECT s.*, p.site FROM subscriptions s JOIN parkings p ON "
                          f"p.id = s.parking WHERE {where}", args).fetchall()
         inside = {r[0] for r in c.execute(
@@ -332,14 +331,11 @@ class Subscriptions(SubscriptionService):
             "JOIN parking_presence p ON p.parking = s.parking AND p.vrn = v.vrn "
             "WHERE p.inside = 1")}
         continued = {r[0] for r in c.execute(
-            "SELECT prev FROM subscriptions WHERE prev IS NOT NULL AND status IN "
-            "('future', 'active', 'overdue', 'repaid')")}
+            f"SELECT prev FROM subscriptions WHERE prev IS NOT NULL AND status IN "
+            f"({','.join('?' * len(LIVE))})", LIVE)}
         updates = []
         for s in rows:
-            st = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
-                          s["unit"], s["id"] in inside, now,
-                          _t(s["hold_until"]) if s["hold_until"] else None,
-                          s["id"] in continued)
+            st = standing_of(s, s["id"] in inside, now, s["id"] in continued)
             if st.status != s["status"]:
                 updates.append((st.status, s["id"], s["status"]))
                 per_site[s["site"]].append(s["id"])
@@ -357,8 +353,3 @@ class Subscriptions(SubscriptionService):
                 self._publish(site, ids[i:i + 500])
         return dict(moved)
 
-
-def total_of(svc: Subscriptions, sub: str) -> int:
-    """The refund recorded on a subscription (0 when none)."""
-    r = svc.row(svc.db.conn, sub)
-    return int(r["refund"] or 0)

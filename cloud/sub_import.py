@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cloud.parking import HOLDING
+from cloud.parking_rules import space_prices
 from cloud.rules import RuleError
 from cloud.subscriptions import SubscriptionService
 from shared.contract import Change, SubscriptionRule
@@ -65,10 +66,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
         c.executemany("INSERT INTO sub_vehicles(sub, vrn, type, make) VALUES (?,?,?,?)", cars)
         c.executemany("INSERT INTO sub_history(sub, at, what, detail) VALUES (?, ?, 'created', ?)",
                       [(sid, now.isoformat(), f"imported by {by}") for sid in ids])
-        price = {(r[0], r[1]): r[2] for r in c.execute(
-            "SELECT s.number, t.unit, max(t.price) FROM spaces s JOIN tariffs t ON t.parking = "
-            "s.parking AND t.kind = 'space' AND t.size = s.size WHERE s.parking = ? GROUP BY "
-            "s.number, t.unit", (parking,))}
+        price = space_prices(c, parking)
         by_sub: dict[str, list[str]] = {}
         for sid, vrn, _t, _m in cars:
             by_sub.setdefault(sid, []).append(vrn)
@@ -78,7 +76,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
             id=r[0], parking=parking, space=r[2], status=r[10], unit=r[4],
             start=datetime.fromisoformat(r[6]), end=datetime.fromisoformat(r[7]),
             paid_through=datetime.fromisoformat(r[8]), vrns=by_sub[r[0]],
-            debt_price=price.get((r[2], r[4]), 0))) for r in rows]
+            debt_price=price.get((parking, r[2], r[4]), 0))) for r in rows]
 
     delta = svc.rules._change(site, fn)
     return {"imported": len(ids), "rules_version": delta.to_version, "site": site}

@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from cloud.parking import HOLDING, ParkingService
+from cloud.parking_rules import _t, continued, sub_rule
 from cloud.rules import RuleError
 from shared import vrn as vrn_rules
-from shared.contract import Change, ParkingRule, SubscriptionRule
+from shared.contract import Change
 from shared.parking import (
     DRAFT_HOLD,
     LIVE,
     UNIT,
     Band,
+    Standing,
     band_for,
     cost,
     debt,
@@ -32,61 +34,12 @@ from shared.parking import (
 DONE = ("archive", "lapsed")
 
 
-def _t(s: str) -> datetime:
-    return datetime.fromisoformat(s)
-
-
-def sub_rule(c: sqlite3.Connection, row: sqlite3.Row) -> SubscriptionRule:
-    """What a gate needs of one subscription."""
-    vrns = [r[0] for r in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?", (row["id"],))]
-    continued = c.execute(f"SELECT 1 FROM subscriptions WHERE prev = ? AND status IN "
-                          f"({','.join('?' * len(LIVE))})", (row["id"], *LIVE)).fetchone()
-    price = c.execute(
-        "SELECT coalesce(max(t.price), 0) FROM tariffs t JOIN spaces s ON s.parking = t.parking "
-        "AND s.number = ? WHERE t.parking = ? AND t.unit = ? AND t.kind = 'space' AND "
-        "t.size = s.size", (row["space"], row["parking"], row["unit"])).fetchone()[0]
-    if row["camera"]:
-        price += c.execute("SELECT coalesce(max(price), 0) FROM tariffs WHERE parking = ? AND "
-                           "unit = ? AND kind = 'camera'", (row["parking"], row["unit"])
-                           ).fetchone()[0]
-    return SubscriptionRule(id=row["id"], parking=row["parking"], space=row["space"],
-                            status=row["status"], unit=row["unit"], start=_t(row["start"]),
-                            end=_t(row["end"]), paid_through=_t(row["paid_through"]),
-                            vrns=vrns, continued=continued is not None, debt_price=int(price))
-
-
-def site_parking_rules(c: sqlite3.Connection, site: str
-                       ) -> tuple[list[ParkingRule], list[SubscriptionRule]]:
-    """The parkings of a site and their live subscriptions, for a rules snapshot."""
-    parkings = [ParkingRule(id=r["id"], active=bool(r["active"]))
-                for r in c.execute("SELECT id, active FROM parkings WHERE site = ? AND "
-                                   "deleted_at IS NULL", (site,))]
-    live = ",".join("?" * len(LIVE))
-    rows = c.execute(f"SELECT s.* FROM subscriptions s JOIN parkings p ON p.id = s.parking "
-                     f"WHERE p.site = ? AND s.status IN ({live})", (site, *LIVE)).fetchall()
-    # Whole-site queries rather than three per subscription: snapshots of 100,000 stay quick.
-    vrns: dict[str, list[str]] = {}
-    for sid, vrn in c.execute(f"SELECT v.sub, v.vrn FROM sub_vehicles v JOIN subscriptions s ON "
-                              f"s.id = v.sub JOIN parkings p ON p.id = s.parking WHERE "
-                              f"p.site = ? AND s.status IN ({live})", (site, *LIVE)):
-        vrns.setdefault(sid, []).append(vrn)
-    continued = {r[0] for r in c.execute(f"SELECT prev FROM subscriptions WHERE prev IS NOT "
-                                         f"NULL AND status IN ({live})", LIVE)}
-    space_price = {(r[0], r[1], r[2]): r[3] for r in c.execute(
-        "SELECT s.parking, s.number, t.unit, max(t.price) FROM spaces s JOIN tariffs t ON "
-        "t.parking = s.parking AND t.kind = 'space' AND t.size = s.size GROUP BY s.parking, "
-        "s.number, t.unit")}
-    camera_price = {(r[0], r[1]): r[2] for r in c.execute(
-        "SELECT parking, unit, max(price) FROM tariffs WHERE kind = 'camera' GROUP BY parking, "
-        "unit")}
-    subs = [SubscriptionRule(
-        id=r["id"], parking=r["parking"], space=r["space"], status=r["status"], unit=r["unit"],
-        start=_t(r["start"]), end=_t(r["end"]), paid_through=_t(r["paid_through"]),
-        vrns=vrns.get(r["id"], []), continued=r["id"] in continued,
-        debt_price=space_price.get((r["parking"], r["space"], r["unit"]), 0)
-        + (camera_price.get((r["parking"], r["unit"]), 0) if r["camera"] else 0))
-        for r in rows]
-    return parkings, subs
+def standing_of(row: sqlite3.Row, inside: bool, now: datetime,
+                continued: bool = False) -> Standing:
+    """``shared.parking.standing`` of a stored subscription row."""
+    return standing(row["status"], _t(row["start"]), _t(row["end"]), _t(row["paid_through"]),
+                    row["unit"], inside, now,
+                    _t(row["hold_until"]) if row["hold_until"] else None, continued)
 
 
 def units_for(amount: int, space: list[Band], camera: list[Band] | None) -> int:
@@ -99,6 +52,21 @@ def units_for(amount: int, space: list[Band], camera: list[Band] | None) -> int:
         if cost(n, space) + (cost(n, camera) if camera is not None else 0) <= amount:
             return n
     raise RuleError(422, "amount_too_small", f"{amount} pays for no rent under these tariffs")
+
+
+def rent_terms(bands: list[Band], camera: list[Band] | None, *, amount: int | None,
+               units: int | None, free: bool, by_units: bool) -> tuple[int, int]:
+    """How many units a rent lasts and what is paid for it: *units* priced by the bands (or
+    free) when *by_units*, else the longest rent *amount* pays for."""
+    if by_units:
+        if not units:
+            raise RuleError(422, "units_required", "say how many days or hours")
+        if band_for(units, bands) is None:
+            raise RuleError(422, "too_long", f"the longest rent is {longest_rent(bands)} units")
+        return units, 0 if free else cost(units, bands) + (cost(units, camera) if camera else 0)
+    if amount is None:
+        raise RuleError(422, "amount_required", "say how much was paid")
+    return units_for(amount, bands, camera), amount
 
 
 class SubscriptionService:
@@ -185,20 +153,8 @@ class SubscriptionService:
             if not p["active"]:
                 raise RuleError(409, "parking_inactive", f"parking {parking} is not active")
             bands, cam = self._tariff(c, parking, space, unit, camera)
-            if resident or free:
-                if not units:
-                    raise RuleError(422, "units_required", "say how many days or hours")
-                n = units
-                if band_for(n, bands) is None:
-                    raise RuleError(422, "too_long", f"the longest rent is "
-                                    f"{longest_rent(bands)} {unit} units")
-                price = cost(n, bands) + (cost(n, cam) if cam else 0)
-                paid = 0 if free else price
-            else:
-                if amount is None:
-                    raise RuleError(422, "amount_required", "say how much was paid")
-                n = units_for(amount, bands, cam)
-                paid = amount
+            n, paid = rent_terms(bands, cam, amount=amount, units=units, free=free,
+                                 by_units=resident or free)
             end = now + n * UNIT[unit]
             self._check_space_free(c, parking, space, now, end, set())
             status = "draft" if resident else "active"
@@ -243,9 +199,7 @@ class SubscriptionService:
                          (reference,)).fetchone():
                 return []
             s = self.row(c, sub)
-            live = standing(s["status"], _t(s["start"]), _t(s["end"]), _t(s["paid_through"]),
-                            s["unit"], False, now,
-                            _t(s["hold_until"]) if s["hold_until"] else None)
+            live = standing_of(s, False, now)
             if live.status != "draft":
                 raise RuleError(409, "not_awaiting_payment",
                                 f"subscription {sub} is {live.status}, not awaiting payment")
@@ -290,17 +244,8 @@ class SubscriptionService:
                                 f"{tail['status']}")
             bands, cam = self._tariff(c, tail["parking"], tail["space"], tail["unit"],
                                       bool(tail["camera"]))
-            if resident and not units:
-                raise RuleError(422, "units_required", "say how many days or hours")
-            if free or units:
-                n = units or 0
-                if band_for(n, bands) is None:
-                    raise RuleError(422, "too_long", "no tariff band covers that many units")
-                paid = 0 if free else cost(n, bands) + (cost(n, cam) if cam else 0)
-            elif amount is not None:
-                n, paid = units_for(amount, bands, cam), amount
-            else:
-                raise RuleError(422, "amount_required", "say how much was paid")
+            n, paid = rent_terms(bands, cam, amount=amount, units=units, free=free,
+                                 by_units=resident or free or bool(units))
             start = _t(tail["end"])
             end = start + n * UNIT[tail["unit"]]
             chain = set(self._chain(c, self._root(c, sub)))
@@ -352,10 +297,8 @@ class SubscriptionService:
         r = self.row(c, sub)
         now = self.clock.now()
         inside = self.inside(c, sub)
-        cont = sub_rule(c, r).continued if r["status"] in LIVE else False
-        st = standing(r["status"], _t(r["start"]), _t(r["end"]), _t(r["paid_through"]),
-                      r["unit"], inside, now, _t(r["hold_until"]) if r["hold_until"] else None,
-                      cont)
+        cont = continued(c, sub) if r["status"] in LIVE else False
+        st = standing_of(r, inside, now, cont)
         owed = 0
         if st.status == "overdue":
             bands, cam = self._tariff(c, r["parking"], r["space"], r["unit"], bool(r["camera"]))

@@ -334,12 +334,13 @@ class EdgeDaemon:
             gate.awaiting_pass = None
         direction: Direction = gate.info.direction
         parking = self._view.parking_of(gate.cfg.id) if self._view else None
-        area = area_key(parking[0] if parking else None, vrn) if vrn else None
-        if area is not None and vrn is not None:
-            direction = effective_direction(gate.info, inside_area(
-                self.presence.is_inside, parking[0] if parking else None, vrn))
+        pid = parking[0] if parking else None
+        area = area_key(pid, vrn) if vrn is not None else None
+        if vrn is not None:
+            direction = effective_direction(gate.info,
+                                            inside_area(self.presence.is_inside, pid, vrn))
         data = {"vrn": vrn, "decision": decision_id, "direction": direction.value,
-                "attributed": vrn is not None, "parking": parking[0] if parking else None}
+                "attributed": vrn is not None, "parking": pid}
         with self.db.write() as c:
             ev = self.outbox.add(c, gate.cfg.id, EventType.PASS, now, data)
             if area is not None:

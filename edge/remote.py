@@ -34,10 +34,9 @@ def handle_command(daemon: EdgeDaemon, cmd: dict[str, Any], retained: bool) -> C
     view = daemon._view
     parking = view.parking_of(gate.cfg.id) if view else None
     if not cause and parking is not None and view is not None:
-        direction = effective_direction(gate.info, inside_area(view.is_inside, parking[0],
-                                                               vrn or ""))
-        ruling = decide_parking(vrn or "", direction, parking[1],
-                                daemon.cache.subscriptions(parking[0], vrn or ""),
+        pid, active, plate = *parking, vrn or ""
+        direction = effective_direction(gate.info, inside_area(view.is_inside, pid, plate))
+        ruling = decide_parking(plate, direction, active, view.subscriptions(pid, plate),
                                 view.is_inside, now)
         if ruling.reason is not Reason.SUBSCRIPTION_VALID:
             cause = ruling.reason.value

@@ -97,6 +97,13 @@ def test_parking_is_created_inactive_and_activates_only_with_entry_and_exit(api)
     p = api.ok("GET", P)
     assert p["active"] is True and {b["id"] for b in p["barriers"]} == {"p-in", "p-out"}
     assert p["rules_text"] == "Park nose-in."
+    # a barrier's id in another system is kept when the gate is updated without one
+    api.ok("POST", "/api/v1/sites/green-acres/gates", 201,
+           json={"id": "p-in", "direction": "entry", "external_id": "ZK-0042"})
+    api.ok("POST", "/api/v1/sites/green-acres/gates", 201,
+           json={"id": "p-in", "direction": "entry", "name": "Ramp in"})
+    barriers = {b["id"]: b for b in api.ok("GET", P)["barriers"]}
+    assert barriers["p-in"]["external_id"] == "ZK-0042" and barriers["p-in"]["name"] == "Ramp in"
     snap = api.ok("GET", "/api/v1/sites/green-acres/rules")
     assert snap["parkings"] == [{"id": "tower-b", "active": True}]
     assert {g["id"]: g["parking"] for g in snap["gates"]} == {"p-in": "tower-b",

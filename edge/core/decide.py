@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from edge.core.direction import effective_direction
-from edge.core.fusion import apply_mode
-from edge.core.parking import decide_parking, inside_area
+from edge.core.fusion import apply_mode, parking_decision
+from edge.core.parking import inside_area
 from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
 from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
 
-__all__ = ["decide", "effective_direction", "parking_decision"]
+__all__ = ["decide", "effective_direction"]
 
 
 def _decision(reason: Reason, gate: GateInfo, cred: Credential, now: datetime,
@@ -64,14 +64,3 @@ def decide(
     opened = _decision(Reason.TAG_VALID, gate, credential, now, **common)
     return apply_mode(opened, gate, "plate", view, policy)
 
-
-def parking_decision(credential: Credential, gate: GateInfo, view: CacheView, now: datetime,
-                     policy: Policy, vrn: str | None, direction: Direction,
-                     parking: tuple[str, bool]) -> Decision:
-    """A named vehicle at a parking barrier: its subscriptions decide (``edge.core.parking``)."""
-    pid, active = parking
-    subs = view.subscriptions(pid, vrn) if vrn else []
-    verdict = decide_parking(vrn or "", direction, active, subs, view.is_inside, now)
-    d = _decision(verdict.reason, gate, credential, now, vrn=vrn, direction=direction,
-                  detail=verdict.detail, subscription=verdict.sub)
-    return apply_mode(d, gate, "tag" if credential.kind == "plate" else "plate", view, policy)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from edge.core.direction import effective_direction
-from edge.core.parking import inside_area
+from edge.core.parking import decide_parking, inside_area
 from edge.core.plate_match import agree
 from edge.core.types import (
     CacheView,
@@ -91,8 +91,6 @@ def decide_plate(evidence: PlateEvidence, gate: GateInfo, view: CacheView, now: 
     direction = effective_direction(gate, inside_area(
         view.is_inside, parking[0] if parking else None, vrn))
     if parking is not None:
-        from edge.core.decide import parking_decision
-
         return parking_decision(cred, gate, view, now, policy, vrn, direction, parking)
     tags = [t for t in view.vehicle_tags(vrn) if t.site == gate.site]
     active = [t for t in tags if t.status is TagStatus.ACTIVE]
@@ -105,3 +103,15 @@ def decide_plate(evidence: PlateEvidence, gate: GateInfo, view: CacheView, now: 
     detail = "look-alike match" if match.kind == "lookalike" else ""
     opened = _d(Reason.PLATE_VALID, gate, cred, now, detail=detail, **common)
     return apply_mode(opened, gate, "tag", view, policy)
+
+
+def parking_decision(credential: Credential, gate: GateInfo, view: CacheView, now: datetime,
+                     policy: Policy, vrn: str | None, direction: Direction,
+                     parking: tuple[str, bool]) -> Decision:
+    """A named vehicle at a parking barrier: its subscriptions decide (``edge.core.parking``)."""
+    pid, active = parking
+    subs = view.subscriptions(pid, vrn) if vrn else []
+    verdict = decide_parking(vrn or "", direction, active, subs, view.is_inside, now)
+    d = _d(verdict.reason, gate, credential, now, vrn=vrn, direction=direction,
+           detail=verdict.detail, subscription=verdict.sub)
+    return apply_mode(d, gate, "tag" if credential.kind == "plate" else "plate", view, policy)
