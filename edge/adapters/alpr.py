@@ -134,11 +134,6 @@ class PlateReader:
     def candidates(self, img: Any, country: str
                    ) -> tuple[list[tuple[str, float]], tuple[int, int, int, int] | None]:
         """(text, weakest-slot score) candidates best first, and the best detection's box."""
-        import numpy as np
-
-        from shared.plate_decode import decode
-        from shared.plates import FORMATS, clean, normalise
-
         out: list[tuple[str, float]] = []
         h_img, w_img = img.shape[:2]
         boxes = self.recognizer.detect(img)
@@ -146,29 +141,41 @@ class PlateReader:
             w, h = x2 - x1, y2 - y1
             formed = False
             box_out: list[tuple[str, float]] = []
-            for p in [p for stage in CROP_PADS for p in stage]:
-                if p == CROP_PADS[1][0] and box_out and max(s for _, s in box_out) >= SURE:
+            for stage, pads in enumerate(CROP_PADS):
+                if stage and box_out and max(s for _, s in box_out) >= SURE:
                     break  # the first crops read surely: save the OCR time
-                probs = np.asarray(self.ocr.probabilities(img[
-                    max(0, y1 - int(h * p)):min(h_img, y2 + int(h * p)),
-                    max(0, x1 - int(w * p)):min(w_img, x2 + int(w * p))]))
-                raw = "".join(self.ocr.alphabet[i] for i in probs.argmax(axis=1))
-                raw = raw.replace(self.ocr.pad, "")
-                raw_score = float(probs.max(axis=1).min())
-                if country in FORMATS:
-                    box_out += [(d.text, d.score) for d in decode(probs, self.ocr.alphabet,
-                                                                  self.ocr.pad, country)]
-                    n = normalise(raw, country)
-                else:
-                    n = normalise(clean(raw))
-                if n is not None:
-                    box_out.append((n.text, raw_score))
-                    formed = True
+                for p in pads:
+                    read, ok = self._read(img[max(0, y1 - int(h * p)):min(h_img, y2 + int(h * p)),
+                                              max(0, x1 - int(w * p)):min(w_img, x2 + int(w * p))],
+                                          country)
+                    box_out += read
+                    formed = formed or ok
             out += box_out
             if not formed:
                 self.malformed += 1
         out.sort(key=lambda c: c[1], reverse=True)
         return out, (boxes[0][0] if boxes else None)
+
+    def _read(self, crop: Any, country: str) -> tuple[list[tuple[str, float]], bool]:
+        """One crop's candidates: decoded within the country's formats, plus its plain
+        top-choice read when that forms a plate (the flag)."""
+        import numpy as np
+
+        from shared.plate_decode import decode
+        from shared.plates import FORMATS, clean, normalise
+
+        probs = np.asarray(self.ocr.probabilities(crop))
+        raw = "".join(self.ocr.alphabet[i] for i in probs.argmax(axis=1)).replace(self.ocr.pad, "")
+        out: list[tuple[str, float]] = []
+        if country in FORMATS:
+            out += [(d.text, d.score) for d in decode(probs, self.ocr.alphabet, self.ocr.pad,
+                                                      country)]
+            n = normalise(raw, country)
+        else:
+            n = normalise(clean(raw))
+        if n is not None:
+            out.append((n.text, float(probs.max(axis=1).min())))
+        return out, n is not None
 
 
 class PlateOcr:

@@ -80,22 +80,18 @@ class RulesCache:
 
     def subscriptions(self, parking: str | None, vrn: str) -> list[SubRecord]:
         """Cached subscriptions of a vehicle at a parking (any parking with None), with all
-        their vehicles."""
-        c = self.db.conn
-        out = []
+        their vehicles: one query, on the parking gate's decision path."""
         sql = ("SELECT s.id, s.parking, s.space, s.status, s.unit, s.start, s.end, "
-               "s.paid_through, s.continued, s.debt_price FROM sub_vehicles v JOIN "
+               "s.paid_through, s.continued, s.debt_price, (SELECT group_concat(x.vrn, ' ') "
+               "FROM sub_vehicles x WHERE x.sub = s.id) FROM sub_vehicles v JOIN "
                "subscriptions s ON s.id = v.sub WHERE v.vrn = ?")
         args: tuple = (vrn,)
         if parking is not None:
             sql, args = sql + " AND s.parking = ?", (vrn, parking)
-        for r in c.execute(sql, args).fetchall():
-            vrns = tuple(x[0] for x in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?",
-                                                 (r[0],)))
-            out.append(SubRecord(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]),
-                                 datetime.fromisoformat(r[6]), datetime.fromisoformat(r[7]),
-                                 bool(r[8]), vrns, int(r[9])))
-        return out
+        return [SubRecord(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]),
+                          datetime.fromisoformat(r[6]), datetime.fromisoformat(r[7]),
+                          bool(r[8]), tuple(r[10].split(" ")), int(r[9]))
+                for r in self.db.conn.execute(sql, args)]
 
     def gate_key(self, site: str, gate: str) -> str | None:
         """The key that signs this gate's commands, as the cloud sent it."""
