@@ -11,10 +11,9 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from cloud.rules import RuleError, RulesService
-from shared.contract import SEGMENT, Change, GateRule, ParkingRule
-from shared.parking import LIVE, Band, check_bands
-from shared.vocab import Direction
+from cloud.rules import RuleError, RulesService, gate_rule
+from shared.contract import SEGMENT, Change, ParkingRule
+from shared.parking import DONE, LIVE, Band, check_bands
 
 SIZES = ("small", "medium", "large")
 PARKING_FIELDS = ("name", "address", "objects", "guard_phone", "refunds", "offer_required",
@@ -134,8 +133,8 @@ class ParkingService:
         site = self.row(self.db.conn, parking)["site"]
 
         def fn(c: sqlite3.Connection) -> list[Change]:
-            n = c.execute("SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT IN "
-                          "('archive', 'lapsed')", (parking,)).fetchone()[0]
+            n = c.execute(f"SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT "
+                          f"IN ({','.join('?' * len(DONE))})", (parking, *DONE)).fetchone()[0]
             if n:
                 raise RuleError(409, "subscriptions_not_archived",
                                 f"{n} subscriptions of {parking} are not archived yet")
@@ -145,9 +144,8 @@ class ParkingService:
             c.execute("UPDATE parkings SET active = 0, deleted_at = ? WHERE id = ?",
                       (self.clock.now().isoformat(), parking))
             return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))
-                    ] + [Change(op="gate.upsert", gate=GateRule(
-                        id=g["id"], direction=Direction(g["direction"]), name=g["name"],
-                        command_key=g["command_key"], parking=None)) for g in gates]
+                    ] + [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": None}))
+                         for g in gates]
 
         return self.rules._change(site, fn).to_version
 
@@ -163,9 +161,7 @@ class ParkingService:
                 raise RuleError(409, "wrong_site", f"parking {parking} is not of site {site}")
             c.execute("UPDATE gates SET parking = ? WHERE site = ? AND id = ?",
                       (parking, site, gate))
-            return [Change(op="gate.upsert", gate=GateRule(
-                id=gate, direction=Direction(g["direction"]), name=g["name"],
-                command_key=g["command_key"], parking=parking))]
+            return [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": parking}))]
 
         return self.rules._change(site, fn).to_version
 
@@ -301,7 +297,3 @@ class ParkingService:
         rows = c.execute("SELECT lower, upper, price FROM tariffs WHERE parking = ? AND kind = ? "
                          "AND unit = ? AND size IS ?", (parking, kind, unit, size))
         return [Band(*r) for r in rows]
-
-    def bands(self, parking: str, kind: str, unit: str, size: str | None = None) -> list[Band]:
-        """The bands of one tariff set."""
-        return self._bands(self.db.conn, parking, kind, unit, size if kind == "space" else None)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from cloud.db import CloudDB
 from cloud.parking_rules import site_parking_rules
@@ -42,6 +43,12 @@ def _tag_rule(row: sqlite3.Row) -> TagRule:
                    vrn=row["vrn"], locked=bool(row["locked"]),
                    locked_until=datetime.fromisoformat(row["locked_until"])
                    if row["locked_until"] else None)
+
+
+def gate_rule(row: Mapping[str, Any]) -> GateRule:
+    """What the gates get of a stored gate (a row, or a row's dict with changes)."""
+    return GateRule(id=row["id"], direction=Direction(row["direction"]), name=row["name"],
+                    command_key=row["command_key"], parking=row["parking"])
 
 
 class RulesService:
@@ -299,9 +306,8 @@ class RulesService:
             self._require_site(c, site)
             version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
                                     (site,)).fetchone()[0])
-            gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"],
-                              command_key=r["command_key"], parking=r["parking"])
-                     for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
+            gates = [gate_rule(r) for r in c.execute("SELECT * FROM gates WHERE site = ?",
+                                                     (site,))]
             vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]), flat=r["flat"])
                         for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
             tags = [_tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",

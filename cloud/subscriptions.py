@@ -19,6 +19,7 @@ from cloud.rules import RuleError
 from shared import vrn as vrn_rules
 from shared.contract import Change
 from shared.parking import (
+    DONE,
     DRAFT_HOLD,
     LIVE,
     UNIT,
@@ -30,8 +31,6 @@ from shared.parking import (
     longest_rent,
     standing,
 )
-
-DONE = ("archive", "lapsed")
 
 
 def standing_of(row: sqlite3.Row, inside: bool, now: datetime,

@@ -104,6 +104,7 @@ def refund_remaining(amount: int, units: int, start: datetime, now: datetime,
 
 Status = Literal["draft", "future", "active", "overdue", "repaid", "archive", "lapsed"]
 LIVE = ("future", "active", "overdue", "repaid")
+DONE = ("archive", "lapsed")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def standing(status: Status, start: datetime, end: datetime, paid_through: datet
     plus any debt paid; after paying, the vehicle has one unit (day/hour) past it to leave, and
     if it stays the debt runs on from ``paid_through``.
     """
-    if status in ("archive", "lapsed"):
+    if status in DONE:
         return Standing(status)
     if status == "draft":
         return Standing("lapsed" if hold_until is not None and now >= hold_until else "draft")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.parking import standing
+from shared.parking import LIVE, standing
 from shared.vocab import Direction, Reason
 
 
@@ -63,7 +63,7 @@ class ParkingVerdict:
 def decide_parking(vrn: str, direction: Direction, active: bool, subs: list[SubRecord],
                    is_inside: Callable[[str], bool | None], now: datetime) -> ParkingVerdict:
     """Whether *vrn* may enter or leave a parking whose subscriptions for it are *subs*."""
-    live = [s for s in subs if s.status not in ("archive", "lapsed", "draft")]
+    live = [s for s in subs if s.status in LIVE]
     leaving = direction is Direction.EXIT
     if not leaving and not active:
         return ParkingVerdict(Reason.PARKING_INACTIVE, "the parking is not active")
