@@ -26,7 +26,7 @@ from cloud.parking import ParkingService
 from cloud.parking_api import parking_router
 from cloud.payments import HttpProvider
 from cloud.rules import RuleError, RulesService
-from cloud.staff import Staff, install_auth, staff_router
+from cloud.staff import Staff, install_auth, resident_of, staff_router
 from cloud.sub_changes import Subscriptions
 from shared.clock import Clock
 from shared.commands import make_open
@@ -251,8 +251,7 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
         A resident's key opens only parking barriers, for the vehicle of a subscription it owns
         or is a user of."""
         g = rules.gate(site, gate)
-        who = getattr(request.state, "principal", None)
-        resident = who.resident if who else None
+        resident = resident_of(request)
         if resident and not g["parking"]:
             raise RuleError(403, "forbidden", "residents open parking barriers only")
         if g["parking"]:

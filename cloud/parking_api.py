@@ -33,6 +33,7 @@ from cloud.parking_models import (
     VehicleIn,
 )
 from cloud.rules import RuleError
+from cloud.staff import resident_of
 from cloud.sub_changes import Subscriptions
 from cloud.sub_import import import_subscriptions
 from shared.signing import verify
@@ -43,6 +44,18 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> APIRouter:
     """Routes bound to the services."""
     r = APIRouter(prefix="/api/v1")
+
+    def acting(sid: str, request: Request, *, owner_only: bool) -> str:
+        """Who acts on *sid*: ``staff``, or ``resident:NAME`` once the resident's key is found to
+        own it (or, unless *owner_only*, to be one of its users); 403 otherwise."""
+        me = resident_of(request)
+        if me is None:
+            return "staff"
+        owns = subs.row(subs.db.conn, sid)["owner"] == me
+        if not owns and (owner_only or not subs.may_use(sid, me)):
+            raise RuleError(403, "forbidden", "only the owner may do this" if owner_only
+                            else "not your subscription")
+        return f"resident:{me}"
 
     @r.post("/sites/{site}/parkings", status_code=201)
     def add_parking(site: str, body: ParkingIn) -> dict[str, Any]:
@@ -132,8 +145,8 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         """A resident rents a space in the app: a draft that holds the space 15 minutes, and
         the provider's payment to complete (``payment.pay_url``). A resident's key rents for
         itself only."""
-        who = getattr(request.state, "principal", None)
-        if who is not None and who.resident and who.resident != body.owner:
+        me = resident_of(request)
+        if me is not None and me != body.owner:
             raise RuleError(403, "forbidden", "residents rent for themselves only")
         draft = subs.create(pid, body.space, body.owner,
                             [v.model_dump() for v in body.vehicles], unit=body.unit,
@@ -166,33 +179,21 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
     def get_sub(sid: str, request: Request) -> dict[str, Any]:
         """A subscription: vehicles, payments, history, standing, debt now (residents: their
         own only)."""
-        who = getattr(request.state, "principal", None)
-        if who is not None and who.resident and not subs.may_use(sid, who.resident):
-            raise RuleError(403, "forbidden", "not your subscription")
+        acting(sid, request, owner_only=False)
         return subs.get(sid)
 
     @r.put("/subscriptions/{sid}/users")
     def users(sid: str, body: UsersIn, request: Request) -> dict[str, Any]:
         """Who besides the owner may use an active or future subscription (residents: the
         owner only)."""
-        who = getattr(request.state, "principal", None)
-        if who is not None and who.resident:
-            if subs.get(sid)["owner"] != who.resident:
-                raise RuleError(403, "forbidden", "only the owner chooses the users")
-            return subs.set_users(sid, body.users, by=f"resident:{who.resident}")
-        return subs.set_users(sid, body.users)
+        return subs.set_users(sid, body.users, by=acting(sid, request, owner_only=True))
 
     @r.post("/subscriptions/{sid}/extend/resident", status_code=201)
     def extend_in_app(sid: str, body: ExtendInApp, request: Request) -> dict[str, Any]:
         """The owner or a user extends in the app: a draft after the chain's end that holds
         the space 15 minutes, and the provider's payment to complete (``payment.pay_url``)."""
-        who = getattr(request.state, "principal", None)
-        by = "staff"
-        if who is not None and who.resident:
-            if not subs.may_use(sid, who.resident):
-                raise RuleError(403, "forbidden", "not your subscription")
-            by = f"resident:{who.resident}"
-        draft = subs.extend(sid, units=body.units, by=by, resident=True)
+        draft = subs.extend(sid, units=body.units, by=acting(sid, request, owner_only=False),
+                            resident=True)
         return subs.start_payment(draft["id"])
 
     @r.post("/subscriptions/{sid}/extend", status_code=201)
@@ -222,17 +223,13 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         return subs.attach_documents(sid, body.documents)
 
     def owners_change(sid: str, request: Request) -> str:
-        """Who changes *sid*: staff, or its owner's resident key while it is active or
-        future (the seed's editable ones)."""
-        who = getattr(request.state, "principal", None)
-        if who is None or not who.resident:
-            return "staff"
-        got = subs.get(sid)
-        if got["owner"] != who.resident:
-            raise RuleError(403, "forbidden", "only the owner changes its vehicles")
-        if got["status"] not in ("active", "future"):
-            raise RuleError(409, "not_editable", f"subscription {sid} is {got['status']}")
-        return f"resident:{who.resident}"
+        """Who changes *sid*'s vehicles: staff, or its owner's resident key while it is active
+        or future (the seed's editable ones)."""
+        by = acting(sid, request, owner_only=True)
+        status = subs.row(subs.db.conn, sid)["status"]
+        if by != "staff" and status not in ("active", "future"):
+            raise RuleError(409, "not_editable", f"subscription {sid} is {status}")
+        return by
 
     @r.post("/subscriptions/{sid}/vehicles", status_code=201)
     def add_vehicle(sid: str, body: VehicleIn, request: Request) -> dict[str, Any]:

@@ -72,6 +72,12 @@ class Principal:
         return role in self.roles or "admin" in self.roles or role == "view_parkings"
 
 
+def resident_of(request: Request) -> str | None:
+    """The owner name a request's resident key acts for (None: staff, or no key needed)."""
+    who = getattr(request.state, "principal", None)
+    return who.resident if who is not None and who.resident else None
+
+
 def digest(key: str) -> str:
     """What is stored of a key."""
     return hashlib.sha256(key.encode()).hexdigest()
