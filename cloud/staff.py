@@ -1,7 +1,7 @@
 """Who may call the cloud's API: staff with roles, residents, API keys, and the audit log.
 
-Every request but a few public ones (health, the edge's rules snapshot, the payment
-provider's signed callback, the API docs) carries an API key (``Authorization: Bearer KEY`` or
+Every request but a few public ones (health, the payment provider's signed callback, the API
+docs) carries an API key (``Authorization: Bearer KEY`` or
 ``X-Api-Key: KEY``). Keys are random and stored only as SHA-256 digests. Each write is checked
 against the caller's role and recorded in the audit log, refused or not; so is every refused
 read.
@@ -10,7 +10,7 @@ Roles (seed 002): ``view_parkings`` (read; every role may read), ``edit_parkings
 (parkings, spaces, tariffs, subscriptions, debts, presence), ``manage_devices`` (gates,
 barriers, opening them); ``admin`` has every role and manages sites, vehicles, tags,
 accounts and staff. A ``resident`` key acts only for its own subscriptions (its ``owner``
-name).
+name); an edge box's key only reads the rules of its own sites.
 """
 
 from __future__ import annotations
@@ -108,6 +108,11 @@ class Staff:
                       (digest(key), cur.lastrowid, now))
         return {"id": cur.lastrowid, "name": name, "roles": roles, "resident": resident,
                 "key": key}
+
+    def add_edge(self, edge: str, sites: list[str]) -> dict[str, Any]:
+        """An edge box's key (shown once): it reads the rules of *sites* and nothing else."""
+        got = self.add(f"edge:{edge}", [], edge_sites=sites)
+        return {"id": got["id"], "edge": edge, "sites": sites, "key": got["key"]}
 
     def ensure(self, name: str, key: str) -> None:
         """An admin with exactly this key (bootstrap from the environment), once."""
@@ -239,8 +244,7 @@ def staff_router(staff: Staff) -> APIRouter:
     def add_edge(body: _EdgeIn) -> dict[str, Any]:
         """An edge box's API key (shown only in this answer): it reads the rules of its own
         sites and nothing else."""
-        got = staff.add(f"edge:{body.id}", [], edge_sites=body.sites)
-        return {"id": got["id"], "edge": body.id, "sites": body.sites, "key": got["key"]}
+        return staff.add_edge(body.id, body.sites)
 
     @r.get("/staff")
     def list_staff(request: Request) -> dict[str, Any]:

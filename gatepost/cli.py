@@ -286,9 +286,7 @@ def _add_staff(args: argparse.Namespace) -> int:
     try:
         staff = Staff(db, SystemClock())
         if edge is not None:
-            got = staff.add(f"edge:{edge.edge}", [], edge_sites=list(edge.sites))
-            print(json.dumps({"id": got["id"], "edge": edge.edge, "sites": list(edge.sites),
-                              "key": got["key"]}))
+            print(json.dumps(staff.add_edge(edge.edge, list(edge.sites))))
         else:
             roles = [r for r in args.roles.split(",") if r]
             print(json.dumps(staff.add(args.name, roles, args.resident)))
