@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.parking import ParkingService
 from cloud.rules import RuleError
+from cloud.staff import resident_of
 from cloud.subscriptions import SubscriptionService
 
 
@@ -66,11 +67,9 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
     @r.get("/subscriptions/{sid}/cameras")
     def my_cameras(sid: str, request: Request) -> dict[str, Any]:
         """The enabled cameras watching a subscription's space, when camera access was paid
-        (a resident may ask for their own)."""
+        (a resident may ask for those of a subscription it owns or uses)."""
+        subs.acting(sid, resident_of(request), owner_only=False)
         s = subs.get(sid)
-        who = getattr(request.state, "principal", None)
-        if who is not None and who.resident and who.resident != s["owner"]:
-            raise RuleError(403, "forbidden", "not your subscription")
         if not s["camera"]:
             raise RuleError(403, "camera_not_paid", "camera access is not part of this "
                             "subscription")

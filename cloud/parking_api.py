@@ -46,16 +46,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
     r = APIRouter(prefix="/api/v1")
 
     def acting(sid: str, request: Request, *, owner_only: bool) -> str:
-        """Who acts on *sid*: ``staff``, or ``resident:NAME`` once the resident's key is found to
-        own it (or, unless *owner_only*, to be one of its users); 403 otherwise."""
-        me = resident_of(request)
-        if me is None:
-            return "staff"
-        owns = subs.row(subs.db.conn, sid)["owner"] == me
-        if not owns and (owner_only or not subs.may_use(sid, me)):
-            raise RuleError(403, "forbidden", "only the owner may do this" if owner_only
-                            else "not your subscription")
-        return f"resident:{me}"
+        return subs.acting(sid, resident_of(request), owner_only=owner_only)
 
     @r.post("/sites/{site}/parkings", status_code=201)
     def add_parking(site: str, body: ParkingIn) -> dict[str, Any]:

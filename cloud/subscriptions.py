@@ -323,6 +323,18 @@ class SubscriptionService:
         r = self.row(self.db.conn, sub)
         return resident == r["owner"] or resident in json.loads(r["users"])
 
+    def acting(self, sub: str, resident: str | None, *, owner_only: bool) -> str:
+        """Who acts on *sub*: ``staff`` (no resident key), or ``resident:NAME`` once the
+        resident is found to own it (or, unless *owner_only*, to be one of its users); 403
+        otherwise."""
+        if resident is None:
+            return "staff"
+        owns = self.row(self.db.conn, sub)["owner"] == resident
+        if not owns and (owner_only or not self.may_use(sub, resident)):
+            raise RuleError(403, "forbidden", "only the owner may do this" if owner_only
+                            else "not your subscription")
+        return f"resident:{resident}"
+
     @staticmethod
     def inside(c: sqlite3.Connection, sub: str) -> bool:
         """Whether a vehicle of the subscription is inside its parking."""
