@@ -46,7 +46,7 @@ def _decision(run: ScenarioRun, cursor: int, command_id: str, reason: str | None
 def _as_resident(run: ScenarioRun, resident: str) -> httpx.Client:
     """A client holding *resident*'s own API key, made by the admin on first use."""
     st = run.stack
-    keys: dict[str, str] = run.__dict__.setdefault("resident_keys", {})
+    keys = run.resident_keys
     if resident not in keys:
         r = st.cloud.post("/api/v1/staff", json={"name": resident, "roles": [],
                                                  "resident": resident})

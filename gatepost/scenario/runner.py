@@ -63,6 +63,7 @@ class ScenarioRun:
         self.workdir = workdir
         self.guard_clients: dict[str, Any] = {}  # panel sessions of ``guard`` steps
         self.refs: dict[str, str] = {}  # subscription ids by the scenario's ref names
+        self.resident_keys: dict[str, str] = {}  # API keys of ``remote_open`` residents
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
@@ -333,13 +334,13 @@ class ScenarioRun:
         errors: list[str] = []
         if action == "create_subscription" and r.status_code < 300:
             got["subscription"] = body["id"]
-        if r.status_code < 300 and "rules_version" not in body:
-            pass  # a change gates do not need (spaces, tariffs): nothing to wait for
-        elif r.status_code < 300:
-            version = body["rules_version"]
-            got["rules_version"] = version
-            if (self.edge_running and self.stack.mqtt_link and self.stack.mqtt_link.is_up
-                    and self.stack.broker.running):
+        if r.status_code < 300:
+            # a change gates do not need (spaces, tariffs) has no version to wait for
+            version = body.get("rules_version")
+            if version is not None:
+                got["rules_version"] = version
+            if (version is not None and self.edge_running and self.stack.mqtt_link
+                    and self.stack.mqtt_link.is_up and self.stack.broker.running):
                 try:
                     took = self.stack.wait_edge_version(body.get("site", site), version,
                                                         SYNC_TIMEOUT_S)
