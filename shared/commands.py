@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from shared.signing import canonical
 
 MAX_LIFETIME = timedelta(seconds=30)
 CLOCK_SKEW = timedelta(seconds=5)
@@ -26,13 +27,9 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
-def _canonical(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
 def sign(body: dict[str, Any], key: str) -> str:
     """The hex HMAC-SHA256 of a command body."""
-    return hmac.new(bytes.fromhex(key), _canonical(body), hashlib.sha256).hexdigest()
+    return hmac.new(bytes.fromhex(key), canonical(body), hashlib.sha256).hexdigest()
 
 
 def make_open(site: str, gate: str, key: str, now: datetime, *, vrn: str | None = None,
