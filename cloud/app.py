@@ -31,6 +31,7 @@ from cloud.sub_changes import Subscriptions
 from shared.clock import Clock
 from shared.commands import make_open
 from shared.contract import RulesDelta, RulesSnapshot
+from shared.locks import refusing_lock
 from shared.sdnotify import notify, watchdog_interval_s
 from shared.vocab import Direction, TagStatus, VehicleType
 
@@ -267,10 +268,9 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
             tags = rules.usable_tags(site, body.vrn)
             if not tags:
                 raise RuleError(409, "no_valid_tag", f"{body.vrn} has no active tag here")
-            if g["direction"] == "exit" and any(
-                    t["locked"] and (not t["locked_until"]
-                                     or clock.now() < datetime.fromisoformat(t["locked_until"]))
-                    for t in tags):
+            locks = ((bool(t["locked"]), datetime.fromisoformat(t["locked_until"])
+                      if t["locked_until"] else None) for t in tags)
+            if refusing_lock(g["direction"] == "exit", locks, clock.now()):
                 raise RuleError(409, "tag_locked", f"{body.vrn} is locked and may not leave")
         if link is None or not link.connected.is_set():
             raise RuleError(503, "no_broker", "the cloud is not connected to the broker")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from collections import Counter
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse
 from edge.daemon import EdgeDaemon
 from edge.panel import mount_panel
 from edge.panel.sessions import COOKIE, Sessions
+from shared.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def loopback(host: str) -> bool:
 
 
 def guard_local_api(app: FastAPI, host: str, token: str | None, sessions: Sessions,
-                    counters: Counter[str]) -> None:
+                    counters: Counters) -> None:
     """Bound beyond loopback, the JSON API (events with plates and tags) answers only a bearer
     ``api.token`` or a signed-in panel session; on loopback it stays open to the box itself."""
     if loopback(host):
@@ -46,7 +46,7 @@ def guard_local_api(app: FastAPI, host: str, token: str | None, sessions: Sessio
             ok = bool(token and given and hmac.compare_digest(given, token)) or \
                 sessions.get(request.cookies.get(COOKIE), touch=False) is not None
             if not ok:
-                counters["api_unauthorised"] += 1
+                counters.inc("api_unauthorised")
                 return JSONResponse(status_code=401, content={
                     "detail": "the local API needs api.token or a panel session"})
         response: Response = await call_next(request)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.contract import SEGMENT
 from shared.plates import COUNTRIES
-from shared.vocab import CredentialMode, Direction
+from shared.vocab import AntiPassback, CredentialMode, Direction
 
 _ID = SEGMENT.pattern
 
@@ -42,6 +42,9 @@ class RelayConfig(_M):
                       ge=1, le=247)
     relay: int = Field(1, title="Open relay", description="Relay (1–8) wired to OPEN",
                        ge=1, le=8)
+    hold_relay: int | None = Field(None, title="Hold relay", description="Relay (1–8) wired "
+                                   "to the operator's STOP/hold input: the panel's hold-open",
+                                   ge=1, le=8)
     loop_input: int = Field(1, title="Loop input", description="Input (1–8) of the "
                             "presence loop", ge=1, le=8)
     open_input: int = Field(2, title="Open limit input", description="Input (1–8)", ge=1, le=8)
@@ -56,6 +59,8 @@ class RelayConfig(_M):
     def _distinct_inputs(self) -> RelayConfig:
         if len({self.loop_input, self.open_input, self.closed_input}) != 3:
             raise ValueError("loop_input, open_input and closed_input must differ")
+        if self.hold_relay == self.relay:
+            raise ValueError("hold_relay must differ from relay (OPEN)")
         return self
 
 
@@ -94,6 +99,15 @@ class GateConfig(_M):
     mismatch: Literal["deny", "alert"] = Field(
         "deny", title="On mismatch", description="a tag and a plate of different vehicles: "
         "deny, or open and raise an alert")
+    anti_passback: AntiPassback | None = Field(
+        None, title="Anti-passback", description="off, soft (open and alert) or hard (deny "
+        "with anti_passback) for a second entry or exit with no pass the other way between; "
+        "default: policy.anti_passback")
+    confirm_reads: int = Field(1, title="Confirm reads", description="identical EPCs needed "
+                               "within confirm_window_ms before a tag is decided", ge=1, le=10)
+    confirm_window_ms: int = Field(1000, title="Confirm window", description="ms within "
+                                   "which confirm_reads identical EPCs must arrive",
+                                   ge=50, le=10_000)
 
 
 class CloudConfig(_M):
@@ -141,6 +155,15 @@ class PolicyConfig(_M):
                                   ge=0, le=120)
     poll_ms: int = Field(50, title="Input poll", description="Loop input poll period, ms",
                          ge=10, le=2000)
+    redecide_s: float = Field(3.0, title="Re-decide", description="A refused credential "
+                              "still in the field is decided again this often (and at once "
+                              "when the rules change)", gt=0, le=600)
+    anti_passback: AntiPassback = Field(AntiPassback.OFF, title="Anti-passback",
+                                        description="The box's default for its gates: off, "
+                                        "soft or hard")
+    device_wait_s: float = Field(5.0, title="Device wait", description="A reader or relay "
+                                 "board that has not answered this long after start is "
+                                 "reported down", gt=0, le=600)
 
 
 class AlprConfig(_M):

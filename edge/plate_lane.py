@@ -1,4 +1,4 @@
-"""One camera at one gate: newest frame → trigger → plate candidates → the daemon's decision."""
+"""One camera at one gate: newest frame → trigger → plate candidates → the gate's lane."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING, Any
 from edge.adapters.alpr import PlateReader
 from edge.adapters.camera import CameraSource
 from edge.adapters.motion import MotionTrigger
-from edge.core.fusion import decide_plate
-from edge.core.types import Decision, PlateEvidence
-from shared.vocab import Outcome, Reason
+from edge.core.types import PlateEvidence
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
-    from edge.state import GateState
+    from edge.lane import Lane
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +126,9 @@ def _thumb(image: Any) -> Any:
     return small.astype(np.float32)
 
 
-def start_lanes(daemon: EdgeDaemon) -> dict[str, PlateLane]:
-    """One lane per gate with a camera, sharing one recognizer; models must be there."""
+def start_cameras(daemon: EdgeDaemon) -> dict[str, PlateLane]:
+    """One camera worker per gate with a camera, sharing one recognizer; models must be
+    there. Each hands its reads to the gate's lane (``EdgeDaemon.handle_plate``)."""
     from edge.adapters.alpr import (
         FastAlprRecognizer,
         PlateOcr,
@@ -148,59 +147,24 @@ def start_lanes(daemon: EdgeDaemon) -> dict[str, PlateLane]:
     ocr = PlateOcr(models, threads=cfg.alpr.threads)
     ocr.load()
     reader = PlateReader(rec, ocr)
-    lanes: dict[str, PlateLane] = {}
+    cameras: dict[str, PlateLane] = {}
     for g in cfg.gates:
         if g.camera is None:
             continue
-        state = daemon.gates[g.id]
         url: str | int = int(g.camera.url) if g.camera.url.isdigit() else g.camera.url
-        lane = PlateLane(g.id, CameraSource(g.id, url, roi=g.camera.roi), reader,
-                         country=g.camera.country, trigger=g.camera.trigger,
-                         loop_occupied=_loop_of(state), on_plate=daemon.handle_plate)
-        lanes[g.id] = lane
-        lane.start()
-    return lanes
+        cam = PlateLane(g.id, CameraSource(g.id, url, roi=g.camera.roi), reader,
+                        country=g.camera.country, trigger=g.camera.trigger,
+                        loop_occupied=_loop_of(daemon.lanes[g.id]),
+                        on_plate=daemon.handle_plate)
+        cameras[g.id] = cam
+        cam.start()
+    return cameras
 
 
-def _loop_of(state: GateState) -> Callable[[], bool]:
+def _loop_of(lane: Lane) -> Callable[[], bool]:
     def occupied() -> bool:
-        return bool(state.inputs and state.inputs.loop)
+        inputs = lane.inputs
+        return bool(inputs and inputs.loop)
 
     return occupied
 
-
-def handle_plate(daemon: EdgeDaemon, gate_id: str, evidence: PlateEvidence, frame: Any,
-                 box: tuple[int, int, int, int] | None, frame_ns: int,
-                 final: bool = True) -> bool:
-    """Decide on what a camera read; act unless it is a weak read that later frames of
-    the same vehicle may still improve (``final`` False). Returns whether it acted."""
-    assert daemon._view
-    now = daemon.clock.now()
-    decision = decide_plate(evidence, daemon.gates[gate_id].info, daemon._view, now, daemon.policy)
-    if not final and decision.reason in (Reason.UNKNOWN_CREDENTIAL, Reason.LOW_CONFIDENCE):
-        return False
-    if decision.reason is Reason.PLATE_VALID and not _agreed(daemon, gate_id, decision, evidence):
-        if not final:
-            return False
-        decision = Decision(Outcome.DENY, Reason.LOW_CONFIDENCE, decision.gate,
-                            decision.credential, decision.at, decision.vrn,
-                            decision.direction, "too few agreeing reads")
-    read = {"credential": {"kind": "plate", "value": evidence.best[0]},
-            "candidates": [[t, round(s, 3)] for t, s in evidence.candidates]}
-    daemon._act(gate_id, decision, now, frame_ns, read, (frame, box))
-    daemon._agreeing.pop(gate_id, None)  # the next vehicle starts counting afresh
-    return True
-
-
-def _agreed(daemon: EdgeDaemon, gate_id: str, decision: Decision, evidence: PlateEvidence) -> bool:
-    """Policy: enough frames named this plate, or one confident exact read did."""
-    alpr = daemon.config.alpr
-    if alpr.agreeing_reads <= 1:
-        return True
-    best_text, best_score = evidence.best
-    if best_text == decision.vrn and best_score >= alpr.instant_score:
-        return True
-    plate, count = daemon._agreeing.get(gate_id, ("", 0))
-    count = count + 1 if plate == decision.vrn else 1
-    daemon._agreeing[gate_id] = (decision.vrn or "", count)
-    return count >= alpr.agreeing_reads

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def run(config: EdgeConfig) -> int:
-    """Run until SIGTERM/SIGINT; READY after start, WATCHDOG from the main loop, STOPPING."""
+    """Run until SIGTERM/SIGINT (or a worker dies past its restart budget); READY after
+    start, WATCHDOG while every worker makes progress, STOPPING."""
     stop = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -33,9 +34,15 @@ def run(config: EdgeConfig) -> int:
     log.info("edge API and live page at %s", web.url)
     print(f"gatepost edge {config.id}: panel at {web.url}", flush=True)
     notify(f"READY=1\nSTATUS=serving {len(config.gates)} gates")
-    interval = watchdog_interval_s()
+    interval = min(watchdog_interval_s(), 1.0)
     while not stop.wait(interval):
-        notify("WATCHDOG=1")
+        # Ping the watchdog only while every lane, reader, poller and the link make progress:
+        # a stuck worker then gets the whole daemon restarted by systemd.
+        if daemon.supervise():
+            notify("WATCHDOG=1")
+        if daemon.supervisor.exhausted:
+            log.critical("stopping: %s", daemon.supervisor.exhausted)
+            break
     notify("STOPPING=1")
     web.stop()
     daemon.stop()

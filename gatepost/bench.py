@@ -124,6 +124,40 @@ def _parking(stack: Stack, gates: list[GateSpec], n_tags: int, n_subs: int, log)
     return int(r.json()["rules_version"])
 
 
+def drive_reads(stack: Stack, sim_gates: list, epcs: list[str]) -> tuple[list[float], int,
+                                                                        Counter[str]]:
+    """One scan frame per EPC, alternating gates, each awaited at the relay board, then the
+    edge's ack times fetched in one batch: (frame → ack latencies in ms, failures, reasons)."""
+    cursor = stack.edge_last_event()
+    sent: dict[str, list[int]] = {g.id: [] for g in sim_gates}
+    for i, epc in enumerate(epcs):
+        g = sim_gates[i % len(sim_gates)]
+        before = g.board.flash_writes
+        sent[g.id].append(g.reader.push_once(epc))
+        g.board.wait_flash_writes(before + 1, 5)
+        time.sleep(0.005)  # let the edge finish its bookkeeping before the next read
+    opens: dict[str, list[dict]] = {g.id: [] for g in sim_gates}
+    reasons: Counter[str] = Counter()
+    while sum(map(len, opens.values())) < len(epcs):
+        events, cursor = stack.edge_events_after(cursor, wait=2.0)
+        if not events:
+            break
+        for e in events:
+            if e["type"] == "open" and e["gate"] in opens:
+                opens[e["gate"]].append(e)
+            elif e["type"] == "decision" and e["gate"] in opens:
+                reasons[e["reason"]] += 1
+    latencies: list[float] = []
+    failures = 0
+    for gid, frames in sent.items():
+        got = opens[gid]
+        failures += len(frames) - len(got) + sum(1 for e in got if not e["ok"])
+        # The k-th open at a gate answers the k-th frame sent to it (reads are one at a time).
+        latencies += [(e["ack_mono_ns"] - t) / 1e6
+                      for t, e in zip(frames, got, strict=False) if e["ok"]]
+    return latencies, failures, reasons
+
+
 def bench_gate(args: argparse.Namespace) -> int:
     """Run the gate benchmark and print one JSON object."""
     work = Path(tempfile.mkdtemp(prefix="gatepost-bench-"))
@@ -154,33 +188,8 @@ def bench_gate(args: argparse.Namespace) -> int:
 
         sim_gates = [stack.world.gates[g.id] for g in gates]
         stride = max(1, n // max(1, args.reads))
-        cursor = stack.edge_last_event()
-        sent: dict[str, list[int]] = {g.id: [] for g in sim_gates}
-        for i in range(args.reads):
-            g = sim_gates[i % len(sim_gates)]
-            before = g.board.flash_writes
-            sent[g.id].append(g.reader.push_once(_epc((i * stride) % n)))
-            g.board.wait_flash_writes(before + 1, 5)
-            time.sleep(0.005)  # let the edge finish its bookkeeping before the next read
-        opens: dict[str, list[dict]] = {g.id: [] for g in sim_gates}
-        reasons: Counter[str] = Counter()
-        while sum(map(len, opens.values())) < args.reads:
-            events, cursor = stack.edge_events_after(cursor, wait=2.0)
-            if not events:
-                break
-            for e in events:
-                if e["type"] == "open":
-                    opens[e["gate"]].append(e)
-                elif e["type"] == "decision":
-                    reasons[e["reason"]] += 1
-        latencies: list[float] = []
-        failures = 0
-        for gid, frames in sent.items():
-            got = opens[gid]
-            failures += len(frames) - len(got) + sum(1 for e in got if not e["ok"])
-            # The k-th open at a gate answers the k-th frame sent to it (reads are one at a time).
-            latencies += [(e["ack_mono_ns"] - t) / 1e6
-                          for t, e in zip(frames, got, strict=False) if e["ok"]]
+        latencies, failures, reasons = drive_reads(
+            stack, sim_gates, [_epc((i * stride) % n) for i in range(args.reads)])
 
         # The floor, measured now against the same server.
         assert stack.world.server is not None

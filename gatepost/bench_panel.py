@@ -125,7 +125,7 @@ def bench_panel(args: argparse.Namespace) -> int:
             page.wait_for_function("window.gatepostSeen !== undefined")
             # the stream is open once the first health message has updated the page
             wait_until(lambda: page.evaluate(
-                "document.querySelector('#gate-main-in .relay').textContent") == "ok", 10,
+                "document.querySelector('#gate-main-in .relay b').textContent") == "ok", 10,
                 what="the Live page's event stream")
             visible, missed = _visible(stack, page, epcs[:args.reads])
             browser.close()

@@ -150,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     bj.add_argument("--subscriptions", type=int, default=100_000, help="subscriptions")
     bj.add_argument("--runs", type=int, default=5, help="timed runs of each job")
     bj.add_argument("--json", action="store_true", help="one-line JSON")
+    bn = bench.add_parser("noise", help="one lane's reader line pure noise: edge CPU and the "
+                          "other lane's latency, against the same without noise")
+    bn.add_argument("--reads", type=int, default=500, help="tag reads on the clean lane, per "
+                    "phase")
+    bn.add_argument("--tags", type=int, default=10_000, help="tags in the edge cache")
+    bn.add_argument("--baud", type=int, default=57600, help="the noisy line's baud rate (8N1, "
+                    "sent flat out)")
+    bn.add_argument("--seconds", type=float, default=10.0, help="CPU measurement window per "
+                    "phase, s")
+    bn.add_argument("--json", action="store_true", help="one-line JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
@@ -207,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_panel import bench_panel
 
             return bench_panel(args)
+        if args.bench_cmd == "noise":
+            from gatepost.bench_noise import bench_noise
+
+            return bench_noise(args)
         if args.bench_cmd == "anpr":
             from gatepost.bench_anpr import bench_anpr
 

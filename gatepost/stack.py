@@ -38,6 +38,7 @@ class GateSpec:
     camera: dict | None = None  # {country, trigger} when the gate has a plate camera
     credentials: str = "either"
     mismatch: str = "deny"
+    extra: dict = field(default_factory=dict)  # more gate settings, e.g. anti_passback
 
 
 @dataclass
@@ -162,6 +163,8 @@ class Stack:
                       f'direction = "{g.direction}"', "[gates.reader]"]
             lines.insert(len(lines) - 1, f'credentials = "{g.credentials}"')
             lines.insert(len(lines) - 1, f'mismatch = "{g.mismatch}"')
+            for k, v in g.extra.items():
+                lines.insert(len(lines) - 1, f"{k} = {json.dumps(v)}")
             lines += [f"{k} = {json.dumps(v)}" for k, v in w["reader"].items()]
             lines += ["[gates.relay]"] + [f"{k} = {json.dumps(v)}" for k, v in w["relay"].items()]
             if g.camera is not None and "camera" in w:

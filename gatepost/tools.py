@@ -54,8 +54,11 @@ def reader_listen(args: argparse.Namespace) -> int:
         emit({"type": "rejected", "reason": rej.reason, "bytes": rej.raw.hex()},
              f"rejected {rej.reason}: {rej.raw.hex(' ')}")
 
+    last_error = {"why": ""}
+
     def on_state(up: bool, why: str) -> None:
         if not up:
+            last_error["why"] = why
             print(f"reader line down: {why}", file=sys.stderr, flush=True)
 
     reader = SerialReader("listen", args.url, baud=args.baud, protocol=args.protocol,
@@ -67,7 +70,19 @@ def reader_listen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         finished = True
     reader.stop()
-    return 0 if finished else 1
+    if finished:
+        return 0
+    if reader.state is None or (not reader.connected and not reader.frames):
+        why = (f"the reader at {args.url} never answered in {args.timeout:g} s"
+               + (f": {last_error['why']}" if last_error["why"] else
+                  " (the line opened but no frame came: check baud, wiring and work mode)"))
+    else:
+        why = (f"timed out after {args.timeout:g} s with {printed} of {args.count or 'any'} "
+               f"reads ({reader.frames} frames, {sum(reader.rejected.values())} rejected)")
+    emit({"type": "stopped", "ok": False, "reason": why}, f"stopped: {why}")
+    if args.json:
+        print(f"stopped: {why}", file=sys.stderr, flush=True)
+    return 1
 
 
 def relay_pulse(args: argparse.Namespace) -> int:

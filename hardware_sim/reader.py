@@ -65,6 +65,8 @@ class SimReader:
         self._lock = threading.RLock()
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
+        self._noise_on = threading.Event()
+        self._noise_bps = 0.0
         self._line_up = threading.Event()
         self._line_up.set()
         self._client: socket.socket | None = None
@@ -145,6 +147,33 @@ class SimReader:
         self._write(frame)
         return time.monotonic_ns()
 
+
+    def noise(self, bytes_per_s: float, seed: int = 11) -> None:
+        """Send random bytes at *bytes_per_s* (a broken or unterminated line; 5,760 B/s is
+        57,600 baud 8N1 flat out) until called again with 0."""
+        self._noise_bps = bytes_per_s
+        if bytes_per_s > 0 and not self._noise_on.is_set():
+            self._noise_on.set()
+            self._spawn(lambda: self._noise_loop(seed), "noise")
+        elif bytes_per_s <= 0:
+            self._noise_on.clear()
+
+    def _noise_loop(self, seed: int) -> None:
+        rng = random.Random(seed)
+        tick = 0.01
+        next_at, owed = time.monotonic(), 0.0
+        while self._noise_on.is_set() and not self._stop.is_set():
+            owed += self._noise_bps * tick
+            n = int(owed)
+            owed -= n
+            if n:
+                self._write(rng.randbytes(n))
+            next_at += tick
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                next_at = time.monotonic()
 
     def line_down(self) -> None:
         """The cable is pulled: the host's connection drops and the port stops answering."""

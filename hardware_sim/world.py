@@ -91,8 +91,8 @@ class SimWorld:
         assert self.server is not None
         wiring: dict = {
             "reader": {"url": g.reader.url, "protocol": "uhf18", "baud": 57600},
-            "relay": {"url": self.server.url, "unit": g.unit, "relay": 1, "loop_input": 1,
-                      "open_input": 2, "closed_input": 3},
+            "relay": {"url": self.server.url, "unit": g.unit, "relay": 1, "hold_relay": 2,
+                      "loop_input": 1, "open_input": 2, "closed_input": 3},
         }
         if g.camera:
             wiring["camera"] = {"url": g.camera.url}

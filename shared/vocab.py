@@ -63,6 +63,7 @@ class Reason(StrEnum):
     DEBT_UNPAID = "debt_unpaid"
     SPACE_OCCUPIED = "space_occupied"
     PARKING_INACTIVE = "parking_inactive"
+    ANTI_PASSBACK = "anti_passback"
 
 
 class EventType(StrEnum):
@@ -75,6 +76,8 @@ class EventType(StrEnum):
     FAULT = "fault"
     ALERT = "alert"
     PRESENCE = "presence"
+    OPEN_UNCONFIRMED = "open_unconfirmed"
+    HOLD = "hold"
 
 
 REASON_OUTCOMES: dict[Reason, Outcome] = {
@@ -99,6 +102,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.DEBT_UNPAID: Outcome.DENY,
     Reason.SPACE_OCCUPIED: Outcome.DENY,
     Reason.PARKING_INACTIVE: Outcome.DENY,
+    Reason.ANTI_PASSBACK: Outcome.DENY,
 }
 
 
@@ -109,3 +113,20 @@ class CredentialMode(StrEnum):
     PLATE = "plate"
     EITHER = "either"
     BOTH = "both"
+
+
+class AntiPassback(StrEnum):
+    """What a gate does with a second entry (or exit) with no pass the other way between."""
+
+    OFF = "off"
+    SOFT = "soft"  # open, and raise an ``anti_passback`` alert
+    HARD = "hard"  # deny with ``anti_passback``; a guard can override
+
+
+class CredentialKind(StrEnum):
+    """Kinds of credential a lane decides on (``edge.core.credentials`` resolves each)."""
+
+    TAG = "tag"
+    PLATE = "plate"
+    COMMAND = "command"
+    GUARD = "guard"

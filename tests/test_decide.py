@@ -86,9 +86,6 @@ CASES = [
      Outcome.OPEN, Reason.TAG_VALID),
     ("both-way gate, locked, unknown: fail safe", BOTH, tag(locked=True), None, None,
      Outcome.DENY, Reason.TAG_LOCKED),
-    ("same tag again within hold", IN, tag(), None, 4.9, Outcome.IGNORED, Reason.DUPLICATE_READ),
-    ("same tag after hold", IN, tag(), None, 5.0, Outcome.OPEN, Reason.TAG_VALID),
-    ("duplicate beats unknown", IN, None, None, 1.0, Outcome.IGNORED, Reason.DUPLICATE_READ),
     ("wrong site beats inactive", IN, tag(TagStatus.BLOCKED, site="x"), None, None, Outcome.DENY,
      Reason.WRONG_SITE),
     ("inactive beats locked", OUT, tag(TagStatus.INACTIVE, locked=True), True, None,
@@ -111,13 +108,6 @@ def test_decide_table(name, gate, t, inside, seen_ago, outcome, reason):
     assert (d.outcome, d.reason) == (outcome, reason)
     assert d.opens == (outcome is Outcome.OPEN)
     assert d.gate == gate.id and d.at == NOW
-
-
-def test_duplicate_is_per_gate():
-    view = View(tags={EPC: tag()})
-    cred = Credential("tag", EPC)
-    view.seen[("main-in", cred.key)] = NOW
-    assert decide(cred, OUT, view, NOW, Policy()).reason is Reason.TAG_VALID
 
 
 def test_decision_carries_vehicle_and_direction():

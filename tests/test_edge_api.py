@@ -154,7 +154,7 @@ def test_a_confident_exact_read_opens_at_once_and_a_lone_weak_one_does_not(tmp_p
         sure = PlateEvidence((("MH12AB1234", 0.97),))
         assert d.handle_plate("lane", sure, frame, None, 0, final=False) is True
         assert d.counters["decision_plate_valid"] == 1
-        d.clock = FixedLater(d.clock)  # a later visit, past the de-dup hold
+        d.lanes["lane"].clock = FixedLater(d.clock)  # a later visit, past the de-dup hold
         weak = PlateEvidence((("MH12AB1Z34", 0.6),))
         assert d.handle_plate("lane", weak, frame, None, 0, final=True) is True
         assert d.counters["decision_low_confidence"] == 1

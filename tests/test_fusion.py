@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from edge.core.decide import decide
-from edge.core.fusion import decide_plate
+from edge.core.decide import decide, decide_plate
 from edge.core.types import Credential, GateInfo, PlateEvidence, Policy, RecentCredential
 from shared.vocab import CredentialMode, Direction, Outcome, Reason, TagStatus
 from tests.test_decide import EPC, NOW, View, tag
@@ -53,12 +52,6 @@ def test_plate_table(name, gate, evidence, v, outcome, reason):
     assert (d.outcome, d.reason) == (outcome, reason), d.detail
 
 
-def test_the_same_plate_again_is_a_duplicate():
-    v = view()
-    v.seen[("lane", f"plate:{CAR}")] = NOW - timedelta(seconds=1)
-    assert decide_plate(read((CAR, 0.9)), GATE, v, NOW, Policy()).reason is Reason.DUPLICATE_READ
-
-
 def recent(kind: str, vrn: str, ago: float = 2.0) -> dict:
     return {("lane", kind): RecentCredential(kind, vrn, NOW - timedelta(seconds=ago))}
 
@@ -84,7 +77,12 @@ def test_an_old_credential_is_not_fused():
 def test_an_alert_gate_opens_and_says_so():
     g = replace(GATE, mismatch="alert")
     d = decide(Credential("tag", EPC), g, view(recents=recent("plate", OTHER)), NOW, Policy())
-    assert d.outcome is Outcome.OPEN and "credential_mismatch" in d.detail
+    assert d.outcome is Outcome.OPEN and d.alerts == ("credential_mismatch",)
+
+
+def test_a_mismatch_denied_carries_its_alert_as_data():
+    d = decide(Credential("tag", EPC), GATE, view(recents=recent("plate", OTHER)), NOW, Policy())
+    assert d.reason is Reason.CREDENTIAL_MISMATCH and d.alerts == ("credential_mismatch",)
 
 
 @pytest.mark.parametrize(("mode", "kind", "outcome"), [

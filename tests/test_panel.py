@@ -149,13 +149,18 @@ def test_guard_open_is_a_guard_override_event_with_identity(panel):
     assert d.outbox is not None
     sent = [e for e in d.outbox.pending(50) if e.type is EventType.DECISION]
     assert sent[-1].data["reason"] == "guard_override" and sent[-1].data["guard"]["user"] == "ravi"
-    # free text wins over the list; an empty reason is refused
+    # free text wins over the list; an open without a reason is refused with a clear message
     r = c.post("/gates/main-out/open", data={"reason": "", "other": "Ambulance",
                                              "csrf": _csrf(live.text)})
     assert r.status_code == 303
     assert d.ring.after(0)[-3]["guard"]["reason"] == "Ambulance"
+    opened = len(d.ring.after(0))
     r = c.post("/gates/main-out/open", data={"reason": "", "csrf": _csrf(live.text)})
-    assert r.status_code == 422
+    assert r.status_code == 303 and r.headers["location"] == "/?need_reason=main-out"
+    assert len(d.ring.after(0)) == opened  # nothing opened
+    page = c.get("/?need_reason=main-out").text
+    assert "Choose why you open main-out" in page
+    assert "need-reason" not in c.get("/?need_reason=<b>hi</b>").text  # only known gates
     assert c.post("/gates/nope/open", data={"reason": "x", "csrf": _csrf(live.text)}
                   ).status_code == 404
 

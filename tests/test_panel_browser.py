@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from gatepost.browser import launch
 from gatepost.stack import GateSpec, Stack, wait_until
+from shared.clock import FileClock
 
 pytestmark = pytest.mark.stack
 SITE = "green-acres"
@@ -74,14 +76,17 @@ def test_sign_in_and_watch_a_tag_read_appear_on_live(stack, browser, shots):
     expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
     sign_in(page, stack)
     expect(page.get_by_role("link", name="Live")).to_have_class("on")
-    expect(page.locator("#gate-main-in .relay")).to_have_text("ok")
+    expect(page.locator("#gate-main-in .relay b")).to_have_text("ok")
     stack.world.gates["main-in"].reader.push_once(EPC)
-    row = page.locator("#decisions tr").first
-    expect(row).to_contain_text("tag_valid")
+    row = page.locator("#decisions li").first
+    expect(row).to_contain_text("Resident vehicle — let in")
     expect(row).to_contain_text("MH12AB1234")
     expect(row.locator(".flat")).to_have_text("B-402")
-    expect(row).to_contain_text(EPC)
-    expect(page.locator("#gate-main-in .boom")).to_have_text("up")
+    expect(row.locator(".code")).to_have_text("tag_valid")
+    card = page.locator("#gate-main-in")
+    expect(card.locator(".vrn")).to_have_text("MH12AB1234")
+    expect(card.locator(".verdict")).to_contain_text("Resident vehicle — let in")
+    expect(card.locator(".boom")).to_have_text("up")
     page.screenshot(path=shots / "live.png", full_page=True)
     page.close()
 
@@ -91,13 +96,16 @@ def test_open_with_a_reason_raises_the_boom_and_reaches_the_cloud(stack, browser
     sign_in(page, stack)
     boom = stack.world.gates["main-out"].boom
     opens_before = boom.snapshot().opens
-    page.locator("#gate-main-out").get_by_role("button", name="Delivery").click()
-    expect(page.get_by_role("status")).to_have_text("Opened main-out.")
+    card = page.locator("#gate-main-out")
+    card.get_by_text("Open", exact=True).click()
+    card.get_by_text("Delivery").click()
+    card.get_by_role("button", name="Confirm open").click()
+    expect(page.locator("#opened")).to_have_text("Opened main-out.")
     assert boom.wait_for(lambda s: s.open_limit, 5), "the simulated boom did not rise"
     assert boom.snapshot().opens == opens_before + 1
-    row = page.locator("#decisions tr").first
-    expect(row).to_contain_text("guard_override")
-    expect(row).to_contain_text("ravi: Delivery")
+    row = page.locator("#decisions li").first
+    expect(row.locator(".code")).to_have_text("guard_override")
+    expect(row).to_contain_text("Opened by the guard (ravi): Delivery")
 
     def in_cloud() -> bool:
         events = stack.cloud.get("/api/v1/events", params={"site": SITE, "type": "decision"}
@@ -115,8 +123,11 @@ def test_a_form_posted_without_its_csrf_token_is_refused(stack, browser):
     sign_in(page, stack)
     overrides = stack.edge_health()["counters"].get("guard_overrides", 0)
     page.evaluate("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+    card = page.locator("#gate-main-in")
+    card.get_by_text("Open", exact=True).click()
+    card.get_by_text("Delivery").click()
     with page.expect_response(lambda r: "/gates/main-in/open" in r.url) as resp:
-        page.locator("#gate-main-in").get_by_role("button", name="Delivery").click()
+        card.get_by_role("button", name="Confirm open").click()
     assert resp.value.status == 403
     expect(page.locator("body")).to_contain_text("CSRF")
     assert stack.edge_health()["counters"].get("guard_overrides", 0) == overrides
@@ -164,4 +175,100 @@ def test_look_up_events_csv_and_alerts(stack, browser, shots):
     page.get_by_role("link", name="Alerts").click()
     expect(page.locator("h1").first).to_have_text("Now")
     page.screenshot(path=shots / "alerts.png", full_page=True)
+    page.close()
+
+
+LOCKED = "E2801160600002040000AB09"
+SIZES = {"tablet": (1024, 768), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def locked_car(stack):
+    """A resident's car whose owner locked it: it may come in, not go out."""
+    c = stack.cloud
+    c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH14CD5678", "flat": "A-101"}
+           ).raise_for_status()
+    c.post(f"/api/v1/sites/{SITE}/tags", json={"epc": LOCKED, "vrn": "MH14CD5678",
+                                               "status": "active"}).raise_for_status()
+    r = c.post(f"/api/v1/tags/{LOCKED}/lock", json={"until": "2099-01-01T18:00:00+05:30"})
+    r.raise_for_status()
+    stack.wait_edge_version(SITE, r.json()["rules_version"], 15)
+    return LOCKED
+
+
+def _layout(page: Page) -> dict:
+    return page.evaluate("""() => {
+      const lanes = [...document.querySelectorAll('.lane')].map(l => l.getBoundingClientRect());
+      const small = [...document.querySelectorAll('button, summary, nav a, label.reason, input')]
+        .filter(e => e.offsetParent !== null && e.type !== 'hidden')
+        .map(e => [e.outerHTML.slice(0, 60),  // a radio's target is its label
+                   (e.closest('label.reason') || e).getBoundingClientRect().height])
+        .filter(([, h]) => h < 44);
+      return {scrollW: document.documentElement.scrollWidth, innerW: window.innerWidth,
+              innerH: window.innerHeight, lanesBottom: Math.max(...lanes.map(r => r.bottom)),
+              small};
+    }""")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_live_at_tablet_and_phone_size_shows_each_lane_in_plain_words(stack, browser, shots,
+                                                                     locked_car, size):
+    w, h = SIZES[size]
+    page = browser.new_page(viewport={"width": w, "height": h})
+    sign_in(page, stack)
+    expect(page.locator("#gate-main-out .relay b")).to_have_text("ok")
+    car = stack.world.gates["main-out"]
+    FileClock.advance(stack.clock_file, timedelta(minutes=5))  # a later visit of the car
+    car.reader.tag_enter(locked_car)  # the locked car waits at the exit
+    try:
+        card = page.locator("#gate-main-out")
+        expect(card.locator(".verdict")).to_have_text("Locked by owner until 18:00 — exit "
+                                                      "refused")
+        expect(card.locator(".vrn")).to_have_text("MH14CD5678")
+        expect(card.locator(".flat")).to_have_text("A-101")
+        expect(card.locator("summary")).to_have_text("Open anyway")
+        layout = _layout(page)
+        assert layout["scrollW"] <= layout["innerW"], "the page scrolls sideways"
+        assert layout["lanesBottom"] <= layout["innerH"], "a lane is below the fold"
+        assert not layout["small"], f"touch targets under 44 px: {layout['small']}"
+        page.screenshot(path=shots / f"live-{size}.png")
+        # Open anyway: one tap, a reason, confirmed; a missing reason says so in words.
+        boom = car.boom
+        opens = boom.snapshot().opens
+        card.locator("summary").click()
+        card.get_by_role("button", name="Confirm open").click()
+        expect(card.get_by_role("alert")).to_have_text("Choose a reason first: tap one, or "
+                                                       "type one.")
+        assert boom.snapshot().opens == opens
+        layout = _layout(page)
+        assert layout["scrollW"] <= layout["innerW"], "the open form scrolls sideways"
+        page.screenshot(path=shots / f"live-open-anyway-{size}.png")
+        card.get_by_text("Visitor let in").click()
+        card.get_by_role("button", name="Confirm open").click()
+        expect(page.locator("#opened")).to_have_text("Opened main-out.")
+        assert boom.wait_for(lambda s: s.open_limit, 5)
+    finally:
+        car.reader.tag_leave(locked_car)
+    page.close()
+
+
+def test_a_reason_typed_by_hand_and_hold_open_then_close(stack, browser, shots):
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    sign_in(page, stack)
+    boom = stack.world.gates["main-in"].boom
+    boom.wait_for(lambda s: s.closed_limit, 10)
+    card = page.locator("#gate-main-in")
+    card.locator("summary").click()
+    card.get_by_label("Other reason").fill("Wedding procession")
+    card.get_by_text("Keep it open").click()
+    card.get_by_role("button", name="Confirm open").click()
+    expect(page.locator("#opened")).to_have_text("Opened main-in.")
+    expect(page.locator("#gate-main-in .boom")).to_have_text("held", timeout=10_000)
+    assert boom.snapshot().stop and boom.snapshot().open_limit
+    page.reload()
+    page.screenshot(path=shots / "live-held.png")
+    page.locator("#gate-main-in").get_by_role("button", name="Close").click()
+    assert boom.wait_for(lambda s: not s.stop and s.closed_limit, 15), "the boom stayed up"
+    held = [e for e in stack.edge_events_after(0, wait=0)[0] if e["type"] == "hold"]
+    assert [(e["held"], e["ok"]) for e in held][-2:] == [(True, True), (False, True)]
     page.close()

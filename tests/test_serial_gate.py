@@ -60,7 +60,7 @@ def serial_gate(tmp_path: Path):
 
 def test_a_car_passes_a_gate_wired_over_serial(serial_gate):
     daemon, world, board = serial_gate
-    wait_until(lambda: daemon.gates["lane"].reader_ok and daemon.gates["lane"].relay_ok, 10,
+    wait_until(lambda: daemon.lanes["lane"].reader_ok and daemon.lanes["lane"].relay_ok, 10,
                what="reader and relay up")
     result = world.vehicle("lane", EPC, give_up_after=5)
     assert result.opened and result.passed
@@ -74,13 +74,13 @@ def test_a_car_passes_a_gate_wired_over_serial(serial_gate):
 
 def test_an_unattributed_pass_is_recorded_without_a_vehicle(serial_gate):
     daemon, _, board = serial_gate
-    wait_until(lambda: daemon.gates["lane"].relay_ok, 10, what="relay up")
+    wait_until(lambda: daemon.lanes["lane"].relay_ok, 10, what="relay up")
     # The guard opens with the operator's own button and a car drives through.
     board.boom.press_open()
     assert board.boom.wait_for(lambda s: s.open_limit, 5)
     board.boom.set_loop(True)
-    wait_until(lambda: daemon.gates["lane"].inputs is not None
-               and daemon.gates["lane"].inputs.loop, 5, what="loop seen occupied")
+    wait_until(lambda: daemon.lanes["lane"].inputs is not None
+               and daemon.lanes["lane"].inputs.loop, 5, what="loop seen occupied")
     board.boom.set_loop(False)
     wait_until(lambda: daemon.counters["passes"] == 1, 5, what="the pass")
     passes = [e for e in daemon.ring.after(0) if e["type"] == "pass"]

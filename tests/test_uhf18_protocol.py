@@ -135,3 +135,34 @@ def test_corrupted_frames_are_dropped_and_neighbours_kept(tags, data):
     it = iter(got)
     assert all(any(g == w for g in it) for w in want)
     assert sum(isinstance(x, uhf18.Rejected) for x in out) >= (1 if bad else 0)
+
+
+@given(st.binary(max_size=300))
+def test_the_fast_crc_is_the_datasheets(data):
+    assert uhf18.crc16(data) == uhf18.crc16_bitwise(data)
+
+
+def test_noise_costs_a_bounded_number_of_checks_per_byte(monkeypatch):
+    """Decoding cost is proportional to bytes: pure noise fed in small chunks (as a serial
+    line delivers it) is checked at most twice per byte, never rescanned."""
+    import random
+
+    calls = {"n": 0}
+    real = uhf18._checks
+
+    def counting(frame: bytes) -> bool:
+        calls["n"] += 1
+        return real(frame)
+
+    monkeypatch.setattr(uhf18, "_checks", counting)
+    rng = random.Random(7)
+    noise = bytes(rng.randrange(256) for _ in range(30_000))
+    d = uhf18.StreamDecoder()
+    out = []
+    for i in range(0, len(noise), 3):
+        out += d.feed(noise[i : i + 3], i / 5760)
+    assert calls["n"] <= 2 * len(noise)
+    assert d.pending <= 256  # nothing piles up
+    rejected = sum(len(r.raw) for r in out if isinstance(r, uhf18.Rejected)
+                   and r.reason == "garbage")
+    assert rejected >= len(noise) - 2000  # skipped bytes are reported as they go

@@ -14,7 +14,6 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlparse
 
@@ -33,6 +32,7 @@ from shared.contract import (
     RulesVersion,
     Topics,
 )
+from shared.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class CloudLink:
         self.on_command = on_command
         self.connected = False
         self.subscribed = threading.Event()  # SUBACK received: deltas will reach us
-        self.counters: Counter[str] = Counter()
+        self.counters = Counters()
         self._inflight: dict[str, float] = {}
         self._inflight_lock = threading.Lock()
         self._wake = threading.Event()
@@ -124,6 +124,10 @@ class CloudLink:
         """New events are in the outbox."""
         self._wake.set()
 
+    def alive(self) -> bool:
+        """Whether the publisher and sync threads run (paho reconnects on its own)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
     # MQTT callbacks (paho's thread) ---------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -140,7 +144,7 @@ class CloudLink:
         with self._inflight_lock:
             self._inflight.clear()
         self.connected = True
-        self.counters["connects"] += 1
+        self.counters.inc("connects")
         log.info("cloud link up (%s)", self.mqtt_url)
         self._wake.set()
 
@@ -163,7 +167,7 @@ class CloudLink:
             self._handle_message(msg)
         except Exception:
             # paho would otherwise end its network thread: count, log, carry on.
-            self.counters["message_errors"] += 1
+            self.counters.inc("message_errors")
             log.exception("handling a message on %s failed", msg.topic)
 
     def _handle_message(self, msg: mqtt.MQTTMessage) -> None:
@@ -174,7 +178,7 @@ class CloudLink:
                 with self._inflight_lock:
                     for i in ack.ids:
                         self._inflight.pop(i, None)
-                self.counters["acked"] += len(ack.ids)
+                self.counters.inc("acked", len(ack.ids))
                 self._wake.set()
             elif msg.topic == Topics.edge_commands(self.edge_id):
                 cmd = json.loads(msg.payload)
@@ -192,7 +196,7 @@ class CloudLink:
             elif msg.topic.endswith("/rules/version"):
                 self._sync_q.put(("version", RulesVersion.model_validate_json(msg.payload)))
         except (ValidationError, ValueError) as exc:
-            self.counters["rejected_messages"] += 1
+            self.counters.inc("rejected_messages")
             log.warning("rejected message on %s: %s", msg.topic, exc)
 
     # Publisher ------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ class CloudLink:
                     break
                 with self._inflight_lock:
                     self._inflight[ev.id] = time.monotonic()
-                self.counters["published"] += 1
+                self.counters.inc("published")
             if len(batch) == room:
                 self._wake.set()
 
@@ -238,7 +242,7 @@ class CloudLink:
                 if kind == "delta":
                     delta: RulesDelta = item[1]
                     result = self.cache.apply_delta(delta)
-                    self.counters[f"delta_{result}"] += 1
+                    self.counters.inc(f"delta_{result}")
                     if result == "gap":
                         self._snapshot(delta.site)
                     elif result == "applied" and self.on_rules:
@@ -264,7 +268,7 @@ class CloudLink:
             r.raise_for_status()
             snap = RulesSnapshot.model_validate_json(r.content)
         except (httpx.HTTPError, ValidationError) as exc:
-            self.counters["snapshot_failures"] += 1
+            self.counters.inc("snapshot_failures")
             if site not in self._snapshot_failing:
                 log.warning("rules snapshot of %s failed: %s; retrying every second", site, exc)
                 self._snapshot_failing.add(site)
@@ -277,6 +281,6 @@ class CloudLink:
             log.info("rules snapshot of %s recovered", site)
         if snap.version >= self.cache.version(site):
             self.cache.apply_snapshot(snap)
-            self.counters["snapshots"] += 1
+            self.counters.inc("snapshots")
             if self.on_rules:
                 self.on_rules(site, snap.version)

@@ -2,7 +2,9 @@
 
 Reads bytes, feeds the protocol's stream decoder, hands every EPC to ``on_epc`` with the
 monotonic time the frame completed, counts rejected frames by reason, and reopens the line
-with back-off when it drops. Logs on transitions only.
+with back-off when it drops. Logs on transitions only. The line's state starts unknown and is
+reported on every change, the first failure included (a reader dead at boot is reported).
+The daemon sees only the ``CredentialReader`` port; ``open_reader`` picks the protocol by name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import serial
 
@@ -20,6 +23,44 @@ from edge.drivers import uhf18
 log = logging.getLogger(__name__)
 
 EpcHandler = Callable[[str, int], None]
+
+
+class CredentialReader(Protocol):
+    """Port: a reader that hands credentials to the daemon from a thread of its own."""
+
+    def last_progress(self) -> float:
+        """When the reading thread last went round its loop (monotonic)."""
+        ...
+
+    def start(self) -> None:
+        """Start (or start again after the thread died)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop and join."""
+        ...
+
+    def alive(self) -> bool:
+        """Whether the reading thread runs."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Line state and counters."""
+        ...
+
+
+PROTOCOLS = ("uhf18",)
+
+
+def open_reader(name: str, protocol: str, url: str, *, baud: int, on_epc: EpcHandler,
+                on_reject: Callable[[uhf18.Rejected], None] | None = None,
+                on_state: Callable[[bool, str], None] | None = None) -> CredentialReader:
+    """A reader of the named protocol family."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unsupported reader protocol {protocol!r} (supported: "
+                         f"{', '.join(PROTOCOLS)})")
+    return SerialReader(name, url, baud=baud, protocol=protocol, on_epc=on_epc,
+                        on_reject=on_reject, on_state=on_state)
 
 
 class SerialReader:
@@ -40,15 +81,35 @@ class SerialReader:
         self.rejected: Counter[str] = Counter()
         self.reconnects = 0
         self.handler_errors = 0
-        self.connected = False
+        self.state: bool | None = None  # None: not known yet (nothing tried or answered)
+        self.progress = time.monotonic()
         self.settle_s = 1.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._serial: serial.SerialBase | None = None
         self._lock = threading.Lock()
 
+    @property
+    def connected(self) -> bool:
+        """Whether the line is up."""
+        return bool(self.state)
+
+    def alive(self) -> bool:
+        """Whether the reading thread runs."""
+        return bool(self._thread and self._thread.is_alive())
+
+    def last_progress(self) -> float:
+        """When the reading thread last went round its loop (monotonic)."""
+        return self.progress
+
+    def stats(self) -> dict[str, Any]:
+        """Line state and counters."""
+        return {"connected": self.connected, "frames": self.frames,
+                "rejected": dict(self.rejected)}
+
     def start(self) -> None:
         """Start the reading thread."""
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"reader-{self.name}", daemon=True)
         self._thread.start()
 
@@ -73,9 +134,9 @@ class SerialReader:
             return True
 
     def _set_state(self, up: bool, why: str) -> None:
-        if up == self.connected:
+        if up == self.state:
             return
-        self.connected = up
+        self.state = up
         if up:
             log.info("reader %s connected at %s", self.name, self.url)
         else:
@@ -86,6 +147,7 @@ class SerialReader:
     def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
+            self.progress = time.monotonic()
             try:
                 ser = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.01)
             except (serial.SerialException, OSError, ValueError) as exc:
@@ -118,7 +180,7 @@ class SerialReader:
         opened = time.monotonic()
         while not self._stop.is_set():
             data = ser.read(max(1, ser.in_waiting))
-            now = time.monotonic()
+            now = self.progress = time.monotonic()
             now_ns = time.monotonic_ns()
             if not self.connected and (data or now - opened >= self.settle_s):
                 self._set_state(True, "")

@@ -18,7 +18,7 @@ from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
-from edge.drivers.waveshare import RawWriteCoil, flash_on
+from edge.drivers.waveshare import RawWriteCoil, flash_on, set_relay
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ class BarrierActuator(Protocol):
 
     def read_inputs(self) -> GateInputs | None:
         """Loop and limit switches, or None when the board cannot be read."""
+        ...
+
+    def hold(self, on: bool) -> bool:
+        """Latch (or release) the operator's STOP/hold input; False when not wired or the
+        board did not acknowledge."""
         ...
 
 
@@ -117,10 +122,11 @@ class ModbusBarrier:
     """A barrier wired to one board: OPEN on a relay, loop and limits on inputs (1-based)."""
 
     def __init__(self, bus: ModbusBus, *, unit: int, relay: int, loop_input: int,
-                 open_input: int, closed_input: int) -> None:
+                 open_input: int, closed_input: int, hold_relay: int | None = None) -> None:
         self.bus = bus
         self.unit = unit
         self.relay = relay
+        self.hold_relay = hold_relay
         self.loop_input = loop_input
         self.open_input = open_input
         self.closed_input = closed_input
@@ -142,6 +148,22 @@ class ModbusBarrier:
         if result is None:
             return OpenResult(False, ack, f"relay board {self.bus.url} unit {self.unit} failed")
         return OpenResult(True, ack)
+
+    def hold(self, on: bool) -> bool:
+        """Latch or release the hold relay (wired to the operator's STOP): a boom held at its
+        open limit stays up until released, whatever its auto-close timer says."""
+        if self.hold_relay is None:
+            return False
+        req = set_relay(self.hold_relay, on, self.unit)
+
+        def write(client):
+            reply = client.execute(False, req)
+            if not isinstance(reply, RawWriteCoil) or (reply.address, reply.value) != (
+                    req.address, req.value):
+                raise ModbusException("hold echo mismatch")
+            return reply
+
+        return self.bus.call("hold", write) is not None
 
     def read_inputs(self) -> GateInputs | None:
         """Read the eight inputs (FC02) and pick the gate's."""

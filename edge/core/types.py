@@ -8,40 +8,16 @@ from typing import Protocol
 
 from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
-from shared.vocab import CredentialMode, Direction, Outcome, Reason, TagStatus
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """Something presented at a gate: for now a tag EPC (plates and codes come later)."""
-
-    kind: str  # "tag"
-    value: str
-
-    @property
-    def key(self) -> str:
-        """Identity used for de-duplication."""
-        return f"{self.kind}:{self.value}"
-
-
-@dataclass(frozen=True, slots=True)
-class GateInfo:
-    """A gate as the edge is wired to it."""
-
-    id: str
-    site: str
-    direction: Direction
-    credentials: CredentialMode = CredentialMode.EITHER
-    mismatch: str = "deny"  # "deny" or "alert": what a tag/plate disagreement does
-
-
-@dataclass(frozen=True, slots=True)
-class RecentCredential:
-    """The last credential of one kind decided at a gate, for fusing tag and plate."""
-
-    kind: str
-    vrn: str | None
-    at: datetime
+from shared.locks import is_locked
+from shared.vocab import (
+    AntiPassback,
+    CredentialKind,
+    CredentialMode,
+    Direction,
+    Outcome,
+    Reason,
+    TagStatus,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +33,52 @@ class PlateEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """Something presented at a gate: a tag's EPC, a plate read (with the camera's evidence),
+    a signed command's id or a guard's name. ``edge.core.credentials`` resolves each kind."""
+
+    kind: CredentialKind
+    value: str
+    evidence: PlateEvidence | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity used for de-duplication."""
+        return f"{self.kind}:{self.value}"
+
+    @classmethod
+    def tag(cls, epc: str) -> Credential:
+        """A tag read."""
+        return cls(CredentialKind.TAG, epc.upper())
+
+    @classmethod
+    def plate(cls, evidence: PlateEvidence) -> Credential:
+        """A plate read; its value is the best candidate until the match names the plate."""
+        return cls(CredentialKind.PLATE, evidence.best[0], evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class GateInfo:
+    """A gate as the edge is wired to it."""
+
+    id: str
+    site: str
+    direction: Direction
+    credentials: CredentialMode = CredentialMode.EITHER
+    mismatch: str = "deny"  # "deny" or "alert": what a tag/plate disagreement does
+    anti_passback: AntiPassback = AntiPassback.OFF
+
+
+@dataclass(frozen=True, slots=True)
+class RecentCredential:
+    """The last credential of one kind decided at a gate, for fusing tag and plate."""
+
+    kind: str
+    vrn: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TagRecord:
     """A cached tag."""
 
@@ -68,8 +90,8 @@ class TagRecord:
     locked_until: datetime | None
 
     def is_locked(self, now: datetime) -> bool:
-        """Locked now: locked with no end, or before its end."""
-        return self.locked and (self.locked_until is None or now < self.locked_until)
+        """Locked now: locked with no end, or before its end (``shared.locks``)."""
+        return is_locked(self.locked, self.locked_until, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +101,7 @@ class Policy:
     dedup_hold_s: float = 5.0
     plate_min_score: float = 0.3
     fusion_window_s: float = 10.0
+    redecide_s: float = 3.0  # a refused credential still in the field is decided again
 
 
 class CacheView(Protocol):
@@ -90,10 +113,6 @@ class CacheView(Protocol):
 
     def is_inside(self, vrn: str) -> bool | None:
         """Whether the vehicle is inside the site (None: not known)."""
-        ...
-
-    def last_seen(self, gate_id: str, credential_key: str) -> datetime | None:
-        """When this credential was last read at this gate."""
         ...
 
     def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
@@ -131,6 +150,7 @@ class Decision:
     direction: Direction | None = None
     detail: str = ""
     subscription: str | None = None
+    alerts: tuple[str, ...] = ()  # alert kinds a guard must see, e.g. "credential_mismatch"
 
     @property
     def opens(self) -> bool:

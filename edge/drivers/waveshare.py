@@ -42,6 +42,14 @@ def flash_on(relay: int, pulse_ms: int, unit: int) -> RawWriteCoil:
     return RawWriteCoil(FLASH_BASE + relay - 1, pulse_units(pulse_ms), dev_id=unit)
 
 
+def set_relay(relay: int, on: bool, unit: int) -> RawWriteCoil:
+    """The request that closes (``on``) or opens relay *relay* (1-based) and leaves it so:
+    FC05 to coil ``relay - 1`` with 0xFF00 or 0x0000 (the board's latching write)."""
+    if not 1 <= relay <= 8:
+        raise ValueError("relay must be 1..8")
+    return RawWriteCoil(relay - 1, 0xFF00 if on else 0x0000, dev_id=unit)
+
+
 def pulse_units(pulse_ms: int) -> int:
     """Pulse length in the board's 100 ms units (1–255)."""
     return max(1, min(255, round(pulse_ms / 100)))

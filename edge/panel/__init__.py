@@ -24,6 +24,8 @@ from fastapi.templating import Jinja2Templates
 
 from edge.accounts import Accounts
 from edge.panel import queries
+from edge.panel.live import alert_text, with_plain
+from edge.panel.live import context as live_context
 from edge.panel.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions
 from edge.remote import correct_presence
 from shared.vocab import Outcome, Reason
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 OPEN_REASONS = ["Visitor let in", "Delivery", "Emergency vehicle", "Reader or camera fault",
                 "Resident without tag"]
-LIVE_TYPES = {"decision", "open", "pass", "fault", "alert", "presence"}
+LIVE_TYPES = {"decision", "open", "pass", "fault", "alert", "presence", "hold"}
 
 
 class _Redirect(Exception):
@@ -71,7 +73,7 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
     def checked(request: Request, csrf: str | None) -> Session:
         s = session(request)
         if not s.csrf_ok(csrf):
-            daemon.counters["panel_csrf_refused"] += 1
+            daemon.counters.inc("panel_csrf_refused")
             raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
         return s
 
@@ -98,10 +100,10 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         """Check the password (lockout after five failures) and start a session."""
         cookie = request.cookies.get(LOGIN_COOKIE) or ""
         if not csrf or not secrets.compare_digest(cookie, csrf):
-            daemon.counters["panel_csrf_refused"] += 1
+            daemon.counters.inc("panel_csrf_refused")
             raise HTTPException(403, "the sign-in form's CSRF token is missing or wrong")
         result = accounts().login(username, password)
-        daemon.counters[f"panel_login_{result.reason}"] += 1
+        daemon.counters.inc(f"panel_login_{result.reason}")
         if not result.ok:
             msg = ("This account is locked for 15 minutes after repeated failures."
                    if result.reason == "locked" else "Wrong user name or password.")
@@ -125,26 +127,38 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
 
     # Live and Open ------------------------------------------------------------------------
     @app.get("/")
-    def live(request: Request, opened: str = "") -> Response:
-        """Each gate's barrier, loop and devices; the latest decisions, live."""
+    def live(request: Request, opened: str = "", need_reason: str = "") -> Response:
+        """Each lane: the vehicle at the gate, its decision in plain words, the action that
+        fits and the lane's devices; below, the latest decisions, who is inside, alerts."""
         s = session(request)
-        recent = [e for e in daemon.ring.after(0, 0, 20_000) if e["type"] == "decision"
-                  and e["outcome"] != Outcome.IGNORED.value][-30:][::-1]
-        return page(request, "live.html", s, health=daemon.health(), recent=recent,
-                    last_id=daemon.ring.last_id, reasons=OPEN_REASONS, opened=opened)
+        known = set(daemon.lanes)  # echo gate ids only, never free text
+        return page(request, "live.html", s, **live_context(daemon), reasons=OPEN_REASONS,
+                    opened=opened if opened in known else "",
+                    need_reason=need_reason if need_reason in known else "")
 
     @app.post("/gates/{gate}/open")
     def guard_open(request: Request, gate: str, csrf: str = Form(""), reason: str = Form(""),
-                   other: str = Form(""), vrn: str = Form("")) -> Response:
-        """Open a gate for a guard: one tap plus a reason, recorded as ``guard_override``."""
+                   other: str = Form(""), vrn: str = Form(""), hold: str = Form("")) -> Response:
+        """Open a gate for a guard: a reason, confirmed, recorded as ``guard_override``;
+        ``hold`` keeps the boom up until Close."""
         s = checked(request, csrf)
-        why = (other.strip() or reason.strip())
-        if not why:
-            raise HTTPException(422, "say why the gate is opened: pick a reason or type one")
-        if gate not in daemon.gates:
+        if gate not in daemon.lanes:
             raise HTTPException(404, f"no gate {gate} on this box")
-        daemon.guard_open(gate, s.user, s.role, why, vrn.strip().upper() or None)
+        why = (other.strip() or reason.strip())
+        if not why:  # a clear message on the page, not an error body
+            return RedirectResponse(f"/?need_reason={gate}", status_code=303)
+        keep = bool(hold) and daemon.lanes[gate].hold_wired
+        daemon.guard_open(gate, s.user, s.role, why, vrn.strip().upper() or None, hold=keep)
         return RedirectResponse(f"/?opened={gate}", status_code=303)
+
+    @app.post("/gates/{gate}/release")
+    def release(request: Request, gate: str, csrf: str = Form("")) -> Response:
+        """Let a held boom close (by its own timer; never onto a vehicle)."""
+        s = checked(request, csrf)
+        if gate not in daemon.lanes or not daemon.lanes[gate].hold_wired:
+            raise HTTPException(404, f"no gate {gate} with a hold relay on this box")
+        daemon.release(gate, s.user)
+        return RedirectResponse("/", status_code=303)
 
     @app.get("/panel/stream")
     async def stream(request: Request, after: int = 0) -> Response:
@@ -166,12 +180,17 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
                 for e in items:
                     last = e["local_id"]
                     if e["type"] in LIVE_TYPES:
+                        if e["type"] == "decision":
+                            e = with_plain(daemon, e)
+                        elif e["type"] in ("alert", "fault"):
+                            e = {**e, "text": alert_text(e)}
                         yield f"id: {last}\nevent: {e['type']}\ndata: {json.dumps(e)}\n\n"
                 if loop.time() >= next_health:
                     next_health = loop.time() + 1.0
-                    h = daemon.health()
-                    small = {"gates": h["gates"], "cloud_connected": h["cloud_connected"],
-                             "outbox": h["outbox"], "cameras": h["cameras"]}
+                    h = live_context(daemon)
+                    small = {"gates": h["health"]["gates"], "inside": h["inside"],
+                             "cloud_connected": h["health"]["cloud_connected"],
+                             "outbox": h["health"]["outbox"], "cameras": h["health"]["cameras"]}
                     yield f"event: health\ndata: {json.dumps(small)}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream",
@@ -202,7 +221,7 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         s = checked(request, csrf)
         if s.role != "supervisor":
             raise HTTPException(403, "only a supervisor may correct inside/outside")
-        if not any(g.cfg.site == site for g in daemon.gates.values()):
+        if not any(g.site == site for g in daemon.config.gates):
             raise HTTPException(404, f"no gate of site {site} on this box")
         correct_presence(daemon, site, vrn, inside == "inside", s.user)
         return RedirectResponse(f"/lookup?q={q or vrn}&done=presence", status_code=303)
@@ -228,7 +247,7 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         s = session(request)
         f = event_filter(request)
         return page(request, "events.html", s, f=f, rows=queries.events(daemon, f),
-                    gates=list(daemon.gates), reasons=[r.value for r in Reason],
+                    gates=list(daemon.lanes), reasons=[r.value for r in Reason],
                     outcomes=[o.value for o in Outcome], query=request.url.query)
 
     @app.get("/events.csv")

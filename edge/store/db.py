@@ -88,6 +88,21 @@ MIGRATIONS = [
         """,
     ),
     sql_migration("008_vehicle_flat", "ALTER TABLE vehicles ADD COLUMN flat TEXT"),
+    sql_migration(
+        "009_lanes",
+        """
+        CREATE TABLE lane_held (
+            gate TEXT NOT NULL, key TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,
+            vrn TEXT, decided_at TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (gate, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE lane_awaiting (
+            gate TEXT PRIMARY KEY, vrn TEXT, at TEXT NOT NULL, decision TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE open_intents (
+            decision TEXT PRIMARY KEY, gate TEXT NOT NULL, at TEXT NOT NULL, vrn TEXT
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 

@@ -64,11 +64,14 @@ class ScenarioRun:
         self.guard_clients: dict[str, Any] = {}  # panel sessions of ``guard`` steps
         self.refs: dict[str, str] = {}  # subscription ids by the scenario's ref names
         self.resident_keys: dict[str, str] = {}  # API keys of ``remote_open`` residents
+        self.arrivals: dict[str, Any] = {}  # the last ``arrive`` vehicle of each gate
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
         gates = [GateSpec(g.id, s.id, g.direction.value,
-                          g.camera.model_dump() if g.camera else None, g.credentials, g.mismatch)
+                          g.camera.model_dump() if g.camera else None, g.credentials, g.mismatch,
+                          {k: v for k in ("anti_passback", "confirm_reads")
+                           if (v := getattr(g, k)) is not None})
                  for s in sc.all_sites for g in s.gates]
         self.base_dir = base_dir
         b = sc.barrier
@@ -218,6 +221,14 @@ class ScenarioRun:
             return self._reader(step.reader)
         if step.expect_cloud:
             return self._expect_cloud(step)
+        if step.arrive:
+            from gatepost.scenario.arrivals import arrive
+
+            return arrive(self, step.arrive)
+        if step.expect_gate:
+            from gatepost.scenario.arrivals import expect_gate
+
+            return expect_gate(self, step.expect_gate)
         raise ScenarioError("empty step")
 
     def _gate(self, vs: VehicleStep) -> dict[str, Any]:

@@ -38,6 +38,10 @@ class GateDef(_M):
     mismatch: Literal["deny", "alert"] = "deny"
     parking: str | None = Field(None, description="the parking this gate is a barrier of "
                                 "(linked when the scenario's add_parking creates it)")
+    anti_passback: Literal["off", "soft", "hard"] | None = Field(
+        None, description="this gate's anti-passback, overriding the scenario's policy")
+    confirm_reads: int | None = Field(None, ge=1, le=10, description="identical EPCs needed "
+                                      "before a tag is decided")
 
 
 class SiteDef(_M):
@@ -93,6 +97,24 @@ class VehicleStep(_M):
     give_up_after: Duration = 1.5
 
 
+class ArriveStep(_M):
+    gate: str
+    epc: str | None = None
+    image: str | None = Field(None, description="as in `camera:`")
+    give_up_after: Duration = Field(10.0, description="how long the vehicle waits for the "
+                                    "boom before it gives up and leaves")
+
+
+class GateExpectStep(_M):
+    gate: str
+    decision: Literal["open", "deny", "ignored", "none"] | None = None
+    reason: str | None = None
+    vrn: str | None = None
+    barrier_opened: bool | None = None
+    passed: bool | None = None
+    within: Duration = 5.0
+
+
 class RemoteOpenStep(_M):
     gate: str
     vehicle: str | None = None
@@ -132,8 +154,8 @@ class CloudExpect(_M):
 
 class CloudExpectStored(_M):
     decisions: dict[Literal["open", "deny"], int] | None = None
-    events: dict[Literal["read", "decision", "open", "pass", "fault", "alert", "presence"],
-                 int] | None = None
+    events: dict[Literal["read", "decision", "open", "pass", "fault", "alert", "presence",
+                         "open_unconfirmed", "hold"], int] | None = None
     complete: bool | None = Field(None, description="every event the edge issued is stored "
                                   "exactly once and its outbox is empty")
     within: Duration = 10.0
@@ -145,7 +167,7 @@ class CloudExpectStored(_M):
 
 ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "guard", "advance",
            "at",
-           "link", "broker", "edge", "reader", "expect_cloud")
+           "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS)
 
@@ -167,6 +189,8 @@ class Step(_M):
     edge: Literal["kill", "start", "stop", "restart"] | None = None
     reader: dict[str, Any] | None = None
     expect_cloud: CloudExpectStored | None = None
+    arrive: ArriveStep | None = None
+    expect_gate: GateExpectStep | None = None
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -214,6 +238,8 @@ class Policy(_M):
     dedup_hold_s: float | None = None
     pass_window_s: float | None = None
     poll_ms: int | None = None
+    anti_passback: Literal["off", "soft", "hard"] | None = None
+    redecide_s: float | None = None
 
 
 class BarrierDef(_M):

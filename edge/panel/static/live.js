@@ -1,62 +1,130 @@
-// Live page: server-sent events append decisions and refresh each gate's state.
+// Live page: server-sent events update each lane's card, the latest decisions, who is inside
+// and the alerts; no framework, no build step.
 "use strict";
 (function () {
-  const body = document.getElementById("decisions");
+  const list = document.getElementById("decisions");
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
   // When each decision became visible (epoch ms), for `gatepost bench panel`.
   window.gatepostSeen = {};
+  const crops = (e) => (e.evidence || []).filter((n) => n.endsWith(".crop.jpg"))
+    .map((n) => `<img src="/evidence/${encodeURIComponent(n)}" alt="plate crop" class="crop">`)
+    .join("");
+  const flat = (f) => (f ? ` <span class="flat">${esc(f)}</span>` : "");
+
   function row(e) {
-    const crop = (e.evidence || []).filter((n) => n.endsWith(".crop.jpg"))
-      .map((n) => `<img src="/evidence/${encodeURIComponent(n)}" alt="plate crop" class="crop">`)
-      .join("");
-    const detail = e.guard ? `${e.guard.user}: ${e.guard.reason}` :
-      (e.subscription ? `${e.subscription} · ${e.detail}` : e.detail);
-    const tr = document.createElement("tr");
-    tr.dataset.event = e.event_id;
-    tr.className = "fresh";
-    tr.innerHTML = `<td>${esc(e.at.slice(11, 19))}</td><td>${esc(e.gate)}</td>` +
-      `<td class="${esc(e.outcome)}">${esc(e.outcome)}</td><td>${esc(e.reason)}</td>` +
-      `<td>${esc(e.vrn)}${e.flat ? ` <span class="flat">${esc(e.flat)}</span>` : ""}</td>` +
-      `<td>${esc(e.credential.kind)} ${esc(e.credential.value)}</td>` +
-      `<td>${esc(detail)}</td><td>${crop}</td>`;
-    body.prepend(tr);
-    while (body.rows.length > 100) body.deleteRow(-1);
+    const li = document.createElement("li");
+    li.dataset.event = e.event_id;
+    li.className = `${e.outcome} fresh`;
+    li.innerHTML = `<time>${esc(e.at.slice(11, 19))}</time> <b>${esc(e.gate)}</b> ` +
+      `<span class="what">${esc(e.plain)}</span> ` +
+      `<span class="veh">${esc(e.vrn || e.credential.value)}${flat(e.flat)}</span> ` +
+      `<code class="code">${esc(e.reason)}</code>${crops(e)}`;
+    list.prepend(li);
+    while (list.children.length > 100) list.lastElementChild.remove();
     window.gatepostSeen[e.event_id] = performance.timeOrigin + performance.now();
   }
-  function text(el, value, bad) {
+
+  function lane(card, c) {
+    // The vehicle at the gate and its decision, in plain words, with the action that fits.
+    const state = c && !c.passed ? c.outcome : "idle";
+    card.classList.remove("open", "deny", "ignored", "idle");
+    card.classList.add(state);
+    const vrn = c ? (c.vrn || (c.credential.kind === "tag" ? "tag " + c.credential.value : "")) :
+      "No vehicle";
+    card.querySelector(".vrn").textContent = vrn;
+    card.querySelector(".vehicle-now .flat").textContent = (c && c.flat) || "";
+    card.querySelector(".crop-slot").innerHTML = c ? crops(c) : "";
+    card.querySelector(".verdict").innerHTML = c ?
+      esc(c.plain) + (c.passed ? " <small>· passed</small>" : "") : "Lane clear";
+    const summary = card.querySelector(".open-anyway summary");
+    if (summary) {
+      summary.textContent = c && c.outcome === "deny" && !c.passed ? "Open anyway" : "Open";
+    }
+    const hidden = card.querySelector("input[name=vrn]");
+    if (hidden) hidden.value = c && c.vrn && !c.passed ? c.vrn : "";
+  }
+
+  function chip(el, value, bad) {
     if (!el) return;
-    el.textContent = value;
+    el.querySelector("b").textContent = value;
     el.classList.toggle("bad", !!bad);
   }
+
   function health(h) {
     for (const g of h.gates) {
       const card = document.getElementById("gate-" + g.id);
       if (!card) continue;
-      text(card.querySelector(".boom"), g.open_limit ? "up" : (g.closed_limit ? "down" : "moving"));
-      text(card.querySelector(".loop"), g.loop ? "occupied" : "clear");
       for (const dev of ["reader", "relay"]) {
         const ok = g[dev + "_ok"];
-        text(card.querySelector("." + dev), ok ? "ok" : (ok === false ? "DOWN" : "—"), ok === false);
+        chip(card.querySelector("." + dev), ok ? "ok" : (ok === false ? "DOWN" : "…"), ok === false);
       }
       const cam = h.cameras[g.id];
-      if (cam) text(card.querySelector(".camera"), cam.connected ? "ok" : "DOWN", !cam.connected);
+      if (cam) chip(card.querySelector(".camera"), cam.connected ? "ok" : "DOWN", !cam.connected);
+      card.querySelector(".boom").textContent = g.held_open ? "held" :
+        (g.open_limit ? "up" : (g.closed_limit ? "down" : "moving"));
+      if (!card.contains(document.activeElement)) lane(card, g.current);
+      const release = card.querySelector("form.release");
+      if (release) release.hidden = !g.held_open;
     }
-    text(document.getElementById("cloud"), h.cloud_connected ? "connected" : "OFFLINE",
-         !h.cloud_connected);
-    text(document.getElementById("outbox"), h.outbox);
+    const inside = document.getElementById("inside");
+    inside.innerHTML = h.inside.length ? h.inside.map((v) =>
+      `<li><b>${esc(v.vrn)}</b>${flat(v.flat)} <small>since ${esc(v.at.slice(11, 16))}</small></li>`
+    ).join("") : '<li class="hint">Nobody recorded inside.</li>';
+    document.getElementById("inside-count").textContent = h.inside.length;
+    const cloud = document.getElementById("cloud");
+    cloud.textContent = h.cloud_connected ? "connected" : "OFFLINE";
+    cloud.classList.toggle("bad", !h.cloud_connected);
+    document.getElementById("outbox").textContent = h.outbox;
     const banner = document.getElementById("banner");
     banner.textContent = h.cloud_connected ? "" :
       "Cloud link down: the gates keep deciding from the local cache.";
     banner.classList.toggle("down", !h.cloud_connected);
   }
-  const source = new EventSource("/panel/stream?after=" + body.dataset.last);
+
+  function alert(e) {
+    const ul = document.getElementById("alerts");
+    const hint = ul.querySelector(".hint");
+    if (hint) hint.remove();
+    const li = document.createElement("li");
+    li.className = "fresh";
+    li.innerHTML = `<time>${esc(e.at.slice(11, 19))}</time> <b>${esc(e.gate)}</b> ${esc(e.text)}`;
+    ul.prepend(li);
+    while (ul.children.length > 8) ul.lastElementChild.remove();
+    document.getElementById("nav-alerts").classList.add("bad");
+  }
+
+  // A reason before every open: one tap on a reason (or typed), then Confirm open.
+  for (const form of document.querySelectorAll(".reasons-form")) {
+    form.addEventListener("submit", (ev) => {
+      const picked = form.querySelector("input[name=reason]:checked");
+      const other = form.querySelector("input[name=other]").value.trim();
+      if (!picked && !other) {
+        ev.preventDefault();
+        let msg = form.querySelector(".need");
+        if (!msg) {
+          msg = document.createElement("p");
+          msg.className = "need error";
+          msg.setAttribute("role", "alert");
+          form.prepend(msg);
+        }
+        msg.textContent = "Choose a reason first: tap one, or type one.";
+      }
+    });
+  }
+
+  const source = new EventSource("/panel/stream?after=" + list.dataset.last);
   source.addEventListener("decision", (m) => {
     const e = JSON.parse(m.data);
-    if (e.outcome !== "ignored") row(e);
+    if (e.outcome === "ignored") return;
+    row(e);
+    const card = document.getElementById("gate-" + e.gate);
+    if (card && !card.contains(document.activeElement)) lane(card, {...e, passed: false});
   });
   source.addEventListener("health", (m) => health(JSON.parse(m.data)));
-  source.addEventListener("alert", () => {
-    document.getElementById("nav-alerts").classList.add("bad");
+  source.addEventListener("alert", (m) => alert(JSON.parse(m.data)));
+  source.addEventListener("fault", (m) => {
+    const e = JSON.parse(m.data);
+    if (e.state === "down") alert(e);
   });
   source.addEventListener("logout", () => { source.close(); location.href = "/login"; });
 })();

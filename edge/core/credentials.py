@@ -1,0 +1,102 @@
+"""One resolver per credential kind (pure): a credential → the vehicle it names, or a refusal.
+
+A resolver answers only what is particular to its kind: whether a tag is known, of this site
+and active; whether a plate read is confident, unambiguous and of a registered vehicle. What
+happens next (the lock rule, the parking's subscriptions, anti-passback, the gate's credential
+mode and fusion) is the same for every kind and lives in ``edge.core.decide``. A new kind (the
+access codes) adds a resolver here, not another copy of the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from edge.core.direction import effective_direction
+from edge.core.parking import inside_area
+from edge.core.plate_match import agree
+from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
+from shared.vocab import REASON_OUTCOMES, CredentialKind, Reason, TagStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A credential that names a vehicle of the gate's site."""
+
+    credential: Credential
+    vrn: str | None
+    valid: Reason  # the reason an open carries: tag_valid, plate_valid…
+    locks: tuple[tuple[bool, datetime | None], ...]  # (locked, until) of the vehicle's tags
+    partner: CredentialKind | None  # the kind fused with this one at the gate
+    detail: str = ""
+
+
+Resolver = Callable[[Credential, GateInfo, CacheView, datetime, Policy], "Decision | Named"]
+
+
+def refuse(reason: Reason, gate: GateInfo, cred: Credential, now: datetime,
+           **kw: Any) -> Decision:
+    """A decision with the outcome its reason implies."""
+    return Decision(REASON_OUTCOMES[reason], reason, gate.id, cred, now, **kw)
+
+
+def resolve_tag(cred: Credential, gate: GateInfo, view: CacheView, now: datetime,
+                policy: Policy) -> Decision | Named:
+    """A tag: known, of this site, active."""
+    tag = view.tag(cred.value)
+    if tag is None:
+        return refuse(Reason.UNKNOWN_CREDENTIAL, gate, cred, now)
+    if tag.site != gate.site or tag.status is not TagStatus.ACTIVE:
+        parking = view.parking_of(gate.id)
+        inside = inside_area(view.is_inside, parking[0] if parking else None,
+                             tag.vrn) if tag.vrn else None
+        common = {"vrn": tag.vrn, "direction": effective_direction(gate, inside)}
+        if tag.site != gate.site:
+            return refuse(Reason.WRONG_SITE, gate, cred, now, detail=f"tag of site {tag.site}",
+                          **common)
+        return refuse(Reason.TAG_INACTIVE, gate, cred, now, detail=f"status {tag.status}",
+                      **common)
+    return Named(cred, tag.vrn, Reason.TAG_VALID, ((tag.locked, tag.locked_until),),
+                 CredentialKind.PLATE)
+
+
+def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: datetime,
+                  policy: Policy) -> Decision | Named:
+    """A plate read: confident, unambiguous, registered; at a society gate the vehicle also
+    needs an active tag of the site (the tag is its membership)."""
+    evidence = cred.evidence
+    if evidence is None:
+        raise ValueError("a plate credential carries the camera's evidence")
+    best_text, best_score = evidence.best
+    match = agree(evidence.candidates, view.plate_index(gate.site), policy.plate_min_score)
+    cred = Credential(CredentialKind.PLATE, match.plate or best_text, evidence)
+    if not any(score >= policy.plate_min_score for _, score in evidence.candidates):
+        return refuse(Reason.LOW_CONFIDENCE, gate, cred, now,
+                      detail=f"best {best_text} scored {best_score:.2f}")
+    if match.kind == "ambiguous":
+        return refuse(Reason.PLATE_AMBIGUOUS, gate, cred, now,
+                      detail="could be " + " or ".join(match.candidates))
+    if match.plate is None:
+        return refuse(Reason.UNKNOWN_CREDENTIAL, gate, cred, now)
+    vrn = match.plate
+    detail = "look-alike match" if match.kind == "lookalike" else ""
+    parking = view.parking_of(gate.id)
+    if parking is not None:  # a parking's subscriptions name its vehicles
+        return Named(cred, vrn, Reason.PLATE_VALID, (), CredentialKind.TAG, detail)
+    active = [t for t in view.vehicle_tags(vrn)
+              if t.site == gate.site and t.status is TagStatus.ACTIVE]
+    if not active:
+        inside = view.is_inside(vrn)
+        return refuse(Reason.TAG_INACTIVE, gate, cred, now, vrn=vrn,
+                      direction=effective_direction(gate, inside),
+                      detail="no active tag for this vehicle")
+    return Named(cred, vrn, Reason.PLATE_VALID,
+                 tuple((t.locked, t.locked_until) for t in active), CredentialKind.TAG, detail)
+
+
+RESOLVERS: dict[CredentialKind, Resolver] = {
+    CredentialKind.TAG: resolve_tag,
+    CredentialKind.PLATE: resolve_plate,
+}

@@ -1,0 +1,557 @@
+"""One gate's lane: the single owner of what the gate knows about the vehicle in front of it.
+
+Every input (tag reads, plate reads, the board's inputs, device states, rules changes, signed
+commands, the guard's opens) arrives as a message; one thread per lane handles them in order,
+so nothing else reads or writes the lane's state. Callers that need an answer (a command's
+response, the guard's decision) wait on a future. The rules over that state are pure
+(``edge.core.lane``, ``edge.core.decide``); what must survive a restart is in
+``edge.store.lanes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from edge.adapters.relay import BarrierActuator, GateInputs
+from edge.config import GateConfig, PolicyConfig
+from edge.core import lane as rules
+from edge.core.decide import decide
+from edge.core.lane import Held, Window
+from edge.core.types import Credential, Decision, GateInfo, PlateEvidence, Policy
+from edge.lane_view import LaneView, pass_event
+from edge.recorder import Recorder
+from edge.remote import command_decision, guard_decision
+from edge.store.cache import Presence
+from edge.store.lanes import LaneStore, horizon
+from shared.clock import Clock
+from shared.contract import CommandResponse
+from shared.vocab import CredentialKind, EventType, Outcome, Reason
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.2  # timers run at least this often
+TOUCH_S = 1.0  # how often the time held credentials were last read is written down
+
+
+@dataclass(frozen=True, slots=True)
+class TagRead:
+    epc: str
+    frame_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    evidence: PlateEvidence
+    frame: Any
+    box: tuple[int, int, int, int] | None
+    frame_ns: int
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    inputs: GateInputs | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    device: str  # "reader" | "relay"
+    up: bool
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChanged:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    cmd: dict[str, Any]
+    retained: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GuardOpen:
+    user: str
+    role: str
+    reason: str
+    vrn: str | None
+    hold: bool = False  # keep the boom up (the hold relay) until released
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    user: str
+
+
+class Lane:
+    """A gate, its devices, and the vehicle at it."""
+
+    def __init__(self, cfg: GateConfig, *, policy: Policy, tunables: PolicyConfig,
+                 clock: Clock, view: LaneView, recorder: Recorder, store: LaneStore,
+                 presence: Presence, barrier: BarrierActuator | None,
+                 min_score: tuple[int, float] = (1, 0.9)) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.info = GateInfo(cfg.id, cfg.site, cfg.direction, cfg.credentials, cfg.mismatch,
+                             cfg.anti_passback or tunables.anti_passback)
+        self.policy, self.tunables, self.clock = policy, tunables, clock
+        self.view, self.recorder, self.store = view, recorder, store
+        self.presence, self.barrier = presence, barrier
+        self.agreeing_reads, self.instant_score = min_score
+        self.inputs: GateInputs | None = None
+        self.reader_ok: bool | None = None
+        self.relay_ok: bool | None = None
+        self.progress = time.monotonic()
+        self.errors = 0
+        self.restarts = 0
+        self._inbox: queue.Queue[tuple[object, Future | None]] = queue.Queue()
+        self._held: dict[str, Held] = {}
+        self._creds: dict[str, Credential] = {}
+        self._window = Window()
+        self._stamp = 1
+        self._awaiting: tuple[str | None, datetime, str] | None = None
+        self._confirm_open: tuple[float, str] | None = None
+        self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
+        self._agreeing: tuple[str, int] = ("", 0)
+        self._down_since: dict[str, tuple[float, str]] = {}
+        self._current: dict[str, Any] | None = None  # the vehicle at the gate, as last decided
+        self._hold_pending = False
+        self.held_open = False
+        self._started = time.monotonic()
+        self._touched = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # Life cycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Restore what the lane remembers, settle a crash's unrecorded opens, start."""
+        now = self.clock.now()
+        self._held = self.store.held(self.id, horizon(now, self.policy.dedup_hold_s))
+        self._awaiting = self.store.awaiting(self.id)
+        for decision, at, vrn in self.store.intents(self.id):
+            self.recorder.event(self.id, EventType.OPEN_UNCONFIRMED, now, {
+                "decision": decision, "vrn": vrn, "intended_at": at.isoformat(),
+                "detail": "the daemon stopped between the decision and the pulse's record; "
+                          "the relay may or may not have pulsed"},
+                also=self._settle_intent(decision))
+            self.recorder.counters.inc("opens_unconfirmed")
+        self._down_since = {d: (time.monotonic(), "not seen since start")
+                            for d in ("reader", "relay") if self._has(d)}
+        self._start_thread()
+
+    def _settle_intent(self, decision: str) -> Callable[[Any], None]:
+        def done(c: Any) -> None:
+            self.store.done(c, decision)
+
+        return done
+
+    def _has(self, device: str) -> bool:
+        return bool(self.cfg.reader) if device == "reader" else self.barrier is not None
+
+    def _start_thread(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"lane-{self.id}", daemon=True)
+        self._thread.start()
+
+    def last_progress(self) -> float:
+        """When the lane's thread last went round its loop (monotonic)."""
+        return self.progress
+
+    def alive(self) -> bool:
+        """Whether the lane's thread runs."""
+        return bool(self._thread and self._thread.is_alive())
+
+    def restart(self) -> None:
+        """Start a thread that died (the supervisor's call)."""
+        self.restarts += 1
+        self._start_thread()
+
+    def stop(self) -> None:
+        """Stop the thread, answering whatever still waits."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        while True:
+            try:
+                _, fut = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if fut is not None and not fut.done():
+                fut.set_exception(RuntimeError(f"lane {self.id} stopped"))
+
+    # Messages --------------------------------------------------------------------------------
+    def post(self, msg: object) -> None:
+        """Hand the lane an input; returns at once."""
+        self._inbox.put((msg, None))
+
+    def call(self, msg: object, timeout: float = 10.0) -> Any:
+        """Hand the lane an input and wait for its answer."""
+        fut: Future = Future()
+        self._inbox.put((msg, fut))
+        return fut.result(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg, fut = self._inbox.get(timeout=TICK_S)
+            except queue.Empty:
+                msg, fut = None, None
+            self.progress = time.monotonic()
+            if msg is not None:
+                try:
+                    result = self._handle(msg)
+                    if fut is not None:
+                        fut.set_result(result)
+                except Exception as exc:  # one bad input must not stop the lane
+                    self.errors += 1
+                    self.recorder.counters.inc("lane_errors")
+                    log.exception("lane %s: handling %s failed", self.id, type(msg).__name__)
+                    if fut is not None:
+                        fut.set_exception(exc)
+            try:
+                self._timers()
+            except Exception:
+                self.errors += 1
+                log.exception("lane %s: timers failed", self.id)
+
+    def _handle(self, msg: object) -> Any:
+        if isinstance(msg, TagRead):
+            return self._tag(msg)
+        if isinstance(msg, PlateRead):
+            return self._plate(msg)
+        if isinstance(msg, Inputs):
+            return self._inputs(msg.inputs)
+        if isinstance(msg, DeviceState):
+            return self._device(msg.device, msg.up, msg.why)
+        if isinstance(msg, RulesChanged):
+            self._stamp += 1
+            return self._redecide()
+        if isinstance(msg, Command):
+            return self._command(msg)
+        if isinstance(msg, GuardOpen):
+            return self._guard(msg)
+        if isinstance(msg, Release):
+            return self._release(msg.user)
+        raise TypeError(f"unknown lane message {msg!r}")
+
+    # Credentials -----------------------------------------------------------------------------
+    def _tag(self, msg: TagRead) -> Decision:
+        now = self.clock.now()
+        cred = Credential.tag(msg.epc)
+        held = self._held.get(cred.key)
+        if not rules.in_field(held, now, self.policy) and \
+                not self._confirm.confirmed(cred.key, time.monotonic()):
+            return Decision(Outcome.IGNORED, Reason.CREDENTIAL_PENDING, self.id, cred, now,
+                            detail=f"waiting for {self.cfg.confirm_reads} identical reads")
+        read = {"credential": {"kind": "tag", "value": cred.value}}
+        if held is not None and rules.holds(held, now, self.policy, self._stamp):
+            return self._duplicate(cred, held, now, msg.frame_ns)
+        decision = decide(cred, self.info, self.view.of(self._window), now, self.policy)
+        return self._settle(cred, decision, held, now, msg.frame_ns, read)
+
+    def _plate(self, msg: PlateRead) -> bool:
+        now = self.clock.now()
+        decision = decide(Credential.plate(msg.evidence), self.info,
+                          self.view.of(self._window), now, self.policy)
+        cred = decision.credential
+        held = self._held.get(cred.key)
+        if held is not None and rules.holds(held, now, self.policy, self._stamp):
+            self._duplicate(cred, held, now, msg.frame_ns)
+            return True
+        if not msg.final and decision.reason in (Reason.UNKNOWN_CREDENTIAL,
+                                                 Reason.LOW_CONFIDENCE):
+            return False
+        if decision.reason is Reason.PLATE_VALID and not self._agreed(decision, msg.evidence):
+            if not msg.final:
+                return False
+            decision = replace(decision, outcome=Outcome.DENY, reason=Reason.LOW_CONFIDENCE,
+                               detail="too few agreeing reads")
+        read = {"credential": {"kind": "plate", "value": msg.evidence.best[0]},
+                "candidates": [[t, round(s, 3)] for t, s in msg.evidence.candidates]}
+        self._settle(cred, decision, held, now, msg.frame_ns, read, (msg.frame, msg.box))
+        self._agreeing = ("", 0)  # the next vehicle starts counting afresh
+        return True
+
+    def _agreed(self, decision: Decision, evidence: PlateEvidence) -> bool:
+        """Policy: enough frames named this plate, or one confident exact read did."""
+        if self.agreeing_reads <= 1:
+            return True
+        best_text, best_score = evidence.best
+        if best_text == decision.vrn and best_score >= self.instant_score:
+            return True
+        plate, count = self._agreeing
+        count = count + 1 if plate == decision.vrn else 1
+        self._agreeing = (decision.vrn or "", count)
+        return count >= self.agreeing_reads
+
+    def _duplicate(self, cred: Credential, held: Held | None, now: datetime,
+                   frame_ns: int, detail: str = "") -> Decision:
+        if held is not None:
+            self._held[cred.key] = rules.seen(held, now)
+        d = Decision(Outcome.IGNORED, Reason.DUPLICATE_READ, self.id, cred, now,
+                     held.vrn if held else None, detail=detail)
+        self.recorder.ignored(self.id, d, self.recorder.decision_payload(self.cfg.site, d),
+                              frame_ns)
+        return d
+
+    def _settle(self, cred: Credential, decision: Decision, held: Held | None, now: datetime,
+                frame_ns: int, read: dict[str, Any],
+                image: tuple[Any, Any] | None = None) -> Decision:
+        """Record a decision the lane made on a credential, unless it repeats one that
+        stands or opens again for the vehicle already let through."""
+        if rules.opened_already(self._window, decision, self.policy):
+            return self._duplicate(cred, held, now, frame_ns,
+                                   f"already opened for {decision.vrn}")
+        if held is not None and rules.unchanged(held, decision, now, self.policy):
+            self._held[cred.key] = replace(held, seen_at=now, decided_at=now,
+                                           stamp=self._stamp)
+            return self._duplicate(cred, None, now, frame_ns)
+        self._creds[cred.key] = cred
+        if decision.credential.key != cred.key:
+            self._creds[decision.credential.key] = decision.credential
+        return self._record(decision, now, frame_ns, read, image)
+
+    def _record(self, decision: Decision, now: datetime, frame_ns: int, read: dict[str, Any],
+                image: tuple[Any, Any] | None = None,
+                extra: dict[str, Any] | None = None) -> Decision:
+        base = self.recorder.decision_payload(self.cfg.site, decision, extra)
+        keep = rules.held_of(decision, now, self._stamp)
+        self._window = rules.note(self._window, decision)
+        self._current = {"at": now.isoformat(), "gate": self.id, **base, "passed": False}
+        if decision.outcome is Outcome.IGNORED:
+            self._held[keep.key] = keep
+            self.recorder.ignored(self.id, decision, base, frame_ns)
+            return decision
+
+        def also(c: Any, event_id: str) -> None:
+            self.store.keep(c, self.id, keep)
+            if decision.opens:
+                self.store.intend(c, self.id, event_id, now, decision.vrn)
+
+        ev = self.recorder.decision(self.id, decision, base, read, frame_ns, image, also)
+        self._current = {**self._current, **base, "event_id": ev.id}
+        self._held[keep.key] = keep
+        if decision.opens:
+            self._open(decision, ev.id, frame_ns, now)
+        return decision
+
+    def _redecide(self) -> None:
+        """Decide again a refused plate whose decision may no longer stand, while its vehicle
+        is on the loop. (A tag needs no timer: while it is in the field the reader repeats
+        it, and the next read is decided again; a tag that left is never opened for.)"""
+        if not (self.inputs and self.inputs.loop):
+            return
+        now = self.clock.now()
+        for key, held in list(self._held.items()):
+            cred = self._creds.get(key)
+            if cred is None or cred.kind is not CredentialKind.PLATE or \
+                    not rules.due(held, now, self.policy, self._stamp):
+                continue
+            decision = decide(cred, self.info, self.view.of(self._window), now, self.policy)
+            read = {"credential": {"kind": str(cred.kind), "value": cred.value},
+                    "redecided": True}
+            self._settle(cred, decision, held, now, time.monotonic_ns(), read)
+
+    # Opens and passes ------------------------------------------------------------------------
+    def _open(self, decision: Decision, decision_id: str, frame_ns: int, now: datetime) -> None:
+        if self.barrier is None:
+            ok, ack_ns, error = False, time.monotonic_ns(), "no relay configured"
+        else:
+            res = self.barrier.open(self.cfg.pulse_ms)
+            ok, ack_ns, error = res.ok, res.ack_mono_ns, res.error
+        data = {"decision": decision_id, "ok": ok, "vrn": decision.vrn,
+                "pulse_ms": self.cfg.pulse_ms,
+                "read_to_ack_ms": round((ack_ns - frame_ns) / 1e6, 3), "error": error}
+
+        def also(c: Any) -> None:
+            self.store.done(c, decision_id)
+            if ok:
+                self.store.await_pass(c, self.id, decision.vrn, now, decision_id)
+
+        self.recorder.event(self.id, EventType.OPEN, now, data, also,
+                            live={"ack_mono_ns": ack_ns, "frame_mono_ns": frame_ns})
+        if ok:
+            self._awaiting = (decision.vrn, now, decision_id)
+            if self.tunables.open_confirm_s > 0:
+                self._confirm_open = (time.monotonic() + self.tunables.open_confirm_s,
+                                      decision_id)
+            self.recorder.counters.inc("opens")
+        else:
+            self.recorder.counters.inc("open_failures")
+            self.recorder.alert(self.id, "barrier_failed", now,
+                                {"decision": decision_id, "vrn": decision.vrn, "detail": error})
+
+    def _inputs(self, inputs: GateInputs | None) -> None:
+        self._device("relay", inputs is not None, "" if inputs else "inputs unreadable")
+        if inputs is None:
+            return
+        prev, self.inputs = self.inputs, inputs
+        if inputs.loop:  # a plate at the loop is still in the field
+            now = self.clock.now()
+            for key, held in list(self._held.items()):
+                if key.startswith(f"{CredentialKind.PLATE}:"):
+                    self._held[key] = rules.seen(held, now)
+        if prev is not None and prev.loop and not inputs.loop:
+            self._on_pass()
+        if prev is not None and not prev.closed_limit and inputs.closed_limit:
+            self._window = rules.closed(self._window)
+        if self._confirm_open and inputs.open_limit:
+            self._confirm_open = None
+        if self._hold_pending and inputs.open_limit:  # latch only once the boom is up
+            self._hold_pending = False
+            self._hold(True, "guard")
+
+    def _on_pass(self) -> None:
+        """A vehicle cleared the loop: record the pass, flip its presence, end its window."""
+        now = self.clock.now()
+        awaiting, self._awaiting = self._awaiting, None
+        self._window = rules.passed(self._window)
+        if self._current is not None:
+            self._current = {**self._current, "passed": True}
+        ev = pass_event(self.info, self.view, awaiting, now,
+                        timedelta(seconds=self.tunables.pass_window_s))
+
+        def also(c: Any) -> None:
+            self.store.end_wait(c, self.id)
+            if ev.area is not None:
+                self.presence.set(c, ev.area, ev.entering, now)
+
+        self.recorder.event(self.id, EventType.PASS, now, ev.data, also)
+        self.recorder.counters.inc("passes")
+
+    # Commands and the guard ------------------------------------------------------------------
+    def _command(self, msg: Command) -> CommandResponse:
+        now = self.clock.now()
+        decision, cause, read = command_decision(msg.cmd, msg.retained, self.info,
+                                                 self.recorder.cache, self.view,
+                                                 self.presence, now)
+        self.recorder.counters.inc(f"command_{cause or 'accepted'}")
+        self._record(decision, now, time.monotonic_ns(), read)
+        cid = decision.credential.value
+        data = {"outcome": decision.outcome.value, "reason": decision.reason.value,
+                "cause": cause}
+        return CommandResponse(transaction=cid, status="error" if cause else "ok", data=data,
+                               error=cause or None)
+
+    def _guard(self, msg: GuardOpen) -> Decision:
+        now = self.clock.now()
+        if msg.hold and not self.hold_wired:
+            raise ValueError(f"gate {self.id} has no hold relay wired (relay.hold_relay)")
+        decision, read, extra = guard_decision(self.id, msg.user, msg.role, msg.reason,
+                                               msg.vrn, now)
+        if msg.hold:
+            extra["guard"]["hold"] = True
+            self._hold_pending = True
+        self.recorder.counters.inc("guard_overrides")
+        return self._record(decision, now, time.monotonic_ns(), read, extra=extra)
+
+    @property
+    def hold_wired(self) -> bool:
+        """Whether the gate's operator has a hold (STOP) input on a relay of the board."""
+        return self.cfg.relay is not None and self.cfg.relay.hold_relay is not None
+
+    def _hold(self, on: bool, by: str) -> bool:
+        assert self.barrier is not None
+        ok = self.barrier.hold(on)
+        if ok:
+            self.held_open = on
+        self.recorder.event(self.id, EventType.HOLD, self.clock.now(),
+                            {"held": on, "by": by, "ok": ok})
+        return ok
+
+    def _release(self, user: str) -> bool:
+        """The guard lets a held boom close (by its own timer, never onto a vehicle)."""
+        self._hold_pending = False
+        if not self.hold_wired:
+            raise ValueError(f"gate {self.id} has no hold relay wired (relay.hold_relay)")
+        return self._hold(False, user)
+
+    # Devices and timers ----------------------------------------------------------------------
+    def _device(self, device: str, up: bool, why: str) -> None:
+        """A device's state, recorded once per transition; at start it is unknown until it
+        answers, and reported down once it has not for ``device_wait_s``."""
+        current: bool | None = getattr(self, f"{device}_ok")
+        if up:
+            self._down_since.pop(device, None)
+            if current is True:
+                return
+            setattr(self, f"{device}_ok", True)
+            if current is None:
+                return
+        else:
+            if current is False:
+                return
+            if current is None:
+                since = self._down_since.get(device, (time.monotonic(), why))[0]
+                self._down_since[device] = (since, why or "no answer")
+                return
+            setattr(self, f"{device}_ok", False)
+        self._fault(device, up, why)
+
+    def _fault(self, device: str, up: bool, why: str) -> None:
+        if self._stop.is_set():
+            return
+        data = {"device": device, "state": "up" if up else "down", "error": why}
+        try:
+            self.recorder.event(self.id, EventType.FAULT, self.clock.now(), data)
+        except Exception:
+            log.exception("could not record %s state", device)
+
+    def _timers(self) -> None:
+        mono = time.monotonic()
+        for device, (since, why) in list(self._down_since.items()):
+            if getattr(self, f"{device}_ok") is None and \
+                    mono - since >= self.tunables.device_wait_s:
+                del self._down_since[device]
+                setattr(self, f"{device}_ok", False)
+                log.error("gate %s: %s not up %.0f s after start: %s", self.id, device,
+                          self.tunables.device_wait_s, why)
+                self._fault(device, False, f"not up since start: {why}")
+        if self._confirm_open and mono > self._confirm_open[0]:
+            decision_id = self._confirm_open[1]
+            self._confirm_open = None
+            self.recorder.alert(self.id, "barrier_failed", self.clock.now(), {
+                "decision": decision_id, "detail": "the boom did not reach its open limit"})
+        if self._held:
+            self._redecide()
+        if mono - self._touched >= TOUCH_S:
+            self._touched = mono
+            self._forget()
+
+    def _forget(self) -> None:
+        """Write down when held credentials were last read; drop those out of the field."""
+        now = self.clock.now()
+        edge = horizon(now, self.policy.dedup_hold_s)
+        current = [h for h in self._held.values() if h.seen_at >= edge]
+        gone = [k for k, h in self._held.items() if h.seen_at < edge]
+        for key in gone:
+            self._held.pop(key, None)
+            self._creds.pop(key, None)
+        if current or gone:
+            self.store.touch(self.id, current, edge)
+
+    # Introspection ---------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        """The lane at a glance (health, panel)."""
+        i = self.inputs
+        return {
+            "id": self.id, "site": self.cfg.site, "direction": self.cfg.direction.value,
+            "loop": i.loop if i else None, "open_limit": i.open_limit if i else None,
+            "closed_limit": i.closed_limit if i else None,
+            "relay_ok": self.relay_ok, "reader_ok": self.reader_ok,
+            "anti_passback": self.info.anti_passback.value,
+            "awaiting_pass": self._awaiting[0] if self._awaiting else None,
+            "queue": self._inbox.qsize(), "errors": self.errors, "restarts": self.restarts,
+            "hold_wired": self.hold_wired, "held_open": self.held_open,
+            "current": self._current,
+        }

@@ -1,0 +1,84 @@
+"""The view of the cache that ``decide()`` reads, and the pass a lane records.
+
+``LaneView`` answers from the SQLite cache and presence; ``of(window)`` adds the lane's own
+window (the credentials of the vehicle at the gate now) for fusion, without copying anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from edge.core.direction import effective_direction
+from edge.core.lane import Window
+from edge.core.parking import SubRecord, area_key, inside_area
+from edge.core.plate_match import PlateIndex
+from edge.core.types import GateInfo, RecentCredential, TagRecord
+from edge.store.cache import Presence, RulesCache
+from shared.vocab import Direction
+
+
+class LaneView:
+    """The cache, presence and plate allowlists as ``edge.core.types.CacheView``."""
+
+    def __init__(self, cache: RulesCache, presence: Presence,
+                 plate_index: Callable[[str], PlateIndex], site_of_gate: dict[str, str],
+                 window: Window | None = None) -> None:
+        self._cache, self._presence, self._plate_index = cache, presence, plate_index
+        self._site_of_gate = site_of_gate
+        self._window = window or Window()
+
+    def of(self, window: Window) -> LaneView:
+        """The same view, with a lane's window for ``recent``."""
+        return LaneView(self._cache, self._presence, self._plate_index, self._site_of_gate,
+                        window)
+
+    def parking_of(self, gate_id: str) -> tuple[str, bool] | None:
+        site = self._site_of_gate.get(gate_id)
+        return self._cache.parking_of(site, gate_id) if site else None
+
+    def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
+        return self._cache.subscriptions(parking, vrn)
+
+    def recent(self, gate_id: str, kind: str) -> RecentCredential | None:
+        return self._window.of(kind)
+
+    def vehicle_tags(self, vrn: str) -> list[TagRecord]:
+        return self._cache.tags_of(vrn)
+
+    def plate_index(self, site: str) -> PlateIndex:
+        return self._plate_index(site)
+
+    def tag(self, epc: str) -> TagRecord | None:
+        return self._cache.tag(epc)
+
+    def is_inside(self, vrn: str) -> bool | None:
+        return self._presence.is_inside(vrn)
+
+
+@dataclass(frozen=True, slots=True)
+class PassEvent:
+    """A pass's event data, and the presence it flips (``area`` None: not attributed)."""
+
+    data: dict[str, Any]
+    area: str | None
+    entering: bool
+
+
+def pass_event(gate: GateInfo, view: LaneView, awaiting: tuple[str | None, datetime, str] | None,
+               now: datetime, window: timedelta) -> PassEvent:
+    """The pass of the vehicle the gate last opened for, if it came within *window*."""
+    vrn, decision_id = None, None
+    if awaiting and now - awaiting[1] <= window:
+        vrn, decision_id = awaiting[0], awaiting[2]
+    parking = view.parking_of(gate.id)
+    pid = parking[0] if parking else None
+    direction = gate.direction
+    if vrn is not None:
+        direction = effective_direction(gate, inside_area(view.is_inside, pid, vrn))
+    data = {"vrn": vrn, "decision": decision_id, "direction": direction.value,
+            "attributed": vrn is not None, "parking": pid}
+    return PassEvent(data, area_key(pid, vrn) if vrn is not None else None,
+                     direction is Direction.ENTRY)

@@ -1,0 +1,109 @@
+"""Writing what happened at a gate: the outbox (for the cloud), the journal and the live ring
+(for the panel), and the counters. Lanes call it from their own threads; the outbox's write
+transactions serialise them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from edge.core.types import Decision
+from edge.evidence import EvidenceStore
+from edge.ring import EventRing
+from edge.store.cache import RulesCache
+from edge.store.db import EdgeDB
+from edge.store.outbox import Outbox
+from shared.contract import Event
+from shared.counters import Counters
+from shared.vocab import EventType, Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Recorder:
+    """One per box, shared by its lanes."""
+
+    def __init__(self, db: EdgeDB, outbox: Outbox, cache: RulesCache, ring: EventRing,
+                 counters: Counters, evidence: EvidenceStore,
+                 notify: Callable[[], None]) -> None:
+        self.db, self.outbox, self.cache = db, outbox, cache
+        self.ring, self.counters, self.evidence = ring, counters, evidence
+        self.notify = notify
+
+    def decision_payload(self, site: str, decision: Decision,
+                         extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The ``decision`` event's data."""
+        cred = decision.credential
+        base: dict[str, Any] = {
+            "credential": {"kind": str(cred.kind), "value": cred.value},
+            "outcome": decision.outcome.value, "reason": decision.reason.value,
+            "vrn": decision.vrn,
+            "direction": decision.direction.value if decision.direction else None,
+            "detail": decision.detail, **(extra or {})}
+        if decision.alerts:
+            base["alerts"] = list(decision.alerts)
+        if decision.subscription:
+            base["subscription"] = decision.subscription
+        if decision.vrn and (flat := self.cache.flat(site, decision.vrn)):
+            base["flat"] = flat
+        return base
+
+    def ignored(self, gate: str, decision: Decision, base: dict[str, Any], frame_ns: int) -> None:
+        """An ignored decision: shown live, never sent."""
+        self.counters.inc(f"decision_{decision.reason.value}")
+        self.ring.add({**self._local(gate, decision.at, frame_ns), "event_id": None, **base})
+
+    def decision(self, gate: str, decision: Decision, base: dict[str, Any], read: dict[str, Any],
+                 frame_ns: int, image: tuple[Any, Any] | None,
+                 also: Callable[[sqlite3.Connection, str], None]) -> Event:
+        """Record the read and the decision in one transaction with whatever the lane keeps
+        of it (``also`` gets the connection and the decision's event id)."""
+        self.counters.inc(f"decision_{decision.reason.value}")
+        if image is not None:
+            key = f"{gate}-{decision.at:%Y%m%dT%H%M%S%f}"
+            base["evidence"] = self.evidence.save(key, image[0], image[1])
+            base["ocr"] = read.get("candidates")
+        with self.db.write() as c:
+            self.outbox.add(c, gate, EventType.READ, decision.at, read)
+            ev = self.outbox.add(c, gate, EventType.DECISION, decision.at, base)
+            also(c, ev.id)
+        self.ring.add({**self._local(gate, decision.at, frame_ns), "event_id": ev.id, **base})
+        for kind in decision.alerts:
+            self.alert(gate, kind, decision.at, {"decision": ev.id, "vrn": decision.vrn,
+                                                 "detail": decision.detail})
+        self.notify()
+        return ev
+
+    @staticmethod
+    def _local(gate: str, at: datetime, frame_ns: int) -> dict[str, Any]:
+        return {"type": "decision", "gate": gate, "at": at.isoformat(),
+                "decided_mono_ns": time.monotonic_ns(), "decided_wall_ms": time.time() * 1e3,
+                "frame_mono_ns": frame_ns}
+
+    def event(self, gate: str, type_: EventType, at: datetime, data: dict[str, Any],
+              also: Callable[[sqlite3.Connection], None] | None = None,
+              live: dict[str, Any] | None = None) -> Event:
+        """Record one event (and what the caller writes with it), show it live, send it."""
+        with self.db.write() as c:
+            ev = self.outbox.add(c, gate, type_, at, data)
+            if also:
+                also(c)
+        self.ring.add({"type": type_.value, "gate": gate, "at": at.isoformat(),
+                       "event_id": ev.id, **(live or {}), **data})
+        self.notify()
+        return ev
+
+    def alert(self, gate: str, kind: str, at: datetime, data: dict[str, Any]) -> Event:
+        """Raise a guard alert: an ``alert`` event for the cloud and a line on the panel."""
+        self.counters.inc(f"alert_{kind}")
+        return self.event(gate, EventType.ALERT, at, {"alert": kind, **data})
+
+    @staticmethod
+    def opens(decision: Decision) -> bool:
+        """Whether a decision pulses the relay."""
+        return decision.outcome is Outcome.OPEN
