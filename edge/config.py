@@ -99,6 +99,12 @@ class GateConfig(_M):
     mismatch: Literal["deny", "alert"] = Field(
         "deny", title="On mismatch", description="a tag and a plate of different vehicles: "
         "deny, or open and raise an alert")
+    accepts: list[Literal["tag", "plate"]] | None = Field(
+        None, title="Accepts", description="credential kinds that may open this gate, "
+        "overriding `credentials` (e.g. [\"tag\", \"plate\"])")
+    agree: bool | None = Field(None, title="Agree", description="every accepted kind must "
+                               "name the same vehicle before it opens (default: credentials = "
+                               "both)")
     anti_passback: AntiPassback | None = Field(
         None, title="Anti-passback", description="off, soft (open and alert) or hard (deny "
         "with anti_passback) for a second entry or exit with no pass the other way between; "
@@ -217,6 +223,8 @@ class EdgeConfig(_M):
                 raise ValueError(f"gates.{i}: credentials {g.credentials.value} needs a camera")
             if g.credentials in (CredentialMode.TAG, CredentialMode.BOTH) and not g.reader:
                 raise ValueError(f"gates.{i}: credentials {g.credentials.value} needs a reader")
+            if g.accepts is not None and not g.accepts:
+                raise ValueError(f"gates.{i}: accepts names no credential kind")
         wired = [(g.relay.url, g.relay.unit, g.relay.relay) for g in self.gates if g.relay]
         if len(wired) != len(set(wired)):
             raise ValueError("two gates share one relay (same url, unit and relay)")

@@ -1,6 +1,6 @@
 """The edge daemon: wires lanes, stores, devices and the cloud link, and owns nothing else.
 
-Each gate's state belongs to its ``Lane`` (``edge.lane``); readers, the relay-board pollers,
+Each gate's state belongs to its ``Lane`` (``edge.lanes``); readers, the relay-board pollers,
 the cameras and the cloud link only post messages to lanes. The constructor only assigns;
 ``start()`` starts; ``stop()`` stops every part in a fixed order, keeps going past a failing
 part and records the failure. ``supervise()`` restarts a worker that died, within a budget.
@@ -23,7 +23,7 @@ from edge.core.plate_match import PlateIndex
 from edge.core.types import Decision, PlateEvidence, Policy
 from edge.drivers.uhf18 import Rejected
 from edge.evidence import EvidenceStore
-from edge.lane import (
+from edge.lanes import (
     Command,
     DeviceState,
     GuardOpen,
@@ -34,7 +34,7 @@ from edge.lane import (
     RulesChanged,
     TagRead,
 )
-from edge.lane_view import LaneView
+from edge.lanes.view import LaneView
 from edge.recorder import Recorder
 from edge.ring import EventRing
 from edge.store.cache import Presence, RulesCache

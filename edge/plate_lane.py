@@ -14,7 +14,7 @@ from edge.core.types import PlateEvidence
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
-    from edge.lane import Lane
+    from edge.lanes import Lane
 
 log = logging.getLogger(__name__)
 

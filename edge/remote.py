@@ -16,7 +16,7 @@ from shared.vocab import REASON_OUTCOMES, CredentialKind, Direction, EventType, 
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
-    from edge.lane_view import LaneView
+    from edge.lanes.view import LaneView
     from edge.store.cache import Presence, RulesCache
 
 

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--baud", type=int, default=57600, help="reader baud for the wire floor")
     bg.add_argument("--subscriptions", type=int, default=0,
                     help="make the lanes parking barriers with this many subscriptions")
+    bg.add_argument("--confirm-reads", type=int, default=1,
+                    help="gates confirm each tag with this many identical reads (the reader "
+                    "repeats the frame every 50 ms until the boom opens)")
     bg.add_argument("--json", action="store_true", help="print only the JSON object")
     ba = bench.add_parser("anpr", help="plate pipeline vs plain fast-alpr on labelled photos")
     ba.add_argument("--images", type=Path, required=True, help="folder the labels' paths start in")

@@ -105,3 +105,17 @@ def test_both_mode_waits_for_the_second_agreeing_credential():
     assert (first.outcome, first.reason) == (Outcome.IGNORED, Reason.CREDENTIAL_PENDING)
     second = decide_plate(read((CAR, 0.9)), g, view(recents=recent("tag", CAR)), NOW, Policy())
     assert (second.outcome, second.reason) == (Outcome.OPEN, Reason.PLATE_VALID)
+
+
+@pytest.mark.parametrize(("accepts", "agree", "kind", "outcome"), [
+    (frozenset({"tag"}), None, "plate", Outcome.IGNORED),  # plates do not open this gate
+    (frozenset({"plate"}), None, "plate", Outcome.OPEN),
+    (frozenset({"tag", "plate"}), True, "tag", Outcome.IGNORED),  # waits for the plate
+    (frozenset({"tag", "plate"}), False, "tag", Outcome.OPEN),
+])
+def test_the_gate_says_which_kinds_it_accepts_and_whether_they_agree(accepts, agree, kind,
+                                                                     outcome):
+    g = replace(GATE, accepts=accepts, agree=agree)
+    d = decide(Credential("tag", EPC), g, view(), NOW, Policy()) if kind == "tag" else \
+        decide_plate(read((CAR, 0.9)), g, view(), NOW, Policy())
+    assert d.outcome is outcome

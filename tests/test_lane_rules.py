@@ -148,3 +148,39 @@ def test_anti_passback_never_turns_a_refusal_into_an_open():
 def test_the_lock_rule(leaving, locks, refused):
     assert (refusing_lock(leaving, locks, NOW) is not None) is refused
     assert is_locked(True, None, NOW) and not is_locked(False, None, NOW)
+
+
+def test_the_boom_reading_tells_passes_closes_and_when_to_latch_a_hold():
+    from edge.adapters.relay import GateInputs
+    from edge.lanes.boom import Boom
+
+    b = Boom()
+    up, on_loop, down = GateInputs(False, True, False), GateInputs(True, True, False), \
+        GateInputs(False, False, True)
+    b.read(down)
+    b.opened("MH12AB1234", NOW, "g:2", confirm_by=10.0)
+    b.hold_pending = True
+    assert b.overdue(5.0) is None
+    r = b.read(up)
+    assert (r.passed, r.came_down, r.latch) == (False, False, True) and b.confirm is None
+    assert b.read(on_loop).passed is False and b.read(up).passed is True
+    assert b.take_awaiting() == ("MH12AB1234", NOW, "g:2") and b.take_awaiting() is None
+    assert b.read(down).came_down is True
+    b.opened(None, NOW, "g:3", confirm_by=1.0)
+    assert b.overdue(2.0) == "g:3" and b.overdue(3.0) is None  # alerted once
+
+
+def test_devices_start_unknown_and_are_down_only_after_the_wait():
+    from edge.lanes.devices import Devices
+
+    d = Devices()
+    d.expect(["reader"], 0.0)
+    assert d.report("reader", False, "refused", 0.5) is None  # still unknown
+    assert d.overdue(1.0, 5.0) == [] and d.state["reader"] is None
+    assert d.overdue(5.0, 5.0) == [("reader", "refused")] and d.state["reader"] is False
+    assert d.report("reader", True, "", 6.0) == (True, "")  # back: reported once
+    assert d.report("reader", True, "", 6.1) is None
+    assert d.report("reader", False, "cable", 7.0) == (False, "cable")
+    e = Devices()
+    e.expect(["relay"], 0.0)
+    assert e.report("relay", True, "", 0.1) is None and e.overdue(9.0, 5.0) == []  # silent boot

@@ -13,10 +13,10 @@ import pytest
 from edge.config import EdgeConfig
 from edge.core.types import PlateEvidence
 from edge.daemon import EdgeDaemon
-from edge.lane import TagRead
+from edge.lanes import TagRead
 from edge.recorder import Recorder
 from edge.supervisor import Supervisor
-from gatepost.stack import wait_until
+from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.world import SimWorld
 from shared.clock import SystemClock
 from shared.contract import RulesSnapshot, TagRule, VehicleRule
@@ -123,7 +123,7 @@ def test_a_tag_still_in_the_field_does_not_open_again_after_a_restart(world, tmp
             d.stop()
         else:  # no orderly stop: the lanes' threads and store just go away
             for lane in d.lanes.values():
-                lane._stop.set()
+                lane.mailbox.stop()
             d.readers["lane"].stop()
     again = make_daemon(world, tmp_path / "d")
     try:
@@ -224,7 +224,7 @@ def test_a_dead_lane_is_restarted_within_the_budget_then_the_daemon_gives_up(wor
     d.supervisor.watch("lane lane", lane.alive, lane.last_progress, lane.restart)
     try:
         for n in range(3):
-            lane._stop.set()
+            lane.mailbox.stop()
             wait_until(lambda: not lane.alive(), 5, what="the lane to stop")
             assert d.supervise() is False
             assert lane.alive() is (n < 2)
@@ -232,3 +232,35 @@ def test_a_dead_lane_is_restarted_within_the_budget_then_the_daemon_gives_up(wor
         assert json.dumps(d.health()["workers"])  # reported in health
     finally:
         d.stop()
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(180)
+def test_kill_9_of_the_real_daemon_with_a_tag_in_the_field_never_opens_twice(tmp_path):
+    stack = Stack(tmp_path, [GateSpec("main-in", SITE, "entry")],
+                  StackOptions(policy={"dedup_hold_s": 30}))
+    stack.start()
+    try:
+        c = stack.cloud
+        c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
+        c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": CAR_A}).raise_for_status()
+        v = c.post(f"/api/v1/sites/{SITE}/tags", json={"epc": EPC_A, "vrn": CAR_A,
+                                                       "status": "active"}).json()
+        stack.wait_edge_version(SITE, v["rules_version"], 15)
+        gate = stack.world.gates["main-in"]
+        gate.reader.tag_enter(EPC_A)  # parked on the loop, read 20 times a second
+        assert gate.board.wait_flash_writes(1, 5)
+        for _ in range(3):
+            stack.kill_edge()
+            stack.start_edge()
+
+            def duplicates() -> int:
+                events, _ = stack.edge_events_after(0, wait=0.2)  # the new daemon's ring
+                return sum(1 for e in events if e["type"] == "decision"
+                           and e["reason"] == "duplicate_read")
+
+            wait_until(lambda: duplicates() >= 10, 10, what="reads after the restart")
+            assert gate.board.flash_writes == 1
+        gate.reader.tag_leave(EPC_A)
+    finally:
+        stack.stop()

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from edge.core.types import Decision, Policy, RecentCredential
+from edge.core.types import Decision, PlateEvidence, Policy, RecentCredential
 from shared.vocab import Outcome, Reason
 
 
@@ -122,6 +122,20 @@ def opened_already(window: Window, decision: Decision, policy: Policy) -> bool:
     return (decision.opens and window.opened_at is not None and decision.vrn is not None
             and window.opened_for == decision.vrn
             and decision.at - window.opened_at < timedelta(seconds=policy.dedup_hold_s))
+
+
+def agreed(counted: tuple[str, int], decision: Decision, evidence: PlateEvidence, needed: int,
+           instant: float) -> tuple[bool, tuple[str, int]]:
+    """Plates: enough frames named this plate, or one confident exact read did. Returns the
+    verdict and the count carried to the next frame of the same vehicle."""
+    if needed <= 1:
+        return True, counted
+    best_text, best_score = evidence.best
+    if best_text == decision.vrn and best_score >= instant:
+        return True, counted
+    plate, count = counted
+    count = count + 1 if plate == decision.vrn else 1
+    return count >= needed, (decision.vrn or "", count)
 
 
 @dataclass(slots=True)

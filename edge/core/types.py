@@ -57,6 +57,14 @@ class Credential:
         return cls(CredentialKind.PLATE, evidence.best[0], evidence)
 
 
+_MODE_KINDS = {
+    CredentialMode.TAG: frozenset({CredentialKind.TAG}),
+    CredentialMode.PLATE: frozenset({CredentialKind.PLATE}),
+    CredentialMode.EITHER: frozenset({CredentialKind.TAG, CredentialKind.PLATE}),
+    CredentialMode.BOTH: frozenset({CredentialKind.TAG, CredentialKind.PLATE}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class GateInfo:
     """A gate as the edge is wired to it."""
@@ -67,6 +75,18 @@ class GateInfo:
     credentials: CredentialMode = CredentialMode.EITHER
     mismatch: str = "deny"  # "deny" or "alert": what a tag/plate disagreement does
     anti_passback: AntiPassback = AntiPassback.OFF
+    accepts: frozenset[CredentialKind] | None = None  # kinds that may open (None: the mode's)
+    agree: bool | None = None  # every accepted kind must name the vehicle (None: the mode's)
+
+    def accepted(self) -> frozenset[CredentialKind]:
+        """The credential kinds that may open this gate."""
+        if self.accepts is not None:
+            return self.accepts
+        return _MODE_KINDS[self.credentials]
+
+    def must_agree(self) -> bool:
+        """Whether every accepted kind must name the same vehicle before the gate opens."""
+        return self.credentials is CredentialMode.BOTH if self.agree is None else self.agree
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,19 +4,17 @@ Every input (tag reads, plate reads, the board's inputs, device states, rules ch
 commands, the guard's opens) arrives as a message; one thread per lane handles them in order,
 so nothing else reads or writes the lane's state. Callers that need an answer (a command's
 response, the guard's decision) wait on a future. The rules over that state are pure
-(``edge.core.lane``, ``edge.core.decide``); what must survive a restart is in
+(``edge.core.lane``, ``edge.core.decide``); the messages are in ``edge.lanes.messages``; what
+must survive a restart is in
 ``edge.store.lanes``.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +24,20 @@ from edge.core import lane as rules
 from edge.core.decide import decide
 from edge.core.lane import Held, Window
 from edge.core.types import Credential, Decision, GateInfo, PlateEvidence, Policy
-from edge.lane_view import LaneView, pass_event
+from edge.lanes.boom import Boom
+from edge.lanes.devices import Devices
+from edge.lanes.mailbox import Mailbox
+from edge.lanes.messages import (
+    Command,
+    DeviceState,
+    GuardOpen,
+    Inputs,
+    PlateRead,
+    Release,
+    RulesChanged,
+    TagRead,
+)
+from edge.lanes.view import LaneView, pass_event
 from edge.recorder import Recorder
 from edge.remote import command_decision, guard_decision
 from edge.store.cache import Presence
@@ -41,58 +52,6 @@ TICK_S = 0.2  # timers run at least this often
 TOUCH_S = 1.0  # how often the time held credentials were last read is written down
 
 
-@dataclass(frozen=True, slots=True)
-class TagRead:
-    epc: str
-    frame_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class PlateRead:
-    evidence: PlateEvidence
-    frame: Any
-    box: tuple[int, int, int, int] | None
-    frame_ns: int
-    final: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Inputs:
-    inputs: GateInputs | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceState:
-    device: str  # "reader" | "relay"
-    up: bool
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class RulesChanged:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    cmd: dict[str, Any]
-    retained: bool
-
-
-@dataclass(frozen=True, slots=True)
-class GuardOpen:
-    user: str
-    role: str
-    reason: str
-    vrn: str | None
-    hold: bool = False  # keep the boom up (the hold relay) until released
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    user: str
-
-
 class Lane:
     """A gate, its devices, and the vehicle at it."""
 
@@ -103,41 +62,33 @@ class Lane:
         self.cfg = cfg
         self.id = cfg.id
         self.info = GateInfo(cfg.id, cfg.site, cfg.direction, cfg.credentials, cfg.mismatch,
-                             cfg.anti_passback or tunables.anti_passback)
+                             cfg.anti_passback or tunables.anti_passback,
+                             frozenset(CredentialKind(k) for k in cfg.accepts)
+                             if cfg.accepts is not None else None, cfg.agree)
         self.policy, self.tunables, self.clock = policy, tunables, clock
         self.view, self.recorder, self.store = view, recorder, store
         self.presence, self.barrier = presence, barrier
         self.agreeing_reads, self.instant_score = min_score
-        self.inputs: GateInputs | None = None
-        self.reader_ok: bool | None = None
-        self.relay_ok: bool | None = None
-        self.progress = time.monotonic()
-        self.errors = 0
-        self.restarts = 0
-        self._inbox: queue.Queue[tuple[object, Future | None]] = queue.Queue()
+        self.devices = Devices()
+        self.boom = Boom()
+        self.mailbox = Mailbox(f"lane-{cfg.id}", self._handle, self._timers, tick_s=TICK_S,
+                               on_error=lambda: recorder.counters.inc("lane_errors"))
         self._held: dict[str, Held] = {}
         self._creds: dict[str, Credential] = {}
         self._window = Window()
         self._stamp = 1
-        self._awaiting: tuple[str | None, datetime, str] | None = None
-        self._confirm_open: tuple[float, str] | None = None
         self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
         self._agreeing: tuple[str, int] = ("", 0)
-        self._down_since: dict[str, tuple[float, str]] = {}
         self._current: dict[str, Any] | None = None  # the vehicle at the gate, as last decided
-        self._hold_pending = False
-        self.held_open = False
         self._started = time.monotonic()
         self._touched = time.monotonic()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # Life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         """Restore what the lane remembers, settle a crash's unrecorded opens, start."""
         now = self.clock.now()
         self._held = self.store.held(self.id, horizon(now, self.policy.dedup_hold_s))
-        self._awaiting = self.store.awaiting(self.id)
+        self.boom.awaiting = self.store.awaiting(self.id)
         for decision, at, vrn in self.store.intents(self.id):
             self.recorder.event(self.id, EventType.OPEN_UNCONFIRMED, now, {
                 "decision": decision, "vrn": vrn, "intended_at": at.isoformat(),
@@ -145,9 +96,8 @@ class Lane:
                           "the relay may or may not have pulsed"},
                 also=self._settle_intent(decision))
             self.recorder.counters.inc("opens_unconfirmed")
-        self._down_since = {d: (time.monotonic(), "not seen since start")
-                            for d in ("reader", "relay") if self._has(d)}
-        self._start_thread()
+        self.devices.expect([d for d in ("reader", "relay") if self._has(d)], time.monotonic())
+        self.mailbox.start()
 
     def _settle_intent(self, decision: str) -> Callable[[Any], None]:
         def done(c: Any) -> None:
@@ -158,71 +108,30 @@ class Lane:
     def _has(self, device: str) -> bool:
         return bool(self.cfg.reader) if device == "reader" else self.barrier is not None
 
-    def _start_thread(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"lane-{self.id}", daemon=True)
-        self._thread.start()
-
-    def last_progress(self) -> float:
-        """When the lane's thread last went round its loop (monotonic)."""
-        return self.progress
-
-    def alive(self) -> bool:
-        """Whether the lane's thread runs."""
-        return bool(self._thread and self._thread.is_alive())
-
-    def restart(self) -> None:
-        """Start a thread that died (the supervisor's call)."""
-        self.restarts += 1
-        self._start_thread()
-
-    def stop(self) -> None:
-        """Stop the thread, answering whatever still waits."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        while True:
-            try:
-                _, fut = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            if fut is not None and not fut.done():
-                fut.set_exception(RuntimeError(f"lane {self.id} stopped"))
-
-    # Messages --------------------------------------------------------------------------------
+    # The mailbox -----------------------------------------------------------------------------
     def post(self, msg: object) -> None:
         """Hand the lane an input; returns at once."""
-        self._inbox.put((msg, None))
+        self.mailbox.post(msg)
 
     def call(self, msg: object, timeout: float = 10.0) -> Any:
         """Hand the lane an input and wait for its answer."""
-        fut: Future = Future()
-        self._inbox.put((msg, fut))
-        return fut.result(timeout)
+        return self.mailbox.call(msg, timeout)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                msg, fut = self._inbox.get(timeout=TICK_S)
-            except queue.Empty:
-                msg, fut = None, None
-            self.progress = time.monotonic()
-            if msg is not None:
-                try:
-                    result = self._handle(msg)
-                    if fut is not None:
-                        fut.set_result(result)
-                except Exception as exc:  # one bad input must not stop the lane
-                    self.errors += 1
-                    self.recorder.counters.inc("lane_errors")
-                    log.exception("lane %s: handling %s failed", self.id, type(msg).__name__)
-                    if fut is not None:
-                        fut.set_exception(exc)
-            try:
-                self._timers()
-            except Exception:
-                self.errors += 1
-                log.exception("lane %s: timers failed", self.id)
+    def alive(self) -> bool:
+        """Whether the lane's thread runs."""
+        return self.mailbox.alive()
+
+    def last_progress(self) -> float:
+        """When the lane's thread last went round its loop (monotonic)."""
+        return self.mailbox.progress
+
+    def restart(self) -> None:
+        """Start a thread that died (the supervisor's call)."""
+        self.mailbox.restart()
+
+    def stop(self) -> None:
+        """Stop the thread, answering whatever still waits."""
+        self.mailbox.stop()
 
     def _handle(self, msg: object) -> Any:
         if isinstance(msg, TagRead):
@@ -283,16 +192,9 @@ class Lane:
         return True
 
     def _agreed(self, decision: Decision, evidence: PlateEvidence) -> bool:
-        """Policy: enough frames named this plate, or one confident exact read did."""
-        if self.agreeing_reads <= 1:
-            return True
-        best_text, best_score = evidence.best
-        if best_text == decision.vrn and best_score >= self.instant_score:
-            return True
-        plate, count = self._agreeing
-        count = count + 1 if plate == decision.vrn else 1
-        self._agreeing = (decision.vrn or "", count)
-        return count >= self.agreeing_reads
+        ok, self._agreeing = rules.agreed(self._agreeing, decision, evidence,
+                                          self.agreeing_reads, self.instant_score)
+        return ok
 
     def _duplicate(self, cred: Credential, held: Held | None, now: datetime,
                    frame_ns: int, detail: str = "") -> Decision:
@@ -349,7 +251,7 @@ class Lane:
         """Decide again a refused plate whose decision may no longer stand, while its vehicle
         is on the loop. (A tag needs no timer: while it is in the field the reader repeats
         it, and the next read is decided again; a tag that left is never opened for.)"""
-        if not (self.inputs and self.inputs.loop):
+        if not (self.boom.inputs and self.boom.inputs.loop):
             return
         now = self.clock.now()
         for key, held in list(self._held.items()):
@@ -381,10 +283,9 @@ class Lane:
         self.recorder.event(self.id, EventType.OPEN, now, data, also,
                             live={"ack_mono_ns": ack_ns, "frame_mono_ns": frame_ns})
         if ok:
-            self._awaiting = (decision.vrn, now, decision_id)
-            if self.tunables.open_confirm_s > 0:
-                self._confirm_open = (time.monotonic() + self.tunables.open_confirm_s,
-                                      decision_id)
+            confirm = self.tunables.open_confirm_s
+            self.boom.opened(decision.vrn, now, decision_id,
+                             time.monotonic() + confirm if confirm > 0 else None)
             self.recorder.counters.inc("opens")
         else:
             self.recorder.counters.inc("open_failures")
@@ -395,26 +296,23 @@ class Lane:
         self._device("relay", inputs is not None, "" if inputs else "inputs unreadable")
         if inputs is None:
             return
-        prev, self.inputs = self.inputs, inputs
+        reading = self.boom.read(inputs)
         if inputs.loop:  # a plate at the loop is still in the field
             now = self.clock.now()
             for key, held in list(self._held.items()):
                 if key.startswith(f"{CredentialKind.PLATE}:"):
                     self._held[key] = rules.seen(held, now)
-        if prev is not None and prev.loop and not inputs.loop:
+        if reading.passed:
             self._on_pass()
-        if prev is not None and not prev.closed_limit and inputs.closed_limit:
+        if reading.came_down:
             self._window = rules.closed(self._window)
-        if self._confirm_open and inputs.open_limit:
-            self._confirm_open = None
-        if self._hold_pending and inputs.open_limit:  # latch only once the boom is up
-            self._hold_pending = False
+        if reading.latch:
             self._hold(True, "guard")
 
     def _on_pass(self) -> None:
         """A vehicle cleared the loop: record the pass, flip its presence, end its window."""
         now = self.clock.now()
-        awaiting, self._awaiting = self._awaiting, None
+        awaiting = self.boom.take_awaiting()
         self._window = rules.passed(self._window)
         if self._current is not None:
             self._current = {**self._current, "passed": True}
@@ -451,7 +349,7 @@ class Lane:
                                                msg.vrn, now)
         if msg.hold:
             extra["guard"]["hold"] = True
-            self._hold_pending = True
+            self.boom.hold_pending = True
         self.recorder.counters.inc("guard_overrides")
         return self._record(decision, now, time.monotonic_ns(), read, extra=extra)
 
@@ -464,42 +362,41 @@ class Lane:
         assert self.barrier is not None
         ok = self.barrier.hold(on)
         if ok:
-            self.held_open = on
+            self.boom.held = on
         self.recorder.event(self.id, EventType.HOLD, self.clock.now(),
                             {"held": on, "by": by, "ok": ok})
         return ok
 
     def _release(self, user: str) -> bool:
         """The guard lets a held boom close (by its own timer, never onto a vehicle)."""
-        self._hold_pending = False
+        self.boom.hold_pending = False
         if not self.hold_wired:
             raise ValueError(f"gate {self.id} has no hold relay wired (relay.hold_relay)")
         return self._hold(False, user)
 
     # Devices and timers ----------------------------------------------------------------------
+    @property
+    def inputs(self) -> GateInputs | None:
+        """The board's last inputs (loop, limits)."""
+        return self.boom.inputs
+
+    @property
+    def reader_ok(self) -> bool | None:
+        """The reader's line: up, down, or not known yet."""
+        return self.devices.state["reader"]
+
+    @property
+    def relay_ok(self) -> bool | None:
+        """The relay board: answering, not, or not known yet."""
+        return self.devices.state["relay"]
+
     def _device(self, device: str, up: bool, why: str) -> None:
-        """A device's state, recorded once per transition; at start it is unknown until it
-        answers, and reported down once it has not for ``device_wait_s``."""
-        current: bool | None = getattr(self, f"{device}_ok")
-        if up:
-            self._down_since.pop(device, None)
-            if current is True:
-                return
-            setattr(self, f"{device}_ok", True)
-            if current is None:
-                return
-        else:
-            if current is False:
-                return
-            if current is None:
-                since = self._down_since.get(device, (time.monotonic(), why))[0]
-                self._down_since[device] = (since, why or "no answer")
-                return
-            setattr(self, f"{device}_ok", False)
-        self._fault(device, up, why)
+        change = self.devices.report(device, up, why, time.monotonic())
+        if change is not None:
+            self._fault(device, *change)
 
     def _fault(self, device: str, up: bool, why: str) -> None:
-        if self._stop.is_set():
+        if self.mailbox.stopping:
             return
         data = {"device": device, "state": "up" if up else "down", "error": why}
         try:
@@ -509,17 +406,11 @@ class Lane:
 
     def _timers(self) -> None:
         mono = time.monotonic()
-        for device, (since, why) in list(self._down_since.items()):
-            if getattr(self, f"{device}_ok") is None and \
-                    mono - since >= self.tunables.device_wait_s:
-                del self._down_since[device]
-                setattr(self, f"{device}_ok", False)
-                log.error("gate %s: %s not up %.0f s after start: %s", self.id, device,
-                          self.tunables.device_wait_s, why)
-                self._fault(device, False, f"not up since start: {why}")
-        if self._confirm_open and mono > self._confirm_open[0]:
-            decision_id = self._confirm_open[1]
-            self._confirm_open = None
+        for device, why in self.devices.overdue(mono, self.tunables.device_wait_s):
+            log.error("gate %s: %s not up %.0f s after start: %s", self.id, device,
+                      self.tunables.device_wait_s, why)
+            self._fault(device, False, f"not up since start: {why}")
+        if (decision_id := self.boom.overdue(mono)) is not None:
             self.recorder.alert(self.id, "barrier_failed", self.clock.now(), {
                 "decision": decision_id, "detail": "the boom did not reach its open limit"})
         if self._held:
@@ -543,15 +434,17 @@ class Lane:
     # Introspection ---------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
         """The lane at a glance (health, panel)."""
-        i = self.inputs
+        i = self.boom.inputs
         return {
             "id": self.id, "site": self.cfg.site, "direction": self.cfg.direction.value,
             "loop": i.loop if i else None, "open_limit": i.open_limit if i else None,
             "closed_limit": i.closed_limit if i else None,
             "relay_ok": self.relay_ok, "reader_ok": self.reader_ok,
             "anti_passback": self.info.anti_passback.value,
-            "awaiting_pass": self._awaiting[0] if self._awaiting else None,
-            "queue": self._inbox.qsize(), "errors": self.errors, "restarts": self.restarts,
-            "hold_wired": self.hold_wired, "held_open": self.held_open,
+            "awaiting_pass": self.boom.awaiting[0] if self.boom.awaiting else None,
+            "boom": self.boom.label(),
+            "queue": self.mailbox.size(), "errors": self.mailbox.errors,
+            "restarts": self.mailbox.restarts,
+            "hold_wired": self.hold_wired, "held_open": self.boom.held,
             "current": self._current,
         }

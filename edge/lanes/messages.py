@@ -1,0 +1,61 @@
+"""The messages a lane handles, in order, on its own thread (``edge.lanes.lane``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edge.adapters.relay import GateInputs
+from edge.core.types import PlateEvidence
+
+
+@dataclass(frozen=True, slots=True)
+class TagRead:
+    epc: str
+    frame_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    evidence: PlateEvidence
+    frame: Any
+    box: tuple[int, int, int, int] | None
+    frame_ns: int
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    inputs: GateInputs | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    device: str  # "reader" | "relay"
+    up: bool
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChanged:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    cmd: dict[str, Any]
+    retained: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GuardOpen:
+    user: str
+    role: str
+    reason: str
+    vrn: str | None
+    hold: bool = False  # keep the boom up (the hold relay) until released
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    user: str
