@@ -178,8 +178,18 @@ class SerialReader:
         stayed open for ``settle_s``: a port that opens and drops at once is not flapping up."""
         decoder = uhf18.StreamDecoder()
         opened = time.monotonic()
+        # pyserial's socket:// line says only whether *some* bytes wait (in_waiting is 0 or
+        # 1), and a read of more than that waits out the timeout: drain it non-blocking, or
+        # a noisy line costs one Python round trip per byte.
+        socket_line = type(ser).__module__.endswith("protocol_socket")
         while not self._stop.is_set():
             data = ser.read(max(1, ser.in_waiting))
+            if data and socket_line and ser.in_waiting:
+                ser.timeout = 0
+                try:
+                    data += ser.read(4096)
+                finally:
+                    ser.timeout = 0.01
             now = self.progress = time.monotonic()
             now_ns = time.monotonic_ns()
             if not self.connected and (data or now - opened >= self.settle_s):

@@ -150,6 +150,7 @@ class StreamDecoder:
         self._next_start = 1  # stream position of the next offset not yet a candidate
         self._pending: list[tuple[int, int]] = []  # (end, start) of incomplete candidates
         self._valid_ahead: list[int] = []  # starts of complete, valid frames further on
+        self._scanned_to = -1  # stream position of the buffer's end at the last look ahead
 
     @property
     def pending(self) -> int:
@@ -191,6 +192,9 @@ class StreamDecoder:
         """
         buf, base = self._buf, self._abs
         end = base + len(buf)
+        if end == self._scanned_to and not self._valid_ahead:
+            return None  # no byte came since the last look, and nothing valid was ahead then
+        self._scanned_to = end
         for k in range(max(self._next_start, base + 1), end - MIN_LEN):
             n = buf[k - base]
             if MIN_LEN <= n <= self._max_len:
@@ -199,7 +203,7 @@ class StreamDecoder:
         pending = self._pending
         while pending and pending[0][0] <= end:
             stop, k = heapq.heappop(pending)
-            if k <= base:
+            if k <= base or buf[k - base + 3] not in STATUS_TEXT:  # cheap test first
                 continue
             frame = bytes(buf[k - base : stop - base])
             if _checks(frame) and plausible(frame):
@@ -235,6 +239,12 @@ class StreamDecoder:
                     self._drop(ahead)
                     continue
                 # Line quiet: this head byte cannot start a frame.
+                self._skipped.append(buf[0])
+                self._drop(1)
+                continue
+            if buf[3] not in STATUS_TEXT and self._skipped:
+                # Cannot be a frame (unknown status), and the run of skipped bytes it joins was
+                # already reported: no CRC needed to drop it.
                 self._skipped.append(buf[0])
                 self._drop(1)
                 continue

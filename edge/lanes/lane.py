@@ -24,19 +24,10 @@ from edge.core import lane as rules
 from edge.core.decide import decide
 from edge.core.lane import Held, Window
 from edge.core.types import Credential, Decision, GateInfo, PlateEvidence, Policy
+from edge.lanes import messages as m
 from edge.lanes.boom import Boom
 from edge.lanes.devices import Devices
 from edge.lanes.mailbox import Mailbox
-from edge.lanes.messages import (
-    Command,
-    DeviceState,
-    GuardOpen,
-    Inputs,
-    PlateRead,
-    Release,
-    RulesChanged,
-    TagRead,
-)
 from edge.lanes.view import LaneView, pass_event
 from edge.recorder import Recorder
 from edge.remote import command_decision, guard_decision
@@ -75,6 +66,7 @@ class Lane:
                                on_error=lambda: recorder.counters.inc("lane_errors"))
         self._held: dict[str, Held] = {}
         self._creds: dict[str, Credential] = {}
+        self._dirty: set[str] = set()  # held credentials read again since last written down
         self._window = Window()
         self._stamp = 1
         self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
@@ -134,27 +126,27 @@ class Lane:
         self.mailbox.stop()
 
     def _handle(self, msg: object) -> Any:
-        if isinstance(msg, TagRead):
+        if isinstance(msg, m.TagRead):
             return self._tag(msg)
-        if isinstance(msg, PlateRead):
+        if isinstance(msg, m.PlateRead):
             return self._plate(msg)
-        if isinstance(msg, Inputs):
+        if isinstance(msg, m.Inputs):
             return self._inputs(msg.inputs)
-        if isinstance(msg, DeviceState):
+        if isinstance(msg, m.DeviceState):
             return self._device(msg.device, msg.up, msg.why)
-        if isinstance(msg, RulesChanged):
+        if isinstance(msg, m.RulesChanged):
             self._stamp += 1
             return self._redecide()
-        if isinstance(msg, Command):
+        if isinstance(msg, m.Command):
             return self._command(msg)
-        if isinstance(msg, GuardOpen):
+        if isinstance(msg, m.GuardOpen):
             return self._guard(msg)
-        if isinstance(msg, Release):
+        if isinstance(msg, m.Release):
             return self._release(msg.user)
         raise TypeError(f"unknown lane message {msg!r}")
 
     # Credentials -----------------------------------------------------------------------------
-    def _tag(self, msg: TagRead) -> Decision:
+    def _tag(self, msg: m.TagRead) -> Decision:
         now = self.clock.now()
         cred = Credential.tag(msg.epc)
         held = self._held.get(cred.key)
@@ -168,7 +160,7 @@ class Lane:
         decision = decide(cred, self.info, self.view.of(self._window), now, self.policy)
         return self._settle(cred, decision, held, now, msg.frame_ns, read)
 
-    def _plate(self, msg: PlateRead) -> bool:
+    def _plate(self, msg: m.PlateRead) -> bool:
         now = self.clock.now()
         decision = decide(Credential.plate(msg.evidence), self.info,
                           self.view.of(self._window), now, self.policy)
@@ -200,6 +192,7 @@ class Lane:
                    frame_ns: int, detail: str = "") -> Decision:
         if held is not None:
             self._held[cred.key] = rules.seen(held, now)
+            self._dirty.add(cred.key)
         d = Decision(Outcome.IGNORED, Reason.DUPLICATE_READ, self.id, cred, now,
                      held.vrn if held else None, detail=detail)
         self.recorder.ignored(self.id, d, self.recorder.decision_payload(self.cfg.site, d),
@@ -302,6 +295,7 @@ class Lane:
             for key, held in list(self._held.items()):
                 if key.startswith(f"{CredentialKind.PLATE}:"):
                     self._held[key] = rules.seen(held, now)
+                    self._dirty.add(key)
         if reading.passed:
             self._on_pass()
         if reading.came_down:
@@ -328,7 +322,7 @@ class Lane:
         self.recorder.counters.inc("passes")
 
     # Commands and the guard ------------------------------------------------------------------
-    def _command(self, msg: Command) -> CommandResponse:
+    def _command(self, msg: m.Command) -> CommandResponse:
         now = self.clock.now()
         decision, cause, read = command_decision(msg.cmd, msg.retained, self.info,
                                                  self.recorder.cache, self.view,
@@ -341,7 +335,7 @@ class Lane:
         return CommandResponse(transaction=cid, status="error" if cause else "ok", data=data,
                                error=cause or None)
 
-    def _guard(self, msg: GuardOpen) -> Decision:
+    def _guard(self, msg: m.GuardOpen) -> Decision:
         now = self.clock.now()
         if msg.hold and not self.hold_wired:
             raise ValueError(f"gate {self.id} has no hold relay wired (relay.hold_relay)")
@@ -420,16 +414,18 @@ class Lane:
             self._forget()
 
     def _forget(self) -> None:
-        """Write down when held credentials were last read; drop those out of the field."""
+        """Write down when held credentials were read again; drop those out of the field.
+        Only what changed is written, so a lane of passing cars writes nothing here."""
         now = self.clock.now()
         edge = horizon(now, self.policy.dedup_hold_s)
-        current = [h for h in self._held.values() if h.seen_at >= edge]
         gone = [k for k, h in self._held.items() if h.seen_at < edge]
         for key in gone:
             self._held.pop(key, None)
             self._creds.pop(key, None)
-        if current or gone:
-            self.store.touch(self.id, current, edge)
+        seen = [self._held[k] for k in self._dirty if k in self._held]
+        self._dirty.clear()
+        if seen or gone:
+            self.store.touch(self.id, seen, edge)
 
     # Introspection ---------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
