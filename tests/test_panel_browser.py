@@ -196,6 +196,18 @@ def locked_car(stack):
     return LOCKED
 
 
+def all_events(stack: Stack) -> list[dict]:
+    """Every event in the edge's live ring, page by page."""
+    out: list[dict] = []
+    cursor = 0
+    while True:
+        events, last = stack.edge_events_after(cursor, wait=0)
+        if not events:
+            return out
+        out += events
+        cursor = last
+
+
 def _layout(page: Page) -> dict:
     return page.evaluate("""() => {
       const lanes = [...document.querySelectorAll('.lane')].map(l => l.getBoundingClientRect());
@@ -247,6 +259,9 @@ def test_live_at_tablet_and_phone_size_shows_each_lane_in_plain_words(stack, bro
         card.get_by_role("button", name="Confirm open").click()
         expect(page.locator("#opened")).to_have_text("Opened main-out.")
         assert boom.wait_for(lambda s: s.open_limit, 5)
+        opened = [e for e in all_events(stack) if e["type"] == "decision"
+                  and e["reason"] == "guard_override"][-1]
+        assert opened["vrn"] == "MH14CD5678"  # "Open anyway" names the refused vehicle
     finally:
         car.reader.tag_leave(locked_car)
     page.close()
@@ -269,6 +284,9 @@ def test_a_reason_typed_by_hand_and_hold_open_then_close(stack, browser, shots):
     page.screenshot(path=shots / "live-held.png")
     page.locator("#gate-main-in").get_by_role("button", name="Close").click()
     assert boom.wait_for(lambda s: not s.stop and s.closed_limit, 15), "the boom stayed up"
-    held = [e for e in stack.edge_events_after(0, wait=0)[0] if e["type"] == "hold"]
+    events = all_events(stack)
+    opened = [e for e in events if e["type"] == "decision" and e["reason"] == "guard_override"]
+    assert opened[-1]["guard"]["hold"] is True and opened[-1]["vrn"] is None  # names nobody
+    held = [e for e in events if e["type"] == "hold"]
     assert [(e["held"], e["ok"]) for e in held][-2:] == [(True, True), (False, True)]
     page.close()

@@ -57,9 +57,15 @@ def inside(daemon: EdgeDaemon, limit: int = 50) -> list[dict[str, Any]]:
 def context(daemon: EdgeDaemon) -> dict[str, Any]:
     """Everything the Live page renders."""
     health = daemon.health()
+    now = daemon.clock.now()
     for g in health["gates"]:
-        if g.get("current"):
-            g["current"] = with_plain(daemon, g["current"])
+        c = g.get("current")
+        # A vehicle is shown at the gate while it can still be there: decided within the pass
+        # window and not yet through. After that the lane is clear (the list keeps it).
+        if c and (c.get("passed") or (now - datetime.fromisoformat(c["at"])).total_seconds()
+                  > daemon.config.policy.pass_window_s):
+            c = None
+        g["current"] = with_plain(daemon, c) if c else None
     ring = daemon.ring.after(0, 0, 20_000)
     recent = [with_plain(daemon, e) for e in ring if e["type"] == "decision"
               and e["outcome"] != Outcome.IGNORED.value][-30:][::-1]

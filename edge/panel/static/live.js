@@ -41,7 +41,8 @@
       summary.textContent = c && c.outcome === "deny" && !c.passed ? "Open anyway" : "Open";
     }
     const hidden = card.querySelector("input[name=vrn]");
-    if (hidden) hidden.value = c && c.vrn && !c.passed ? c.vrn : "";
+    // "Open anyway" is for the refused vehicle at the gate; a plain "Open" names nobody.
+    if (hidden) hidden.value = c && c.vrn && c.outcome === "deny" && !c.passed ? c.vrn : "";
   }
 
   function chip(el, value, bad) {
