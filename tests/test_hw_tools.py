@@ -60,6 +60,20 @@ def test_reader_listen_over_a_pseudo_terminal():
 def test_reader_listen_times_out_when_nothing_is_read(reader):
     p = gatepost("hw", "reader", "listen", "--url", reader.url, "--count", "1", "--timeout", "1")
     assert p.returncode == 1
+    assert "stopped: the reader at" in p.stdout and "no frame came" in p.stdout
+
+
+def test_reader_listen_says_why_a_dead_reader_gave_nothing():
+    dead = SimReader("gone")
+    dead.start()
+    url = dead.url
+    dead.stop()  # nothing listens there any more
+    p = gatepost("hw", "reader", "listen", "--url", url, "--count", "1", "--timeout", "1",
+                 "--json")
+    assert p.returncode == 1
+    last = json.loads(p.stdout.splitlines()[-1])
+    assert last["type"] == "stopped" and not last["ok"]
+    assert "never answered" in last["reason"] and "refused" in last["reason"].lower()
 
 
 @pytest.fixture

@@ -150,7 +150,8 @@ def test_a_reader_dead_at_boot_is_reported_down(tmp_path):
     d.start()
     try:
         assert d.lanes["lane"].reader_ok is None  # unknown, not yet down
-        wait_until(lambda: d.lanes["lane"].reader_ok is False, 5, what="the reader down")
+        wait_until(lambda: d.lanes["lane"].reader_ok is False and events(d, "fault"), 5,
+                   what="the reader reported down")
         faults = events(d, "fault")
         assert faults and faults[0]["device"] == "reader" and faults[0]["state"] == "down"
         assert "not up since start" in faults[0]["error"]
@@ -187,6 +188,8 @@ def test_an_open_cut_short_by_a_crash_is_recorded_as_unconfirmed(world, tmp_path
         settled = events(again, "open_unconfirmed")
         assert len(settled) == 1 and settled[0]["decision"] == decided[0]["event_id"]
         assert board.flash_writes == 1  # reconciling never pulses
+        again.handle_epc("lane", EPC_A, 0)  # the car is still there: it is not opened again
+        assert decisions(again) == [] and board.flash_writes == 1
         assert again.outbox is not None
         kinds = [e.type for e in again.outbox.pending(100)]
         assert kinds.count(EventType.OPEN_UNCONFIRMED) == 1

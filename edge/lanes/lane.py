@@ -81,19 +81,23 @@ class Lane:
         now = self.clock.now()
         self._held = self.store.held(self.id, horizon(now, self.policy.dedup_hold_s))
         self.boom.awaiting = self.store.awaiting(self.id)
-        for decision, at, vrn in self.store.intents(self.id):
+        for decision, held in self.store.intents(self.id):
             self.recorder.event(self.id, EventType.OPEN_UNCONFIRMED, now, {
-                "decision": decision, "vrn": vrn, "intended_at": at.isoformat(),
+                "decision": decision, "vrn": held.vrn,
+                "intended_at": held.decided_at.isoformat(),
                 "detail": "the daemon stopped between the decision and the pulse's record; "
                           "the relay may or may not have pulsed"},
-                also=self._settle_intent(decision))
+                also=self._settle_intent(decision, held))
+            if held.seen_at >= horizon(now, self.policy.dedup_hold_s):
+                self._held[held.key] = held  # still in the field: never opened again
             self.recorder.counters.inc("opens_unconfirmed")
         self.devices.expect([d for d in ("reader", "relay") if self._has(d)], time.monotonic())
         self.mailbox.start()
 
-    def _settle_intent(self, decision: str) -> Callable[[Any], None]:
+    def _settle_intent(self, decision: str, held: Held) -> Callable[[Any], None]:
         def done(c: Any) -> None:
             self.store.done(c, decision)
+            self.store.keep(c, self.id, held)
 
         return done
 
@@ -229,15 +233,16 @@ class Lane:
             return decision
 
         def also(c: Any, event_id: str) -> None:
-            self.store.keep(c, self.id, keep)
-            if decision.opens:
-                self.store.intend(c, self.id, event_id, now, decision.vrn)
+            if decision.opens:  # the hold is written with the open, after the pulse
+                self.store.intend(c, self.id, event_id, keep)
+            else:
+                self.store.keep(c, self.id, keep)
 
         ev = self.recorder.decision(self.id, decision, base, read, frame_ns, image, also)
         self._current = {**self._current, **base, "event_id": ev.id}
         self._held[keep.key] = keep
         if decision.opens:
-            self._open(decision, ev.id, frame_ns, now)
+            self._open(decision, ev.id, frame_ns, now, keep)
         return decision
 
     def _redecide(self) -> None:
@@ -258,7 +263,8 @@ class Lane:
             self._settle(cred, decision, held, now, time.monotonic_ns(), read)
 
     # Opens and passes ------------------------------------------------------------------------
-    def _open(self, decision: Decision, decision_id: str, frame_ns: int, now: datetime) -> None:
+    def _open(self, decision: Decision, decision_id: str, frame_ns: int, now: datetime,
+              keep: Held) -> None:
         if self.barrier is None:
             ok, ack_ns, error = False, time.monotonic_ns(), "no relay configured"
         else:
@@ -270,6 +276,7 @@ class Lane:
 
         def also(c: Any) -> None:
             self.store.done(c, decision_id)
+            self.store.keep(c, self.id, keep)
             if ok:
                 self.store.await_pass(c, self.id, decision.vrn, now, decision_id)
 

@@ -99,7 +99,8 @@ MIGRATIONS = [
             gate TEXT PRIMARY KEY, vrn TEXT, at TEXT NOT NULL, decision TEXT NOT NULL
         ) WITHOUT ROWID;
         CREATE TABLE open_intents (
-            decision TEXT PRIMARY KEY, gate TEXT NOT NULL, at TEXT NOT NULL, vrn TEXT
+            decision TEXT PRIMARY KEY, gate TEXT NOT NULL, at TEXT NOT NULL, vrn TEXT,
+            key TEXT NOT NULL, reason TEXT NOT NULL
         ) WITHOUT ROWID
         """,
     ),

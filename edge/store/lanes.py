@@ -69,21 +69,26 @@ class LaneStore:
 
     # Intents -------------------------------------------------------------------------------
     @staticmethod
-    def intend(c: sqlite3.Connection, gate: str, decision: str, at: datetime,
-               vrn: str | None) -> None:
-        """An open is about to pulse (in the decision's transaction)."""
-        c.execute("INSERT INTO open_intents(decision, gate, at, vrn) VALUES (?,?,?,?)",
-                  (decision, gate, at.isoformat(), vrn))
+    def intend(c: sqlite3.Connection, gate: str, decision: str, held: Held) -> None:
+        """An open is about to pulse (in the decision's transaction). The credential's hold
+        goes with it: written with the ``open`` event after the pulse, or, after a crash,
+        restored from the intent, so the credential still in the field never opens again."""
+        c.execute("INSERT INTO open_intents(decision, gate, at, vrn, key, reason) VALUES "
+                  "(?,?,?,?,?,?)", (decision, gate, held.decided_at.isoformat(), held.vrn,
+                                    held.key, held.reason.value))
 
     @staticmethod
     def done(c: sqlite3.Connection, decision: str) -> None:
         """The pulse's outcome is recorded (in the ``open`` event's transaction)."""
         c.execute("DELETE FROM open_intents WHERE decision = ?", (decision,))
 
-    def intents(self, gate: str) -> list[tuple[str, datetime, str | None]]:
-        """Intents left by a daemon that died before recording their outcome."""
-        return [(r[0], datetime.fromisoformat(r[1]), r[2]) for r in self.db.conn.execute(
-            "SELECT decision, at, vrn FROM open_intents WHERE gate = ? ORDER BY at", (gate,))]
+    def intents(self, gate: str) -> list[tuple[str, Held]]:
+        """Intents left by a daemon that died before recording their outcome: the decision
+        and the hold of its credential."""
+        rows = self.db.conn.execute("SELECT decision, at, vrn, key, reason FROM open_intents "
+                                    "WHERE gate = ? ORDER BY at", (gate,))
+        return [(r[0], Held(r[3], Outcome.OPEN, Reason(r[4]), r[2], datetime.fromisoformat(r[1]),
+                            datetime.fromisoformat(r[1]))) for r in rows]
 
 
 def horizon(now: datetime, hold_s: float) -> datetime:

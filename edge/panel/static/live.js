@@ -17,7 +17,8 @@
     li.className = `${e.outcome} fresh`;
     li.innerHTML = `<time>${esc(e.at.slice(11, 19))}</time> <b>${esc(e.gate)}</b> ` +
       `<span class="what">${esc(e.plain)}</span> ` +
-      `<span class="veh">${esc(e.vrn || e.credential.value)}${flat(e.flat)}</span> ` +
+      `<span class="veh">${esc(e.vrn || (["tag", "plate"].includes(e.credential.kind) ?
+        e.credential.value : ""))}${flat(e.flat)}</span> ` +
       `<code class="code">${esc(e.reason)}</code>${crops(e)}`;
     list.prepend(li);
     while (list.children.length > 100) list.lastElementChild.remove();
