@@ -20,7 +20,7 @@ from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
 from shared.contract import Event
 from shared.counters import Counters
-from shared.vocab import EventType, Outcome
+from shared.vocab import EventType
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,3 @@ class Recorder:
         """Raise a guard alert: an ``alert`` event for the cloud and a line on the panel."""
         self.counters.inc(f"alert_{kind}")
         return self.event(gate, EventType.ALERT, at, {"alert": kind, **data})
-
-    @staticmethod
-    def opens(decision: Decision) -> bool:
-        """Whether a decision pulses the relay."""
-        return decision.outcome is Outcome.OPEN

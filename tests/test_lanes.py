@@ -267,3 +267,30 @@ def test_kill_9_of_the_real_daemon_with_a_tag_in_the_field_never_opens_twice(tmp
         gate.reader.tag_leave(EPC_A)
     finally:
         stack.stop()
+
+
+def test_a_refused_plate_on_the_loop_is_decided_again_when_the_rules_change(world, tmp_path):
+    """The camera reads a car once; while it stays on the loop, a rules change (its tag
+    activated) decides it again at once and the boom goes up."""
+    board = world.gates["lane"].board
+    d = make_daemon(world, tmp_path / "d")
+    try:
+        assert d.cache is not None
+        blocked = rules().model_copy(update={"version": 2, "tags": [
+            TagRule(epc=EPC_A, site=SITE, status=TagStatus.BLOCKED, vrn=CAR_A)]})
+        d.cache.apply_snapshot(blocked)
+        d.rules_versions[SITE] = 2
+        frame = np.zeros((90, 160, 3), "uint8")
+        assert d.handle_plate("lane", PlateEvidence(((CAR_A, 0.95),)), frame, None, 0)
+        assert decisions(d) == [(CAR_A, "tag_inactive")]
+        world.gates["lane"].boom.set_loop(True)  # the car waits on the loop
+        lane = d.lanes["lane"]
+        wait_until(lambda: lane.inputs is not None and lane.inputs.loop, 5, what="the loop")
+        d.cache.apply_snapshot(rules().model_copy(update={"version": 3}))  # tag active again
+        d.rules_versions[SITE] = 3
+        d.rules_touched(SITE)
+        assert board.wait_flash_writes(1, 5), "the waiting car was not decided again"
+        assert decisions(d)[-1] == (CAR_A, "plate_valid")
+    finally:
+        world.gates["lane"].boom.set_loop(False)
+        d.stop()
