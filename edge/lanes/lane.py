@@ -5,8 +5,7 @@ commands, the guard's opens) arrives as a message; one thread per lane handles t
 so nothing else reads or writes the lane's state. Callers that need an answer (a command's
 response, the guard's decision) wait on a future. The rules over that state are pure
 (``edge.core.lane``, ``edge.core.decide``); the messages are in ``edge.lanes.messages``; what
-must survive a restart is in
-``edge.store.lanes``.
+must survive a restart is in ``edge.store.lanes``.
 """
 
 from __future__ import annotations
@@ -72,7 +71,6 @@ class Lane:
         self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
         self._agreeing: tuple[str, int] = ("", 0)
         self._current: dict[str, Any] | None = None  # the vehicle at the gate, as last decided
-        self._started = time.monotonic()
         self._touched = time.monotonic()
 
     # Life cycle ------------------------------------------------------------------------------
