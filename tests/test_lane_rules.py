@@ -87,6 +87,12 @@ def test_the_window_pairs_one_vehicle_and_a_pass_ends_it():
     assert down.of("tag") is not None and not opened_already(down, _opened(kind="plate"), P)
 
 
+def test_a_remote_or_guard_open_does_not_make_the_cars_own_tag_a_duplicate():
+    remote = replace(_opened(), credential=Credential("command", "c1"))  # type: ignore[arg-type]
+    w = note(Window(), remote)
+    assert not opened_already(w, _opened(), P)
+
+
 def test_a_duplicate_changes_nothing_in_the_window():
     dup = replace(_opened("MH14CD5678"), outcome=Outcome.IGNORED, reason=Reason.DUPLICATE_READ)
     assert note(Window(), dup) == Window()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from edge.core.types import Decision, PlateEvidence, Policy, RecentCredential
-from shared.vocab import Outcome, Reason
+from shared.vocab import CredentialKind, Outcome, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,12 @@ def held_of(decision: Decision, now: datetime, stamp: int) -> Held:
                 now, stamp)
 
 
+# Credentials the vehicle itself presents. An open on a signed command or by the guard does not
+# make the car's own tag a duplicate: it may arrive after the boom came down again, which the
+# lane learns only at its next poll of the board.
+VEHICLE_KINDS = frozenset({CredentialKind.TAG, CredentialKind.PLATE})
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """The vehicle at the gate now: its credentials by kind, and whom the lane opened for."""
@@ -100,7 +106,7 @@ def note(window: Window, decision: Decision) -> Window:
     kind = str(decision.credential.kind)
     recent = (*(r for r in window.recent if r.kind != kind),
               RecentCredential(kind, decision.vrn, decision.at))
-    if decision.opens:
+    if decision.opens and kind in VEHICLE_KINDS:
         return Window(recent, decision.vrn, decision.at)
     return replace(window, recent=recent)
 
