@@ -5,7 +5,6 @@ transactions serialise them.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,8 +20,6 @@ from edge.store.outbox import Outbox
 from shared.contract import Event
 from shared.counters import Counters
 from shared.vocab import EventType
-
-log = logging.getLogger(__name__)
 
 
 class Recorder:

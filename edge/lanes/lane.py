@@ -128,23 +128,24 @@ class Lane:
         self.mailbox.stop()
 
     def _handle(self, msg: object) -> Any:
-        if isinstance(msg, m.TagRead):
-            return self._tag(msg)
-        if isinstance(msg, m.PlateRead):
-            return self._plate(msg)
-        if isinstance(msg, m.Inputs):
-            return self._inputs(msg.inputs)
-        if isinstance(msg, m.DeviceState):
-            return self._device(msg.device, msg.up, msg.why)
-        if isinstance(msg, m.RulesChanged):
-            self._stamp += 1
-            return self._redecide()
-        if isinstance(msg, m.Command):
-            return self._command(msg)
-        if isinstance(msg, m.GuardOpen):
-            return self._guard(msg)
-        if isinstance(msg, m.Release):
-            return self._release(msg.user)
+        match msg:
+            case m.TagRead():
+                return self._tag(msg)
+            case m.PlateRead():
+                return self._plate(msg)
+            case m.Inputs(inputs=inputs):
+                return self._inputs(inputs)
+            case m.DeviceState(device=device, up=up, why=why):
+                return self._device(device, up, why)
+            case m.RulesChanged():
+                self._stamp += 1
+                return self._redecide()
+            case m.Command():
+                return self._command(msg)
+            case m.GuardOpen():
+                return self._guard(msg)
+            case m.Release(user=user):
+                return self._release(user)
         raise TypeError(f"unknown lane message {msg!r}")
 
     # Credentials -----------------------------------------------------------------------------
@@ -156,10 +157,10 @@ class Lane:
                 not self._confirm.confirmed(cred.key, time.monotonic()):
             return Decision(Outcome.IGNORED, Reason.CREDENTIAL_PENDING, self.id, cred, now,
                             detail=f"waiting for {self.cfg.confirm_reads} identical reads")
-        read = {"credential": {"kind": "tag", "value": cred.value}}
         if held is not None and rules.holds(held, now, self.policy, self._stamp):
             return self._duplicate(cred, held, now, msg.frame_ns)
         decision = decide(cred, self.info, self.view.of(self._window), now, self.policy)
+        read = {"credential": {"kind": "tag", "value": cred.value}}
         return self._settle(cred, decision, held, now, msg.frame_ns, read)
 
     def _plate(self, msg: m.PlateRead) -> bool:

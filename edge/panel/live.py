@@ -46,12 +46,10 @@ def alert_text(e: dict[str, Any]) -> str:
 
 def inside(daemon: EdgeDaemon, limit: int = 50) -> list[dict[str, Any]]:
     """Vehicles inside the society (not its parkings), newest first, from passes."""
-    if daemon.db is None:
+    if daemon.presence is None:
         return []
-    rows = daemon.db.conn.execute(
-        "SELECT p.vrn, p.at, v.flat FROM presence p LEFT JOIN vehicles v ON v.vrn = p.vrn "
-        "WHERE p.inside = 1 AND instr(p.vrn, '/') = 0 ORDER BY p.at DESC LIMIT ?", (limit,))
-    return [{"vrn": r[0], "at": r[1], "flat": r[2]} for r in rows]
+    return [{"vrn": vrn, "at": at, "flat": flat}
+            for vrn, at, flat in daemon.presence.inside_now(limit)]
 
 
 def context(daemon: EdgeDaemon) -> dict[str, Any]:

@@ -262,6 +262,13 @@ class Presence:
                                    (vrn,)).fetchone()
         return None if row is None else bool(row[0])
 
+    def inside_now(self, limit: int = 50) -> list[tuple[str, str, str | None]]:
+        """Vehicles inside a site (not its parkings), newest first: (vrn, since, flat)."""
+        return [(r[0], r[1], r[2]) for r in self.db.conn.execute(
+            "SELECT p.vrn, p.at, v.flat FROM presence p LEFT JOIN vehicles v ON v.vrn = p.vrn "
+            "WHERE p.inside = 1 AND instr(p.vrn, '/') = 0 ORDER BY p.at DESC LIMIT ?",
+            (limit,))]
+
     def set(self, conn, vrn: str, inside: bool, at: datetime) -> None:
         """Record the vehicle's state inside the caller's transaction."""
         conn.execute("INSERT OR REPLACE INTO presence(vrn, inside, at) VALUES (?, ?, ?)",
