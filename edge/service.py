@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from shared.webthread import WebThread
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.001
+EXIT_PORT_TAKEN = 3
 
 
 def run(config: EdgeConfig) -> int:
@@ -37,7 +39,17 @@ def run(config: EdgeConfig) -> int:
     daemon = EdgeDaemon(config, clock_from(config.clock_file))
     daemon.start()
     web = WebThread(create_app(daemon), config.api.host, config.api.port)
-    web.start()
+    try:
+        web.start()
+    except OSError as exc:  # the panel's port is taken: say so and stop, never hang
+        log.error("cannot serve the panel on %s:%s: %s", config.api.host, config.api.port, exc)
+        print(f"gatepost edge {config.id}: cannot serve the panel on {config.api.host}:"
+              f"{config.api.port}: {exc}", file=sys.stderr, flush=True)
+        daemon.stop()
+        # Everything is stopped and written; leave now. Interpreter shutdown can hang on a
+        # library's daemon thread (seen: 30 s, then "FATAL: exception not rethrown").
+        logging.shutdown()
+        os._exit(EXIT_PORT_TAKEN)
     log.info("edge API and live page at %s", web.url)
     print(f"gatepost edge {config.id}: panel at {web.url}", flush=True)
     notify(f"READY=1\nSTATUS=serving {len(config.gates)} gates")

@@ -175,18 +175,30 @@ class Stack:
         return path
 
     def start_edge(self, timeout: float = 30) -> None:
-        """Start (or restart) the edge daemon process and wait for its API."""
-        self.edge_proc = self._spawn("edge", ["edge", "run", "--config",
-                                              str(self.workdir / "edge.toml")])
-        proc = self.edge_proc
+        """Start (or restart) the edge daemon process and wait for its API. A panel port that
+        another process took since it was picked (exit 3) is picked again, twice at most."""
+        from edge.service import EXIT_PORT_TAKEN
 
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"edge exited with {proc.returncode}; see "
-                                   f"{self.workdir / 'edge.log'}")
-            return self.edge.get("/api/health").status_code == 200
+        for attempt in range(3):
+            self.edge_proc = self._spawn("edge", ["edge", "run", "--config",
+                                                  str(self.workdir / "edge.toml")])
+            proc = self.edge_proc
 
-        wait_until(up, timeout, what="the edge daemon to start")
+            def up(proc: subprocess.Popen = proc) -> bool:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"edge exited with {proc.returncode}; see "
+                                       f"{self.workdir / 'edge.log'}")
+                return self.edge.get("/api/health", timeout=2).status_code == 200
+
+            try:
+                wait_until(up, timeout, what="the edge daemon to start")
+                return
+            except RuntimeError:
+                if proc.returncode != EXIT_PORT_TAKEN or attempt == 2 or \
+                        self.opt.edge_api_port:
+                    raise
+            self.set_edge_port(free_port())
+            self.write_edge_config()
 
     def kill_edge(self) -> None:
         """SIGKILL the edge: no chance to flush or say goodbye."""

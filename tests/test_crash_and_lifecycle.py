@@ -156,3 +156,23 @@ def test_cloud_speaks_systemd_notify_too(tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
         sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_taken_panel_port_stops_the_edge_with_exit_3_and_a_reason(tmp_path: Path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(f'id = "box"\ndata_dir = "{tmp_path / "data"}"\n\n[cloud]\n'
+                   'mqtt_url = "mqtt://127.0.0.1:9"\nhttp_url = "http://127.0.0.1:9"\n\n'
+                   f'[api]\nport = {port}\n\n[[gates]]\nid = "g"\nsite = "s"\n'
+                   'direction = "entry"\n')
+    try:
+        p = subprocess.run([sys.executable, "-m", "gatepost.cli", "edge", "run", "--config",
+                            str(cfg)], capture_output=True, text=True, timeout=45)
+    finally:
+        taken.close()
+    assert p.returncode == 3
+    assert f"cannot serve the panel on 127.0.0.1:{port}" in p.stderr
