@@ -3,9 +3,9 @@ edge boxes as rules. The cloud hashes the password once; only the scrypt hash le
 
 from __future__ import annotations
 
-import sqlite3
-
 from cloud.rules import RuleError, RulesService
+from cloud.storage import Tx
+from cloud.storage.dialect import upsert_sql
 from shared.contract import AccountRule, Change, RulesDelta
 from shared.passwords import hash_password
 
@@ -25,9 +25,9 @@ def add_account(rules: RulesService, site: str, username: str, role: str,
                         f"passwords need at least {MIN_PASSWORD} characters")
     pw_hash = hash_password(password)
 
-    def fn(c: sqlite3.Connection) -> list[Change]:
-        c.execute("INSERT OR REPLACE INTO accounts(site, username, role, pw_hash, created_at) "
-                  "VALUES (?, ?, ?, ?, ?)",
+    def fn(c: Tx) -> list[Change]:
+        c.execute(upsert_sql("accounts", ("site", "username", "role", "pw_hash", "created_at"),
+                             ("site", "username")),
                   (site, username, role, pw_hash, rules.clock.now().isoformat()))
         return [Change(op="account.upsert",
                        account=AccountRule(username=username, role=role,
@@ -39,7 +39,7 @@ def add_account(rules: RulesService, site: str, username: str, role: str,
 def remove_account(rules: RulesService, site: str, username: str) -> RulesDelta:
     """Delete a panel account; the edge drops it and its sessions."""
 
-    def fn(c: sqlite3.Connection) -> list[Change]:
+    def fn(c: Tx) -> list[Change]:
         n = c.execute("DELETE FROM accounts WHERE site = ? AND username = ?",
                       (site, username)).rowcount
         if not n:

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import accounts
 from cloud.cameras import camera_router
-from cloud.db import CloudDB
 from cloud.jobs import Jobs
 from cloud.mqtt_side import CloudMqtt
 from cloud.notify import Channels, Notifier
@@ -27,6 +26,8 @@ from cloud.parking_api import parking_router
 from cloud.payments import HttpProvider
 from cloud.rules import RuleError, RulesService
 from cloud.staff import Staff, install_auth, resident_of, staff_router
+from cloud.storage import Database
+from cloud.storage.dialect import json_text
 from cloud.sub_changes import Subscriptions
 from shared.clock import Clock
 from shared.commands import make_open
@@ -99,14 +100,14 @@ def _version(delta: RulesDelta) -> dict:
     return {"site": delta.site, "rules_version": delta.to_version}
 
 
-def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
+def create_app(db_path: str | Path, clock: Clock, mqtt_url: str | None,
                mqtt_username: str | None = None, mqtt_password: str | None = None,
                jobs_every_s: float = 30.0, payments_url: str | None = None,
                payments_secret: str | None = None, public_url: str = "",
                channels: Channels | None = None, admin_key: str | None = None) -> FastAPI:
     """The cloud app; starts its MQTT side with the app when *mqtt_url* is given, and the
     subscription status job every *jobs_every_s* seconds (0: only on demand)."""
-    db = CloudDB(db_path)
+    db = Database(db_path)
     link = CloudMqtt(db, clock, mqtt_url, username=mqtt_username,
                      password=mqtt_password) if mqtt_url else None
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
@@ -333,7 +334,7 @@ def create_app(db_path: Path, clock: Clock, mqtt_url: str | None,
         types = {r[0]: r[1] for r in c.execute(
             "SELECT type, count(*) FROM events WHERE site = ? GROUP BY type", (site,))}
         outcomes = {r[0]: r[1] for r in c.execute(
-            "SELECT json_extract(data, '$.outcome'), count(*) FROM events "
+            f"SELECT {json_text(c, 'data', 'outcome')}, count(*) FROM events "
             "WHERE site = ? AND type = 'decision' GROUP BY 1", (site,))}
         gates = {r[0]: {"count": r[1], "max_seq": r[2]} for r in c.execute(
             "SELECT gate, count(*), max(seq) FROM events WHERE site = ? GROUP BY gate", (site,))}

@@ -47,12 +47,12 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
             if set(body.spaces) - known:
                 raise RuleError(422, "unknown_space",
                                 f"spaces {sorted(set(body.spaces) - known)} do not exist")
-            cur = c.execute("INSERT INTO cameras(parking, name, url, enabled, parking_camera, "
-                            "sort, spaces) VALUES (?,?,?,?,?,?,?)",
+            cid = c.execute("INSERT INTO cameras(parking, name, url, enabled, parking_camera, "
+                            "sort, spaces) VALUES (?,?,?,?,?,?,?) RETURNING id",
                             (pid, body.name, body.url, int(body.enabled),
-                             int(body.parking_camera), body.sort, json.dumps(body.spaces)))
-            return _out(c.execute("SELECT * FROM cameras WHERE id = ?",
-                                  (cur.lastrowid,)).fetchone())
+                             int(body.parking_camera), body.sort, json.dumps(body.spaces))
+                            ).scalar()
+            return _out(c.execute("SELECT * FROM cameras WHERE id = ?", (cid,)).fetchone())
 
     @r.get("/parkings/{pid}/cameras")
     def list_cameras(pid: str, space: int | None = None) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from cloud.db import CloudDB
 from cloud.rules import RulesService
+from cloud.storage import Database
+from cloud.storage.dialect import insert_ignore_sql, upsert_sql
 from shared.clock import Clock
 from shared.contract import (
     Ack,
@@ -39,7 +40,7 @@ MAX_DELTA_CHANGES = 1000  # larger changes go out as a version bump; edges take 
 class CloudMqtt:
     """One paho session of the cloud."""
 
-    def __init__(self, db: CloudDB, clock: Clock, mqtt_url: str, *,
+    def __init__(self, db: Database, clock: Clock, mqtt_url: str, *,
                  username: str | None = None, password: str | None = None) -> None:
         self.db = db
         self.clock = clock
@@ -160,8 +161,8 @@ class CloudMqtt:
         """Insert once; False when the event was already stored."""
         with self.db.write() as c:
             cur = c.execute(
-                "INSERT OR IGNORE INTO events(site, id, edge, gate, seq, type, at, data, "
-                "received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                insert_ignore_sql("events", ("site", "id", "edge", "gate", "seq", "type", "at",
+                                             "data", "received_at")),
                 (e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
                  json.dumps(e.data), self.clock.now().isoformat()))
             return cur.rowcount == 1
@@ -174,8 +175,8 @@ class CloudMqtt:
             raise ValueError(f"gates of {g.edge} on the topic of {edge}")
         with self.db.write() as c:
             for item in g.gates:
-                c.execute("INSERT OR REPLACE INTO edge_gates(site, gate, edge, at) "
-                          "VALUES (?,?,?,?)", (item["site"], item["gate"], edge,
+                c.execute(upsert_sql("edge_gates", ("site", "gate", "edge", "at"),
+                                     ("site", "gate")), (item["site"], item["gate"], edge,
                                                self.clock.now().isoformat()))
 
     def edge_of(self, site: str, gate: str) -> str | None:
@@ -213,5 +214,5 @@ class CloudMqtt:
             self.counters["rejected_available"] += 1
             return
         with self.db.write() as c:
-            c.execute("INSERT OR REPLACE INTO edges(id, availability, at) VALUES (?,?,?)",
+            c.execute(upsert_sql("edges", ("id", "availability", "at"), ("id",)),
                       (edge, text, self.clock.now().isoformat()))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from cloud.db import CloudDB
+from cloud.storage import Database, Row, Tx
+from cloud.storage.dialect import insert_ignore_sql
 from shared.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -49,24 +49,23 @@ class Channels:
 class Notifier:
     """The outbox and its delivery worker."""
 
-    def __init__(self, db: CloudDB, clock: Clock, channels: Channels) -> None:
+    def __init__(self, db: Database, clock: Clock, channels: Channels) -> None:
         self.db = db
         self.clock = clock
         self.channels = channels
         self._deliver_lock = threading.Lock()
 
     # Writing ----------------------------------------------------------------------------------
-    def enqueue(self, c: sqlite3.Connection, key: str, kind: str, subject: str,
+    def enqueue(self, c: Tx, key: str, kind: str, subject: str,
                 body: dict[str, Any], *, parking: str | None = None, sub: str | None = None,
                 email_to: str = "") -> bool:
         """Add a notification inside the caller's transaction; False if *key* exists."""
-        cur = c.execute("INSERT OR IGNORE INTO notifications(key, kind, parking, sub, subject, "
-                        "body, created_at) VALUES (?,?,?,?,?,?,?)",
-                        (key, kind, parking, sub, subject, json.dumps(body),
-                         self.clock.now().isoformat()))
-        if cur.rowcount == 0:
+        nid = c.execute(insert_ignore_sql("notifications", ("key", "kind", "parking", "sub",
+                                                             "subject", "body", "created_at"))
+                        + " RETURNING id", (key, kind, parking, sub, subject, json.dumps(body),
+                                            self.clock.now().isoformat())).scalar()
+        if nid is None:
             return False
-        nid = cur.lastrowid
         if self.channels.webhook_url:
             c.execute("INSERT INTO deliveries(notification, channel, recipient) VALUES "
                       "(?, 'webhook', ?)", (nid, self.channels.webhook_url))
@@ -80,8 +79,8 @@ class Notifier:
         now = self.clock.now()
         n = 0
         with self.db.write() as c:
-            for s in c.execute("SELECT id, parking, space, owner, unit, units, end FROM "
-                               "subscriptions WHERE status = 'active' AND end > ?",
+            for s in c.execute("SELECT id, parking, space, owner, unit, units, \"end\" FROM "
+                               "subscriptions WHERE status = 'active' AND \"end\" > ?",
                                (now.isoformat(),)).fetchall():
                 lead = warning_lead(s["units"], s["unit"])
                 end = datetime.fromisoformat(s["end"])
@@ -106,7 +105,7 @@ class Notifier:
             last = c.execute(
                 "SELECT max(n.created_at) FROM notifications n JOIN deliveries d ON "
                 "d.notification = n.id WHERE n.kind = 'barrier_failed' AND n.parking = ? AND "
-                "d.channel = 'email'", (parking,)).fetchone()[0]
+                "d.channel = 'email'", (parking,)).scalar()
             mail = p["staff_email"] if not last or \
                 at - datetime.fromisoformat(last) >= MAIL_GAP else ""
             self.enqueue(c, f"barrier_failed:{parking}:{gate}:{at.isoformat()}",
@@ -144,14 +143,14 @@ class Notifier:
                                               r["channel"]))
         return out
 
-    def _webhook(self, r: sqlite3.Row) -> None:
+    def _webhook(self, r: Row) -> None:
         payload = {"id": r["notification"], "kind": r["kind"], "subject": r["subject"],
                    **json.loads(r["body"])}
         resp = httpx.post(r["recipient"], json=payload, timeout=10,
                           headers={"Idempotency-Key": r["key"]})
         resp.raise_for_status()
 
-    def _email(self, r: sqlite3.Row) -> None:
+    def _email(self, r: Row) -> None:
         msg = EmailMessage()
         msg["From"] = self.channels.mail_from
         msg["To"] = r["recipient"]
@@ -165,4 +164,4 @@ class Notifier:
     def pending(self) -> int:
         """Deliveries still waiting for their channel."""
         return int(self.db.conn.execute(
-            "SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()[0])
+            "SELECT count(*) FROM deliveries WHERE status = 'pending'").scalar())

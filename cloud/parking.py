@@ -7,11 +7,11 @@ gates need (a parking's activity, a gate's parking) go to the edge as rule chang
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from cloud.rules import RuleError, RulesService, gate_rule
+from cloud.storage import Row, Tx
 from shared.contract import SEGMENT, Change, ParkingRule
 from shared.parking import DONE, LIVE, Band, check_bands
 
@@ -48,7 +48,7 @@ class ParkingService:
         self.clock = rules.clock
 
     # Parkings -------------------------------------------------------------------------------
-    def row(self, c: sqlite3.Connection, parking: str) -> sqlite3.Row:
+    def row(self, c: Tx, parking: str) -> Row:
         """One parking, or 404."""
         r = c.execute("SELECT * FROM parkings WHERE id = ? AND deleted_at IS NULL",
                       (parking,)).fetchone()
@@ -73,7 +73,7 @@ class ParkingService:
         if not fields.get("name"):
             raise RuleError(422, "bad_parking", "a parking needs a name")
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             if c.execute("SELECT 1 FROM parkings WHERE id = ?", (parking,)).fetchone():
                 raise RuleError(409, "parking_exists", f"parking {parking!r} already exists")
             vals = self._fields(fields)
@@ -113,7 +113,7 @@ class ParkingService:
         """Activate (only when its barriers let vehicles both in and out) or deactivate."""
         site = self.row(self.db.conn, parking)["site"]
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             dirs = {r[0] for r in c.execute("SELECT direction FROM gates WHERE parking = ?",
                                             (parking,))}
             if active and not ("both" in dirs or {"entry", "exit"} <= dirs):
@@ -132,9 +132,9 @@ class ParkingService:
         reports; its barriers become society-perimeter gates again."""
         site = self.row(self.db.conn, parking)["site"]
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             n = c.execute(f"SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT "
-                          f"IN ({','.join('?' * len(DONE))})", (parking, *DONE)).fetchone()[0]
+                          f"IN ({','.join('?' * len(DONE))})", (parking, *DONE)).scalar()
             if n:
                 raise RuleError(409, "subscriptions_not_archived",
                                 f"{n} subscriptions of {parking} are not archived yet")
@@ -152,7 +152,7 @@ class ParkingService:
     def link_gate(self, site: str, gate: str, parking: str | None) -> int:
         """Make a gate a barrier of *parking* (or a society-perimeter gate with None)."""
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             g = c.execute("SELECT * FROM gates WHERE site = ? AND id = ?", (site, gate)
                           ).fetchone()
             if g is None:
@@ -201,8 +201,8 @@ class ParkingService:
             if "available_until" in fields and fields["available_until"] is not None:
                 until = datetime.fromisoformat(str(fields["available_until"]))
                 cut = c.execute(
-                    f"SELECT id, end FROM subscriptions WHERE parking = ? AND space = ? AND "
-                    f"status IN ({','.join('?' * len(HOLDING))}) AND end > ?",
+                    f"SELECT id, \"end\" FROM subscriptions WHERE parking = ? AND space = ? AND "
+                    f"status IN ({','.join('?' * len(HOLDING))}) AND \"end\" > ?",
                     (parking, number, *HOLDING, until.isoformat())).fetchone()
                 if cut:
                     raise RuleError(409, "cuts_into_subscription",
@@ -220,7 +220,7 @@ class ParkingService:
         return self.spaces(parking, number)[0]
 
     @staticmethod
-    def _space(c: sqlite3.Connection, parking: str, number: int) -> sqlite3.Row:
+    def _space(c: Tx, parking: str, number: int) -> Row:
         r = c.execute("SELECT * FROM spaces WHERE parking = ? AND number = ?",
                       (parking, number)).fetchone()
         if r is None:
@@ -234,7 +234,7 @@ class ParkingService:
         sql = "SELECT * FROM spaces WHERE parking = ?" + (" AND number = ?" if number else "")
         rows = c.execute(sql + " ORDER BY number", (parking, number) if number else (parking,))
         tenants: dict[int, dict[str, Any]] = {}
-        for s in c.execute(f"SELECT id, space, owner, status, end FROM subscriptions WHERE "
+        for s in c.execute(f"SELECT id, space, owner, status, \"end\" FROM subscriptions WHERE "
                            f"parking = ? AND status IN ({','.join('?' * len(HOLDING))}) "
                            f"ORDER BY start", (parking, *HOLDING)):
             tenants.setdefault(s["space"], dict(s))
@@ -273,10 +273,10 @@ class ParkingService:
             except ValueError as exc:
                 raise RuleError(409 if "overlap" in str(exc) else 422, "bad_tariff",
                                 str(exc)) from exc
-            cur = c.execute("INSERT INTO tariffs(parking, kind, size, unit, name, lower, upper, "
-                            "price) VALUES (?,?,?,?,?,?,?,?)",
-                            (parking, kind, size, unit, name, lower, upper, price))
-        return {"id": cur.lastrowid, "parking": parking, "kind": kind, "size": size,
+            tid = c.execute("INSERT INTO tariffs(parking, kind, size, unit, name, lower, upper, "
+                            "price) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+                            (parking, kind, size, unit, name, lower, upper, price)).scalar()
+        return {"id": tid, "parking": parking, "kind": kind, "size": size,
                 "unit": unit, "name": name, "lower": lower, "upper": upper, "price": price}
 
     def delete_tariff(self, tariff_id: int) -> None:
@@ -292,7 +292,7 @@ class ParkingService:
             (parking,))]
 
     @staticmethod
-    def _bands(c: sqlite3.Connection, parking: str, kind: str, unit: str,
+    def _bands(c: Tx, parking: str, kind: str, unit: str,
                size: str | None) -> list[Band]:
         rows = c.execute("SELECT lower, upper, price FROM tariffs WHERE parking = ? AND kind = ? "
                          "AND unit = ? AND size IS ?", (parking, kind, unit, size))

@@ -3,9 +3,9 @@ and ``subscription.upsert`` changes), built straight from the cloud's tables."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
+from cloud.storage import Row, Tx
 from shared.contract import ParkingRule, SubscriptionRule
 from shared.parking import LIVE
 
@@ -14,30 +14,30 @@ def _t(s: str) -> datetime:
     return datetime.fromisoformat(s)
 
 
-def continued(c: sqlite3.Connection, sub: str) -> bool:
+def continued(c: Tx, sub: str) -> bool:
     """Whether a live subscription follows *sub* (its extension takes over at the end)."""
     return c.execute(f"SELECT 1 FROM subscriptions WHERE prev = ? AND status IN "
                      f"({','.join('?' * len(LIVE))})", (sub, *LIVE)).fetchone() is not None
 
 
-def sub_rule(c: sqlite3.Connection, row: sqlite3.Row) -> SubscriptionRule:
+def sub_rule(c: Tx, row: Row) -> SubscriptionRule:
     """What a gate needs of one subscription."""
     vrns = [r[0] for r in c.execute("SELECT vrn FROM sub_vehicles WHERE sub = ?", (row["id"],))]
     price = c.execute(
         "SELECT coalesce(max(t.price), 0) FROM tariffs t JOIN spaces s ON s.parking = t.parking "
         "AND s.number = ? WHERE t.parking = ? AND t.unit = ? AND t.kind = 'space' AND "
-        "t.size = s.size", (row["space"], row["parking"], row["unit"])).fetchone()[0]
+        "t.size = s.size", (row["space"], row["parking"], row["unit"])).scalar()
     if row["camera"]:
         price += c.execute("SELECT coalesce(max(price), 0) FROM tariffs WHERE parking = ? AND "
                            "unit = ? AND kind = 'camera'", (row["parking"], row["unit"])
-                           ).fetchone()[0]
+                           ).scalar()
     return SubscriptionRule(id=row["id"], parking=row["parking"], space=row["space"],
                             status=row["status"], unit=row["unit"], start=_t(row["start"]),
                             end=_t(row["end"]), paid_through=_t(row["paid_through"]),
                             vrns=vrns, continued=continued(c, row["id"]), debt_price=int(price))
 
 
-def space_prices(c: sqlite3.Connection, parking: str | None = None
+def space_prices(c: Tx, parking: str | None = None
                  ) -> dict[tuple[str, int, str], int]:
     """The dearest space tariff per (parking, space, unit): what a unit of debt costs there."""
     where, args = ("WHERE s.parking = ? ", (parking,)) if parking else ("", ())
@@ -47,7 +47,7 @@ def space_prices(c: sqlite3.Connection, parking: str | None = None
         "GROUP BY s.parking, s.number, t.unit", args)}
 
 
-def site_parking_rules(c: sqlite3.Connection, site: str
+def site_parking_rules(c: Tx, site: str
                        ) -> tuple[list[ParkingRule], list[SubscriptionRule]]:
     """The parkings of a site and their live subscriptions, for a rules snapshot."""
     parkings = [ParkingRule(id=r["id"], active=bool(r["active"]))

@@ -10,7 +10,7 @@ from typing import Any
 
 import xlsxwriter
 
-from cloud.db import CloudDB
+from cloud.storage import Database
 
 SUB_COLUMNS = ["Status", "Number", "Owner", "Parking", "Space", "Start", "End", "Amount paid",
                "Tariff type", "Created"]
@@ -57,10 +57,10 @@ def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
     return buf.getvalue()
 
 
-def subscriptions_xlsx(db: CloudDB, parkings: list[str], created_from: datetime | None,
+def subscriptions_xlsx(db: Database, parkings: list[str], created_from: datetime | None,
                        created_to: datetime | None) -> bytes:
     """Subscriptions of *parkings* created in [from, to), oldest first."""
-    sql = (f"SELECT status, id, owner, parking, space, start, end, amount, unit, created_at "
+    sql = (f"SELECT status, id, owner, parking, space, start, \"end\", amount, unit, created_at "
            f"FROM subscriptions WHERE parking IN ({','.join('?' * len(parkings))})")
     args: list[object] = list(parkings)
     sql = _between(sql, args, "created_at", created_from, created_to)
@@ -69,12 +69,12 @@ def subscriptions_xlsx(db: CloudDB, parkings: list[str], created_from: datetime 
     return _workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
 
 
-def occupancy_xlsx(db: CloudDB, parking: str, since: datetime | None,
+def occupancy_xlsx(db: Database, parking: str, since: datetime | None,
                    until: datetime | None) -> bytes:
     """Every vehicle in and out of *parking*'s spaces, oldest first."""
     sql = "SELECT at, parking, space, vrn, sub, inside, source FROM occupancy_log WHERE parking = ?"
     args: list[object] = [parking]
     sql = _between(sql, args, "at", since, until)
     rows = ([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
-            for r in db.conn.execute(sql + " ORDER BY at, rowid", args))
+            for r in db.conn.execute(sql + " ORDER BY at, id", args))
     return _workbook("Occupancy", OCC_COLUMNS, rows, {0})

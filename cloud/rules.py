@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cloud.db import CloudDB
 from cloud.parking_rules import site_parking_rules
+from cloud.storage import Database, Row, Tx
+from cloud.storage.dialect import for_update, upsert_sql
 from shared import vrn as vrn_rules
 from shared.clock import Clock
 from shared.commands import new_key
@@ -38,7 +38,7 @@ class RuleError(Exception):
         self.status, self.reason, self.message = status, reason, message
 
 
-def _tag_rule(row: sqlite3.Row) -> TagRule:
+def _tag_rule(row: Row) -> TagRule:
     return TagRule(epc=row["epc"], site=row["site"], status=TagStatus(row["status"]),
                    vrn=row["vrn"], locked=bool(row["locked"]),
                    locked_until=datetime.fromisoformat(row["locked_until"])
@@ -54,17 +54,18 @@ def gate_rule(row: Mapping[str, Any]) -> GateRule:
 class RulesService:
     """The rule-changing operations of the cloud."""
 
-    def __init__(self, db: CloudDB, clock: Clock,
+    def __init__(self, db: Database, clock: Clock,
                  publish: Callable[[RulesDelta], None] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.publish = publish
 
     # Helpers --------------------------------------------------------------------------------
-    def _commit_changes(self, c: sqlite3.Connection, site: str,
+    def _commit_changes(self, c: Tx, site: str,
                         changes: list[Change]) -> RulesDelta:
-        row = c.execute("SELECT rules_version FROM sites WHERE id = ?", (site,)).fetchone()
-        old = int(row[0])
+        # Locks the site's row: two processes changing one site get consecutive versions.
+        old = int(c.execute("SELECT rules_version FROM sites WHERE id = ?" + for_update(c),
+                            (site,)).scalar())
         new = old + 1
         c.execute("UPDATE sites SET rules_version = ? WHERE id = ?", (new, site))
         delta = RulesDelta(site=site, from_version=old, to_version=new, changes=changes)
@@ -73,7 +74,7 @@ class RulesService:
                    self.clock.now().isoformat()))
         return delta
 
-    def _change(self, site: str, fn: Callable[[sqlite3.Connection], list[Change]]) -> RulesDelta:
+    def _change(self, site: str, fn: Callable[[Tx], list[Change]]) -> RulesDelta:
         with self.db.write() as c:
             self._require_site(c, site)
             delta = self._commit_changes(c, site, fn(c))
@@ -82,12 +83,12 @@ class RulesService:
         return delta
 
     @staticmethod
-    def _require_site(c: sqlite3.Connection, site: str) -> None:
+    def _require_site(c: Tx, site: str) -> None:
         if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone() is None:
             raise RuleError(404, "unknown_site", f"site {site!r} does not exist")
 
     @staticmethod
-    def _tag_row(c: sqlite3.Connection, epc: str) -> sqlite3.Row:
+    def _tag_row(c: Tx, epc: str) -> Row:
         row = c.execute("SELECT * FROM tags WHERE epc = ?", (epc.upper(),)).fetchone()
         if row is None:
             raise RuleError(404, "unknown_tag", f"tag {epc} does not exist")
@@ -100,7 +101,7 @@ class RulesService:
             raise RuleError(404, "unknown_tag", f"tag {epc} does not exist")
         return str(row[0])
 
-    def _tag_change(self, c: sqlite3.Connection, epc: str) -> Change:
+    def _tag_change(self, c: Tx, epc: str) -> Change:
         return Change(op="tag.upsert", tag=_tag_rule(self._tag_row(c, epc)))
 
     # Sites and gates --------------------------------------------------------------------------
@@ -122,14 +123,14 @@ class RulesService:
         if not SEGMENT.match(gate):
             raise RuleError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             row = c.execute("SELECT command_key, parking, external_id FROM gates WHERE site=? "
                             "AND id=?", (site, gate)).fetchone()
             key = row[0] if row and row[0] else new_key()
             parking = row[1] if row else None
             ext = external_id if external_id is not None else row[2] if row else None
-            c.execute("INSERT OR REPLACE INTO gates(site, id, direction, name, command_key, "
-                      "parking, external_id) VALUES (?,?,?,?,?,?,?)",
+            c.execute(upsert_sql("gates", ("site", "id", "direction", "name", "command_key",
+                                           "parking", "external_id"), ("site", "id")),
                       (site, gate, direction.value, name, key, parking, ext))
             return [Change(op="gate.upsert", gate=GateRule(id=gate, direction=direction,
                                                            name=name, command_key=key,
@@ -147,7 +148,7 @@ class RulesService:
         except ValueError as exc:
             raise RuleError(422, "invalid_vrn", str(exc)) from exc
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             if c.execute("SELECT 1 FROM vehicles WHERE site=? AND vrn=?", (site, v)).fetchone():
                 raise RuleError(409, "vehicle_exists", f"vehicle {v} is already registered")
             c.execute("INSERT INTO vehicles(site, vrn, type, flat, created_at) VALUES "
@@ -167,10 +168,11 @@ class RulesService:
             except (KeyError, ValueError) as exc:
                 raise RuleError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             now = self.clock.now().isoformat()
-            c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, created_at) "
-                          "VALUES (?,?,?,?,?)", [(site, v, t.value, f, now) for v, t, f in rows])
+            c.executemany(upsert_sql("vehicles", ("site", "vrn", "type", "flat", "created_at"),
+                                     ("site", "vrn")),
+                          [(site, v, t.value, f, now) for v, t, f in rows])
             return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t, flat=f))
                     for v, t, f in rows]
 
@@ -180,7 +182,7 @@ class RulesService:
         """Remove a vehicle; its tags become inactive and unlinked."""
         v = vrn_rules.normalise(vrn)
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             if not c.execute("DELETE FROM vehicles WHERE site=? AND vrn=?", (site, v)).rowcount:
                 raise RuleError(404, "unknown_vehicle", f"vehicle {v} is not registered")
             epcs = [r[0] for r in c.execute("SELECT epc FROM tags WHERE vrn = ?", (v,))]
@@ -190,7 +192,7 @@ class RulesService:
         return self._change(site, fn)
 
     # Tags -------------------------------------------------------------------------------------
-    def _check_tag_fields(self, c: sqlite3.Connection, site: str, epc: str, vrn: str | None,
+    def _check_tag_fields(self, c: Tx, site: str, epc: str, vrn: str | None,
                           status: TagStatus, vtype: VehicleType | None) -> tuple[str, str | None]:
         e = epc.upper()
         if not EPC.match(e):
@@ -215,7 +217,7 @@ class RulesService:
                 vehicle_type: VehicleType | None = None) -> RulesDelta:
         """Register a tag to a site (pre-mapped), optionally linked and active."""
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             e, v = self._check_tag_fields(c, site, epc, vrn, status, vehicle_type)
             if c.execute("SELECT 1 FROM tags WHERE epc = ?", (e,)).fetchone():
                 raise RuleError(409, "tag_exists", f"tag {e} is already registered")
@@ -230,14 +232,16 @@ class RulesService:
     def add_tags_bulk(self, site: str, tags: list[dict]) -> RulesDelta:
         """Register many tags in one change (installers importing a batch of stickers)."""
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             now = self.clock.now().isoformat()
             changes = []
             for t in tags:
                 st = TagStatus(t.get("status", "inactive"))
                 e, v = self._check_tag_fields(c, site, t["epc"], t.get("vrn"), st, None)
-                c.execute("INSERT OR REPLACE INTO tags(epc, site, status, vrn, updated_at) "
-                          "VALUES (?,?,?,?,?)", (e, site, st.value, v, now))
+                # A re-imported tag starts afresh, as a new one would: no type, unlocked.
+                c.execute(upsert_sql("tags", ("epc", "site", "status", "vrn", "vehicle_type",
+                                              "locked", "locked_until", "updated_at"), ("epc",)),
+                          (e, site, st.value, v, None, 0, None, now))
                 changes.append(Change(op="tag.upsert", tag=TagRule(epc=e, site=site,
                                                                     status=st, vrn=v)))
             return changes
@@ -245,10 +249,10 @@ class RulesService:
         return self._change(site, fn)
 
     def _update_tag(self, epc: str, sql: str, args: tuple,
-                    check: Callable[[sqlite3.Row], None] | None = None) -> RulesDelta:
+                    check: Callable[[Row], None] | None = None) -> RulesDelta:
         site = self._site_of_tag(epc)
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             row = self._tag_row(c, epc)
             if check:
                 check(row)
@@ -262,7 +266,7 @@ class RulesService:
         """Activate a tag for a vehicle of its own site (type must match)."""
         site = self._site_of_tag(epc)
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             row = self._tag_row(c, epc)
             if row["status"] == TagStatus.BLOCKED.value:
                 raise RuleError(409, "tag_blocked", f"tag {row['epc']} is blocked")
@@ -292,7 +296,7 @@ class RulesService:
         """Delete a tag."""
         site = self._site_of_tag(epc)
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             row = self._tag_row(c, epc)
             c.execute("DELETE FROM tags WHERE epc = ?", (row["epc"],))
             return [Change(op="tag.delete", key=row["epc"])]
@@ -305,7 +309,7 @@ class RulesService:
         with self.db.read() as c:
             self._require_site(c, site)
             version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
-                                    (site,)).fetchone()[0])
+                                    (site,)).scalar())
             gates = [gate_rule(r) for r in c.execute("SELECT * FROM gates WHERE site = ?",
                                                      (site,))]
             vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]), flat=r["flat"])
@@ -325,7 +329,7 @@ class RulesService:
         return {r[0]: int(r[1]) for r in
                 self.db.conn.execute("SELECT id, rules_version FROM sites")}
 
-    def gate(self, site: str, gate: str) -> sqlite3.Row:
+    def gate(self, site: str, gate: str) -> Row:
         """One gate, with its command key."""
         row = self.db.conn.execute("SELECT * FROM gates WHERE site = ? AND id = ?",
                                    (site, gate)).fetchone()
@@ -333,7 +337,7 @@ class RulesService:
             raise RuleError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
         return row
 
-    def usable_tags(self, site: str, vrn: str) -> list[sqlite3.Row]:
+    def usable_tags(self, site: str, vrn: str) -> list[Row]:
         """Active tags of a vehicle at a site."""
         return self.db.conn.execute(
             "SELECT * FROM tags WHERE site = ? AND vrn = ? AND status = 'active'",

@@ -26,8 +26,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.db import CloudDB
 from cloud.rules import RuleError
+from cloud.storage import Database
 from shared.clock import Clock
 
 ROLES = ("view_parkings", "edit_parkings", "manage_devices", "admin")
@@ -86,7 +86,7 @@ def digest(key: str) -> str:
 class Staff:
     """Staff members, residents' keys, and the audit log."""
 
-    def __init__(self, db: CloudDB, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
 
@@ -100,13 +100,13 @@ class Staff:
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
-            cur = c.execute("INSERT INTO staff(name, roles, resident, edge_sites, created_at) "
-                            "VALUES (?, ?, ?, ?, ?)",
+            sid = c.execute("INSERT INTO staff(name, roles, resident, edge_sites, created_at) "
+                            "VALUES (?, ?, ?, ?, ?) RETURNING id",
                             (name, json.dumps(roles), resident,
-                             json.dumps(edge_sites) if edge_sites else None, now))
+                             json.dumps(edge_sites) if edge_sites else None, now)).scalar()
             c.execute("INSERT INTO api_keys(digest, staff, created_at) VALUES (?, ?, ?)",
-                      (digest(key), cur.lastrowid, now))
-        return {"id": cur.lastrowid, "name": name, "roles": roles, "resident": resident,
+                      (digest(key), sid, now))
+        return {"id": sid, "name": name, "roles": roles, "resident": resident,
                 "key": key}
 
     def add_edge(self, edge: str, sites: list[str]) -> dict[str, Any]:

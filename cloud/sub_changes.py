@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
@@ -13,6 +12,8 @@ from typing import Any, Literal
 from cloud.parking import HOLDING
 from cloud.payments import PaymentProvider
 from cloud.rules import RuleError
+from cloud.storage import Row, Tx
+from cloud.storage.dialect import upsert_sql
 from cloud.subscriptions import DONE, SubscriptionService, _t, standing_of
 from shared import vrn as vrn_rules
 from shared.contract import Change, PresenceRule
@@ -42,7 +43,7 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, self.clock.now(), "payment_opened", opened["id"])
         return {**self.get(sub), "payment": opened}
 
-    def _refund_through_provider(self, c: sqlite3.Connection, chain: list[str],
+    def _refund_through_provider(self, c: Tx, chain: list[str],
                                  total: int) -> None:
         """Send *total* back over the app payments of *chain*, newest first."""
         assert self.provider is not None
@@ -63,7 +64,7 @@ class Subscriptions(SubscriptionService):
         r = self.row(self.db.conn, sub)
         p = self.parking.row(self.db.conn, r["parking"])
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             first, *later = self._chain(c, sub)
             chain = [first] + [x for x in later if self.row(c, x)["status"] not in DONE]
             drafts = [x for x in chain if self.row(c, x)["status"] == "draft"]  # never paid
@@ -121,7 +122,7 @@ class Subscriptions(SubscriptionService):
         r = self.row(self.db.conn, sub)
         site = self._site(r["parking"])
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             chain = self._chain(c, sub)
             rows = [self.row(c, x) for x in chain]
             if rows[0]["status"] in DONE:
@@ -144,7 +145,7 @@ class Subscriptions(SubscriptionService):
             self._history(c, sub, now, "owner_changed", f"{r['owner']} → {owner} by {by}")
         return self.get(sub)
 
-    def _editable(self, c: sqlite3.Connection, sub: str, what: str) -> sqlite3.Row:
+    def _editable(self, c: Tx, sub: str, what: str) -> Row:
         """The row of *sub* if it is active or future (the seed's editable ones), else 409."""
         r = self.row(c, sub)
         if r["status"] not in ("active", "future"):
@@ -187,9 +188,9 @@ class Subscriptions(SubscriptionService):
         now = self.clock.now()
         site = self._site(self.row(self.db.conn, sub)["parking"])
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
-            c.execute("INSERT OR REPLACE INTO sub_vehicles(sub, vrn, type, make) VALUES "
-                      "(?,?,?,?)", (sub, v["vrn"], v["type"], v["make"]))
+        def fn(c: Tx) -> list[Change]:
+            c.execute(upsert_sql("sub_vehicles", ("sub", "vrn", "type", "make"), ("sub", "vrn")),
+                      (sub, v["vrn"], v["type"], v["make"]))
             self._history(c, sub, now, "vehicle_added", f"{v['vrn']} by {by}")
             return self._changes(c, [sub])
 
@@ -202,8 +203,8 @@ class Subscriptions(SubscriptionService):
         now = self.clock.now()
         site = self._site(self.row(self.db.conn, sub)["parking"])
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
-            n = c.execute("SELECT count(*) FROM sub_vehicles WHERE sub = ?", (sub,)).fetchone()[0]
+        def fn(c: Tx) -> list[Change]:
+            n = c.execute("SELECT count(*) FROM sub_vehicles WHERE sub = ?", (sub,)).scalar()
             if n <= 1:
                 raise RuleError(409, "last_vehicle", "a subscription keeps at least one vehicle")
             if not c.execute("DELETE FROM sub_vehicles WHERE sub = ? AND vrn = ?",
@@ -222,7 +223,7 @@ class Subscriptions(SubscriptionService):
         r = self.row(self.db.conn, sub)
         site = self._site(r["parking"])
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             s = self.row(c, sub)
             st = standing_of(s, self.inside(c, sub), now)
             if st.status != "overdue":
@@ -264,8 +265,9 @@ class Subscriptions(SubscriptionService):
         now = at or self.clock.now()
         site = self._site(parking)
         with self.db.write() as c:
-            c.execute("INSERT OR REPLACE INTO parking_presence(parking, vrn, inside, at) VALUES "
-                      "(?, ?, ?, ?)", (parking, plate, int(inside), now.isoformat()))
+            c.execute(upsert_sql("parking_presence", ("parking", "vrn", "inside", "at"),
+                                 ("parking", "vrn")),
+                      (parking, plate, int(inside), now.isoformat()))
             if inside:
                 self._reopen_if_archived_blind(c, parking, plate, now)
             for s in c.execute(f"SELECT s.id, s.space FROM subscriptions s JOIN sub_vehicles v "
@@ -284,16 +286,16 @@ class Subscriptions(SubscriptionService):
         self.transition(parking=parking)
         return {"parking": parking, "vrn": plate, "inside": inside, "rules_version": version}
 
-    def _reopen_if_archived_blind(self, c: sqlite3.Connection, parking: str, vrn: str,
+    def _reopen_if_archived_blind(self, c: Tx, parking: str, vrn: str,
                                   entered: datetime) -> None:
         """An entry that reaches the cloud late (the gate was offline) may show that a
         subscription the job archived as "ended while outside" in fact ended with the vehicle
         inside: put it back, and the job makes it overdue."""
-        for s in c.execute("SELECT s.id, s.start, s.end FROM subscriptions s JOIN sub_vehicles v "
-                           "ON v.sub = s.id WHERE s.parking = ? AND v.vrn = ? AND "
-                           "s.status = 'archive'", (parking, vrn)).fetchall():
+        for s in c.execute("SELECT s.id, s.start, s.\"end\" FROM subscriptions s "
+                           "JOIN sub_vehicles v ON v.sub = s.id WHERE s.parking = ? AND "
+                           "v.vrn = ? AND s.status = 'archive'", (parking, vrn)).fetchall():
             last = c.execute("SELECT what, detail FROM sub_history WHERE sub = ? ORDER BY "
-                             "rowid DESC LIMIT 1", (s["id"],)).fetchone()
+                             "id DESC LIMIT 1", (s["id"],)).fetchone()
             if (last and last["what"] == "status" and last["detail"].endswith("→ archive")
                     and _t(s["start"]) <= entered < _t(s["end"])):
                 c.execute("UPDATE subscriptions SET status = 'active' WHERE id = ?", (s["id"],))
@@ -301,7 +303,7 @@ class Subscriptions(SubscriptionService):
                               f"entry at {entered.isoformat()} reported late")
 
     def _publish(self, site: str, ids: list[str]) -> None:
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             return self._changes(c, ids)
 
         self.rules._change(site, fn)

@@ -4,13 +4,13 @@ benchmarks, which need 100,000 of them). One transaction, one rules version."""
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from cloud.parking import HOLDING
 from cloud.parking_rules import space_prices
 from cloud.rules import RuleError
+from cloud.storage import Tx
 from cloud.subscriptions import SubscriptionService
 from shared.contract import Change, SubscriptionRule
 from shared.parking import UNIT
@@ -24,7 +24,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
     site = svc._site(parking)
     ids: list[str] = []
 
-    def fn(c: sqlite3.Connection) -> list[Change]:
+    def fn(c: Tx) -> list[Change]:
         spaces = {r[0]: bool(r[1]) for r in c.execute(
             "SELECT number, rentable FROM spaces WHERE parking = ?", (parking,))}
         held = {r[0] for r in c.execute(
@@ -61,7 +61,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
                      for v in (svc._vehicle(x if isinstance(x, dict) else {"vrn": x})
                                for x in vehicles)]
         c.executemany("INSERT INTO subscriptions(id, parking, space, owner, unit, units, start, "
-                      "end, paid_through, amount, status, created_at, created_by) VALUES "
+                      "\"end\", paid_through, amount, status, created_at, created_by) VALUES "
                       "(?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         c.executemany("INSERT INTO sub_vehicles(sub, vrn, type, make) VALUES (?,?,?,?)", cars)
         c.executemany("INSERT INTO sub_history(sub, at, what, detail) VALUES (?, ?, 'created', ?)",

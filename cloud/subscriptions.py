@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from cloud.parking import HOLDING, ParkingService
 from cloud.parking_rules import _t, continued, sub_rule
 from cloud.rules import RuleError
+from cloud.storage import Row, Tx
 from shared import vrn as vrn_rules
 from shared.contract import Change
 from shared.parking import (
@@ -33,7 +33,7 @@ from shared.parking import (
 )
 
 
-def standing_of(row: sqlite3.Row, inside: bool, now: datetime,
+def standing_of(row: Row, inside: bool, now: datetime,
                 continued: bool = False) -> Standing:
     """``shared.parking.standing`` of a stored subscription row."""
     return standing(row["status"], _t(row["start"]), _t(row["end"]), _t(row["paid_through"]),
@@ -78,7 +78,7 @@ class SubscriptionService:
         self.clock = parking.clock
 
     # Helpers --------------------------------------------------------------------------------
-    def row(self, c: sqlite3.Connection, sub: str) -> sqlite3.Row:
+    def row(self, c: Tx, sub: str) -> Row:
         """One subscription, or 404."""
         r = c.execute("SELECT * FROM subscriptions WHERE id = ?", (sub,)).fetchone()
         if r is None:
@@ -89,12 +89,12 @@ class SubscriptionService:
         return str(self.parking.row(self.db.conn, parking)["site"])
 
     @staticmethod
-    def _history(c: sqlite3.Connection, sub: str, at: datetime, what: str,
+    def _history(c: Tx, sub: str, at: datetime, what: str,
                  detail: str = "") -> None:
         c.execute("INSERT INTO sub_history(sub, at, what, detail) VALUES (?, ?, ?, ?)",
                   (sub, at.isoformat(), what, detail))
 
-    def _changes(self, c: sqlite3.Connection, ids: list[str]) -> list[Change]:
+    def _changes(self, c: Tx, ids: list[str]) -> list[Change]:
         out = []
         for i in ids:
             r = self.row(c, i)
@@ -104,7 +104,7 @@ class SubscriptionService:
                 out.append(Change(op="subscription.delete", key=i))
         return out
 
-    def _tariff(self, c: sqlite3.Connection, parking: str, space: int, unit: str,
+    def _tariff(self, c: Tx, parking: str, space: int, unit: str,
                 camera: bool) -> tuple[list[Band], list[Band] | None]:
         size = self.parking._space(c, parking, space)["size"]
         bands = self.parking._bands(c, parking, "space", unit, size)
@@ -115,7 +115,7 @@ class SubscriptionService:
             raise RuleError(409, "no_tariff", f"no {unit} camera tariff at {parking}")
         return bands, cam
 
-    def _check_space_free(self, c: sqlite3.Connection, parking: str, space: int,
+    def _check_space_free(self, c: Tx, parking: str, space: int,
                           start: datetime, end: datetime, chain: set[str]) -> None:
         s = self.parking._space(c, parking, space)
         if not s["rentable"]:
@@ -123,7 +123,7 @@ class SubscriptionService:
         if s["available_until"] and _t(s["available_until"]) < end:
             raise RuleError(409, "space_unavailable",
                             f"space {space} is available only until {s['available_until']}")
-        for o in c.execute(f"SELECT id, start, end FROM subscriptions WHERE parking = ? AND "
+        for o in c.execute(f"SELECT id, start, \"end\" FROM subscriptions WHERE parking = ? AND "
                            f"space = ? AND status IN ({','.join('?' * len(HOLDING))})",
                            (parking, space, *HOLDING)):
             if o["id"] not in chain and _t(o["start"]) < end and start < _t(o["end"]):
@@ -147,7 +147,7 @@ class SubscriptionService:
         sid = f"S-{secrets.token_hex(6).upper()}"
         site = self._site(parking)
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             p = self.parking.row(c, parking)
             if not p["active"]:
                 raise RuleError(409, "parking_inactive", f"parking {parking} is not active")
@@ -159,7 +159,7 @@ class SubscriptionService:
             status = "draft" if resident else "active"
             hold = (now + DRAFT_HOLD).isoformat() if resident else None
             c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
-                      "start, end, paid_through, camera, amount, paid_in_app, status, prev, "
+                      "start, \"end\", paid_through, camera, amount, paid_in_app, status, prev, "
                       "hold_until, created_at, created_by) VALUES "
                       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
                       (sid, parking, space, owner, json.dumps(users or []), unit, n,
@@ -193,7 +193,7 @@ class SubscriptionService:
         r = self.row(self.db.conn, sub)
         site = self._site(r["parking"])
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             if c.execute("SELECT 1 FROM sub_payments WHERE reference = ?",
                          (reference,)).fetchone():
                 return []
@@ -210,7 +210,7 @@ class SubscriptionService:
             else:
                 start, status = now, "active"
             end = start + s["units"] * UNIT[s["unit"]]
-            c.execute("UPDATE subscriptions SET status = ?, start = ?, end = ?, "
+            c.execute("UPDATE subscriptions SET status = ?, start = ?, \"end\" = ?, "
                       "paid_through = ?, paid_in_app = 1, hold_until = NULL WHERE id = ?",
                       (status, start.isoformat(), end.isoformat(), end.isoformat(), sub))
             c.execute("INSERT INTO sub_payments(sub, kind, amount, at, reference) VALUES "
@@ -230,7 +230,7 @@ class SubscriptionService:
         site = self._site(r["parking"])
         nid = f"S-{secrets.token_hex(6).upper()}"
 
-        def fn(c: sqlite3.Connection) -> list[Change]:
+        def fn(c: Tx) -> list[Change]:
             chain_ids = self._chain(c, sub)
             tail = self.row(c, chain_ids[-1])
             if tail["status"] == "draft" and tail["prev"] and tail["hold_until"] \
@@ -252,7 +252,7 @@ class SubscriptionService:
             status = "draft" if resident else "future" if start > now else "active"
             hold = (now + DRAFT_HOLD).isoformat() if resident else None
             c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
-                      "start, end, paid_through, camera, amount, paid_in_app, status, prev, "
+                      "start, \"end\", paid_through, camera, amount, paid_in_app, status, prev, "
                       "hold_until, created_at, created_by) SELECT ?, parking, space, owner, "
                       "users, unit, ?, ?, ?, ?, camera, ?, 0, ?, id, ?, ?, ? FROM subscriptions "
                       "WHERE id = ?",
@@ -274,7 +274,7 @@ class SubscriptionService:
         return self.get(nid) | {"rules_version": delta.to_version}
 
     @staticmethod
-    def _root(c: sqlite3.Connection, sub: str) -> str:
+    def _root(c: Tx, sub: str) -> str:
         while True:
             prev = c.execute("SELECT prev FROM subscriptions WHERE id = ?", (sub,)).fetchone()
             if prev is None or prev[0] is None:
@@ -282,7 +282,7 @@ class SubscriptionService:
             sub = prev[0]
 
     @staticmethod
-    def _chain(c: sqlite3.Connection, sub: str) -> list[str]:
+    def _chain(c: Tx, sub: str) -> list[str]:
         """*sub* and every later subscription of its chain, in order."""
         out = [sub]
         while (nxt := c.execute("SELECT id FROM subscriptions WHERE prev = ? AND status != "
@@ -314,7 +314,7 @@ class SubscriptionService:
                 "SELECT kind, amount, at, reference, documents FROM sub_payments WHERE sub = ? "
                 "ORDER BY id", (sub,))],
             "history": [dict(h) for h in c.execute(
-                "SELECT at, what, detail FROM sub_history WHERE sub = ? ORDER BY rowid",
+                "SELECT at, what, detail FROM sub_history WHERE sub = ? ORDER BY id",
                 (sub,))],
         }
 
@@ -336,7 +336,7 @@ class SubscriptionService:
         return f"resident:{resident}"
 
     @staticmethod
-    def inside(c: sqlite3.Connection, sub: str) -> bool:
+    def inside(c: Tx, sub: str) -> bool:
         """Whether a vehicle of the subscription is inside its parking."""
         return c.execute(
             "SELECT 1 FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub JOIN "
@@ -345,7 +345,7 @@ class SubscriptionService:
 
     def list(self, parking: str, status: str | None = None) -> list[dict[str, Any]]:
         """Subscriptions of a parking, newest first."""
-        sql = "SELECT id, space, owner, status, start, end, amount, unit, created_at FROM " \
+        sql = "SELECT id, space, owner, status, start, \"end\", amount, unit, created_at FROM " \
               "subscriptions WHERE parking = ?" + (" AND status = ?" if status else "")
         return [dict(r) for r in self.db.conn.execute(
             sql + " ORDER BY created_at DESC", (parking, status) if status else (parking,))]

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cloud import reports
-from cloud.db import CloudDB
 from cloud.parking import ParkingService
 from cloud.rules import RulesService
+from cloud.storage import Database
 from cloud.sub_changes import Subscriptions
 from cloud.sub_import import import_subscriptions
 from gatepost.bench import _vrn, machine, spread
@@ -31,10 +31,10 @@ from shared.vocab import Direction
 T0 = datetime.fromisoformat("2026-12-01T09:00:00+05:30")
 
 
-def _setup(work: Path, n: int) -> tuple[CloudDB, Subscriptions, Path, float]:
+def _setup(work: Path, n: int) -> tuple[Database, Subscriptions, Path, float]:
     clock_file = work / "clock.json"
     FileClock.set_time(clock_file, T0)
-    db = CloudDB(work / "cloud.sqlite")
+    db = Database(work / "cloud.sqlite")
     rules = RulesService(db, FileClock(clock_file))
     parking = ParkingService(rules)
     subs = Subscriptions(parking)
@@ -87,7 +87,7 @@ def bench_cloud_jobs(args: argparse.Namespace) -> int:
         rep_s, data = _timed(lambda: reports.subscriptions_xlsx(db, ["p1"], None, None),
                              args.runs)
         rep_o, occ = _timed(lambda: reports.occupancy_xlsx(db, "p1", None, None), args.runs)
-        rows = db.conn.execute("SELECT count(*) FROM occupancy_log").fetchone()[0]
+        rows = db.conn.execute("SELECT count(*) FROM occupancy_log").scalar()
         out = {
             "bench": "cloud-jobs", "subscriptions": args.subscriptions, "runs": args.runs,
             "setup_s": round(setup_s, 1),

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                          required=True)
     cr = cloud.add_parser("run", help="run the cloud API and its MQTT side")
     cr.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="SQLite lives here")
+    cr.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
+                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
     cr.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="broker URL")
     cr.add_argument("--no-mqtt", action="store_true", help="HTTP only")
     cr.add_argument("--host", default="127.0.0.1", help="bind address")
@@ -75,14 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--cloud-user", default="gatepost-cloud", help="the cloud's broker user")
     cs = cloud.add_parser("add-staff", help="a staff member (or resident) and an API key")
     cs.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    cs.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
+                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
     cs.add_argument("--name", required=True, help="who the key belongs to")
     cs.add_argument("--roles", default="", help="comma-separated: view_parkings, "
                     "edit_parkings, manage_devices, admin")
     cs.add_argument("--resident", help="a resident's key: the owner name it acts for")
     ce = cloud.add_parser("add-edge", help="an edge box's API key for its sites' rules")
     ce.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    ce.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
+                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
     ce.add_argument("--edge", required=True, metavar="EDGE:SITE[,SITE]",
                     help="the box and the sites it serves (as for provision)")
+    cm = cloud.add_parser("migrate", help="bring a cloud database's schema to this release")
+    cm.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    cm.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
+                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -170,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _cloud_db(args: argparse.Namespace) -> str:
+    from cloud.storage import default_db
+
+    if not os.environ.get("GATEPOST_DB"):
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    return default_db(args.data_dir)
+
+
 def _channels(args: argparse.Namespace) -> Any:
     from cloud.notify import Channels
 
@@ -190,11 +208,16 @@ def main(argv: list[str] | None = None) -> int:
             return _provision(args)
         if args.cloud_cmd in ("add-staff", "add-edge"):
             return _add_staff(args)
+        if args.cloud_cmd == "migrate":
+            from cloud.service import migrate
+
+            return migrate(args.db or _cloud_db(args))
         from cloud.service import run
 
-        return run(args.data_dir, None if args.no_mqtt else args.mqtt_url, args.host,
-                   args.port, args.clock_file, args.mqtt_user, args.jobs_every,
-                   args.payments_url, args.public_url, _channels(args))
+        return run(args.data_dir, args.db or _cloud_db(args),
+                   None if args.no_mqtt else args.mqtt_url, args.host, args.port,
+                   args.clock_file, args.mqtt_user, args.jobs_every, args.payments_url,
+                   args.public_url, _channels(args))
     if cmd == "sim":
         from gatepost.tools import sim_run
 
@@ -285,10 +308,10 @@ def _provision(args: argparse.Namespace) -> int:
 def _add_staff(args: argparse.Namespace) -> int:
     import json
 
-    from cloud.db import CloudDB
     from cloud.provision import EdgeGrant
     from cloud.rules import RuleError
     from cloud.staff import Staff
+    from cloud.storage import Database
     from shared.clock import SystemClock
 
     edge = None
@@ -298,8 +321,7 @@ def _add_staff(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"gatepost cloud add-edge: {exc}", file=sys.stderr)
             return 2
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    db = CloudDB(args.data_dir / "cloud.sqlite")
+    db = Database(args.db or _cloud_db(args))
     try:
         staff = Staff(db, SystemClock())
         if edge is not None:

@@ -1,10 +1,14 @@
-"""The cloud's SQLite schema."""
+"""The cloud's schema as it was before Alembic: named SQLite migrations 001–009.
+
+A SQLite file made by those releases is brought to 009 here and then handed to Alembic, whose
+baseline revision is exactly that schema. New databases never run these.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sqlite3
 
-from shared.db import ThreadLocalDB, sql_migration
+from shared.db import migrate, sql_migration
 
 MIGRATIONS = [
     sql_migration(
@@ -185,8 +189,18 @@ MIGRATIONS = [
 ]
 
 
-class CloudDB(ThreadLocalDB):
-    """The cloud's database file."""
+LAST = MIGRATIONS[-1].name
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path, MIGRATIONS)
+
+def bring_up_to_date(path: str) -> bool:
+    """Apply the legacy migrations a pre-Alembic SQLite file lacks; False for other files."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                           "name = '_migrations'").fetchone()
+        if not has:
+            return False
+        migrate(conn, MIGRATIONS)
+        return True
+    finally:
+        conn.close()

@@ -1,0 +1,136 @@
+"""The cloud's database: an engine, its schema brought to the newest Alembic revision, and
+the transactions domain code runs in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from cloud.storage import legacy
+from cloud.storage.engine import database_url, make_engine, redact
+from cloud.storage.tx import Result, Transaction, Tx
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Held while a process migrates a PostgreSQL database, so cloud processes starting together
+# apply each revision once.
+_MIGRATE_LOCK = 0x6761746570  # "gatep"
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration for the cloud's revisions (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+class _AutoTx:
+    """``db.conn``: each statement in a transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.dialect = db.dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        write = sql.lstrip()[:6].upper() in _WRITES
+        with self._db.transaction(write=write) as tx:
+            return tx.execute(sql, params)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> int:
+        with self._db.transaction(write=True) as tx:
+            return tx.executemany(sql, seq)
+
+
+class Database:
+    """The cloud's data on SQLite (a file, the default) or PostgreSQL (a URL)."""
+
+    def __init__(self, db: str | Path, *, upgrade: bool = True) -> None:
+        self.url = database_url(db)
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self.conn: Tx = _AutoTx(self)
+        if upgrade:
+            self.upgrade()
+
+    def __repr__(self) -> str:
+        return f"Database({redact(self.url)})"
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Tx]:
+        """One transaction, committed when the block ends without an exception."""
+        with self.engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(gatepost_write=True)
+            with conn.begin():
+                yield Transaction(conn)
+
+    def write(self) -> Any:
+        """A write transaction (on SQLite it holds the writer lock from its start)."""
+        return self.transaction(write=True)
+
+    def read(self) -> Any:
+        """A consistent read transaction."""
+        return self.transaction(write=False)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: empty)."""
+        with self.engine.connect() as conn:
+            return _current(conn)
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema to the newest revision; return (from, to)."""
+        if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            path = str(self.engine.url.database)
+            if Path(path).exists() and legacy.bring_up_to_date(path):
+                self._stamp_legacy()
+        head = head_revision()
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(gatepost_write=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+                before = _current(conn)
+                if before != head:
+                    cfg = alembic_config()
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    log.info("database %s upgraded from %s to %s", redact(self.url), before,
+                             head)
+        return before, head
+
+    def _stamp_legacy(self) -> None:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(gatepost_write=True)
+            with conn.begin():
+                if _current(conn) is None:
+                    cfg = alembic_config()
+                    cfg.attributes["connection"] = conn
+                    command.stamp(cfg, "0001_baseline")
+                    log.info("pre-Alembic database at %s taken as revision 0001_baseline",
+                             legacy.LAST)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,54 @@
+"""The few statements SQLite and PostgreSQL spell differently, said once.
+
+Domain code calls these instead of forking on the database: upserts (both speak
+``ON CONFLICT``, SQLite since 3.24), a text field of a JSON column, and row locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cloud.storage.tx import Tx
+
+
+def quoted(col: str) -> str:
+    """A column name quoted for both databases (``end`` is reserved in PostgreSQL)."""
+    return f'"{col}"'
+
+
+def upsert_sql(table: str, cols: Sequence[str], key: Sequence[str]) -> str:
+    """Insert a row, or update every other given column of the row with the same *key*."""
+    names = ", ".join(quoted(c) for c in cols)
+    marks = ", ".join("?" for _ in cols)
+    rest = [c for c in cols if c not in key]
+    conflict = ", ".join(quoted(c) for c in key)
+    if not rest:
+        return f"INSERT INTO {table}({names}) VALUES ({marks}) ON CONFLICT ({conflict}) DO NOTHING"
+    sets = ", ".join(f"{quoted(c)} = excluded.{quoted(c)}" for c in rest)
+    return (f"INSERT INTO {table}({names}) VALUES ({marks}) "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {sets}")
+
+
+def insert_ignore_sql(table: str, cols: Sequence[str]) -> str:
+    """Insert a row unless one with the same unique key is there (rowcount 0 then)."""
+    names = ", ".join(quoted(c) for c in cols)
+    marks = ", ".join("?" for _ in cols)
+    return f"INSERT INTO {table}({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+
+def json_text(tx: Tx, column: str, field: str) -> str:
+    """An SQL expression for the text of *field* in the JSON text *column*."""
+    if not field.isidentifier():
+        raise ValueError(f"not a JSON field name: {field!r}")
+    if tx.dialect == "postgresql":
+        return f"(({column})::json ->> '{field}')"
+    return f"json_extract({column}, '$.{field}')"
+
+
+def for_update(tx: Tx) -> str:
+    """The clause that locks the selected rows until commit.
+
+    PostgreSQL locks the rows (two processes changing one site wait for each other); SQLite
+    needs none, since its write transactions already hold the one writer lock from BEGIN.
+    """
+    return " FOR UPDATE" if tx.dialect == "postgresql" else ""

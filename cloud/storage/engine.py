@@ -1,0 +1,88 @@
+"""One SQLAlchemy engine for the cloud: SQLite (the embedded default) or PostgreSQL.
+
+Everything that differs between the two lives here or in :mod:`cloud.storage.dialect`:
+connection pragmas, how a write transaction begins, and how a URL is spelled.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+SQLITE_FILE = "cloud.sqlite"
+
+
+def database_url(db: str | Path) -> str:
+    """A SQLAlchemy URL for *db*: a URL as given, a file path as ``sqlite:///path``.
+
+    ``postgresql://`` and ``postgres://`` are served by psycopg 3; ``:memory:`` is an
+    in-memory SQLite database (tests).
+    """
+    text = str(db)
+    if text == ":memory:":
+        return "sqlite://"
+    if "://" not in text:
+        return f"sqlite:///{Path(text).absolute()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if text.startswith(prefix):
+            return "postgresql+psycopg://" + text[len(prefix):]
+    return text
+
+
+def default_db(data_dir: Path) -> str:
+    """``$GATEPOST_DB`` when set, else the SQLite file in *data_dir*."""
+    return os.environ.get("GATEPOST_DB") or str(data_dir / SQLITE_FILE)
+
+
+def redact(url: str) -> str:
+    """*url* with its password hidden, for logs and messages."""
+    return make_url(database_url(url)).render_as_string(hide_password=True)
+
+
+def make_engine(db: str | Path) -> Engine:
+    """An engine for *db* (a path or a URL), set up for the cloud's transactions."""
+    url = make_url(database_url(db))
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if url.get_backend_name() == "postgresql":
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use a SQLite file "
+                     "or postgresql://")
+
+
+def _sqlite_engine(url: Any) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 5.0}}
+    if memory:
+        # One connection shared by every thread, so they all see the same tables.
+        kwargs["poolclass"] = StaticPool
+    else:
+        kwargs.update(pool_size=8, max_overflow=16)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own BEGIN handling is switched off: the "begin" hook below says how.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=5000")
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL survives a killed process; only a power cut may lose the last commits.
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A write takes SQLite's one writer lock up front, so a read-then-write never fails
+        # half-way with "database is locked": this is what makes writes one at a time.
+        write = conn.get_execution_options().get("gatepost_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
