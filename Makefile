@@ -15,12 +15,14 @@ test: deps lint typecheck pytest
 
 deps: system-deps $(STAMP)
 
-# Debian packages the project needs: mosquitto (the broker for demo and tests) and
-# chromium (the browser the panel's tests drive through Playwright).
+# Debian packages the project needs: mosquitto (the broker for demo and tests), chromium (the
+# browser the panel's tests drive through Playwright) and postgresql (the fleet database: tests
+# run the cloud on it in a throwaway cluster of their own; no server is started here).
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing with apt"; \
 		$(SUDO) apt-get update -qq && \

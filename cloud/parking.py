@@ -295,5 +295,6 @@ class ParkingService:
     def _bands(c: Tx, parking: str, kind: str, unit: str,
                size: str | None) -> list[Band]:
         rows = c.execute("SELECT lower, upper, price FROM tariffs WHERE parking = ? AND kind = ? "
-                         "AND unit = ? AND size IS ?", (parking, kind, unit, size))
+                         "AND unit = ? AND size IS NOT DISTINCT FROM ?",
+                         (parking, kind, unit, size))
         return [Band(*r) for r in rows]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gatepost.broker import Broker
+from gatepost.postgres import TempPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "scenarios"
@@ -28,3 +29,19 @@ def artifacts() -> Path:
     d = Path(os.environ.get("GATEPOST_ARTIFACTS", ROOT / "test-artifacts"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for the whole run (started on first use, removed after)."""
+    with TempPostgres() as pg:
+        yield pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cloud_db(request, tmp_path: Path) -> str:
+    """The cloud's database, once on each backend: a SQLite file, or a fresh PostgreSQL
+    database in the session's cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "cloud.sqlite")
+    return request.getfixturevalue("postgres").create_database()

@@ -13,8 +13,8 @@ ADMIN = "gpk_test_admin_key"
 
 
 @pytest.fixture
-def api(tmp_path):
-    web = WebThread(create_app(tmp_path / "c.sqlite", SystemClock(), None, admin_key=ADMIN),
+def api(cloud_db):
+    web = WebThread(create_app(cloud_db, SystemClock(), None, admin_key=ADMIN),
                     "127.0.0.1", 0)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})

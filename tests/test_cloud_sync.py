@@ -27,8 +27,8 @@ EPC = "E2801160600002040000AB01"
 
 
 @pytest.fixture
-def cloud(tmp_path, broker):
-    app = create_app(tmp_path / "cloud.sqlite", SystemClock(), broker.url,
+def cloud(cloud_db, broker):
+    app = create_app(cloud_db, SystemClock(), broker.url,
                      admin_key="gpk_test_admin_key")
     web = WebThread(app, "127.0.0.1", 0)
     # lifespan is off in WebThread, so start the MQTT side by hand

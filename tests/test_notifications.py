@@ -60,14 +60,14 @@ class Hook:
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, cloud_db):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
     inbox, hook = Inbox(), Hook()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     hook.web.start()
-    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
+    app = create_app(cloud_db, FileClock(clock_file), None, jobs_every_s=0,
                      channels=Channels(webhook_url=f"{hook.web.url}/hook",
                                        smtp_host="127.0.0.1", smtp_port=smtp.port,
                                        mail_from="gate@green-acres.test"),

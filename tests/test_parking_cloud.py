@@ -43,10 +43,10 @@ class Api:
 
 
 @pytest.fixture
-def api(tmp_path):
+def api(tmp_path, cloud_db):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
-    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
+    app = create_app(cloud_db, FileClock(clock_file), None, jobs_every_s=0,
                      admin_key=ADMIN)
     web = WebThread(app, "127.0.0.1", 0)
     web.start()

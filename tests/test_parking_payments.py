@@ -19,11 +19,11 @@ SECRET = "provider-shared-secret"
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, cloud_db):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
     sim = PaymentSim(SECRET).start()
-    app = create_app(tmp_path / "c.sqlite", FileClock(clock_file), None, jobs_every_s=0,
+    app = create_app(cloud_db, FileClock(clock_file), None, jobs_every_s=0,
                      payments_url=sim.url, payments_secret=SECRET, admin_key=ADMIN)
     web = WebThread(app, "127.0.0.1", 0)
     web.start()

@@ -17,8 +17,8 @@ ADMIN = "gpk_test_admin_key"
 
 
 @pytest.fixture
-def cloud(tmp_path):
-    web = WebThread(create_app(tmp_path / "c.sqlite", SystemClock(), None, jobs_every_s=0,
+def cloud(cloud_db):
+    web = WebThread(create_app(cloud_db, SystemClock(), None, jobs_every_s=0,
                                admin_key=ADMIN), "127.0.0.1", 0)
     web.start()
     admin = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
