@@ -7,7 +7,6 @@ import json
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -25,11 +24,12 @@ from cloud.parking import ParkingService
 from cloud.parking_api import parking_router
 from cloud.payments import HttpProvider
 from cloud.rules import RuleError, RulesService
+from cloud.settings import CloudSettings
 from cloud.staff import Staff, install_auth, resident_of, staff_router
 from cloud.storage import Database
 from cloud.storage.dialect import json_text
 from cloud.sub_changes import Subscriptions
-from shared.clock import Clock
+from shared.clock import Clock, clock_from
 from shared.commands import make_open
 from shared.contract import RulesDelta, RulesSnapshot
 from shared.locks import refusing_lock
@@ -100,28 +100,40 @@ def _version(delta: RulesDelta) -> dict:
     return {"site": delta.site, "rules_version": delta.to_version}
 
 
-def create_app(db_path: str | Path, clock: Clock, mqtt_url: str | None,
-               mqtt_username: str | None = None, mqtt_password: str | None = None,
-               jobs_every_s: float = 30.0, payments_url: str | None = None,
-               payments_secret: str | None = None, public_url: str = "",
-               channels: Channels | None = None, admin_key: str | None = None) -> FastAPI:
-    """The cloud app; starts its MQTT side with the app when *mqtt_url* is given, and the
-    subscription status job every *jobs_every_s* seconds (0: only on demand)."""
-    db = Database(db_path)
-    link = CloudMqtt(db, clock, mqtt_url, username=mqtt_username,
-                     password=mqtt_password) if mqtt_url else None
+def app_from_env() -> FastAPI:
+    """The app of one worker process of ``gatepost cloud run --workers N`` (uvicorn's
+    factory): its settings come from the ``GATEPOST_*`` environment its parent set."""
+    return create_app(CloudSettings())
+
+
+def channels_of(settings: CloudSettings) -> Channels:
+    """Where notifications go, from the settings."""
+    smtp = settings.smtp
+    host, _, port = smtp.rpartition(":") if ":" in smtp else (smtp, "", "25")
+    return Channels(webhook_url=settings.webhook_url, smtp_host=host,
+                    smtp_port=int(port or 25), mail_from=settings.mail_from)
+
+
+def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
+    """The cloud app; starts its MQTT side with the app when the settings name a broker,
+    and the subscription status job every ``jobs_every_s`` seconds (0: only on demand).
+    *clock* overrides the settings' clock (tests)."""
+    clock = clock or clock_from(settings.clock_file)
+    db = Database(settings.database())
+    link = CloudMqtt(db, clock, settings) if settings.mqtt_url else None
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
     parking = ParkingService(rules)
     subs = Subscriptions(parking)
-    if payments_url:
-        subs.provider = HttpProvider(payments_url)
-        subs.payment_secret = payments_secret or ""
-        subs.callback_url = f"{public_url.rstrip('/')}/api/v1/payments/callback"
+    if settings.payments_url:
+        subs.provider = HttpProvider(settings.payments_url)
+        subs.payment_secret = settings.secret("payments_secret") or ""
+        subs.callback_url = f"{settings.callback_base().rstrip('/')}/api/v1/payments/callback"
     staff = Staff(db, clock)
+    admin_key = settings.secret("admin_key")
     if admin_key:
         staff.ensure("bootstrap admin", admin_key)
-    notifier = Notifier(db, clock, channels or Channels())
-    jobs = Jobs(subs, jobs_every_s, notifier)
+    notifier = Notifier(db, clock, channels_of(settings))
+    jobs = Jobs(subs, settings.jobs_every_s, notifier)
     if link:
         link.on_stored.append(jobs.on_event)
 

@@ -4,12 +4,15 @@ events from the gates (a pass at a parking barrier flips the vehicle's presence)
 from __future__ import annotations
 
 import logging
-import threading
+import os
+import socket
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cloud.notify import Notifier
+from cloud.storage import Database
+from cloud.storage.dialect import upsert_sql
 from cloud.sub_changes import Subscriptions
 from shared.contract import Event
 from shared.vocab import EventType
@@ -27,7 +30,7 @@ class Jobs:
         self.notifier = notifier
         self.runs = 0
         self.last_ms = 0.0
-        self._lock = threading.Lock()  # one transition pass at a time
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -35,10 +38,10 @@ class Jobs:
         if self.every_s <= 0:
             return
         self._scheduler = BackgroundScheduler(daemon=True)
-        self._scheduler.add_job(self.run_transitions, "interval", seconds=self.every_s,
+        self._scheduler.add_job(self._scheduled_transitions, "interval", seconds=self.every_s,
                                 id="transitions", max_instances=1, coalesce=True)
         if self.notifier is not None:
-            self._scheduler.add_job(self.notifier.deliver, "interval",
+            self._scheduler.add_job(self.notifier.deliver_once, "interval",
                                     seconds=min(5.0, self.every_s), id="deliver",
                                     max_instances=1, coalesce=True)
         self._scheduler.start()
@@ -49,30 +52,47 @@ class Jobs:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
 
+    def _scheduled_transitions(self) -> None:
+        """The periodic pass: run by one cloud process per period, whichever comes first."""
+        db = self.subs.db
+        with db.exclusive("job-transitions", wait=False) as mine:
+            if mine and self._due(db, "transitions"):
+                self.run_transitions()
+
+    def _due(self, db: Database, name: str) -> bool:
+        """Whether *name* last ran (in any process) at least a period ago; if so, claim it.
+        Called only while holding the job's lock."""
+        now = time.time()
+        with db.write() as c:
+            last = c.execute("SELECT last_at FROM job_runs WHERE name = ?", (name,)).scalar()
+            if last is not None and now - float(last) < self.every_s * 0.9:
+                return False
+            c.execute(upsert_sql("job_runs", ("name", "last_at", "holder"), ("name",)),
+                      (name, now, self.holder))
+        return True
+
     def run_transitions(self) -> dict[str, int]:
         """One pass of the status machine over every live subscription."""
-        with self._lock:
-            t0 = time.perf_counter()
-            try:
-                moved = self.subs.transition()
-                if self.notifier is not None:
-                    self.notifier.scan_expiry()
-            except Exception:
-                log.exception("subscription status job failed")
-                return {}
-            self.runs += 1
-            self.last_ms = (time.perf_counter() - t0) * 1000
-            if moved:
-                log.info("subscription statuses moved: %s", moved)
-            return moved
+        t0 = time.perf_counter()
+        try:
+            moved = self.subs.transition()
+            if self.notifier is not None:
+                self.notifier.scan_expiry()
+        except Exception:
+            log.exception("subscription status job failed")
+            return {}
+        self.runs += 1
+        self.last_ms = (time.perf_counter() - t0) * 1000
+        if moved:
+            log.info("subscription statuses moved: %s", moved)
+        return moved
 
     def on_event(self, event: Event) -> None:
         """A pass at a parking barrier: the vehicle is now inside or outside that parking. A
         barrier of a parking that failed to open: staff are told."""
         if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
-            with self._lock:
-                self.subs.on_pass(event.data["parking"], event.data["vrn"],
-                                  event.data.get("direction", "entry"), event.at)
+            self.subs.on_pass(event.data["parking"], event.data["vrn"],
+                              event.data.get("direction", "entry"), event.at)
         elif (event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed"
               and self.notifier is not None):
             row = self.subs.db.conn.execute("SELECT parking FROM gates WHERE site = ? AND id = ?",

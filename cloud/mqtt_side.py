@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import Counter
-from collections.abc import Callable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
+from cloud.ingest import EventWriter
 from cloud.rules import RulesService
+from cloud.settings import CloudSettings
 from cloud.storage import Database
-from cloud.storage.dialect import insert_ignore_sql, upsert_sql
+from cloud.storage.dialect import upsert_sql
 from shared.clock import Clock
 from shared.contract import (
     Ack,
@@ -31,6 +31,7 @@ from shared.contract import (
     RulesVersion,
     Topics,
 )
+from shared.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +39,33 @@ MAX_DELTA_CHANGES = 1000  # larger changes go out as a version bump; edges take 
 
 
 class CloudMqtt:
-    """One paho session of the cloud."""
+    """One paho session of one cloud process. Several processes (``--workers``, or several
+    machines) share the event stream through an MQTT shared subscription; each has its own
+    client id and a clean session, so a dead process leaves nothing queued at the broker:
+    what it had not acknowledged, the boxes send again to the others."""
 
-    def __init__(self, db: Database, clock: Clock, mqtt_url: str, *,
-                 username: str | None = None, password: str | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: CloudSettings) -> None:
         self.db = db
         self.clock = clock
-        self.mqtt_url = mqtt_url
-        self.username = username
-        self.password = password
+        self.settings = settings
+        self.mqtt_url = settings.mqtt_url or ""
         self.rules: RulesService | None = None
         self.connected = threading.Event()
-        self.counters: Counter[str] = Counter()
+        self.counters = Counters()
         self._client: mqtt.Client | None = None
         self._pending: dict[str, tuple[threading.Event, list[CommandResponse]]] = {}
         self._pending_lock = threading.Lock()
-        self.on_stored: list[Callable[[Event], None]] = []  # run once per newly stored event
+        self.writer = EventWriter(db, clock, self._ack, self.counters, settings.batch_max)
+        self.on_stored = self.writer.on_stored  # run once per newly stored event
 
     def start(self, rules: RulesService) -> None:
         """Connect in the background."""
         self.rules = rules
         u = urlparse(self.mqtt_url)
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gatepost-cloud",
-                        clean_session=False)
-        if self.username:
-            c.username_pw_set(self.username, self.password)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.settings.mqtt_client_id,
+                        protocol=mqtt.MQTTv5)
+        if self.settings.mqtt_user:
+            c.username_pw_set(self.settings.mqtt_user, self.settings.secret("mqtt_password"))
         # paho types the delays as int but computes with floats; 0.2 s keeps reconnects snappy
         c.reconnect_delay_set(min_delay=0.2, max_delay=2)  # type: ignore[arg-type]
         c.max_inflight_messages_set(100)
@@ -70,11 +73,14 @@ class CloudMqtt:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self._client = c
-        c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10)
+        self.writer.start()
+        c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10,
+                        clean_start=True)
         c.loop_start()
 
     def stop(self) -> None:
-        """Disconnect and stop paho's thread."""
+        """Store what is queued, then disconnect and stop paho's thread."""
+        self.writer.stop()
         if self._client:
             self._client.disconnect()
             self._client.loop_stop()
@@ -83,10 +89,13 @@ class CloudMqtt:
         if reason_code.is_failure:
             log.error("broker refused the cloud: %s", reason_code)
             return
-        client.subscribe([(Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1),
+        share = f"$share/{self.settings.mqtt_share_group}/"
+        # Events are shared: each goes to one process of the group. The rest every process
+        # needs: retained availability and gate claims, and the answers to its own commands.
+        client.subscribe([(share + Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1),
                           (Topics.ALL_GATES, 1), (Topics.ALL_RESPONSES, 1)])
         self.connected.set()
-        log.info("cloud connected to %s", self.mqtt_url)
+        log.info("cloud connected to %s as %s", self.mqtt_url, self.settings.mqtt_client_id)
         if self.rules:
             for site, version in self.rules.versions().items():
                 self._publish_version(site, version)
@@ -95,7 +104,10 @@ class CloudMqtt:
         self.connected.clear()
         log.warning("cloud lost the broker: %s", reason_code)
 
-    # Publishing -----------------------------------------------------------------------------
+    def _ack(self, edge: str, ids: list[str]) -> None:
+        if self._client is not None:
+            self._client.publish(Topics.edge_acks(edge), Ack(ids=ids).model_dump_json(), qos=1)
+
     def publish_delta(self, delta: RulesDelta) -> None:
         """Send a committed change to the site's edges."""
         if self._client is None:
@@ -116,7 +128,7 @@ class CloudMqtt:
             self._handle(client, msg)
         except Exception:
             # paho would otherwise end its network thread: count, log, carry on.
-            self.counters["message_errors"] += 1
+            self.counters.inc("message_errors")
             log.exception("handling a message on %s failed", msg.topic)
 
     def _handle(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
@@ -137,35 +149,15 @@ class CloudMqtt:
             if event.id != f"{event.gate}:{event.seq}":
                 raise ValueError(f"event id {event.id!r} does not match gate and seq")
         except (ValidationError, ValueError) as exc:
-            self.counters["rejected_events"] += 1
+            self.counters.inc("rejected_events")
             log.warning("rejected event on %s: %s", msg.topic, str(exc).splitlines()[0])
             return
-        try:
-            stored = self.store_event(event)
-        except Exception:
-            # Not acknowledged: the edge keeps it and sends it again.
-            log.exception("could not store event %s", event.id)
-            return
-        self.counters["stored" if stored else "duplicates"] += 1
-        client.publish(Topics.edge_acks(event.edge), Ack(ids=[event.id]).model_dump_json(),
-                       qos=1)
-        if stored:
-            for hook in self.on_stored:
-                try:
-                    hook(event)
-                except Exception:  # the event is stored and acked; a hook must not undo that
-                    self.counters["hook_errors"] += 1
-                    log.exception("handling stored event %s failed", event.id)
+        self.writer.put(event)
 
     def store_event(self, e: Event) -> bool:
-        """Insert once; False when the event was already stored."""
-        with self.db.write() as c:
-            cur = c.execute(
-                insert_ignore_sql("events", ("site", "id", "edge", "gate", "seq", "type", "at",
-                                             "data", "received_at")),
-                (e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
-                 json.dumps(e.data), self.clock.now().isoformat()))
-            return cur.rowcount == 1
+        """Store one event at once (acked and hooked as a batch of one); False when it was
+        already stored."""
+        return bool(self.writer.write([e]))
 
     def _store_gates(self, edge: str | None, payload: bytes | bytearray) -> None:
         if not payload or edge is None:
@@ -211,7 +203,7 @@ class CloudMqtt:
     def _store_availability(self, edge: str | None, payload: bytes | bytearray) -> None:
         text = payload.decode(errors="replace")
         if edge is None or text not in ("online", "offline", "stopped"):
-            self.counters["rejected_available"] += 1
+            self.counters.inc("rejected_available")
             return
         with self.db.write() as c:
             c.execute(upsert_sql("edges", ("id", "availability", "at"), ("id",)),

@@ -114,8 +114,18 @@ class Notifier:
                           "detail": detail}, parking=parking, email_to=mail)
 
     # Delivering -------------------------------------------------------------------------------
+    def deliver_once(self) -> dict[str, int]:
+        """The periodic delivery run: skipped while another cloud process is delivering, so
+        no notification goes out twice."""
+        with self.db.exclusive("deliveries", wait=False) as mine:
+            return self._deliver() if mine else {"sent": 0, "failed": 0}
+
     def deliver(self) -> dict[str, int]:
         """Try every pending delivery once; returns counts of sent and failed."""
+        with self.db.exclusive("deliveries"):
+            return self._deliver()
+
+    def _deliver(self) -> dict[str, int]:
         out = {"sent": 0, "failed": 0}
         with self._deliver_lock:
             rows = self.db.conn.execute(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 import uvicorn
 
 from cloud.app import create_app
-from cloud.notify import Channels
-from shared.clock import clock_from
+from cloud.settings import CloudSettings
+from cloud.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +35,22 @@ def migrate(db: str) -> int:
     return 0
 
 
-def run(data_dir: Path, db: str, mqtt_url: str | None, host: str, port: int,
-        clock_file: Path | None = None, mqtt_user: str | None = None,
-        jobs_every_s: float = 30.0, payments_url: str | None = None,
-        public_url: str | None = None, channels: Channels | None = None) -> int:
-    """Serve until SIGTERM/SIGINT (uvicorn handles both).
-
-    The broker password comes from $GATEPOST_MQTT_PASSWORD, the payment provider's callback
-    secret from $GATEPOST_PAYMENTS_SECRET, and an optional bootstrap admin API key from
-    $GATEPOST_ADMIN_KEY, never from the command line.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(db, clock_from(clock_file), mqtt_url, mqtt_user,
-                     os.environ.get("GATEPOST_MQTT_PASSWORD") if mqtt_user else None,
-                     jobs_every_s, payments_url, os.environ.get("GATEPOST_PAYMENTS_SECRET"),
-                     public_url or f"http://{host}:{port}", channels,
-                     os.environ.get("GATEPOST_ADMIN_KEY"))
-    print(f"gatepost cloud: API at http://{host}:{port} (docs at /docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+def run(settings: CloudSettings) -> int:
+    """Serve until SIGTERM/SIGINT (uvicorn handles both). With ``workers`` over 1, uvicorn
+    supervises that many processes, each serving HTTP on the one port and sharing the event
+    stream; each builds its app from the ``GATEPOST_*`` environment set here."""
+    url = f"http://{settings.host}:{settings.port}"
+    if settings.workers == 1:
+        app = create_app(settings)
+        print(f"gatepost cloud: API at {url} (docs at /docs)", flush=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                    access_log=False)
+        return 0
+    # Migrate once here, so the workers start on an up-to-date schema.
+    Database(settings.database()).close()
+    os.environ.update(settings.to_environ())
+    print(f"gatepost cloud: API at {url} (docs at /docs), {settings.workers} workers",
+          flush=True)
+    uvicorn.run("cloud.app:app_from_env", factory=True, workers=settings.workers,
+                host=settings.host, port=settings.port, log_level="warning", access_log=False)
     return 0

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 RefundMode = Literal["none", "manual", "remaining", "full"]
 
 
+# Held while statuses move or a pass changes presence, by one cloud process at a time.
+STATUS_LOCK = "subscription-status"
+
 class Subscriptions(SubscriptionService):
     """The whole life of subscriptions (creation and reads come from the base class)."""
 
@@ -261,6 +264,11 @@ class Subscriptions(SubscriptionService):
     def set_presence(self, parking: str, vrn: str, inside: bool, *, by: str = "staff",
                      at: datetime | None = None, publish: bool = True) -> dict[str, Any]:
         """Put a vehicle inside or outside (a pass, or staff correcting it by hand)."""
+        with self.db.exclusive(STATUS_LOCK):
+            return self._set_presence(parking, vrn, inside, by, at, publish)
+
+    def _set_presence(self, parking: str, vrn: str, inside: bool, by: str,
+                      at: datetime | None, publish: bool) -> dict[str, Any]:
         plate = vrn_rules.normalise(vrn)
         now = at or self.clock.now()
         site = self._site(parking)
@@ -283,7 +291,7 @@ class Subscriptions(SubscriptionService):
             version = self.rules._change(site, lambda c: [Change(
                 op="presence.set", presence=PresenceRule(vrn=plate, inside=inside,
                                                       parking=parking))]).to_version
-        self.transition(parking=parking)
+        self._transition(parking)
         return {"parking": parking, "vrn": plate, "inside": inside, "rules_version": version}
 
     def _reopen_if_archived_blind(self, c: Tx, parking: str, vrn: str,
@@ -316,7 +324,12 @@ class Subscriptions(SubscriptionService):
 
     def transition(self, parking: str | None = None) -> dict[str, int]:
         """Bring every live subscription's stored status in line with the rules now; publish
-        the changes per site. Returns how many moved to each status."""
+        the changes per site. Returns how many moved to each status. One pass at a time across
+        every cloud process: a second waits, then finds its moves already made."""
+        with self.db.exclusive(STATUS_LOCK):
+            return self._transition(parking)
+
+    def _transition(self, parking: str | None) -> dict[str, int]:
         now = self.clock.now()
         moved: dict[str, int] = defaultdict(int)
         per_site: dict[str, list[str]] = defaultdict(list)

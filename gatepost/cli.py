@@ -50,25 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     cloud = sub.add_parser("cloud", help="the cloud API").add_subparsers(dest="cloud_cmd",
                                                                          required=True)
-    cr = cloud.add_parser("run", help="run the cloud API and its MQTT side")
-    cr.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="SQLite lives here")
+    cr = cloud.add_parser("run", help="run the cloud API and its MQTT side", description=(
+        "Each flag may also come from its GATEPOST_* environment variable (GATEPOST_DB, "
+        "GATEPOST_WORKERS, …); secrets (GATEPOST_MQTT_PASSWORD, GATEPOST_PAYMENTS_SECRET, "
+        "GATEPOST_ADMIN_KEY) only from the environment or systemd credentials."))
+    cr.add_argument("--data-dir", type=Path, help="SQLite lives here (default var/cloud)")
     cr.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
                     "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
-    cr.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="broker URL")
+    cr.add_argument("--mqtt-url", help="broker URL (default mqtt://127.0.0.1:1883)")
     cr.add_argument("--no-mqtt", action="store_true", help="HTTP only")
-    cr.add_argument("--host", default="127.0.0.1", help="bind address")
-    cr.add_argument("--port", type=int, default=8080, help="HTTP port")
+    cr.add_argument("--host", help="bind address (default 127.0.0.1)")
+    cr.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    cr.add_argument("--workers", type=int, help="processes serving HTTP and sharing the "
+                    "event stream (default 1)")
     cr.add_argument("--clock-file", type=Path, help="simulation: shared virtual clock")
     cr.add_argument("--mqtt-user", help="broker user (password in $GATEPOST_MQTT_PASSWORD)")
-    cr.add_argument("--jobs-every", type=float, default=30.0,
-                    help="seconds between subscription status runs (0: on demand only)")
+    cr.add_argument("--jobs-every", type=float, dest="jobs_every_s",
+                    help="seconds between subscription status runs (0: on demand only; "
+                    "default 30)")
     cr.add_argument("--payments-url", help="payment provider base URL (secret in "
                     "$GATEPOST_PAYMENTS_SECRET)")
     cr.add_argument("--public-url", help="the cloud's own address, for provider callbacks "
                     "(default http://HOST:PORT)")
-    cr.add_argument("--webhook-url", default="", help="notifications are POSTed here")
-    cr.add_argument("--smtp", default="", help="HOST:PORT of the SMTP server for e-mail")
-    cr.add_argument("--mail-from", default="gatepost@localhost", help="sender of e-mail")
+    cr.add_argument("--webhook-url", help="notifications are POSTed here")
+    cr.add_argument("--smtp", help="HOST:PORT of the SMTP server for e-mail")
+    cr.add_argument("--mail-from", help="sender of e-mail (default gatepost@localhost)")
     cp = cloud.add_parser("provision", help="broker users and ACL for the cloud and edge boxes")
     cp.add_argument("--out", type=Path, required=True, help="folder for passwd, acl, "
                     "credentials.json")
@@ -188,12 +194,28 @@ def _cloud_db(args: argparse.Namespace) -> str:
     return default_db(args.data_dir)
 
 
-def _channels(args: argparse.Namespace) -> Any:
-    from cloud.notify import Channels
+RUN_FLAGS = ("data_dir", "db", "mqtt_url", "host", "port", "workers", "clock_file", "mqtt_user",
+             "jobs_every_s", "payments_url", "public_url", "webhook_url", "smtp", "mail_from")
 
-    host, _, port = args.smtp.rpartition(":") if ":" in args.smtp else (args.smtp, "", "25")
-    return Channels(webhook_url=args.webhook_url, smtp_host=host, smtp_port=int(port or 25),
-                    mail_from=args.mail_from)
+
+def _cloud_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cloud.service import run
+    from cloud.settings import CloudSettings
+
+    given: dict[str, Any] = {k: getattr(args, k) for k in RUN_FLAGS
+                             if getattr(args, k) is not None}
+    if args.no_mqtt:
+        given["mqtt_url"] = None
+    try:
+        settings = CloudSettings(**given)
+    except ValidationError as exc:
+        for err in exc.errors():
+            print(f"gatepost cloud run: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                  file=sys.stderr)
+        return 2
+    return run(settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,12 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             from cloud.service import migrate
 
             return migrate(args.db or _cloud_db(args))
-        from cloud.service import run
-
-        return run(args.data_dir, args.db or _cloud_db(args),
-                   None if args.no_mqtt else args.mqtt_url, args.host, args.port,
-                   args.clock_file, args.mqtt_user, args.jobs_every, args.payments_url,
-                   args.public_url, _channels(args))
+        return _cloud_run(args)
     if cmd == "sim":
         from gatepost.tools import sim_run
 

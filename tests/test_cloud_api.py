@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from cloud.app import create_app
+from cloud.settings import CloudSettings
 from shared.clock import SystemClock
 from shared.webthread import WebThread
 
@@ -14,7 +15,8 @@ ADMIN = "gpk_test_admin_key"
 
 @pytest.fixture
 def api(cloud_db):
-    web = WebThread(create_app(cloud_db, SystemClock(), None, admin_key=ADMIN),
+    web = WebThread(create_app(CloudSettings(db=cloud_db, mqtt_url=None, admin_key=ADMIN),
+                               SystemClock()),
                     "127.0.0.1", 0)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})

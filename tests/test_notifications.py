@@ -14,7 +14,8 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request, Response
 
 from cloud.app import create_app
-from cloud.notify import Channels, warning_lead
+from cloud.notify import warning_lead
+from cloud.settings import CloudSettings
 from shared.clock import FileClock
 from shared.contract import Event
 from shared.vocab import EventType
@@ -67,11 +68,11 @@ def world(tmp_path, cloud_db):
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     hook.web.start()
-    app = create_app(cloud_db, FileClock(clock_file), None, jobs_every_s=0,
-                     channels=Channels(webhook_url=f"{hook.web.url}/hook",
-                                       smtp_host="127.0.0.1", smtp_port=smtp.port,
-                                       mail_from="gate@green-acres.test"),
-                     admin_key=ADMIN)
+    app = create_app(CloudSettings(db=cloud_db, mqtt_url=None, jobs_every_s=0,
+                                   webhook_url=f"{hook.web.url}/hook",
+                                   smtp=f"127.0.0.1:{smtp.port}",
+                                   mail_from="gate@green-acres.test", admin_key=ADMIN),
+                     FileClock(clock_file))
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from cloud.app import create_app
+from cloud.settings import CloudSettings
 from shared.clock import FileClock
 from shared.contract import Event
 from shared.vocab import EventType
@@ -46,8 +47,8 @@ class Api:
 def api(tmp_path, cloud_db):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
-    app = create_app(cloud_db, FileClock(clock_file), None, jobs_every_s=0,
-                     admin_key=ADMIN)
+    app = create_app(CloudSettings(db=cloud_db, mqtt_url=None, jobs_every_s=0,
+                                   admin_key=ADMIN), FileClock(clock_file))
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from cloud.app import create_app
+from cloud.settings import CloudSettings
 from hardware_sim.payments import PaymentSim
 from shared.clock import FileClock
 from shared.signing import sign
@@ -23,8 +24,9 @@ def world(tmp_path, cloud_db):
     clock_file = tmp_path / "clock.json"
     FileClock.set_time(clock_file, T0)
     sim = PaymentSim(SECRET).start()
-    app = create_app(cloud_db, FileClock(clock_file), None, jobs_every_s=0,
-                     payments_url=sim.url, payments_secret=SECRET, admin_key=ADMIN)
+    app = create_app(CloudSettings(db=cloud_db, mqtt_url=None, jobs_every_s=0,
+                                   payments_url=sim.url, payments_secret=SECRET,
+                                   admin_key=ADMIN), FileClock(clock_file))
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
     app.state.subs.callback_url = f"{web.url}/api/v1/payments/callback"

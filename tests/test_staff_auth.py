@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from cloud.app import create_app
+from cloud.settings import CloudSettings
 from shared.clock import SystemClock
 from shared.webthread import WebThread
 
@@ -18,8 +19,8 @@ ADMIN = "gpk_test_admin_key"
 
 @pytest.fixture
 def cloud(cloud_db):
-    web = WebThread(create_app(cloud_db, SystemClock(), None, jobs_every_s=0,
-                               admin_key=ADMIN), "127.0.0.1", 0)
+    web = WebThread(create_app(CloudSettings(db=cloud_db, mqtt_url=None, jobs_every_s=0,
+                                             admin_key=ADMIN), SystemClock()), "127.0.0.1", 0)
     web.start()
     admin = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     admin.post("/api/v1/sites", json={"id": "green-acres"}).raise_for_status()
@@ -156,7 +157,7 @@ def test_cli_add_staff_prints_a_working_key(tmp_path):
     assert p.returncode == 0, p.stderr
     got = json.loads(p.stdout)
     assert got["roles"] == ["edit_parkings", "view_parkings"] and got["key"].startswith("gpk_")
-    web = WebThread(create_app(tmp_path / "cloud.sqlite", SystemClock(), None, jobs_every_s=0),
+    web = WebThread(create_app(CloudSettings(data_dir=tmp_path, mqtt_url=None, jobs_every_s=0)),
                     "127.0.0.1", 0)
     web.start()
     try:
@@ -181,7 +182,7 @@ def test_cli_add_edge_prints_a_key_that_reads_only_its_sites_rules(tmp_path):
     got = json.loads(p.stdout)
     assert got["edge"] == "gate-box-1" and got["sites"] == ["green-acres"]
     admin = cli("add-staff", "--name", "Root", "--roles", "admin")
-    web = WebThread(create_app(tmp_path / "cloud.sqlite", SystemClock(), None, jobs_every_s=0),
+    web = WebThread(create_app(CloudSettings(data_dir=tmp_path, mqtt_url=None, jobs_every_s=0)),
                     "127.0.0.1", 0)
     web.start()
     try:

@@ -3,7 +3,10 @@ the transactions domain code runs in."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +45,20 @@ def head_revision() -> str:
     return head
 
 
+@contextmanager
+def _file_lock(path: str, wait: bool) -> Iterator[bool]:
+    with open(path, "a+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
@@ -71,6 +88,10 @@ class Database:
         self.engine = make_engine(self.url)
         self.dialect = self.engine.dialect.name
         self.conn: Tx = _AutoTx(self)
+        db_file = self.engine.url.database if self.dialect == "sqlite" else None
+        self._file = db_file if db_file not in (None, "", ":memory:") else None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         if upgrade:
             self.upgrade()
 
@@ -94,6 +115,49 @@ class Database:
         """A consistent read transaction."""
         return self.transaction(write=False)
 
+    @contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the cloud-wide lock *name* for the block: one holder across every cloud
+        process on this database. Yields False (at once) when *wait* is off and another
+        holds it. A holder that dies lets go: PostgreSQL ends its session's advisory lock,
+        and the kernel drops the SQLite file lock of a dead process."""
+        local = self._local_lock(name)
+        if not local.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            if self.dialect == "postgresql":
+                with self._pg_lock(name, wait) as got:
+                    yield got
+            elif self._file is None:
+                yield True  # in memory: one process, the thread lock is enough
+            else:
+                with _file_lock(f"{self._file}.{name}.lock", wait) as got:
+                    yield got
+        finally:
+            local.release()
+
+    def _local_lock(self, name: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(name, threading.Lock())
+
+    @contextmanager
+    def _pg_lock(self, name: str, wait: bool) -> Iterator[bool]:
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if wait:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                got = True
+            else:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                        {"k": key}).scalar())
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
     def revision(self) -> str | None:
         """The schema revision the database is at (None: empty)."""
         with self.engine.connect() as conn:
@@ -101,8 +165,8 @@ class Database:
 
     def upgrade(self) -> tuple[str | None, str]:
         """Bring the schema to the newest revision; return (from, to)."""
-        if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-            path = str(self.engine.url.database)
+        if self._file is not None:
+            path = str(self._file)
             if Path(path).exists() and legacy.bring_up_to_date(path):
                 self._stamp_legacy()
         head = head_revision()

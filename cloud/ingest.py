@@ -1,0 +1,127 @@
+"""Events from the gates, stored exactly once in batches, acknowledged after commit.
+
+The MQTT thread only parses and queues; one writer thread per cloud process takes what has
+queued (up to ``batch_max``), inserts it in one transaction with ``ON CONFLICT DO NOTHING``,
+and only then acknowledges every id of the batch, one ack message per edge box. An event
+that is queued but not yet committed when the process dies is never acknowledged, so its box
+sends it again (to whichever process of the share group is alive).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+from cloud.storage import Database, Tx
+from cloud.storage.dialect import quoted
+from shared.clock import Clock
+from shared.contract import Event
+from shared.counters import Counters
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("site", "id", "edge", "gate", "seq", "type", "at", "data", "received_at")
+
+
+def insert_events(c: Tx, events: list[Event], received_at: str) -> set[tuple[str, str]]:
+    """Insert the events not stored yet; the (site, id) of those newly stored."""
+    if not events:
+        return set()
+    row = "(" + ", ".join("?" for _ in COLUMNS) + ")"
+    sql = (f"INSERT INTO events({', '.join(quoted(col) for col in COLUMNS)}) VALUES "
+           + ", ".join(row for _ in events)
+           + " ON CONFLICT DO NOTHING RETURNING site, id")
+    args: list[object] = []
+    for e in events:
+        args += [e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
+                 json.dumps(e.data), received_at]
+    return {(r[0], r[1]) for r in c.execute(sql, args)}
+
+
+class EventWriter:
+    """The queue between the MQTT thread and the database, and the thread that drains it."""
+
+    def __init__(self, db: Database, clock: Clock, ack: Callable[[str, list[str]], None],
+                 counters: Counters, batch_max: int = 500) -> None:
+        self.db = db
+        self.clock = clock
+        self.ack = ack
+        self.counters = counters
+        self.batch_max = batch_max
+        self.on_stored: list[Callable[[Event], None]] = []  # once per newly stored event
+        self._q: queue.Queue[Event | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Store and acknowledge what is queued, then end the thread."""
+        if self._thread is not None:
+            self._q.put(None)
+            self._thread.join(10)
+            self._thread = None
+
+    def put(self, event: Event) -> None:
+        """Queue a parsed event (from the MQTT thread)."""
+        self._q.put(event)
+
+    @property
+    def depth(self) -> int:
+        """Events queued and not yet stored."""
+        return self._q.qsize()
+
+    def _run(self) -> None:
+        while True:
+            first = self._q.get()
+            batch = [first] if first is not None else []
+            stopping = first is None
+            while not stopping and len(batch) < self.batch_max:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                else:
+                    batch.append(nxt)
+            if batch:
+                self.write(batch)
+            if stopping:
+                return
+
+    def write(self, batch: list[Event]) -> set[tuple[str, str]]:
+        """Store a batch in one transaction, then ack it and run the hooks; the (site, id) of
+        the events newly stored. On a database error nothing is acked: the boxes resend."""
+        unique = list({(e.site, e.id): e for e in batch}.values())
+        try:
+            with self.db.write() as c:
+                stored = insert_events(c, unique, self.clock.now().isoformat())
+        except Exception:
+            self.counters.inc("store_errors")
+            log.exception("could not store %d events; the boxes will send them again",
+                          len(unique))
+            return set()
+        self.counters.inc("stored", len(stored))
+        self.counters.inc("duplicates", len(batch) - len(stored))
+        self.counters.inc("batches")
+        by_edge: dict[str, list[str]] = defaultdict(list)
+        for e in unique:
+            by_edge[e.edge].append(e.id)
+        for edge, ids in by_edge.items():
+            self.ack(edge, ids)
+        for e in unique:
+            if (e.site, e.id) in stored:
+                for hook in self.on_stored:
+                    try:
+                        hook(e)
+                    except Exception:  # the event is stored and acked; a hook must not undo it
+                        self.counters.inc("hook_errors")
+                        log.exception("handling stored event %s failed", e.id)
+        return stored
