@@ -187,9 +187,12 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
 
     @app.get("/api/v1/health")
     def health() -> dict:
-        """Broker connection and counters."""
+        """Broker connection and counters of the process that answers (``worker``: its MQTT
+        client id; with several processes, each answers for itself)."""
         return {"mqtt_connected": bool(link and link.connected.is_set()),
-                "counters": (dict(link.counters) if link else {})
+                "worker": settings.mqtt_client_id,
+                "events_queued": link.writer.depth if link else 0,
+                "counters": (link.counters.snapshot() if link else {})
                 | {"rejected_requests": rejected["requests"]},
                 "rules": rules.versions()}
 

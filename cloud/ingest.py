@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from cloud.storage import Database, Tx
-from cloud.storage.dialect import quoted
+from cloud.storage.dialect import insert_many_ignore
 from shared.clock import Clock
 from shared.contract import Event
 from shared.counters import Counters
@@ -27,19 +27,15 @@ log = logging.getLogger(__name__)
 COLUMNS = ("site", "id", "edge", "gate", "seq", "type", "at", "data", "received_at")
 
 
+TYPES = ("text", "text", "text", "text", "bigint", "text", "text", "text", "text")
+
+
 def insert_events(c: Tx, events: list[Event], received_at: str) -> set[tuple[str, str]]:
     """Insert the events not stored yet; the (site, id) of those newly stored."""
-    if not events:
-        return set()
-    row = "(" + ", ".join("?" for _ in COLUMNS) + ")"
-    sql = (f"INSERT INTO events({', '.join(quoted(col) for col in COLUMNS)}) VALUES "
-           + ", ".join(row for _ in events)
-           + " ON CONFLICT DO NOTHING RETURNING site, id")
-    args: list[object] = []
-    for e in events:
-        args += [e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
-                 json.dumps(e.data), received_at]
-    return {(r[0], r[1]) for r in c.execute(sql, args)}
+    rows = [(e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
+             json.dumps(e.data), received_at) for e in events]
+    return {(r[0], r[1]) for r in insert_many_ignore(c, "events", COLUMNS, TYPES, rows,
+                                                       ("site", "id"))}
 
 
 class EventWriter:

@@ -63,8 +63,7 @@ class RulesService:
     # Helpers --------------------------------------------------------------------------------
     def _commit_changes(self, c: Tx, site: str,
                         changes: list[Change]) -> RulesDelta:
-        # Locks the site's row: two processes changing one site get consecutive versions.
-        old = int(c.execute("SELECT rules_version FROM sites WHERE id = ?" + for_update(c),
+        old = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
                             (site,)).scalar())
         new = old + 1
         c.execute("UPDATE sites SET rules_version = ? WHERE id = ?", (new, site))
@@ -76,7 +75,11 @@ class RulesService:
 
     def _change(self, site: str, fn: Callable[[Tx], list[Change]]) -> RulesDelta:
         with self.db.write() as c:
-            self._require_site(c, site)
+            # The site's row is locked first, before anything the change writes refers to it:
+            # two processes changing one site then take turns and get consecutive versions.
+            if c.execute("SELECT 1 FROM sites WHERE id = ?" + for_update(c),
+                         (site,)).fetchone() is None:
+                raise RuleError(404, "unknown_site", f"site {site!r} does not exist")
             delta = self._commit_changes(c, site, fn(c))
         if self.publish:
             self.publish(delta)

@@ -179,6 +179,28 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--seconds", type=float, default=10.0, help="CPU measurement window per "
                     "phase, s")
     bn.add_argument("--json", action="store_true", help="one-line JSON")
+    bi = bench.add_parser("ingest", help="events a second stored exactly once from many edge "
+                          "boxes, against the broker's ceiling in the same run")
+    bi.add_argument("--edges", type=int, default=500, help="simulated boxes, each its own "
+                    "broker user and site")
+    bi.add_argument("--rate", type=float, default=5000.0, help="events a second offered by "
+                    "all boxes together (0: each box flat out, window-bound)")
+    bi.add_argument("--seconds", type=float, default=20.0, help="how long the boxes generate")
+    bi.add_argument("--backlog", type=int, default=0, help="events each box holds at the start "
+                    "(the drain after an outage)")
+    bi.add_argument("--window", type=int, default=50, help="unacknowledged events per box")
+    bi.add_argument("--resend-s", type=float, default=5.0, help="a box resends what is not "
+                    "acknowledged after this long")
+    bi.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite",
+                    help="the cloud's database (postgresql: a throwaway cluster)")
+    bi.add_argument("--workers", type=int, default=1, help="cloud processes")
+    bi.add_argument("--load-procs", type=int, default=2, help="processes driving the boxes")
+    bi.add_argument("--ceiling-s", type=float, default=5.0, help="seconds of the bare "
+                    "publisher → subscriber measurement")
+    bi.add_argument("--drain-timeout", type=float, default=300.0, help="give up waiting for "
+                    "acks after this long, s")
+    bi.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    bi.add_argument("--json", action="store_true", help="one-line JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
@@ -252,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_camera import bench_camera
 
             return bench_camera(args)
+        if args.bench_cmd == "ingest":
+            from gatepost.bench_ingest import bench_ingest
+
+            return bench_ingest(args)
         if args.bench_cmd == "cloud-jobs":
             from gatepost.bench_cloud import bench_cloud_jobs
 

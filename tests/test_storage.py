@@ -13,6 +13,7 @@ import pytest
 
 from cloud.mqtt_side import CloudMqtt
 from cloud.rules import RulesService
+from cloud.settings import CloudSettings
 from cloud.storage import Database, head_revision, legacy
 from cloud.storage.dialect import json_text, upsert_sql
 from shared.clock import SystemClock
@@ -128,7 +129,7 @@ def test_two_processes_changing_one_site_get_consecutive_versions(cloud_db):
 
 def test_an_event_stored_by_two_processes_at_once_is_stored_once(cloud_db):
     dbs = [Database(cloud_db), Database(cloud_db)]
-    sides = [CloudMqtt(db, SystemClock(), "mqtt://127.0.0.1:1") for db in dbs]
+    sides = [CloudMqtt(db, SystemClock(), CloudSettings(db=cloud_db)) for db in dbs]
     events = [Event(id=f"g1:{n}", type=EventType.DECISION, site="s1", edge="box-1", gate="g1",
                     seq=n, at=datetime(2026, 1, 1, tzinfo=UTC)) for n in range(1, 41)]
     stored: list[list[bool]] = [[], []]

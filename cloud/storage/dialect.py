@@ -52,3 +52,24 @@ def for_update(tx: Tx) -> str:
     needs none, since its write transactions already hold the one writer lock from BEGIN.
     """
     return " FOR UPDATE" if tx.dialect == "postgresql" else ""
+
+
+def insert_many_ignore(tx: Tx, table: str, cols: Sequence[str], types: Sequence[str],
+                       rows: Sequence[Sequence[object]], returning: Sequence[str]) -> list:
+    """Insert many rows in one statement, skipping those whose unique key is taken; the
+    *returning* columns of the rows inserted. PostgreSQL gets one array per column
+    (``unnest``: a short statement however many rows), SQLite a multi-row ``VALUES``.
+    *types* are the columns' SQL types (``text``, ``bigint``), for PostgreSQL's arrays."""
+    if not rows:
+        return []
+    names = ", ".join(quoted(c) for c in cols)
+    back = ", ".join(quoted(c) for c in returning)
+    if tx.dialect == "postgresql":
+        arrays = ", ".join(f"CAST(? AS {t}[])" for t in types)
+        sql = (f"INSERT INTO {table}({names}) SELECT * FROM unnest({arrays}) "
+               f"ON CONFLICT DO NOTHING RETURNING {back}")
+        return tx.execute(sql, [list(col) for col in zip(*rows, strict=True)]).fetchall()
+    row = "(" + ", ".join("?" for _ in cols) + ")"
+    sql = (f"INSERT INTO {table}({names}) VALUES {', '.join(row for _ in rows)} "
+           f"ON CONFLICT DO NOTHING RETURNING {back}")
+    return tx.execute(sql, [v for r in rows for v in r]).fetchall()

@@ -1,0 +1,103 @@
+"""Several cloud processes on one PostgreSQL share the edge event stream: a burst from many
+boxes is stored exactly once, even when one process is killed with SIGKILL in the middle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloud.storage import Database
+from gatepost.broker import free_port
+from gatepost.edgeload import EdgeLoad, EdgeSpec
+from gatepost.stack import wait_until
+
+pytestmark = pytest.mark.stack
+
+
+def _workers(parent: int) -> list[int]:
+    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    out = []
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for pid in map(int, children):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd:
+            out.append(pid)
+    return out
+
+
+def _health(port: int) -> dict:
+    # A new connection each time, so the kernel hands it to any of the processes.
+    return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).json()
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, broker, postgres):
+    url = postgres.create_database()
+    port = free_port()
+    log = open(tmp_path / "cloud.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gatepost.cli", "cloud", "run", "--db", url, "--workers", "2",
+         "--mqtt-url", broker.url, "--port", str(port), "--jobs-every", "0",
+         "--data-dir", str(tmp_path / "cloud")],
+        stdout=log, stderr=log, start_new_session=True)
+    db = Database(url, upgrade=False)
+    try:
+        connected: set[str] = set()
+
+        def both_connected() -> bool:
+            try:
+                h = _health(port)
+            except httpx.HTTPError:
+                return False
+            if h["mqtt_connected"]:
+                connected.add(h["worker"])
+            return len(connected) == 2
+
+        wait_until(both_connected, 60, what="two connected cloud processes")
+        workers = _workers(proc.pid)
+        assert len(workers) == 2
+
+        specs = [EdgeSpec(f"box-{i}", "u", "p") for i in range(10)]
+        # Each box comes back from an outage holding 300 events: a burst of 3,000.
+        load = EdgeLoad("127.0.0.1", broker.port, specs, rate_per_edge=0.0, backlog=300,
+                        window=50, resend_s=1.0)
+        result: dict = {}
+        runner = threading.Thread(target=lambda: result.update(
+            load.run(start_at=0.0, seconds=0.0, drain_timeout=40.0)))
+        runner.start()
+
+        def stored() -> int:
+            return int(db.conn.execute("SELECT count(*) FROM events").scalar())
+
+        wait_until(lambda: stored() >= 500, 30, what="the burst under way")
+        os.kill(workers[0], signal.SIGKILL)
+        runner.join(60)
+        assert not runner.is_alive()
+
+        assert result["published"] == 3000 and result["not_connected"] == 0
+        assert result["unacked"] == 0  # every event acknowledged, by the survivor if need be
+        # What the killed process had taken and not yet acknowledged was sent again.
+        assert result["resends"] > 0
+        assert stored() == 3000
+        assert db.conn.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT site, id FROM events) d").scalar() == 3000
+        assert _health(port)["mqtt_connected"]  # the others carry on
+    finally:
+        db.close()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
