@@ -61,3 +61,20 @@ def test_bench_cloud_jobs_prints_its_contract():
     for key in ("transition_ms", "report_subscriptions_ms", "report_occupancy_ms"):
         assert 0 < out[key]["p50"] <= out[key]["max"]
     assert out["report_occupancy_rows"] == 500 and out["report_subscriptions_bytes"] > 0
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("db", "workers"), [("sqlite", 1), ("postgresql", 2)])
+def test_bench_ingest_prints_its_contract(db, workers):
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "ingest", "--edges",
+                        "12", "--rate", "600", "--seconds", "2", "--ceiling-s", "1", "--db", db,
+                        "--workers", str(workers), "--json"],
+                       capture_output=True, text=True, timeout=230)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "ingest" and out["db"] == db and out["workers"] == workers
+    assert out["edges"] == 12 and out["exactly_once"] is True
+    assert out["events_stored"] == out["events_published"] > 0
+    assert out["lost"] == 0 and out["duplicated"] == 0
+    assert out["events_per_s"] > 0 and out["broker_ceiling_per_s"] > 0
+    assert 0 < out["ack_ms"]["p50"] <= out["ack_ms"]["p99"]
