@@ -142,7 +142,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         draft = subs.create(pid, body.space, body.owner,
                             [v.model_dump() for v in body.vehicles], unit=body.unit,
                             units=body.units, camera=body.camera, by=f"resident:{body.owner}",
-                            resident=True, users=body.users)
+                            resident=True, users=body.users, offer_accepted=body.offer_accepted)
         return subs.start_payment(draft["id"])
 
     @r.post("/payments/callback")
@@ -184,7 +184,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         """The owner or a user extends in the app: a draft after the chain's end that holds
         the space 15 minutes, and the provider's payment to complete (``payment.pay_url``)."""
         draft = subs.extend(sid, units=body.units, by=acting(sid, request, owner_only=False),
-                            resident=True)
+                            resident=True, offer_accepted=body.offer_accepted)
         return subs.start_payment(draft["id"])
 
     @r.post("/subscriptions/{sid}/extend", status_code=201)

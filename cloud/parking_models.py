@@ -95,6 +95,8 @@ class ResidentIn(_In):
     units: int = Field(ge=1, description="days or hours wanted")
     camera: bool = False
     users: list[str] = Field(default_factory=list)
+    offer_accepted: bool = Field(False, description="the resident accepted the parking's "
+                                 "offer (its rules_text); required where offer_required")
 
 
 class ImportIn(_In):
@@ -113,6 +115,8 @@ class ExtendIn(_In):
 
 class ExtendInApp(_In):
     units: int = Field(ge=1, description="days or hours more")
+    offer_accepted: bool = Field(False, description="the resident accepted the parking's "
+                                 "offer (its rules_text); required where offer_required")
 
 
 class DeactivateIn(_In):

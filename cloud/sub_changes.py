@@ -87,6 +87,7 @@ class Subscriptions(SubscriptionService):
                 if not p["refunds"]:
                     raise RuleError(409, "refund_not_allowed",
                                     f"parking {p['id']} does not allow refunds")
+                self._require_boxes_online(c, p["id"])
                 if not all(x["paid_in_app"] for x in rows if x["amount"]):
                     raise RuleError(409, "refund_not_allowed",
                                     "paid outside the app: the system cannot know where to "
@@ -118,6 +119,20 @@ class Subscriptions(SubscriptionService):
         delta = self.rules._change(p["site"], fn)
         got = self.get(sub)
         return got | {"refund": got["refund"] or 0, "rules_version": delta.to_version}
+
+    @staticmethod
+    def _require_boxes_online(c: Tx, parking: str) -> None:
+        """A refund is final once paid, so it waits until every box serving the parking's
+        barriers is online: an offline box may hold a pass (the car inside) not yet sent."""
+        for r in c.execute("SELECT g.id, eg.edge, e.availability FROM gates g JOIN edge_gates "
+                           "eg ON eg.site = g.site AND eg.gate = g.id LEFT JOIN edges e ON "
+                           "e.id = eg.edge WHERE g.parking = ?", (parking,)):
+            if r["availability"] != "online":
+                raise RuleError(409, "gate_offline",
+                                f"box {r['edge']} of barrier {r['id']} is "
+                                f"{r['availability'] or 'unknown'}: its passes may not have "
+                                "reached the cloud. Refund when it is back online, or "
+                                "deactivate without a refund")
 
     def change_space(self, sub: str, space: int, by: str = "staff") -> dict[str, Any]:
         """Move a live subscription (and its later ones) to a free space."""

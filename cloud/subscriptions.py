@@ -135,9 +135,11 @@ class SubscriptionService:
                unit: str = "daily", amount: int | None = None, units: int | None = None,
                camera: bool = False, free: bool = False, by: str = "staff",
                resident: bool = False, users: list[str] | None = None,
-               documents: list[str] | None = None) -> dict[str, Any]:
+               documents: list[str] | None = None,
+               offer_accepted: bool = False) -> dict[str, Any]:
         """Staff: starts now, length from the amount paid (or ``units`` when free). Resident: a
-        draft for ``units`` that holds the space 15 minutes awaiting payment."""
+        draft for ``units`` that holds the space 15 minutes awaiting payment, once they have
+        accepted the parking's offer where it requires that."""
         if unit not in UNIT:
             raise RuleError(422, "bad_unit", "unit is daily or hourly")
         if not vehicles:
@@ -151,6 +153,8 @@ class SubscriptionService:
             p = self.parking.row(c, parking)
             if not p["active"]:
                 raise RuleError(409, "parking_inactive", f"parking {parking} is not active")
+            if resident:
+                self._require_offer(p, offer_accepted)
             bands, cam = self._tariff(c, parking, space, unit, camera)
             n, paid = rent_terms(bands, cam, amount=amount, units=units, free=free,
                                  by_units=resident or free)
@@ -172,6 +176,8 @@ class SubscriptionService:
                           "VALUES (?, 'rent', ?, ?, ?)",
                           (sid, paid, now.isoformat(), json.dumps(documents or [])))
             self._history(c, sid, now, "created", f"by {by}" + (" (free)" if free else ""))
+            if resident and p["offer_required"]:
+                self._history(c, sid, now, "offer_accepted", f"by {by}")
             return self._changes(c, [sid]) if status in LIVE else []
 
         delta = self.rules._change(site, fn)
@@ -222,7 +228,8 @@ class SubscriptionService:
         return self.get(sub) | {"rules_version": delta.to_version}
 
     def extend(self, sub: str, *, amount: int | None = None, units: int | None = None,
-               free: bool = False, by: str = "staff", resident: bool = False) -> dict[str, Any]:
+               free: bool = False, by: str = "staff", resident: bool = False,
+               offer_accepted: bool = False) -> dict[str, Any]:
         """A *future* copy that starts where the chain's last subscription ends. Resident: a
         draft for ``units`` that holds the space 15 minutes awaiting payment in the app."""
         now = self.clock.now()
@@ -231,6 +238,8 @@ class SubscriptionService:
         nid = f"S-{secrets.token_hex(6).upper()}"
 
         def fn(c: Tx) -> list[Change]:
+            if resident:
+                self._require_offer(self.parking.row(c, r["parking"]), offer_accepted)
             chain_ids = self._chain(c, sub)
             tail = self.row(c, chain_ids[-1])
             if tail["status"] == "draft" and tail["prev"] and tail["hold_until"] \
@@ -274,6 +283,14 @@ class SubscriptionService:
         return self.get(nid) | {"rules_version": delta.to_version}
 
     @staticmethod
+    def _require_offer(parking: Row, accepted: bool) -> None:
+        """Where the parking requires it, a resident orders only after accepting its offer."""
+        if parking["offer_required"] and not accepted:
+            raise RuleError(409, "offer_not_accepted",
+                            f"parking {parking['id']} requires accepting its offer first: "
+                            f"{parking['rules_text'] or '(no text)'}")
+
+    @staticmethod
     def _root(c: Tx, sub: str) -> str:
         while True:
             prev = c.execute("SELECT prev FROM subscriptions WHERE id = ?", (sub,)).fetchone()
@@ -283,10 +300,12 @@ class SubscriptionService:
 
     @staticmethod
     def _chain(c: Tx, sub: str) -> list[str]:
-        """*sub* and every later subscription of its chain, in order."""
+        """*sub* and every later subscription of its chain, in order. An extension that was
+        deactivated (or lapsed unpaid) ends the chain: the one before it may be extended
+        again."""
         out = [sub]
-        while (nxt := c.execute("SELECT id FROM subscriptions WHERE prev = ? AND status != "
-                                "'lapsed'", (out[-1],)).fetchone()) is not None:
+        while (nxt := c.execute("SELECT id FROM subscriptions WHERE prev = ? AND status NOT IN "
+                                "('lapsed', 'archive')", (out[-1],)).fetchone()) is not None:
             out.append(nxt[0])
         return out
 

@@ -37,8 +37,8 @@ def command_decision(cmd: dict[str, Any], retained: bool, gate: GateInfo, cache:
         pid, active, plate = *parking, vrn or ""
         direction = effective_direction(gate, inside_area(view.is_inside, pid, plate))
         ruling = decide_parking(plate, direction, active, view.subscriptions(pid, plate),
-                                view.is_inside, now)
-        if ruling.reason is not Reason.SUBSCRIPTION_VALID:
+                                view.is_inside, now, pid)
+        if ruling.reason not in (Reason.SUBSCRIPTION_VALID, Reason.EXIT_UNSUBSCRIBED):
             cause = ruling.reason.value
     elif not cause and vrn:
         tags = [t for t in cache.tags_of(vrn)

@@ -64,6 +64,7 @@ class Reason(StrEnum):
     SPACE_OCCUPIED = "space_occupied"
     PARKING_INACTIVE = "parking_inactive"
     ANTI_PASSBACK = "anti_passback"
+    EXIT_UNSUBSCRIBED = "exit_unsubscribed"
 
 
 class EventType(StrEnum):
@@ -103,6 +104,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.SPACE_OCCUPIED: Outcome.DENY,
     Reason.PARKING_INACTIVE: Outcome.DENY,
     Reason.ANTI_PASSBACK: Outcome.DENY,
+    Reason.EXIT_UNSUBSCRIBED: Outcome.OPEN,
 }
 
 

@@ -25,7 +25,7 @@ def sub(start=NOW - DAY, end=NOW + 9 * DAY, paid_through=None, status="active",
 
 def verdict(subs, direction=Direction.ENTRY, active=True, inside=(), vrn=CAR, now=NOW):
     keys = {area_key("p1", v) for v in inside}
-    return decide_parking(vrn, direction, active, subs, lambda k: k in keys, now)
+    return decide_parking(vrn, direction, active, subs, lambda k: k in keys, now, "p1")
 
 
 @pytest.mark.parametrize(("subs", "direction", "active", "inside", "reason"), [
@@ -41,6 +41,10 @@ def verdict(subs, direction=Direction.ENTRY, active=True, inside=(), vrn=CAR, no
     ([sub()], Direction.EXIT, True, (CAR,), Reason.SUBSCRIPTION_VALID),
     ([sub()], Direction.EXIT, False, (CAR,), Reason.SUBSCRIPTION_VALID),  # always let out
     ([sub(end=NOW - timedelta(minutes=1))], Direction.EXIT, True, (CAR,), Reason.DEBT_UNPAID),
+    # deactivated (or removed) while the car was parked: let out, never kept in
+    ([], Direction.EXIT, True, (CAR,), Reason.EXIT_UNSUBSCRIBED),
+    ([sub(status="archive")], Direction.EXIT, False, (CAR,), Reason.EXIT_UNSUBSCRIBED),
+    ([], Direction.EXIT, True, (), Reason.NO_SUBSCRIPTION),  # not inside: nothing to let out
     # extension: the old one ended, the future one has begun
     ([sub(end=NOW - DAY), sub(start=NOW - DAY, end=NOW + DAY, sid="S-2")], Direction.EXIT,
      True, (CAR,), Reason.SUBSCRIPTION_VALID),
@@ -81,3 +85,16 @@ def test_tag_and_plate_at_a_parking_gate_go_through_the_subscription():
     view.subs = [sub(vrns=(CAR,))]
     d = decide(Credential("tag", "E1"), both, view, NOW + timedelta(minutes=2), Policy())
     assert d.direction is Direction.ENTRY and d.reason is Reason.SUBSCRIPTION_VALID
+
+
+def test_a_car_parked_when_its_subscription_was_withdrawn_is_let_out_with_an_alert():
+    view = View(tags={"E1": TagRecord("E1", "green-acres", TagStatus.ACTIVE, CAR, False, None)},
+                parkings={"p-out": ("p1", True)}, subs=[])
+    view.inside = {area_key("p1", CAR): True}
+    gate = GateInfo("p-out", "green-acres", Direction.EXIT)
+    d = decide(Credential("tag", "E1"), gate, view, NOW, Policy())
+    assert (d.outcome, d.reason) == (Outcome.OPEN, Reason.EXIT_UNSUBSCRIBED)
+    assert d.alerts == ("exit_unsubscribed",)
+    view.inside = {}  # the same car outside, at the exit: nothing to let out
+    d = decide(Credential("tag", "E1"), gate, view, NOW, Policy())
+    assert (d.outcome, d.reason, d.alerts) == (Outcome.DENY, Reason.NO_SUBSCRIPTION, ())

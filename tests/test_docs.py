@@ -86,3 +86,17 @@ def test_changelog_names_every_reason_and_command():
         assert r.value in text
     for path, _ in COMMANDS:
         assert path[-1] in text
+
+
+def test_every_refusal_code_of_the_cloud_is_documented():
+    """Each reason a cloud route can refuse with is in the refusals table of cloud-api.md."""
+    import re
+
+    doc = (ROOT / "docs" / "cloud-api.md").read_text()
+    table = doc[doc.index("## Refusals"):]
+    codes = {"unauthenticated"}
+    for path in (ROOT / "cloud").rglob("*.py"):
+        codes |= set(re.findall(r'RuleError\(\s*[^,]+,\s*"([a-z_]+)"', path.read_text()))
+    assert len(codes) > 40
+    missing = sorted(c for c in codes if f"`{c}`" not in table)
+    assert not missing, f"refusal codes not in docs/cloud-api.md: {missing}"

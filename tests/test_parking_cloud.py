@@ -235,6 +235,20 @@ def test_deactivate_archives_later_ones_never_earlier_and_refunds(api):
                 json={})
 
 
+def test_after_its_extension_is_deactivated_a_subscription_can_be_extended_again(api):
+    activate(api)
+    s = staff_sub(api, amount=300)
+    nxt = api.ok("POST", f"/api/v1/subscriptions/{s['id']}/extend", 201, json={"amount": 200})
+    api.ok("POST", f"/api/v1/subscriptions/{nxt['id']}/deactivate", json={})
+    again = api.ok("POST", f"/api/v1/subscriptions/{s['id']}/extend", 201,
+                   json={"amount": 100})
+    assert again["prev"] == s["id"] and again["start"] == s["end"] and again["units"] == 1
+    # the running one still holds the space: a new subscription for it is still refused
+    api.refused("POST", f"{P}/subscriptions", 409, "space_taken", json={
+        "space": s["space"], "owner": "B-9", "vehicles": [{"vrn": "MH12CD5678"}],
+        "amount": 100})
+
+
 def test_change_space_only_to_a_free_one_and_history(api):
     activate(api)
     a = staff_sub(api, amount=300, space=4)

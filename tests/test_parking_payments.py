@@ -10,6 +10,7 @@ import pytest
 
 from cloud.app import create_app
 from cloud.settings import CloudSettings
+from cloud.storage.dialect import upsert_sql
 from hardware_sim.payments import PaymentSim
 from shared.clock import FileClock
 from shared.signing import sign
@@ -32,6 +33,7 @@ def world(tmp_path, cloud_db):
     app.state.subs.callback_url = f"{web.url}/api/v1/payments/callback"
     c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     api = Api(c, clock_file)
+    api.app = app
     api.ok("POST", "/api/v1/sites", 201, json={"id": "green-acres"})
     for g, d in (("p-in", "entry"), ("p-out", "exit")):
         api.ok("POST", "/api/v1/sites/green-acres/gates", 201, json={"id": g, "direction": d})
@@ -202,3 +204,47 @@ def test_deactivation_refunds_the_paid_ones_and_drops_an_unpaid_extension(world)
     assert api.sub(draft["id"])["status"] == "lapsed"
     late = httpx.post(draft["payment"]["pay_url"], timeout=10).json()
     assert late["acknowledged"] is False and api.sub(draft["id"])["status"] == "lapsed"
+
+
+def boxes_say(api: Api, availability: str) -> None:
+    """What the box serving both barriers last told the cloud (as its MQTT side stores it)."""
+    with api.app.state.rules.db.write() as c:
+        for gate in ("p-in", "p-out"):
+            c.execute(upsert_sql("edge_gates", ("site", "gate", "edge", "at"), ("site", "gate")),
+                      ("green-acres", gate, "box-1", "2026-12-01T09:00:00"))
+        c.execute(upsert_sql("edges", ("id", "availability", "at"), ("id",)),
+                  ("box-1", availability, "2026-12-01T09:00:00"))
+
+
+def test_a_refund_waits_until_the_parkings_boxes_are_online(world):
+    """An offline box may hold the pass of a car that is inside: money goes back only once
+    every box of the parking's barriers is online. Without a refund, deactivation goes on."""
+    api, sim = world
+    draft = rent(api)
+    httpx.post(draft["payment"]["pay_url"], timeout=10).raise_for_status()
+    api.advance(hours=5)
+    boxes_say(api, "offline")
+    msg = api.refused("POST", f"/api/v1/subscriptions/{draft['id']}/deactivate", 409,
+                      "gate_offline", json={"refund": "remaining"})
+    assert "box-1" in msg and sim.refunds == []
+    assert api.sub(draft["id"])["status"] == "active"
+    boxes_say(api, "online")
+    out = api.ok("POST", f"/api/v1/subscriptions/{draft['id']}/deactivate",
+                 json={"refund": "remaining"})
+    assert out["refund"] == 600 and len(sim.refunds) == 1
+
+
+def test_a_parking_that_requires_its_offer_is_rented_only_once_it_is_accepted(world):
+    api, _ = world
+    api.ok("PATCH", P, json={"offer_required": True, "rules_text": "Nose-in; no storage."})
+    body = {"space": 4, "owner": "Flat B-402", "vehicles": [CAR], "units": 2}
+    msg = api.refused("POST", f"{P}/subscriptions/resident", 409, "offer_not_accepted",
+                      json=body)
+    assert "Nose-in" in msg
+    draft = api.ok("POST", f"{P}/subscriptions/resident", 201,
+                   json=body | {"offer_accepted": True})
+    assert "offer_accepted" in [h["what"] for h in api.sub(draft["id"])["history"]]
+    httpx.post(draft["payment"]["pay_url"], timeout=10).raise_for_status()
+    url = f"/api/v1/subscriptions/{draft['id']}/extend/resident"
+    api.refused("POST", url, 409, "offer_not_accepted", json={"units": 1})
+    api.ok("POST", url, 201, json={"units": 1, "offer_accepted": True})

@@ -82,3 +82,39 @@ def test_broken_files_are_refused_with_file_step_and_reason(key, tmp_path):
     assert str(f) in p.stderr and needle in p.stderr, p.stderr
     line = json.loads(p.stdout.splitlines()[0])
     assert line["ok"] is False and line["errors"]
+
+
+REFUSED_THEN_NAMED = """
+name: a refused rent, then named
+site:
+  id: green-acres
+  gates:
+    - {id: p-in, direction: entry, parking: tower-b}
+    - {id: p-out, direction: exit, parking: tower-b}
+steps:
+  - cloud: {add_parking: {id: tower-b, name: Tower B}}
+  - cloud: {add_spaces: {parking: tower-b, numbers: "1..2", size: small}}
+  - name: the parking is not active yet, so the rent is refused (as expected)
+    cloud:
+      create_subscription:
+        {ref: iyer, parking: tower-b, space: 1, vehicles: [MH12AB1234], amount: 100}
+    expect: {status: 409, reason: parking_inactive}
+  - expect_cloud: {subscription: {ref: iyer, status: active}}
+  - cloud: {deactivate_subscription: {ref: iyer}}
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_step_naming_a_subscription_never_created_fails_and_the_run_goes_on(tmp_path):
+    bad = tmp_path / "refused.yaml"
+    bad.write_text(REFUSED_THEN_NAMED)
+    out = io.StringIO()
+    code = run_files([bad, ROOT / "tests" / "scenarios" / "offline.yaml"], tmp_path / "work",
+                     out)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    failed = [x for x in lines if not x["ok"] and not x.get("summary")]
+    assert code == 1
+    assert [x["step"] for x in failed] == [4, 5]
+    assert all("no subscription named 'iyer'" in x["errors"][0] for x in failed)
+    summaries = [x for x in lines if x.get("summary")]
+    assert [s["ok"] for s in summaries] == [False, True]  # the next file still ran

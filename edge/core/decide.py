@@ -64,9 +64,11 @@ def vehicle_decision(named: Named, gate: GateInfo, view: CacheView, now: datetim
     if parking is not None:
         verdict = decide_parking(vrn or "", direction, parking[1],
                                  view.subscriptions(parking[0], vrn) if vrn else [],
-                                 view.is_inside, now)
+                                 view.is_inside, now, parking[0])
         decision = refuse(verdict.reason, gate, cred, now, detail=verdict.detail,
                           subscription=verdict.sub, **common)
+        if verdict.alert:
+            decision = replace(decision, alerts=(*decision.alerts, verdict.alert))
     else:
         decision = refuse(named.valid, gate, cred, now, detail=named.detail, **common)
     decision = passback(decision, gate.anti_passback, known)

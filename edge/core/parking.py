@@ -8,7 +8,10 @@ Entry: ``parking_inactive``; ``no_subscription``; ``subscription_not_started`` (
 ones); ``subscription_overdue`` (ended: entry refused); ``space_occupied`` (another vehicle
 of the same subscription is inside); else ``subscription_valid``.
 Exit: ``subscription_valid`` while paid or within a repaid subscription's exit window;
-``debt_unpaid`` once it has ended with the vehicle inside.
+``debt_unpaid`` once it has ended with the vehicle inside; ``exit_unsubscribed`` (open, with an
+alert) for a vehicle inside the parking that no longer has a live subscription there, because
+it was deactivated or removed while the car was parked (the cloud may not have known it was
+inside yet): nobody is kept in by a change they could not know about.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from datetime import datetime
 
 from shared.parking import LIVE, standing
 from shared.vocab import Direction, Reason
+
+EXIT_UNSUBSCRIBED = "exit_unsubscribed"  # the alert of a vehicle let out with no subscription
 
 
 def area_key(parking: str | None, vrn: str) -> str:
@@ -58,16 +63,21 @@ class ParkingVerdict:
     reason: Reason
     detail: str = ""
     sub: str | None = None
+    alert: str | None = None  # an alert kind staff must see
 
 
 def decide_parking(vrn: str, direction: Direction, active: bool, subs: list[SubRecord],
-                   is_inside: Callable[[str], bool | None], now: datetime) -> ParkingVerdict:
-    """Whether *vrn* may enter or leave a parking whose subscriptions for it are *subs*."""
+                   is_inside: Callable[[str], bool | None], now: datetime,
+                   parking: str | None = None) -> ParkingVerdict:
+    """Whether *vrn* may enter or leave *parking*, whose subscriptions for it are *subs*."""
     live = [s for s in subs if s.status in LIVE]
     leaving = direction is Direction.EXIT
     if not leaving and not active:
         return ParkingVerdict(Reason.PARKING_INACTIVE, "the parking is not active")
     if not live:
+        if leaving and parking and inside_area(is_inside, parking, vrn):
+            return ParkingVerdict(Reason.EXIT_UNSUBSCRIBED, "inside with no live subscription "
+                                  "left: let out", alert=EXIT_UNSUBSCRIBED)
         return ParkingVerdict(Reason.NO_SUBSCRIPTION)
     current = [s for s in live if s.start <= now < s.end]
     if current:

@@ -16,6 +16,7 @@ ALERT_WORDS = {
     "credential_mismatch": "tag and plate of different vehicles",
     "barrier_failed": "the barrier did not open",
     "anti_passback": "anti-passback: already on this side",
+    "exit_unsubscribed": "left a parking with no subscription",
 }
 
 

@@ -29,6 +29,7 @@ _WORDS: dict[str, str] = {
     "subscription_not_started": "Subscription has not started yet — entry refused",
     "subscription_overdue": "Subscription ended — entry refused",
     "debt_unpaid": "Parking time over — the debt must be paid before exit",
+    "exit_unsubscribed": "Let out: its subscription ended while it was parked — staff told",
     "space_occupied": "Another vehicle of this subscription is already inside",
     "parking_inactive": "Parking is closed",
     "anti_passback": "{passback} — {way} refused",

@@ -21,7 +21,12 @@ PARKING_ACTIONS = ("add_parking", "add_spaces", "add_tariff", "activate_parking"
 def _sub(run: ScenarioRun, p: dict[str, Any]) -> str:
     ref = p.get("ref")
     if ref not in run.refs:
-        raise KeyError(f"no subscription named {ref!r} yet (create_subscription with ref)")
+        from gatepost.scenario.schema import ScenarioError  # schema imports this module
+
+        # A refused create_subscription leaves its ref unnamed: the step that names it fails
+        # (and says why); the scenario goes on.
+        raise ScenarioError(f"no subscription named {ref!r}: no create_subscription step with "
+                            "that ref succeeded")
     return run.refs[ref]
 
 

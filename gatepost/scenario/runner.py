@@ -313,7 +313,7 @@ class ScenarioRun:
         if action in PARKING_ACTIONS:
             try:
                 r, site = parking_action(self, action, p)
-            except KeyError as exc:
+            except (KeyError, ScenarioError) as exc:
                 return {"action": "cloud", "cloud_action": action, "errors": [str(exc)]}
         elif action == "add_vehicle":
             r = c.post(f"/api/v1/sites/{site}/vehicles", json={"vrn": p["vrn"],
@@ -437,6 +437,8 @@ class ScenarioRun:
         try:
             wait_until(matches, float(e.within), interval=0.1, what="the cloud's events")
             return {"action": "expect_cloud", **got}
+        except ScenarioError as exc:
+            return {"action": "expect_cloud", **got, "errors": [str(exc)]}
         except TimeoutError:
             want = e.model_dump(exclude_none=True, exclude={"within", "site"})
             return {"action": "expect_cloud", **got,
