@@ -35,6 +35,22 @@ def migrate(db: str) -> int:
     return 0
 
 
+def copy(src: str, dst: str) -> int:
+    """``gatepost cloud copy``: every table of *src* into the empty *dst*; prints the rows per
+    table as JSON, exit 2 when the copy cannot go ahead."""
+    import json
+
+    from cloud.storage.copy import CopyError, copy_database
+
+    try:
+        counts = copy_database(src, dst)
+    except (CopyError, ValueError) as exc:
+        print(f"gatepost cloud copy: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"tables": counts, "rows": sum(counts.values())}))
+    return 0
+
+
 def run(settings: CloudSettings) -> int:
     """Serve until SIGTERM/SIGINT (uvicorn handles both). With ``workers`` over 1, uvicorn
     supervises that many processes, each serving HTTP on the one port and sharing the event

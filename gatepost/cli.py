@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
     ce.add_argument("--edge", required=True, metavar="EDGE:SITE[,SITE]",
                     help="the box and the sites it serves (as for provision)")
+    cy = cloud.add_parser("copy", help="copy a cloud's data into a new, empty database")
+    cy.add_argument("--from", dest="src", required=True, help="the database to read "
+                    "(a SQLite file, sqlite:///PATH or postgresql://…)")
+    cy.add_argument("--to", dest="dst", required=True, help="the empty database to fill")
     cm = cloud.add_parser("migrate", help="bring a cloud database's schema to this release")
     cm.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
     cm.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
@@ -252,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             return _provision(args)
         if args.cloud_cmd in ("add-staff", "add-edge"):
             return _add_staff(args)
+        if args.cloud_cmd == "copy":
+            from cloud.service import copy
+
+            return copy(args.src, args.dst)
         if args.cloud_cmd == "migrate":
             from cloud.service import migrate
 

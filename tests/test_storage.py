@@ -3,6 +3,7 @@ a time when several cloud processes share one database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -14,12 +15,13 @@ import pytest
 from cloud.mqtt_side import CloudMqtt
 from cloud.rules import RulesService
 from cloud.settings import CloudSettings
+from cloud.staff import Staff
 from cloud.storage import Database, head_revision, legacy
 from cloud.storage.dialect import json_text, upsert_sql
 from shared.clock import SystemClock
 from shared.contract import Event
 from shared.db import migrate
-from shared.vocab import EventType, VehicleType
+from shared.vocab import EventType, TagStatus, VehicleType
 
 
 def test_rows_read_by_position_and_by_name_and_upserts_replace(cloud_db):
@@ -149,3 +151,36 @@ def test_an_event_stored_by_two_processes_at_once_is_stored_once(cloud_db):
     finally:
         for db in dbs:
             db.close()
+
+
+def test_cli_copy_moves_a_society_from_sqlite_to_postgresql(tmp_path, postgres):
+    src = str(tmp_path / "cloud.sqlite")
+    db = Database(src)
+    rules = RulesService(db, SystemClock())
+    rules.create_site("green-acres", "Green Acres")
+    rules.add_vehicle("green-acres", "MH12AB1234", VehicleType.W4, flat="B-402")
+    rules.add_tag("green-acres", "E2801160600002040000AB01", "MH12AB1234", TagStatus.ACTIVE)
+    key = Staff(db, SystemClock()).add("Asha", ["admin"])["key"]
+    before = rules.snapshot("green-acres")
+    db.close()
+    dst = postgres.create_database()
+
+    def copy() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gatepost.cli", "cloud", "copy", "--from",
+                               src, "--to", dst], capture_output=True, text=True, timeout=120)
+
+    first = copy()
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout)
+    assert out["tables"]["tags"] == 1 and out["tables"]["staff"] == 1
+    assert out["tables"]["rule_changes"] == 2  # the vehicle and the tag
+    moved = Database(dst)
+    try:
+        assert RulesService(moved, SystemClock()).snapshot("green-acres") == before
+        staff = Staff(moved, SystemClock())
+        assert staff.resolve(key) is not None  # the API keys came along
+        assert staff.add("Ravi", ["view_parkings"])["id"] == 2  # ids go on after the copied
+    finally:
+        moved.close()
+    again = copy()
+    assert again.returncode == 2 and "not empty" in again.stderr
