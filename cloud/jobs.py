@@ -11,9 +11,9 @@ import time
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cloud.notify import Notifier
+from cloud.parking.changes import Subscriptions
 from cloud.storage import Database
 from cloud.storage.dialect import upsert_sql
-from cloud.sub_changes import Subscriptions
 from shared.contract import Event
 from shared.vocab import EventType
 

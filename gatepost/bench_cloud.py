@@ -18,12 +18,12 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cloud import reports
-from cloud.parking import ParkingService
-from cloud.rules import RulesService
+from cloud.parking import reports
+from cloud.parking.changes import Subscriptions
+from cloud.parking.importer import import_subscriptions
+from cloud.parking.service import ParkingService
+from cloud.society.rules import RulesService
 from cloud.storage import Database
-from cloud.sub_changes import Subscriptions
-from cloud.sub_import import import_subscriptions
 from gatepost.bench import _vrn, machine, spread
 from shared.clock import FileClock
 from shared.vocab import Direction

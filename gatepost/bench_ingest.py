@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 
-from cloud.provision import CLOUD_USER, EdgeGrant, edge_user, provision
+from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from cloud.storage import Database
 from gatepost.bench import machine, spread
 from gatepost.broker import Broker, free_port
@@ -32,15 +33,17 @@ from shared.contract import Topics
 
 
 def _echo(port: int, password: str, ready: Any, stop: Any) -> None:
-    """A bare subscriber in place of the cloud: acknowledges each event at once, one ack per
-    message, storing nothing."""
+    """A bare subscriber in place of the cloud: it parses nothing and stores nothing, and
+    acknowledges what arrived every 2 ms, one ack per box, as the cloud batches its acks."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ceiling-echo")
     c.username_pw_set(CLOUD_USER, password)
+    pending: dict[str, list[str]] = {}
+    lock = threading.Lock()
 
     def on_message(cl, ud, msg) -> None:
-        edge = Topics.parse_edge(msg.topic)
-        ack = json.dumps({"type": "ack", "ids": [json.loads(msg.payload)["id"]]})
-        cl.publish(Topics.edge_acks(edge or ""), ack, qos=1)
+        edge = Topics.parse_edge(msg.topic) or ""
+        with lock:
+            pending.setdefault(edge, []).append(json.loads(msg.payload)["id"])
 
     def on_connect(cl, ud, fl, rc, pr) -> None:
         cl.subscribe(Topics.ALL_EVENTS, qos=1)
@@ -50,15 +53,20 @@ def _echo(port: int, password: str, ready: Any, stop: Any) -> None:
     c.on_subscribe = lambda *a: ready.set()
     c.connect("127.0.0.1", port)
     c.loop_start()
-    stop.wait(600)
+    while not stop.wait(0.002):
+        with lock:
+            batch = dict(pending)
+            pending.clear()
+        for edge, ids in batch.items():
+            c.publish(Topics.edge_acks(edge), json.dumps({"type": "ack", "ids": ids}), qos=1)
     c.loop_stop()
 
 
 def broker_ceiling(port: int, password: str, specs: list[EdgeSpec], procs: int, window: int,
                    seconds: float) -> float:
     """Events a second through the same broker with the same boxes flat out, acknowledged by
-    a bare subscriber instead of the cloud: the most this broker and these clients move here,
-    so the cloud's figure is read as a share of it."""
+    a bare subscriber instead of the cloud (acks batched as the cloud batches them): the most
+    this broker and these clients move here, so the cloud's figure is read as a share of it."""
     ctx = multiprocessing.get_context("spawn")
     ready, stop = ctx.Event(), ctx.Event()
     echo = ctx.Process(target=_echo, args=(port, password, ready, stop))

@@ -342,7 +342,7 @@ def _add_guard(args: argparse.Namespace, cfg) -> int:
 def _provision(args: argparse.Namespace) -> int:
     import json
 
-    from cloud.provision import EdgeGrant, provision
+    from cloud.society.provision import EdgeGrant, provision
 
     try:
         grants = [EdgeGrant.parse(e) for e in args.edge]
@@ -359,8 +359,8 @@ def _provision(args: argparse.Namespace) -> int:
 def _add_staff(args: argparse.Namespace) -> int:
     import json
 
-    from cloud.provision import EdgeGrant
-    from cloud.rules import RuleError
+    from cloud.errors import CloudError
+    from cloud.society.provision import EdgeGrant
     from cloud.staff import Staff
     from cloud.storage import Database
     from shared.clock import SystemClock
@@ -380,7 +380,7 @@ def _add_staff(args: argparse.Namespace) -> int:
         else:
             roles = [r for r in args.roles.split(",") if r]
             print(json.dumps(staff.add(args.name, roles, args.resident)))
-    except RuleError as exc:
+    except CloudError as exc:
         print(f"gatepost cloud {args.cloud_cmd}: {exc.message}", file=sys.stderr)
         return 2
     finally:

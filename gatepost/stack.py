@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from cloud.provision import CLOUD_USER, EdgeGrant, edge_user, provision
+from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.broker import Broker, free_port
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy

@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from cloud.provision import CLOUD_USER, EdgeGrant, acl_text, edge_user, provision
+from cloud.society.provision import CLOUD_USER, EdgeGrant, acl_text, edge_user, provision
 from gatepost.broker import Broker, TlsFiles
 from gatepost.stack import wait_until
 from shared.contract import Topics

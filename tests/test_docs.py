@@ -96,7 +96,7 @@ def test_every_refusal_code_of_the_cloud_is_documented():
     table = doc[doc.index("## Refusals"):]
     codes = {"unauthenticated"}
     for path in (ROOT / "cloud").rglob("*.py"):
-        codes |= set(re.findall(r'RuleError\(\s*[^,]+,\s*"([a-z_]+)"', path.read_text()))
+        codes |= set(re.findall(r'CloudError\(\s*[^,]+,\s*"([a-z_]+)"', path.read_text()))
     assert len(codes) > 40
     missing = sorted(c for c in codes if f"`{c}`" not in table)
     assert not missing, f"refusal codes not in docs/cloud-api.md: {missing}"

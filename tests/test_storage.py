@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloud.mqtt_side import CloudMqtt
-from cloud.rules import RulesService
+from cloud.ingest.mqtt import CloudMqtt
 from cloud.settings import CloudSettings
+from cloud.society.rules import RulesService
 from cloud.staff import Staff
 from cloud.storage import Database, head_revision, legacy
 from cloud.storage.dialect import json_text, upsert_sql

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import paho.mqtt.client as mqtt
 
-from cloud.provision import CLOUD_USER
+from cloud.society.provision import CLOUD_USER
 from gatepost.stack import wait_until
 from shared.clock import FileClock
 from shared.commands import make_open, new_key

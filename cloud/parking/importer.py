@@ -7,11 +7,11 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from cloud.parking import HOLDING
-from cloud.parking_rules import space_prices
-from cloud.rules import RuleError
+from cloud.errors import CloudError
+from cloud.parking.rules import space_prices
+from cloud.parking.service import HOLDING
+from cloud.parking.subscriptions import SubscriptionService
 from cloud.storage import Tx
-from cloud.subscriptions import SubscriptionService
 from shared.contract import Change, SubscriptionRule
 from shared.parking import UNIT
 
@@ -35,14 +35,14 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
         for i, it in enumerate(items):
             space = int(it["space"])
             if not spaces.get(space):
-                raise RuleError(409, "space_unavailable", f"item {i}: space {space} is not a "
+                raise CloudError(409, "space_unavailable", f"item {i}: space {space} is not a "
                                 "rentable space of this parking")
             if space in held:
-                raise RuleError(409, "space_taken", f"item {i}: space {space} is taken")
+                raise CloudError(409, "space_taken", f"item {i}: space {space} is taken")
             held.add(space)
             unit = it.get("unit", "daily")
             if unit not in UNIT or int(it.get("units", 0)) < 1:
-                raise RuleError(422, "bad_item", f"item {i}: unit daily|hourly and units ≥ 1")
+                raise CloudError(422, "bad_item", f"item {i}: unit daily|hourly and units ≥ 1")
             start = datetime.fromisoformat(it["start"]) if it.get("start") else now
             end = start + int(it["units"]) * UNIT[unit]
             sid = f"S-{secrets.token_hex(6).upper()}"
@@ -56,7 +56,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
                          int(it.get("amount", 0)), status, now.isoformat(), by))
             vehicles = it.get("vehicles") or []
             if not vehicles:
-                raise RuleError(422, "no_vehicle", f"item {i}: at least one vehicle")
+                raise CloudError(422, "no_vehicle", f"item {i}: at least one vehicle")
             cars += [(sid, v["vrn"], v.get("type", "4W"), v.get("make", ""))
                      for v in (svc._vehicle(x if isinstance(x, dict) else {"vrn": x})
                                for x in vehicles)]

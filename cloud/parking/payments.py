@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from cloud.rules import RuleError
+from cloud.errors import CloudError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class HttpProvider:
                 timeout=self.timeout_s)
             r.raise_for_status()
         except httpx.HTTPError as exc:
-            raise RuleError(502, "payment_provider_down", f"the payment provider: {exc}") from exc
+            raise CloudError(502, "payment_provider_down", f"the payment provider: {exc}") from exc
         return dict(r.json())
 
     def refund(self, payment_id: str, amount: int) -> None:
@@ -48,4 +48,4 @@ class HttpProvider:
                            json={"amount": amount}, timeout=self.timeout_s)
             r.raise_for_status()
         except httpx.HTTPError as exc:
-            raise RuleError(502, "refund_failed", f"the payment provider refused: {exc}") from exc
+            raise CloudError(502, "refund_failed", f"the payment provider refused: {exc}") from exc

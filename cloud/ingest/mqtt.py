@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from cloud.ingest import EventWriter
-from cloud.rules import RulesService
+from cloud.ingest.writer import EventWriter
 from cloud.settings import CloudSettings
+from cloud.society.rules import RulesService
 from cloud.storage import Database
 from cloud.storage.dialect import upsert_sql
 from shared.clock import Clock

@@ -12,9 +12,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from cloud.parking import HOLDING, ParkingService
-from cloud.parking_rules import _t, continued, sub_rule
-from cloud.rules import RuleError
+from cloud.errors import CloudError
+from cloud.parking.rules import _t, continued, sub_rule
+from cloud.parking.service import HOLDING, ParkingService
 from cloud.storage import Row, Tx
 from shared import vrn as vrn_rules
 from shared.contract import Change
@@ -50,7 +50,7 @@ def units_for(amount: int, space: list[Band], camera: list[Band] | None) -> int:
             continue
         if cost(n, space) + (cost(n, camera) if camera is not None else 0) <= amount:
             return n
-    raise RuleError(422, "amount_too_small", f"{amount} pays for no rent under these tariffs")
+    raise CloudError(422, "amount_too_small", f"{amount} pays for no rent under these tariffs")
 
 
 def rent_terms(bands: list[Band], camera: list[Band] | None, *, amount: int | None,
@@ -59,12 +59,12 @@ def rent_terms(bands: list[Band], camera: list[Band] | None, *, amount: int | No
     free) when *by_units*, else the longest rent *amount* pays for."""
     if by_units:
         if not units:
-            raise RuleError(422, "units_required", "say how many days or hours")
+            raise CloudError(422, "units_required", "say how many days or hours")
         if band_for(units, bands) is None:
-            raise RuleError(422, "too_long", f"the longest rent is {longest_rent(bands)} units")
+            raise CloudError(422, "too_long", f"the longest rent is {longest_rent(bands)} units")
         return units, 0 if free else cost(units, bands) + (cost(units, camera) if camera else 0)
     if amount is None:
-        raise RuleError(422, "amount_required", "say how much was paid")
+        raise CloudError(422, "amount_required", "say how much was paid")
     return units_for(amount, bands, camera), amount
 
 
@@ -82,7 +82,7 @@ class SubscriptionService:
         """One subscription, or 404."""
         r = c.execute("SELECT * FROM subscriptions WHERE id = ?", (sub,)).fetchone()
         if r is None:
-            raise RuleError(404, "unknown_subscription", f"subscription {sub} does not exist")
+            raise CloudError(404, "unknown_subscription", f"subscription {sub} does not exist")
         return r
 
     def _site(self, parking: str) -> str:
@@ -109,25 +109,25 @@ class SubscriptionService:
         size = self.parking._space(c, parking, space)["size"]
         bands = self.parking._bands(c, parking, "space", unit, size)
         if not bands:
-            raise RuleError(409, "no_tariff", f"no {unit} tariff for {size} spaces of {parking}")
+            raise CloudError(409, "no_tariff", f"no {unit} tariff for {size} spaces of {parking}")
         cam = self.parking._bands(c, parking, "camera", unit, None) if camera else None
         if camera and not cam:
-            raise RuleError(409, "no_tariff", f"no {unit} camera tariff at {parking}")
+            raise CloudError(409, "no_tariff", f"no {unit} camera tariff at {parking}")
         return bands, cam
 
     def _check_space_free(self, c: Tx, parking: str, space: int,
                           start: datetime, end: datetime, chain: set[str]) -> None:
         s = self.parking._space(c, parking, space)
         if not s["rentable"]:
-            raise RuleError(409, "space_unavailable", f"space {space} is not rentable")
+            raise CloudError(409, "space_unavailable", f"space {space} is not rentable")
         if s["available_until"] and _t(s["available_until"]) < end:
-            raise RuleError(409, "space_unavailable",
+            raise CloudError(409, "space_unavailable",
                             f"space {space} is available only until {s['available_until']}")
         for o in c.execute(f"SELECT id, start, \"end\" FROM subscriptions WHERE parking = ? AND "
                            f"space = ? AND status IN ({','.join('?' * len(HOLDING))})",
                            (parking, space, *HOLDING)):
             if o["id"] not in chain and _t(o["start"]) < end and start < _t(o["end"]):
-                raise RuleError(409, "space_taken",
+                raise CloudError(409, "space_taken",
                                 f"space {space} is held by subscription {o['id']}")
 
     # Creation -------------------------------------------------------------------------------
@@ -141,9 +141,9 @@ class SubscriptionService:
         draft for ``units`` that holds the space 15 minutes awaiting payment, once they have
         accepted the parking's offer where it requires that."""
         if unit not in UNIT:
-            raise RuleError(422, "bad_unit", "unit is daily or hourly")
+            raise CloudError(422, "bad_unit", "unit is daily or hourly")
         if not vehicles:
-            raise RuleError(422, "no_vehicle", "a subscription needs at least one vehicle")
+            raise CloudError(422, "no_vehicle", "a subscription needs at least one vehicle")
         cars = [self._vehicle(v) for v in vehicles]
         now = self.clock.now()
         sid = f"S-{secrets.token_hex(6).upper()}"
@@ -152,7 +152,7 @@ class SubscriptionService:
         def fn(c: Tx) -> list[Change]:
             p = self.parking.row(c, parking)
             if not p["active"]:
-                raise RuleError(409, "parking_inactive", f"parking {parking} is not active")
+                raise CloudError(409, "parking_inactive", f"parking {parking} is not active")
             if resident:
                 self._require_offer(p, offer_accepted)
             bands, cam = self._tariff(c, parking, space, unit, camera)
@@ -188,7 +188,7 @@ class SubscriptionService:
         try:
             plate = vrn_rules.validate(v["vrn"])
         except (KeyError, ValueError) as exc:
-            raise RuleError(422, "bad_vrn", f"vehicle {v}: {exc}") from exc
+            raise CloudError(422, "bad_vrn", f"vehicle {v}: {exc}") from exc
         return {"vrn": plate, "type": v.get("type", "4W"), "make": v.get("make", "")}
 
     def confirm_payment(self, sub: str, amount: int, reference: str) -> dict[str, Any]:
@@ -206,10 +206,10 @@ class SubscriptionService:
             s = self.row(c, sub)
             live = standing_of(s, False, now)
             if live.status != "draft":
-                raise RuleError(409, "not_awaiting_payment",
+                raise CloudError(409, "not_awaiting_payment",
                                 f"subscription {sub} is {live.status}, not awaiting payment")
             if amount != s["amount"]:
-                raise RuleError(409, "wrong_amount", f"{amount} paid, {s['amount']} due")
+                raise CloudError(409, "wrong_amount", f"{amount} paid, {s['amount']} due")
             if s["prev"]:  # an extension keeps its place: it starts where the chain ends
                 start = _t(s["start"])
                 status = "future" if start > now else "active"
@@ -248,7 +248,7 @@ class SubscriptionService:
                 self._history(c, tail["id"], now, "status", "lapsed")
                 tail = self.row(c, chain_ids[-2])
             if tail["status"] in DONE or tail["status"] == "draft":
-                raise RuleError(409, "not_extendable", f"subscription {tail['id']} is "
+                raise CloudError(409, "not_extendable", f"subscription {tail['id']} is "
                                 f"{tail['status']}")
             bands, cam = self._tariff(c, tail["parking"], tail["space"], tail["unit"],
                                       bool(tail["camera"]))
@@ -286,7 +286,7 @@ class SubscriptionService:
     def _require_offer(parking: Row, accepted: bool) -> None:
         """Where the parking requires it, a resident orders only after accepting its offer."""
         if parking["offer_required"] and not accepted:
-            raise RuleError(409, "offer_not_accepted",
+            raise CloudError(409, "offer_not_accepted",
                             f"parking {parking['id']} requires accepting its offer first: "
                             f"{parking['rules_text'] or '(no text)'}")
 
@@ -350,7 +350,7 @@ class SubscriptionService:
             return "staff"
         owns = self.row(self.db.conn, sub)["owner"] == resident
         if not owns and (owner_only or not self.may_use(sub, resident)):
-            raise RuleError(403, "forbidden", "only the owner may do this" if owner_only
+            raise CloudError(403, "forbidden", "only the owner may do this" if owner_only
                             else "not your subscription")
         return f"resident:{resident}"
 

@@ -9,12 +9,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
-from cloud.parking import HOLDING
-from cloud.payments import PaymentProvider
-from cloud.rules import RuleError
+from cloud.errors import CloudError
+from cloud.parking.payments import PaymentProvider
+from cloud.parking.service import HOLDING
+from cloud.parking.subscriptions import DONE, SubscriptionService, _t, standing_of
 from cloud.storage import Row, Tx
 from cloud.storage.dialect import upsert_sql
-from cloud.subscriptions import DONE, SubscriptionService, _t, standing_of
 from shared import vrn as vrn_rules
 from shared.contract import Change, PresenceRule
 from shared.parking import LIVE, UNIT, debt, refund_remaining, whole_units
@@ -37,10 +37,10 @@ class Subscriptions(SubscriptionService):
     def start_payment(self, sub: str) -> dict[str, Any]:
         """Open the provider's payment for a resident's draft; returns where to pay."""
         if self.provider is None:
-            raise RuleError(503, "no_payment_provider", "no payment provider is configured")
+            raise CloudError(503, "no_payment_provider", "no payment provider is configured")
         r = self.row(self.db.conn, sub)
         if r["status"] != "draft":
-            raise RuleError(409, "not_awaiting_payment", f"subscription {sub} is {r['status']}")
+            raise CloudError(409, "not_awaiting_payment", f"subscription {sub} is {r['status']}")
         opened = self.provider.open(r["amount"], sub, self.callback_url)
         with self.db.write() as c:
             self._history(c, sub, self.clock.now(), "payment_opened", opened["id"])
@@ -76,20 +76,20 @@ class Subscriptions(SubscriptionService):
                 s = self.row(c, sid)
                 st = standing_of(s, self.inside(c, sid), now)
                 if st.status in ("overdue", "repaid", *DONE):
-                    raise RuleError(409, "cannot_deactivate",
+                    raise CloudError(409, "cannot_deactivate",
                                     f"subscription {sid} is {st.status}")
             if self.inside(c, sub):
-                raise RuleError(409, "vehicle_inside",
+                raise CloudError(409, "vehicle_inside",
                                 "a vehicle of this subscription is inside the parking")
             rows = [self.row(c, sid) for sid in chain]
             total = 0
             if refund != "none":
                 if not p["refunds"]:
-                    raise RuleError(409, "refund_not_allowed",
+                    raise CloudError(409, "refund_not_allowed",
                                     f"parking {p['id']} does not allow refunds")
                 self._require_boxes_online(c, p["id"])
                 if not all(x["paid_in_app"] for x in rows if x["amount"]):
-                    raise RuleError(409, "refund_not_allowed",
+                    raise CloudError(409, "refund_not_allowed",
                                     "paid outside the app: the system cannot know where to "
                                     "return the money")
                 paid = sum(x["amount"] for x in rows)
@@ -100,7 +100,7 @@ class Subscriptions(SubscriptionService):
                                                  x["unit"]) for x in rows)
                 else:
                     if amount is None or not 0 <= amount <= paid:
-                        raise RuleError(422, "bad_refund", f"a manual refund is 0..{paid}")
+                        raise CloudError(422, "bad_refund", f"a manual refund is 0..{paid}")
                     total = amount
             for x in rows:
                 c.execute("UPDATE subscriptions SET status = 'archive' WHERE id = ?", (x["id"],))
@@ -128,7 +128,7 @@ class Subscriptions(SubscriptionService):
                            "eg ON eg.site = g.site AND eg.gate = g.id LEFT JOIN edges e ON "
                            "e.id = eg.edge WHERE g.parking = ?", (parking,)):
             if r["availability"] != "online":
-                raise RuleError(409, "gate_offline",
+                raise CloudError(409, "gate_offline",
                                 f"box {r['edge']} of barrier {r['id']} is "
                                 f"{r['availability'] or 'unknown'}: its passes may not have "
                                 "reached the cloud. Refund when it is back online, or "
@@ -144,7 +144,7 @@ class Subscriptions(SubscriptionService):
             chain = self._chain(c, sub)
             rows = [self.row(c, x) for x in chain]
             if rows[0]["status"] in DONE:
-                raise RuleError(409, "not_live", f"subscription {sub} is {rows[0]['status']}")
+                raise CloudError(409, "not_live", f"subscription {sub} is {rows[0]['status']}")
             self._check_space_free(c, r["parking"], space, now, _t(rows[-1]["end"]), set())
             for x in chain:
                 c.execute("UPDATE subscriptions SET space = ? WHERE id = ?", (space, x))
@@ -167,7 +167,7 @@ class Subscriptions(SubscriptionService):
         """The row of *sub* if it is active or future (the seed's editable ones), else 409."""
         r = self.row(c, sub)
         if r["status"] not in ("active", "future"):
-            raise RuleError(409, "not_editable",
+            raise CloudError(409, "not_editable",
                             f"{what} on active or future subscriptions; {sub} is {r['status']}")
         return r
 
@@ -224,10 +224,10 @@ class Subscriptions(SubscriptionService):
         def fn(c: Tx) -> list[Change]:
             n = c.execute("SELECT count(*) FROM sub_vehicles WHERE sub = ?", (sub,)).scalar()
             if n <= 1:
-                raise RuleError(409, "last_vehicle", "a subscription keeps at least one vehicle")
+                raise CloudError(409, "last_vehicle", "a subscription keeps at least one vehicle")
             if not c.execute("DELETE FROM sub_vehicles WHERE sub = ? AND vrn = ?",
                              (sub, plate)).rowcount:
-                raise RuleError(404, "unknown_vehicle", f"{plate} is not on {sub}")
+                raise CloudError(404, "unknown_vehicle", f"{plate} is not on {sub}")
             self._history(c, sub, now, "vehicle_removed", f"{plate} by {by}")
             return self._changes(c, [sub])
 
@@ -245,7 +245,7 @@ class Subscriptions(SubscriptionService):
             s = self.row(c, sub)
             st = standing_of(s, self.inside(c, sub), now)
             if st.status != "overdue":
-                raise RuleError(409, "no_debt", f"subscription {sub} is {st.status}")
+                raise CloudError(409, "no_debt", f"subscription {sub} is {st.status}")
             bands, cam = self._tariff(c, s["parking"], s["space"], s["unit"], bool(s["camera"]))
             owed = debt(_t(s["paid_through"]), now, s["unit"], bands, cam)
             n = whole_units(now - _t(s["paid_through"]), s["unit"])
@@ -272,7 +272,7 @@ class Subscriptions(SubscriptionService):
             st = standing_of(s, self.inside(c, s["id"]), now)
             if st.status in ("active", "repaid"):
                 return str(s["id"])
-        raise RuleError(409, "subscription_not_usable",
+        raise CloudError(409, "subscription_not_usable",
                         f"{plate} has no paid, unexpired subscription at {parking}")
 
     # Presence and the status machine ---------------------------------------------------------

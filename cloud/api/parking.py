@@ -8,10 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from cloud import reports
-from cloud.jobs import Jobs
-from cloud.parking import ParkingService
-from cloud.parking_models import (
+from cloud.api.parking_models import (
     DeactivateIn,
     DocumentsIn,
     ExtendIn,
@@ -32,10 +29,13 @@ from cloud.parking_models import (
     UsersIn,
     VehicleIn,
 )
-from cloud.rules import RuleError
+from cloud.errors import CloudError
+from cloud.jobs import Jobs
+from cloud.parking import reports
+from cloud.parking.changes import Subscriptions
+from cloud.parking.importer import import_subscriptions
+from cloud.parking.service import ParkingService
 from cloud.staff import resident_of
-from cloud.sub_changes import Subscriptions
-from cloud.sub_import import import_subscriptions
 from shared.signing import verify
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -138,7 +138,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         itself only."""
         me = resident_of(request)
         if me is not None and me != body.owner:
-            raise RuleError(403, "forbidden", "residents rent for themselves only")
+            raise CloudError(403, "forbidden", "residents rent for themselves only")
         draft = subs.create(pid, body.space, body.owner,
                             [v.model_dump() for v in body.vehicles], unit=body.unit,
                             units=body.units, camera=body.camera, by=f"resident:{body.owner}",
@@ -150,7 +150,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         """The provider's signed word that a payment went through (idempotent)."""
         if not subs.payment_secret or not verify(body, subs.payment_secret):
             subs.rejected_callbacks += 1
-            raise RuleError(403, "bad_signature", "the callback's signature does not verify")
+            raise CloudError(403, "bad_signature", "the callback's signature does not verify")
         if body.get("status") != "paid":
             return {"ignored": body.get("status")}
         return subs.confirm_payment(str(body["reference"]), int(body["amount"]),
@@ -219,7 +219,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         by = acting(sid, request, owner_only=True)
         status = subs.row(subs.db.conn, sid)["status"]
         if by != "staff" and status not in ("active", "future"):
-            raise RuleError(409, "not_editable", f"subscription {sid} is {status}")
+            raise CloudError(409, "not_editable", f"subscription {sid} is {status}")
         return by
 
     @r.post("/subscriptions/{sid}/vehicles", status_code=201)

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cloud.parking_rules import site_parking_rules
+from cloud.errors import CloudError
+from cloud.parking.rules import site_parking_rules
 from cloud.storage import Database, Row, Tx
 from cloud.storage.dialect import for_update, upsert_sql
 from shared import vrn as vrn_rules
@@ -28,14 +29,6 @@ from shared.contract import (
 from shared.vocab import Direction, TagStatus, VehicleType
 
 EPC = re.compile(r"^(?:[0-9A-F]{4}){1,31}$")
-
-
-class RuleError(Exception):
-    """A refused change: HTTP status, a stable reason code, and a message for people."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
 
 
 def _tag_rule(row: Row) -> TagRule:
@@ -79,7 +72,7 @@ class RulesService:
             # two processes changing one site then take turns and get consecutive versions.
             if c.execute("SELECT 1 FROM sites WHERE id = ?" + for_update(c),
                          (site,)).fetchone() is None:
-                raise RuleError(404, "unknown_site", f"site {site!r} does not exist")
+                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
             delta = self._commit_changes(c, site, fn(c))
         if self.publish:
             self.publish(delta)
@@ -88,20 +81,20 @@ class RulesService:
     @staticmethod
     def _require_site(c: Tx, site: str) -> None:
         if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone() is None:
-            raise RuleError(404, "unknown_site", f"site {site!r} does not exist")
+            raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
 
     @staticmethod
     def _tag_row(c: Tx, epc: str) -> Row:
         row = c.execute("SELECT * FROM tags WHERE epc = ?", (epc.upper(),)).fetchone()
         if row is None:
-            raise RuleError(404, "unknown_tag", f"tag {epc} does not exist")
+            raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
         return row
 
     def _site_of_tag(self, epc: str) -> str:
         row = self.db.conn.execute("SELECT site FROM tags WHERE epc = ?",
                                    (epc.upper(),)).fetchone()
         if row is None:
-            raise RuleError(404, "unknown_tag", f"tag {epc} does not exist")
+            raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
         return str(row[0])
 
     def _tag_change(self, c: Tx, epc: str) -> Change:
@@ -111,10 +104,10 @@ class RulesService:
     def create_site(self, site: str, name: str) -> dict:
         """A new society or parking with rules version 0."""
         if not SEGMENT.match(site):
-            raise RuleError(422, "bad_id", "site ids are 1–64 of [A-Za-z0-9_-]")
+            raise CloudError(422, "bad_id", "site ids are 1–64 of [A-Za-z0-9_-]")
         with self.db.write() as c:
             if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone():
-                raise RuleError(409, "site_exists", f"site {site!r} already exists")
+                raise CloudError(409, "site_exists", f"site {site!r} already exists")
             c.execute("INSERT INTO sites(id, name, created_at) VALUES (?, ?, ?)",
                       (site, name, self.clock.now().isoformat()))
         return {"id": site, "name": name, "rules_version": 0}
@@ -124,7 +117,7 @@ class RulesService:
         """Add or update a gate of the site; its key, parking and (unless given) external id
         stay."""
         if not SEGMENT.match(gate):
-            raise RuleError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
+            raise CloudError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
 
         def fn(c: Tx) -> list[Change]:
             row = c.execute("SELECT command_key, parking, external_id FROM gates WHERE site=? "
@@ -149,11 +142,11 @@ class RulesService:
         try:
             v = vrn_rules.validate(vrn)
         except ValueError as exc:
-            raise RuleError(422, "invalid_vrn", str(exc)) from exc
+            raise CloudError(422, "invalid_vrn", str(exc)) from exc
 
         def fn(c: Tx) -> list[Change]:
             if c.execute("SELECT 1 FROM vehicles WHERE site=? AND vrn=?", (site, v)).fetchone():
-                raise RuleError(409, "vehicle_exists", f"vehicle {v} is already registered")
+                raise CloudError(409, "vehicle_exists", f"vehicle {v} is already registered")
             c.execute("INSERT INTO vehicles(site, vrn, type, flat, created_at) VALUES "
                       "(?,?,?,?,?)", (site, v, vtype.value, flat, self.clock.now().isoformat()))
             return [Change(op="vehicle.upsert",
@@ -169,7 +162,7 @@ class RulesService:
                 rows.append((vrn_rules.validate(str(item["vrn"])),
                              VehicleType(item.get("type", "4W")), item.get("flat")))
             except (KeyError, ValueError) as exc:
-                raise RuleError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
+                raise CloudError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
 
         def fn(c: Tx) -> list[Change]:
             now = self.clock.now().isoformat()
@@ -187,7 +180,7 @@ class RulesService:
 
         def fn(c: Tx) -> list[Change]:
             if not c.execute("DELETE FROM vehicles WHERE site=? AND vrn=?", (site, v)).rowcount:
-                raise RuleError(404, "unknown_vehicle", f"vehicle {v} is not registered")
+                raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered")
             epcs = [r[0] for r in c.execute("SELECT epc FROM tags WHERE vrn = ?", (v,))]
             c.execute("UPDATE tags SET vrn = NULL, status = 'inactive' WHERE vrn = ?", (v,))
             return [Change(op="vehicle.delete", key=v)] + [self._tag_change(c, e) for e in epcs]
@@ -199,20 +192,20 @@ class RulesService:
                           status: TagStatus, vtype: VehicleType | None) -> tuple[str, str | None]:
         e = epc.upper()
         if not EPC.match(e):
-            raise RuleError(422, "invalid_epc",
+            raise CloudError(422, "invalid_epc",
                             f"EPC {epc!r} must be hex in whole 16-bit words (96-bit: 24 digits)")
         v = vrn_rules.normalise(vrn) if vrn else None
         if v is not None:
             row = c.execute("SELECT type FROM vehicles WHERE site=? AND vrn=?",
                             (site, v)).fetchone()
             if row is None:
-                raise RuleError(422, "unknown_vehicle", f"vehicle {v} is not registered "
+                raise CloudError(422, "unknown_vehicle", f"vehicle {v} is not registered "
                                 f"at site {site}")
             if vtype is not None and row[0] != vtype.value:
-                raise RuleError(422, "vehicle_type_mismatch",
+                raise CloudError(422, "vehicle_type_mismatch",
                                 f"tag is for {vtype.value} but {v} is a {row[0]}")
         if status is TagStatus.ACTIVE and v is None:
-            raise RuleError(422, "no_vehicle", "an active tag needs a vehicle")
+            raise CloudError(422, "no_vehicle", "an active tag needs a vehicle")
         return e, v
 
     def add_tag(self, site: str, epc: str, vrn: str | None = None,
@@ -223,7 +216,7 @@ class RulesService:
         def fn(c: Tx) -> list[Change]:
             e, v = self._check_tag_fields(c, site, epc, vrn, status, vehicle_type)
             if c.execute("SELECT 1 FROM tags WHERE epc = ?", (e,)).fetchone():
-                raise RuleError(409, "tag_exists", f"tag {e} is already registered")
+                raise CloudError(409, "tag_exists", f"tag {e} is already registered")
             c.execute("INSERT INTO tags(epc, site, status, vrn, vehicle_type, updated_at) "
                       "VALUES (?,?,?,?,?,?)", (e, site, status.value, v,
                                                vehicle_type.value if vehicle_type else None,
@@ -272,7 +265,7 @@ class RulesService:
         def fn(c: Tx) -> list[Change]:
             row = self._tag_row(c, epc)
             if row["status"] == TagStatus.BLOCKED.value:
-                raise RuleError(409, "tag_blocked", f"tag {row['epc']} is blocked")
+                raise CloudError(409, "tag_blocked", f"tag {row['epc']} is blocked")
             vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
             _, v = self._check_tag_fields(c, site, row["epc"], vrn or row["vrn"],
                                           TagStatus.ACTIVE, vt)
@@ -337,7 +330,7 @@ class RulesService:
         row = self.db.conn.execute("SELECT * FROM gates WHERE site = ? AND id = ?",
                                    (site, gate)).fetchone()
         if row is None:
-            raise RuleError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
+            raise CloudError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
         return row
 
     def usable_tags(self, site: str, vrn: str) -> list[Row]:

@@ -26,7 +26,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.rules import RuleError
+from cloud.errors import CloudError
 from cloud.storage import Database
 from shared.clock import Clock
 
@@ -96,7 +96,7 @@ class Staff:
         serves) and a new API key, shown once."""
         bad = [r for r in roles if r not in ROLES]
         if bad or (not roles and resident is None and not edge_sites):
-            raise RuleError(422, "bad_roles", f"roles are {', '.join(ROLES)}")
+            raise CloudError(422, "bad_roles", f"roles are {', '.join(ROLES)}")
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
@@ -270,4 +270,4 @@ def staff_router(staff: Staff) -> APIRouter:
 def _admin(request: Request) -> None:
     who = getattr(request.state, "principal", None)
     if who is None or not who.has("admin"):
-        raise RuleError(403, "forbidden", "admins only")
+        raise CloudError(403, "forbidden", "admins only")

@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.parking import ParkingService
-from cloud.rules import RuleError
+from cloud.errors import CloudError
+from cloud.parking.service import ParkingService
+from cloud.parking.subscriptions import SubscriptionService
 from cloud.staff import resident_of
-from cloud.subscriptions import SubscriptionService
 
 
 class CameraIn(BaseModel):
@@ -45,7 +45,7 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
             known = {n for (n,) in c.execute("SELECT number FROM spaces WHERE parking = ?",
                                              (pid,))}
             if set(body.spaces) - known:
-                raise RuleError(422, "unknown_space",
+                raise CloudError(422, "unknown_space",
                                 f"spaces {sorted(set(body.spaces) - known)} do not exist")
             cid = c.execute("INSERT INTO cameras(parking, name, url, enabled, parking_camera, "
                             "sort, spaces) VALUES (?,?,?,?,?,?,?) RETURNING id",
@@ -71,10 +71,10 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
         subs.acting(sid, resident_of(request), owner_only=False)
         s = subs.get(sid)
         if not s["camera"]:
-            raise RuleError(403, "camera_not_paid", "camera access is not part of this "
+            raise CloudError(403, "camera_not_paid", "camera access is not part of this "
                             "subscription")
         if s["standing"] not in ("active", "repaid"):
-            raise RuleError(403, "subscription_not_usable", f"the subscription is "
+            raise CloudError(403, "subscription_not_usable", f"the subscription is "
                             f"{s['standing']}")
         rows = [_out(x) for x in db.conn.execute(
             "SELECT * FROM cameras WHERE parking = ? AND enabled = 1 ORDER BY sort, id",
@@ -86,7 +86,7 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
         """Remove a camera."""
         with db.write() as c:
             if not c.execute("DELETE FROM cameras WHERE id = ?", (cid,)).rowcount:
-                raise RuleError(404, "unknown_camera", f"camera {cid} does not exist")
+                raise CloudError(404, "unknown_camera", f"camera {cid} does not exist")
         return {"deleted": cid}
 
     return r

@@ -3,7 +3,8 @@ edge boxes as rules. The cloud hashes the password once; only the scrypt hash le
 
 from __future__ import annotations
 
-from cloud.rules import RuleError, RulesService
+from cloud.errors import CloudError
+from cloud.society.rules import RulesService
 from cloud.storage import Tx
 from cloud.storage.dialect import upsert_sql
 from shared.contract import AccountRule, Change, RulesDelta
@@ -17,11 +18,11 @@ def add_account(rules: RulesService, site: str, username: str, role: str,
                 password: str) -> RulesDelta:
     """Create or replace a panel account of *site* (a new password resets it)."""
     if not username or not username.isprintable() or len(username) > 64:
-        raise RuleError(422, "bad_username", "user names are 1–64 printable characters")
+        raise CloudError(422, "bad_username", "user names are 1–64 printable characters")
     if role not in ROLES:
-        raise RuleError(422, "bad_role", "role must be guard or supervisor")
+        raise CloudError(422, "bad_role", "role must be guard or supervisor")
     if len(password) < MIN_PASSWORD:
-        raise RuleError(422, "weak_password",
+        raise CloudError(422, "weak_password",
                         f"passwords need at least {MIN_PASSWORD} characters")
     pw_hash = hash_password(password)
 
@@ -43,7 +44,7 @@ def remove_account(rules: RulesService, site: str, username: str) -> RulesDelta:
         n = c.execute("DELETE FROM accounts WHERE site = ? AND username = ?",
                       (site, username)).rowcount
         if not n:
-            raise RuleError(404, "unknown_account", f"{username} is not an account of {site}")
+            raise CloudError(404, "unknown_account", f"{username} is not an account of {site}")
         return [Change(op="account.delete", key=username)]
 
     return rules._change(site, fn)

@@ -10,7 +10,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from cloud.rules import RuleError, RulesService, gate_rule
+from cloud.errors import CloudError
+from cloud.society.rules import RulesService, gate_rule
 from cloud.storage import Row, Tx
 from shared.contract import SEGMENT, Change, ParkingRule
 from shared.parking import DONE, LIVE, Band, check_bands
@@ -32,7 +33,7 @@ def parse_numbers(spec: str | int | list[int]) -> list[int]:
         if ".." in part:
             lo, hi = (int(x) for x in part.split("..", 1))
             if hi < lo or hi - lo >= 100_000:
-                raise RuleError(422, "bad_range", f"space range {part} is empty or too long")
+                raise CloudError(422, "bad_range", f"space range {part} is empty or too long")
             out += range(lo, hi + 1)
         elif part:
             out.append(int(part))
@@ -53,7 +54,7 @@ class ParkingService:
         r = c.execute("SELECT * FROM parkings WHERE id = ? AND deleted_at IS NULL",
                       (parking,)).fetchone()
         if r is None:
-            raise RuleError(404, "unknown_parking", f"parking {parking!r} does not exist")
+            raise CloudError(404, "unknown_parking", f"parking {parking!r} does not exist")
         return r
 
     def get(self, parking: str) -> dict[str, Any]:
@@ -69,13 +70,13 @@ class ParkingService:
     def add(self, site: str, parking: str, fields: dict[str, Any]) -> dict[str, Any]:
         """A new parking: always created inactive."""
         if not SEGMENT.match(parking):
-            raise RuleError(422, "bad_id", "parking ids are 1–64 of [A-Za-z0-9_-]")
+            raise CloudError(422, "bad_id", "parking ids are 1–64 of [A-Za-z0-9_-]")
         if not fields.get("name"):
-            raise RuleError(422, "bad_parking", "a parking needs a name")
+            raise CloudError(422, "bad_parking", "a parking needs a name")
 
         def fn(c: Tx) -> list[Change]:
             if c.execute("SELECT 1 FROM parkings WHERE id = ?", (parking,)).fetchone():
-                raise RuleError(409, "parking_exists", f"parking {parking!r} already exists")
+                raise CloudError(409, "parking_exists", f"parking {parking!r} already exists")
             vals = self._fields(fields)
             c.execute(f"INSERT INTO parkings(id, site, created_at, {', '.join(vals)}) VALUES "
                       f"(?, ?, ?{', ?' * len(vals)})",
@@ -99,7 +100,7 @@ class ParkingService:
     def _fields(fields: dict[str, Any]) -> dict[str, Any]:
         unknown = set(fields) - set(PARKING_FIELDS)
         if unknown:
-            raise RuleError(422, "bad_parking", f"unknown parking fields: {sorted(unknown)}")
+            raise CloudError(422, "bad_parking", f"unknown parking fields: {sorted(unknown)}")
         out = {}
         for k, v in fields.items():
             if k == "objects":
@@ -117,7 +118,7 @@ class ParkingService:
             dirs = {r[0] for r in c.execute("SELECT direction FROM gates WHERE parking = ?",
                                             (parking,))}
             if active and not ("both" in dirs or {"entry", "exit"} <= dirs):
-                raise RuleError(409, "barriers_incomplete",
+                raise CloudError(409, "barriers_incomplete",
                                 "a parking becomes active only when its barriers let vehicles "
                                 "both in and out (one entry/exit barrier, or an entry and an "
                                 f"exit); it has: {sorted(dirs) or 'none'}")
@@ -136,7 +137,7 @@ class ParkingService:
             n = c.execute(f"SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT "
                           f"IN ({','.join('?' * len(DONE))})", (parking, *DONE)).scalar()
             if n:
-                raise RuleError(409, "subscriptions_not_archived",
+                raise CloudError(409, "subscriptions_not_archived",
                                 f"{n} subscriptions of {parking} are not archived yet")
             gates = c.execute("SELECT * FROM gates WHERE parking = ?", (parking,)).fetchall()
             c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
@@ -156,9 +157,9 @@ class ParkingService:
             g = c.execute("SELECT * FROM gates WHERE site = ? AND id = ?", (site, gate)
                           ).fetchone()
             if g is None:
-                raise RuleError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
+                raise CloudError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
             if parking is not None and self.row(c, parking)["site"] != site:
-                raise RuleError(409, "wrong_site", f"parking {parking} is not of site {site}")
+                raise CloudError(409, "wrong_site", f"parking {parking} is not of site {site}")
             c.execute("UPDATE gates SET parking = ? WHERE site = ? AND id = ?",
                       (parking, site, gate))
             return [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": parking}))]
@@ -170,20 +171,20 @@ class ParkingService:
                    labels: list[str] | None = None, rentable: bool = True) -> list[int]:
         """Add one space or a range (``4..7``); numbers never change afterwards."""
         if size not in SIZES:
-            raise RuleError(422, "bad_size", f"size must be one of {SIZES}")
+            raise CloudError(422, "bad_size", f"size must be one of {SIZES}")
         labels = list(labels or [])
         if len(labels) > 5:
-            raise RuleError(422, "too_many_labels", "a space has at most 5 labels")
+            raise CloudError(422, "too_many_labels", "a space has at most 5 labels")
         nums = parse_numbers(numbers)
         if not nums or any(n < 1 for n in nums):
-            raise RuleError(422, "bad_range", "space numbers are positive")
+            raise CloudError(422, "bad_range", "space numbers are positive")
         with self.db.write() as c:
             self.row(c, parking)
             taken = [n for (n,) in c.execute(
                 f"SELECT number FROM spaces WHERE parking = ? AND number IN "
                 f"({','.join('?' * len(nums))})", (parking, *nums))]
             if taken:
-                raise RuleError(409, "space_exists", f"spaces {taken} already exist")
+                raise CloudError(409, "space_exists", f"spaces {taken} already exist")
             c.executemany("INSERT INTO spaces(parking, number, size, labels, rentable) "
                           "VALUES (?, ?, ?, ?, ?)",
                           [(parking, n, size, json.dumps(labels), int(rentable)) for n in nums])
@@ -193,9 +194,9 @@ class ParkingService:
         """Change size, labels, the rentable flag or "available until" (never the number)."""
         allowed = {"size", "labels", "rentable", "available_until"}
         if "number" in fields:
-            raise RuleError(422, "number_immutable", "a space's number cannot change")
+            raise CloudError(422, "number_immutable", "a space's number cannot change")
         if set(fields) - allowed:
-            raise RuleError(422, "bad_space", f"unknown space fields: {set(fields) - allowed}")
+            raise CloudError(422, "bad_space", f"unknown space fields: {set(fields) - allowed}")
         with self.db.write() as c:
             self._space(c, parking, number)
             if "available_until" in fields and fields["available_until"] is not None:
@@ -205,13 +206,13 @@ class ParkingService:
                     f"status IN ({','.join('?' * len(HOLDING))}) AND \"end\" > ?",
                     (parking, number, *HOLDING, until.isoformat())).fetchone()
                 if cut:
-                    raise RuleError(409, "cuts_into_subscription",
+                    raise CloudError(409, "cuts_into_subscription",
                                     f"subscription {cut['id']} runs until {cut['end']}")
                 fields = {**fields, "available_until": until.isoformat()}
             if "labels" in fields and len(fields["labels"]) > 5:
-                raise RuleError(422, "too_many_labels", "a space has at most 5 labels")
+                raise CloudError(422, "too_many_labels", "a space has at most 5 labels")
             if "size" in fields and fields["size"] not in SIZES:
-                raise RuleError(422, "bad_size", f"size must be one of {SIZES}")
+                raise CloudError(422, "bad_size", f"size must be one of {SIZES}")
             vals = {k: json.dumps(v) if k == "labels" else (int(v) if k == "rentable" else v)
                     for k, v in fields.items()}
             if vals:
@@ -224,7 +225,7 @@ class ParkingService:
         r = c.execute("SELECT * FROM spaces WHERE parking = ? AND number = ?",
                       (parking, number)).fetchone()
         if r is None:
-            raise RuleError(404, "unknown_space", f"space {number} of {parking} does not exist")
+            raise CloudError(404, "unknown_space", f"space {number} of {parking} does not exist")
         return r
 
     def spaces(self, parking: str, number: int | None = None) -> list[dict[str, Any]]:
@@ -258,11 +259,11 @@ class ParkingService:
                    price: int, size: str | None = None) -> dict[str, Any]:
         """A band of a space tariff (per size) or a camera tariff; bands may not overlap."""
         if kind not in ("space", "camera"):
-            raise RuleError(422, "bad_tariff", "kind is space or camera")
+            raise CloudError(422, "bad_tariff", "kind is space or camera")
         if unit not in ("daily", "hourly"):
-            raise RuleError(422, "bad_tariff", "unit is daily or hourly")
+            raise CloudError(422, "bad_tariff", "unit is daily or hourly")
         if kind == "space" and size not in SIZES:
-            raise RuleError(422, "bad_size", f"space tariffs need a size: {SIZES}")
+            raise CloudError(422, "bad_size", f"space tariffs need a size: {SIZES}")
         if kind == "camera":
             size = None
         with self.db.write() as c:
@@ -271,7 +272,7 @@ class ParkingService:
             try:
                 check_bands(bands)
             except ValueError as exc:
-                raise RuleError(409 if "overlap" in str(exc) else 422, "bad_tariff",
+                raise CloudError(409 if "overlap" in str(exc) else 422, "bad_tariff",
                                 str(exc)) from exc
             tid = c.execute("INSERT INTO tariffs(parking, kind, size, unit, name, lower, upper, "
                             "price) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
@@ -283,7 +284,7 @@ class ParkingService:
         """Remove one tariff band."""
         with self.db.write() as c:
             if not c.execute("DELETE FROM tariffs WHERE id = ?", (tariff_id,)).rowcount:
-                raise RuleError(404, "unknown_tariff", f"tariff {tariff_id} does not exist")
+                raise CloudError(404, "unknown_tariff", f"tariff {tariff_id} does not exist")
 
     def tariffs(self, parking: str) -> list[dict[str, Any]]:
         """Every band of a parking."""

@@ -1,0 +1,73 @@
+"""Routes of what the boxes sent: stored events, their summary, the boxes' availability, and
+the process's health."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+
+from cloud.ingest.mqtt import CloudMqtt
+from cloud.settings import CloudSettings
+from cloud.society.rules import RulesService
+from cloud.storage import Database
+from cloud.storage.dialect import json_text
+
+
+def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
+                  settings: CloudSettings, rejected: dict[str, int]) -> APIRouter:
+    """Health, events and edges."""
+    r = APIRouter()
+
+    @r.get("/api/v1/health")
+    def health() -> dict:
+        """Broker connection and counters of the process that answers (``worker``: its MQTT
+        client id; with several processes, each answers for itself)."""
+        return {"mqtt_connected": bool(link and link.connected.is_set()),
+                "worker": settings.mqtt_client_id,
+                "events_queued": link.writer.depth if link else 0,
+                "counters": (link.counters.snapshot() if link else {})
+                | {"rejected_requests": rejected["requests"]},
+                "rules": rules.versions()}
+
+    @r.get("/api/v1/events")
+    def events(site: str | None = None, gate: str | None = None, type: str | None = None,
+               since: datetime | None = None, until: datetime | None = None,
+               limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> dict:
+        """Stored events, oldest first, filtered by site, gate, type and time."""
+        where, args = [], []
+        for col, val in (("site", site), ("gate", gate), ("type", type)):
+            if val:
+                where.append(f"{col} = ?")
+                args.append(val)
+        if since:
+            where.append("at >= ?")
+            args.append(since.isoformat())
+        if until:
+            where.append("at < ?")
+            args.append(until.isoformat())
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY at, site, gate, seq LIMIT ? OFFSET ?"
+        rows = db.conn.execute(sql, (*args, limit, offset)).fetchall()
+        return {"events": [{**dict(r), "data": json.loads(r["data"])} for r in rows]}
+
+    @r.get("/api/v1/sites/{site}/events/summary")
+    def summary(site: str) -> dict:
+        """Counts per event type, and decisions per outcome."""
+        c = db.conn
+        types = {r[0]: r[1] for r in c.execute(
+            "SELECT type, count(*) FROM events WHERE site = ? GROUP BY type", (site,))}
+        outcomes = {r[0]: r[1] for r in c.execute(
+            f"SELECT {json_text(c, 'data', 'outcome')}, count(*) FROM events "
+            "WHERE site = ? AND type = 'decision' GROUP BY 1", (site,))}
+        gates = {r[0]: {"count": r[1], "max_seq": r[2]} for r in c.execute(
+            "SELECT gate, count(*), max(seq) FROM events WHERE site = ? GROUP BY gate", (site,))}
+        return {"site": site, "types": types, "decisions": outcomes, "gates": gates}
+
+    @r.get("/api/v1/edges")
+    def edges() -> dict:
+        """Last availability of each edge box."""
+        return {"edges": [dict(r) for r in db.conn.execute("SELECT * FROM edges")]}
+
+    return r
