@@ -40,6 +40,20 @@ def test_scenario(path: Path, tmp_path: Path):
             assert {"decision", "reason", "barrier_opened", "passed"} <= set(line)
 
 
+# The cloud of these runs on PostgreSQL (the stack's cloud reads $GATEPOST_DB); the rest of the
+# scenarios cover SQLite.
+ON_POSTGRESQL = [p for p in FILES if p.stem in (
+    "society_gate", "revocation", "remote_open", "parking_daily_overdue", "parking_refund",
+    "parking_deactivated_inside", "broker_outage")]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("path", ON_POSTGRESQL, ids=[p.stem for p in ON_POSTGRESQL])
+def test_scenario_with_the_cloud_on_postgresql(path: Path, tmp_path: Path, postgres, monkeypatch):
+    monkeypatch.setenv("GATEPOST_DB", postgres.create_database())
+    run_passing(path, tmp_path)
+
+
 BROKEN = {
     "yaml": ("name: x\nsteps: [\n", "invalid YAML"),
     "unknown key": ("""
