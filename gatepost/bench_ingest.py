@@ -83,9 +83,10 @@ def broker_ceiling(port: int, password: str, specs: list[EdgeSpec], procs: int, 
     return acked / elapsed if elapsed > 0 else 0.0
 
 
-def _start_cloud(work: Path, db: str, workers: int, port: int, broker: Broker,
-                 password: str, log) -> subprocess.Popen:
-    env = dict(os.environ, GATEPOST_MQTT_PASSWORD=password)
+def start_cloud(work: Path, db: str, workers: int, port: int, broker: Broker,
+                password: str, log, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``gatepost cloud run`` in a session of its own; returns once it says it is connected."""
+    env = dict(os.environ, GATEPOST_MQTT_PASSWORD=password) | (extra_env or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "gatepost.cli", "cloud", "run", "--db", db, "--workers",
          str(workers), "--mqtt-url", broker.url, "--mqtt-user", CLOUD_USER, "--port", str(port),
@@ -103,6 +104,16 @@ def _start_cloud(work: Path, db: str, workers: int, port: int, broker: Broker,
             pass
         time.sleep(0.1)
     raise RuntimeError("cloud did not come up")
+
+
+def stop_cloud(cloud: subprocess.Popen) -> None:
+    """SIGTERM to the cloud's session (every worker), SIGKILL after 20 s."""
+    os.killpg(cloud.pid, 15)
+    try:
+        cloud.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(cloud.pid, 9)
+        cloud.wait()
 
 
 def run_loads(port: int, specs: list[EdgeSpec], procs: int, kw: dict, seconds: float,
@@ -142,8 +153,8 @@ def bench_ingest(args: argparse.Namespace) -> int:
                                  args.load_procs, args.window, args.ceiling_s)
         db = pg.start().create_database() if pg else str(work / "cloud.sqlite")
         Database(db).close()  # migrate once, before the workers start
-        cloud = _start_cloud(work, db, args.workers, free_port(), broker,
-                             prov.passwords[CLOUD_USER], log)
+        cloud = start_cloud(work, db, args.workers, free_port(), broker,
+                            prov.passwords[CLOUD_USER], log)
         time.sleep(1.0)  # the other workers connect: their health answers are not addressable
         kw = {"rate_per_edge": args.rate / args.edges if args.rate else 0.0,
               "backlog": args.backlog, "window": args.window, "resend_s": args.resend_s}
@@ -158,11 +169,7 @@ def bench_ingest(args: argparse.Namespace) -> int:
             store.close()
     finally:
         if cloud is not None:
-            os.killpg(cloud.pid, 15)
-            try:
-                cloud.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(cloud.pid, 9)
+            stop_cloud(cloud)
         broker.stop()
         if pg is not None:
             pg.stop()

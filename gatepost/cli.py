@@ -205,6 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "acks after this long, s")
     bi.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     bi.add_argument("--json", action="store_true", help="one-line JSON")
+    bf = bench.add_parser("fanout", help="one rules change at a site many boxes serve → every "
+                          "box's cache holds it")
+    bf.add_argument("--boxes", type=int, default=100, help="boxes subscribed to the site")
+    bf.add_argument("--changes", type=int, default=50, help="changes made one after another")
+    bf.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql",
+                    help="the cloud's database")
+    bf.add_argument("--timeout", type=float, default=10.0, help="seconds a change may take to "
+                    "reach every box before it counts as missed")
+    bf.add_argument("--json", action="store_true", help="one-line JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
@@ -282,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_camera import bench_camera
 
             return bench_camera(args)
+        if args.bench_cmd == "fanout":
+            from gatepost.bench_fanout import bench_fanout
+
+            return bench_fanout(args)
         if args.bench_cmd == "ingest":
             from gatepost.bench_ingest import bench_ingest
 

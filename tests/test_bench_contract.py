@@ -78,3 +78,15 @@ def test_bench_ingest_prints_its_contract(db, workers):
     assert out["lost"] == 0 and out["duplicated"] == 0
     assert out["events_per_s"] > 0 and out["broker_ceiling_per_s"] > 0
     assert 0 < out["ack_ms"]["p50"] <= out["ack_ms"]["p99"]
+
+
+@pytest.mark.timeout(180)
+def test_bench_fanout_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "fanout", "--boxes", "8",
+                        "--changes", "5", "--db", "sqlite", "--json"],
+                       capture_output=True, text=True, timeout=170)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "fanout" and out["boxes"] == 8 and out["changes"] == 5
+    assert out["missed"] == 0 and out["boxes_complete"] == 8
+    assert 0 < out["all_updated_ms"]["p50"] <= out["all_updated_ms"]["p99"]
