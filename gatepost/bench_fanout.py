@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.bench import machine, spread
-from gatepost.bench_ingest import start_cloud, stop_cloud
+from gatepost.bench_ingest import start_cloud, stop_rig
 from gatepost.broker import Broker, free_port
 from gatepost.postgres import TempPostgres
 from shared.contract import RulesDelta, Topics
@@ -115,12 +115,7 @@ def bench_fanout(args: argparse.Namespace) -> int:
         for box in boxes:
             box.client.loop_stop()
             box.client.disconnect()
-        if cloud is not None:
-            stop_cloud(cloud)
-        broker.stop()
-        if pg is not None:
-            pg.stop()
-        log.close()
+        stop_rig(cloud, broker, pg, log)
         shutil.rmtree(work, ignore_errors=True)
     out = {
         "bench": "fanout", "db": args.db, "boxes": args.boxes, "changes": args.changes,

@@ -116,6 +116,17 @@ def stop_cloud(cloud: subprocess.Popen) -> None:
         cloud.wait()
 
 
+def stop_rig(cloud: subprocess.Popen | None, broker: Broker, pg: TempPostgres | None,
+             log: Any) -> None:
+    """Stop what a cloud bench started, in order: the cloud, the broker, the database."""
+    if cloud is not None:
+        stop_cloud(cloud)
+    broker.stop()
+    if pg is not None:
+        pg.stop()
+    log.close()
+
+
 def run_loads(port: int, specs: list[EdgeSpec], procs: int, kw: dict, seconds: float,
               drain_timeout: float) -> list[dict]:
     """Spread the boxes over *procs* load processes; their results."""
@@ -168,12 +179,7 @@ def bench_ingest(args: argparse.Namespace) -> int:
         finally:
             store.close()
     finally:
-        if cloud is not None:
-            stop_cloud(cloud)
-        broker.stop()
-        if pg is not None:
-            pg.stop()
-        log.close()
+        stop_rig(cloud, broker, pg, log)
     published = sum(r["published"] for r in results)
     acked = sum(r["acked"] for r in results)
     t0 = min(r["t0"] for r in results)

@@ -98,6 +98,15 @@ def test_cli_migrate_upgrades_an_empty_database_once(postgres):
     assert bad.returncode == 2 and "unsupported database" in bad.stderr
 
 
+def both_at_once(work) -> None:
+    """Run work(0) and work(1) on two threads at once; wait for both."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
 def test_two_processes_changing_one_site_get_consecutive_versions(cloud_db):
     """Each Database stands for a cloud process of its own (its own engine and pool)."""
     first = Database(cloud_db)
@@ -113,11 +122,7 @@ def test_two_processes_changing_one_site_get_consecutive_versions(cloud_db):
         except BaseException as exc:  # reported below: a thread cannot fail the test itself
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    both_at_once(work)
     try:
         assert errors == []
         versions = [r[0] for r in first.conn.execute(
@@ -140,11 +145,7 @@ def test_an_event_stored_by_two_processes_at_once_is_stored_once(cloud_db):
         for e in events:
             stored[i].append(sides[i].store_event(e))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    both_at_once(work)
     try:
         assert [a + b for a, b in zip(*stored, strict=True)] == [1] * 40
         assert dbs[0].conn.execute("SELECT count(*) FROM events").scalar() == 40
