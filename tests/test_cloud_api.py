@@ -115,3 +115,12 @@ def test_bad_requests_are_counted(api):
     api.post("/api/v1/sites/green-acres/tags", content=b"{not json",
              headers={"content-type": "application/json"})
     assert api.get("/api/v1/health").json()["counters"]["rejected_requests"] == before + 2
+
+
+def test_numbers_past_their_bounds_are_refused_not_a_server_error(api):
+    for path, params in (("/api/v1/audit", {"limit": "-143419333224681504768"}),
+                         ("/api/v1/audit", {"limit": "99999999999999999999"}),
+                         ("/api/v1/events", {"offset": str(2**70)}),
+                         ("/api/v1/events", {"limit": "0"})):
+        r = api.get(path, params=params)
+        assert r.status_code == 422, (path, params, r.status_code, r.text)

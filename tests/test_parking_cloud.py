@@ -86,7 +86,7 @@ def activate(api: Api) -> None:
 
 def staff_sub(api: Api, amount: int = 700, space: int = 4, **kw) -> dict:
     return api.ok("POST", f"{P}/subscriptions", 201, json={
-        "space": space, "owner": "Flat B-402", "vehicles": [CAR], "amount": amount, **kw})
+        "space": space, "owner": "Flat B-402", "vehicles": [CAR], "amount": amount} | kw)
 
 
 def test_parking_is_created_inactive_and_activates_only_with_entry_and_exit(api):
@@ -389,3 +389,14 @@ def test_cameras_watch_spaces_and_only_paid_camera_access_sees_them(api):
     assert paid["units"] == 2 and paid["camera"] is True
     seen = api.ok("GET", f"/api/v1/subscriptions/{paid['id']}/cameras")["cameras"]
     assert [c["id"] for c in seen] == [cam["id"]]
+
+
+def test_a_report_keeps_formula_like_text_as_text(api, tmp_path):
+    from openpyxl import load_workbook
+
+    activate(api)
+    staff_sub(api, amount=300, owner="=HYPERLINK(\"http://x\",\"pay\")")
+    r = api.c.get("/api/v1/reports/subscriptions.xlsx", params={"parkings": "tower-b"})
+    (tmp_path / "f.xlsx").write_bytes(r.content)
+    cell = load_workbook(tmp_path / "f.xlsx").active["C2"]
+    assert cell.data_type == "s" and cell.value == "=HYPERLINK(\"http://x\",\"pay\")"

@@ -34,7 +34,8 @@ def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
     @r.get("/api/v1/events")
     def events(site: str | None = None, gate: str | None = None, type: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> dict:
+               limit: int = Query(1000, ge=1, le=100000),
+               offset: int = Query(0, ge=0, le=2**53)) -> dict:
         """Stored events, oldest first, filtered by site, gate, type and time."""
         where, args = [], []
         for col, val in (("site", site), ("gate", gate), ("type", type)):

@@ -51,6 +51,8 @@ def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
                 continue
             if i in date_cols:
                 ws.write_datetime(r, i, v, when)
+            elif isinstance(v, str):
+                ws.write_string(r, i, v)  # text stays text: never a formula
             else:
                 ws.write(r, i, v)
     wb.close()

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -259,7 +259,7 @@ def staff_router(staff: Staff) -> APIRouter:
         return {"revoked": staff_id}
 
     @r.get("/audit")
-    def audit(request: Request, limit: int = 500) -> dict[str, Any]:
+    def audit(request: Request, limit: int = Query(500, ge=1, le=10_000)) -> dict[str, Any]:
         """The newest writes: who, what, when, and the answer."""
         _admin(request)
         return {"audit": staff.audit_log(limit)}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.core.parking import inside_area
 from shared import vrn as vrn_rules
+from shared.cells import safe_cell
 from shared.parking import standing, whole_units
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def events_csv(rows: list[dict[str, Any]]) -> str:
     w = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r.get(k) if r.get(k) is not None else "" for k in CSV_COLUMNS})
+        w.writerow({k: safe_cell(r.get(k)) if r.get(k) is not None else "" for k in CSV_COLUMNS})
     return buf.getvalue()
 
 
