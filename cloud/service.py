@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def migrate(db: str) -> int:
     """``gatepost cloud migrate``: upgrade *db* in place and say from and to which revision."""
-    from cloud.storage import Database, redact
+    from cloud.storage import redact
 
     try:
         database = Database(db, upgrade=False)

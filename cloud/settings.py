@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cloud.storage import default_db
+from cloud.storage.engine import SQLITE_FILE
 
 PREFIX = "GATEPOST_"
 
@@ -69,7 +69,7 @@ class CloudSettings(BaseSettings):
         if self.db:
             return self.db
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return default_db(self.data_dir)
+        return str(self.data_dir / SQLITE_FILE)
 
     def callback_base(self) -> str:
         """Where the payment provider calls back."""

@@ -46,7 +46,7 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
                                              (pid,))}
             if set(body.spaces) - known:
                 raise CloudError(422, "unknown_space",
-                                f"spaces {sorted(set(body.spaces) - known)} do not exist")
+                                 f"spaces {sorted(set(body.spaces) - known)} do not exist")
             cid = c.execute("INSERT INTO cameras(parking, name, url, enabled, parking_camera, "
                             "sort, spaces) VALUES (?,?,?,?,?,?,?) RETURNING id",
                             (pid, body.name, body.url, int(body.enabled),
@@ -72,10 +72,10 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
         s = subs.get(sid)
         if not s["camera"]:
             raise CloudError(403, "camera_not_paid", "camera access is not part of this "
-                            "subscription")
+                             "subscription")
         if s["standing"] not in ("active", "repaid"):
             raise CloudError(403, "subscription_not_usable", f"the subscription is "
-                            f"{s['standing']}")
+                             f"{s['standing']}")
         rows = [_out(x) for x in db.conn.execute(
             "SELECT * FROM cameras WHERE parking = ? AND enabled = 1 ORDER BY sort, id",
             (s["parking"],))]

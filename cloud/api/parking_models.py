@@ -87,7 +87,12 @@ class SubscriptionIn(_In):
     by: str = "staff"
 
 
-class ResidentIn(_In):
+class _OfferIn(_In):
+    offer_accepted: bool = Field(False, description="the resident accepted the parking's "
+                                 "offer (its rules_text); required where offer_required")
+
+
+class ResidentIn(_OfferIn):
     space: int
     owner: str
     vehicles: list[VehicleIn] = Field(min_length=1)
@@ -95,8 +100,6 @@ class ResidentIn(_In):
     units: int = Field(ge=1, description="days or hours wanted")
     camera: bool = False
     users: list[str] = Field(default_factory=list)
-    offer_accepted: bool = Field(False, description="the resident accepted the parking's "
-                                 "offer (its rules_text); required where offer_required")
 
 
 class ImportIn(_In):
@@ -113,10 +116,8 @@ class ExtendIn(_In):
     by: str = "staff"
 
 
-class ExtendInApp(_In):
+class ExtendInApp(_OfferIn):
     units: int = Field(ge=1, description="days or hours more")
-    offer_accepted: bool = Field(False, description="the resident accepted the parking's "
-                                 "offer (its rules_text); required where offer_required")
 
 
 class DeactivateIn(_In):

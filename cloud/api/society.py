@@ -166,7 +166,7 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
         if g["parking"]:
             if not body.vrn:
                 raise CloudError(409, "vehicle_required",
-                                "a parking barrier opens only for a named vehicle")
+                                 "a parking barrier opens only for a named vehicle")
             sid = subs.usable(g["parking"], body.vrn)
             if resident and not subs.may_use(sid, resident):
                 raise CloudError(403, "forbidden", "not your subscription's vehicle")

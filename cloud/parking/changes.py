@@ -77,21 +77,21 @@ class Subscriptions(SubscriptionService):
                 st = standing_of(s, self.inside(c, sid), now)
                 if st.status in ("overdue", "repaid", *DONE):
                     raise CloudError(409, "cannot_deactivate",
-                                    f"subscription {sid} is {st.status}")
+                                     f"subscription {sid} is {st.status}")
             if self.inside(c, sub):
                 raise CloudError(409, "vehicle_inside",
-                                "a vehicle of this subscription is inside the parking")
+                                 "a vehicle of this subscription is inside the parking")
             rows = [self.row(c, sid) for sid in chain]
             total = 0
             if refund != "none":
                 if not p["refunds"]:
                     raise CloudError(409, "refund_not_allowed",
-                                    f"parking {p['id']} does not allow refunds")
+                                     f"parking {p['id']} does not allow refunds")
                 self._require_boxes_online(c, p["id"])
                 if not all(x["paid_in_app"] for x in rows if x["amount"]):
                     raise CloudError(409, "refund_not_allowed",
-                                    "paid outside the app: the system cannot know where to "
-                                    "return the money")
+                                     "paid outside the app: the system cannot know where to "
+                                     "return the money")
                 paid = sum(x["amount"] for x in rows)
                 if refund == "full":
                     total = paid
@@ -129,10 +129,10 @@ class Subscriptions(SubscriptionService):
                            "e.id = eg.edge WHERE g.parking = ?", (parking,)):
             if r["availability"] != "online":
                 raise CloudError(409, "gate_offline",
-                                f"box {r['edge']} of barrier {r['id']} is "
-                                f"{r['availability'] or 'unknown'}: its passes may not have "
-                                "reached the cloud. Refund when it is back online, or "
-                                "deactivate without a refund")
+                                 f"box {r['edge']} of barrier {r['id']} is "
+                                 f"{r['availability'] or 'unknown'}: its passes may not have "
+                                 "reached the cloud. Refund when it is back online, or "
+                                 "deactivate without a refund")
 
     def change_space(self, sub: str, space: int, by: str = "staff") -> dict[str, Any]:
         """Move a live subscription (and its later ones) to a free space."""
@@ -168,7 +168,7 @@ class Subscriptions(SubscriptionService):
         r = self.row(c, sub)
         if r["status"] not in ("active", "future"):
             raise CloudError(409, "not_editable",
-                            f"{what} on active or future subscriptions; {sub} is {r['status']}")
+                             f"{what} on active or future subscriptions; {sub} is {r['status']}")
         return r
 
     def attach_documents(self, sub: str, documents: list[str], by: str = "staff") -> dict:
@@ -273,7 +273,7 @@ class Subscriptions(SubscriptionService):
             if st.status in ("active", "repaid"):
                 return str(s["id"])
         raise CloudError(409, "subscription_not_usable",
-                        f"{plate} has no paid, unexpired subscription at {parking}")
+                         f"{plate} has no paid, unexpired subscription at {parking}")
 
     # Presence and the status machine ---------------------------------------------------------
     def set_presence(self, parking: str, vrn: str, inside: bool, *, by: str = "staff",

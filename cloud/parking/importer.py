@@ -36,7 +36,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
             space = int(it["space"])
             if not spaces.get(space):
                 raise CloudError(409, "space_unavailable", f"item {i}: space {space} is not a "
-                                "rentable space of this parking")
+                                 "rentable space of this parking")
             if space in held:
                 raise CloudError(409, "space_taken", f"item {i}: space {space} is taken")
             held.add(space)

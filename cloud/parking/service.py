@@ -119,9 +119,9 @@ class ParkingService:
                                             (parking,))}
             if active and not ("both" in dirs or {"entry", "exit"} <= dirs):
                 raise CloudError(409, "barriers_incomplete",
-                                "a parking becomes active only when its barriers let vehicles "
-                                "both in and out (one entry/exit barrier, or an entry and an "
-                                f"exit); it has: {sorted(dirs) or 'none'}")
+                                 "a parking becomes active only when its barriers let vehicles "
+                                 "both in and out (one entry/exit barrier, or an entry and an "
+                                 f"exit); it has: {sorted(dirs) or 'none'}")
             c.execute("UPDATE parkings SET active = ? WHERE id = ?", (int(active), parking))
             return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=active))]
 
@@ -138,7 +138,7 @@ class ParkingService:
                           f"IN ({','.join('?' * len(DONE))})", (parking, *DONE)).scalar()
             if n:
                 raise CloudError(409, "subscriptions_not_archived",
-                                f"{n} subscriptions of {parking} are not archived yet")
+                                 f"{n} subscriptions of {parking} are not archived yet")
             gates = c.execute("SELECT * FROM gates WHERE parking = ?", (parking,)).fetchall()
             c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
             c.execute("DELETE FROM parking_presence WHERE parking = ?", (parking,))
@@ -207,7 +207,7 @@ class ParkingService:
                     (parking, number, *HOLDING, until.isoformat())).fetchone()
                 if cut:
                     raise CloudError(409, "cuts_into_subscription",
-                                    f"subscription {cut['id']} runs until {cut['end']}")
+                                     f"subscription {cut['id']} runs until {cut['end']}")
                 fields = {**fields, "available_until": until.isoformat()}
             if "labels" in fields and len(fields["labels"]) > 5:
                 raise CloudError(422, "too_many_labels", "a space has at most 5 labels")
@@ -273,7 +273,7 @@ class ParkingService:
                 check_bands(bands)
             except ValueError as exc:
                 raise CloudError(409 if "overlap" in str(exc) else 422, "bad_tariff",
-                                str(exc)) from exc
+                                 str(exc)) from exc
             tid = c.execute("INSERT INTO tariffs(parking, kind, size, unit, name, lower, upper, "
                             "price) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                             (parking, kind, size, unit, name, lower, upper, price)).scalar()

@@ -122,13 +122,13 @@ class SubscriptionService:
             raise CloudError(409, "space_unavailable", f"space {space} is not rentable")
         if s["available_until"] and _t(s["available_until"]) < end:
             raise CloudError(409, "space_unavailable",
-                            f"space {space} is available only until {s['available_until']}")
+                             f"space {space} is available only until {s['available_until']}")
         for o in c.execute(f"SELECT id, start, \"end\" FROM subscriptions WHERE parking = ? AND "
                            f"space = ? AND status IN ({','.join('?' * len(HOLDING))})",
                            (parking, space, *HOLDING)):
             if o["id"] not in chain and _t(o["start"]) < end and start < _t(o["end"]):
                 raise CloudError(409, "space_taken",
-                                f"space {space} is held by subscription {o['id']}")
+                                 f"space {space} is held by subscription {o['id']}")
 
     # Creation -------------------------------------------------------------------------------
     def create(self, parking: str, space: int, owner: str, vehicles: list[dict[str, str]], *,
@@ -207,7 +207,7 @@ class SubscriptionService:
             live = standing_of(s, False, now)
             if live.status != "draft":
                 raise CloudError(409, "not_awaiting_payment",
-                                f"subscription {sub} is {live.status}, not awaiting payment")
+                                 f"subscription {sub} is {live.status}, not awaiting payment")
             if amount != s["amount"]:
                 raise CloudError(409, "wrong_amount", f"{amount} paid, {s['amount']} due")
             if s["prev"]:  # an extension keeps its place: it starts where the chain ends
@@ -249,7 +249,7 @@ class SubscriptionService:
                 tail = self.row(c, chain_ids[-2])
             if tail["status"] in DONE or tail["status"] == "draft":
                 raise CloudError(409, "not_extendable", f"subscription {tail['id']} is "
-                                f"{tail['status']}")
+                                 f"{tail['status']}")
             bands, cam = self._tariff(c, tail["parking"], tail["space"], tail["unit"],
                                       bool(tail["camera"]))
             n, paid = rent_terms(bands, cam, amount=amount, units=units, free=free,
@@ -287,8 +287,8 @@ class SubscriptionService:
         """Where the parking requires it, a resident orders only after accepting its offer."""
         if parking["offer_required"] and not accepted:
             raise CloudError(409, "offer_not_accepted",
-                            f"parking {parking['id']} requires accepting its offer first: "
-                            f"{parking['rules_text'] or '(no text)'}")
+                             f"parking {parking['id']} requires accepting its offer first: "
+                             f"{parking['rules_text'] or '(no text)'}")
 
     @staticmethod
     def _root(c: Tx, sub: str) -> str:
@@ -351,7 +351,7 @@ class SubscriptionService:
         owns = self.row(self.db.conn, sub)["owner"] == resident
         if not owns and (owner_only or not self.may_use(sub, resident)):
             raise CloudError(403, "forbidden", "only the owner may do this" if owner_only
-                            else "not your subscription")
+                             else "not your subscription")
         return f"resident:{resident}"
 
     @staticmethod

@@ -23,7 +23,7 @@ def add_account(rules: RulesService, site: str, username: str, role: str,
         raise CloudError(422, "bad_role", "role must be guard or supervisor")
     if len(password) < MIN_PASSWORD:
         raise CloudError(422, "weak_password",
-                        f"passwords need at least {MIN_PASSWORD} characters")
+                         f"passwords need at least {MIN_PASSWORD} characters")
     pw_hash = hash_password(password)
 
     def fn(c: Tx) -> list[Change]:

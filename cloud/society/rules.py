@@ -38,7 +38,7 @@ def _tag_rule(row: Row) -> TagRule:
                    if row["locked_until"] else None)
 
 
-def gate_rule(row: Mapping[str, Any]) -> GateRule:
+def gate_rule(row: Row | Mapping[str, Any]) -> GateRule:
     """What the gates get of a stored gate (a row, or a row's dict with changes)."""
     return GateRule(id=row["id"], direction=Direction(row["direction"]), name=row["name"],
                     command_key=row["command_key"], parking=row["parking"])
@@ -193,17 +193,17 @@ class RulesService:
         e = epc.upper()
         if not EPC.match(e):
             raise CloudError(422, "invalid_epc",
-                            f"EPC {epc!r} must be hex in whole 16-bit words (96-bit: 24 digits)")
+                             f"EPC {epc!r} must be hex in whole 16-bit words (96-bit: 24 digits)")
         v = vrn_rules.normalise(vrn) if vrn else None
         if v is not None:
             row = c.execute("SELECT type FROM vehicles WHERE site=? AND vrn=?",
                             (site, v)).fetchone()
             if row is None:
                 raise CloudError(422, "unknown_vehicle", f"vehicle {v} is not registered "
-                                f"at site {site}")
+                                 f"at site {site}")
             if vtype is not None and row[0] != vtype.value:
                 raise CloudError(422, "vehicle_type_mismatch",
-                                f"tag is for {vtype.value} but {v} is a {row[0]}")
+                                 f"tag is for {vtype.value} but {v} is a {row[0]}")
         if status is TagStatus.ACTIVE and v is None:
             raise CloudError(422, "no_vehicle", "an active tag needs a vehicle")
         return e, v

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +107,11 @@ class Database:
             with conn.begin():
                 yield Transaction(conn)
 
-    def write(self) -> Any:
+    def write(self) -> AbstractContextManager[Tx]:
         """A write transaction (on SQLite it holds the writer lock from its start)."""
         return self.transaction(write=True)
 
-    def read(self) -> Any:
+    def read(self) -> AbstractContextManager[Tx]:
         """A consistent read transaction."""
         return self.transaction(write=False)
 
@@ -165,35 +165,27 @@ class Database:
 
     def upgrade(self) -> tuple[str | None, str]:
         """Bring the schema to the newest revision; return (from, to)."""
-        if self._file is not None:
-            path = str(self._file)
-            if Path(path).exists() and legacy.bring_up_to_date(path):
-                self._stamp_legacy()
+        pre_alembic = (self._file is not None and Path(self._file).exists()
+                       and legacy.bring_up_to_date(str(self._file)))
         head = head_revision()
         with self.engine.connect() as conn:
             conn = conn.execution_options(gatepost_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
                 before = _current(conn)
+                if before is None and pre_alembic:
+                    command.stamp(cfg, "0001_baseline")
+                    before = "0001_baseline"
+                    log.info("pre-Alembic database at %s taken as revision %s", legacy.LAST,
+                             before)
                 if before != head:
-                    cfg = alembic_config()
-                    cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
                     log.info("database %s upgraded from %s to %s", redact(self.url), before,
                              head)
         return before, head
-
-    def _stamp_legacy(self) -> None:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(gatepost_write=True)
-            with conn.begin():
-                if _current(conn) is None:
-                    cfg = alembic_config()
-                    cfg.attributes["connection"] = conn
-                    command.stamp(cfg, "0001_baseline")
-                    log.info("pre-Alembic database at %s taken as revision 0001_baseline",
-                             legacy.LAST)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -23,8 +23,6 @@ from datetime import datetime
 from shared.parking import LIVE, standing
 from shared.vocab import Direction, Reason
 
-EXIT_UNSUBSCRIBED = "exit_unsubscribed"  # the alert of a vehicle let out with no subscription
-
 
 def area_key(parking: str | None, vrn: str) -> str:
     """Presence is kept per area: the site (the plate alone) or a parking (``parking/plate``),
@@ -68,16 +66,17 @@ class ParkingVerdict:
 
 def decide_parking(vrn: str, direction: Direction, active: bool, subs: list[SubRecord],
                    is_inside: Callable[[str], bool | None], now: datetime,
-                   parking: str | None = None) -> ParkingVerdict:
+                   parking: str) -> ParkingVerdict:
     """Whether *vrn* may enter or leave *parking*, whose subscriptions for it are *subs*."""
     live = [s for s in subs if s.status in LIVE]
     leaving = direction is Direction.EXIT
     if not leaving and not active:
         return ParkingVerdict(Reason.PARKING_INACTIVE, "the parking is not active")
     if not live:
-        if leaving and parking and inside_area(is_inside, parking, vrn):
+        if leaving and inside_area(is_inside, parking, vrn):
+            # the alert staff see has the reason's name
             return ParkingVerdict(Reason.EXIT_UNSUBSCRIBED, "inside with no live subscription "
-                                  "left: let out", alert=EXIT_UNSUBSCRIBED)
+                                  "left: let out", alert=Reason.EXIT_UNSUBSCRIBED.value)
         return ParkingVerdict(Reason.NO_SUBSCRIPTION)
     current = [s for s in live if s.start <= now < s.end]
     if current:
