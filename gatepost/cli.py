@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -17,6 +16,11 @@ def _setup_logging(verbose: bool = False) -> None:
     for noisy in ("pymodbus", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL if noisy == "pymodbus"
                                           else logging.WARNING)
+
+
+def _db_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
+                   "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,8 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "GATEPOST_WORKERS, …); secrets (GATEPOST_MQTT_PASSWORD, GATEPOST_PAYMENTS_SECRET, "
         "GATEPOST_ADMIN_KEY) only from the environment or systemd credentials."))
     cr.add_argument("--data-dir", type=Path, help="SQLite lives here (default var/cloud)")
-    cr.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
-                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
+    _db_flag(cr)
     cr.add_argument("--mqtt-url", help="broker URL (default mqtt://127.0.0.1:1883)")
     cr.add_argument("--no-mqtt", action="store_true", help="HTTP only")
     cr.add_argument("--host", help="bind address (default 127.0.0.1)")
@@ -83,16 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--cloud-user", default="gatepost-cloud", help="the cloud's broker user")
     cs = cloud.add_parser("add-staff", help="a staff member (or resident) and an API key")
     cs.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
-    cs.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
-                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
+    _db_flag(cs)
     cs.add_argument("--name", required=True, help="who the key belongs to")
     cs.add_argument("--roles", default="", help="comma-separated: view_parkings, "
                     "edit_parkings, manage_devices, admin")
     cs.add_argument("--resident", help="a resident's key: the owner name it acts for")
     ce = cloud.add_parser("add-edge", help="an edge box's API key for its sites' rules")
     ce.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
-    ce.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
-                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
+    _db_flag(ce)
     ce.add_argument("--edge", required=True, metavar="EDGE:SITE[,SITE]",
                     help="the box and the sites it serves (as for provision)")
     cy = cloud.add_parser("copy", help="copy a cloud's data into a new, empty database")
@@ -101,8 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     cy.add_argument("--to", dest="dst", required=True, help="the empty database to fill")
     cm = cloud.add_parser("migrate", help="bring a cloud database's schema to this release")
     cm.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
-    cm.add_argument("--db", help="database: a SQLite file or postgresql://USER@HOST/DB "
-                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
+    _db_flag(cm)
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -199,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the cloud's database (postgresql: a throwaway cluster)")
     bi.add_argument("--workers", type=int, default=1, help="cloud processes")
     bi.add_argument("--load-procs", type=int, default=2, help="processes driving the boxes")
-    bi.add_argument("--ceiling-s", type=float, default=5.0, help="seconds of the bare "
-                    "publisher → subscriber measurement")
+    bi.add_argument("--ceiling-s", type=float, default=5.0, help="seconds of the ceiling: the "
+                    "same boxes flat out against a bare subscriber that only acks")
     bi.add_argument("--drain-timeout", type=float, default=300.0, help="give up waiting for "
                     "acks after this long, s")
     bi.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
@@ -221,38 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cloud_db(args: argparse.Namespace) -> str:
-    from cloud.storage import default_db
-
-    if not os.environ.get("GATEPOST_DB"):
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-    return default_db(args.data_dir)
-
-
-RUN_FLAGS = ("data_dir", "db", "mqtt_url", "host", "port", "workers", "clock_file", "mqtt_user",
-             "jobs_every_s", "payments_url", "public_url", "webhook_url", "smtp", "mail_from")
-
-
-def _cloud_run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from cloud.service import run
-    from cloud.settings import CloudSettings
-
-    given: dict[str, Any] = {k: getattr(args, k) for k in RUN_FLAGS
-                             if getattr(args, k) is not None}
-    if args.no_mqtt:
-        given["mqtt_url"] = None
-    try:
-        settings = CloudSettings(**given)
-    except ValidationError as exc:
-        for err in exc.errors():
-            print(f"gatepost cloud run: {'.'.join(map(str, err['loc']))}: {err['msg']}",
-                  file=sys.stderr)
-        return 2
-    return run(settings)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
@@ -261,19 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "edge":
         return _edge(args)
     if cmd == "cloud":
-        if args.cloud_cmd == "provision":
-            return _provision(args)
-        if args.cloud_cmd in ("add-staff", "add-edge"):
-            return _add_staff(args)
-        if args.cloud_cmd == "copy":
-            from cloud.service import copy
+        from gatepost.cli_cloud import cloud_command
 
-            return copy(args.src, args.dst)
-        if args.cloud_cmd == "migrate":
-            from cloud.service import migrate
-
-            return migrate(args.db or _cloud_db(args))
-        return _cloud_run(args)
+        return cloud_command(args)
     if cmd == "sim":
         from gatepost.tools import sim_run
 
@@ -349,55 +307,6 @@ def _add_guard(args: argparse.Namespace, cfg) -> int:
     finally:
         db.close()
     print(f"{args.role} {args.username} added to {cfg.id}")
-    return 0
-
-
-def _provision(args: argparse.Namespace) -> int:
-    import json
-
-    from cloud.society.provision import EdgeGrant, provision
-
-    try:
-        grants = [EdgeGrant.parse(e) for e in args.edge]
-    except ValueError as exc:
-        print(f"gatepost cloud provision: {exc}", file=sys.stderr)
-        return 2
-    done = provision(args.out, grants, args.cloud_user)
-    print(json.dumps({"password_file": str(done.password_file), "acl_file": str(done.acl_file),
-                      "credentials": str(done.credentials_file),
-                      "users": sorted(done.passwords)}, indent=2))
-    return 0
-
-
-def _add_staff(args: argparse.Namespace) -> int:
-    import json
-
-    from cloud.errors import CloudError
-    from cloud.society.provision import EdgeGrant
-    from cloud.staff import Staff
-    from cloud.storage import Database
-    from shared.clock import SystemClock
-
-    edge = None
-    if args.cloud_cmd == "add-edge":
-        try:
-            edge = EdgeGrant.parse(args.edge)
-        except ValueError as exc:
-            print(f"gatepost cloud add-edge: {exc}", file=sys.stderr)
-            return 2
-    db = Database(args.db or _cloud_db(args))
-    try:
-        staff = Staff(db, SystemClock())
-        if edge is not None:
-            print(json.dumps(staff.add_edge(edge.edge, list(edge.sites))))
-        else:
-            roles = [r for r in args.roles.split(",") if r]
-            print(json.dumps(staff.add(args.name, roles, args.resident)))
-    except CloudError as exc:
-        print(f"gatepost cloud {args.cloud_cmd}: {exc.message}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
     return 0
 
 

@@ -1,0 +1,106 @@
+"""The ``gatepost cloud …`` commands: run, migrate, copy, provision, add-staff, add-edge."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def cloud_command(args: argparse.Namespace) -> int:
+    """Run the ``gatepost cloud`` subcommand the arguments name."""
+    if args.cloud_cmd == "provision":
+        return _provision(args)
+    if args.cloud_cmd in ("add-staff", "add-edge"):
+        return _add_staff(args)
+    if args.cloud_cmd == "copy":
+        from cloud.service import copy
+
+        return copy(args.src, args.dst)
+    if args.cloud_cmd == "migrate":
+        from cloud.service import migrate
+
+        return migrate(args.db or _cloud_db(args))
+    return _cloud_run(args)
+
+
+def _cloud_db(args: argparse.Namespace) -> str:
+    from cloud.storage import default_db
+
+    if not os.environ.get("GATEPOST_DB"):
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    return default_db(args.data_dir)
+
+
+RUN_FLAGS = ("data_dir", "db", "mqtt_url", "host", "port", "workers", "clock_file", "mqtt_user",
+             "jobs_every_s", "payments_url", "public_url", "webhook_url", "smtp", "mail_from")
+
+
+def _cloud_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cloud.service import run
+    from cloud.settings import CloudSettings
+
+    given: dict[str, Any] = {k: getattr(args, k) for k in RUN_FLAGS
+                             if getattr(args, k) is not None}
+    if args.no_mqtt:
+        given["mqtt_url"] = None
+    try:
+        settings = CloudSettings(**given)
+    except ValidationError as exc:
+        for err in exc.errors():
+            print(f"gatepost cloud run: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                  file=sys.stderr)
+        return 2
+    return run(settings)
+
+
+def _provision(args: argparse.Namespace) -> int:
+    import json
+
+    from cloud.society.provision import EdgeGrant, provision
+
+    try:
+        grants = [EdgeGrant.parse(e) for e in args.edge]
+    except ValueError as exc:
+        print(f"gatepost cloud provision: {exc}", file=sys.stderr)
+        return 2
+    done = provision(args.out, grants, args.cloud_user)
+    print(json.dumps({"password_file": str(done.password_file), "acl_file": str(done.acl_file),
+                      "credentials": str(done.credentials_file),
+                      "users": sorted(done.passwords)}, indent=2))
+    return 0
+
+
+def _add_staff(args: argparse.Namespace) -> int:
+    import json
+
+    from cloud.errors import CloudError
+    from cloud.society.provision import EdgeGrant
+    from cloud.staff import Staff
+    from cloud.storage import Database
+    from shared.clock import SystemClock
+
+    edge = None
+    if args.cloud_cmd == "add-edge":
+        try:
+            edge = EdgeGrant.parse(args.edge)
+        except ValueError as exc:
+            print(f"gatepost cloud add-edge: {exc}", file=sys.stderr)
+            return 2
+    db = Database(args.db or _cloud_db(args))
+    try:
+        staff = Staff(db, SystemClock())
+        if edge is not None:
+            print(json.dumps(staff.add_edge(edge.edge, list(edge.sites))))
+        else:
+            roles = [r for r in args.roles.split(",") if r]
+            print(json.dumps(staff.add(args.name, roles, args.resident)))
+    except CloudError as exc:
+        print(f"gatepost cloud {args.cloud_cmd}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    return 0
