@@ -46,6 +46,7 @@ class _Box:
     resends: int = 0
     last_ack: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    jitter: float = field(default_factory=random.random)  # spreads the boxes' ticks
 
     def payload(self, seq: int) -> str:
         return (f'{{"id":"{self.gate}:{seq}","type":"decision","site":"{self.site}",'
@@ -125,12 +126,11 @@ class EdgeLoad:
         t0 = time.time()
         stop_gen = t0 + seconds
         next_misc = next_resend = t0
-        jitter = {id(b): random.random() for b in self.boxes}  # spread the boxes' ticks
         while True:
             now = time.time()
             if now < stop_gen and self.rate > 0:
                 for box in self.boxes:
-                    due = int((now - t0) * self.rate + jitter[id(box)])
+                    due = int((now - t0) * self.rate + box.jitter)
                     while box.generated - self.backlog < due:
                         box.generated += 1
                         box.outbox.append(box.generated)
