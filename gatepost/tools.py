@@ -72,7 +72,9 @@ def reader_listen(args: argparse.Namespace) -> int:
     reader.stop()
     if finished:
         return 0
-    if reader.state is None or (not reader.connected and not reader.frames):
+    # Whether any frame came at all decides the message, not the connection flag, which
+    # stop() has just cleared.
+    if not reader.frames:
         why = (f"the reader at {args.url} never answered in {args.timeout:g} s"
                + (f": {last_error['why']}" if last_error["why"] else
                   " (the line opened but no frame came: check baud, wiring and work mode)"))
