@@ -14,9 +14,11 @@ from fastapi.responses import JSONResponse
 
 from cloud.api.cameras import camera_router
 from cloud.api.events import events_router
+from cloud.api.fleet import fleet_router
 from cloud.api.parking import parking_router
 from cloud.api.society import society_router
 from cloud.errors import CloudError
+from cloud.fleet import Fleet
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.jobs import Jobs
 from cloud.notify import Channels, Notifier
@@ -53,7 +55,9 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     *clock* overrides the settings' clock (tests)."""
     clock = clock or clock_from(settings.clock_file)
     db = Database(settings.database())
-    link = CloudMqtt(db, clock, settings) if settings.mqtt_url else None
+    notifier = Notifier(db, clock, channels_of(settings))
+    fleet = Fleet(db, clock, notifier)
+    link = CloudMqtt(db, clock, settings, fleet) if settings.mqtt_url else None
     rules = RulesService(db, clock, publish=link.publish_delta if link else None)
     parking = ParkingService(rules)
     subs = Subscriptions(parking)
@@ -65,10 +69,10 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     admin_key = settings.secret("admin_key")
     if admin_key:
         staff.ensure("bootstrap admin", admin_key)
-    notifier = Notifier(db, clock, channels_of(settings))
     jobs = Jobs(subs, settings.jobs_every_s, notifier)
     if link:
         link.on_stored.append(jobs.on_event)
+        jobs.counters = link.counters
 
     async def watchdog() -> None:
         # Pinged from the event loop itself: a wedged loop stops the pings and systemd
@@ -98,8 +102,10 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     app.state.subs = subs
     app.state.jobs = jobs
     app.state.staff = staff
+    app.state.fleet = fleet
     install_auth(app, staff)
     app.include_router(staff_router(staff))
+    app.include_router(fleet_router(fleet, staff))
     app.state.notifier = notifier
     app.include_router(parking_router(parking, subs, jobs))
     app.include_router(camera_router(parking, subs))

@@ -15,6 +15,7 @@ from cloud.parking.changes import Subscriptions
 from cloud.storage import Database
 from cloud.storage.dialect import upsert_sql
 from shared.contract import Event
+from shared.counters import Counters
 from shared.vocab import EventType
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Jobs:
         self.notifier = notifier
         self.runs = 0
         self.last_ms = 0.0
+        self.counters = Counters()  # the MQTT side's, when there is one (see create_app)
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: BackgroundScheduler | None = None
 
@@ -91,7 +93,16 @@ class Jobs:
         """A pass at a parking barrier: the vehicle is now inside or outside that parking. A
         barrier of a parking that failed to open: staff are told."""
         if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
-            self.subs.on_pass(event.data["parking"], event.data["vrn"],
+            # The parking is the gate's own, whatever the event's data says: a box assigned a
+            # gate of one parking cannot move vehicles in and out of another.
+            row = self.subs.db.conn.execute("SELECT parking FROM gates WHERE site = ? AND "
+                                            "id = ?", (event.site, event.gate)).fetchone()
+            if row is None or row[0] != event.data["parking"]:
+                self.counters.inc("refused_pass_parking")
+                log.warning("pass event %s of %s/%s names parking %r, not its gate's: ignored",
+                            event.id, event.site, event.gate, event.data["parking"])
+                return
+            self.subs.on_pass(row[0], event.data["vrn"],
                               event.data.get("direction", "entry"), event.at)
         elif (event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed"
               and self.notifier is not None):

@@ -23,12 +23,14 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 
+from cloud.fleet import Fleet
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from cloud.storage import Database
 from gatepost.bench import machine, spread
 from gatepost.broker import Broker, free_port
 from gatepost.edgeload import EdgeSpec, run_load
 from gatepost.postgres import TempPostgres
+from shared.clock import SystemClock
 from shared.contract import Topics
 
 
@@ -147,6 +149,18 @@ def run_loads(port: int, specs: list[EdgeSpec], procs: int, kw: dict, seconds: f
     return results
 
 
+def assign_boxes(db: str, grants: list[EdgeGrant]) -> None:
+    """Provision the boxes in the cloud: each serves its own sites whole."""
+    store = Database(db)
+    try:
+        fleet = Fleet(store, SystemClock())
+        with store.write() as c:
+            for g in grants:
+                fleet.assign(g.edge, list(g.sites), c=c)
+    finally:
+        store.close()
+
+
 def bench_ingest(args: argparse.Namespace) -> int:
     """Run the bench and print its JSON."""
     work = Path(tempfile.mkdtemp(prefix="gatepost-ingest-"))
@@ -163,7 +177,7 @@ def bench_ingest(args: argparse.Namespace) -> int:
         ceiling = broker_ceiling(broker.port, prov.passwords[CLOUD_USER], specs,
                                  args.load_procs, args.window, args.ceiling_s)
         db = pg.start().create_database() if pg else str(work / "cloud.sqlite")
-        Database(db).close()  # migrate once, before the workers start
+        assign_boxes(db, grants)  # migrates once, before the workers start
         cloud = start_cloud(work, db, args.workers, free_port(), broker,
                             prov.passwords[CLOUD_USER], log)
         time.sleep(1.0)  # the other workers connect: their health answers are not addressable

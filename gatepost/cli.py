@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     _db_flag(ce)
     ce.add_argument("--edge", required=True, metavar="EDGE:SITE[,SITE]",
                     help="the box and the sites it serves (as for provision)")
+    ce.add_argument("--gate", action="append", default=[], metavar="SITE/GATE",
+                    help="a gate the box holds by name (repeat); a site none of whose gates "
+                    "is named is served whole")
     cy = cloud.add_parser("copy", help="copy a cloud's data into a new, empty database")
     cy.add_argument("--from", dest="src", required=True, help="the database to read "
                     "(a SQLite file, sqlite:///PATH or postgresql://…)")

@@ -77,24 +77,30 @@ def _provision(args: argparse.Namespace) -> int:
 def _add_staff(args: argparse.Namespace) -> int:
     import json
 
+    from cloud.api.fleet import provision_edge
     from cloud.errors import CloudError
+    from cloud.fleet import Fleet, GateRef
     from cloud.society.provision import EdgeGrant
     from cloud.staff import Staff
     from cloud.storage import Database
     from shared.clock import SystemClock
 
     edge = None
+    gates: list[GateRef] = []
     if args.cloud_cmd == "add-edge":
         try:
             edge = EdgeGrant.parse(args.edge)
+            gates = [GateRef.parse(g) for g in args.gate]
         except ValueError as exc:
             print(f"gatepost cloud add-edge: {exc}", file=sys.stderr)
             return 2
     db = Database(args.db or _cloud_db(args))
     try:
-        staff = Staff(db, SystemClock())
+        clock = SystemClock()
+        staff = Staff(db, clock)
         if edge is not None:
-            print(json.dumps(staff.add_edge(edge.edge, list(edge.sites))))
+            print(json.dumps(provision_edge(Fleet(db, clock), staff, edge.edge,
+                                            list(edge.sites), gates)))
         else:
             roles = [r for r in args.roles.split(",") if r]
             print(json.dumps(staff.add(args.name, roles, args.resident)))

@@ -131,7 +131,8 @@ class Stack:
         wait_until(cloud_up, 30, what="the cloud to start")
         if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
             r = self.cloud.post("/api/v1/edges", json={
-                "id": self.opt.edge_id, "sites": sorted({g.site for g in self.gates})})
+                "id": self.opt.edge_id, "sites": sorted({g.site for g in self.gates}),
+                "gates": [{"site": g.site, "gate": g.id} for g in self.gates]})
             r.raise_for_status()
             self.edge_api_key = r.json()["key"]
         self.world.start()

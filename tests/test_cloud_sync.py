@@ -118,6 +118,7 @@ def test_events_are_stored_once_and_acknowledged(cloud, edge):
 
 def test_duplicates_and_malformed_events(cloud, broker):
     client, app, _ = cloud
+    client.post("/api/v1/edges", json={"id": "box-9", "sites": [SITE]}).raise_for_status()
     acks: list[dict] = []
     got = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="probe")

@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cloud.society.provision import EdgeGrant
 from cloud.storage import Database
+from gatepost.bench_ingest import assign_boxes
 from gatepost.broker import free_port
 from gatepost.edgeload import EdgeLoad, EdgeSpec
 from gatepost.stack import wait_until
@@ -68,6 +70,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, broker, postgres):
         assert len(workers) == 2
 
         specs = [EdgeSpec(f"box-{i}", "u", "p") for i in range(10)]
+        assign_boxes(url, [EdgeGrant(s.edge, (f"s-{s.edge}",)) for s in specs])
         # Each box comes back from an outage holding 300 events: a burst of 3,000.
         load = EdgeLoad("127.0.0.1", broker.port, specs, rate_per_edge=0.0, backlog=300,
                         window=50, resend_s=1.0)

@@ -1,5 +1,4 @@
-"""Routes of what the boxes sent: stored events, their summary, the boxes' availability, and
-the process's health."""
+"""Routes of what the boxes sent: stored events, their summary, and the process's health."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from cloud.storage.dialect import json_text
 
 def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
                   settings: CloudSettings, rejected: dict[str, int]) -> APIRouter:
-    """Health, events and edges."""
+    """Health and events."""
     r = APIRouter()
 
     @r.get("/api/v1/health")
@@ -65,10 +64,5 @@ def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
         gates = {r[0]: {"count": r[1], "max_seq": r[2]} for r in c.execute(
             "SELECT gate, count(*), max(seq) FROM events WHERE site = ? GROUP BY gate", (site,))}
         return {"site": site, "types": types, "decisions": outcomes, "gates": gates}
-
-    @r.get("/api/v1/edges")
-    def edges() -> dict:
-        """Last availability of each edge box."""
-        return {"edges": [dict(r) for r in db.conn.execute("SELECT * FROM edges")]}
 
     return r

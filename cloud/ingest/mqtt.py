@@ -1,6 +1,7 @@
 """The cloud's MQTT side: ingest events exactly once and acknowledge them; publish rules.
 
-Events are stored idempotently on (site, id) and acknowledged after the row commits, so an
+Events are stored idempotently on (site, box, id), only for gates assigned to the box that
+sends them (``cloud.fleet``), and acknowledged after the row commits, so an
 edge that resends (after a crash or an outage) never creates a duplicate. Rule deltas go out
 QoS 1; the retained version is republished on every (re)connect so an edge that missed a delta
 sees it is behind.
@@ -16,6 +17,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
+from cloud.fleet import Fleet
 from cloud.ingest.writer import EventWriter
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
@@ -44,7 +46,8 @@ class CloudMqtt:
     client id and a clean session, so a dead process leaves nothing queued at the broker:
     what it had not acknowledged, the boxes send again to the others."""
 
-    def __init__(self, db: Database, clock: Clock, settings: CloudSettings) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: CloudSettings,
+                 fleet: Fleet | None = None) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
@@ -52,8 +55,11 @@ class CloudMqtt:
         self.rules: RulesService | None = None
         self.connected = threading.Event()
         self.counters = Counters()
+        self.fleet = fleet or Fleet(db, clock)
+        self.fleet.counters = self.counters
         self._client: mqtt.Client | None = None
-        self._pending: dict[str, tuple[threading.Event, list[CommandResponse]]] = {}
+        # command id -> (the command, the box it went to, answered, the answer)
+        self._pending: dict[str, tuple[dict, str, threading.Event, list[CommandResponse]]] = {}
         self._pending_lock = threading.Lock()
         self.writer = EventWriter(db, clock, self._ack, self.counters, settings.batch_max)
         self.on_stored = self.writer.on_stored  # run once per newly stored event
@@ -140,7 +146,7 @@ class CloudMqtt:
             self._store_gates(edge, msg.payload)
             return
         if msg.topic.endswith("/responses"):
-            self._resolve(msg.payload)
+            self._resolve(edge, msg.topic, msg.payload)
             return
         try:
             event = Event.model_validate_json(msg.payload)
@@ -151,6 +157,11 @@ class CloudMqtt:
         except (ValidationError, ValueError) as exc:
             self.counters.inc("rejected_events")
             log.warning("rejected event on %s: %s", msg.topic, str(exc).splitlines()[0])
+            return
+        if not self.fleet.may_speak(event.edge, event.site, event.gate):
+            # Never stored and never acknowledged: a box that was merely mis-provisioned
+            # keeps the event and delivers it once the gate is assigned to it.
+            self.fleet.refuse(event.edge, "event", event.site, event.gate, msg.topic, event.id)
             return
         self.writer.put(event)
 
@@ -165,25 +176,37 @@ class CloudMqtt:
         g = EdgeGates.model_validate_json(payload)
         if g.edge != edge:
             raise ValueError(f"gates of {g.edge} on the topic of {edge}")
+        topic = Topics.edge_gates(edge)
+        mine = []
+        for item in g.gates:
+            site, gate = item.get("site", ""), item.get("gate", "")
+            if self.fleet.may_speak(edge, site, gate):
+                mine.append((site, gate))
+            else:
+                self.fleet.refuse(edge, "gate_claim", site, gate, topic)
         with self.db.write() as c:
-            for item in g.gates:
+            for site, gate in mine:
                 c.execute(upsert_sql("edge_gates", ("site", "gate", "edge", "at"),
-                                     ("site", "gate")), (item["site"], item["gate"], edge,
-                                               self.clock.now().isoformat()))
+                                     ("site", "gate")),
+                          (site, gate, edge, self.clock.now().isoformat()))
 
     def edge_of(self, site: str, gate: str) -> str | None:
-        """The box that serves a gate, as it last said."""
-        row = self.db.conn.execute("SELECT edge FROM edge_gates WHERE site=? AND gate=?",
-                                   (site, gate)).fetchone()
-        return str(row[0]) if row else None
+        """The box that serves a gate: assigned to it, or claimed by a box that may."""
+        return self.fleet.edge_for(site, gate)
 
-    def _resolve(self, payload: bytes | bytearray) -> None:
+    def _resolve(self, edge: str | None, topic: str, payload: bytes | bytearray) -> None:
         resp = CommandResponse.model_validate_json(payload)
         with self._pending_lock:
             waiter = self._pending.get(resp.transaction)
-        if waiter is not None:
-            waiter[1].append(resp)
-            waiter[0].set()
+        if waiter is None:
+            return
+        cmd, sent_to, done, box = waiter
+        if sent_to != edge:  # an answer for a command sent to another box
+            self.fleet.refuse(edge or "?", "command_response", str(cmd.get("site")),
+                              str(cmd.get("gate")), topic, resp.transaction)
+            return
+        box.append(resp)
+        done.set()
 
     def send_command(self, edge: str, cmd: dict, timeout: float = 5.0) -> CommandResponse | None:
         """Publish a signed command (never retained) and wait for the box's answer."""
@@ -191,7 +214,7 @@ class CloudMqtt:
         done = threading.Event()
         box: list[CommandResponse] = []
         with self._pending_lock:
-            self._pending[cmd["id"]] = (done, box)
+            self._pending[cmd["id"]] = (cmd, edge, done, box)
         try:
             self._client.publish(Topics.edge_commands(edge), json.dumps(cmd), qos=1,
                                  retain=False)

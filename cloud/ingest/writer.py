@@ -30,12 +30,13 @@ COLUMNS = ("site", "id", "edge", "gate", "seq", "type", "at", "data", "received_
 TYPES = ("text", "text", "text", "text", "bigint", "text", "text", "text", "text")
 
 
-def insert_events(c: Tx, events: list[Event], received_at: str) -> set[tuple[str, str]]:
-    """Insert the events not stored yet; the (site, id) of those newly stored."""
+def insert_events(c: Tx, events: list[Event], received_at: str
+                  ) -> set[tuple[str, str, str]]:
+    """Insert the events not stored yet; the (site, edge, id) of those newly stored."""
     rows = [(e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
              json.dumps(e.data), received_at) for e in events]
-    return {(r[0], r[1]) for r in insert_many_ignore(c, "events", COLUMNS, TYPES, rows,
-                                                       ("site", "id"))}
+    return {(r[0], r[1], r[2]) for r in insert_many_ignore(c, "events", COLUMNS, TYPES, rows,
+                                                             ("site", "edge", "id"))}
 
 
 class EventWriter:
@@ -92,10 +93,11 @@ class EventWriter:
             if stopping:
                 return
 
-    def write(self, batch: list[Event]) -> set[tuple[str, str]]:
-        """Store a batch in one transaction, then ack it and run the hooks; the (site, id) of
-        the events newly stored. On a database error nothing is acked: the boxes resend."""
-        unique = list({(e.site, e.id): e for e in batch}.values())
+    def write(self, batch: list[Event]) -> set[tuple[str, str, str]]:
+        """Store a batch in one transaction, then ack it and run the hooks; the (site, edge,
+        id) of the events newly stored. On a database error nothing is acked: the boxes
+        resend."""
+        unique = list({(e.site, e.edge, e.id): e for e in batch}.values())
         try:
             with self.db.write() as c:
                 stored = insert_events(c, unique, self.clock.now().isoformat())
@@ -113,7 +115,7 @@ class EventWriter:
         for edge, ids in by_edge.items():
             self.ack(edge, ids)
         for e in unique:
-            if (e.site, e.id) in stored:
+            if (e.site, e.edge, e.id) in stored:
                 for hook in self.on_stored:
                     try:
                         hook(e)

@@ -125,6 +125,11 @@ class Staff:
             c.execute("UPDATE api_keys SET revoked_at = ? WHERE staff = ? AND revoked_at IS "
                       "NULL", (self.clock.now().isoformat(), staff_id))
 
+    def named(self, name: str) -> bool:
+        """Whether a staff member (or box: ``edge:ID``) of this name has been added."""
+        return self.db.conn.execute("SELECT 1 FROM staff WHERE name = ?",
+                                    (name,)).fetchone() is not None
+
     def members(self) -> list[dict[str, Any]]:
         """Staff and residents with roles (never keys)."""
         return [{"id": r["id"], "name": r["name"], "roles": json.loads(r["roles"]),
@@ -225,12 +230,6 @@ class _StaffIn(BaseModel):
                                  "acts for")
 
 
-class _EdgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="the edge box's id")
-    sites: list[str] = Field(min_length=1, description="the sites whose rules it reads")
-
-
 def staff_router(staff: Staff) -> APIRouter:
     """Staff, keys and the audit log (admin only, by the auth middleware)."""
     r = APIRouter(prefix="/api/v1")
@@ -239,12 +238,6 @@ def staff_router(staff: Staff) -> APIRouter:
     def add(body: _StaffIn) -> dict[str, Any]:
         """A staff member or resident with a new API key (shown only in this answer)."""
         return staff.add(body.name, body.roles, body.resident)
-
-    @r.post("/edges", status_code=201)
-    def add_edge(body: _EdgeIn) -> dict[str, Any]:
-        """An edge box's API key (shown only in this answer): it reads the rules of its own
-        sites and nothing else."""
-        return staff.add_edge(body.id, body.sites)
 
     @r.get("/staff")
     def list_staff(request: Request) -> dict[str, Any]:

@@ -1,0 +1,220 @@
+"""A box speaks only for its own gates: the attacks of a compromised box, reproduced with its
+own credentials on its own topics against the real locked-down Mosquitto and the real cloud,
+and shown to get nothing accepted."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from cloud.app import create_app
+from cloud.settings import CloudSettings
+from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
+from gatepost.broker import Broker
+from gatepost.stack import wait_until
+from shared.clock import SystemClock
+from shared.contract import CommandResponse, EdgeGates, Event, Topics
+from shared.vocab import EventType
+from shared.webthread import WebThread
+
+ADMIN = "gpk_test_admin_key"
+CAR = {"vrn": "MH12AB1234", "type": "4W"}
+P = "/api/v1/parkings/tower-a"
+
+
+class Box:
+    """An MQTT client with a provisioned box's credentials."""
+
+    def __init__(self, port: int, edge: str, password: str) -> None:
+        self.edge = edge
+        self.acks: list[str] = []
+        self.commands: list[dict] = []
+        self.answer = True
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{edge}")
+        self.c.username_pw_set(edge_user(edge), password)
+        self.c.on_message = self._on_message
+        self.ready = threading.Event()
+        self.c.on_subscribe = lambda *a: self.ready.set()
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+        self.c.subscribe([(Topics.edge_acks(edge), 1), (Topics.edge_commands(edge), 1)])
+        assert self.ready.wait(5)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        import json
+        body = json.loads(msg.payload)
+        if msg.topic == Topics.edge_acks(self.edge):
+            self.acks += body["ids"]
+        else:
+            self.commands.append(body)
+            if self.answer:
+                self.respond(body["id"])
+
+    def respond(self, transaction: str) -> None:
+        self.c.publish(Topics.edge_responses(self.edge), CommandResponse(
+            transaction=transaction, status="ok", data={"opened": True}).model_dump_json(), qos=1)
+
+    def event(self, site: str, gate: str, seq: int, type_: EventType = EventType.DECISION,
+              **data) -> None:
+        ev = Event(id=f"{gate}:{seq}", type=type_, site=site, edge=self.edge, gate=gate,
+                   seq=seq, at=datetime.now(UTC), data=data)
+        self.c.publish(Topics.edge_events(self.edge), ev.model_dump_json(),
+                       qos=1).wait_for_publish(5)
+
+    def claim(self, *gates: tuple[str, str]) -> None:
+        self.c.publish(Topics.edge_gates(self.edge), EdgeGates(
+            edge=self.edge, gates=[{"site": s, "gate": g} for s, g in gates]).model_dump_json(),
+            qos=1, retain=True).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.c.publish(Topics.edge_gates(self.edge), b"", qos=1, retain=True).wait_for_publish(5)
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, cloud_db):
+    auth = provision(tmp_path / "auth", [EdgeGrant("box-a", ("site-a",)),
+                                         EdgeGrant("box-b", ("site-b",))])
+    broker = Broker(tmp_path / "broker", password_file=auth.password_file,
+                    acl_file=auth.acl_file)
+    broker.start()
+    app = create_app(CloudSettings(db=cloud_db, mqtt_url=broker.url, mqtt_user=CLOUD_USER,
+                                   mqtt_password=auth.passwords[CLOUD_USER], admin_key=ADMIN,
+                                   jobs_every_s=0, webhook_url="http://127.0.0.1:9/hook"),
+                     SystemClock())
+    web = WebThread(app, "127.0.0.1", 0)
+    app.state.link.start(app.state.rules)
+    web.start()
+    assert app.state.link.connected.wait(10)
+    api = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
+
+    def ok(method: str, url: str, **kw) -> dict:
+        r = api.request(method, url, **kw)
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    for site in ("site-a", "site-b"):
+        ok("POST", "/api/v1/sites", json={"id": site})
+        ok("POST", f"/api/v1/sites/{site}/gates", json={"id": "main-in", "direction": "entry"})
+    for g, d in (("p-in", "entry"), ("p-out", "exit")):
+        ok("POST", "/api/v1/sites/site-a/gates", json={"id": g, "direction": d})
+    ok("POST", "/api/v1/sites/site-a/parkings", json={"id": "tower-a", "name": "Tower A"})
+    ok("POST", f"{P}/spaces", json={"numbers": "1..2", "size": "small"})
+    ok("POST", f"{P}/tariffs", json={"size": "small", "unit": "daily", "lower": 1,
+                                     "upper": 90, "price": 100})
+    for g in ("p-in", "p-out"):
+        ok("PUT", f"/api/v1/sites/site-a/gates/{g}/parking", json={"parking": "tower-a"})
+    ok("POST", f"{P}/activate")
+    ok("POST", "/api/v1/edges", json={"id": "box-a", "sites": ["site-a"], "gates": [
+        {"site": "site-a", "gate": g} for g in ("main-in", "p-in", "p-out")]})
+    ok("POST", "/api/v1/edges", json={"id": "box-b", "sites": ["site-b"]})
+    boxes = {e: Box(broker.port, e, auth.passwords[edge_user(e)]) for e in ("box-a", "box-b")}
+    yield api, ok, app, boxes
+    for b in boxes.values():
+        b.close()
+    api.close()
+    app.state.link.stop()
+    web.stop()
+    broker.stop()
+
+
+def test_another_box_cannot_store_events_for_a_gate_or_steal_their_ids(fleet):
+    api, _, app, boxes = fleet
+    a, b = boxes["box-a"], boxes["box-b"]
+    for seq in range(1, 21):  # box B names site A's gate with box A's next numbers
+        b.event("site-a", "main-in", seq, outcome="open")
+    for seq in range(1, 21):
+        a.event("site-a", "main-in", seq, outcome="deny")
+    counters = app.state.link.counters
+    wait_until(lambda: counters["stored"] == 20 and counters["refused_event"] == 20, 10,
+               what="box A's 20 stored, box B's 20 refused")
+    stored = api.get("/api/v1/events", params={"site": "site-a"}).json()["events"]
+    assert len(stored) == 20 and {e["edge"] for e in stored} == {"box-a"}
+    assert {e["data"]["outcome"] for e in stored} == {"deny"}
+    wait_until(lambda: len(a.acks) == 20, 5, what="box A's acks")
+    assert b.acks == []  # never acknowledged: nothing of it was stored
+    # Refused, audited once (not 20 times), and raised to staff.
+    audit = api.get("/api/v1/audit").json()["audit"]
+    lines = [x for x in audit if x["name"] == "edge:box-b" and x["method"] == "MQTT"]
+    assert len(lines) == 1 and "site-a/main-in" in lines[0]["note"]
+    alerts = app.state.fleet.db.conn.execute(
+        "SELECT kind, body FROM notifications WHERE kind = 'edge_refused'").fetchall()
+    assert len(alerts) == 1 and '"box-b"' in alerts[0]["body"]
+
+
+def test_a_box_cannot_take_another_sites_gate_for_remote_opens(fleet):
+    api, _, app, boxes = fleet
+    a, b = boxes["box-a"], boxes["box-b"]
+    b.claim(("site-a", "main-in"), ("site-b", "main-in"))
+    counters = app.state.link.counters
+    wait_until(lambda: counters["refused_gate_claim"] == 1, 5, what="the claim refused")
+    # Box A is the gate's box by assignment, even before it has said so itself.
+    r = api.post("/api/v1/sites/site-a/gates/main-in/open", json={"by": "staff"})
+    assert r.status_code == 200, r.text
+    assert r.json()["edge"] == "box-a" and len(a.commands) == 1 and b.commands == []
+    wait_until(lambda: app.state.link.edge_of("site-b", "main-in") == "box-b", 5,
+               what="box B's own claim")
+    boxes_seen = {e["id"]: e for e in api.get("/api/v1/edges").json()["edges"]}
+    assert boxes_seen["box-b"]["whole_sites"] == ["site-b"]
+    assert {g["gate"] for g in boxes_seen["box-a"]["gates"]} == {"main-in", "p-in", "p-out"}
+
+
+def test_an_answer_from_another_box_does_not_count(fleet):
+    api, _, app, boxes = fleet
+    a, b = boxes["box-a"], boxes["box-b"]
+    a.answer = False  # box A is slow; box B learned the command's id and answers for it
+    done: dict = {}
+    t = threading.Thread(target=lambda: done.setdefault("r", api.post(
+        "/api/v1/sites/site-a/gates/main-in/open", json={"by": "staff"})))
+    t.start()
+    wait_until(lambda: a.commands, 5, what="the command at box A")
+    b.respond(a.commands[0]["id"])
+    t.join(15)
+    assert done["r"].status_code == 504 and done["r"].json()["detail"]["reason"] == "no_answer"
+    assert app.state.link.counters["refused_command_response"] == 1
+
+
+def test_a_forged_pass_puts_nobody_inside(fleet):
+    api, ok, app, boxes = fleet
+    a, b = boxes["box-a"], boxes["box-b"]
+    sub = ok("POST", f"{P}/subscriptions", json={"space": 1, "owner": "Flat A-1",
+                                                   "vehicles": [CAR], "amount": 300})
+    # At site A's parking gate, and at its own gate naming site A's parking in the data.
+    b.event("site-a", "p-in", 1, EventType.PASS, parking="tower-a", vrn=CAR["vrn"],
+            direction="entry")
+    b.event("site-b", "main-in", 1, EventType.PASS, parking="tower-a", vrn=CAR["vrn"],
+            direction="entry")
+    a.event("site-a", "main-in", 1, EventType.DECISION, outcome="open")  # a barrier
+    counters = app.state.link.counters
+    wait_until(lambda: counters["stored"] == 2, 10, what="box A's event and B's own-gate pass")
+    assert counters["refused_event"] == 1 and counters["refused_pass_parking"] == 1
+    out = api.post(f"/api/v1/subscriptions/{sub['id']}/deactivate", json={})
+    assert out.status_code == 200, out.text  # not 409 vehicle_inside
+    rows = app.state.fleet.db.conn.execute("SELECT count(*) FROM occupancy_log").scalar()
+    assert rows == 0
+
+
+def test_a_gate_named_for_a_new_box_leaves_the_old_one(fleet):
+    api, ok, app, _ = fleet
+    ok("POST", "/api/v1/edges", json={"id": "box-c", "sites": ["site-a"],
+                                      "gates": [{"site": "site-a", "gate": "main-in"}]})
+    fleet_ = app.state.fleet
+    assert fleet_.may_speak("box-c", "site-a", "main-in")
+    assert not fleet_.may_speak("box-a", "site-a", "main-in")
+    assert fleet_.may_speak("box-a", "site-a", "p-in")
+    assert not fleet_.may_speak("box-c", "site-a", "p-in")  # held by name by box A
+    moved = ok("PUT", "/api/v1/edges/box-a/assignment", json={"sites": ["site-a", "site-b"]})
+    assert moved["whole_sites"] == ["site-a", "site-b"]
+    assert fleet_.may_speak("box-a", "site-a", "p-in") and not fleet_.may_speak(
+        "box-a", "site-a", "main-in")  # box C still holds main-in by name
+    bad = api.post("/api/v1/edges", json={"id": "box-d", "sites": ["site-b"], "gates": [
+        {"site": "site-a", "gate": "main-in"}]})
+    assert bad.status_code == 422 and bad.json()["detail"]["reason"] == "gate_outside_sites"
+    missing = api.put("/api/v1/edges/box-z/assignment", json={"sites": ["site-a"]})
+    assert missing.status_code == 404 and missing.json()["detail"]["reason"] == "unknown_edge"
