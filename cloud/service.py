@@ -35,6 +35,29 @@ def migrate(db: str) -> int:
     return 0
 
 
+def rules_reset(db: str, reason: str) -> int:
+    """``gatepost cloud rules-reset``: start a new rules epoch, so every box replaces its
+    rules from a snapshot (running cloud processes republish within ``history_check_s``)."""
+    import json
+    from datetime import UTC, datetime
+
+    from cloud.society.epoch import ensure_epoch, reset_epoch
+
+    try:
+        database = Database(db)
+    except ValueError as exc:
+        print(f"gatepost cloud rules-reset: {exc}", file=sys.stderr)
+        return 2
+    try:
+        at = datetime.now(UTC).isoformat()
+        old = ensure_epoch(database, at)
+        new = reset_epoch(database, at, f"rules-reset: {reason}")
+    finally:
+        database.close()
+    print(json.dumps({"epoch": new, "was": old}))
+    return 0
+
+
 def copy(src: str, dst: str) -> int:
     """``gatepost cloud copy``: every table of *src* into the empty *dst*; prints the rows per
     table as JSON, exit 2 when the copy cannot go ahead."""

@@ -58,6 +58,9 @@ class CloudSettings(BaseSettings):
     smtp: str = Field("", title="SMTP server HOST:PORT for e-mail")
     mail_from: str = Field("gatepost@localhost", title="Sender of e-mail")
     batch_max: int = Field(500, ge=1, le=3000, title="Events stored per transaction, at most")
+    history_check_s: float = Field(5.0, ge=0, le=3600, title="How often each process checks "
+                                   "that the rules history did not go back (a restore) or "
+                                   "change epoch; 0: only on connect")
 
     @field_validator("mqtt_url", "payments_url", "public_url", "db", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""The edge's local HTTP API (read-only, JSON) and the guard's panel (``edge.panel``)."""
+"""The edge's local HTTP API (JSON: reads, and a rules resync) and the guard's panel
+(``edge.panel``)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,14 @@ def create_app(daemon: EdgeDaemon) -> FastAPI:
                 "locked": t.is_locked(daemon.clock.now()),
                 "locked_until": t.locked_until.isoformat() if t.locked_until else None,
                 "inside": daemon.presence.is_inside(t.vrn) if t.vrn else None}
+
+    @app.post("/api/rules/resync")
+    def resync() -> dict:
+        """Take a snapshot of every site's rules and replace the cache with it, whatever the
+        versions say (``gatepost edge resync``)."""
+        if daemon.link is None:
+            raise HTTPException(409, "this box has no cloud link to resync from")
+        return {"resync": daemon.link.resync()}
 
     app.state.sessions = mount_panel(app, daemon)
     guard_local_api(app, daemon.config.api.host, daemon.config.api.token, app.state.sessions,

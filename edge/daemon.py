@@ -269,6 +269,8 @@ class EdgeDaemon:
 
     def _on_rules(self, site: str, version: int) -> None:
         self.rules_versions[site] = version
+        # A snapshot of another epoch may bring the same number with other vehicles.
+        self._indexes.pop(site, None)
         self.ring.add({"type": "rules", "gate": None, "site": site, "version": version,
                        "at": self.clock.now().isoformat()})
         self.rules_touched(site)
@@ -282,6 +284,8 @@ class EdgeDaemon:
             "last_event_id": self.ring.last_id,
             "cloud_connected": bool(link and link.connected),
             "rules": dict(self.rules_versions),
+            "rules_epochs": {s: self.cache.epoch(s) for s in self.config.sites}
+            if self.cache else {},
             "outbox": self.outbox.size() if self.outbox else None,
             "last_seq": self.outbox.last_seq() if self.outbox else {},
             "gates": [lane.as_dict() for lane in self.lanes.values()],

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--password-stdin", action="store_true",
                     help="read the password from standard input instead of prompting")
 
+    rs = edge.add_parser("resync", help="replace this box's rules cache with a snapshot from "
+                         "the cloud, whatever the versions say")
+    rs.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
+    rs.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for the new snapshot of every site")
+
     cloud = sub.add_parser("cloud", help="the cloud API").add_subparsers(dest="cloud_cmd",
                                                                          required=True)
     cr = cloud.add_parser("run", help="run the cloud API and its MQTT side", description=(
@@ -106,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     cm = cloud.add_parser("migrate", help="bring a cloud database's schema to this release")
     cm.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
     _db_flag(cm)
+    cz = cloud.add_parser("rules-reset", help="start a new rules epoch: every box replaces its "
+                          "rules from a snapshot")
+    cz.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    _db_flag(cz)
+    cz.add_argument("--reason", default="operator", help="recorded with the new epoch")
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -286,33 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _add_guard(args: argparse.Namespace, cfg) -> int:
-    import getpass
-
-    from edge.accounts import Accounts
-    from edge.store.db import EdgeDB
-    from shared.clock import clock_from
-
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"password for {args.username}: ")
-        if getpass.getpass("again: ") != password:
-            print("the passwords differ", file=sys.stderr)
-            return 2
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    db = EdgeDB(cfg.data_dir / "edge.sqlite")
-    try:
-        Accounts(db, clock_from(cfg.clock_file)).add(args.username, args.role, password)
-    except ValueError as exc:
-        print(f"gatepost edge add-guard: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
-    print(f"{args.role} {args.username} added to {cfg.id}")
-    return 0
-
-
 def _edge(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -331,8 +315,11 @@ def _edge(args: argparse.Namespace) -> int:
     except ValueError as exc:  # TOML syntax
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 2
-    if args.edge_cmd == "add-guard":
-        return _add_guard(args, cfg)
+    if args.edge_cmd in ("add-guard", "resync"):
+        from gatepost import cli_edge
+
+        return cli_edge.add_guard(args, cfg) if args.edge_cmd == "add-guard" else \
+            cli_edge.resync(args, cfg)
     if args.validate_config:
         print(f"{args.config}: OK ({len(cfg.gates)} gates, sites {', '.join(cfg.sites)})")
         return 0

@@ -1,4 +1,5 @@
-"""The ``gatepost cloud …`` commands: run, migrate, copy, provision, add-staff, add-edge."""
+"""The ``gatepost cloud …`` commands: run, migrate, copy, rules-reset, provision, add-staff,
+add-edge."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def cloud_command(args: argparse.Namespace) -> int:
         from cloud.service import migrate
 
         return migrate(args.db or _cloud_db(args))
+    if args.cloud_cmd == "rules-reset":
+        from cloud.service import rules_reset
+
+        return rules_reset(args.db or _cloud_db(args), args.reason)
     return _cloud_run(args)
 
 

@@ -76,6 +76,7 @@ class Topics:
     ALL_AVAILABLE = f"{PREFIX}/edge/+/available"
     ALL_GATES = f"{PREFIX}/edge/+/gates"
     ALL_RESPONSES = f"{PREFIX}/edge/+/responses"
+    ALL_VERSIONS = f"{PREFIX}/site/+/rules/version"
 
     @staticmethod
     def parse_edge(topic: str) -> str | None:
@@ -240,6 +241,8 @@ class RulesDelta(_Model):
     from_version: int = Field(ge=0)
     to_version: int = Field(ge=1)
     changes: list[Change]
+    epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
+                       "belongs to; a box holding another epoch takes a snapshot")
 
 
 class RulesVersion(_Model):
@@ -248,6 +251,8 @@ class RulesVersion(_Model):
     type: Literal["rules.version"] = "rules.version"
     site: str
     version: int = Field(ge=0)
+    epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
+                       "belongs to; a box holding another epoch takes a snapshot")
 
 
 class RulesSnapshot(_Model):
@@ -261,3 +266,5 @@ class RulesSnapshot(_Model):
     accounts: list[AccountRule] = Field(default_factory=list)
     parkings: list[ParkingRule] = Field(default_factory=list)
     subscriptions: list[SubscriptionRule] = Field(default_factory=list)
+    epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
+                       "belongs to; a box holding another epoch takes a snapshot")

@@ -103,3 +103,29 @@ def test_presence(db):
     with db.write() as c:
         p.set(c, "MH12AB1234", True, NOW)
     assert p.is_inside("MH12AB1234") is True
+
+
+def test_a_delta_of_another_epoch_is_never_applied(db):
+    cache = RulesCache(db)
+    cache.apply_snapshot(snapshot(5, tag("AA01")).model_copy(update={"epoch": "e1"}))
+    assert cache.epoch(SITE) == "e1"
+    block = [Change(op="tag.upsert", tag=tag("AA01", status=TagStatus.BLOCKED))]
+    # The numbers follow, the history does not: a snapshot is needed, nothing is applied.
+    other = RulesDelta(site=SITE, from_version=5, to_version=6, changes=block, epoch="e2")
+    assert cache.apply_delta(other) == "epoch"
+    assert cache.version(SITE) == 5 and cache.tag("AA01").status is TagStatus.ACTIVE
+    same = other.model_copy(update={"epoch": "e1"})
+    assert cache.apply_delta(same) == "applied" and cache.tag("AA01").status is TagStatus.BLOCKED
+    # A snapshot replaces what is held even with a lower number (a restored cloud).
+    cache.apply_snapshot(snapshot(2, tag("AA01")).model_copy(update={"epoch": "e2"}))
+    assert (cache.version(SITE), cache.epoch(SITE)) == (2, "e2")
+    assert cache.tag("AA01").status is TagStatus.ACTIVE
+
+
+def test_resync_marks_every_site_for_a_snapshot(db):
+    cache = RulesCache(db)
+    cache.apply_snapshot(snapshot(5, tag("AA01")).model_copy(update={"epoch": "e1"}))
+    assert cache.request_resync() == [SITE]
+    assert cache.epoch(SITE) == "!resync" and cache.version(SITE) == 5
+    delta = RulesDelta(site=SITE, from_version=5, to_version=6, changes=[], epoch="e1")
+    assert cache.apply_delta(delta) == "epoch"

@@ -28,7 +28,7 @@ def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
                 "events_queued": link.writer.depth if link else 0,
                 "counters": (link.counters.snapshot() if link else {})
                 | {"rejected_requests": rejected["requests"]},
-                "rules": rules.versions()}
+                "rules": rules.versions(), "rules_epoch": rules.epoch()}
 
     @r.get("/api/v1/events")
     def events(site: str | None = None, gate: str | None = None, type: str | None = None,

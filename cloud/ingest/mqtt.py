@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from cloud.fleet import Fleet
 from cloud.ingest.writer import EventWriter
 from cloud.settings import CloudSettings
+from cloud.society.epoch import reset_epoch
 from cloud.society.rules import RulesService
 from cloud.storage import Database
 from cloud.storage.dialect import upsert_sql
@@ -62,6 +63,11 @@ class CloudMqtt:
         self._pending: dict[str, tuple[dict, str, threading.Event, list[CommandResponse]]] = {}
         self._pending_lock = threading.Lock()
         self.writer = EventWriter(db, clock, self._ack, self.counters, settings.batch_max)
+        # (site, epoch) -> the highest version published, as this process has seen
+        self._seen: dict[tuple[str, str], int] = {}
+        self._seen_lock = threading.Lock()
+        self._published_epoch = ""
+        self._stopping = threading.Event()
         self.on_stored = self.writer.on_stored  # run once per newly stored event
 
     def start(self, rules: RulesService) -> None:
@@ -83,9 +89,13 @@ class CloudMqtt:
         c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10,
                         clean_start=True)
         c.loop_start()
+        if self.settings.history_check_s > 0:
+            threading.Thread(target=self._watch_history, name="rules-history",
+                             daemon=True).start()
 
     def stop(self) -> None:
         """Store what is queued, then disconnect and stop paho's thread."""
+        self._stopping.set()
         self.writer.stop()
         if self._client:
             self._client.disconnect()
@@ -98,13 +108,22 @@ class CloudMqtt:
         share = f"$share/{self.settings.mqtt_share_group}/"
         # Events are shared: each goes to one process of the group. The rest every process
         # needs: retained availability and gate claims, and the answers to its own commands.
+        # The retained versions too: one of this epoch that the database has not reached
+        # says the database went back (a restore), and the epoch must change.
         client.subscribe([(share + Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1),
-                          (Topics.ALL_GATES, 1), (Topics.ALL_RESPONSES, 1)])
+                          (Topics.ALL_GATES, 1), (Topics.ALL_RESPONSES, 1),
+                          (Topics.ALL_VERSIONS, 1)])
         self.connected.set()
         log.info("cloud connected to %s as %s", self.mqtt_url, self.settings.mqtt_client_id)
-        if self.rules:
+        self.publish_versions()
+
+    def publish_versions(self) -> None:
+        """Publish every site's current version and epoch, retained."""
+        if self.rules and self._client is not None:
+            epoch = self.rules.epoch()
             for site, version in self.rules.versions().items():
-                self._publish_version(site, version)
+                self._publish_version(site, version, epoch)
+            self._published_epoch = epoch
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -120,11 +139,11 @@ class CloudMqtt:
             return
         if len(delta.changes) <= MAX_DELTA_CHANGES:
             self._client.publish(Topics.rules_delta(delta.site), delta.model_dump_json(), qos=1)
-        self._publish_version(delta.site, delta.to_version)
+        self._publish_version(delta.site, delta.to_version, delta.epoch)
 
-    def _publish_version(self, site: str, version: int) -> None:
+    def _publish_version(self, site: str, version: int, epoch: str) -> None:
         assert self._client is not None
-        msg = RulesVersion(site=site, version=version)
+        msg = RulesVersion(site=site, version=version, epoch=epoch)
         self._client.publish(Topics.rules_version(site), msg.model_dump_json(), qos=1,
                              retain=True)
 
@@ -148,6 +167,15 @@ class CloudMqtt:
         if msg.topic.endswith("/responses"):
             self._resolve(edge, msg.topic, msg.payload)
             return
+        if msg.topic.endswith("/rules/version"):
+            if msg.payload:  # retained (held before this session) or a peer's, or our own
+                v = RulesVersion.model_validate_json(msg.payload)
+                with self._seen_lock:
+                    if v.version > self._seen.get((v.site, v.epoch), -1):
+                        self._seen[(v.site, v.epoch)] = v.version
+                if msg.retain:
+                    self.check_history()
+            return
         try:
             event = Event.model_validate_json(msg.payload)
             if event.edge != edge:
@@ -164,6 +192,38 @@ class CloudMqtt:
             self.fleet.refuse(event.edge, "event", event.site, event.gate, msg.topic, event.id)
             return
         self.writer.put(event)
+
+    def check_history(self) -> None:
+        """Whether the database went back: a version of its epoch was published (retained at
+        the broker, or seen since) that the database has not reached (restored from a
+        backup, failed over to a replica that lagged). Then start a new epoch, once across
+        processes, so every box replaces its rules. Also republish when the epoch changed
+        under this process (``gatepost cloud rules-reset``)."""
+        if self.rules is None:
+            return
+        epoch = self.rules.epoch()
+        ours = self.rules.versions()
+        with self._seen_lock:
+            ahead = [(site, v) for (site, e), v in self._seen.items()
+                     if e == epoch and site in ours and v > ours[site]]
+        if ahead:
+            site, v = ahead[0]
+            self.counters.inc("history_rewound")
+            new = reset_epoch(self.db, self.clock.now().isoformat(),
+                              f"restore detected: {site} v{v} was published, the database "
+                              f"holds v{ours[site]}", only_if=epoch)
+            epoch = new or self.rules.epoch()
+        if epoch != self._published_epoch:
+            self.publish_versions()
+
+    def _watch_history(self) -> None:
+        while not self._stopping.wait(self.settings.history_check_s):
+            try:
+                if self.connected.is_set():
+                    self.check_history()
+            except Exception:
+                self.counters.inc("history_check_errors")
+                log.exception("checking the rules history failed")
 
     def store_event(self, e: Event) -> bool:
         """Store one event at once (acked and hooked as a batch of one); False when it was

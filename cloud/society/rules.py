@@ -11,6 +11,7 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.parking.rules import site_parking_rules
+from cloud.society.epoch import ensure_epoch, epoch_of
 from cloud.storage import Database, Row, Tx
 from cloud.storage.dialect import for_update, upsert_sql
 from shared import vrn as vrn_rules
@@ -52,6 +53,7 @@ class RulesService:
         self.db = db
         self.clock = clock
         self.publish = publish
+        ensure_epoch(db, clock.now().isoformat())
 
     # Helpers --------------------------------------------------------------------------------
     def _commit_changes(self, c: Tx, site: str,
@@ -60,7 +62,8 @@ class RulesService:
                             (site,)).scalar())
         new = old + 1
         c.execute("UPDATE sites SET rules_version = ? WHERE id = ?", (new, site))
-        delta = RulesDelta(site=site, from_version=old, to_version=new, changes=changes)
+        delta = RulesDelta(site=site, from_version=old, to_version=new, changes=changes,
+                           epoch=epoch_of(c))
         c.execute("INSERT INTO rule_changes(site, version, changes, at) VALUES (?, ?, ?, ?)",
                   (site, new, json.dumps([ch.model_dump(mode="json") for ch in changes]),
                    self.clock.now().isoformat()))
@@ -316,14 +319,20 @@ class RulesService:
                                     pw_hash=r["pw_hash"])
                         for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
             parkings, subs = site_parking_rules(c, site)
+            epoch = epoch_of(c)
         return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
                              tags=tags, accounts=accounts, parkings=parkings,
-                             subscriptions=subs)
+                             subscriptions=subs, epoch=epoch)
 
     def versions(self) -> dict[str, int]:
         """Current rules version of every site."""
         return {r[0]: int(r[1]) for r in
                 self.db.conn.execute("SELECT id, rules_version FROM sites")}
+
+    def epoch(self) -> str:
+        """The epoch of the rules history (see ``cloud.society.epoch``)."""
+        with self.db.read() as c:
+            return epoch_of(c)
 
     def gate(self, site: str, gate: str) -> Row:
         """One gate, with its command key."""

@@ -3,8 +3,9 @@ HTTP (httpx) for full snapshots.
 
 Reconnect is the normal path: connected only on a successful CONNACK, then resubscribe,
 republish ``available``, and resend everything still in the outbox. Rule messages are handled
-in order on one thread; a delta that does not follow the held version, a newer retained
-version, or a fresh cache triggers a snapshot fetch.
+in order on one thread. A delta or version of another epoch (the cloud's rules history was
+restored, re-created or reset), a delta that does not follow the held version, a version other
+than the held one, a fresh cache, or ``resync`` trigger a snapshot, which replaces the cache.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from edge.store.cache import RulesCache
+from edge.store.cache import RESYNC, RulesCache
 from edge.store.outbox import Outbox
 from shared.contract import (
     Ack,
@@ -243,21 +244,45 @@ class CloudLink:
                     delta: RulesDelta = item[1]
                     result = self.cache.apply_delta(delta)
                     self.counters.inc(f"delta_{result}")
-                    if result == "gap":
+                    if result in ("gap", "epoch"):
                         self._snapshot(delta.site)
                     elif result == "applied" and self.on_rules:
                         self.on_rules(delta.site, delta.to_version)
                 elif kind == "version":
                     v: RulesVersion = item[1]
-                    if v.site in self.sites and v.version > self.cache.version(v.site):
+                    if v.site in self.sites and self._stale(v):
                         self._snapshot(v.site)
                 elif kind == "fresh":
-                    if self.cache.version(item[1]) == 0:  # never synced: load everything
-                        self._snapshot(item[1])
+                    site = item[1]
+                    if self.cache.version(site) == 0 or self.cache.epoch(site) == RESYNC:
+                        self._snapshot(site)
                 elif kind == "snapshot":
                     self._snapshot(item[1])
             except Exception:
                 log.exception("rules sync step %s failed", kind)
+
+    def _stale(self, v: RulesVersion) -> bool:
+        """Whether the cloud's current version says the held rules are not its rules: another
+        epoch (a restored, re-created or reset cloud), a newer version, or an older one (a
+        history that went back without a new epoch: the cloud's word wins)."""
+        held, epoch = self.cache.version(v.site), self.cache.epoch(v.site)
+        if v.epoch != epoch:
+            self.counters.inc("version_epoch")
+            return True
+        if v.version < held:
+            self.counters.inc("version_rewound")
+            log.warning("the cloud's rules of %s are at v%s, behind the v%s held: resyncing",
+                        v.site, v.version, held)
+            return True
+        return v.version > held
+
+    def resync(self) -> list[str]:
+        """Take a snapshot of every site's rules now and replace the cache with it, whatever
+        the versions say (``gatepost edge resync``); the sites."""
+        self.counters.inc("resyncs")
+        for site in self.sites:
+            self._sync_q.put(("snapshot", site))
+        return list(self.sites)
 
     def _snapshot(self, site: str) -> None:
         """Fetch and apply the full rules; retry in the background while the cloud is away."""
@@ -279,8 +304,9 @@ class CloudLink:
         if site in self._snapshot_failing:
             self._snapshot_failing.discard(site)
             log.info("rules snapshot of %s recovered", site)
-        if snap.version >= self.cache.version(site):
-            self.cache.apply_snapshot(snap)
-            self.counters.inc("snapshots")
-            if self.on_rules:
-                self.on_rules(site, snap.version)
+        # The cloud's whole rule set as of now replaces what is held, whatever the numbers:
+        # steps run one at a time, so nothing newer was applied since it was asked for.
+        self.cache.apply_snapshot(snap)
+        self.counters.inc("snapshots")
+        if self.on_rules:
+            self.on_rules(site, snap.version)

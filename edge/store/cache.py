@@ -33,6 +33,9 @@ def _tag_row(t: TagRule) -> dict:
     }
 
 
+RESYNC = "!resync"  # an epoch no cloud draws: the next sync step takes a snapshot
+
+
 class RulesCache:
     """Reads on any thread in microseconds; writes as whole snapshots or ordered deltas."""
 
@@ -118,6 +121,19 @@ class RulesCache:
                                    (site,)).fetchone()
         return int(row[0]) if row else 0
 
+    def epoch(self, site: str) -> str:
+        """The cloud rules history the held version belongs to ('' before any epoch)."""
+        row = self.db.conn.execute("SELECT epoch FROM site_rules WHERE site = ?",
+                                   (site,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def request_resync(self) -> list[str]:
+        """Mark every site's rules for a snapshot at the next sync step (a stopped daemon's
+        next start); the sites marked."""
+        with self.db.write() as c:
+            c.execute("UPDATE site_rules SET epoch = ?", (RESYNC,))
+            return [r[0] for r in c.execute("SELECT site FROM site_rules ORDER BY site")]
+
     def counts(self) -> dict[str, int]:
         """How many rows of each kind are cached."""
         c = self.db.conn
@@ -160,32 +176,38 @@ class RulesCache:
                       (snap.site, *(a.username for a in snap.accounts)))
             for a in snap.accounts:
                 self._upsert_account(c, snap.site, a)
-            self._set_version(c, snap.site, snap.version)
-        log.info("rules of %s replaced by snapshot v%s (%s tags)", snap.site, snap.version,
-                 len(snap.tags))
+            self._set_version(c, snap.site, snap.version, snap.epoch)
+        log.info("rules of %s replaced by snapshot v%s of epoch %s (%s tags)", snap.site,
+                 snap.version, snap.epoch or "-", len(snap.tags))
 
     def apply_delta(self, delta: RulesDelta) -> str:
-        """Apply a delta that follows the held version: "applied", "stale" or "gap"."""
+        """Apply a delta that follows what is held: "applied"; "stale" (a copy of one applied
+        already); "epoch" (of another rules history) or "gap" (does not follow): take a
+        snapshot."""
         with self.db.write() as c:
-            held = self._version(c, delta.site)
+            held, epoch = self._held(c, delta.site)
+            if delta.epoch != epoch:
+                return "epoch"
             if delta.to_version <= held:
                 return "stale"
             if delta.from_version != held:
                 return "gap"
             for ch in delta.changes:
                 self._apply_change(c, delta.site, ch)
-            self._set_version(c, delta.site, delta.to_version)
+            self._set_version(c, delta.site, delta.to_version, epoch)
         return "applied"
 
     @staticmethod
-    def _version(c, site: str) -> int:
-        row = c.execute("SELECT version FROM site_rules WHERE site = ?", (site,)).fetchone()
-        return int(row[0]) if row else 0
+    def _held(c, site: str) -> tuple[int, str]:
+        row = c.execute("SELECT version, epoch FROM site_rules WHERE site = ?",
+                        (site,)).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, "")
 
     @staticmethod
-    def _set_version(c, site: str, version: int) -> None:
-        c.execute("INSERT INTO site_rules(site, version) VALUES (?, ?) ON CONFLICT(site) "
-                  "DO UPDATE SET version = excluded.version", (site, version))
+    def _set_version(c, site: str, version: int, epoch: str) -> None:
+        c.execute("INSERT INTO site_rules(site, version, epoch) VALUES (?, ?, ?) ON "
+                  "CONFLICT(site) DO UPDATE SET version = excluded.version, epoch = "
+                  "excluded.epoch", (site, version, epoch))
 
     @staticmethod
     def _apply_change(c, site: str, ch: Change) -> None:

@@ -104,6 +104,10 @@ MIGRATIONS = [
         ) WITHOUT ROWID
         """,
     ),
+    # The cloud's rules history the cached version belongs to ('': a cloud before epochs;
+    # '!resync': `gatepost edge resync` asked for a snapshot while the daemon was stopped).
+    sql_migration("010_rules_epoch",
+                  "ALTER TABLE site_rules ADD COLUMN epoch TEXT NOT NULL DEFAULT ''"),
 ]
 
 

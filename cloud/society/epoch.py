@@ -1,0 +1,54 @@
+"""The epoch of the cloud's rules: a random id of one rules history.
+
+Versions count changes within a history. A database restored from a backup, a re-created one
+or an operator's ``gatepost cloud rules-reset`` starts another history, and the numbers alone
+cannot tell: version 12 of the restored rules is not version 12 of the rules the boxes hold.
+Every version, delta and snapshot carries the epoch, and a box that sees another epoch replaces
+its cache from a snapshot. A new database draws its epoch on first use; a restore that went
+round our tools is found by the MQTT side (``cloud.ingest.mqtt``): the broker still retains a
+version of this epoch that the database has not reached, so the history went back.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from cloud.storage import Database, Tx
+from cloud.storage.dialect import insert_ignore_sql
+
+log = logging.getLogger(__name__)
+
+
+def _draw() -> str:
+    return secrets.token_hex(8)
+
+
+def ensure_epoch(db: Database, at: str) -> str:
+    """This database's epoch, drawn now if it has none."""
+    with db.write() as c:
+        c.execute(insert_ignore_sql("rules_epoch", ("id", "epoch", "since", "cause")),
+                  (1, _draw(), at, "created"))
+        return epoch_of(c)
+
+
+def epoch_of(c: Tx) -> str:
+    """The epoch, read in the caller's transaction ('' before ``ensure_epoch``)."""
+    row = c.execute("SELECT epoch FROM rules_epoch WHERE id = 1").fetchone()
+    return str(row[0]) if row else ""
+
+
+def reset_epoch(db: Database, at: str, cause: str, only_if: str | None = None) -> str | None:
+    """Start a new rules history; the new epoch. With *only_if*, only while the epoch is
+    still that one (several processes that find one restore reset it once): None if not."""
+    new = _draw()
+    with db.write() as c:
+        if only_if is None:
+            c.execute("DELETE FROM rules_epoch WHERE id = 1")
+            c.execute("INSERT INTO rules_epoch(id, epoch, since, cause) VALUES (1, ?, ?, ?)",
+                      (new, at, cause))
+        elif c.execute("UPDATE rules_epoch SET epoch = ?, since = ?, cause = ? WHERE id = 1 "
+                       "AND epoch = ?", (new, at, cause, only_if)).rowcount != 1:
+            return None
+    log.warning("rules epoch is now %s (%s): every box will replace its rules", new, cause)
+    return new
