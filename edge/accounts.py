@@ -1,8 +1,11 @@
 """Guard and supervisor accounts on the edge box: scrypt hashes, lockout, no default account.
 
 Passwords are hashed with scrypt (a slow, memory-hard KDF) and never stored or logged in clear.
-Five wrong passwords in a row lock an account for 15 minutes; an unknown user name fails the
-same way a wrong password does, after the same work, so names cannot be probed.
+Ten wrong passwords in a row lock an account for 15 minutes; an unknown user name fails the
+same way a wrong password does, after the same work, so names cannot be probed. The panel
+slows each client address down after three failures (``edge.panel.throttle``), so the lockout
+is reached only by guessing spread over many addresses, and it never ends a session that is
+already signed in.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from shared.clock import Clock
 from shared.passwords import hash_password, verify_password
 
 Role = Literal["guard", "supervisor"]
-MAX_FAILURES = 5
+MAX_FAILURES = 10
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 __all__ = ["Accounts", "Login", "hash_password", "verify_password"]

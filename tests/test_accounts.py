@@ -45,11 +45,11 @@ def test_no_default_account_and_a_good_login(accounts):
     assert ok.ok and ok.role == "supervisor"
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(accounts):
+def test_ten_wrong_passwords_lock_the_account_for_a_while(accounts):
     acc, clock = accounts
     acc.add("ravi", "guard", "long enough pw")
-    results = [acc.login("ravi", "wrong password").reason for _ in range(5)]
-    assert results == ["bad_credentials"] * 4 + ["locked"]
+    results = [acc.login("ravi", "wrong password").reason for _ in range(10)]
+    assert results == ["bad_credentials"] * 9 + ["locked"]
     assert acc.login("ravi", "long enough pw").reason == "locked"  # even the right one
     clock.t += timedelta(minutes=16)
     assert acc.login("ravi", "long enough pw").ok
@@ -84,3 +84,31 @@ def test_add_guard_command(tmp_path: Path):
                             "--config", str(cfg), "--username", "x", "--password-stdin"],
                            input="short\n", capture_output=True, text=True, timeout=30)
     assert short.returncode == 2 and "at least" in short.stderr
+
+
+def test_the_throttle_backs_off_per_address_and_forgets_on_success():
+    from edge.panel.throttle import LoginThrottle
+
+    now = [0.0]
+    t = LoginThrottle(free=3, base_s=1.0, max_s=8.0, now=lambda: now[0])
+    for _ in range(3):
+        assert t.wait_s("10.0.0.9") == 0
+        t.failed("10.0.0.9")
+    waits = []
+    for _ in range(5):  # each failure after the free ones doubles the wait, up to the cap
+        waits.append(t.wait_s("10.0.0.9"))
+        now[0] += waits[-1]
+        t.failed("10.0.0.9")
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert t.wait_s("10.0.0.7") == 0  # another device is not slowed
+    t.succeeded("10.0.0.9")
+    assert t.wait_s("10.0.0.9") == 0
+
+
+def test_the_throttle_holds_a_bounded_number_of_addresses():
+    from edge.panel.throttle import LoginThrottle
+
+    t = LoginThrottle(free=0, capacity=3, now=lambda: 0.0)
+    for i in range(5):
+        t.failed(f"10.0.0.{i}")
+    assert t.wait_s("10.0.0.0") == 0 and t.wait_s("10.0.0.4") > 0

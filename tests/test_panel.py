@@ -109,18 +109,51 @@ def test_open_without_csrf_is_refused_and_nothing_opens(panel):
     assert d.counters["guard_overrides"] == 0
 
 
-def test_five_wrong_passwords_lock_the_account(panel):
+def _from(url: str, addr: str) -> httpx.Client:
+    """A client whose requests come from another loopback address (another device)."""
+    return httpx.Client(base_url=url, timeout=10,
+                        transport=httpx.HTTPTransport(local_address=addr))
+
+
+def _try(c: httpx.Client, user: str, password: str) -> httpx.Response:
+    return c.post("/login", data={"username": user, "password": password,
+                                  "csrf": _csrf(c.get("/login").text)})
+
+
+def test_wrong_passwords_slow_their_own_device_and_never_end_a_live_session(panel):
     d, url, _ = panel
-    c = httpx.Client(base_url=url, timeout=10)
-    for i in range(5):
-        r = c.post("/login", data={"username": "ravi", "password": f"wrong-{i}",
-                                   "csrf": _csrf(c.get("/login").text)})
-        assert r.status_code == 200 and "gp_session" not in r.cookies
-    assert "locked for 15 minutes" in r.text
-    r = c.post("/login", data={"username": "ravi", "password": PASSWORD,
-                               "csrf": _csrf(c.get("/login").text)})
+    guard = login(url)  # the guard at the booth, signed in
+    attacker = _from(url, "127.0.0.2")
+    answers = [_try(attacker, "ravi", f"wrong-{i}") for i in range(5)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429, 429]
+    assert "Wrong user name or password" in answers[0].text
+    assert "Too many wrong passwords from this device" in answers[-1].text
+    assert d.counters["panel_login_throttled"] == 2
+    # Throttled tries never reach the account: the guard is neither locked nor signed out.
+    assert guard.get("/").status_code == 200
+    other_device = _from(url, "127.0.0.3")
+    assert _try(other_device, "ravi", PASSWORD).status_code == 303
+    assert d.counters.get("panel_login_locked", 0) == 0
+
+
+def test_guessing_from_many_addresses_locks_the_account_not_the_live_session(panel):
+    d, url, _ = panel
+    guard = login(url)
+    for i in range(10):  # one wrong password from each of ten devices
+        r = _try(_from(url, f"127.0.1.{i + 1}"), "ravi", "not the password")
+    assert "locked for 15 minutes" in r.text and d.counters["panel_login_locked"] == 1
+    r = _try(_from(url, "127.0.2.1"), "ravi", PASSWORD)
     assert "locked for 15 minutes" in r.text and "gp_session" not in r.cookies
-    assert d.counters["panel_login_locked"] == 2
+    assert guard.get("/").status_code == 200  # the booth's session goes on
+
+
+def test_the_login_page_shows_known_messages_only(panel):
+    _, url, _ = panel
+    c = httpx.Client(base_url=url, timeout=10)
+    page = c.get("/login", params={"error": "Call 555-0100 to verify your account"}).text
+    assert "555-0100" not in page and 'role="alert"' not in page
+    assert "Your session ended" in c.get("/login", params={"error": "expired"}).text
+    assert 'role="alert"' not in c.get("/login", params={"error": "x" * 5000}).text
 
 
 def test_idle_session_is_logged_out(panel):

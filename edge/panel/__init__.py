@@ -22,11 +22,12 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from edge.accounts import Accounts
+from edge.accounts import Accounts, Login
 from edge.panel import queries
 from edge.panel.live import alert_text, with_plain
 from edge.panel.live import context as live_context
 from edge.panel.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions
+from edge.panel.throttle import LoginThrottle
 from edge.remote import correct_presence
 from shared.vocab import Outcome, Reason
 
@@ -37,6 +38,13 @@ HERE = Path(__file__).parent
 OPEN_REASONS = ["Visitor let in", "Delivery", "Emergency vehicle", "Reader or camera fault",
                 "Resident without tag"]
 LIVE_TYPES = {"decision", "open", "pass", "fault", "alert", "presence", "hold"}
+# The sign-in page shows one of these or nothing: never text from the request.
+LOGIN_ERRORS = {
+    "bad_credentials": "Wrong user name or password.",
+    "locked": "This account is locked for 15 minutes after repeated failures.",
+    "throttled": "Too many wrong passwords from this device: wait a little and try again.",
+    "expired": "Your session ended. Sign in again.",
+}
 
 
 class _Redirect(Exception):
@@ -47,6 +55,7 @@ class _Redirect(Exception):
 def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
     """Add the panel's pages to the edge's app; returns the session store (tests read it)."""
     sessions = Sessions(daemon.config.api.idle_logout_min * 60)
+    throttle = LoginThrottle()
 
     def accounts() -> Accounts:
         assert daemon.db, "the daemon must be started before the panel serves"
@@ -85,31 +94,44 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         resp.set_cookie(key, value, httponly=True, samesite="strict", secure=secure, path="/")
 
     # Sign in and out ----------------------------------------------------------------------
-    @app.get("/login")
-    def login_form(request: Request, error: str = "") -> Response:
-        """The sign-in page (sets a one-off CSRF cookie for the login form)."""
+    def login_page(request: Request, error: str) -> Response:
         token = secrets.token_urlsafe(24)
-        resp = page(request, "login.html", None, csrf=token, error=error,
+        resp = page(request, "login.html", None, csrf=token, error=LOGIN_ERRORS.get(error, ""),
                     no_accounts=accounts().count() == 0)
         set_cookie(resp, LOGIN_COOKIE, token)
         return resp
 
+    @app.get("/login")
+    def login_form(request: Request, error: str = "") -> Response:
+        """The sign-in page (sets a one-off CSRF cookie for the login form). ``error`` is a
+        code; only the known ones show a message, never the text given."""
+        return login_page(request, error)
+
     @app.post("/login")
     def login(request: Request, username: str = Form(""), password: str = Form(""),
               csrf: str = Form("")) -> Response:
-        """Check the password (lockout after five failures) and start a session."""
+        """Check the password and start a session. Wrong passwords slow down their own
+        address (``throttle``) before they can lock the account; a lockout never ends a
+        session that is already signed in."""
         cookie = request.cookies.get(LOGIN_COOKIE) or ""
         if not csrf or not secrets.compare_digest(cookie, csrf):
             daemon.counters.inc("panel_csrf_refused")
             raise HTTPException(403, "the sign-in form's CSRF token is missing or wrong")
-        result = accounts().login(username, password)
+        addr = request.client.host if request.client else "?"
+        if throttle.wait_s(addr) > 0:
+            daemon.counters.inc("panel_login_throttled")
+            resp = login_page(request, "throttled")
+            resp.status_code = 429
+            return resp
+        if len(username) > 200 or len(password) > 1024:  # no account has such; no echo back
+            result = Login(False, "bad_credentials")
+        else:
+            result = accounts().login(username, password)
         daemon.counters.inc(f"panel_login_{result.reason}")
         if not result.ok:
-            msg = ("This account is locked for 15 minutes after repeated failures."
-                   if result.reason == "locked" else "Wrong user name or password.")
-            if result.reason == "locked":
-                sessions.end_user(username)
-            return login_form(request, msg)
+            throttle.failed(addr)
+            return login_page(request, result.reason)
+        throttle.succeeded(addr)
         s = sessions.create(result.username, result.role)
         resp = RedirectResponse("/", status_code=303)
         set_cookie(resp, COOKIE, s.id)
