@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.vocab import Direction, EventType, TagStatus, VehicleType
 
 PREFIX = "gatepost/v1"
+MAX_EVENT_BYTES = 64 * 1024  # an event's JSON, at most: the cloud refuses larger ones
+MAX_DELTA_BYTES = 3 * 1024 * 1024  # larger deltas go out as a version bump (a snapshot)
 SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -108,12 +110,12 @@ class _Model(BaseModel):
 class Event(_Model):
     """One thing that happened at a gate. ``id`` is ``<gate>:<seq>``, unique and idempotent."""
 
-    id: str = Field(description="'<gate>:<seq>', seq increasing per gate from 1")
+    id: str = Field(max_length=100, description="'<gate>:<seq>', seq increasing per gate from 1")
     type: EventType
-    site: str
-    edge: str
-    gate: str
-    seq: int = Field(ge=1)
+    site: str = Field(max_length=64)
+    edge: str = Field(max_length=64)
+    gate: str = Field(max_length=64)
+    seq: int = Field(ge=1, le=2**62)
     at: datetime = Field(description="business time of the edge clock, ISO 8601")
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -122,7 +124,7 @@ class Ack(_Model):
     """Event ids the cloud has stored; the edge deletes them from its outbox."""
 
     type: Literal["ack"] = "ack"
-    ids: list[str]
+    ids: list[str] = Field(max_length=100_000)
 
 
 class GateRule(_Model):
@@ -140,14 +142,14 @@ class EdgeGates(_Model):
     """The gates one box serves, retained so the cloud can route commands."""
 
     type: Literal["edge.gates"] = "edge.gates"
-    edge: str
-    gates: list[dict[str, str]]
+    edge: str = Field(max_length=64)
+    gates: list[dict[str, str]] = Field(max_length=1000)
 
 
 class CommandResponse(_Model):
     """A box's answer to one command."""
 
-    transaction: str = Field(description="the command id")
+    transaction: str = Field(max_length=100, description="the command id")
     status: Literal["ok", "error"]
     data: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None

@@ -38,6 +38,8 @@ class Box:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{edge}")
         self.c.username_pw_set(edge_user(edge), password)
         self.c.on_message = self._on_message
+        self.dropped = threading.Event()
+        self.c.on_disconnect = lambda *a: self.dropped.set()
         self.ready = threading.Event()
         self.c.on_subscribe = lambda *a: self.ready.set()
         self.c.connect("127.0.0.1", port)
@@ -72,7 +74,9 @@ class Box:
             qos=1, retain=True).wait_for_publish(5)
 
     def close(self) -> None:
-        self.c.publish(Topics.edge_gates(self.edge), b"", qos=1, retain=True).wait_for_publish(5)
+        if self.c.is_connected():  # clear the retained claim (the broker is removed anyway)
+            self.c.publish(Topics.edge_gates(self.edge), b"", qos=1,
+                           retain=True).wait_for_publish(5)
         self.c.loop_stop()
         self.c.disconnect()
 
@@ -218,3 +222,21 @@ def test_a_gate_named_for_a_new_box_leaves_the_old_one(fleet):
     assert bad.status_code == 422 and bad.json()["detail"]["reason"] == "gate_outside_sites"
     missing = api.put("/api/v1/edges/box-z/assignment", json={"sites": ["site-a"]})
     assert missing.status_code == 404 and missing.json()["detail"]["reason"] == "unknown_edge"
+
+
+def test_oversized_and_overlong_messages_are_refused(fleet):
+    api, _, app, boxes = fleet
+    a = boxes["box-a"]
+    counters = app.state.link.counters
+    a.event("site-a", "main-in", 1, outcome="open", detail="x" * 100_000)  # 100 kB of data
+    long_site = ('{"id": "main-in:2", "type": "decision", "site": "%s", "edge": "box-a", '
+                 '"gate": "main-in", "seq": 2, "at": "2026-12-05T10:00:00+00:00"}' % ("s" * 5000))
+    a.c.publish(Topics.edge_events("box-a"), long_site, qos=1)
+    a.event("site-a", "main-in", 3, outcome="open")
+    wait_until(lambda: counters["stored"] == 1, 10, what="the small event stored")
+    assert counters["rejected_events"] == 2
+    # 5 MB is over the broker's packet limit: the box is disconnected, nothing arrives.
+    a.c.publish(Topics.edge_events("box-a"), b"{" + b" " * 5_000_000 + b"}", qos=1)
+    assert a.dropped.wait(10)
+    stored = api.get("/api/v1/events", params={"site": "site-a"}).json()["events"]
+    assert [e["seq"] for e in stored] == [3]

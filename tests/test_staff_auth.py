@@ -44,7 +44,7 @@ def reason(r: httpx.Response) -> str:
 
 
 def test_no_key_no_entry_except_the_public_doors(cloud):
-    url, _, _ = cloud
+    url, admin, _ = cloud
     anon = httpx.Client(base_url=url, timeout=10)
     assert anon.get("/api/v1/health").status_code == 200
     assert anon.get("/openapi.json").status_code == 200
@@ -54,6 +54,22 @@ def test_no_key_no_entry_except_the_public_doors(cloud):
         assert r.status_code == 401 and reason(r) == "unauthenticated", path
     bad = httpx.Client(base_url=url, timeout=10, headers={"X-Api-Key": "gpk_forged"})
     assert bad.get("/api/v1/events").status_code == 401
+    # Every refusal is in the audit log, reads included, without the key that was tried.
+    audit = admin.get("/api/v1/audit").json()["audit"]
+    refused = [(a["method"], a["path"], a["note"]) for a in audit if a["status"] == 401]
+    assert ("GET", "/api/v1/events", "no API key from 127.0.0.1") in refused
+    assert ("GET", "/api/v1/sites/green-acres/rules", "no API key from 127.0.0.1") in refused
+    assert ("GET", "/api/v1/events", "an unknown or revoked API key from 127.0.0.1") in refused
+    assert "gpk_forged" not in str(audit)
+
+
+def test_a_flood_of_refused_requests_is_counted_not_written_line_by_line(cloud):
+    url, admin, _ = cloud
+    anon = httpx.Client(base_url=url, timeout=10)
+    for _ in range(70):
+        assert anon.get("/api/v1/events").status_code == 401
+    audit = admin.get("/api/v1/audit", params={"limit": 1000}).json()["audit"]
+    assert sum(a["status"] == 401 for a in audit) == 60
 
 
 def test_each_role_does_its_own_writes_only(cloud):

@@ -27,51 +27,56 @@ class _In(BaseModel):
 
 
 class SiteIn(_In):
-    id: str = Field(description="Site id, [A-Za-z0-9_-]")
-    name: str = ""
+    id: str = Field(max_length=64, description="Site id, [A-Za-z0-9_-]")
+    name: str = Field("", max_length=200)
 
 
 class GateIn(_In):
-    id: str
+    id: str = Field(max_length=64)
     direction: Direction
-    name: str = ""
-    external_id: str | None = Field(None, description="the barrier's id in another system")
+    name: str = Field("", max_length=200)
+    external_id: str | None = Field(None, max_length=200,
+                                    description="the barrier's id in another system")
 
 
 class VehicleIn(_In):
-    vrn: str = Field(description="Registration number, e.g. MH12AB1234")
+    vrn: str = Field(max_length=20, description="Registration number, e.g. MH12AB1234")
     type: VehicleType = VehicleType.W4
     flat: str | None = Field(None, max_length=40, description="its flat or unit, e.g. B-402")
 
 
 class TagIn(_In):
-    epc: str = Field(description="EPC as hex (96-bit: 24 digits)")
-    vrn: str | None = None
+    epc: str = Field(max_length=124, description="EPC as hex (96-bit: 24 digits)")
+    vrn: str | None = Field(None, max_length=20)
     status: TagStatus = TagStatus.INACTIVE
     vehicle_type: VehicleType | None = None
 
 
 class BulkTagsIn(_In):
-    tags: list[dict[str, Any]] = Field(description="[{epc, vrn?, status?}, …]")
+    tags: list[dict[str, Any]] = Field(max_length=100_000,
+                                       description="[{epc, vrn?, status?}, …]")
 
 
 class BulkVehiclesIn(_In):
-    vehicles: list[dict[str, Any]] = Field(description="[{vrn, type?, flat?}, …]")
+    vehicles: list[dict[str, Any]] = Field(max_length=100_000,
+                                           description="[{vrn, type?, flat?}, …]")
 
 
 class ActivateIn(_In):
-    vrn: str | None = None
+    vrn: str | None = Field(None, max_length=20)
 
 
 class OpenIn(_In):
-    vrn: str | None = Field(None, description="the vehicle to let through, if known")
-    by: str = Field("", description="who asks (staff id, resident id)")
+    vrn: str | None = Field(None, max_length=20,
+                            description="the vehicle to let through, if known")
+    by: str = Field("", max_length=200, description="who asks (staff id, resident id)")
 
 
 class AccountIn(_In):
-    username: str
-    role: str = Field("guard", description="guard or supervisor")
-    password: str = Field(description="at least 10 characters; only its scrypt hash is kept")
+    username: str = Field(max_length=64)
+    role: str = Field("guard", max_length=20, description="guard or supervisor")
+    password: str = Field(max_length=1024,
+                          description="at least 10 characters; only its scrypt hash is kept")
 
 
 class LockIn(_In):

@@ -26,6 +26,8 @@ from cloud.storage import Database
 from cloud.storage.dialect import upsert_sql
 from shared.clock import Clock
 from shared.contract import (
+    MAX_DELTA_BYTES,
+    MAX_EVENT_BYTES,
     Ack,
     CommandResponse,
     EdgeGates,
@@ -138,7 +140,9 @@ class CloudMqtt:
         if self._client is None:
             return
         if len(delta.changes) <= MAX_DELTA_CHANGES:
-            self._client.publish(Topics.rules_delta(delta.site), delta.model_dump_json(), qos=1)
+            body = delta.model_dump_json()
+            if len(body) <= MAX_DELTA_BYTES:
+                self._client.publish(Topics.rules_delta(delta.site), body, qos=1)
         self._publish_version(delta.site, delta.to_version, delta.epoch)
 
     def _publish_version(self, site: str, version: int, epoch: str) -> None:
@@ -177,6 +181,8 @@ class CloudMqtt:
                     self.check_history()
             return
         try:
+            if len(msg.payload) > MAX_EVENT_BYTES:
+                raise ValueError(f"{len(msg.payload)} bytes, more than {MAX_EVENT_BYTES}")
             event = Event.model_validate_json(msg.payload)
             if event.edge != edge:
                 raise ValueError(f"event of edge {event.edge!r} on topic of {edge!r}")

@@ -19,6 +19,8 @@ import hashlib
 import json
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,8 +197,36 @@ def allowed(who: Principal, role: str, method: str, path: str) -> bool:
     return False
 
 
+class AuditBudget:
+    """How many refused requests without a valid key one client address may write to the
+    audit log a minute (a flood of them is counted, not written line by line)."""
+
+    def __init__(self, per_minute: int = 60) -> None:
+        self.per_minute = per_minute
+        self.suppressed = 0
+        self._used: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, addr: str) -> bool:
+        """Whether this refusal from *addr* is written (a window opens at its first one)."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._used) > 10_000:
+                self._used.clear()
+            start, n = self._used.get(addr, (now, 0))
+            if now - start >= 60:
+                start, n = now, 0
+            self._used[addr] = (start, n + 1)
+            if n + 1 > self.per_minute:
+                self.suppressed += 1
+                return False
+            return True
+
+
 def install_auth(app: FastAPI, staff: Staff) -> None:
-    """Check every request's key and role; audit every write."""
+    """Check every request's key and role; audit every write and every refusal."""
+    budget = AuditBudget()
+    app.state.audit_budget = budget
 
     @app.middleware("http")
     async def auth(request: Request, call_next: Any) -> Response:
@@ -204,11 +234,14 @@ def install_auth(app: FastAPI, staff: Staff) -> None:
         role = needed_role(method, path)
         if role is None:
             return await call_next(request)
-        who = staff.resolve(_key(request))
+        key = _key(request)
+        who = staff.resolve(key)
         write = method not in ("GET", "HEAD", "OPTIONS")
         if who is None:
-            if write:
-                staff.audit(None, method, path, 401, "no valid API key")
+            addr = request.client.host if request.client else "?"
+            if budget.take(addr):  # every refusal, up to a budget per address and minute
+                staff.audit(None, method, path, 401,
+                            f"{'an unknown or revoked' if key else 'no'} API key from {addr}")
             return JSONResponse(status_code=401, content={"detail": {
                 "reason": "unauthenticated", "message": "an API key is required"}})
         if not allowed(who, role, method, path):
