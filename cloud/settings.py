@@ -57,6 +57,11 @@ class CloudSettings(BaseSettings):
     webhook_url: str = Field("", title="Notifications are POSTed here")
     smtp: str = Field("", title="SMTP server HOST:PORT for e-mail")
     mail_from: str = Field("gatepost@localhost", title="Sender of e-mail")
+    mqtt_tls_ca: Path | None = Field(None, title="Broker CA (PEM): MQTT over TLS; also with "
+                                     "an mqtts:// URL (then the system's CAs by default)")
+    mqtt_tls_cert: Path | None = Field(None, title="The cloud's client certificate (PEM), for "
+                                       "a broker that requires one")
+    mqtt_tls_key: Path | None = Field(None, title="Its key (PEM)")
     batch_max: int = Field(500, ge=1, le=3000, title="Events stored per transaction, at most")
     history_check_s: float = Field(5.0, ge=0, le=3600, title="How often each process checks "
                                    "that the rules history did not go back (a restore) or "

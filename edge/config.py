@@ -5,6 +5,7 @@ See ``config/edge.example.toml`` for a commented example.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -124,9 +125,28 @@ class CloudConfig(_M):
     http_url: str = Field("http://127.0.0.1:8080", title="Cloud API",
                           description="Base URL of the cloud's HTTP API")
     username: str | None = Field(None, title="MQTT user", description="Per-box user")
-    password: str | None = Field(None, title="MQTT password", description="Per-box secret")
+    password: str | None = Field(None, title="MQTT password", description="Per-box secret; "
+                                 "better from the systemd credential `gatepost_mqtt_password` "
+                                 "or `password_file`")
+    password_file: Path | None = Field(None, title="MQTT password file", description="A file "
+                                       "holding the password (mode 0600)")
     api_key: str | None = Field(None, title="Cloud API key", description="The box's key for "
-                                "fetching its sites' rules (`gatepost cloud add-edge`)")
+                                "fetching its sites' rules (`gatepost cloud add-edge`); better "
+                                "from the credential `gatepost_api_key` or `api_key_file`")
+    api_key_file: Path | None = Field(None, title="Cloud API key file",
+                                      description="A file holding the key (mode 0600)")
+    tls_ca: Path | None = Field(None, title="Broker CA", description="PEM of the CA that "
+                                "signed the broker's certificate: the link uses TLS (also "
+                                "with an mqtts:// URL, then the system's CAs by default)")
+    tls_cert: Path | None = Field(None, title="Client certificate", description="PEM of this "
+                                  "box's certificate, for a broker that requires one")
+    tls_key: Path | None = Field(None, title="Client key", description="PEM of its key")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> CloudConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
 
 
 class ApiConfig(_M):
@@ -142,7 +162,10 @@ class ApiConfig(_M):
                               "kept for the panel's Events page", ge=1, le=3650)
     token: str | None = Field(None, title="API token", description="When the panel is bound "
                               "beyond loopback, /api/* needs this bearer token or a signed-in "
-                              "panel session", min_length=16)
+                              "panel session; better from the credential `gatepost_api_token` "
+                              "or `token_file`", min_length=16)
+    token_file: Path | None = Field(None, title="API token file",
+                                    description="A file holding the token (mode 0600)")
 
 
 class PolicyConfig(_M):
@@ -236,10 +259,33 @@ class EdgeConfig(_M):
         return list(dict.fromkeys(g.site for g in self.gates))
 
 
+# Secrets: (section, field, its file field, systemd credential name).
+SECRETS = [("cloud", "password", "password_file", "gatepost_mqtt_password"),
+           ("cloud", "api_key", "api_key_file", "gatepost_api_key"),
+           ("api", "token", "token_file", "gatepost_api_token")]
+
+
 def load(path: str | Path) -> EdgeConfig:
-    """Parse and validate a TOML file; raises ``ValidationError`` or ``ValueError``."""
+    """Parse and validate a TOML file, then fill each secret left out of it from the service's
+    systemd credentials (``$CREDENTIALS_DIRECTORY``), else from its ``…_file``; raises
+    ``ValidationError`` or ``ValueError``."""
     with open(path, "rb") as f:
-        return EdgeConfig.model_validate(tomllib.load(f))
+        raw = tomllib.load(f)
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    for section, name, file_field, credential in SECRETS:
+        part = raw.setdefault(section, {})
+        if not isinstance(part, dict) or part.get(name) is not None:
+            continue
+        source = Path(creds) / credential if creds else None
+        if source is None or not source.is_file():
+            source = Path(part[file_field]) if part.get(file_field) else None
+        if source is not None:
+            try:
+                part[name] = source.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{section}.{file_field}: cannot read {source}: "
+                                 f"{exc.strerror}") from exc
+    return EdgeConfig.model_validate(raw)
 
 
 def explain(exc: ValidationError) -> list[str]:

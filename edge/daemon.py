@@ -118,7 +118,8 @@ class EdgeDaemon:
                               username=cfg.cloud.username, password=cfg.cloud.password,
                               api_key=cfg.cloud.api_key, on_rules=self._on_rules,
                               gates=[(g.site, g.id) for g in cfg.gates],
-                              on_command=self.handle_command)
+                              on_command=self.handle_command,
+                              tls=(cfg.cloud.tls_ca, cfg.cloud.tls_cert, cfg.cloud.tls_key))
         self.link.start()
         self.supervisor.watch("cloud link", self.link.alive, None, None)
         for url in self.buses:

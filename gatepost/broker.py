@@ -14,11 +14,13 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """CA, certificate and key of a TLS listener."""
+    """CA, certificate and key of a TLS listener; with ``require_client_cert`` a client
+    must present a certificate of the same CA (its password is still checked)."""
 
     ca: Path
     cert: Path
     key: Path
+    require_client_cert: bool = False
 
 
 def free_port() -> int:
@@ -61,13 +63,19 @@ class Broker:
         if self.tls:
             lines += ["", f"listener {self.tls_port} 127.0.0.1",
                       f"cafile {self.tls.ca}", f"certfile {self.tls.cert}",
-                      f"keyfile {self.tls.key}", "require_certificate false"]
+                      f"keyfile {self.tls.key}",
+                      f"require_certificate {str(self.tls.require_client_cert).lower()}"]
         return "\n".join(lines)
 
     @property
     def url(self) -> str:
         """mqtt://127.0.0.1:PORT"""
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """mqtts://127.0.0.1:TLS_PORT (with a TLS listener)"""
+        return f"mqtts://127.0.0.1:{self.tls_port}"
 
     def start(self, timeout: float = 10.0) -> None:
         """Write the config, start mosquitto and wait until it accepts connections."""

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "event stream (default 1)")
     cr.add_argument("--clock-file", type=Path, help="simulation: shared virtual clock")
     cr.add_argument("--mqtt-user", help="broker user (password in $GATEPOST_MQTT_PASSWORD)")
+    cr.add_argument("--mqtt-tls-ca", type=Path, help="broker CA (PEM): MQTT over TLS")
+    cr.add_argument("--mqtt-tls-cert", type=Path, help="client certificate (PEM), with "
+                    "--mqtt-tls-key, for a broker that requires one")
+    cr.add_argument("--mqtt-tls-key", type=Path, help="the client certificate's key (PEM)")
     cr.add_argument("--jobs-every", type=float, dest="jobs_every_s",
                     help="seconds between subscription status runs (0: on demand only; "
                     "default 30)")

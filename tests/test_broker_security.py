@@ -146,10 +146,20 @@ def make_tls(folder: Path) -> TlsFiles:
             .sign(ca_key, hashes.SHA256()))
     files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                            serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()))
+
+    def write(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, stem: str) -> None:
+        (folder / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (folder / f"{stem}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+
+    write(cert, key, "server")
+    # A client certificate of the same CA (a box's), for listeners that require one.
+    ckey = ec.generate_private_key(ec.SECP256R1())
+    write(x509.CertificateBuilder().subject_name(name("edge-box-a")).issuer_name(ca.subject)
+          .public_key(ckey.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+          .sign(ca_key, hashes.SHA256()), ckey, "client")
     return files
 
 
@@ -170,4 +180,102 @@ def test_tls_listener(tmp_path: Path):
                    tls_ca=other_ca.ca)
     finally:
         good.close()
+        broker.stop()
+
+
+def test_the_edge_and_the_cloud_speak_tls_to_the_broker(tmp_path: Path):
+    """The real edge link and the real cloud over Mosquitto's TLS listener only: an event
+    goes up and is acknowledged, and the rules come down."""
+    import httpx
+
+    from cloud.app import create_app
+    from cloud.settings import CloudSettings
+    from edge.adapters.cloud_link import CloudLink
+    from edge.store.cache import RulesCache
+    from edge.store.db import EdgeDB
+    from edge.store.outbox import Outbox
+    from shared.clock import SystemClock
+    from shared.vocab import EventType
+    from shared.webthread import WebThread
+
+    auth = provision(tmp_path / "auth", [EdgeGrant("box-a", ("site-a",))])
+    tls = make_tls(tmp_path / "tls")
+    broker = Broker(tmp_path / "broker", password_file=auth.password_file,
+                    acl_file=auth.acl_file, tls=tls)
+    broker.start()
+    app = create_app(CloudSettings(db=str(tmp_path / "cloud.sqlite"), mqtt_url=broker.tls_url,
+                                   mqtt_tls_ca=tls.ca, mqtt_user=CLOUD_USER,
+                                   mqtt_password=auth.passwords[CLOUD_USER],
+                                   admin_key="gpk_test_admin_key", jobs_every_s=0),
+                     SystemClock())
+    web = WebThread(app, "127.0.0.1", 0)
+    app.state.link.start(app.state.rules)
+    web.start()
+    db = EdgeDB(tmp_path / "edge.sqlite")
+    link = None
+    try:
+        assert app.state.link.connected.wait(10)
+        api = httpx.Client(base_url=web.url, timeout=10,
+                           headers={"X-Api-Key": "gpk_test_admin_key"})
+        api.post("/api/v1/sites", json={"id": "site-a"}).raise_for_status()
+        key = api.post("/api/v1/edges", json={"id": "box-a", "sites": ["site-a"]}
+                       ).json()["key"]
+        cache = RulesCache(db)
+        outbox = Outbox(db, "box-a", {"main-in": "site-a"})
+        link = CloudLink("box-a", ["site-a"], mqtt_url=broker.tls_url, http_url=web.url,
+                         outbox=outbox, cache=cache, username=edge_user("box-a"),
+                         password=auth.passwords[edge_user("box-a")], api_key=key,
+                         tls=(tls.ca, None, None))
+        link.start()
+        wait_until(lambda: link.connected and link.counters["snapshots"] >= 1, 10,
+                   what="the edge over TLS")
+        outbox.record("main-in", EventType.DECISION, dt.datetime.now(dt.UTC),
+                      {"outcome": "open"})
+        link.notify()
+        wait_until(lambda: outbox.size() == 0, 10, what="the event acknowledged over TLS")
+        assert app.state.link.counters["stored"] == 1
+    finally:
+        if link:
+            link.stop()
+        db.close()
+        app.state.link.stop()
+        web.stop()
+        broker.stop()
+
+
+def test_a_broker_that_requires_client_certificates_admits_boxes_that_have_one(tmp_path):
+    auth = provision(tmp_path / "auth", [EdgeGrant("box-a", ("site-a",))])
+    tls = make_tls(tmp_path / "tls")
+    tls = TlsFiles(tls.ca, tls.cert, tls.key, require_client_cert=True)
+    broker = Broker(tmp_path / "broker", password_file=auth.password_file,
+                    acl_file=auth.acl_file, tls=tls)
+    broker.start()
+    def connect(cert: bool) -> bool:
+        """Whether the broker admits box A's user, with or without its certificate."""
+        from shared.mqtt_tls import use_tls
+
+        seen: list[bool] = []
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        c.username_pw_set(edge_user("box-a"), auth.passwords[edge_user("box-a")])
+        folder = tls.ca.parent
+        use_tls(c, broker.tls_url, tls.ca, folder / "client.pem" if cert else None,
+                folder / "client.key" if cert else None)
+        c.on_connect = lambda cl, ud, fl, rc, pr: seen.append(not rc.is_failure)
+        c.on_disconnect = lambda *a: seen.append(False)
+        try:
+            c.connect("127.0.0.1", broker.tls_port)
+        except (ssl.SSLError, OSError):
+            return False  # the handshake itself was refused
+        c.loop_start()
+        try:
+            wait_until(lambda: seen, 5, what="CONNACK or a dropped connection")
+            return seen[0]
+        finally:
+            c.loop_stop()
+            c.disconnect()
+
+    try:
+        assert connect(cert=True)
+        assert not connect(cert=False)
+    finally:
         broker.stop()

@@ -79,3 +79,41 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("id = ")
     p = validate(bad)
     assert p.returncode == 2 and str(bad) in p.stderr
+
+
+def test_secrets_come_from_systemd_credentials_then_files(tmp_path, monkeypatch):
+    from edge import config
+
+    (tmp_path / "pw").write_text("from-a-file\n")
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(f"""
+id = "box-1"
+[cloud]
+username = "edge-box-1"
+password_file = "{tmp_path / 'pw'}"
+api_key = "gpk_in_the_toml"
+[[gates]]
+id = "main-in"
+site = "green-acres"
+direction = "entry"
+""")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    got = config.load(cfg)
+    assert got.cloud.password == "from-a-file" and got.cloud.api_key == "gpk_in_the_toml"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "gatepost_mqtt_password").write_text("from-systemd")
+    (creds / "gatepost_api_token").write_text("a-token-of-16-chars-or-more")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    got = config.load(cfg)
+    assert got.cloud.password == "from-systemd"  # the credential wins over the file
+    assert got.api.token == "a-token-of-16-chars-or-more"
+    assert got.cloud.api_key == "gpk_in_the_toml"  # given in the TOML: kept
+    (tmp_path / "pw").unlink()
+    (creds / "gatepost_mqtt_password").unlink()
+    try:
+        config.load(cfg)
+    except ValueError as exc:
+        assert "cloud.password_file" in str(exc)
+    else:
+        raise AssertionError("a missing password file must be an error")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
@@ -37,6 +36,7 @@ from shared.contract import (
     Topics,
 )
 from shared.counters import Counters
+from shared.mqtt_tls import broker_address, use_tls
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,11 @@ class CloudMqtt:
     def start(self, rules: RulesService) -> None:
         """Connect in the background."""
         self.rules = rules
-        u = urlparse(self.mqtt_url)
+        host, port, _ = broker_address(self.mqtt_url)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.settings.mqtt_client_id,
                         protocol=mqtt.MQTTv5)
+        use_tls(c, self.mqtt_url, self.settings.mqtt_tls_ca, self.settings.mqtt_tls_cert,
+                self.settings.mqtt_tls_key)
         if self.settings.mqtt_user:
             c.username_pw_set(self.settings.mqtt_user, self.settings.secret("mqtt_password"))
         # paho types the delays as int but computes with floats; 0.2 s keeps reconnects snappy
@@ -88,8 +90,7 @@ class CloudMqtt:
         c.on_message = self._on_message
         self._client = c
         self.writer.start()
-        c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10,
-                        clean_start=True)
+        c.connect_async(host, port, keepalive=10, clean_start=True)
         c.loop_start()
         if self.settings.history_check_s > 0:
             threading.Thread(target=self._watch_history, name="rules-history",

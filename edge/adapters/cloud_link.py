@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import urlparse
+from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -34,6 +34,7 @@ from shared.contract import (
     Topics,
 )
 from shared.counters import Counters
+from shared.mqtt_tls import broker_address, use_tls
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class CloudLink:
                  max_inflight: int = 50, resend_s: float = 5.0,
                  on_rules: Callable[[str, int], None] | None = None,
                  gates: list[tuple[str, str]] | None = None,
-                 on_command: Callable[[dict, bool], CommandResponse] | None = None) -> None:
+                 on_command: Callable[[dict, bool], CommandResponse] | None = None,
+                 tls: tuple[Path | None, Path | None, Path | None] = (None, None, None),
+                 ) -> None:
         self.edge_id = edge_id
         self.sites = sites
         self.mqtt_url = mqtt_url
@@ -62,6 +65,7 @@ class CloudLink:
         self.on_rules = on_rules
         self.gates = gates or []
         self.on_command = on_command
+        self.tls = tls  # the broker's CA, this box's certificate and key
         self.connected = False
         self.subscribed = threading.Event()  # SUBACK received: deltas will reach us
         self.counters = Counters()
@@ -77,9 +81,10 @@ class CloudLink:
     # Life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background and start the publisher and sync threads."""
-        u = urlparse(self.mqtt_url)
+        host, port, _ = broker_address(self.mqtt_url)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gatepost-edge-{self.edge_id}",
                         clean_session=True)
+        use_tls(c, self.mqtt_url, *self.tls)
         if self.username:
             c.username_pw_set(self.username, self.password)
         c.will_set(Topics.edge_available(self.edge_id), "offline", qos=1, retain=True)
@@ -95,7 +100,7 @@ class CloudLink:
         # and one snapshot serves both.
         for site in self.sites:
             self._sync_q.put(("fresh", site))
-        c.connect_async(u.hostname or "127.0.0.1", u.port or 1883, keepalive=10)
+        c.connect_async(host, port, keepalive=10)
         c.loop_start()
         for fn, name in ((self._publish_loop, "publish"), (self._sync_loop, "sync")):
             t = threading.Thread(target=fn, name=f"cloud-{name}", daemon=True)
