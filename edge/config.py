@@ -135,6 +135,17 @@ class CloudConfig(_M):
                                 "from the credential `gatepost_api_key` or `api_key_file`")
     api_key_file: Path | None = Field(None, title="Cloud API key file",
                                       description="A file holding the key (mode 0600)")
+    queue_max_mb: int = Field(2048, title="Event log bound", description="The event log "
+                              "(queue and local history) is kept under this many MB: history "
+                              "the cloud has goes first; unsent events are never dropped (the "
+                              "health's outbox_full says the bound is reached)", ge=16,
+                              le=1_048_576)
+    batch_max: int = Field(200, title="Events per message", description="A backlog is sent "
+                           "this many events to a message (1: one event a message, for a cloud "
+                           "of a release before event batches)", ge=1, le=500)
+    drain_rate: float = Field(6000.0, title="Drain rate", description="Events a second, at "
+                              "most, sent from a backlog, so that the gate's own work comes "
+                              "first on a small box (0: as fast as the link goes)", ge=0)
     tls_ca: Path | None = Field(None, title="Broker CA", description="PEM of the CA that "
                                 "signed the broker's certificate: the link uses TLS (also "
                                 "with an mqtts:// URL, then the system's CAs by default)")

@@ -89,7 +89,8 @@ class EdgeDaemon:
         self.cache = RulesCache(self.db)
         self.presence = Presence(self.db)
         site_of_gate = {g.id: g.site for g in cfg.gates}
-        self.outbox = Outbox(self.db, cfg.id, site_of_gate)
+        self.outbox = Outbox(self.db, cfg.id, site_of_gate,
+                             max_bytes=cfg.cloud.queue_max_mb * 2**20)
         self.recorder = Recorder(self.db, self.outbox, self.cache, self.ring, self.counters,
                                  self.evidence, self._notify)
         view = LaneView(self.cache, self.presence, self._plate_index, site_of_gate)
@@ -118,7 +119,8 @@ class EdgeDaemon:
                               username=cfg.cloud.username, password=cfg.cloud.password,
                               api_key=cfg.cloud.api_key, on_rules=self._on_rules,
                               gates=[(g.site, g.id) for g in cfg.gates],
-                              on_command=self.handle_command,
+                              on_command=self.handle_command, batch_max=cfg.cloud.batch_max,
+                              drain_rate=cfg.cloud.drain_rate,
                               tls=(cfg.cloud.tls_ca, cfg.cloud.tls_cert, cfg.cloud.tls_key))
         self.link.start()
         self.supervisor.watch("cloud link", self.link.alive, None, None)
@@ -131,7 +133,25 @@ class EdgeDaemon:
                 r.start()
                 self.supervisor.watch(f"reader {g.id}", r.alive, r.last_progress, r.start)
         self._start_cameras()
+        t = threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True)
+        t.start()
+        self._threads.append(t)
         log.info("edge %s started with %d gates", cfg.id, len(cfg.gates))
+
+    def _housekeeping(self, every_s: float = 300.0) -> None:
+        """Every few minutes: prune the event log by age and by its bound, giving the space
+        back; raise ``outbox_full`` once when only unsent events are left past the bound."""
+        while not self._stop.wait(every_s):
+            assert self.outbox is not None
+            try:
+                was = self.outbox.full
+                self.outbox.prune_journal(
+                    self.clock.now() - timedelta(days=self.config.api.journal_days))
+                if self.outbox.full and not was:
+                    self.counters.inc("outbox_full")
+            except Exception:
+                self.counters.inc("housekeeping_errors")
+                log.exception("pruning the event log failed")
 
     def _start_poller(self, url: str) -> None:
         progress = {"at": time.monotonic()}
@@ -288,6 +308,7 @@ class EdgeDaemon:
             "rules_epochs": {s: self.cache.epoch(s) for s in self.config.sites}
             if self.cache else {},
             "outbox": self.outbox.size() if self.outbox else None,
+            "outbox_full": bool(self.outbox and self.outbox.full),
             "last_seq": self.outbox.last_seq() if self.outbox else {},
             "gates": [lane.as_dict() for lane in self.lanes.values()],
             "readers": {k: r.stats() for k, r in self.readers.items()},

@@ -223,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "acks after this long, s")
     bi.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     bi.add_argument("--json", action="store_true", help="one-line JSON")
+    bo = bench.add_parser("offline", help="a box holds a backlog with its uplink down, then "
+                          "drains it: exactly once, bytes per event, drain rate, gate latency")
+    bo.add_argument("--events", type=int, default=1_000_000, help="events written to the box's "
+                    "event log while offline")
+    bo.add_argument("--reads", type=int, default=200, help="reads at the gate idle, offline "
+                    "and (repeated) while draining")
+    bo.add_argument("--drain-timeout", type=float, default=1800.0, help="give up after, s")
+    bo.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    bo.add_argument("--json", action="store_true", help="one-line JSON")
     bf = bench.add_parser("fanout", help="one rules change at a site many boxes serve → every "
                           "box's cache holds it")
     bf.add_argument("--boxes", type=int, default=100, help="boxes subscribed to the site")
@@ -271,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_fanout import bench_fanout
 
             return bench_fanout(args)
+        if args.bench_cmd == "offline":
+            from gatepost.bench_offline import bench_offline
+
+            return bench_offline(args)
         if args.bench_cmd == "ingest":
             from gatepost.bench_ingest import bench_ingest
 

@@ -250,9 +250,9 @@ class Stack:
         """The edge's local API and live page."""
         return f"http://127.0.0.1:{self.edge_port}"
 
-    def edge_health(self) -> dict:
+    def edge_health(self, timeout: float = 30) -> dict:
         """The edge's /api/health."""
-        return self.edge.get("/api/health").json()
+        return self.edge.get("/api/health", timeout=timeout).json()
 
     def wait_edge_version(self, site: str, version: int, timeout: float) -> float:
         """Wait until the edge holds *version* of *site*'s rules; return seconds taken."""

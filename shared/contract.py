@@ -21,6 +21,8 @@ from shared.vocab import Direction, EventType, TagStatus, VehicleType
 PREFIX = "gatepost/v1"
 MAX_EVENT_BYTES = 64 * 1024  # an event's JSON, at most: the cloud refuses larger ones
 MAX_DELTA_BYTES = 3 * 1024 * 1024  # larger deltas go out as a version bump (a snapshot)
+MAX_BATCH_EVENTS = 500  # events in one EventBatch message, at most
+MAX_BATCH_BYTES = 1024 * 1024  # an EventBatch's JSON, at most
 SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -118,6 +120,14 @@ class Event(_Model):
     seq: int = Field(ge=1, le=2**62)
     at: datetime = Field(description="business time of the edge clock, ISO 8601")
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatch(_Model):
+    """Several events of one box in one message (a box draining a backlog); the cloud treats
+    each as if it had come alone, and acknowledges them as usual."""
+
+    type: Literal["events"] = "events"
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
 class Ack(_Model):

@@ -90,3 +90,22 @@ def test_bench_fanout_prints_its_contract():
     assert out["bench"] == "fanout" and out["boxes"] == 8 and out["changes"] == 5
     assert out["missed"] == 0 and out["boxes_complete"] == 8
     assert 0 < out["all_updated_ms"]["p50"] <= out["all_updated_ms"]["p99"]
+
+
+@pytest.mark.timeout(300)
+def test_bench_offline_prints_its_contract():
+    """A small run: the box holds a backlog with its uplink cut, then delivers it exactly
+    once, in far fewer bytes a queued event than its data took before the event log."""
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "offline", "--events",
+                        "3000", "--reads", "20", "--json"], capture_output=True, text=True,
+                       timeout=280)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "offline" and out["events"] == 3000
+    assert out["events_held"] >= 3000 and out["stored_once"] == out["events_issued"]
+    assert out["lost"] == 0 and out["duplicated"] == 0 and out["exactly_once"] is True
+    assert 0 < out["bytes_per_event"] <= 300
+    assert out["drain_s"] > 0 and out["drain_events_per_s"] > 0
+    assert 0 < out["edge_rss_mb"] <= out["edge_peak_rss_mb"]
+    assert set(out["gate_ms_draining"]) >= {"p50", "p99", "max"}
+    assert out["gate_failures"] == {"idle": 0, "offline": 0, "draining": 0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -129,3 +130,63 @@ def test_resync_marks_every_site_for_a_snapshot(db):
     assert cache.epoch(SITE) == "!resync" and cache.version(SITE) == 5
     delta = RulesDelta(site=SITE, from_version=5, to_version=6, changes=[], epoch="e1")
     assert cache.apply_delta(delta) == "epoch"
+
+
+def test_an_older_files_outbox_and_journal_become_the_event_log(tmp_path):
+    from edge.store.db import MIGRATIONS
+    from shared.db import ThreadLocalDB
+
+    path = tmp_path / "edge.sqlite"
+    old = ThreadLocalDB(path, [m for m in MIGRATIONS if m.name != "011_event_log"])
+    ev = {"id": "main-in:2", "type": "decision", "site": SITE, "edge": "box-1",
+          "gate": "main-in", "seq": 2, "at": "2026-11-24T08:00:01+00:00",
+          "data": {"outcome": "open", "vrn": "MH12AB1234"}}
+    gone = {**ev, "id": "main-in:3", "seq": 3, "at": "2026-11-24T08:00:02+00:00",
+            "data": {"outcome": "deny"}}
+    with old.write() as c:
+        c.execute("INSERT INTO journal(id, gate, type, at, outcome, vrn, payload) VALUES "
+                  "('main-in:1', 'main-in', 'decision', '2026-11-24T08:00:00+00:00', 'open', "
+                  "'MH12AB1234', '{\"outcome\": \"open\", \"vrn\": \"MH12AB1234\"}')")
+        c.execute("INSERT INTO journal(id, gate, type, at, outcome, vrn, payload) VALUES "
+                  "('main-in:2', 'main-in', 'decision', ?, 'open', 'MH12AB1234', ?)",
+                  (ev["at"], '{"outcome": "open", "vrn": "MH12AB1234"}'))
+        for e in (ev, gone):  # main-in:3's journal row was pruned, it was never acked
+            c.execute("INSERT INTO outbox(id, gate, seq, type, payload, created_at) VALUES "
+                      "(?, 'main-in', ?, 'decision', ?, ?)", (e["id"], e["seq"],
+                                                            json.dumps(e), e["at"]))
+    old.close()
+    db = EdgeDB(path)
+    try:
+        box = Outbox(db, "box-1", {"main-in": SITE})
+        assert [(e.id, e.data) for e in box.pending()] == [
+            ("main-in:2", {"outcome": "open", "vrn": "MH12AB1234"}),
+            ("main-in:3", {"outcome": "deny"})]
+        assert db.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 3
+        assert db.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    finally:
+        db.close()
+
+
+def test_pruning_gives_space_back_and_the_bound_drops_history_not_the_queue(tmp_path):
+    db = EdgeDB(tmp_path / "edge.sqlite")
+    try:
+        box = Outbox(db, "box-1", {"main-in": SITE})
+        with db.write() as c:
+            ids = [box.add(c, "main-in", EventType.DECISION, NOW, {"detail": "x" * 400}).id
+                   for _ in range(20_000)]
+        box.ack(ids[:15_000])
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        on_disk = (tmp_path / "edge.sqlite").stat().st_size
+        full = box.file_bytes()
+        box.max_bytes = full // 2
+        box.prune_journal(datetime(2000, 1, 1, tzinfo=UTC))  # nothing is old enough
+        assert box.size() == 5_000  # every unsent event is still there
+        left = db.conn.execute("SELECT count(*) FROM events WHERE acked = 1").fetchone()[0]
+        assert left < 15_000 and box.file_bytes() <= box.max_bytes
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert (tmp_path / "edge.sqlite").stat().st_size < on_disk * 0.6  # pages went back
+        box.max_bytes = 1024  # now only the queue is left: nothing is dropped, it says so
+        box.prune_journal(datetime(2000, 1, 1, tzinfo=UTC))
+        assert box.size() == 5_000 and box.full
+    finally:
+        db.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 
 import paho.mqtt.client as mqtt
@@ -25,12 +26,14 @@ from cloud.storage import Database
 from cloud.storage.dialect import upsert_sql
 from shared.clock import Clock
 from shared.contract import (
+    MAX_BATCH_BYTES,
     MAX_DELTA_BYTES,
     MAX_EVENT_BYTES,
     Ack,
     CommandResponse,
     EdgeGates,
     Event,
+    EventBatch,
     RulesDelta,
     RulesVersion,
     Topics,
@@ -40,6 +43,7 @@ from shared.mqtt_tls import broker_address, use_tls
 
 log = logging.getLogger(__name__)
 
+BATCH_HEAD = re.compile(rb'\s*\{\s*"type"\s*:\s*"events"')  # an EventBatch says so first
 MAX_DELTA_CHANGES = 1000  # larger changes go out as a version bump; edges take a snapshot
 
 
@@ -182,21 +186,32 @@ class CloudMqtt:
                     self.check_history()
             return
         try:
-            if len(msg.payload) > MAX_EVENT_BYTES:
-                raise ValueError(f"{len(msg.payload)} bytes, more than {MAX_EVENT_BYTES}")
-            event = Event.model_validate_json(msg.payload)
-            if event.edge != edge:
-                raise ValueError(f"event of edge {event.edge!r} on topic of {edge!r}")
-            if event.id != f"{event.gate}:{event.seq}":
-                raise ValueError(f"event id {event.id!r} does not match gate and seq")
+            batch = BATCH_HEAD.match(msg.payload[:80]) is not None
+            limit = MAX_BATCH_BYTES if batch else MAX_EVENT_BYTES
+            if len(msg.payload) > limit:
+                raise ValueError(f"{len(msg.payload)} bytes, more than {limit}")
+            events = EventBatch.model_validate_json(msg.payload).events if batch else \
+                [Event.model_validate_json(msg.payload)]
         except (ValidationError, ValueError) as exc:
             self.counters.inc("rejected_events")
             log.warning("rejected event on %s: %s", msg.topic, str(exc).splitlines()[0])
             return
+        for event in events:
+            self._accept(edge, msg.topic, event)
+
+    def _accept(self, edge: str | None, topic: str, event: Event) -> None:
+        if event.edge != edge:
+            self.counters.inc("rejected_events")
+            log.warning("rejected event on %s: event of edge %r", topic, event.edge)
+            return
+        if event.id != f"{event.gate}:{event.seq}":
+            self.counters.inc("rejected_events")
+            log.warning("rejected event on %s: id %r is not gate:seq", topic, event.id)
+            return
         if not self.fleet.may_speak(event.edge, event.site, event.gate):
             # Never stored and never acknowledged: a box that was merely mis-provisioned
             # keeps the event and delivers it once the gate is assigned to it.
-            self.fleet.refuse(event.edge, "event", event.site, event.gate, msg.topic, event.id)
+            self.fleet.refuse(event.edge, "event", event.site, event.gate, topic, event.id)
             return
         self.writer.put(event)
 

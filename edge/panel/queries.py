@@ -1,16 +1,17 @@
-"""What the panel's pages read: the local journal, the rules cache, and the daemon's state."""
+"""What the panel's pages read: the local event log, the rules cache, and the daemon's
+state."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edge.core.parking import inside_area
+from edge.store.outbox import joined
 from shared import vrn as vrn_rules
 from shared.cells import safe_cell
 from shared.parking import standing, whole_units
@@ -38,7 +39,7 @@ class EventFilter:
     limit: int = 500
 
     def where(self) -> tuple[str, list[Any]]:
-        """SQL conditions and arguments over the journal."""
+        """SQL conditions and arguments over the event log."""
         conds: list[str] = []
         args: list[Any] = []
         if self.since:
@@ -62,18 +63,18 @@ class EventFilter:
 
 
 def events(daemon: EdgeDaemon, f: EventFilter) -> list[dict[str, Any]]:
-    """Journal rows matching *f*, newest first."""
+    """Logged events matching *f*, newest first."""
     assert daemon.db
     where, args = f.where()
     rows = daemon.db.conn.execute(
-        f"SELECT id, at, gate, type, outcome, reason, vrn, credential, payload FROM journal"
-        f"{where} ORDER BY at DESC, rowid DESC LIMIT ?", (*args, f.limit)).fetchall()
+        f"SELECT gate, seq, at, type, outcome, reason, vrn, credential, rest FROM events"
+        f"{where} ORDER BY at DESC, n DESC LIMIT ?", (*args, f.limit)).fetchall()
     out = []
     for r in rows:
-        data = json.loads(r[8])
+        data = joined(r[4], r[5], r[6], r[7], r[8])
         guard = data.get("guard") or {}
-        out.append({"id": r[0], "at": r[1], "gate": r[2], "type": r[3], "outcome": r[4],
-                    "reason": r[5], "vrn": r[6], "credential": r[7],
+        out.append({"id": f"{r[0]}:{r[1]}", "at": r[2], "gate": r[0], "type": r[3],
+                    "outcome": r[4], "reason": r[5], "vrn": r[6], "credential": r[7],
                     "detail": data.get("detail") or data.get("alert") or data.get("error")
                     or "", "guard": guard.get("user", ""), "data": data})
     return out

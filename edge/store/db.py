@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from pathlib import Path
 
-from shared.db import ThreadLocalDB, sql_migration
+from shared.db import Migration, ThreadLocalDB, sql_migration
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = [
     sql_migration(
@@ -108,7 +112,37 @@ MIGRATIONS = [
     # '!resync': `gatepost edge resync` asked for a snapshot while the daemon was stopped).
     sql_migration("010_rules_epoch",
                   "ALTER TABLE site_rules ADD COLUMN epoch TEXT NOT NULL DEFAULT ''"),
+    Migration("011_event_log", lambda c: _event_log(c)),
 ]
+
+EVENT_LOG = """
+CREATE TABLE events (
+    n INTEGER PRIMARY KEY, gate TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+    at TEXT NOT NULL, outcome TEXT, reason TEXT, vrn TEXT, credential TEXT, rest TEXT NOT NULL,
+    site TEXT NOT NULL, acked INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX events_id ON events(gate, seq);
+CREATE INDEX events_waiting ON events(n) WHERE acked = 0;
+CREATE INDEX events_at ON events(at)
+"""
+
+
+def _event_log(c: sqlite3.Connection) -> None:
+    """The outbox and the journal become one log: an event's data is stored once."""
+    for stmt in EVENT_LOG.split(";"):
+        c.execute(stmt)
+    c.execute(
+        "INSERT INTO events(gate, seq, type, at, outcome, reason, vrn, credential, rest, site, "
+        "acked) SELECT gate, seq, type, at, outcome, reason, vrn, credential, rest, site, acked "
+        "FROM (SELECT j.gate, CAST(substr(j.id, length(j.gate) + 2) AS INTEGER) AS seq, j.type, "
+        "j.at, j.outcome, j.reason, j.vrn, j.credential, j.payload AS rest, "
+        "coalesce(json_extract(o.payload, '$.site'), '') AS site, o.id IS NULL AS acked "
+        "FROM journal j LEFT JOIN outbox o ON o.id = j.id "
+        "UNION ALL SELECT o.gate, o.seq, o.type, json_extract(o.payload, '$.at'), NULL, NULL, "
+        "NULL, NULL, json_extract(o.payload, '$.data'), json_extract(o.payload, '$.site'), 0 "
+        "FROM outbox o WHERE o.id NOT IN (SELECT id FROM journal)) ORDER BY at")
+    c.execute("DROP TABLE outbox")
+    c.execute("DROP TABLE journal")
 
 
 class EdgeDB(ThreadLocalDB):
@@ -116,3 +150,15 @@ class EdgeDB(ThreadLocalDB):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, MIGRATIONS)
+        self._incremental_vacuum()
+
+    def _incremental_vacuum(self) -> None:
+        """Freed pages can be given back to the disk (``PRAGMA incremental_vacuum``): set on
+        a new file, and once (with a VACUUM) on a file of an earlier release."""
+        c = self._keeper
+        if self.path.startswith("file:") or c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        c.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0]:
+            log.info("switching %s to incremental vacuum (once)", self.path)
+        c.execute("VACUUM")

@@ -1,17 +1,25 @@
-"""The outbox: every event is written here before it is published, and leaves only on ack.
+"""The event log: every event is written here before it is published, and is the cloud's to
+acknowledge; the same rows are the guard panel's local history, pruned by age.
 
-The same transaction writes the event to the local journal, the guard panel's history,
-which outlives the ack and is pruned by age.
+One row per event (``events``), so a queued event costs its data once: what the panel searches
+by (outcome, reason, plate, credential) in columns, the rest of its data as compact JSON, and
+``acked`` set when the cloud has stored it. paho keeps in-flight messages in memory only, so
+this table is what guarantees delivery across broker outages and daemon crashes. Each event
+gets ``<gate>:<seq>`` with ``seq`` allocated in the same transaction as the row, so ids never
+repeat and never skip.
 
-paho keeps in-flight messages in memory only, so this table is what guarantees delivery
-across broker outages and daemon crashes. Each event gets ``<gate>:<seq>`` with ``seq``
-allocated in the same transaction as the row, so ids never repeat and never skip.
+Space is given back: the file uses incremental auto-vacuum, and pruning frees its pages. The
+queue never drops an event that was accepted; when the file outgrows ``max_bytes``, history the
+cloud already has goes first (oldest first, even inside the panel's retention), and ``full``
+says so (an alert and a metric for the daemon).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,14 +27,58 @@ from edge.store.db import EdgeDB
 from shared.contract import Event
 from shared.vocab import EventType
 
+log = logging.getLogger(__name__)
+
+COLUMNS = "n, gate, seq, type, at, outcome, reason, vrn, credential, rest, site"
+_LIFTED = ("outcome", "reason", "vrn")  # data keys kept in columns when they are text
+
+
+def split(data: dict[str, Any]) -> tuple[dict[str, str | None], str]:
+    """An event's data as its searchable columns and the JSON of the rest."""
+    rest = dict(data)
+    cols: dict[str, str | None] = {}
+    for key in _LIFTED:
+        value = rest.get(key)
+        if isinstance(value, str):
+            cols[key] = rest.pop(key)
+    cred = rest.get("credential")
+    if isinstance(cred, dict) and isinstance(cred.get("value"), str):
+        cred = dict(cred)
+        cols["credential"] = cred.pop("value")
+        rest["credential"] = cred
+    return cols, json.dumps(rest, separators=(",", ":"), default=str)
+
+
+def joined(outcome: str | None, reason: str | None, vrn: str | None, credential: str | None,
+           rest: str) -> dict[str, Any]:
+    """The data :func:`split` took apart."""
+    data: dict[str, Any] = json.loads(rest)
+    for key, value in (("outcome", outcome), ("reason", reason), ("vrn", vrn)):
+        if value is not None:
+            data[key] = value
+    if credential is not None and isinstance(data.get("credential"), dict):
+        data["credential"] = {**data["credential"], "value": credential}
+    return data
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A queued event and its place in the log."""
+
+    n: int
+    event: Event
+
 
 class Outbox:
-    """Durable, ordered queue of events for the cloud."""
+    """The durable, ordered event log of one box."""
 
-    def __init__(self, db: EdgeDB, edge_id: str, site_of_gate: dict[str, str]) -> None:
+    def __init__(self, db: EdgeDB, edge_id: str, site_of_gate: dict[str, str],
+                 max_bytes: int | None = None) -> None:
         self.db = db
         self.edge_id = edge_id
         self.site_of_gate = site_of_gate
+        self.max_bytes = max_bytes
+        self.full = False  # the file is past max_bytes with nothing left to give back
 
     def add(self, conn: sqlite3.Connection, gate: str, type_: EventType, at: datetime,
             data: dict[str, Any]) -> Event:
@@ -36,21 +88,15 @@ class Outbox:
             "DO UPDATE SET seq = seq + 1 RETURNING seq", (gate,)
         ).fetchone()
         seq = int(row[0])
-        event = Event(id=f"{gate}:{seq}", type=type_, site=self.site_of_gate[gate],
-                      edge=self.edge_id, gate=gate, seq=seq, at=at, data=data)
+        site = self.site_of_gate[gate]
+        event = Event(id=f"{gate}:{seq}", type=type_, site=site, edge=self.edge_id, gate=gate,
+                      seq=seq, at=at, data=data)
+        cols, rest = split(data)
         conn.execute(
-            "INSERT INTO outbox(id, gate, seq, type, payload, created_at) VALUES (?,?,?,?,?,?)",
-            (event.id, gate, seq, type_.value, event.model_dump_json(), at.isoformat()),
-        )
-        cred = data.get("credential")
-        conn.execute(
-            "INSERT INTO journal(id, gate, type, at, outcome, reason, vrn, credential, payload) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
-            (event.id, gate, type_.value, at.isoformat(), data.get("outcome"),
-             data.get("reason"), data.get("vrn"),
-             cred.get("value") if isinstance(cred, dict) else None,
-             json.dumps(data, default=str)),
-        )
+            "INSERT INTO events(gate, seq, type, at, outcome, reason, vrn, credential, rest, "
+            "site) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (gate, seq, type_.value, at.isoformat(), cols.get("outcome"), cols.get("reason"),
+             cols.get("vrn"), cols.get("credential"), rest, site))
         return event
 
     def record(self, gate: str, type_: EventType, at: datetime, data: dict[str, Any]) -> Event:
@@ -58,37 +104,111 @@ class Outbox:
         with self.db.write() as c:
             return self.add(c, gate, type_, at, data)
 
+    def _event(self, r: sqlite3.Row) -> Event:
+        return Event(id=f"{r['gate']}:{r['seq']}", type=EventType(r["type"]), site=r["site"],
+                     edge=self.edge_id, gate=r["gate"], seq=r["seq"],
+                     at=datetime.fromisoformat(r["at"]),
+                     data=joined(r["outcome"], r["reason"], r["vrn"], r["credential"],
+                                 r["rest"]))
+
+    def waiting(self, after: int = 0, limit: int = 500) -> list[Pending]:
+        """Unacknowledged events past log position *after*, oldest first."""
+        rows = self.db.conn.execute(
+            f"SELECT {COLUMNS} FROM events WHERE acked = 0 AND n > ? ORDER BY n LIMIT ?",
+            (after, limit)).fetchall()
+        return [Pending(r["n"], self._event(r)) for r in rows]
+
+    def waiting_json(self, after: int = 0, limit: int = 500) -> list[tuple[int, str, str]]:
+        """Like :meth:`waiting`, as (position, id, the event's JSON) built straight from the
+        rows (the publisher's fast path: no model objects per event)."""
+        rows = self.db.conn.execute(
+            f"SELECT {COLUMNS} FROM events WHERE acked = 0 AND n > ? ORDER BY n LIMIT ?",
+            (after, limit)).fetchall()
+        out = []
+        for r in rows:
+            eid = f"{r['gate']}:{r['seq']}"
+            data = joined(r["outcome"], r["reason"], r["vrn"], r["credential"], r["rest"])
+            out.append((r["n"], eid, json.dumps(
+                {"id": eid, "type": r["type"], "site": r["site"], "edge": self.edge_id,
+                 "gate": r["gate"], "seq": r["seq"], "at": r["at"], "data": data},
+                separators=(",", ":"), default=str)))
+        return out
+
     def pending(self, limit: int = 100, exclude: set[str] | None = None) -> list[Event]:
         """Oldest unacknowledged events, skipping ids in *exclude* (already in flight)."""
         exclude = exclude or set()
-        out: list[Event] = []
-        cur = self.db.conn.execute("SELECT id, payload FROM outbox ORDER BY rowid")
-        for row in cur:
-            if row[0] in exclude:
-                continue
-            out.append(Event.model_validate(json.loads(row[1])))
-            if len(out) >= limit:
-                break
-        return out
+        got = self.waiting(0, limit + len(exclude))
+        return [p.event for p in got if p.event.id not in exclude][:limit]
 
     def ack(self, ids: list[str]) -> int:
-        """Delete acknowledged events; unknown ids (acked twice) are ignored."""
-        if not ids:
+        """Mark acknowledged events; unknown ids (acked twice) are ignored."""
+        keys = []
+        for i in ids:
+            gate, _, seq = i.rpartition(":")
+            if gate and seq.isdigit():
+                keys.append((gate, int(seq)))
+        if not keys:
             return 0
         with self.db.write() as c:
-            n = 0
-            for i in ids:
-                n += c.execute("DELETE FROM outbox WHERE id = ?", (i,)).rowcount
-        return n
+            return c.executemany("UPDATE events SET acked = 1 WHERE gate = ? AND seq = ? AND "
+                                 "acked = 0", keys).rowcount
 
     def size(self) -> int:
         """Events waiting for the cloud's ack."""
-        return int(self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        return int(self.db.conn.execute("SELECT count(*) FROM events WHERE acked = 0"
+                                        ).fetchone()[0])
+
+    def oldest_waiting_at(self) -> str | None:
+        """When the oldest unacknowledged event happened."""
+        row = self.db.conn.execute("SELECT at FROM events WHERE acked = 0 ORDER BY n LIMIT 1"
+                                   ).fetchone()
+        return str(row[0]) if row else None
 
     def prune_journal(self, before: datetime) -> int:
-        """Forget the local history older than *before* (the cloud keeps it all)."""
+        """Forget acknowledged history older than *before* (the cloud keeps it all), then keep
+        the file under ``max_bytes``, and give the freed pages back to the disk."""
         with self.db.write() as c:
-            return c.execute("DELETE FROM journal WHERE at < ?", (before.isoformat(),)).rowcount
+            n = c.execute("DELETE FROM events WHERE acked = 1 AND at < ?",
+                          (before.isoformat(),)).rowcount
+        n += self._bound()
+        self.vacuum()
+        return n
+
+    def _bound(self) -> int:
+        """Acknowledged history goes, oldest first, while the file is past ``max_bytes``."""
+        if self.max_bytes is None:
+            return 0
+        dropped = 0
+        while self.file_bytes() > self.max_bytes:
+            with self.db.write() as c:
+                got = c.execute("DELETE FROM events WHERE n IN (SELECT n FROM events WHERE "
+                                "acked = 1 ORDER BY n LIMIT 10000)").rowcount
+            self.vacuum()
+            dropped += got
+            if got == 0:
+                break
+        full = self.file_bytes() > self.max_bytes
+        if full and not self.full:
+            log.error("the event log is past its %d MB with only unsent events: nothing is "
+                      "dropped, the disk fills", self.max_bytes // 2**20)
+        self.full = full
+        if dropped:
+            log.warning("dropped %d acknowledged events of local history to keep the event "
+                        "log under %d MB", dropped, self.max_bytes // 2**20)
+        return dropped
+
+    def file_bytes(self) -> int:
+        """The pages the file holds, free ones left out."""
+        c = self.db.conn
+        pages = c.execute("PRAGMA page_count").fetchone()[0]
+        free = c.execute("PRAGMA freelist_count").fetchone()[0]
+        size = c.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def vacuum(self, pages: int = 0) -> None:
+        """Give free pages back to the disk (all of them with 0)."""
+        # sqlite3_exec steps the pragma to its end (a plain execute frees one page only).
+        self.db.conn.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
 
     def last_seq(self) -> dict[str, int]:
         """The last sequence number issued per gate."""
