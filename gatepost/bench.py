@@ -37,6 +37,7 @@ from shared.db import connect
 SITE = "bench-site"
 READER_HZ = 20.0  # the simulated reader's scan-mode repeat rate (a tag read 20 times a second)
 SPARE_UNIT = 200
+BULK = 100_000
 
 
 def pct(values: list[float], q: float) -> float:
@@ -69,6 +70,25 @@ def machine() -> dict:
         pass
     return {"cpu": model or platform.processor(), "cores": os.cpu_count(),
             "python": platform.python_version(), "system": platform.platform()}
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Resident and peak resident memory of a process, MB (Linux ``/proc``)."""
+    got = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in got:
+            got[key] = int(value.split()[0]) / 1024
+    return round(got["VmRSS"], 1), round(got["VmHWM"], 1)
+
+
+def memory(stack: Stack) -> dict[str, float]:
+    """The edge daemon's and the cloud's resident and peak memory now, MB."""
+    out: dict[str, float] = {}
+    for name, proc in (("", stack.edge_proc), ("cloud_", stack.cloud_proc)):
+        if proc is not None and proc.poll() is None:
+            out[f"{name}rss_mb"], out[f"{name}peak_rss_mb"] = rss_mb(proc.pid)
+    return out
 
 
 def _epc(i: int) -> str:
@@ -181,11 +201,14 @@ def bench_gate(args: argparse.Namespace) -> int:
         n = args.tags
         log(f"loading {n} vehicles and tags through the cloud API …")
         t0 = time.monotonic()
-        c.post(f"/api/v1/sites/{SITE}/vehicles/bulk", json={"vehicles": [
-            {"vrn": _vrn(i), "type": "4W"} for i in range(n)]}, timeout=300).raise_for_status()
-        v = c.post(f"/api/v1/sites/{SITE}/tags/bulk", json={"tags": [
-            {"epc": _epc(i), "vrn": _vrn(i), "status": "active"} for i in range(n)]},
-            timeout=300).json()["rules_version"]
+        for a in range(0, n, BULK):  # a bulk request takes up to 100,000 rows
+            c.post(f"/api/v1/sites/{SITE}/vehicles/bulk", json={"vehicles": [
+                {"vrn": _vrn(i), "type": "4W"} for i in range(a, min(n, a + BULK))]},
+                timeout=600).raise_for_status()
+        for a in range(0, n, BULK):
+            v = c.post(f"/api/v1/sites/{SITE}/tags/bulk", json={"tags": [
+                {"epc": _epc(i), "vrn": _vrn(i), "status": "active"}
+                for i in range(a, min(n, a + BULK))]}, timeout=600).json()["rules_version"]
         if args.subscriptions:
             v = _parking(stack, gates, n, args.subscriptions, log)
         stack.wait_edge_version(SITE, v, 300)
@@ -236,6 +259,7 @@ def bench_gate(args: argparse.Namespace) -> int:
             "cache_lookup_us": cache_lookup_us(work / "edge" / "edge.sqlite", n),
             "failures": failures,
             "load_s": round(load_s, 1),
+            **memory(stack),
             "machine": machine(),
         }
         print(json.dumps(result, indent=None if args.json else 2))

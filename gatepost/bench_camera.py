@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from edge.adapters.alpr import missing_models
-from gatepost.bench import machine, spread
+from gatepost.bench import machine, memory, spread
 from gatepost.scenario.runner import alpr_models, plates_dir
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.clock import FileClock
@@ -98,6 +98,7 @@ def bench_camera(args: argparse.Namespace) -> int:
             "idle_frames": idle_frames, "idle_recognised_frames": idle_recognised,
             "arrivals": args.arrivals, "missed": missed,
             "latency_ms": spread(latencies, (50, 95), 1, with_max=True) if latencies else {},
+            **memory(stack),
             "machine": machine(),
         }
         print(json.dumps(out, indent=None if args.json else 2))

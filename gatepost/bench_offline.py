@@ -26,23 +26,13 @@ from pathlib import Path
 from cloud.storage import Database
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
-from gatepost.bench import _epc, _vrn, drive_reads, machine, spread
+from gatepost.bench import _epc, _vrn, drive_reads, machine, rss_mb, spread
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.vocab import EventType
 
 SITE = "offline-site"
 EDGE = "offline-box"
 FILL_TX = 20_000  # events per fill transaction
-
-
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """Resident and peak resident memory of a process, MB."""
-    got = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            got[key] = int(value.split()[0]) / 1024
-    return round(got.get("VmRSS", 0.0), 1), round(got.get("VmHWM", 0.0), 1)
 
 
 def _file_bytes(path: Path) -> int:
@@ -141,7 +131,7 @@ def bench_offline(args: argparse.Namespace) -> int:
         drain_s = time.monotonic() - t0
         if not drained.is_set():
             raise RuntimeError("the backlog did not drain in time")
-        rss, peak = _rss_mb(stack.edge_proc.pid)
+        rss, peak = rss_mb(stack.edge_proc.pid)
         issued = sum(stack.edge_health()["last_seq"].values())
 
         store = Database(work / "cloud" / "cloud.sqlite", upgrade=False)

@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     bo.add_argument("--drain-timeout", type=float, default=1800.0, help="give up after, s")
     bo.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     bo.add_argument("--json", action="store_true", help="one-line JSON")
+    bs = bench.add_parser("snapshot", help="a site's full rules served by the cloud and taken "
+                          "by a box: time and each side's memory")
+    bs.add_argument("--tags", type=int, default=1_000_000, help="vehicles and tags of the site")
+    bs.add_argument("--json", action="store_true", help="one-line JSON")
     bf = bench.add_parser("fanout", help="one rules change at a site many boxes serve → every "
                           "box's cache holds it")
     bf.add_argument("--boxes", type=int, default=100, help="boxes subscribed to the site")
@@ -280,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_fanout import bench_fanout
 
             return bench_fanout(args)
+        if args.bench_cmd == "snapshot":
+            from gatepost.bench_snapshot import bench_snapshot
+
+            return bench_snapshot(args)
         if args.bench_cmd == "offline":
             from gatepost.bench_offline import bench_offline
 

@@ -280,3 +280,34 @@ class RulesSnapshot(_Model):
     subscriptions: list[SubscriptionRule] = Field(default_factory=list)
     epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
                        "belongs to; a box holding another epoch takes a snapshot")
+
+
+class SnapshotHead(_Model):
+    """The first line of a rules snapshot sent as NDJSON (``Accept: application/x-ndjson``):
+    everything but the vehicles, tags and subscriptions, which follow a line each."""
+
+    type: Literal["rules.snapshot"] = "rules.snapshot"
+    site: str
+    version: int
+    epoch: str = ""
+    gates: list[GateRule]
+    accounts: list[AccountRule] = Field(default_factory=list)
+    parkings: list[ParkingRule] = Field(default_factory=list)
+
+
+class SnapshotLine(_Model):
+    """Every later line of an NDJSON snapshot: one vehicle, tag or subscription, or the last
+    line, ``end``, with the count of each (a snapshot without it was cut short)."""
+
+    vehicle: VehicleRule | None = None
+    tag: TagRule | None = None
+    subscription: SubscriptionRule | None = None
+    end: dict[str, int] | None = None
+
+    def which(self) -> tuple[str, Any]:
+        """The line's kind and item."""
+        for kind in ("vehicle", "tag", "subscription"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise ValueError("an empty snapshot line")

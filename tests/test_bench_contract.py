@@ -23,6 +23,8 @@ def test_bench_gate_prints_its_contract():
     assert set(out["floor_ms"]) >= {"p50", "p99"}
     assert 0 < out["latency_ms"]["p50"] <= out["latency_ms"]["p99"] <= out["latency_ms"]["max"]
     assert out["cache_lookup_us"]["p50"] > 0
+    assert 0 < out["rss_mb"] <= out["peak_rss_mb"]
+    assert 0 < out["cloud_rss_mb"] <= out["cloud_peak_rss_mb"]
 
 
 @pytest.mark.timeout(180)
@@ -109,3 +111,14 @@ def test_bench_offline_prints_its_contract():
     assert 0 < out["edge_rss_mb"] <= out["edge_peak_rss_mb"]
     assert set(out["gate_ms_draining"]) >= {"p50", "p99", "max"}
     assert out["gate_failures"] == {"idle": 0, "offline": 0, "draining": 0}
+
+
+def test_bench_snapshot_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "snapshot", "--tags",
+                        "20000", "--json"], capture_output=True, text=True, timeout=170)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "snapshot" and out["edge_tags_cached"] == 20000
+    assert set(out["snapshot_mb"]) == {"json", "ndjson"} and out["edge_take_s"] > 0
+    assert 0 < out["cloud_idle_rss_mb"] <= out["cloud_peak_rss_mb"]
+    assert 0 < out["edge_rss_mb"] <= out["edge_peak_rss_mb"]

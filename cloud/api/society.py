@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import CloudError
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.parking.changes import Subscriptions
 from cloud.society import accounts
+from cloud.society import snapshot as snapshot_stream
 from cloud.society.rules import RulesService
+from cloud.society.snapshot import NDJSON
 from cloud.staff import resident_of
 from shared.clock import Clock
 from shared.commands import make_open
@@ -213,9 +216,17 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
         """Delete a panel account."""
         return _version(accounts.remove_account(rules, site, username))
 
-    @r.get("/api/v1/sites/{site}/rules", response_model=RulesSnapshot)
-    def snapshot(site: str) -> RulesSnapshot:
-        """The full rule set at its current version (what a fresh edge loads)."""
-        return rules.snapshot(site)
+    @r.get("/api/v1/sites/{site}/rules", response_model=RulesSnapshot,
+           responses={200: {"content": {NDJSON: {}}}})
+    def snapshot(site: str, request: Request) -> StreamingResponse:
+        """The full rule set at its current version (what a fresh edge loads), streamed as it
+        is read: a ``RulesSnapshot``, or NDJSON lines when asked for ``application/x-ndjson``
+        (a header, one line per vehicle, tag and subscription, and an ``end`` line with the
+        counts)."""
+        rules.gate_site(site)
+        if NDJSON in request.headers.get("accept", ""):
+            return StreamingResponse(snapshot_stream.ndjson(rules.db, site), media_type=NDJSON)
+        return StreamingResponse(snapshot_stream.json_pieces(rules.db, site),
+                                 media_type="application/json")
 
     return r

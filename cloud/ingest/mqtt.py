@@ -44,7 +44,7 @@ from shared.mqtt_tls import broker_address, use_tls
 log = logging.getLogger(__name__)
 
 BATCH_HEAD = re.compile(rb'\s*\{\s*"type"\s*:\s*"events"')  # an EventBatch says so first
-MAX_DELTA_CHANGES = 1000  # larger changes go out as a version bump; edges take a snapshot
+MAX_DELTA_CHANGES = 10_000  # larger changes (or over MAX_DELTA_BYTES) go out as a version bump
 
 
 class CloudMqtt:

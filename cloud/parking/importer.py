@@ -70,7 +70,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
         by_sub: dict[str, list[str]] = {}
         for sid, vrn, _t, _m in cars:
             by_sub.setdefault(sid, []).append(vrn)
-        # Built from the rows just written; over 1,000 changes go out as a version bump and
+        # Built from the rows just written; over 10,000 changes go out as a version bump and
         # the gates take a snapshot.
         return [Change(op="subscription.upsert", subscription=SubscriptionRule(
             id=r[0], parking=parking, space=r[2], status=r[10], unit=r[4],

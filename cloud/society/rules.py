@@ -329,6 +329,10 @@ class RulesService:
         return {r[0]: int(r[1]) for r in
                 self.db.conn.execute("SELECT id, rules_version FROM sites")}
 
+    def gate_site(self, site: str) -> None:
+        """Raise ``unknown_site`` unless *site* exists."""
+        self._require_site(self.db.conn, site)
+
     def epoch(self) -> str:
         """The epoch of the rules history (see ``cloud.society.epoch``)."""
         with self.db.read() as c:

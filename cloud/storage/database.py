@@ -99,11 +99,15 @@ class Database:
         return f"Database({redact(self.url)})"
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Tx]:
-        """One transaction, committed when the block ends without an exception."""
+    def transaction(self, *, write: bool, repeatable: bool = False) -> Iterator[Transaction]:
+        """One transaction, committed when the block ends without an exception. With
+        *repeatable*, every statement sees the database as of the first (PostgreSQL's
+        REPEATABLE READ; a SQLite read transaction always does)."""
         with self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(gatepost_write=True)
+            elif repeatable and self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield Transaction(conn)
 
@@ -112,8 +116,13 @@ class Database:
         return self.transaction(write=True)
 
     def read(self) -> AbstractContextManager[Tx]:
-        """A consistent read transaction."""
+        """A read transaction (each statement sees what was committed before it)."""
         return self.transaction(write=False)
+
+    def snapshot(self) -> AbstractContextManager[Transaction]:
+        """A read transaction that sees one state of the database throughout, and can stream
+        large results (``Transaction.stream``)."""
+        return self.transaction(write=False, repeatable=True)
 
     @contextmanager
     def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:

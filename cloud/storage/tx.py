@@ -125,6 +125,17 @@ class Transaction:
         index = {k: i for i, k in enumerate(res.keys())}
         return Result([Row(index, tuple(r)) for r in res], res.rowcount)
 
+    def stream(self, sql: str, params: Sequence[Any] = (), page: int = 5000
+               ) -> Iterator[Row]:
+        """Run a query and hand its rows over *page* at a time (a server-side cursor on
+        PostgreSQL), so a large result is never held whole."""
+        clause, n = _compiled(sql)
+        res = self.conn.execution_options(yield_per=page).execute(clause, _bind(n, params))
+        index = {k: i for i, k in enumerate(res.keys())}
+        for part in res.partitions():
+            for r in part:
+                yield Row(index, tuple(r))
+
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> int:
         """Run one statement for each parameter tuple; the rows it changed."""
         clause, n = _compiled(sql)

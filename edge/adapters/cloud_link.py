@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,12 +32,13 @@ from shared.contract import (
     CommandResponse,
     EdgeGates,
     RulesDelta,
-    RulesSnapshot,
     RulesVersion,
     Topics,
 )
 from shared.counters import Counters
 from shared.mqtt_tls import broker_address, use_tls
+
+NDJSON = "application/x-ndjson"
 
 log = logging.getLogger(__name__)
 
@@ -333,14 +335,21 @@ class CloudLink:
         return list(self.sites)
 
     def _snapshot(self, site: str) -> None:
-        """Fetch and apply the full rules; retry in the background while the cloud is away."""
+        """Fetch the full rules as NDJSON into a file beside the cache (never whole in
+        memory), then replace the cache from it; retry in the background while the cloud is
+        away or the snapshot comes cut short."""
+        folder = Path(self.cache.db.path).parent if not self.cache.db.path.startswith(
+            "file:") else None
         try:
-            r = httpx.get(f"{self.http_url}/api/v1/sites/{site}/rules", timeout=30,
-                          headers={"Authorization": f"Bearer {self.api_key}"}
-                          if self.api_key else None)
-            r.raise_for_status()
-            snap = RulesSnapshot.model_validate_json(r.content)
-        except (httpx.HTTPError, ValidationError) as exc:
+            with tempfile.TemporaryFile(dir=folder) as spool:
+                with httpx.stream("GET", f"{self.http_url}/api/v1/sites/{site}/rules",
+                                  timeout=30, headers=self._snapshot_headers()) as r:
+                    r.raise_for_status()
+                    for chunk in r.iter_bytes(1 << 16):
+                        spool.write(chunk)
+                spool.seek(0)
+                head = self.cache.apply_snapshot_lines(spool)
+        except (httpx.HTTPError, ValidationError, ValueError, OSError) as exc:
             self.counters.inc("snapshot_failures")
             if site not in self._snapshot_failing:
                 log.warning("rules snapshot of %s failed: %s; retrying every second", site, exc)
@@ -352,9 +361,14 @@ class CloudLink:
         if site in self._snapshot_failing:
             self._snapshot_failing.discard(site)
             log.info("rules snapshot of %s recovered", site)
-        # The cloud's whole rule set as of now replaces what is held, whatever the numbers:
+        # The cloud's whole rule set as of now replaced what was held, whatever the numbers:
         # steps run one at a time, so nothing newer was applied since it was asked for.
-        self.cache.apply_snapshot(snap)
         self.counters.inc("snapshots")
         if self.on_rules:
-            self.on_rules(site, snap.version)
+            self.on_rules(site, head.version)
+
+    def _snapshot_headers(self) -> dict[str, str]:
+        headers = {"Accept": NDJSON}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers

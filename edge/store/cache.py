@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-
-import sqlite_utils
+from typing import Any
 
 from edge.core.parking import SubRecord, area_key
 from edge.core.types import TagRecord
@@ -15,6 +15,8 @@ from shared.contract import (
     Change,
     RulesDelta,
     RulesSnapshot,
+    SnapshotHead,
+    SnapshotLine,
     SubscriptionRule,
     TagRule,
 )
@@ -146,39 +148,101 @@ class RulesCache:
     # Writes ---------------------------------------------------------------------------------
     def apply_snapshot(self, snap: RulesSnapshot) -> None:
         """Replace everything of the snapshot's site in one transaction."""
+        self._replace(SnapshotHead(site=snap.site, version=snap.version, epoch=snap.epoch,
+                                   gates=snap.gates, accounts=snap.accounts,
+                                   parkings=snap.parkings),
+                      iter([*(("vehicle", v) for v in snap.vehicles),
+                            *(("tag", t) for t in snap.tags),
+                            *(("subscription", s) for s in snap.subscriptions)]))
+
+    def apply_snapshot_lines(self, lines: Iterable[str | bytes]) -> SnapshotHead:
+        """Replace a site's rules from the NDJSON snapshot's lines (``cloud.society.snapshot``),
+        one line in memory at a time, in one transaction; a snapshot whose ``end`` line is
+        missing or whose counts differ is refused (``ValueError``) and nothing changes."""
+        it = iter(lines)
+        try:
+            head = SnapshotHead.model_validate_json(next(it))
+        except StopIteration:
+            raise ValueError("an empty snapshot") from None
+        counted = {"vehicles": 0, "tags": 0, "subscriptions": 0}
+        ended: dict[str, int] = {}
+
+        def items() -> Iterator[tuple[str, Any]]:
+            for line in it:
+                if not line.strip():
+                    continue
+                item = SnapshotLine.model_validate_json(line)
+                if item.end is not None:
+                    ended.update(item.end)
+                    return
+                kind, value = item.which()
+                counted[f"{kind}s"] += 1
+                yield kind, value
+
+        def check() -> None:
+            if ended != counted:
+                raise ValueError(f"the snapshot was cut: {counted} of {ended or 'no end'}")
+
+        self._replace(head, items(), check)
+        return head
+
+    def _replace(self, head: SnapshotHead, items: Iterator[tuple[str, Any]],
+                 check: Callable[[], None] | None = None) -> None:
+        site = head.site
+        n_tags = 0
         with self.db.write() as c:
-            db = sqlite_utils.Database(c)
             for table in ("tags", "vehicles", "cloud_gates", "parkings"):
-                c.execute(f"DELETE FROM {table} WHERE site = ?", (snap.site,))
+                c.execute(f"DELETE FROM {table} WHERE site = ?", (site,))
             c.execute("DELETE FROM sub_vehicles WHERE sub IN (SELECT id FROM subscriptions "
-                      "WHERE site = ?)", (snap.site,))
-            c.execute("DELETE FROM subscriptions WHERE site = ?", (snap.site,))
-            for p in snap.parkings:
+                      "WHERE site = ?)", (site,))
+            c.execute("DELETE FROM subscriptions WHERE site = ?", (site,))
+            for p in head.parkings:
                 c.execute("INSERT OR REPLACE INTO parkings(site, id, active) VALUES (?, ?, ?)",
-                          (snap.site, p.id, int(p.active)))
-            for s in snap.subscriptions:
-                self._upsert_sub(c, snap.site, s)
-            db.table("tags").insert_all((_tag_row(t) for t in snap.tags), batch_size=5000,
-                                  replace=True)
-            db.table("vehicles").insert_all(
-                ({"site": snap.site, "vrn": v.vrn, "type": v.type.value, "flat": v.flat}
-                 for v in snap.vehicles),
-                batch_size=5000, replace=True,
-            )
-            db.table("cloud_gates").insert_all(
-                ({"site": snap.site, "id": g.id, "direction": g.direction.value,
-                  "name": g.name, "command_key": g.command_key, "parking": g.parking}
-                 for g in snap.gates),
-                replace=True,
-            )
+                          (site, p.id, int(p.active)))
+            c.executemany("INSERT OR REPLACE INTO cloud_gates(site, id, direction, name, "
+                          "command_key, parking) VALUES (?, ?, ?, ?, ?, ?)",
+                          [(site, g.id, g.direction.value, g.name, g.command_key, g.parking)
+                           for g in head.gates])
+            tags: list[tuple] = []
+            vehicles: list[tuple] = []
+            for kind, value in items:
+                if kind == "tag":
+                    t = _tag_row(value)
+                    tags.append((t["epc"], t["site"], t["status"], t["vrn"], t["locked"],
+                                 t["locked_until"]))
+                    n_tags += 1
+                elif kind == "vehicle":
+                    vehicles.append((site, value.vrn, value.type.value, value.flat))
+                else:
+                    self._upsert_sub(c, site, value)
+                if len(tags) >= 5000:
+                    self._insert_tags(c, tags)
+                if len(vehicles) >= 5000:
+                    self._insert_vehicles(c, vehicles)
+            self._insert_tags(c, tags)
+            self._insert_vehicles(c, vehicles)
+            if check is not None:
+                check()  # raises: the transaction rolls back, the old rules stay
             c.execute("DELETE FROM accounts WHERE source = 'cloud' AND site = ? AND username "
-                      f"NOT IN ({','.join('?' * len(snap.accounts))})",
-                      (snap.site, *(a.username for a in snap.accounts)))
-            for a in snap.accounts:
-                self._upsert_account(c, snap.site, a)
-            self._set_version(c, snap.site, snap.version, snap.epoch)
-        log.info("rules of %s replaced by snapshot v%s of epoch %s (%s tags)", snap.site,
-                 snap.version, snap.epoch or "-", len(snap.tags))
+                      f"NOT IN ({','.join('?' * len(head.accounts))})",
+                      (site, *(a.username for a in head.accounts)))
+            for a in head.accounts:
+                self._upsert_account(c, site, a)
+            self._set_version(c, site, head.version, head.epoch)
+        log.info("rules of %s replaced by snapshot v%s of epoch %s (%s tags)", site,
+                 head.version, head.epoch or "-", n_tags)
+
+    @staticmethod
+    def _insert_tags(c, rows: list[tuple]) -> None:
+        c.executemany("INSERT OR REPLACE INTO tags(epc, site, status, vrn, locked, "
+                      "locked_until) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        rows.clear()
+
+    @staticmethod
+    def _insert_vehicles(c, rows: list[tuple]) -> None:
+        c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat) VALUES "
+                      "(?, ?, ?, ?)", rows)
+        rows.clear()
 
     def apply_delta(self, delta: RulesDelta) -> str:
         """Apply a delta that follows what is held: "applied"; "stale" (a copy of one applied

@@ -1,0 +1,113 @@
+"""A site's whole rule set, streamed: built from pages of rows and sent as it is built, so a
+site with a million tags never sits whole in the cloud's memory.
+
+Two shapes of one snapshot, read in one consistent view of the database:
+- ``application/json``: the ``RulesSnapshot`` object, as it always was;
+- ``application/x-ndjson`` (what the edge asks for): a header line (``type``
+  ``rules.snapshot``, ``site``, ``version``, ``epoch``, ``gates``, ``accounts``, ``parkings``),
+  then one line per ``vehicle``, ``tag`` and ``subscription``, and a last ``end`` line with the
+  count of each, so a box can tell a whole snapshot from a cut one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import groupby
+from typing import Any
+
+from cloud.parking.rules import site_parking_rules
+from cloud.society.epoch import epoch_of
+from cloud.storage import Database, Row
+from shared.contract import AccountRule, GateRule
+from shared.vocab import Direction
+
+NDJSON = "application/x-ndjson"
+PAGE = 5000
+CHUNK = 500  # items joined into one piece of the response
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _vehicle(r: Row) -> dict[str, Any]:
+    return {"vrn": r["vrn"], "type": r["type"], "flat": r["flat"]}
+
+
+def _tag(r: Row) -> dict[str, Any]:
+    return {"epc": r["epc"], "site": r["site"], "status": r["status"], "vrn": r["vrn"],
+            "locked": bool(r["locked"]), "locked_until": r["locked_until"]}
+
+
+def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
+    """(kind, item) in snapshot order, from one view of the database."""
+    with db.snapshot() as c:
+        version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
+                                (site,)).scalar())
+        gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"],
+                          command_key=r["command_key"], parking=r["parking"]
+                          ).model_dump(mode="json")
+                 for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
+        accounts = [AccountRule(username=r["username"], role=r["role"], pw_hash=r["pw_hash"]
+                                ).model_dump(mode="json")
+                    for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
+        parkings, subs = site_parking_rules(c, site)
+        yield "header", {"site": site, "version": version, "epoch": epoch_of(c),
+                         "gates": gates, "accounts": accounts,
+                         "parkings": [p.model_dump(mode="json") for p in parkings]}
+        for r in c.stream("SELECT vrn, type, flat FROM vehicles WHERE site = ? ORDER BY vrn",
+                          (site,), PAGE):
+            yield "vehicle", _vehicle(r)
+        for r in c.stream("SELECT * FROM tags WHERE site = ? ORDER BY epc", (site,), PAGE):
+            yield "tag", _tag(r)
+        for s in subs:
+            yield "subscription", s.model_dump(mode="json")
+
+
+def ndjson(db: Database, site: str) -> Iterator[str]:
+    """The snapshot as NDJSON, a piece at a time."""
+    counts = {"vehicles": 0, "tags": 0, "subscriptions": 0}
+    lines: list[str] = []
+    for kind, item in _parts(db, site):
+        if kind == "header":
+            lines.append(_dumps({"type": "rules.snapshot", **item}))
+            continue
+        counts[f"{kind}s"] += 1
+        lines.append(_dumps({kind: item}))
+        if len(lines) >= CHUNK:
+            yield "\n".join(lines) + "\n"
+            lines = []
+    lines.append(_dumps({"end": counts}))
+    yield "\n".join(lines) + "\n"
+
+
+def _joined(items: Iterator[Any]) -> Iterator[str]:
+    """Items as the inside of a JSON array, CHUNK at a time."""
+    buf: list[str] = []
+    first = True
+    for item in items:
+        buf.append(_dumps(item))
+        if len(buf) >= CHUNK:
+            yield ("" if first else ",") + ",".join(buf)
+            buf, first = [], False
+    if buf:
+        yield ("" if first else ",") + ",".join(buf)
+
+
+def json_pieces(db: Database, site: str) -> Iterator[str]:
+    """The snapshot as one ``RulesSnapshot`` JSON object, a piece at a time."""
+    parts = _parts(db, site)
+    _, h = next(parts)
+    yield f'{{"site":{_dumps(site)},"version":{h["version"]},"gates":{_dumps(h["gates"])}'
+    grouped = groupby(parts, key=lambda p: p[0])
+    current = next(grouped, None)
+    for kind in ("vehicle", "tag", "subscription"):
+        if kind == "subscription":
+            yield f',"accounts":{_dumps(h["accounts"])},"parkings":{_dumps(h["parkings"])}'
+        yield f',"{kind}s":['
+        if current is not None and current[0] == kind:
+            yield from _joined(item for _, item in current[1])
+            current = next(grouped, None)
+        yield "]"
+    yield f',"epoch":{_dumps(h["epoch"])}}}'
