@@ -201,11 +201,20 @@ def test_a_delta_that_jumps_or_a_version_that_went_back_brings_a_snapshot(world,
         pub.publish(Topics.rules_delta(SITE), jump.model_dump_json(), qos=1).wait_for_publish(5)
         wait_until(lambda: link.counters["snapshots"] == snapshots + 1, 5, what="snapshot")
         assert cache.version(SITE) == v and status(cache, T1) == TagStatus.ACTIVE.value
-        # A version behind the one held, in the same epoch: the cloud's word wins.
+        # A live version behind the one held is old news (a snapshot went past it) ...
         cache.apply_delta(RulesDelta(site=SITE, from_version=v, to_version=v + 3, changes=[],
                                      epoch=cloud.epoch))
-        pub.publish(Topics.rules_version(SITE), f'{{"site": "{SITE}", "version": {v}, '
-                    f'"epoch": "{cloud.epoch}"}}', qos=1).wait_for_publish(5)
+        behind = f'{{"site": "{SITE}", "version": {v}, "epoch": "{cloud.epoch}"}}'
+        pub.publish(Topics.rules_version(SITE), behind, qos=1).wait_for_publish(5)
+        pub.publish(Topics.rules_delta(SITE), RulesDelta(
+            site=SITE, from_version=v + 3, to_version=v + 4, changes=[], epoch=cloud.epoch
+        ).model_dump_json(), qos=1).wait_for_publish(5)  # a barrier: handled after it
+        wait_until(lambda: cache.version(SITE) == v + 4, 5, what="the barrier delta")
+        assert link.counters["version_rewound"] == 0
+        # ... but the version the broker holds when a box (re)connects is the cloud's word.
+        link.stop()
+        pub.publish(Topics.rules_version(SITE), behind, qos=1, retain=True).wait_for_publish(5)
+        link = edge()
         wait_until(lambda: cache.version(SITE) == v, 5, what="back to the cloud's version")
         assert link.counters["version_rewound"] == 1
     finally:

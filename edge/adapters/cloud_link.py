@@ -85,6 +85,7 @@ class CloudLink:
         self._sync_q: queue.Queue[tuple] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._snapshot_failing: set[str] = set()
+        self._latest_version: dict[str, tuple[RulesVersion, bool]] = {}
         self._client: mqtt.Client | None = None
 
     # Life cycle ----------------------------------------------------------------------------
@@ -210,7 +211,14 @@ class CloudLink:
                     raise ValueError("retained delta refused (deltas are never retained)")
                 self._sync_q.put(("delta", RulesDelta.model_validate_json(msg.payload)))
             elif msg.topic.endswith("/rules/version"):
-                self._sync_q.put(("version", RulesVersion.model_validate_json(msg.payload)))
+                v = RulesVersion.model_validate_json(msg.payload)
+                # Only the newest word per site counts: versions queued behind a snapshot
+                # that already went past them are not news.
+                with self._inflight_lock:
+                    queued = v.site in self._latest_version
+                    self._latest_version[v.site] = (v, bool(msg.retain))
+                if not queued:
+                    self._sync_q.put(("version", v.site))
         except (ValidationError, ValueError) as exc:
             self.counters.inc("rejected_messages")
             log.warning("rejected message on %s: %s", msg.topic, exc)
@@ -299,8 +307,9 @@ class CloudLink:
                     elif result == "applied" and self.on_rules:
                         self.on_rules(delta.site, delta.to_version)
                 elif kind == "version":
-                    v: RulesVersion = item[1]
-                    if v.site in self.sites and self._stale(v):
+                    with self._inflight_lock:
+                        v, retained = self._latest_version.pop(item[1])
+                    if v.site in self.sites and self._stale(v, retained):
                         self._snapshot(v.site)
                 elif kind == "fresh":
                     site = item[1]
@@ -311,15 +320,16 @@ class CloudLink:
             except Exception:
                 log.exception("rules sync step %s failed", kind)
 
-    def _stale(self, v: RulesVersion) -> bool:
+    def _stale(self, v: RulesVersion, retained: bool) -> bool:
         """Whether the cloud's current version says the held rules are not its rules: another
-        epoch (a restored, re-created or reset cloud), a newer version, or an older one (a
-        history that went back without a new epoch: the cloud's word wins)."""
+        epoch (a restored, re-created or reset cloud), a newer version, or an older one held
+        at the broker (a history that went back without a new epoch: the cloud's word wins).
+        A live version older than the held one is old news (a snapshot went past it)."""
         held, epoch = self.cache.version(v.site), self.cache.epoch(v.site)
         if v.epoch != epoch:
             self.counters.inc("version_epoch")
             return True
-        if v.version < held:
+        if v.version < held and retained:
             self.counters.inc("version_rewound")
             log.warning("the cloud's rules of %s are at v%s, behind the v%s held: resyncing",
                         v.site, v.version, held)
