@@ -232,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     bo.add_argument("--drain-timeout", type=float, default=1800.0, help="give up after, s")
     bo.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     bo.add_argument("--json", action="store_true", help="one-line JSON")
+    bb = bench.add_parser("bulk", help="a bulk tag change at a site whose box caches many: "
+                          "request → the box's cache")
+    bb.add_argument("--tags", type=int, default=1_000_000, help="tags the box caches")
+    bb.add_argument("--change", type=int, default=5000, help="tags changed by each request")
+    bb.add_argument("--runs", type=int, default=3, help="changes, one after another")
+    bb.add_argument("--json", action="store_true", help="one-line JSON")
     bs = bench.add_parser("snapshot", help="a site's full rules served by the cloud and taken "
                           "by a box: time and each side's memory")
     bs.add_argument("--tags", type=int, default=1_000_000, help="vehicles and tags of the site")
@@ -284,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             from gatepost.bench_fanout import bench_fanout
 
             return bench_fanout(args)
+        if args.bench_cmd == "bulk":
+            from gatepost.bench_bulk import bench_bulk
+
+            return bench_bulk(args)
         if args.bench_cmd == "snapshot":
             from gatepost.bench_snapshot import bench_snapshot
 

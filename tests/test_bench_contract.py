@@ -122,3 +122,15 @@ def test_bench_snapshot_prints_its_contract():
     assert set(out["snapshot_mb"]) == {"json", "ndjson"} and out["edge_take_s"] > 0
     assert 0 < out["cloud_idle_rss_mb"] <= out["cloud_peak_rss_mb"]
     assert 0 < out["edge_rss_mb"] <= out["edge_peak_rss_mb"]
+
+
+@pytest.mark.timeout(300)
+def test_bench_bulk_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "bulk", "--tags", "3000",
+                        "--change", "2000", "--runs", "2", "--json"], capture_output=True,
+                       text=True, timeout=280)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "bulk" and out["change_rows"] == 2000 and out["runs"] == 2
+    assert out["tags_cached"] == 5000 and out["as_delta"] is True  # one delta each, no snapshot
+    assert 0 < out["api_s"]["p50"] <= out["edge_s"]["p50"] <= out["edge_s"]["max"]
