@@ -67,7 +67,8 @@ class CloudSettings(BaseSettings):
                                    "that the rules history did not go back (a restore) or "
                                    "change epoch; 0: only on connect")
 
-    @field_validator("mqtt_url", "payments_url", "public_url", "db", mode="before")
+    @field_validator("mqtt_url", "payments_url", "public_url", "db", "mqtt_tls_ca",
+                     "mqtt_tls_cert", "mqtt_tls_key", "clock_file", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v

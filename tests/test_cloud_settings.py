@@ -36,3 +36,15 @@ def test_bad_settings_are_refused_with_the_key(tmp_path):
                         "--no-mqtt", "--data-dir", str(tmp_path)], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2 and "workers" in p.stderr
+
+
+def test_settings_handed_to_worker_processes_keep_unset_paths_unset(monkeypatch):
+    from cloud.settings import CloudSettings
+
+    env = CloudSettings(db="sqlite:///x.sqlite", mqtt_url="mqtt://127.0.0.1:1883").to_environ()
+    assert env["GATEPOST_MQTT_TLS_CERT"] == ""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    again = CloudSettings()
+    assert again.mqtt_tls_ca is None and again.mqtt_tls_cert is None
+    assert again.mqtt_tls_key is None and again.clock_file is None
