@@ -307,6 +307,7 @@ class EdgeDaemon:
             "rules": dict(self.rules_versions),
             "rules_epochs": {s: self.cache.epoch(s) for s in self.config.sites}
             if self.cache else {},
+            "rules_retrying": link.retrying() if link else [],
             "outbox": self.outbox.size() if self.outbox else None,
             "outbox_full": bool(self.outbox and self.outbox.full),
             "last_seq": self.outbox.last_seq() if self.outbox else {},

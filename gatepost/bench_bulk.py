@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from gatepost.bench import BULK, _epc, _vrn, machine, memory, spread
-from gatepost.stack import GateSpec, Stack, StackOptions
+from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 
 SITE = "bulk-site"
 
@@ -39,6 +39,9 @@ def bench_bulk(args: argparse.Namespace) -> int:
                 {"epc": _epc(i), "vrn": _vrn(i), "status": "active"}
                 for i in range(a, min(n, a + BULK))]}, timeout=600).json()["rules_version"]
         stack.wait_edge_version(SITE, v, 1800)
+        # The box asked for the site's rules before the site existed, and retries each
+        # second: the changes are timed once it has stopped.
+        wait_until(lambda: not stack.edge_health()["rules_retrying"], 30, what="no retry")
         before = stack.edge_health()["counters"]
         api, edge = [], []
         for run in range(args.runs):

@@ -85,7 +85,8 @@ class CloudLink:
         self._sync_q: queue.Queue[tuple] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._snapshot_failing: set[str] = set()
-        self._latest_version: dict[str, tuple[RulesVersion, bool]] = {}
+        self._version_seq: dict[str, int] = {}  # version messages seen per site
+        self._retrying: set[str] = set()
         self._client: mqtt.Client | None = None
 
     # Life cycle ----------------------------------------------------------------------------
@@ -212,13 +213,13 @@ class CloudLink:
                 self._sync_q.put(("delta", RulesDelta.model_validate_json(msg.payload)))
             elif msg.topic.endswith("/rules/version"):
                 v = RulesVersion.model_validate_json(msg.payload)
-                # Only the newest word per site counts: versions queued behind a snapshot
-                # that already went past them are not news.
+                # Only the newest word per site counts, and where it stands in the queue:
+                # the deltas before it are applied first; older versions still queued (a
+                # snapshot may have gone past them) are skipped.
                 with self._inflight_lock:
-                    queued = v.site in self._latest_version
-                    self._latest_version[v.site] = (v, bool(msg.retain))
-                if not queued:
-                    self._sync_q.put(("version", v.site))
+                    n = self._version_seq.get(v.site, 0) + 1
+                    self._version_seq[v.site] = n
+                self._sync_q.put(("version", v, bool(msg.retain), n))
         except (ValidationError, ValueError) as exc:
             self.counters.inc("rejected_messages")
             log.warning("rejected message on %s: %s", msg.topic, exc)
@@ -307,9 +308,10 @@ class CloudLink:
                     elif result == "applied" and self.on_rules:
                         self.on_rules(delta.site, delta.to_version)
                 elif kind == "version":
+                    v, retained, n = item[1], item[2], item[3]
                     with self._inflight_lock:
-                        v, retained = self._latest_version.pop(item[1])
-                    if v.site in self.sites and self._stale(v, retained):
+                        newest = self._version_seq.get(v.site) == n
+                    if newest and v.site in self.sites and self._stale(v, retained):
                         self._snapshot(v.site)
                 elif kind == "fresh":
                     site = item[1]
@@ -364,9 +366,7 @@ class CloudLink:
             if site not in self._snapshot_failing:
                 log.warning("rules snapshot of %s failed: %s; retrying every second", site, exc)
                 self._snapshot_failing.add(site)
-            retry = threading.Timer(1.0, self._sync_q.put, args=(("snapshot", site),))
-            retry.daemon = True
-            retry.start()
+            self._retry_later(site)
             return
         if site in self._snapshot_failing:
             self._snapshot_failing.discard(site)
@@ -376,6 +376,28 @@ class CloudLink:
         self.counters.inc("snapshots")
         if self.on_rules:
             self.on_rules(site, head.version)
+
+    def _retry_later(self, site: str) -> None:
+        """One snapshot retry a second per site, however many steps failed."""
+        with self._inflight_lock:
+            if site in self._retrying:
+                return
+            self._retrying.add(site)
+
+        def fire() -> None:
+            with self._inflight_lock:
+                self._retrying.discard(site)
+            if site in self._snapshot_failing:  # not taken since by another step
+                self._sync_q.put(("snapshot", site))
+
+        retry = threading.Timer(1.0, fire)
+        retry.daemon = True
+        retry.start()
+
+    def retrying(self) -> list[str]:
+        """Sites whose snapshot failed and is tried again shortly."""
+        with self._inflight_lock:
+            return sorted(self._retrying | self._snapshot_failing)
 
     def _snapshot_headers(self) -> dict[str, str]:
         headers = {"Accept": NDJSON}
