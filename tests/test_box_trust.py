@@ -240,3 +240,13 @@ def test_oversized_and_overlong_messages_are_refused(fleet):
     assert a.dropped.wait(10)
     stored = api.get("/api/v1/events", params={"site": "site-a"}).json()["events"]
     assert [e["seq"] for e in stored] == [3]
+
+
+def test_a_box_given_odd_sites_is_refused_or_taken_once(fleet):
+    api, ok, _app, _ = fleet
+    bad = api.post("/api/v1/edges", json={"id": "box-e", "sites": ["", "site-a"]})
+    assert bad.status_code == 422  # not a 500
+    gate = {"site": "site-b", "gate": "main-in"}
+    twice = ok("POST", "/api/v1/edges", json={"id": "box-e", "sites": ["site-b", "site-b"],
+                                              "gates": [gate, gate]})
+    assert twice["sites"] == ["site-b"] and len(twice["gates"]) == 1

@@ -3,7 +3,7 @@ boxes, and list the boxes with their availability and assignment."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,8 +28,9 @@ class AssignmentIn(BaseModel):
     are named is served whole: every gate no other box holds by name)."""
 
     model_config = ConfigDict(extra="forbid")
-    sites: list[str] = Field(min_length=1, max_length=1000,
-                             description="the sites whose rules it reads and whose gates it serves")
+    sites: list[Annotated[str, Field(pattern=_ID, max_length=64)]] = Field(
+        min_length=1, max_length=1000,
+        description="the sites whose rules it reads and whose gates it serves")
     gates: list[GateIn] = Field(default_factory=list, max_length=10_000,
                                 description="gates it holds by name, each of one of its sites")
 

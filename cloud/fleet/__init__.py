@@ -67,7 +67,8 @@ class Fleet:
                c: Tx | None = None) -> dict[str, Any]:
         """Give *edge* exactly these sites and gates (replacing what it had). A site without
         named gates is the whole site; a named gate leaves any other box that held it."""
-        gates = list(gates or [])
+        sites = list(dict.fromkeys(sites))  # each once, in the order given
+        gates = list(dict.fromkeys(gates or []))
         stray = sorted({g.site for g in gates} - set(sites))
         if stray:
             raise CloudError(422, "gate_outside_sites",
