@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -258,6 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# `gatepost bench NAME`: the module and function that run it.
+BENCHES = {
+    "gate": ("gatepost.bench", "bench_gate"), "camera": ("gatepost.bench_camera", "bench_camera"),
+    "fanout": ("gatepost.bench_fanout", "bench_fanout"),
+    "bulk": ("gatepost.bench_bulk", "bench_bulk"),
+    "snapshot": ("gatepost.bench_snapshot", "bench_snapshot"),
+    "offline": ("gatepost.bench_offline", "bench_offline"),
+    "ingest": ("gatepost.bench_ingest", "bench_ingest"),
+    "cloud-jobs": ("gatepost.bench_cloud", "bench_cloud_jobs"),
+    "panel": ("gatepost.bench_panel", "bench_panel"),
+    "noise": ("gatepost.bench_noise", "bench_noise"),
+    "anpr": ("gatepost.bench_anpr", "bench_anpr"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
@@ -281,50 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         from gatepost import tools
 
         return tools.reader_listen(args) if args.hw_cmd == "reader" else tools.relay_pulse(args)
-    if cmd == "bench":
-        if args.bench_cmd == "camera":
-            from gatepost.bench_camera import bench_camera
-
-            return bench_camera(args)
-        if args.bench_cmd == "fanout":
-            from gatepost.bench_fanout import bench_fanout
-
-            return bench_fanout(args)
-        if args.bench_cmd == "bulk":
-            from gatepost.bench_bulk import bench_bulk
-
-            return bench_bulk(args)
-        if args.bench_cmd == "snapshot":
-            from gatepost.bench_snapshot import bench_snapshot
-
-            return bench_snapshot(args)
-        if args.bench_cmd == "offline":
-            from gatepost.bench_offline import bench_offline
-
-            return bench_offline(args)
-        if args.bench_cmd == "ingest":
-            from gatepost.bench_ingest import bench_ingest
-
-            return bench_ingest(args)
-        if args.bench_cmd == "cloud-jobs":
-            from gatepost.bench_cloud import bench_cloud_jobs
-
-            return bench_cloud_jobs(args)
-        if args.bench_cmd == "panel":
-            from gatepost.bench_panel import bench_panel
-
-            return bench_panel(args)
-        if args.bench_cmd == "noise":
-            from gatepost.bench_noise import bench_noise
-
-            return bench_noise(args)
-        if args.bench_cmd == "anpr":
-            from gatepost.bench_anpr import bench_anpr
-
-            return bench_anpr(args)
-        from gatepost.bench import bench_gate
-
-        return bench_gate(args)
+    if cmd == "bench":  # imported on demand: each bench pulls in what it drives
+        module, func = BENCHES[args.bench_cmd]
+        run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), func)
+        return run(args)
     if cmd == "demo":
         from gatepost.demo import run_demo
 
