@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.errors import CloudError
+from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.parking.service import ParkingService
 from cloud.parking.subscriptions import SubscriptionService
 from cloud.staff import resident_of
@@ -34,7 +34,7 @@ def _out(r: Any) -> dict[str, Any]:
 
 def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRouter:
     """Cameras: ``manage_devices`` writes them (``/parkings/{id}/cameras`` is a device route)."""
-    r = APIRouter(prefix="/api/v1")
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     db = parking.db
 
     @r.post("/parkings/{pid}/cameras", status_code=201)
@@ -82,7 +82,7 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
         return {"cameras": [x for x in rows if s["space"] in x["spaces"]]}
 
     @r.delete("/cameras/{cid}")
-    def delete(cid: int) -> dict[str, Any]:
+    def delete(cid: RowId) -> dict[str, Any]:
         """Remove a camera."""
         with db.write() as c:
             if not c.execute("DELETE FROM cameras WHERE id = ?", (cid,)).rowcount:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
+from cloud.errors import ERROR_RESPONSES
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
@@ -17,7 +18,7 @@ from cloud.storage.dialect import json_text
 def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
                   settings: CloudSettings, rejected: dict[str, int]) -> APIRouter:
     """Health and events."""
-    r = APIRouter()
+    r = APIRouter(responses=ERROR_RESPONSES)
 
     @r.get("/api/v1/health")
     def health() -> dict:

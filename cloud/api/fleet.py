@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.errors import CloudError
+from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.fleet import Fleet, GateRef
 from cloud.staff import Staff
 
@@ -47,7 +47,7 @@ def _refs(body: AssignmentIn) -> list[GateRef]:
 
 def fleet_router(fleet: Fleet, staff: Staff) -> APIRouter:
     """Boxes: admin writes, reads for view_parkings (by the auth middleware)."""
-    r = APIRouter(prefix="/api/v1")
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
     @r.post("/edges", status_code=201)
     def add_edge(body: EdgeIn) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from cloud.api.parking_models import (
     UsersIn,
     VehicleIn,
 )
-from cloud.errors import CloudError
+from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.jobs import Jobs
 from cloud.parking import reports
 from cloud.parking.changes import Subscriptions
@@ -43,7 +43,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> APIRouter:
     """Routes bound to the services."""
-    r = APIRouter(prefix="/api/v1")
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
     def acting(sid: str, request: Request, *, owner_only: bool) -> str:
         return subs.acting(sid, resident_of(request), owner_only=owner_only)
@@ -101,7 +101,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         return {"spaces": got}
 
     @r.patch("/parkings/{pid}/spaces/{number}")
-    def patch_space(pid: str, number: int, body: SpacePatch) -> dict[str, Any]:
+    def patch_space(pid: str, number: RowId, body: SpacePatch) -> dict[str, Any]:
         """Change a space (never its number)."""
         return parking.update_space(pid, number, body.model_dump(exclude_unset=True))
 
@@ -117,7 +117,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         return {"tariffs": parking.tariffs(pid)}
 
     @r.delete("/tariffs/{tid}")
-    def delete_tariff(tid: int) -> dict[str, Any]:
+    def delete_tariff(tid: RowId) -> dict[str, Any]:
         """Remove a tariff band."""
         parking.delete_tariff(tid)
         return {"deleted": tid}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.errors import CloudError
+from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.parking.changes import Subscriptions
 from cloud.society import accounts
@@ -94,7 +94,7 @@ def _version(delta: RulesDelta) -> dict:
 def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | None,
                    clock: Clock) -> APIRouter:
     """The society rules' routes."""
-    r = APIRouter()
+    r = APIRouter(responses=ERROR_RESPONSES)
 
     @r.post("/api/v1/sites", status_code=201)
     def create_site(body: SiteIn) -> dict:

@@ -62,8 +62,10 @@ def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
 def subscriptions_xlsx(db: Database, parkings: list[str], created_from: datetime | None,
                        created_to: datetime | None) -> bytes:
     """Subscriptions of *parkings* created in [from, to), oldest first."""
+    # No parking named: an empty report (PostgreSQL refuses an empty IN list).
+    within = f"parking IN ({','.join('?' * len(parkings))})" if parkings else "1 = 0"
     sql = (f"SELECT status, id, owner, parking, space, start, \"end\", amount, unit, created_at "
-           f"FROM subscriptions WHERE parking IN ({','.join('?' * len(parkings))})")
+           f"FROM subscriptions WHERE {within}")
     args: list[object] = list(parkings)
     sql = _between(sql, args, "created_at", created_from, created_to)
     rows = ([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8], _dt(r[9])]

@@ -30,13 +30,18 @@ def parse_numbers(spec: str | int | list[int]) -> list[int]:
         return [int(n) for n in spec]
     out: list[int] = []
     for part in str(spec).replace(" ", "").split(","):
-        if ".." in part:
-            lo, hi = (int(x) for x in part.split("..", 1))
-            if hi < lo or hi - lo >= 100_000:
-                raise CloudError(422, "bad_range", f"space range {part} is empty or too long")
-            out += range(lo, hi + 1)
-        elif part:
-            out.append(int(part))
+        try:
+            if ".." in part:
+                lo, hi = (int(x) for x in part.split("..", 1))
+                if hi < lo or hi - lo >= 100_000:
+                    raise CloudError(422, "bad_range",
+                                     f"space range {part} is empty or too long")
+                out += range(lo, hi + 1)
+            elif part:
+                out.append(int(part))
+        except ValueError:
+            raise CloudError(422, "bad_range", f"{part[:40]!r} is not a space number or a "
+                             "range like 4..7") from None
     return out
 
 

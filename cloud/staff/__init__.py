@@ -28,7 +28,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.errors import CloudError
+from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.storage import Database
 from shared.clock import Clock
 
@@ -265,7 +265,7 @@ class _StaffIn(BaseModel):
 
 def staff_router(staff: Staff) -> APIRouter:
     """Staff, keys and the audit log (admin only, by the auth middleware)."""
-    r = APIRouter(prefix="/api/v1")
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
     @r.post("/staff", status_code=201)
     def add(body: _StaffIn) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def staff_router(staff: Staff) -> APIRouter:
         return {"staff": staff.members()}
 
     @r.delete("/staff/{staff_id}")
-    def revoke(staff_id: int) -> dict[str, Any]:
+    def revoke(staff_id: RowId) -> dict[str, Any]:
         """Revoke every key of a staff member."""
         staff.revoke(staff_id)
         return {"revoked": staff_id}
