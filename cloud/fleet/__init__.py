@@ -20,6 +20,7 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.notify import Notifier
+from cloud.staff import write_audit
 from cloud.storage import Database, Tx
 from shared.clock import Clock
 from shared.contract import SEGMENT
@@ -177,9 +178,7 @@ class Fleet:
         at = self.clock.now()
         window = int(at.timestamp() // ALERT_WINDOW_S)
         with self.db.write() as c:
-            c.execute("INSERT INTO audit(at, staff, name, method, path, status, note) VALUES "
-                      "(?, NULL, ?, 'MQTT', ?, 403, ?)",
-                      (at.isoformat(), f"edge:{edge}", topic, what))
+            write_audit(c, at.isoformat(), None, f"edge:{edge}", "MQTT", topic, 403, what)
             if self.notifier is not None:
                 self.notifier.enqueue(
                     c, f"edge_refused:{edge}:{cause}:{site}:{gate}:{window}", "edge_refused",

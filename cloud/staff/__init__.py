@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import ERROR_RESPONSES, CloudError, RowId
-from cloud.storage import Database
+from cloud.storage import Database, Tx
 from shared.clock import Clock
 
 ROLES = ("view_parkings", "edit_parkings", "manage_devices", "admin")
@@ -155,15 +155,20 @@ class Staff:
               note: str = "") -> None:
         """One line of the audit log."""
         with self.db.write() as c:
-            c.execute("INSERT INTO audit(at, staff, name, method, path, status, note) VALUES "
-                      "(?,?,?,?,?,?,?)", (self.clock.now().isoformat(), who.id if who else None,
-                                          who.name if who else None, method, path, status,
-                                          note))
+            write_audit(c, self.clock.now().isoformat(), who.id if who else None,
+                        who.name if who else None, method, path, status, note)
 
     def audit_log(self, limit: int = 500) -> list[dict[str, Any]]:
         """The newest audit lines."""
         return [dict(r) for r in self.db.conn.execute(
             "SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def write_audit(c: Tx, at: str, staff_id: int | None, name: str | None, method: str,
+                path: str, status: int, note: str = "") -> None:
+    """One line of the audit log, inside the caller's transaction."""
+    c.execute("INSERT INTO audit(at, staff, name, method, path, status, note) VALUES "
+              "(?,?,?,?,?,?,?)", (at, staff_id, name, method, path, status, note))
 
 
 def _key(request: Request) -> str | None:
