@@ -4,7 +4,8 @@ and taken by a box, with the memory each side needs.
 The site's vehicles and tags are written into a fresh cloud database with SQL (the API's bulk
 routes take 100,000 rows a request, and their own memory is not what is measured here). The
 cloud is the real ``gatepost cloud run`` process; the box's side is the edge's real cloud link
-(``CloudLink._snapshot``: NDJSON streamed to a file, then applied to the cache) in a process of
+(``edge.adapters.snapshot.take_snapshot``: NDJSON streamed to a file, then applied to the
+cache) in a process of
 its own, so that each side's peak resident memory is its own.
 """
 
@@ -52,19 +53,16 @@ def _load(url: str, n: int) -> None:
 
 def _edge_side(base: str, folder: str, out: Any) -> None:
     """In its own process: take the snapshot as the edge does; report time and memory."""
-    from edge.adapters.cloud_link import CloudLink
+    from edge.adapters.snapshot import take_snapshot
     from edge.store.cache import RulesCache
     from edge.store.db import EdgeDB
-    from edge.store.outbox import Outbox
 
     db = EdgeDB(Path(folder) / "edge.sqlite")
     cache = RulesCache(db)
-    link = CloudLink("bench-box", [SITE], mqtt_url="mqtt://127.0.0.1:1", http_url=base,
-                     outbox=Outbox(db, "bench-box", {}), cache=cache, api_key=KEY)
     t0 = time.monotonic()
-    link._snapshot(SITE)
+    head = take_snapshot(base, SITE, KEY, cache)
     took = time.monotonic() - t0
-    out.put({"s": took, "tags": cache.counts()["tags"], "ok": link.counters["snapshots"],
+    out.put({"s": took, "tags": cache.counts()["tags"], "ok": int(head.site == SITE),
              "rss": rss_mb(os.getpid())})
     db.close()
 

@@ -23,6 +23,7 @@ MAX_EVENT_BYTES = 64 * 1024  # an event's JSON, at most: the cloud refuses large
 MAX_DELTA_BYTES = 3 * 1024 * 1024  # larger deltas go out as a version bump (a snapshot)
 MAX_BATCH_EVENTS = 500  # events in one EventBatch message, at most
 MAX_BATCH_BYTES = 1024 * 1024  # an EventBatch's JSON, at most
+SNAPSHOT_NDJSON = "application/x-ndjson"  # the media type of a snapshot sent line by line
 SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 

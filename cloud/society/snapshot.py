@@ -18,11 +18,11 @@ from typing import Any
 
 from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import epoch_of
+from cloud.society.rules import gate_rule
 from cloud.storage import Database, Row
-from shared.contract import AccountRule, GateRule
-from shared.vocab import Direction
+from shared.contract import SNAPSHOT_NDJSON, AccountRule
 
-NDJSON = "application/x-ndjson"
+NDJSON = SNAPSHOT_NDJSON
 PAGE = 5000
 CHUNK = 500  # items joined into one piece of the response
 
@@ -36,6 +36,8 @@ def _vehicle(r: Row) -> dict[str, Any]:
 
 
 def _tag(r: Row) -> dict[str, Any]:
+    # TagRule's JSON written straight from the row (rules.py's _tag_rule builds the model):
+    # a million of them are the snapshot's hot path.
     return {"epc": r["epc"], "site": r["site"], "status": r["status"], "vrn": r["vrn"],
             "locked": bool(r["locked"]), "locked_until": r["locked_until"]}
 
@@ -45,9 +47,7 @@ def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
     with db.snapshot() as c:
         version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
                                 (site,)).scalar())
-        gates = [GateRule(id=r["id"], direction=Direction(r["direction"]), name=r["name"],
-                          command_key=r["command_key"], parking=r["parking"]
-                          ).model_dump(mode="json")
+        gates = [gate_rule(r).model_dump(mode="json")
                  for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
         accounts = [AccountRule(username=r["username"], role=r["role"], pw_hash=r["pw_hash"]
                                 ).model_dump(mode="json")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
+from edge.adapters.snapshot import take_snapshot
 from edge.store.cache import RESYNC, RulesCache
 from edge.store.outbox import Outbox
 from shared.contract import (
@@ -37,8 +37,6 @@ from shared.contract import (
 )
 from shared.counters import Counters
 from shared.mqtt_tls import broker_address, use_tls
-
-NDJSON = "application/x-ndjson"
 
 log = logging.getLogger(__name__)
 
@@ -347,20 +345,10 @@ class CloudLink:
         return list(self.sites)
 
     def _snapshot(self, site: str) -> None:
-        """Fetch the full rules as NDJSON into a file beside the cache (never whole in
-        memory), then replace the cache from it; retry in the background while the cloud is
-        away or the snapshot comes cut short."""
-        folder = Path(self.cache.db.path).parent if not self.cache.db.path.startswith(
-            "file:") else None
+        """Replace the site's cached rules with the cloud's (``take_snapshot``); retry in
+        the background while the cloud is away or the snapshot comes cut short."""
         try:
-            with tempfile.TemporaryFile(dir=folder) as spool:
-                with httpx.stream("GET", f"{self.http_url}/api/v1/sites/{site}/rules",
-                                  timeout=30, headers=self._snapshot_headers()) as r:
-                    r.raise_for_status()
-                    for chunk in r.iter_bytes(1 << 16):
-                        spool.write(chunk)
-                spool.seek(0)
-                head = self.cache.apply_snapshot_lines(spool)
+            head = take_snapshot(self.http_url, site, self.api_key, self.cache)
         except (httpx.HTTPError, ValidationError, ValueError, OSError) as exc:
             self.counters.inc("snapshot_failures")
             if site not in self._snapshot_failing:
@@ -398,9 +386,3 @@ class CloudLink:
         """Sites whose snapshot failed and is tried again shortly."""
         with self._inflight_lock:
             return sorted(self._retrying | self._snapshot_failing)
-
-    def _snapshot_headers(self) -> dict[str, str]:
-        headers = {"Accept": NDJSON}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
