@@ -182,8 +182,8 @@ class CloudMqtt:
                 with self._seen_lock:
                     if v.version > self._seen.get((v.site, v.epoch), -1):
                         self._seen[(v.site, v.epoch)] = v.version
-                if msg.retain:
-                    self.check_history()
+                if msg.retain:  # one per site at connect: check that site alone
+                    self.check_history(v.site)
             return
         try:
             batch = BATCH_HEAD.match(msg.payload[:80]) is not None
@@ -215,25 +215,25 @@ class CloudMqtt:
             return
         self.writer.put(event)
 
-    def check_history(self) -> None:
+    def check_history(self, site: str | None = None) -> None:
         """Whether the database went back: a version of its epoch was published (retained at
         the broker, or seen since) that the database has not reached (restored from a
         backup, failed over to a replica that lagged). Then start a new epoch, once across
         processes, so every box replaces its rules. Also republish when the epoch changed
-        under this process (``gatepost cloud rules-reset``)."""
+        under this process (``gatepost cloud rules-reset``). *site*: look at that site only."""
         if self.rules is None:
             return
         epoch = self.rules.epoch()
-        ours = self.rules.versions()
+        ours = self.rules.versions(site)
         with self._seen_lock:
-            ahead = [(site, v) for (site, e), v in self._seen.items()
-                     if e == epoch and site in ours and v > ours[site]]
+            seen = {s: self._seen[(s, epoch)] for s in ours if (s, epoch) in self._seen}
+        ahead = [(s, v) for s, v in seen.items() if v > ours[s]]
         if ahead:
-            site, v = ahead[0]
+            where, v = ahead[0]
             self.counters.inc("history_rewound")
             new = reset_epoch(self.db, self.clock.now().isoformat(),
-                              f"restore detected: {site} v{v} was published, the database "
-                              f"holds v{ours[site]}", only_if=epoch)
+                              f"restore detected: {where} v{v} was published, the database "
+                              f"holds v{ours[where]}", only_if=epoch)
             epoch = new or self.rules.epoch()
         if epoch != self._published_epoch:
             self.publish_versions()

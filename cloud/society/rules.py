@@ -324,10 +324,12 @@ class RulesService:
                              tags=tags, accounts=accounts, parkings=parkings,
                              subscriptions=subs, epoch=epoch)
 
-    def versions(self) -> dict[str, int]:
-        """Current rules version of every site."""
-        return {r[0]: int(r[1]) for r in
-                self.db.conn.execute("SELECT id, rules_version FROM sites")}
+    def versions(self, site: str | None = None) -> dict[str, int]:
+        """Current rules version of every site (or of *site* alone)."""
+        sql, args = "SELECT id, rules_version FROM sites", [] if site is None else [site]
+        if site is not None:
+            sql += " WHERE id = ?"
+        return {r[0]: int(r[1]) for r in self.db.conn.execute(sql, args)}
 
     def gate_site(self, site: str) -> None:
         """Raise ``unknown_site`` unless *site* exists."""
