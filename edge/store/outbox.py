@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -61,14 +60,6 @@ def joined(outcome: str | None, reason: str | None, vrn: str | None, credential:
     return data
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A queued event and its place in the log."""
-
-    n: int
-    event: Event
-
-
 class Outbox:
     """The durable, ordered event log of one box."""
 
@@ -104,41 +95,29 @@ class Outbox:
         with self.db.write() as c:
             return self.add(c, gate, type_, at, data)
 
-    def _event(self, r: sqlite3.Row) -> Event:
-        return Event(id=f"{r['gate']}:{r['seq']}", type=EventType(r["type"]), site=r["site"],
-                     edge=self.edge_id, gate=r["gate"], seq=r["seq"],
-                     at=datetime.fromisoformat(r["at"]),
-                     data=joined(r["outcome"], r["reason"], r["vrn"], r["credential"],
-                                 r["rest"]))
-
-    def waiting(self, after: int = 0, limit: int = 500) -> list[Pending]:
-        """Unacknowledged events past log position *after*, oldest first."""
+    def _waiting(self, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Unacknowledged events past log position *after*, oldest first: (position, the
+        event's fields as JSON would carry them)."""
         rows = self.db.conn.execute(
             f"SELECT {COLUMNS} FROM events WHERE acked = 0 AND n > ? ORDER BY n LIMIT ?",
             (after, limit)).fetchall()
-        return [Pending(r["n"], self._event(r)) for r in rows]
+        return [(r["n"], {"id": f"{r['gate']}:{r['seq']}", "type": r["type"], "site": r["site"],
+                          "edge": self.edge_id, "gate": r["gate"], "seq": r["seq"],
+                          "at": r["at"], "data": joined(r["outcome"], r["reason"], r["vrn"],
+                                                        r["credential"], r["rest"])})
+                for r in rows]
 
     def waiting_json(self, after: int = 0, limit: int = 500) -> list[tuple[int, str, str]]:
-        """Like :meth:`waiting`, as (position, id, the event's JSON) built straight from the
-        rows (the publisher's fast path: no model objects per event)."""
-        rows = self.db.conn.execute(
-            f"SELECT {COLUMNS} FROM events WHERE acked = 0 AND n > ? ORDER BY n LIMIT ?",
-            (after, limit)).fetchall()
-        out = []
-        for r in rows:
-            eid = f"{r['gate']}:{r['seq']}"
-            data = joined(r["outcome"], r["reason"], r["vrn"], r["credential"], r["rest"])
-            out.append((r["n"], eid, json.dumps(
-                {"id": eid, "type": r["type"], "site": r["site"], "edge": self.edge_id,
-                 "gate": r["gate"], "seq": r["seq"], "at": r["at"], "data": data},
-                separators=(",", ":"), default=str)))
-        return out
+        """Unacknowledged events past log position *after*, oldest first, as (position, id,
+        the event's JSON): the publisher's path, with no model object per event."""
+        return [(n, f["id"], json.dumps(f, separators=(",", ":"), default=str))
+                for n, f in self._waiting(after, limit)]
 
     def pending(self, limit: int = 100, exclude: set[str] | None = None) -> list[Event]:
         """Oldest unacknowledged events, skipping ids in *exclude* (already in flight)."""
         exclude = exclude or set()
-        got = self.waiting(0, limit + len(exclude))
-        return [p.event for p in got if p.event.id not in exclude][:limit]
+        return [Event.model_validate(f) for _, f in self._waiting(0, limit + len(exclude))
+                if f["id"] not in exclude][:limit]
 
     def ack(self, ids: list[str]) -> int:
         """Mark acknowledged events; unknown ids (acked twice) are ignored."""
