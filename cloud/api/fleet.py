@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import ERROR_RESPONSES, CloudError
-from cloud.fleet import Fleet, GateRef
+from cloud.fleet import Fleet, GateRef, check_gates
 from cloud.staff import Staff
 
 _ID = r"^[A-Za-z0-9_-]+$"
@@ -75,9 +75,6 @@ def fleet_router(fleet: Fleet, staff: Staff) -> APIRouter:
 def provision_edge(fleet: Fleet, staff: Staff, edge: str, sites: list[str],
                    gates: list[GateRef]) -> dict[str, Any]:
     """Issue a box's key and record what it serves."""
-    stray = sorted({g.site for g in gates} - set(sites))
-    if stray:
-        raise CloudError(422, "gate_outside_sites",
-                         f"gates of {', '.join(stray)} need the site in the box's sites")
+    check_gates(sites, gates)  # before a key is issued for a box that cannot be assigned
     got = staff.add_edge(edge, sites)
     return got | fleet.assign(edge, sites, gates)

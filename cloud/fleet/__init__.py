@@ -50,6 +50,14 @@ class GateRef:
         return cls(site, gate)
 
 
+def check_gates(sites: list[str], gates: list[GateRef]) -> None:
+    """Refuse gates named outside the box's sites (``gate_outside_sites``)."""
+    stray = sorted({g.site for g in gates} - set(sites))
+    if stray:
+        raise CloudError(422, "gate_outside_sites",
+                         f"gates of {', '.join(stray)} need the site in the box's sites")
+
+
 class Fleet:
     """Assignments of boxes to sites and gates, and the check every box message passes."""
 
@@ -70,10 +78,7 @@ class Fleet:
         named gates is the whole site; a named gate leaves any other box that held it."""
         sites = list(dict.fromkeys(sites))  # each once, in the order given
         gates = list(dict.fromkeys(gates or []))
-        stray = sorted({g.site for g in gates} - set(sites))
-        if stray:
-            raise CloudError(422, "gate_outside_sites",
-                             f"gates of {', '.join(stray)} need the site in the box's sites")
+        check_gates(sites, gates)
         if c is None:
             with self.db.write() as tx:
                 return self.assign(edge, sites, gates, tx)
