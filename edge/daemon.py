@@ -67,7 +67,8 @@ class EdgeDaemon:
         self.evidence = EvidenceStore(config.data_dir / "evidence",
                                       config.evidence.max_mb * 1024 * 1024)
         self.supervisor = Supervisor()
-        self._indexes: dict[str, tuple[int, PlateIndex]] = {}
+        self._indexes: dict[str, tuple[int, PlateIndex]] = {}  # site -> (rules change, index)
+        self._rules_changes: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.db: EdgeDB | None = None
@@ -262,10 +263,10 @@ class EdgeDaemon:
     def _plate_index(self, site: str) -> PlateIndex:
         """The site's vehicles as a plate allowlist, rebuilt when its rules change."""
         assert self.cache
-        version = self.rules_versions.get(site, 0)
-        held = self._indexes.get(site)
-        if held is None or held[0] != version:
-            held = (version, PlateIndex(self.cache.vehicles(site)))
+        generation = self._rules_changes.get(site, 0)  # read before the cache, so a change
+        held = self._indexes.get(site)                 # that lands meanwhile rebuilds it
+        if held is None or held[0] != generation:
+            held = (generation, PlateIndex(self.cache.vehicles(site)))
             self._indexes[site] = held
         return held[1]
 
@@ -290,8 +291,8 @@ class EdgeDaemon:
 
     def _on_rules(self, site: str, version: int) -> None:
         self.rules_versions[site] = version
-        # A snapshot of another epoch may bring the same number with other vehicles.
-        self._indexes.pop(site, None)
+        # Counted, not the version: a snapshot of another epoch may bring the same number.
+        self._rules_changes[site] = self._rules_changes.get(site, 0) + 1
         self.ring.add({"type": "rules", "gate": None, "site": site, "version": version,
                        "at": self.clock.now().isoformat()})
         self.rules_touched(site)
