@@ -74,6 +74,14 @@ def status(cache: RulesCache, epc: str) -> str | None:
     return t.status.value if t else None
 
 
+def first_sync(edge, cloud: Cloud, cache: RulesCache) -> tuple[CloudLink, int]:
+    """A box started and holding the cloud's current rules; its link and that version."""
+    link = edge()
+    v = cloud.api.get("/api/v1/health").json()["rules"][SITE]
+    wait_until(lambda: cache.version(SITE) == v, 10, what="first sync")
+    return link, v
+
+
 @pytest.fixture
 def world(tmp_path, broker, cloud_db, request):
     cloud = start_cloud(cloud_db, broker)
@@ -111,9 +119,7 @@ def test_back_up_change_restore_change_the_edge_follows_the_restored_cloud(world
                                                                          tmp_path, cloud_db):
     state, edge, cache, fresh_db = world
     cloud: Cloud = state["cloud"]
-    link = edge()
-    v = cloud.api.get("/api/v1/health").json()["rules"][SITE]
-    wait_until(lambda: cache.version(SITE) == v, 10, what="first sync")
+    link, v = first_sync(edge, cloud, cache)
     first_epoch = cache.epoch(SITE)
     assert first_epoch == cloud.epoch and first_epoch
     backup = str(tmp_path / "backup.sqlite")
@@ -145,9 +151,7 @@ def test_an_edge_away_during_the_restore_resyncs_though_the_numbers_caught_up(
         world, broker, tmp_path, cloud_db):
     state, edge, cache, fresh_db = world
     cloud: Cloud = state["cloud"]
-    link = edge()
-    v = cloud.api.get("/api/v1/health").json()["rules"][SITE]
-    wait_until(lambda: cache.version(SITE) == v, 10, what="first sync")
+    link, _ = first_sync(edge, cloud, cache)
     backup = str(tmp_path / "backup.sqlite")
     copy_database(cloud_db, backup)
     cloud.block(T1)
@@ -170,9 +174,7 @@ def test_an_edge_away_during_the_restore_resyncs_though_the_numbers_caught_up(
 def test_rules_reset_makes_every_edge_replace_its_rules(world, broker, cloud_db):
     state, edge, cache, _ = world
     cloud: Cloud = state["cloud"]
-    link = edge()
-    v = cloud.api.get("/api/v1/health").json()["rules"][SITE]
-    wait_until(lambda: cache.version(SITE) == v, 10, what="first sync")
+    link, v = first_sync(edge, cloud, cache)
     before = cache.epoch(SITE)
     snapshots = link.counters["snapshots"]
     out = subprocess.run([sys.executable, "-m", "gatepost.cli", "cloud", "rules-reset", "--db",
@@ -188,9 +190,7 @@ def test_rules_reset_makes_every_edge_replace_its_rules(world, broker, cloud_db)
 def test_a_delta_that_jumps_or_a_version_that_went_back_brings_a_snapshot(world, broker):
     state, edge, cache, _ = world
     cloud: Cloud = state["cloud"]
-    link = edge()
-    v = cloud.api.get("/api/v1/health").json()["rules"][SITE]
-    wait_until(lambda: cache.version(SITE) == v, 10, what="first sync")
+    link, v = first_sync(edge, cloud, cache)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="cloud-peer")
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
