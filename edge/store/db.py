@@ -153,12 +153,11 @@ class EdgeDB(ThreadLocalDB):
         self._incremental_vacuum()
 
     def _incremental_vacuum(self) -> None:
-        """Freed pages can be given back to the disk (``PRAGMA incremental_vacuum``): set on
-        a new file, and once (with a VACUUM) on a file of an earlier release."""
+        """Freed pages can be given back to the disk (``PRAGMA incremental_vacuum``): switched
+        on once, with a VACUUM, on a new file or one of an earlier release."""
         c = self._keeper
         if self.path.startswith("file:") or c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
             return
+        log.info("switching %s to incremental vacuum (once)", self.path)
         c.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        if c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0]:
-            log.info("switching %s to incremental vacuum (once)", self.path)
         c.execute("VACUUM")
