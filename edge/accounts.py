@@ -23,6 +23,7 @@ Role = Literal["guard", "supervisor"]
 MAX_FAILURES = 10
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1024  # longer ones are refused unhashed, so they cannot cost the box scrypt work
 __all__ = ["Accounts", "Login", "hash_password", "verify_password"]
 
 _DUMMY = hash_password(secrets.token_urlsafe(16))  # unknown users cost the same work
@@ -51,8 +52,8 @@ class Accounts:
             raise ValueError("user names are 1–64 printable characters")
         if role not in ("guard", "supervisor"):
             raise ValueError("role must be guard or supervisor")
-        if len(password) < MIN_PASSWORD:
-            raise ValueError(f"passwords need at least {MIN_PASSWORD} characters")
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise ValueError(f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters")
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO accounts(username, role, pw_hash, failures, "
                       "locked_until, source, created_at) VALUES (?, ?, ?, 0, NULL, ?, ?)",
@@ -71,6 +72,8 @@ class Accounts:
 
     def login(self, username: str, password: str) -> Login:
         """Check a password, counting failures and enforcing the lockout."""
+        if len(username) > 64 or len(password) > MAX_PASSWORD:  # no account has such
+            return Login(False, "bad_credentials")
         now = self.clock.now()
         row = self.db.conn.execute("SELECT role, pw_hash, failures, locked_until FROM accounts "
                                    "WHERE username = ?", (username,)).fetchone()
