@@ -52,8 +52,10 @@ class Accounts:
             raise ValueError("user names are 1–64 printable characters")
         if role not in ("guard", "supervisor"):
             raise ValueError("role must be guard or supervisor")
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise ValueError(f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"passwords need at least {MIN_PASSWORD} characters")
+        if len(password) > MAX_PASSWORD:
+            raise ValueError(f"passwords are at most {MAX_PASSWORD} characters")
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO accounts(username, role, pw_hash, failures, "
                       "locked_until, source, created_at) VALUES (?, ?, ?, 0, NULL, ?, ?)",
