@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -74,6 +75,10 @@ def bench_offline(args: argparse.Namespace) -> int:
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     try:
         stack.start()
+        if args.nice_others:  # they stand for other machines: the box's processes come first
+            for proc in (stack.cloud_proc, stack.broker.proc):
+                assert proc is not None
+                os.setpriority(os.PRIO_PROCESS, proc.pid, args.nice_others)
         c = stack.cloud
         c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
         n_tags = 5000
@@ -162,7 +167,7 @@ def bench_offline(args: argparse.Namespace) -> int:
             "reads_while_draining": len(draining),
             "gate_failures": {"idle": idle_failed, "offline": offline_failed,
                               "draining": draining_failed},
-            "machine": machine(),
+            "nice_others": args.nice_others, "machine": machine(),
         }
         print(json.dumps(result, indent=None if args.json else 2))
         return 0 if result["exactly_once"] and not any(result["gate_failures"].values()) \

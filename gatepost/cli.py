@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     bo.add_argument("--reads", type=int, default=200, help="reads at the gate idle, offline "
                     "and (repeated) while draining")
     bo.add_argument("--drain-timeout", type=float, default=1800.0, help="give up after, s")
+    bo.add_argument("--nice-others", type=int, default=0, help="run the cloud and the broker "
+                    "at this nice value: they stand for other machines (0: as they are)")
     bo.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     bo.add_argument("--json", action="store_true", help="one-line JSON")
     bb = bench.add_parser("bulk", help="a bulk tag change at a site whose box caches many: "
@@ -253,6 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--timeout", type=float, default=10.0, help="seconds a change may take to "
                     "reach every box before it counts as missed")
     bf.add_argument("--json", action="store_true", help="one-line JSON")
+    bk = bench.add_parser("faults", help="edge and cloud kill -9s, the broker down, a cloud "
+                          "restored from a backup and a forged box: lost, duplicated, "
+                          "accepted, stale (all goals 0)")
+    bk.add_argument("--kills", type=int, default=20, help="SIGKILLs of the edge")
+    bk.add_argument("--cloud-kills", type=int, default=2, help="SIGKILLs of the cloud")
+    bk.add_argument("--broker-down-s", type=float, default=3.0,
+                    help="seconds the broker is down (0: not at all)")
+    bk.add_argument("--outage-s", type=float, default=3.0,
+                    help="seconds of uplink outage before each cloud kill")
+    bk.add_argument("--stale-every", type=int, default=10,
+                    help="a rules round every N edge kills (0: none)")
+    bk.add_argument("--rate", type=float, default=100.0, help="reads a second at the gates")
+    bk.add_argument("--max-seconds", type=float, default=3600.0,
+                    help="stop killing the edge after this long (the JSON says how many)")
+    bk.add_argument("--keep", action="store_true", help="keep the work directory")
+    bk.add_argument("--json", action="store_true", help="one line of JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
@@ -270,6 +288,7 @@ BENCHES = {
     "ingest": ("gatepost.bench_ingest", "bench_ingest"),
     "cloud-jobs": ("gatepost.bench_cloud", "bench_cloud_jobs"),
     "panel": ("gatepost.bench_panel", "bench_panel"),
+    "faults": ("gatepost.bench_faults", "bench_faults"),
     "noise": ("gatepost.bench_noise", "bench_noise"),
     "anpr": ("gatepost.bench_anpr", "bench_anpr"),
 }

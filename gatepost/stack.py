@@ -52,6 +52,9 @@ class StackOptions:
     reader_rate_hz: float = 20.0
     edge_api_port: int | None = None
     alpr_models: Path | None = None
+    # More boxes provisioned at the broker and the cloud (box id → its sites), with no daemon:
+    # their credentials are for probes that play a compromised box.
+    other_edges: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def wait_until(pred, timeout: float, interval: float = 0.02, what: str = "condition") -> None:
@@ -79,7 +82,8 @@ class Stack:
         self.clock_file = self.workdir / "clock.json"
         # The broker is locked down as in production: a user per box and for the cloud.
         sites = sorted({g.site for g in gates})
-        self.auth = provision(self.workdir / "auth", [EdgeGrant(self.opt.edge_id, tuple(sites))])
+        self.auth = provision(self.workdir / "auth", [EdgeGrant(self.opt.edge_id, tuple(sites))] + [
+            EdgeGrant(e, s) for e, s in self.opt.other_edges.items()])
         self.broker = Broker(self.workdir / "broker", password_file=self.auth.password_file,
                              acl_file=self.auth.acl_file)
         self.cloud_port = free_port()
@@ -112,6 +116,28 @@ class Stack:
         FileClock.set_time(self.clock_file, self.opt.start or datetime.now().astimezone())
         self.broker.start()
         self.payments.start()
+        self.start_cloud()
+        if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
+            r = self.cloud.post("/api/v1/edges", json={
+                "id": self.opt.edge_id, "sites": sorted({g.site for g in self.gates}),
+                "gates": [{"site": g.site, "gate": g.id} for g in self.gates]})
+            r.raise_for_status()
+            self.edge_api_key = r.json()["key"]
+            for edge, edge_sites in self.opt.other_edges.items():
+                self.cloud.post("/api/v1/edges", json={
+                    "id": edge, "sites": list(edge_sites)}).raise_for_status()
+        self.world.start()
+        self.mqtt_link = LinkProxy("127.0.0.1", self.broker.port)
+        self.http_link = LinkProxy("127.0.0.1", self.cloud_port)
+        self.mqtt_link.start()
+        self.http_link.start()
+        self.write_edge_config()
+        self.start_edge()
+        return self
+
+    def start_cloud(self) -> None:
+        """Start (or restart, on the same data and port) the cloud process; returns once it is
+        connected to the broker."""
         self.cloud_proc = self._spawn("cloud", [
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
@@ -129,20 +155,22 @@ class Stack:
             return bool(self.cloud.get("/api/v1/health").json()["mqtt_connected"])
 
         wait_until(cloud_up, 30, what="the cloud to start")
-        if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
-            r = self.cloud.post("/api/v1/edges", json={
-                "id": self.opt.edge_id, "sites": sorted({g.site for g in self.gates}),
-                "gates": [{"site": g.site, "gate": g.id} for g in self.gates]})
-            r.raise_for_status()
-            self.edge_api_key = r.json()["key"]
-        self.world.start()
-        self.mqtt_link = LinkProxy("127.0.0.1", self.broker.port)
-        self.http_link = LinkProxy("127.0.0.1", self.cloud_port)
-        self.mqtt_link.start()
-        self.http_link.start()
-        self.write_edge_config()
-        self.start_edge()
-        return self
+
+    def kill_cloud(self) -> None:
+        """SIGKILL the cloud: whatever it was storing is cut off mid-way."""
+        if self.cloud_proc and self.cloud_proc.poll() is None:
+            self.cloud_proc.send_signal(signal.SIGKILL)
+            self.cloud_proc.wait(10)
+
+    def stop_cloud(self) -> None:
+        """SIGTERM the cloud and wait for it."""
+        if self.cloud_proc and self.cloud_proc.poll() is None:
+            self.cloud_proc.terminate()
+            try:
+                self.cloud_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.cloud_proc.kill()
+                self.cloud_proc.wait()
 
     def write_edge_config(self) -> Path:
         """The edge's TOML config, wired to the simulator and the uplink proxies."""
@@ -225,12 +253,7 @@ class Stack:
         for link in (self.mqtt_link, self.http_link):
             if link:
                 link.stop()
-        if self.cloud_proc and self.cloud_proc.poll() is None:
-            self.cloud_proc.terminate()
-            try:
-                self.cloud_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.cloud_proc.kill()
+        self.stop_cloud()
         self.broker.stop()
         self.payments.stop()
         self.cloud.close()

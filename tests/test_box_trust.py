@@ -5,80 +5,25 @@ and shown to get nothing accepted."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.app import create_app
 from cloud.settings import CloudSettings
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.broker import Broker
+from gatepost.probes import ProbeBox as Box
 from gatepost.stack import wait_until
 from shared.clock import SystemClock
-from shared.contract import CommandResponse, EdgeGates, Event, Topics
+from shared.contract import Topics
 from shared.vocab import EventType
 from shared.webthread import WebThread
 
 ADMIN = "gpk_test_admin_key"
 CAR = {"vrn": "MH12AB1234", "type": "4W"}
 P = "/api/v1/parkings/tower-a"
-
-
-class Box:
-    """An MQTT client with a provisioned box's credentials."""
-
-    def __init__(self, port: int, edge: str, password: str) -> None:
-        self.edge = edge
-        self.acks: list[str] = []
-        self.commands: list[dict] = []
-        self.answer = True
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{edge}")
-        self.c.username_pw_set(edge_user(edge), password)
-        self.c.on_message = self._on_message
-        self.dropped = threading.Event()
-        self.c.on_disconnect = lambda *a: self.dropped.set()
-        self.ready = threading.Event()
-        self.c.on_subscribe = lambda *a: self.ready.set()
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        self.c.subscribe([(Topics.edge_acks(edge), 1), (Topics.edge_commands(edge), 1)])
-        assert self.ready.wait(5)
-
-    def _on_message(self, client, userdata, msg) -> None:
-        import json
-        body = json.loads(msg.payload)
-        if msg.topic == Topics.edge_acks(self.edge):
-            self.acks += body["ids"]
-        else:
-            self.commands.append(body)
-            if self.answer:
-                self.respond(body["id"])
-
-    def respond(self, transaction: str) -> None:
-        self.c.publish(Topics.edge_responses(self.edge), CommandResponse(
-            transaction=transaction, status="ok", data={"opened": True}).model_dump_json(), qos=1)
-
-    def event(self, site: str, gate: str, seq: int, type_: EventType = EventType.DECISION,
-              **data) -> None:
-        ev = Event(id=f"{gate}:{seq}", type=type_, site=site, edge=self.edge, gate=gate,
-                   seq=seq, at=datetime.now(UTC), data=data)
-        self.c.publish(Topics.edge_events(self.edge), ev.model_dump_json(),
-                       qos=1).wait_for_publish(5)
-
-    def claim(self, *gates: tuple[str, str]) -> None:
-        self.c.publish(Topics.edge_gates(self.edge), EdgeGates(
-            edge=self.edge, gates=[{"site": s, "gate": g} for s, g in gates]).model_dump_json(),
-            qos=1, retain=True).wait_for_publish(5)
-
-    def close(self) -> None:
-        if self.c.is_connected():  # clear the retained claim (the broker is removed anyway)
-            self.c.publish(Topics.edge_gates(self.edge), b"", qos=1,
-                           retain=True).wait_for_publish(5)
-        self.c.loop_stop()
-        self.c.disconnect()
 
 
 @pytest.fixture
