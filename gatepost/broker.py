@@ -23,6 +23,17 @@ class TlsFiles:
     require_client_cert: bool = False
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM *proc*, SIGKILL it if it has not exited within *timeout* s; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as s:
@@ -107,10 +118,5 @@ class Broker:
 
     def stop(self) -> None:
         """Terminate and reap (mosquitto saves its persistence file on the way out)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, 5)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
-from gatepost.broker import Broker, free_port
+from gatepost.broker import Broker, free_port, stop_process
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
 from hardware_sim.payments import PaymentSim
@@ -164,13 +164,8 @@ class Stack:
 
     def stop_cloud(self) -> None:
         """SIGTERM the cloud and wait for it."""
-        if self.cloud_proc and self.cloud_proc.poll() is None:
-            self.cloud_proc.terminate()
-            try:
-                self.cloud_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.cloud_proc.kill()
-                self.cloud_proc.wait()
+        if self.cloud_proc:
+            stop_process(self.cloud_proc, 10)
 
     def write_edge_config(self) -> Path:
         """The edge's TOML config, wired to the simulator and the uplink proxies."""
@@ -237,14 +232,7 @@ class Stack:
 
     def stop_edge(self) -> int | None:
         """SIGTERM the edge and return its exit code."""
-        if self.edge_proc and self.edge_proc.poll() is None:
-            self.edge_proc.terminate()
-            try:
-                return self.edge_proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.edge_proc.kill()
-                return self.edge_proc.wait()
-        return self.edge_proc.returncode if self.edge_proc else None
+        return stop_process(self.edge_proc, 15) if self.edge_proc else None
 
     def stop(self) -> None:
         """Stop everything, edge first."""

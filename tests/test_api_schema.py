@@ -37,7 +37,7 @@ def test_every_route_answers_as_its_schema_says(tmp_path: Path, cloud_db):
             [str(st), "run", f"{base}/openapi.json", "-H", f"X-Api-Key: {KEY}",
              "--max-examples", "10", "--seed", SEED, "--checks",
              "not_a_server_error,status_code_conformance,response_schema_conformance"],
-            capture_output=True, text=True, timeout=240)
+            capture_output=True, text=True, timeout=240, cwd=tmp_path)  # its cache goes there
         assert run.returncode == 0, run.stdout[-4000:] + (tmp_path / "cloud.log").read_text(
             errors="replace")[-2000:]
         assert " passed" in run.stdout and "failure" not in run.stdout.split("SUMMARY")[-1]

@@ -10,7 +10,7 @@ import pytest
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
-from shared.contract import Change, GateRule, RulesDelta, RulesSnapshot, TagRule, VehicleRule
+from shared.contract import Change, Event, GateRule, RulesDelta, RulesSnapshot, TagRule, VehicleRule
 from shared.vocab import Direction, EventType, TagStatus, VehicleType
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -77,6 +77,32 @@ def test_outbox_ids_are_per_gate_and_leave_on_ack(db):
     assert [e.id for e in box.pending(exclude={"main-in:1"})] == ["main-in:2", "main-out:1"]
     assert box.ack(["main-in:1", "main-in:1", "nope:9"]) == 1
     assert box.size() == 2 and box.last_seq() == {"main-in": 2, "main-out": 1}
+
+
+def test_the_publishers_json_is_the_event_as_stored(db):
+    """SQLite writes the publisher's JSON; it must be the event the box recorded, whatever
+    its data holds: lifted columns, non-text values left in place, nested objects, unicode,
+    numbers as written."""
+    box = Outbox(db, "edge-1", {"main-in": SITE, "p-out": "other-site"})
+    datas = [
+        {},
+        {"outcome": "open", "reason": "tag_valid", "vrn": "MH12AB1234", "direction": "entry",
+         "credential": {"kind": "tag", "value": "E2801160600000000000002A"}, "detail": ""},
+        {"outcome": "deny", "vrn": None, "credential": {"kind": "plate", "value": "KA01",
+                                                          "confidence": 0.873456789012345}},
+        {"credential": {"kind": "tag"}, "reason": 7, "alerts": ["loop_stuck"],
+         "flat": {"tower": "Ā-1", "no": "१०१"}},
+        {"credential": "E28011606000", "vrn": "DL3CAB1234", "n": 12345678901234567,
+         "quote": 'he said "open"\n', "x": 1.0, "neg": -0.5e-7, "t": True, "f": False},
+    ]
+    events = [box.record("main-in" if i % 2 else "p-out", EventType.DECISION, NOW, d)
+              for i, d in enumerate(datas)]
+    sent = box.waiting_json(0, 100)
+    assert [(n, eid) for n, eid, _ in sent] == [
+        (n, f["id"]) for n, f in box._waiting(0, 100)]
+    assert [Event.model_validate_json(j) for _, _, j in sent] == events  # as the cloud reads
+    assert [json.loads(j)["data"] for _, _, j in sent] == datas
+    assert [eid for _, eid, _ in box.waiting_json(sent[1][0], 2)] == [e.id for e in events[2:4]]
 
 
 def test_a_failed_transaction_leaves_no_gap(db):
