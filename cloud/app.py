@@ -21,6 +21,7 @@ from cloud.errors import CloudError
 from cloud.fleet import Fleet
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.jobs import Jobs
+from cloud.metrics import CloudMetrics
 from cloud.notify import Channels, Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.parking.payments import HttpProvider
@@ -70,8 +71,12 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     if admin_key:
         staff.ensure("bootstrap admin", admin_key)
     jobs = Jobs(subs, settings.jobs_every_s, notifier)
+    metrics = CloudMetrics()
+    jobs.metrics = metrics
+    rules.on_change = metrics.rules_changes.inc
     if link:
         link.on_stored.append(jobs.on_event)
+        link.writer.on_acked = metrics.ack_latency.observe
         jobs.counters = link.counters
 
     async def watchdog() -> None:
@@ -126,4 +131,6 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(society_router(rules, subs, link, clock))
     app.include_router(events_router(db, rules, link, settings, rejected))
+    metrics.watch(link, notifier, rejected)
+    app.include_router(metrics.router())
     return app

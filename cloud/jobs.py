@@ -7,9 +7,11 @@ import logging
 import os
 import socket
 import time
+from contextlib import nullcontext
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from cloud.metrics import CloudMetrics
 from cloud.notify import Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.storage import Database
@@ -32,6 +34,7 @@ class Jobs:
         self.runs = 0
         self.last_ms = 0.0
         self.counters = Counters()  # the MQTT side's, when there is one (see create_app)
+        self.metrics: CloudMetrics | None = None  # the process's, when it serves /metrics
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: BackgroundScheduler | None = None
 
@@ -43,7 +46,9 @@ class Jobs:
         self._scheduler.add_job(self._scheduled_transitions, "interval", seconds=self.every_s,
                                 id="transitions", max_instances=1, coalesce=True)
         if self.notifier is not None:
-            self._scheduler.add_job(self.notifier.deliver_once, "interval",
+            deliver = self.notifier.deliver_once if self.metrics is None else \
+                self.metrics.timed("deliver", self.notifier.deliver_once)
+            self._scheduler.add_job(deliver, "interval",
                                     seconds=min(5.0, self.every_s), id="deliver",
                                     max_instances=1, coalesce=True)
         self._scheduler.start()
@@ -75,6 +80,12 @@ class Jobs:
 
     def run_transitions(self) -> dict[str, int]:
         """One pass of the status machine over every live subscription."""
+        timer = self.metrics.job_duration.labels("transitions").time() if self.metrics \
+            else nullcontext()
+        with timer:
+            return self._transitions()
+
+    def _transitions(self) -> dict[str, int]:
         t0 = time.perf_counter()
         try:
             moved = self.subs.transition()

@@ -31,8 +31,9 @@ def loopback(host: str) -> bool:
 
 def guard_local_api(app: FastAPI, host: str, token: str | None, sessions: Sessions,
                     counters: Counters) -> None:
-    """Bound beyond loopback, the JSON API (events with plates and tags) answers only a bearer
-    ``api.token`` or a signed-in panel session; on loopback it stays open to the box itself."""
+    """Bound beyond loopback, the JSON API (events with plates and tags) and ``/metrics``
+    answer only a bearer ``api.token`` or a signed-in panel session; on loopback they stay open
+    to the box itself."""
     if loopback(host):
         return
     if not token:
@@ -41,7 +42,7 @@ def guard_local_api(app: FastAPI, host: str, token: str | None, sessions: Sessio
 
     @app.middleware("http")
     async def need_token(request: Request, call_next: Any) -> Response:
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith("/api/") or request.url.path == "/metrics":
             auth = request.headers.get("authorization", "")
             given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
             ok = bool(token and given and hmac.compare_digest(given, token)) or \
@@ -97,6 +98,14 @@ def create_app(daemon: EdgeDaemon) -> FastAPI:
         return {"resync": daemon.link.resync()}
 
     app.state.sessions = mount_panel(app, daemon)
+    daemon.metrics.watch(daemon, app.state.sessions)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics (docs/metrics.md); beyond loopback, with ``api.token``."""
+        body, content_type = daemon.metrics.render()
+        return Response(body, media_type=content_type)
+
     guard_local_api(app, daemon.config.api.host, daemon.config.api.token, app.state.sessions,
                     daemon.counters)
     return app

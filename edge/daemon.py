@@ -35,6 +35,7 @@ from edge.lanes import (
     TagRead,
 )
 from edge.lanes.view import LaneView
+from edge.metrics import EdgeMetrics
 from edge.recorder import Recorder
 from edge.ring import EventRing
 from edge.store.cache import Presence, RulesCache
@@ -92,8 +93,9 @@ class EdgeDaemon:
         site_of_gate = {g.id: g.site for g in cfg.gates}
         self.outbox = Outbox(self.db, cfg.id, site_of_gate,
                              max_bytes=cfg.cloud.queue_max_mb * 2**20)
+        self.metrics = EdgeMetrics()
         self.recorder = Recorder(self.db, self.outbox, self.cache, self.ring, self.counters,
-                                 self.evidence, self._notify)
+                                 self.evidence, self._notify, self.metrics)
         view = LaneView(self.cache, self.presence, self._plate_index, site_of_gate)
         self.rules_versions = {s: self.cache.version(s) for s in cfg.sites}
         self.outbox.prune_journal(self.clock.now() - timedelta(days=cfg.api.journal_days))

@@ -13,6 +13,7 @@ from typing import Any
 
 from edge.core.types import Decision
 from edge.evidence import EvidenceStore
+from edge.metrics import EdgeMetrics
 from edge.ring import EventRing
 from edge.store.cache import RulesCache
 from edge.store.db import EdgeDB
@@ -27,10 +28,16 @@ class Recorder:
 
     def __init__(self, db: EdgeDB, outbox: Outbox, cache: RulesCache, ring: EventRing,
                  counters: Counters, evidence: EvidenceStore,
-                 notify: Callable[[], None]) -> None:
+                 notify: Callable[[], None], metrics: EdgeMetrics | None = None) -> None:
         self.db, self.outbox, self.cache = db, outbox, cache
         self.ring, self.counters, self.evidence = ring, counters, evidence
         self.notify = notify
+        self.metrics = metrics or EdgeMetrics()
+
+    def _count(self, gate: str, decision: Decision) -> None:
+        self.counters.inc(f"decision_{decision.reason.value}")
+        self.metrics.decisions.labels(gate, decision.outcome.value, decision.reason.value,
+                                      str(decision.credential.kind)).inc()
 
     def decision_payload(self, site: str, decision: Decision,
                          extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,7 +59,7 @@ class Recorder:
 
     def ignored(self, gate: str, decision: Decision, base: dict[str, Any], frame_ns: int) -> None:
         """An ignored decision: shown live, never sent."""
-        self.counters.inc(f"decision_{decision.reason.value}")
+        self._count(gate, decision)
         self.ring.add({**self._local(gate, decision.at, frame_ns), "event_id": None, **base})
 
     def decision(self, gate: str, decision: Decision, base: dict[str, Any], read: dict[str, Any],
@@ -60,7 +67,7 @@ class Recorder:
                  also: Callable[[sqlite3.Connection, str], None]) -> Event:
         """Record the read and the decision in one transaction with whatever the lane keeps
         of it (``also`` gets the connection and the decision's event id)."""
-        self.counters.inc(f"decision_{decision.reason.value}")
+        self._count(gate, decision)
         if image is not None:
             key = f"{gate}-{decision.at:%Y%m%dT%H%M%S%f}"
             base["evidence"] = self.evidence.save(key, image[0], image[1])
@@ -86,6 +93,9 @@ class Recorder:
               also: Callable[[sqlite3.Connection], None] | None = None,
               live: dict[str, Any] | None = None) -> Event:
         """Record one event (and what the caller writes with it), show it live, send it."""
+        if type_ is EventType.OPEN and data.get("ok") and live and live.get("frame_mono_ns"):
+            self.metrics.open_latency.labels(gate).observe(
+                (live["ack_mono_ns"] - live["frame_mono_ns"]) / 1e9)
         with self.db.write() as c:
             ev = self.outbox.add(c, gate, type_, at, data)
             if also:

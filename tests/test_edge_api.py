@@ -172,3 +172,36 @@ class FixedLater:
         from datetime import timedelta
 
         return self.clock.now() + timedelta(hours=1)
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text → {(sample name, sorted labels): value}, parsed by prometheus_client."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def test_metrics_for_prometheus(daemon):
+    d, api = daemon
+    for epc in (EPC, EPC, "E28011606000020400000000"):
+        d.handle_epc("main-in", epc, time.monotonic_ns())
+    r = api.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    m = metric_samples(r.text)
+
+    def decided(outcome: str, reason: str) -> float:
+        return m[("gatepost_edge_decisions_total", (("gate", "main-in"), ("kind", "tag"),
+                                                    ("outcome", outcome), ("reason", reason)))]
+
+    assert decided("open", "tag_valid") == 1
+    assert decided("ignored", "duplicate_read") == 1
+    assert decided("deny", "unknown_credential") == 1
+    assert m[("gatepost_edge_relay_open_failures_total", ())] == 1  # no relay wired
+    assert m[("gatepost_edge_cloud_connected", ())] == 0
+    assert m[("gatepost_edge_rules_version", (("site", "green-acres"),))] == 3
+    assert m[("gatepost_edge_outbox_events", ())] == 6
+    assert m[("gatepost_edge_outbox_oldest_age_seconds", ())] >= 0
+    assert m[("gatepost_edge_panel_sessions", ())] == 0
+    # No open was acknowledged, so no latency was observed (tests/test_metrics.py has some).
+    assert not any(name.startswith("gatepost_edge_open_latency") for name, _ in m)

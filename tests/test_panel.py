@@ -314,7 +314,7 @@ def test_lookup_shows_parking_subscription_status_and_debt(panel):
     assert "tower-b · 4" in row and "overdue" in row and ">400<" in row and "inside" in row
 
 
-def test_bound_beyond_loopback_the_json_api_needs_the_token_or_a_session(tmp_path: Path):
+def test_bound_beyond_loopback_the_json_api_and_metrics_need_the_token_or_a_session(tmp_path: Path):
     token = "booth-lan-token-0123456789"
     cfg = EdgeConfig.model_validate({
         "id": "box1", "data_dir": str(tmp_path / "data"),
@@ -331,13 +331,14 @@ def test_bound_beyond_loopback_the_json_api_needs_the_token_or_a_session(tmp_pat
     url = web.url.replace("0.0.0.0", "127.0.0.1")
     try:
         anon = httpx.Client(base_url=url, timeout=10)
-        for path in ("/api/health", "/api/events", f"/api/tags/{EPC}"):
+        for path in ("/api/health", "/api/events", f"/api/tags/{EPC}", "/metrics"):
             assert anon.get(path).status_code == 401, path
         assert anon.get("/api/events", headers={"Authorization": "Bearer wrong-token-000000"}
                         ).status_code == 401
-        assert d.counters["api_unauthorised"] == 4
-        assert anon.get("/api/events", headers={"Authorization": f"Bearer {token}"}
-                        ).status_code == 200
+        assert d.counters["api_unauthorised"] == 5
+        for path in ("/api/events", "/metrics"):
+            assert anon.get(path, headers={"Authorization": f"Bearer {token}"}
+                            ).status_code == 200, path
         assert anon.get("/login").status_code == 200  # the panel's own pages sign in as ever
         assert login(url).get("/api/health").status_code == 200
     finally:

@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -50,7 +51,9 @@ class EventWriter:
         self.counters = counters
         self.batch_max = batch_max
         self.on_stored: list[Callable[[Event], None]] = []  # once per newly stored event
-        self._q: queue.Queue[Event | None] = queue.Queue()
+        # Seconds from an event's arrival to its ack, for the metrics (none: not measured).
+        self.on_acked: Callable[[float], None] | None = None
+        self._q: queue.Queue[tuple[Event, float] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -67,7 +70,7 @@ class EventWriter:
 
     def put(self, event: Event) -> None:
         """Queue a parsed event (from the MQTT thread)."""
-        self._q.put(event)
+        self._q.put((event, time.monotonic()))
 
     @property
     def depth(self) -> int:
@@ -77,9 +80,9 @@ class EventWriter:
     def _run(self) -> None:
         while True:
             first = self._q.get()
-            batch = [first] if first is not None else []
+            got = [first] if first is not None else []
             stopping = first is None
-            while not stopping and len(batch) < self.batch_max:
+            while not stopping and len(got) < self.batch_max:
                 try:
                     nxt = self._q.get_nowait()
                 except queue.Empty:
@@ -87,16 +90,17 @@ class EventWriter:
                 if nxt is None:
                     stopping = True
                 else:
-                    batch.append(nxt)
-            if batch:
-                self.write(batch)
+                    got.append(nxt)
+            if got:
+                self.write([e for e, _ in got], [t for _, t in got])
             if stopping:
                 return
 
-    def write(self, batch: list[Event]) -> set[tuple[str, str, str]]:
+    def write(self, batch: list[Event], arrived: list[float] | None = None,
+              ) -> set[tuple[str, str, str]]:
         """Store a batch in one transaction, then ack it and run the hooks; the (site, edge,
         id) of the events newly stored. On a database error nothing is acked: the boxes
-        resend."""
+        resend. *arrived*: each event's arrival (``time.monotonic``), for the ack latency."""
         unique = list({(e.site, e.edge, e.id): e for e in batch}.values())
         try:
             with self.db.write() as c:
@@ -114,6 +118,10 @@ class EventWriter:
             by_edge[e.edge].append(e.id)
         for edge, ids in by_edge.items():
             self.ack(edge, ids)
+        if self.on_acked and arrived:
+            now = time.monotonic()
+            for t in arrived:
+                self.on_acked(now - t)
         for e in unique:
             if (e.site, e.edge, e.id) in stored:
                 for hook in self.on_stored:

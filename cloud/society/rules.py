@@ -53,6 +53,7 @@ class RulesService:
         self.db = db
         self.clock = clock
         self.publish = publish
+        self.on_change: Callable[[], None] | None = None  # once per version made (metrics)
         ensure_epoch(db, clock.now().isoformat())
 
     # Helpers --------------------------------------------------------------------------------
@@ -77,6 +78,8 @@ class RulesService:
                          (site,)).fetchone() is None:
                 raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
             delta = self._commit_changes(c, site, fn(c))
+        if self.on_change:
+            self.on_change()
         if self.publish:
             self.publish(delta)
         return delta

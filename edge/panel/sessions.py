@@ -62,6 +62,12 @@ class Sessions:
                 s.last_seen = now
             return s
 
+    def count(self) -> int:
+        """Sessions live now (idle ones past ``idle_s`` are not counted)."""
+        now = self.now()
+        with self._lock:
+            return sum(now - s.last_seen <= self.idle_s for s in self._by_id.values())
+
     def end(self, sid: str | None) -> None:
         """Log a session out."""
         with self._lock:

@@ -1,0 +1,117 @@
+"""The cloud's Prometheus metrics (``GET /metrics``, with a key that may read).
+
+Instruments updated as things happen (the ack latency of stored events, rules changes, the
+jobs' durations) and a collector that reads the process's counters and queues at each scrape.
+With several cloud processes each answers for itself, like ``/api/v1/health``: Prometheus
+scrapes every one and sums. Names: ``gatepost_cloud_…``, base units, ``_total`` on counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from cloud.errors import ERROR_RESPONSES
+
+if TYPE_CHECKING:
+    from cloud.ingest.mqtt import CloudMqtt
+    from cloud.notify import Notifier
+
+ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+# The ingest's counters with a metric of their own: (counter key, metric name, help).
+INGEST = (
+    ("stored", "events_stored", "Events stored (each once)"),
+    ("duplicates", "events_duplicate", "Events received again and acknowledged, not stored"),
+    ("rejected_events", "events_rejected", "Event messages refused as malformed or too big"),
+    ("store_errors", "store_errors", "Batches the database refused (the boxes resend)"),
+    ("batches", "event_batches", "Transactions that stored events"),
+)
+
+
+class CloudMetrics:
+    """A registry and the instruments of one cloud process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.ack_latency = Histogram(
+            "gatepost_cloud_event_ack_seconds",
+            "From an event's arrival at this process to its acknowledgement, after commit",
+            buckets=ACK_BUCKETS, registry=self.registry)
+        self.rules_changes = Counter(
+            "gatepost_cloud_rules_changes", "Rules versions made by this process",
+            registry=self.registry)
+        self.job_duration = Histogram(
+            "gatepost_cloud_job_duration_seconds", "Runs of a cloud job and how long they took",
+            ["job"], buckets=JOB_BUCKETS, registry=self.registry)
+
+    def timed(self, job: str, fn: Callable[[], object]) -> Callable[[], None]:
+        """*fn* as a job whose runs are timed under *job*."""
+        def run() -> None:
+            with self.job_duration.labels(job).time():
+                fn()
+        return run
+
+    def watch(self, link: CloudMqtt | None, notifier: Notifier,
+              rejected: dict[str, int]) -> None:
+        """Read the process's counters and queues at every scrape."""
+        self.registry.register(_CloudCollector(link, notifier, rejected))
+
+    def router(self) -> APIRouter:
+        """``GET /metrics``."""
+        r = APIRouter(responses=ERROR_RESPONSES)
+
+        @r.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            """Prometheus metrics of this process (docs/metrics.md)."""
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+        return r
+
+
+class _CloudCollector(Collector):
+    def __init__(self, link: CloudMqtt | None, notifier: Notifier,
+                 rejected: dict[str, int]) -> None:
+        self.link, self.notifier, self.rejected = link, notifier, rejected
+
+    def collect(self) -> Iterator[Metric]:
+        counters = self.link.counters.snapshot() if self.link else {}
+        for key, name, doc in INGEST:
+            m = CounterMetricFamily(f"gatepost_cloud_{name}", doc)
+            m.add_metric([], counters.get(key, 0))
+            yield m
+        refused = CounterMetricFamily(
+            "gatepost_cloud_refused", "Messages refused from a box for a gate it was not "
+            "assigned, by what they were (event, gate_claim, command_response, pass_parking)",
+            labels=["cause"])
+        for key, n in counters.items():
+            if key.startswith("refused_"):
+                refused.add_metric([key.removeprefix("refused_")], n)
+        yield refused
+        requests = CounterMetricFamily("gatepost_cloud_requests_rejected",
+                                       "API requests refused as malformed (400/422)")
+        requests.add_metric([], self.rejected["requests"])
+        yield requests
+        up = GaugeMetricFamily("gatepost_cloud_mqtt_connected",
+                               "Whether this process is connected to the broker")
+        up.add_metric([], float(bool(self.link and self.link.connected.is_set())))
+        yield up
+        queued = GaugeMetricFamily("gatepost_cloud_events_queued",
+                                   "Events received and not yet stored")
+        queued.add_metric([], self.link.writer.depth if self.link else 0)
+        yield queued
+        outbox = GaugeMetricFamily("gatepost_cloud_notifications_pending",
+                                   "Notification deliveries waiting to go out")
+        outbox.add_metric([], self.notifier.pending())
+        yield outbox
