@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--password-stdin", action="store_true",
                     help="read the password from standard input instead of prompting")
 
+    eb = edge.add_parser("backup", help="copy this box's database to FILE while it runs "
+                         "(SQLite's online backup)")
+    eb.add_argument("file", type=Path, help="the backup file to write")
+    eb.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
+    eb.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
     rs = edge.add_parser("resync", help="replace this box's rules cache with a snapshot from "
                          "the cloud, whatever the versions say")
     rs.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
@@ -123,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     cz.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
     _db_flag(cz)
     cz.add_argument("--reason", default="operator", help="recorded with the new epoch")
+
+    cb = cloud.add_parser("backup", help="copy a running cloud's SQLite database to FILE")
+    cb.add_argument("file", type=Path, help="the backup file to write")
+    cb.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    _db_flag(cb)
+    cb.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    ct = cloud.add_parser("restore", help="put a backup in place of a stopped cloud's SQLite "
+                          "database and start a new rules epoch")
+    ct.add_argument("file", type=Path, help="the backup to restore")
+    ct.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    _db_flag(ct)
+    ct.add_argument("--force", action="store_true", help="replace the existing database")
 
     sim = sub.add_parser("sim", help="the hardware simulator").add_subparsers(dest="sim_cmd",
                                                                               required=True)
@@ -346,11 +364,12 @@ def _edge(args: argparse.Namespace) -> int:
     except ValueError as exc:  # TOML syntax
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 2
-    if args.edge_cmd in ("add-guard", "resync"):
+    if args.edge_cmd in ("add-guard", "resync", "backup"):
         from gatepost import cli_edge
 
-        return cli_edge.add_guard(args, cfg) if args.edge_cmd == "add-guard" else \
-            cli_edge.resync(args, cfg)
+        command = {"add-guard": cli_edge.add_guard, "resync": cli_edge.resync,
+                   "backup": cli_edge.backup}[args.edge_cmd]
+        return command(args, cfg)
     if args.validate_config:
         print(f"{args.config}: OK ({len(cfg.gates)} gates, sites {', '.join(cfg.sites)})")
         return 0

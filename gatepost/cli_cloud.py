@@ -1,5 +1,5 @@
-"""The ``gatepost cloud …`` commands: run, migrate, copy, rules-reset, provision, add-staff,
-add-edge."""
+"""The ``gatepost cloud …`` commands: run, migrate, copy, rules-reset, backup, restore,
+provision, add-staff, add-edge."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def cloud_command(args: argparse.Namespace) -> int:
         from cloud.service import migrate
 
         return migrate(args.db or _cloud_db(args))
+    if args.cloud_cmd in ("backup", "restore"):
+        from cloud import backups
+
+        db = args.db or _cloud_db(args)
+        return backups.backup(db, args.file, args.force) if args.cloud_cmd == "backup" else \
+            backups.restore(args.file, db, args.force)
     if args.cloud_cmd == "rules-reset":
         from cloud.service import rules_reset
 

@@ -1,4 +1,4 @@
-"""The ``gatepost edge …`` commands that act on a box's data: add-guard, resync."""
+"""The ``gatepost edge …`` commands that act on a box's data: add-guard, resync, backup."""
 
 from __future__ import annotations
 
@@ -74,3 +74,18 @@ def resync(args: argparse.Namespace, cfg) -> int:
     print(f"gatepost edge resync: no snapshot within {args.timeout:g} s (is the cloud "
           "reachable?); the box keeps trying", file=sys.stderr)
     return 1
+
+
+def backup(args: argparse.Namespace, cfg) -> int:
+    """``gatepost edge backup FILE``: the box's database (rules cache, event log, accounts),
+    copied while the daemon runs. Evidence photos are files beside it (``evidence/``)."""
+    from shared.backup import BackupError, copy_sqlite
+
+    try:
+        got = copy_sqlite(cfg.data_dir / "edge.sqlite", args.file, overwrite=args.force)
+    except BackupError as exc:
+        print(f"gatepost edge backup: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"backup": got["file"], "edge": cfg.id, "bytes": got["bytes"],
+                      "seconds": got["s"]}))
+    return 0
