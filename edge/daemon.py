@@ -292,6 +292,7 @@ class EdgeDaemon:
                     log.exception("input poll of %s failed", url)
 
     def _on_rules(self, site: str, version: int) -> None:
+        log.info("rules of %s now v%s", site, version)
         self.rules_versions[site] = version
         # Counted, not the version: a snapshot of another epoch may bring the same number.
         self._rules_changes[site] = self._rules_changes.get(site, 0) + 1

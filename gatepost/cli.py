@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 
-def _setup_logging(verbose: bool = False) -> None:
-    level = os.environ.get("GATEPOST_LOG_LEVEL", "DEBUG" if verbose else "WARNING")
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("pymodbus", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL if noisy == "pymodbus"
-                                          else logging.WARNING)
+def _setup_logging(args: argparse.Namespace) -> None:
+    """INFO for the daemons (one line per state change), WARNING for the tools; ``-v`` DEBUG;
+    ``$GATEPOST_LOG_LEVEL`` over all of them."""
+    from shared.logs import setup_logging
+
+    daemon = args.command in ("edge", "cloud") and getattr(args, f"{args.command}_cmd") == "run"
+    default = "DEBUG" if args.verbose else "INFO" if daemon else "WARNING"
+    setup_logging(os.environ.get("GATEPOST_LOG_LEVEL", default), args.log_format)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's default in its help, unless it has none worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default in (None, False, argparse.SUPPRESS, []) or \
+                not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _every_parser(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [p]
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += _every_parser(child)
+    return found
 
 
 def _db_flag(p: argparse.ArgumentParser) -> None:
@@ -25,11 +46,25 @@ def _db_flag(p: argparse.ArgumentParser) -> None:
                    "(default $GATEPOST_DB, else cloud.sqlite in the data dir)")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gatepost")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument tree (also used by the docs test)."""
     p = argparse.ArgumentParser(prog="gatepost", description="Edge gate controller with "
                                 "cloud sync, hardware simulator and scenario runner.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"gatepost {_version()}")
+    p.add_argument("--log-format", choices=["text", "json"],
+                   default=os.environ.get("GATEPOST_LOG_FORMAT", "text"),
+                   help="log lines as text or as JSON objects (for log shippers); "
+                   "also $GATEPOST_LOG_FORMAT")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run broker, cloud, simulator and edge, then a scripted "
@@ -293,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
     bp.add_argument("--json", action="store_true", help="one-line JSON")
+    for parser in _every_parser(p):
+        parser.formatter_class = _HelpFormatter
     return p
 
 
@@ -315,7 +352,7 @@ BENCHES = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    _setup_logging(args)
     cmd = args.command
     if cmd == "edge":
         return _edge(args)

@@ -399,6 +399,8 @@ class Lane:
         if self.mailbox.stopping:
             return
         data = {"device": device, "state": "up" if up else "down", "error": why}
+        log.log(logging.INFO if up else logging.WARNING, "gate %s: %s %s%s", self.id, device,
+                data["state"], f" ({why})" if why else "")
         try:
             self.recorder.event(self.id, EventType.FAULT, self.clock.now(), data)
         except Exception:
