@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--password-stdin", action="store_true",
                     help="read the password from standard input instead of prompting")
 
+    ek = edge.add_parser("check", help="commissioning: reach each reader, relay board, the "
+                         "broker and the cloud as the config says, and print each result")
+    ek.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
+    ek.add_argument("--listen-s", type=float, default=2.0,
+                    help="seconds to listen on each reader line")
+    ek.add_argument("--timeout", type=float, default=5.0,
+                    help="seconds to wait for the broker and the cloud")
+    ek.add_argument("--json", action="store_true", help="one JSON object a line")
+
     eb = edge.add_parser("backup", help="copy this box's database to FILE while it runs "
                          "(SQLite's online backup)")
     eb.add_argument("file", type=Path, help="the backup file to write")
@@ -401,11 +410,11 @@ def _edge(args: argparse.Namespace) -> int:
     except ValueError as exc:  # TOML syntax
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 2
-    if args.edge_cmd in ("add-guard", "resync", "backup"):
+    if args.edge_cmd in ("add-guard", "resync", "backup", "check"):
         from gatepost import cli_edge
 
         command = {"add-guard": cli_edge.add_guard, "resync": cli_edge.resync,
-                   "backup": cli_edge.backup}[args.edge_cmd]
+                   "backup": cli_edge.backup, "check": cli_edge.check}[args.edge_cmd]
         return command(args, cfg)
     if args.validate_config:
         print(f"{args.config}: OK ({len(cfg.gates)} gates, sites {', '.join(cfg.sites)})")

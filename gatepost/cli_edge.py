@@ -1,4 +1,5 @@
-"""The ``gatepost edge …`` commands that act on a box's data: add-guard, resync, backup."""
+"""The ``gatepost edge …`` commands that act on a box's data or devices: add-guard, resync,
+backup, check."""
 
 from __future__ import annotations
 
@@ -89,3 +90,18 @@ def backup(args: argparse.Namespace, cfg) -> int:
     print(json.dumps({"backup": got["file"], "edge": cfg.id, "bytes": got["bytes"],
                       "seconds": got["s"]}))
     return 0
+
+
+def check(args: argparse.Namespace, cfg) -> int:
+    """``gatepost edge check``: each part of the box reached and its result printed; exit 1
+    if any failed."""
+    from gatepost.check import Result, run_checks
+
+    def emit(res: Result) -> None:
+        if args.json:
+            print(json.dumps(res), flush=True)
+        else:
+            print(f"{'ok  ' if res['ok'] else 'FAIL'}  {res['check']:<7} {res['target']:<16} "
+                  f"{res['detail']}", flush=True)
+
+    return 0 if run_checks(cfg, args.listen_s, args.timeout, emit) else 1
