@@ -100,3 +100,47 @@ def test_every_refusal_code_of_the_cloud_is_documented():
     assert len(codes) > 40
     missing = sorted(c for c in codes if f"`{c}`" not in table)
     assert not missing, f"refusal codes not in docs/cloud-api.md: {missing}"
+
+
+def _config_keys(model: type, prefix: str = "") -> list[str]:
+    """Every key of the edge config, as docs/config.md spells it (``gates[].reader.url``)."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    keys = []
+    for name, field in model.model_fields.items():
+        inner = field.annotation
+        if typing.get_origin(inner) in (typing.Union, types.UnionType):  # X | None
+            inner = next(a for a in typing.get_args(inner) if a is not type(None))
+        item = typing.get_args(inner)[0] if typing.get_origin(inner) is list else None
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            keys += _config_keys(item, f"{prefix}{name}[].")
+        elif isinstance(inner, type) and issubclass(inner, BaseModel):
+            keys += _config_keys(inner, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_the_config_table_and_example_name_every_key():
+    import re
+
+    from edge.config import EdgeConfig
+
+    documented = set()
+    for line in (DOCS / "config.md").read_text().splitlines():
+        if not line.startswith("| `"):
+            continue
+        names = re.findall(r"`([^`]+)`", line.split(" | ")[0])
+        parent = names[0].rpartition(".")[0]
+        documented.add(names[0])
+        documented |= {f"{parent}.{n}" if parent and "." not in n else n for n in names[1:]}
+    keys = _config_keys(EdgeConfig)
+    assert len(keys) > 50
+    assert [k for k in keys if k not in documented] == []
+    example = (DOCS.parent / "config" / "edge.example.toml").read_text()
+    missing = [k for k in keys if not re.search(
+        rf"^#?\s*{re.escape(k.rpartition('.')[2])}\s*=", example, re.M)]
+    assert missing == []
