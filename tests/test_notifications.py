@@ -134,6 +134,26 @@ def test_a_down_channel_loses_nothing_and_nothing_is_sent_twice(world):
     assert len(hook.got) == 1 and hook.keys[0].startswith("expiry:")
 
 
+def test_the_scheduled_run_backs_off_a_refusing_channel(world):
+    api, hook, _, _ = world
+    notifier = api.app.state.notifier
+    api.ok("POST", f"{P}/subscriptions", 201, json={
+        "space": 1, "owner": "B-402", "vehicles": [CAR], "unit": "hourly", "amount": 50})
+    hook.up = False
+    api.advance(hours=4, minutes=10)
+    notifier.scan_expiry()
+    tries = []
+    for wait_s in (0, 0, 2.1, 0, 3.1, 5.1):  # the back-off: 1–2 s, then 2–3 s, then 4–5 s
+        api.advance(seconds=wait_s)
+        tries.append(notifier.deliver_once()["failed"])
+    assert tries == [1, 0, 1, 0, 1, 1]  # a refusing channel is not hammered at every run
+    assert notifier.pending() == 1
+    hook.up = True
+    assert notifier.deliver_once()["sent"] == 0  # not due yet
+    api.advance(seconds=9.1)
+    assert notifier.deliver_once()["sent"] == 1 and len(hook.got) == 1
+
+
 def _failed(api: Api, gate: str, at: datetime, seq: int) -> None:
     api.app.state.jobs.on_event(Event(
         id=f"{gate}:{seq}", type=EventType.ALERT, site="green-acres", edge="e1", gate=gate,

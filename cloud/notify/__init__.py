@@ -22,6 +22,7 @@ import httpx
 from cloud.storage import Database, Row, Tx
 from cloud.storage.dialect import insert_ignore_sql
 from shared.clock import Clock
+from shared.retry import backoff_s
 
 log = logging.getLogger(__name__)
 MAIL_GAP = timedelta(minutes=15)  # staff e-mail about a parking's barrier: at most this often
@@ -118,32 +119,38 @@ class Notifier:
         """The periodic delivery run: skipped while another cloud process is delivering, so
         no notification goes out twice."""
         with self.db.exclusive("deliveries", wait=False) as mine:
-            return self._deliver() if mine else {"sent": 0, "failed": 0}
+            return self._deliver(due_only=True) if mine else {"sent": 0, "failed": 0}
 
     def deliver(self) -> dict[str, int]:
-        """Try every pending delivery once; returns counts of sent and failed."""
+        """Try every pending delivery once, backed off or not; returns counts of sent and
+        failed."""
         with self.db.exclusive("deliveries"):
-            return self._deliver()
+            return self._deliver(due_only=False)
 
-    def _deliver(self) -> dict[str, int]:
+    def _deliver(self, due_only: bool) -> dict[str, int]:
         out = {"sent": 0, "failed": 0}
         with self._deliver_lock:
+            now = self.clock.now()
+            due = " AND (d.next_at IS NULL OR d.next_at <= ?)" if due_only else ""
             rows = self.db.conn.execute(
-                "SELECT d.notification, d.channel, d.recipient, n.kind, n.subject, n.body, n.key "
-                "FROM deliveries d JOIN notifications n ON n.id = d.notification WHERE "
-                "d.status = 'pending' ORDER BY d.notification LIMIT 200").fetchall()
+                "SELECT d.notification, d.channel, d.recipient, d.attempts, n.kind, n.subject, "
+                "n.body, n.key FROM deliveries d JOIN notifications n ON n.id = d.notification "
+                f"WHERE d.status = 'pending'{due} ORDER BY d.notification LIMIT 200",
+                (now.isoformat(),) if due_only else ()).fetchall()
             for r in rows:
                 try:
                     if r["channel"] == "webhook":
                         self._webhook(r)
                     else:
                         self._email(r)
-                except Exception as exc:  # the channel is down: keep it pending
+                except Exception as exc:  # the channel is down: pending, tried after a back-off
                     out["failed"] += 1
+                    later = now + timedelta(seconds=backoff_s(int(r["attempts"]) + 1))
                     with self.db.write() as c:
-                        c.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ? "
-                                  "WHERE notification = ? AND channel = ?",
-                                  (str(exc)[:300], r["notification"], r["channel"]))
+                        c.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
+                                  "next_at = ? WHERE notification = ? AND channel = ?",
+                                  (str(exc)[:300], later.isoformat(), r["notification"],
+                                   r["channel"]))
                     continue
                 out["sent"] += 1
                 with self.db.write() as c:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import httpx
 
 from cloud.errors import CloudError
+from shared.retry import call
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,12 @@ class PaymentProvider(Protocol):
         ...
 
 
+# Errors that prove a request never reached the provider: tried again (``shared.retry``).
+# Anything after that (a timeout reading the answer, a 5xx) is not: the payment or refund might
+# have been made, and a second request could make it twice.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
 class HttpProvider:
     """A provider reached over HTTP (the simulator in ``hardware_sim.payments`` speaks it)."""
 
@@ -34,9 +41,9 @@ class HttpProvider:
 
     def open(self, amount: int, reference: str, callback: str) -> dict[str, Any]:
         try:
-            r = httpx.post(f"{self.base_url}/payments", json={
+            r = call(lambda: httpx.post(f"{self.base_url}/payments", json={
                 "amount": amount, "reference": reference, "callback": callback},
-                timeout=self.timeout_s)
+                timeout=self.timeout_s), retry_on=NOT_SENT)
             r.raise_for_status()
         except httpx.HTTPError as exc:
             raise CloudError(502, "payment_provider_down", f"the payment provider: {exc}") from exc
@@ -44,8 +51,9 @@ class HttpProvider:
 
     def refund(self, payment_id: str, amount: int) -> None:
         try:
-            r = httpx.post(f"{self.base_url}/payments/{payment_id}/refund",
-                           json={"amount": amount}, timeout=self.timeout_s)
+            r = call(lambda: httpx.post(f"{self.base_url}/payments/{payment_id}/refund",
+                                        json={"amount": amount}, timeout=self.timeout_s),
+                     retry_on=NOT_SENT)
             r.raise_for_status()
         except httpx.HTTPError as exc:
             raise CloudError(502, "refund_failed", f"the payment provider refused: {exc}") from exc

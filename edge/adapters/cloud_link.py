@@ -37,6 +37,7 @@ from shared.contract import (
 )
 from shared.counters import Counters
 from shared.mqtt_tls import broker_address, use_tls
+from shared.retry import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class CloudLink:
         self._snapshot_failing: set[str] = set()
         self._version_seq: dict[str, int] = {}  # version messages seen per site
         self._retrying: set[str] = set()
+        self._failures: dict[str, int] = {}  # snapshot failures in a row, per site
         self._client: mqtt.Client | None = None
 
     # Life cycle ----------------------------------------------------------------------------
@@ -352,13 +354,15 @@ class CloudLink:
         except (httpx.HTTPError, ValidationError, ValueError, OSError) as exc:
             self.counters.inc("snapshot_failures")
             if site not in self._snapshot_failing:
-                log.warning("rules snapshot of %s failed: %s; retrying every second", site, exc)
+                log.warning("rules snapshot of %s failed: %s; retrying with back-off", site,
+                            exc)
                 self._snapshot_failing.add(site)
             self._retry_later(site)
             return
         if site in self._snapshot_failing:
             self._snapshot_failing.discard(site)
             log.info("rules snapshot of %s recovered", site)
+        self._failures.pop(site, None)
         # The cloud's whole rule set as of now replaced what was held, whatever the numbers:
         # steps run one at a time, so nothing newer was applied since it was asked for.
         self.counters.inc("snapshots")
@@ -366,11 +370,13 @@ class CloudLink:
             self.on_rules(site, head.version)
 
     def _retry_later(self, site: str) -> None:
-        """One snapshot retry a second per site, however many steps failed."""
+        """One snapshot retry per site at a time, however many steps failed, after the back-off
+        of its failures in a row (``shared.retry``: 1 s doubling to 60 s, jittered)."""
         with self._inflight_lock:
             if site in self._retrying:
                 return
             self._retrying.add(site)
+            self._failures[site] = failures = self._failures.get(site, 0) + 1
 
         def fire() -> None:
             with self._inflight_lock:
@@ -378,7 +384,7 @@ class CloudLink:
             if site in self._snapshot_failing:  # not taken since by another step
                 self._sync_q.put(("snapshot", site))
 
-        retry = threading.Timer(1.0, fire)
+        retry = threading.Timer(backoff_s(failures), fire)
         retry.daemon = True
         retry.start()
 
