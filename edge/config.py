@@ -226,6 +226,18 @@ class EvidenceConfig(_M):
 
     max_mb: int = Field(500, title="Budget", description="MiB of JPEGs kept, oldest evicted",
                         ge=1)
+    max_days: int = Field(30, title="Days kept", description="Photos older than this are "
+                          "pruned (every 5 minutes while running)", ge=1, le=3650)
+
+
+class DiskConfig(_M):
+    """The data directory's disk."""
+
+    min_free_mb: int = Field(256, title="Free-space floor", description="Below this much free "
+                             "space on the data directory's filesystem the box prunes evidence, "
+                             "then acknowledged history, oldest first (never unsent events), "
+                             "and raises a disk-low alert while still below", ge=0,
+                             le=10_000_000)
 
 
 class EdgeConfig(_M):
@@ -246,6 +258,8 @@ class EdgeConfig(_M):
                              description="Plate recognition")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, title="Evidence",
                                      description="Plate evidence on disk")
+    disk: DiskConfig = Field(default_factory=DiskConfig, title="Disk",
+                             description="The data directory's free-space floor")
 
     @model_validator(mode="after")
     def _unique(self) -> EdgeConfig:

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from edge.adapters.cloud_link import CloudLink
@@ -37,6 +36,7 @@ from edge.lanes import (
 from edge.lanes.view import LaneView
 from edge.metrics import EdgeMetrics
 from edge.recorder import Recorder
+from edge.retention import Retention
 from edge.ring import EventRing
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
@@ -73,6 +73,7 @@ class EdgeDaemon:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.db: EdgeDB | None = None
+        self.retention: Retention | None = None
         self.cache: RulesCache | None = None
         self.presence: Presence | None = None
         self.outbox: Outbox | None = None
@@ -98,7 +99,11 @@ class EdgeDaemon:
                                  self.evidence, self._notify, self.metrics)
         view = LaneView(self.cache, self.presence, self._plate_index, site_of_gate)
         self.rules_versions = {s: self.cache.version(s) for s in cfg.sites}
-        self.outbox.prune_journal(self.clock.now() - timedelta(days=cfg.api.journal_days))
+        self.retention = Retention(self.outbox, self.evidence, self.clock, cfg.data_dir,
+                                   journal_days=cfg.api.journal_days,
+                                   evidence_days=cfg.evidence.max_days,
+                                   min_free_mb=cfg.disk.min_free_mb, counters=self.counters)
+        self.retention.run()
         store = LaneStore(self.db)
         for g in cfg.gates:
             if g.relay:
@@ -142,19 +147,19 @@ class EdgeDaemon:
         log.info("edge %s started with %d gates", cfg.id, len(cfg.gates))
 
     def _housekeeping(self, every_s: float = 300.0) -> None:
-        """Every few minutes: prune the event log by age and by its bound, giving the space
-        back; raise ``outbox_full`` once when only unsent events are left past the bound."""
+        """Every few minutes: prune the event log and the evidence by age, by bound and by the
+        disk's free-space floor (``edge.retention``); raise ``outbox_full`` once when only
+        unsent events are left past the log's bound."""
         while not self._stop.wait(every_s):
-            assert self.outbox is not None
+            assert self.outbox is not None and self.retention is not None
             try:
                 was = self.outbox.full
-                self.outbox.prune_journal(
-                    self.clock.now() - timedelta(days=self.config.api.journal_days))
+                self.retention.run()
                 if self.outbox.full and not was:
                     self.counters.inc("outbox_full")
             except Exception:
                 self.counters.inc("housekeeping_errors")
-                log.exception("pruning the event log failed")
+                log.exception("pruning the event log and evidence failed")
 
     def _start_poller(self, url: str) -> None:
         progress = {"at": time.monotonic()}
@@ -314,6 +319,9 @@ class EdgeDaemon:
             "rules_retrying": link.retrying() if link else [],
             "outbox": self.outbox.size() if self.outbox else None,
             "outbox_full": bool(self.outbox and self.outbox.full),
+            "disk": {"free_mb": self.retention.disk.free_bytes // 2**20,
+                     "floor_mb": self.retention.disk.floor_bytes // 2**20,
+                     "low": self.retention.disk.low} if self.retention else {},
             "last_seq": self.outbox.last_seq() if self.outbox else {},
             "gates": [lane.as_dict() for lane in self.lanes.values()],
             "readers": {k: r.stats() for k, r in self.readers.items()},

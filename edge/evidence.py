@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,31 @@ class EvidenceStore:
         """A stored file by name, if it is still there."""
         p = self.folder / Path(name).name
         return p if p.is_file() else None
+
+    def prune(self, older_than_s: float | None = None, free_bytes: int = 0) -> tuple[int, int]:
+        """Remove photos older than *older_than_s* seconds, then the oldest until *free_bytes*
+        are freed; (files removed, bytes freed)."""
+        with self._lock:
+            if not self.folder.is_dir():
+                return 0, 0
+            files = sorted(((p.stat().st_mtime, p.stat().st_size, p)
+                            for p in self.folder.glob("*.jpg")), key=lambda f: f[0])
+            cutoff = time.time() - older_than_s if older_than_s is not None else None
+            removed = freed = 0
+            for mtime, size, p in files:
+                if not ((cutoff is not None and mtime < cutoff) or freed < free_bytes):
+                    break
+                p.unlink(missing_ok=True)
+                removed += 1
+                freed += size
+            if removed:
+                self._used = None  # counted again at the next save
+            return removed, freed
+
+    def used_bytes(self) -> int:
+        """Bytes the photos hold."""
+        with self._lock:
+            return self._scan() if self.folder.is_dir() else 0
 
     def _scan(self) -> int:
         return sum(p.stat().st_size for p in self.folder.glob("*.jpg"))

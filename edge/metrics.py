@@ -38,6 +38,7 @@ COUNTED = (
     ("guard_overrides", "guard_overrides", "Opens by a guard from the panel"),
     ("api_unauthorised", "api_unauthorised", "Local API requests refused for want of a token"),
     ("outbox_full", "event_log_full", "Times the event log was found past its bound"),
+    ("disk_floor_reached", "disk_floor_reached", "Times the data disk went under its floor"),
 )
 
 
@@ -144,6 +145,19 @@ class _DaemonCollector(Collector):
         size = _gauge("event_log_bytes", "Bytes the event log's pages hold")
         size.add_metric([], box.file_bytes())
         yield from (depth, age, size)
+        if self.d.retention is not None:
+            disk = self.d.retention.disk
+            for name, doc, value in (
+                    ("disk_free_bytes", "Free bytes on the data directory's disk (at the last "
+                     "pruning, every 5 minutes)", disk.free_bytes),
+                    ("disk_floor_bytes", "The free-space floor (disk.min_free_mb)",
+                     disk.floor_bytes),
+                    ("disk_low", "Whether the disk is under its floor (1) or not (0)",
+                     float(disk.low)),
+                    ("evidence_bytes", "Bytes of evidence photos", self.d.evidence.used_bytes())):
+                g = _gauge(name, doc)
+                g.add_metric([], value)
+                yield g
 
     def _cameras(self) -> Iterator[Metric]:
         up = _gauge("camera_up", "Whether the camera's stream is connected", ["camera"])

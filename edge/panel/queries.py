@@ -157,6 +157,10 @@ def alerts(daemon: EdgeDaemon, limit: int = 200) -> dict[str, Any]:
     for gate_id, cam in health["cameras"].items():
         if not cam.get("connected", True):
             now.append(f"{gate_id}: camera down")
+    if health["disk"].get("low"):
+        now.append(f"Disk space low: {health['disk']['free_mb']} MB free, under the "
+                   f"{health['disk']['floor_mb']} MB floor; photos and old history were "
+                   "removed, unsent events are kept.")
     history = [e for e in events(daemon, EventFilter(type="alert", limit=limit))]
     history += [e for e in events(daemon, EventFilter(type="fault", limit=limit))
                 if e["data"].get("state") == "down"]

@@ -174,10 +174,7 @@ class Outbox:
             return 0
         dropped = 0
         while self.file_bytes() > self.max_bytes:
-            with self.db.write() as c:
-                got = c.execute("DELETE FROM events WHERE n IN (SELECT n FROM events WHERE "
-                                "acked = 1 ORDER BY n LIMIT 10000)").rowcount
-            self.vacuum()
+            got = self.drop_history()
             dropped += got
             if got == 0:
                 break
@@ -190,6 +187,15 @@ class Outbox:
             log.warning("dropped %d acknowledged events of local history to keep the event "
                         "log under %d MB", dropped, self.max_bytes // 2**20)
         return dropped
+
+    def drop_history(self, batch: int = 10_000) -> int:
+        """Forget the oldest *batch* acknowledged events (the cloud has them) and give the
+        pages back; how many went. Unsent events are never touched."""
+        with self.db.write() as c:
+            got = int(c.execute("DELETE FROM events WHERE n IN (SELECT n FROM events WHERE "
+                                "acked = 1 ORDER BY n LIMIT ?)", (batch,)).rowcount)
+        self.vacuum()
+        return got
 
     def file_bytes(self) -> int:
         """The pages the file holds, free ones left out."""
