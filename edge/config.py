@@ -230,6 +230,17 @@ class EvidenceConfig(_M):
                           "pruned (every 5 minutes while running)", ge=1, le=3650)
 
 
+class HomeAssistantConfig(_M):
+    """Home Assistant's MQTT discovery, on the box's broker connection."""
+
+    enabled: bool = Field(False, title="Enabled", description="Publish discovery configs and "
+                          "states (retained) for each gate: barrier, loop, devices, last decision")
+    discovery_prefix: str = Field("homeassistant", title="Discovery prefix",
+                                  description="Home Assistant's discovery prefix (the broker's "
+                                  "ACL of `gatepost cloud provision` allows `homeassistant`)",
+                                  pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class DiskConfig(_M):
     """The data directory's disk."""
 
@@ -260,6 +271,9 @@ class EdgeConfig(_M):
                                      description="Plate evidence on disk")
     disk: DiskConfig = Field(default_factory=DiskConfig, title="Disk",
                              description="The data directory's free-space floor")
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig,
+                                               title="Home Assistant",
+                                               description="MQTT discovery")
 
     @model_validator(mode="after")
     def _unique(self) -> EdgeConfig:

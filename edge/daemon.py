@@ -22,6 +22,7 @@ from edge.core.plate_match import PlateIndex
 from edge.core.types import Decision, PlateEvidence, Policy
 from edge.drivers.uhf18 import Rejected
 from edge.evidence import EvidenceStore
+from edge.homeassistant import HomeAssistant
 from edge.lanes import (
     Command,
     DeviceState,
@@ -74,6 +75,7 @@ class EdgeDaemon:
         self._threads: list[threading.Thread] = []
         self.db: EdgeDB | None = None
         self.retention: Retention | None = None
+        self.homeassistant: HomeAssistant | None = None
         self.cache: RulesCache | None = None
         self.presence: Presence | None = None
         self.outbox: Outbox | None = None
@@ -132,6 +134,9 @@ class EdgeDaemon:
                               tls=(cfg.cloud.tls_ca, cfg.cloud.tls_cert, cfg.cloud.tls_key))
         self.link.start()
         self.supervisor.watch("cloud link", self.link.alive, None, None)
+        if cfg.homeassistant.enabled:
+            self.homeassistant = HomeAssistant(self, cfg.homeassistant.discovery_prefix)
+            self.homeassistant.start()
         for url in self.buses:
             self._start_poller(url)
         for g in cfg.gates:
@@ -198,6 +203,8 @@ class EdgeDaemon:
         steps += [(f"camera {k}", cam.stop) for k, cam in self.cameras.items()]
         steps.append(("input pollers", self._join_pollers))
         steps += [(f"lane {k}", lane.stop) for k, lane in self.lanes.items()]
+        if self.homeassistant:
+            steps.append(("home assistant", self.homeassistant.stop))
         if self.link:
             steps.append(("cloud link", self.link.stop))
         steps += [(f"bus {u}", b.close) for u, b in self.buses.items()]

@@ -55,6 +55,7 @@ class StackOptions:
     # More boxes provisioned at the broker and the cloud (box id → its sites), with no daemon:
     # their credentials are for probes that play a compromised box.
     other_edges: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    edge_toml: str = ""  # more of the edge's config, appended as it is (e.g. a [section])
 
 
 def wait_until(pred, timeout: float, interval: float = 0.02, what: str = "condition") -> None:
@@ -195,7 +196,7 @@ class Stack:
                 lines += ["[gates.camera]", f'url = "{w["camera"]["url"]}"']
                 lines += [f"{k} = {json.dumps(v)}" for k, v in g.camera.items()]
         path = self.workdir / "edge.toml"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n" + self.opt.edge_toml)
         return path
 
     def start_edge(self, timeout: float = 30) -> None:

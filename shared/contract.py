@@ -67,6 +67,17 @@ class Topics:
         return f"{PREFIX}/edge/{_seg(edge)}/responses"
 
     @staticmethod
+    def edge_state(edge: str, *parts: str) -> str:
+        """Retained state of one edge box for Home Assistant (``…/state/<gate>/<what>``)."""
+        return "/".join([f"{PREFIX}/edge/{_seg(edge)}/state", *(_seg(p) for p in parts)])
+
+    @staticmethod
+    def ha_config(prefix: str, component: str, edge: str, object_id: str) -> str:
+        """A retained Home Assistant discovery config: ``<prefix>/<component>/gatepost-<edge>/
+        <object_id>/config`` (the node id scopes a box's configs in the broker's ACL)."""
+        return f"{prefix}/{component}/gatepost-{_seg(edge)}/{_seg(object_id)}/config"
+
+    @staticmethod
     def rules_delta(site: str) -> str:
         """Rule changes of one site, from-version → to-version (QoS 1, not retained)."""
         return f"{PREFIX}/site/{_seg(site)}/rules/delta"

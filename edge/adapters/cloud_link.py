@@ -166,6 +166,14 @@ class CloudLink:
         log.info("cloud link up (%s)", self.mqtt_url)
         self._wake.set()
 
+    def publish_retained(self, topic: str, payload: str) -> bool:
+        """Publish a retained message on the box's connection (Home Assistant's discovery and
+        states); False while the link is down."""
+        client = self._client
+        if not self.connected or client is None:
+            return False
+        return client.publish(topic, payload, qos=1, retain=True).rc == mqtt.MQTT_ERR_SUCCESS
+
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if any(rc.is_failure for rc in reason_codes):
             log.error("broker refused a subscription: %s", reason_codes)

@@ -1,0 +1,115 @@
+"""Home Assistant's MQTT discovery, read the way Home Assistant reads it: as the provisioned
+`homeassistant` user of the real locked-down Mosquitto, from retained messages, while a real
+edge daemon drives the simulated gate."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from cloud.society.provision import HA_USER, edge_user
+from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from shared.contract import Topics
+
+pytestmark = pytest.mark.stack
+SITE = "green-acres"
+EPC = "E2801160600002040000AB01"
+EDGE = "edge-1"
+
+
+class HomeAssistantView:
+    """What a Home Assistant instance would hold: the last retained payload per topic."""
+
+    def __init__(self, port: int, user: str, password: str, *topics: str) -> None:
+        self.seen: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ha-view-{user}")
+        self.c.username_pw_set(user, password)
+        self.c.on_message = self._on_message
+        self.c.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self.lock:
+            self.seen[msg.topic] = msg.payload.decode()
+
+    def get(self, topic: str) -> str | None:
+        with self.lock:
+            return self.seen.get(topic)
+
+    def configs(self) -> dict[str, dict]:
+        with self.lock:
+            return {t: json.loads(p) for t, p in self.seen.items() if t.endswith("/config") and p}
+
+    def close(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.mark.timeout(120)
+def test_discovery_and_states_as_home_assistant_reads_them(tmp_path: Path):
+    stack = Stack(tmp_path, [GateSpec("main-in", SITE, "entry")],
+                  StackOptions(edge_id=EDGE, edge_toml="\n[homeassistant]\nenabled = true\n"))
+    stack.start()
+    ha = HomeAssistantView(stack.broker.port, HA_USER, stack.auth.passwords[HA_USER],
+                           "homeassistant/#", "gatepost/v1/edge/+/state/#",
+                           "gatepost/v1/edge/+/available")
+    try:
+        c = stack.cloud
+        c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
+        c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
+        v = c.post(f"/api/v1/sites/{SITE}/tags", json={
+            "epc": EPC, "vrn": "MH12AB1234", "status": "active"}).json()["rules_version"]
+        stack.wait_edge_version(SITE, v, 15)
+        wait_until(lambda: len(ha.configs()) == 7, 15, what="the discovery configs")
+        configs = ha.configs()
+        node = f"homeassistant/binary_sensor/gatepost-{EDGE}"
+        barrier = configs[f"{node}/main-in_barrier/config"]
+        assert barrier["device_class"] == "opening"
+        assert barrier["state_topic"] == Topics.edge_state(EDGE, "main-in", "barrier")
+        assert barrier["availability"][0]["topic"] == Topics.edge_available(EDGE)
+        assert {c["device"]["identifiers"][0] for c in configs.values()} == {f"gatepost_{EDGE}"}
+        assert {c["unique_id"] for c in configs.values()} == {
+            f"gatepost_{EDGE}_{x}" for x in ("main-in_barrier", "main-in_loop", "main-in_reader",
+                                              "main-in_relay", "main-in_last_decision", "cloud",
+                                              "outbox")}
+        # Nothing Home Assistant can send opens a gate: no entity takes commands.
+        assert not any(k.startswith("command") for c in configs.values() for k in c)
+        assert ha.get(Topics.edge_available(EDGE)) == "online"
+
+        def state(*parts: str) -> str | None:
+            return ha.get(Topics.edge_state(EDGE, *parts))
+
+        wait_until(lambda: state("main-in", "relay") == "ON" and state("main-in", "reader")
+                   == "ON" and state("cloud") == "ON", 15, what="devices and link up")
+        assert state("main-in", "barrier") == "OFF" and state("main-in", "loop") == "OFF"
+        stack.world.gates["main-in"].reader.push_once(EPC)
+        wait_until(lambda: json.loads(state("main-in", "last_decision") or "{}").get(
+            "outcome") == "open", 15, what="the decision in Home Assistant")
+        last = json.loads(state("main-in", "last_decision") or "{}")
+        assert last["reason"] == "tag_valid" and last["vrn"] == "MH12AB1234"
+        assert last["credential"] == "tag"
+        wait_until(lambda: state("main-in", "barrier") == "ON", 15, what="the boom going up")
+        # A box publishes discovery for its own node only.
+        rogue = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="rogue-ha")
+        rogue.username_pw_set(edge_user(EDGE), stack.auth.passwords[edge_user(EDGE)])
+        rogue.connect("127.0.0.1", stack.broker.port)
+        rogue.loop_start()
+        forged = "homeassistant/button/gatepost-other/open/config"
+        rogue.publish(forged, json.dumps({"command_topic": "x"}), qos=1,
+                      retain=True).wait_for_publish(5)
+        mine = f"homeassistant/sensor/gatepost-{EDGE}/probe/config"
+        rogue.publish(mine, "{}", qos=1, retain=True).wait_for_publish(5)
+        wait_until(lambda: ha.get(mine) is not None, 5, what="the box's own topic delivered")
+        assert ha.get(forged) is None  # the broker dropped another node's config
+        rogue.publish(mine, b"", qos=1, retain=True).wait_for_publish(5)
+        rogue.loop_stop()
+        rogue.disconnect()
+    finally:
+        ha.close()
+        stack.stop()
