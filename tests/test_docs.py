@@ -144,3 +144,17 @@ def test_the_config_table_and_example_name_every_key():
     missing = [k for k in keys if not re.search(
         rf"^#?\s*{re.escape(k.rpartition('.')[2])}\s*=", example, re.M)]
     assert missing == []
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_that_exist():
+    import json
+    import re
+
+    dash = json.loads((DOCS / "grafana" / "gatepost-fleet.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert len(exprs) > 15
+    documented = (DOCS / "metrics.md").read_text()
+    names = {re.sub(r"_(bucket|sum|count)$", "", n) for e in exprs
+             for n in re.findall(r"gatepost_[a-z_]+", e)}
+    assert sorted(n for n in names if f"`{n}`" not in documented
+                  and f"`{n.removeprefix('gatepost_edge')}`" not in documented) == []
