@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from cloud.society.epoch import ensure_epoch, reset_epoch
+from cloud.society.epoch import new_epoch
 from cloud.storage import Database
 from cloud.storage.engine import database_url, redact
 from shared.backup import BackupError, copy_sqlite, has_tables
@@ -61,9 +60,7 @@ def restore(file: Path, db: str, force: bool = False) -> int:
         return 2
     database = Database(str(target))  # upgraded to this release's schema on open
     try:
-        at = datetime.now(UTC).isoformat()
-        was = ensure_epoch(database, at)
-        epoch = reset_epoch(database, at, f"restored from {Path(file).name}")
+        was, epoch = new_epoch(database, f"restored from {Path(file).name}")
     finally:
         database.close()
     print(json.dumps({"restored": str(target), "from": str(file), "epoch": epoch, "was": was}))

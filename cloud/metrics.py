@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from cloud.errors import ERROR_RESPONSES
+from shared.metrics import Counted, counter_families
 
 if TYPE_CHECKING:
     from cloud.ingest.mqtt import CloudMqtt
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
 
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
-# The ingest's counters with a metric of their own: (counter key, metric name, help).
-INGEST = (
+INGEST: Counted = (  # the ingest's counters with a metric of their own
     ("stored", "events_stored", "Events stored (each once)"),
     ("duplicates", "events_duplicate", "Events received again and acknowledged, not stored"),
     ("rejected_events", "events_rejected", "Event messages refused as malformed or too big"),
@@ -87,10 +87,7 @@ class _CloudCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         counters = self.link.counters.snapshot() if self.link else {}
-        for key, name, doc in INGEST:
-            m = CounterMetricFamily(f"gatepost_cloud_{name}", doc)
-            m.add_metric([], counters.get(key, 0))
-            yield m
+        yield from counter_families("gatepost_cloud", INGEST, counters)
         refused = CounterMetricFamily(
             "gatepost_cloud_refused", "Messages refused from a box for a gate it was not "
             "assigned, by what they were (event, gate_claim, command_response, pass_parking)",

@@ -39,9 +39,8 @@ def rules_reset(db: str, reason: str) -> int:
     """``gatepost cloud rules-reset``: start a new rules epoch, so every box replaces its
     rules from a snapshot (running cloud processes republish within ``history_check_s``)."""
     import json
-    from datetime import UTC, datetime
 
-    from cloud.society.epoch import ensure_epoch, reset_epoch
+    from cloud.society.epoch import new_epoch
 
     try:
         database = Database(db)
@@ -49,9 +48,7 @@ def rules_reset(db: str, reason: str) -> int:
         print(f"gatepost cloud rules-reset: {exc}", file=sys.stderr)
         return 2
     try:
-        at = datetime.now(UTC).isoformat()
-        old = ensure_epoch(database, at)
-        new = reset_epoch(database, at, f"rules-reset: {reason}")
+        old, new = new_epoch(database, f"rules-reset: {reason}")
     finally:
         database.close()
     print(json.dumps({"epoch": new, "was": old}))

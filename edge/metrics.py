@@ -23,14 +23,15 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from shared.metrics import Counted, counter_families
+
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
     from edge.panel.sessions import Sessions
 
 # Frame → relay acknowledged: a few ms on a healthy box, seconds when a relay board struggles.
 OPEN_BUCKETS = (0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-# Daemon counters worth their own metric: (counter key, metric name, help).
-COUNTED = (
+COUNTED: Counted = (  # the daemon's counters with a metric of their own
     ("open_failures", "relay_open_failures", "Opens the relay board did not acknowledge"),
     ("poll_errors", "input_poll_errors", "Failed reads of a gate's inputs (loop, limits)"),
     ("lane_errors", "lane_errors", "Messages a lane failed to handle"),
@@ -85,11 +86,7 @@ class _DaemonCollector(Collector):
         yield from self._devices()
         yield from self._link_and_log()
         yield from self._cameras()
-        counters = self.d.counters.snapshot()
-        for key, name, doc in COUNTED:
-            m = _counter(name, doc)
-            m.add_metric([], counters.get(key, 0))
-            yield m
+        yield from counter_families("gatepost_edge", COUNTED, self.d.counters.snapshot())
         sessions = _gauge("panel_sessions", "Signed-in panel sessions")
         sessions.add_metric([], self.sessions.count() if self.sessions else 0)
         yield sessions

@@ -273,6 +273,18 @@ class Stack:
                    interval=0.01, what=f"rules v{version} of {site} at the edge")
         return time.monotonic() - t0
 
+    def site_with_tag(self, site: str, epc: str, vrn: str = "MH12AB1234",
+                      timeout: float = 15) -> int:
+        """A new site with one vehicle and its active tag, held by the edge; the version."""
+        self.cloud.post("/api/v1/sites", json={"id": site}).raise_for_status()
+        self.cloud.post(f"/api/v1/sites/{site}/vehicles", json={"vrn": vrn}).raise_for_status()
+        r = self.cloud.post(f"/api/v1/sites/{site}/tags", json={
+            "epc": epc, "vrn": vrn, "status": "active"})
+        r.raise_for_status()
+        version = int(r.json()["rules_version"])
+        self.wait_edge_version(site, version, timeout)
+        return version
+
     def edge_events_after(self, after: int, wait: float = 1.0) -> tuple[list[dict], int]:
         """Local edge events after a local id (long-poll)."""
         r = self.edge.get("/api/events", params={"after": after, "wait": wait}).json()

@@ -60,12 +60,7 @@ def test_discovery_and_states_as_home_assistant_reads_them(tmp_path: Path):
                            "homeassistant/#", "gatepost/v1/edge/+/state/#",
                            "gatepost/v1/edge/+/available")
     try:
-        c = stack.cloud
-        c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
-        c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
-        v = c.post(f"/api/v1/sites/{SITE}/tags", json={
-            "epc": EPC, "vrn": "MH12AB1234", "status": "active"}).json()["rules_version"]
-        stack.wait_edge_version(SITE, v, 15)
+        stack.site_with_tag(SITE, EPC)
         wait_until(lambda: len(ha.configs()) == 7, 15, what="the discovery configs")
         configs = ha.configs()
         node = f"homeassistant/binary_sensor/gatepost-{EDGE}"

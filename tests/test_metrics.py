@@ -22,11 +22,7 @@ def test_edge_and_cloud_metrics_after_an_open(tmp_path: Path):
     stack.start()
     try:
         c = stack.cloud
-        c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
-        c.post(f"/api/v1/sites/{SITE}/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
-        v = c.post(f"/api/v1/sites/{SITE}/tags", json={
-            "epc": EPC, "vrn": "MH12AB1234", "status": "active"}).json()["rules_version"]
-        stack.wait_edge_version(SITE, v, 15)
+        v = stack.site_with_tag(SITE, EPC)
         stack.world.gates["main-in"].reader.push_once(EPC)
 
         def edge() -> dict:

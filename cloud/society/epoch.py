@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 
 from cloud.storage import Database, Tx
 from cloud.storage.dialect import insert_ignore_sql
@@ -52,3 +53,12 @@ def reset_epoch(db: Database, at: str, cause: str, only_if: str | None = None) -
             return None
     log.warning("rules epoch is now %s (%s): every box will replace its rules", new, cause)
     return new
+
+
+def new_epoch(db: Database, cause: str) -> tuple[str, str]:
+    """Start a new rules history now, whatever the current one: (the old epoch, the new)."""
+    at = datetime.now(UTC).isoformat()
+    was = ensure_epoch(db, at)
+    new = reset_epoch(db, at, cause)
+    assert new is not None  # unconditional: never refused
+    return was, new
