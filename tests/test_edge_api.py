@@ -205,3 +205,25 @@ def test_metrics_for_prometheus(daemon):
     assert m[("gatepost_edge_panel_sessions", ())] == 0
     # No open was acknowledged, so no latency was observed (tests/test_metrics.py has some).
     assert not any(name.startswith("gatepost_edge_open_latency") for name, _ in m)
+
+
+def test_a_device_that_never_came_up_is_on_the_alerts_page(tmp_path: Path):
+    from edge.panel.queries import alerts
+    from gatepost.broker import free_port
+
+    cfg = EdgeConfig.model_validate({
+        "id": "box1", "data_dir": str(tmp_path / "data"),
+        "cloud": {"mqtt_url": "mqtt://127.0.0.1:9", "http_url": "http://127.0.0.1:9"},
+        "api": {"port": 0}, "policy": {"device_wait_s": 0.3},
+        "gates": [{"id": "main-in", "site": "green-acres", "direction": "entry",
+                   "reader": {"url": f"socket://127.0.0.1:{free_port()}"}}],  # nobody there
+    })
+    d = EdgeDaemon(cfg, SystemClock())
+    d.start()
+    try:
+        wait_until(lambda: "main-in: reader down" in alerts(d)["now"], 10,
+                   what="the boot failure on the Alerts page")
+        history = alerts(d)["history"]
+        assert any(e["data"].get("device") == "reader" for e in history)
+    finally:
+        d.stop()

@@ -99,3 +99,4 @@ def test_under_the_floor_photos_and_history_go_unsent_events_stay_and_it_is_said
 def test_the_floor_is_bounded(tmp_path: Path, bad: int):
     with pytest.raises(ValueError, match="min_free_mb"):
         daemon_for(tmp_path, min_free_mb=bad)
+
