@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     eb.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
     eb.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
+    et = edge.add_parser("restore", help="put a backup back on a stopped box; its event "
+                         "numbers go on past the cloud's")
+    et.add_argument("file", type=Path, help="the backup to restore")
+    et.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
+    et.add_argument("--force", action="store_true", help="replace the box's database")
+    et.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds to wait for the cloud")
+
     rs = edge.add_parser("resync", help="replace this box's rules cache with a snapshot from "
                          "the cloud, whatever the versions say")
     rs.add_argument("--config", type=Path, required=True, help="the edge's TOML config")
@@ -284,11 +292,13 @@ def _edge(args: argparse.Namespace) -> int:
     except ValueError as exc:  # TOML syntax
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 2
-    if args.edge_cmd in ("add-guard", "resync", "backup", "check"):
+    if args.edge_cmd in ("add-guard", "resync", "backup", "check", "restore"):
         from gatepost import cli_edge
+        from gatepost.restore import edge_restore
 
         command = {"add-guard": cli_edge.add_guard, "resync": cli_edge.resync,
-                   "backup": cli_edge.backup, "check": cli_edge.check}[args.edge_cmd]
+                   "backup": cli_edge.backup, "check": cli_edge.check,
+                   "restore": edge_restore}[args.edge_cmd]
         return command(args, cfg)
     if args.validate_config:
         print(f"{args.config}: OK ({len(cfg.gates)} gates, sites {', '.join(cfg.sites)})")

@@ -64,6 +64,15 @@ def fleet_router(fleet: Fleet, staff: Staff) -> APIRouter:
             raise CloudError(404, "unknown_edge", f"no box {edge} was provisioned")
         return fleet.assign(edge, body.sites, _refs(body))
 
+    @r.get("/edges/{edge}/sequences")
+    def sequences(edge: str) -> dict[str, Any]:
+        """The last event number stored per gate of a box (``{"site/gate": seq}``): what a
+        box restored from a backup continues from, so that none of its new events reuses an
+        id the cloud holds. A box's own key may read its own."""
+        if not staff.named(f"edge:{edge}"):
+            raise CloudError(404, "unknown_edge", f"no box {edge} was provisioned")
+        return {"edge": edge, "gates": fleet.last_seqs(edge)}
+
     @r.get("/edges")
     def edges() -> dict[str, Any]:
         """Every box: last availability, sites, gates held by name, sites served whole."""

@@ -118,6 +118,12 @@ class Fleet:
                           if r["gate"] != WHOLE_SITE],
                 "whole_sites": [r["site"] for r in rows if r["gate"] == WHOLE_SITE]}
 
+    def last_seqs(self, edge: str) -> dict[str, int]:
+        """The highest event number stored per gate of *edge*, as ``site/gate``."""
+        return {f"{r[0]}/{r[1]}": int(r[2]) for r in self.db.conn.execute(
+            "SELECT site, gate, max(seq) FROM events WHERE edge = ? GROUP BY site, gate",
+            (edge,))}
+
     def boxes(self) -> list[dict[str, Any]]:
         """Every known box: its availability and its assignment."""
         c = self.db.conn

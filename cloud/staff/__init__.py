@@ -39,6 +39,7 @@ PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
 # A site's full rules hold the gates' command keys and the panel's password hashes: only the
 # site's own edge boxes and staff who manage devices may read them.
 RULES = re.compile(r"^/api/v1/sites/(?P<site>[^/]+)/rules$")
+SEQUENCES = re.compile(r"^/api/v1/edges/(?P<edge>[^/]+)/sequences$")
 # First match wins: (methods, path pattern, role a write needs)
 WRITE_ROLES = [
     (re.compile(r"^/api/v1/(sites/[^/]+/gates|parkings/[^/]+/cameras|cameras)"),
@@ -192,9 +193,13 @@ def allowed(who: Principal, role: str, method: str, path: str) -> bool:
     box reads their rules), or as a resident acting for itself (handlers check ownership)."""
     if who.has(role):
         return True
-    if who.edge_sites is not None:
-        rules = RULES.match(path)
-        return method == "GET" and rules is not None and rules["site"] in who.edge_sites
+    if who.edge_sites is not None:  # a box: its sites' rules, and its own event numbers
+        if method != "GET":
+            return False
+        if (rules := RULES.match(path)) is not None:
+            return rules["site"] in who.edge_sites
+        seqs = SEQUENCES.match(path)
+        return seqs is not None and who.name == f"edge:{seqs['edge']}"
     if who.resident is not None:
         if method in ("GET", "HEAD", "OPTIONS"):
             return any(p.match(path) for p in RESIDENT_READS)
