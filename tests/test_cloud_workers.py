@@ -71,8 +71,10 @@ def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, broker, postgres):
 
         specs = [EdgeSpec(f"box-{i}", "u", "p") for i in range(10)]
         assign_boxes(url, [EdgeGrant(s.edge, (f"s-{s.edge}",)) for s in specs])
-        # Each box comes back from an outage holding 300 events: a burst of 3,000.
-        load = EdgeLoad("127.0.0.1", broker.port, specs, rate_per_edge=0.0, backlog=300,
+        # Each box comes back from an outage holding 1,000 events: a burst of 10,000, long
+        # enough that the kill lands in the middle of it however fast the machine is.
+        total = 10_000
+        load = EdgeLoad("127.0.0.1", broker.port, specs, rate_per_edge=0.0, backlog=1000,
                         window=50, resend_s=1.0)
         result: dict = {}
         runner = threading.Thread(target=lambda: result.update(
@@ -84,16 +86,17 @@ def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, broker, postgres):
 
         wait_until(lambda: stored() >= 500, 30, what="the burst under way")
         os.kill(workers[0], signal.SIGKILL)
+        assert stored() < total  # mid-burst: the killed process had events in hand
         runner.join(60)
         assert not runner.is_alive()
 
-        assert result["published"] == 3000 and result["not_connected"] == 0
+        assert result["published"] == total and result["not_connected"] == 0
         assert result["unacked"] == 0  # every event acknowledged, by the survivor if need be
         # What the killed process had taken and not yet acknowledged was sent again.
         assert result["resends"] > 0
-        assert stored() == 3000
+        assert stored() == total
         assert db.conn.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT site, id FROM events) d").scalar() == 3000
+            "SELECT count(*) FROM (SELECT DISTINCT site, id FROM events) d").scalar() == total
         assert _health(port)["mqtt_connected"]  # the others carry on
     finally:
         db.close()
