@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -46,9 +46,7 @@ class Jobs:
         self._scheduler.add_job(self._scheduled_transitions, "interval", seconds=self.every_s,
                                 id="transitions", max_instances=1, coalesce=True)
         if self.notifier is not None:
-            deliver = self.notifier.deliver_once if self.metrics is None else \
-                self.metrics.timed("deliver", self.notifier.deliver_once)
-            self._scheduler.add_job(deliver, "interval",
+            self._scheduler.add_job(self._deliver, "interval",
                                     seconds=min(5.0, self.every_s), id="deliver",
                                     max_instances=1, coalesce=True)
         self._scheduler.start()
@@ -80,10 +78,17 @@ class Jobs:
 
     def run_transitions(self) -> dict[str, int]:
         """One pass of the status machine over every live subscription."""
-        timer = self.metrics.job_duration.labels("transitions").time() if self.metrics \
-            else nullcontext()
-        with timer:
+        with self._timed("transitions"):
             return self._transitions()
+
+    def _deliver(self) -> None:
+        assert self.notifier is not None
+        with self._timed("deliver"):
+            self.notifier.deliver_once()
+
+    def _timed(self, job: str) -> AbstractContextManager:
+        """A run of *job*, timed into the process's metrics when it has them."""
+        return self.metrics.job_duration.labels(job).time() if self.metrics else nullcontext()
 
     def _transitions(self) -> dict[str, int]:
         t0 = time.perf_counter()

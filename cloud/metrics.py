@@ -8,7 +8,7 @@ scrapes every one and sums. Names: ``gatepost_cloud_…``, base units, ``_total`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -55,13 +55,6 @@ class CloudMetrics:
         self.job_duration = Histogram(
             "gatepost_cloud_job_duration_seconds", "Runs of a cloud job and how long they took",
             ["job"], buckets=JOB_BUCKETS, registry=self.registry)
-
-    def timed(self, job: str, fn: Callable[[], object]) -> Callable[[], None]:
-        """*fn* as a job whose runs are timed under *job*."""
-        def run() -> None:
-            with self.job_duration.labels(job).time():
-                fn()
-        return run
 
     def watch(self, link: CloudMqtt | None, notifier: Notifier,
               rejected: dict[str, int]) -> None:

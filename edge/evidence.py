@@ -38,6 +38,7 @@ class EvidenceStore:
             x1, y1, x2, y2 = box
             parts.append(("crop", frame[max(0, y1):y2, max(0, x1):x2]))
         with self._lock:
+            used = self._count()
             for kind, img in parts:
                 ok, jpg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
                 if not ok or img.size == 0:
@@ -45,7 +46,8 @@ class EvidenceStore:
                 path = self._name(event_id, kind)
                 path.write_bytes(jpg.tobytes())
                 written.append(path.name)
-                self._used = (self._used or self._scan()) + len(jpg)
+                used += len(jpg)
+            self._used = used
             self._evict()
         return written
 
@@ -60,37 +62,37 @@ class EvidenceStore:
         with self._lock:
             if not self.folder.is_dir():
                 return 0, 0
-            files = sorted(((p.stat().st_mtime, p.stat().st_size, p)
-                            for p in self.folder.glob("*.jpg")), key=lambda f: f[0])
             cutoff = time.time() - older_than_s if older_than_s is not None else None
-            removed = freed = 0
-            for mtime, size, p in files:
-                if not ((cutoff is not None and mtime < cutoff) or freed < free_bytes):
-                    break
-                p.unlink(missing_ok=True)
-                removed += 1
-                freed += size
-            if removed:
-                self._used = None  # counted again at the next save
-            return removed, freed
+            return self._remove_oldest(cutoff, free_bytes)
 
     def used_bytes(self) -> int:
-        """Bytes the photos hold."""
+        """Bytes the photos hold (counted once, then kept up to date)."""
         with self._lock:
-            return self._scan() if self.folder.is_dir() else 0
+            return self._count()
+
+    def _count(self) -> int:
+        if self._used is None:
+            self._used = self._scan() if self.folder.is_dir() else 0
+        return self._used
 
     def _scan(self) -> int:
         return sum(p.stat().st_size for p in self.folder.glob("*.jpg"))
 
     def _evict(self) -> None:
-        if (self._used or 0) <= self.max_bytes:
-            return
-        files = sorted(self.folder.glob("*.jpg"), key=lambda p: p.stat().st_mtime_ns)
-        used = self._scan()
-        for p in files:
-            if used <= self.max_bytes:
+        if self._count() > self.max_bytes:
+            self._remove_oldest(None, self._count() - self.max_bytes)
+
+    def _remove_oldest(self, cutoff: float | None, free_bytes: int) -> tuple[int, int]:
+        """Oldest first: every photo older than *cutoff* (a ``time.time()``), then more until
+        *free_bytes* are freed. Called under the lock."""
+        files = sorted(((p.stat().st_mtime, p.stat().st_size, p)
+                        for p in self.folder.glob("*.jpg")), key=lambda f: f[0])
+        removed = freed = 0
+        for mtime, size, p in files:
+            if not ((cutoff is not None and mtime < cutoff) or freed < free_bytes):
                 break
-            size = p.stat().st_size
             p.unlink(missing_ok=True)
-            used -= size
-        self._used = used
+            removed += 1
+            freed += size
+        self._used = max(0, self._count() - freed)
+        return removed, freed

@@ -28,11 +28,11 @@ class Recorder:
 
     def __init__(self, db: EdgeDB, outbox: Outbox, cache: RulesCache, ring: EventRing,
                  counters: Counters, evidence: EvidenceStore,
-                 notify: Callable[[], None], metrics: EdgeMetrics | None = None) -> None:
+                 notify: Callable[[], None], metrics: EdgeMetrics) -> None:
         self.db, self.outbox, self.cache = db, outbox, cache
         self.ring, self.counters, self.evidence = ring, counters, evidence
         self.notify = notify
-        self.metrics = metrics or EdgeMetrics()
+        self.metrics = metrics
 
     def _count(self, gate: str, decision: Decision) -> None:
         self.counters.inc(f"decision_{decision.reason.value}")

@@ -28,6 +28,7 @@ from cloud.storage import Database
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
 from gatepost.bench import _epc, _vrn, drive_reads, machine, rss_mb, spread
+from gatepost.faults import stored_counts
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.vocab import EventType
 
@@ -141,14 +142,9 @@ def bench_offline(args: argparse.Namespace) -> int:
 
         store = Database(work / "cloud" / "cloud.sqlite", upgrade=False)
         try:
-            wait_until(lambda: int(store.conn.execute(
-                "SELECT count(*) FROM events WHERE edge = ?", (EDGE,)).scalar()) >= issued,
-                30, what="every event at the cloud")
-            rows = int(store.conn.execute("SELECT count(*) FROM events WHERE edge = ?",
-                                          (EDGE,)).scalar())
-            distinct = int(store.conn.execute(
-                "SELECT count(*) FROM (SELECT DISTINCT site, id FROM events WHERE edge = ?) d",
-                (EDGE,)).scalar())
+            wait_until(lambda: stored_counts(store, EDGE)[0] >= issued, 30,
+                       what="every event at the cloud")
+            rows, distinct = stored_counts(store, EDGE)
         finally:
             store.close()
         after_mb = _file_bytes(db_path) / 2**20

@@ -38,15 +38,20 @@ def add_guard(args: argparse.Namespace, cfg) -> int:
     return 0
 
 
+def local_api(cfg) -> tuple[str, dict[str, str]]:
+    """The box's local API as this machine reaches it, and the headers it wants."""
+    host = cfg.api.host if cfg.api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    headers = {"Authorization": f"Bearer {cfg.api.token}"} if cfg.api.token else {}
+    return f"http://{host}:{cfg.api.port}", headers
+
+
 def resync(args: argparse.Namespace, cfg) -> int:
     """Ask the running daemon for a snapshot of every site and wait until each is replaced;
     with the daemon stopped, mark the cache so its next start takes one."""
     from edge.store.cache import RulesCache
     from edge.store.db import EdgeDB
 
-    host = cfg.api.host if cfg.api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    base = f"http://{host}:{cfg.api.port}"
-    headers = {"Authorization": f"Bearer {cfg.api.token}"} if cfg.api.token else {}
+    base, headers = local_api(cfg)
     try:
         before = httpx.get(f"{base}/api/health", headers=headers, timeout=5).json()
         r = httpx.post(f"{base}/api/rules/resync", headers=headers, timeout=5)

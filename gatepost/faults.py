@@ -105,6 +105,16 @@ class Traffic:
             return len(self.seen.decisions)
 
 
+def stored_counts(store: Database, edge: str) -> tuple[int, int]:
+    """Rows the cloud holds of *edge*'s events, and how many distinct events they are."""
+    rows = int(store.conn.execute("SELECT count(*) FROM events WHERE edge = ?",
+                                  (edge,)).scalar())
+    distinct = int(store.conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT site, gate, seq FROM events WHERE edge = ?) d",
+        (edge,)).scalar())
+    return rows, distinct
+
+
 def account(stack: Stack, site: str, edge: str, db_path: Path, seen: Seen,
             timeout: float) -> dict:
     """Wait until the box has sent everything and the cloud holds it, then count: events the
@@ -112,22 +122,16 @@ def account(stack: Stack, site: str, edge: str, db_path: Path, seen: Seen,
     under two ids), and decisions the edge showed that are missing or different at the cloud."""
     store = Database(db_path, upgrade=False)
     try:
-        def rows() -> int:
-            return int(store.conn.execute("SELECT count(*) FROM events WHERE edge = ?",
-                                          (edge,)).scalar())
-
         def settled() -> bool:
-            return stack.edge_health(timeout=10)["outbox"] == 0 and rows() >= issued(stack)
+            return (stack.edge_health(timeout=10)["outbox"] == 0
+                    and stored_counts(store, edge)[0] >= issued(stack))
 
         try:
             wait_until(settled, timeout, interval=0.5, what="every event at the cloud")
         except TimeoutError:
             pass  # counted below as lost
         numbered = issued(stack)
-        total = rows()
-        distinct = int(store.conn.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT site, gate, seq FROM events "
-            "WHERE edge = ?) d", (edge,)).scalar())
+        total, distinct = stored_counts(store, edge)
         stored: dict[str, str] = {}
         twice: dict[tuple[str, str, str], int] = {}
         for eid, gate, at, data in store.conn.execute(

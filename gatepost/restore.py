@@ -19,13 +19,14 @@ from pathlib import Path
 
 import httpx
 
+from gatepost.cli_edge import local_api
 from shared.backup import BackupError, copy_sqlite, has_tables
 
 
 def _daemon_running(cfg) -> bool:
-    host = cfg.api.host if cfg.api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    base, headers = local_api(cfg)
     try:
-        httpx.get(f"http://{host}:{cfg.api.port}/api/health", timeout=2)
+        httpx.get(f"{base}/api/health", headers=headers, timeout=2)
     except httpx.TransportError:
         return False
     return True
