@@ -141,7 +141,9 @@ def test_a_forged_pass_puts_nobody_inside(fleet):
             direction="entry")
     a.event("site-a", "main-in", 1, EventType.DECISION, outcome="open")  # a barrier
     counters = app.state.link.counters
-    wait_until(lambda: counters["stored"] == 2, 10, what="box A's event and B's own-gate pass")
+    # The pass's parking is checked by a hook that runs just after the store is counted.
+    wait_until(lambda: counters["stored"] == 2 and counters["refused_pass_parking"] >= 1, 10,
+               what="box A's event and B's own-gate pass, handled")
     assert counters["refused_event"] == 1 and counters["refused_pass_parking"] == 1
     out = api.post(f"/api/v1/subscriptions/{sub['id']}/deactivate", json={})
     assert out.status_code == 200, out.text  # not 409 vehicle_inside

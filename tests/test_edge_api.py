@@ -221,8 +221,9 @@ def test_a_device_that_never_came_up_is_on_the_alerts_page(tmp_path: Path):
     d = EdgeDaemon(cfg, SystemClock())
     d.start()
     try:
-        wait_until(lambda: "main-in: reader down" in alerts(d)["now"], 10,
-                   what="the boot failure on the Alerts page")
+        # "now" reads the lane's state, set just before the fault event is written.
+        wait_until(lambda: "main-in: reader down" in alerts(d)["now"] and alerts(d)["history"],
+                   10, what="the boot failure on the Alerts page")
         history = alerts(d)["history"]
         assert any(e["data"].get("device") == "reader" for e in history)
     finally:
