@@ -16,6 +16,7 @@ from cloud.api.cameras import camera_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
 from cloud.api.parking import parking_router
+from cloud.api.schedules import schedules_router
 from cloud.api.society import society_router
 from cloud.errors import CloudError
 from cloud.fleet import Fleet
@@ -130,6 +131,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
                             content={"detail": {"reason": exc.reason, "message": exc.message}})
 
     app.include_router(society_router(rules, subs, link, clock))
+    app.include_router(schedules_router(rules))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected)
     app.include_router(metrics.router())

@@ -53,6 +53,8 @@ class Recorder:
             base["alerts"] = list(decision.alerts)
         if decision.subscription:
             base["subscription"] = decision.subscription
+        if decision.schedule:
+            base["schedule"] = decision.schedule
         if decision.vrn and (flat := self.cache.flat(site, decision.vrn)):
             base["flat"] = flat
         return base

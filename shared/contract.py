@@ -11,11 +11,12 @@ id unique per gate (``<gate>:<seq>``) that the cloud acknowledges.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared import schedule as schedules
 from shared.vocab import Direction, EventType, TagStatus, VehicleType
 
 PREFIX = "gatepost/v1"
@@ -183,6 +184,8 @@ class VehicleRule(_Model):
     vrn: str
     type: VehicleType
     flat: str | None = Field(None, description="the flat or unit it belongs to (shown to guards)")
+    schedule: str | None = Field(None, description="the schedule its entries keep to, by name "
+                                 "(``ScheduleRule``); none: any time")
 
 
 class TagRule(_Model):
@@ -194,6 +197,42 @@ class TagRule(_Model):
     vrn: str | None = None
     locked: bool = False
     locked_until: datetime | None = None
+    schedule: str | None = Field(None, description="the schedule entries on this tag keep to "
+                                 "(a group of tags shares one); none: any time")
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ScheduleWindow(_Model):
+    """Days of the week and a time range on the site's clock; an ``end`` before ``start``
+    runs past midnight (``shared.schedule``)."""
+
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: str = Field(pattern=schedules.HHMM.pattern, description="HH:MM, included")
+    end: str = Field(pattern=schedules.HHMM.pattern, description="HH:MM or 24:00, excluded")
+
+
+class ScheduleRule(_Model):
+    """A named time-of-day access profile of a site, with the site's time zone."""
+
+    name: str = Field(pattern=SEGMENT.pattern, description="[A-Za-z0-9_-], unique per site")
+    timezone: str = Field(max_length=64, description="the site's IANA time zone")
+    windows: list[ScheduleWindow] = Field(min_length=1, max_length=50)
+    holidays: list[date] = Field(default_factory=list, max_length=1000,
+                                 description="dates on which no window starts")
+    label: str = Field("", max_length=200)
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScheduleRule:
+        self.to_schedule()  # ValueError names the bad window or zone
+        return self
+
+    def to_schedule(self) -> schedules.Schedule:
+        """The pure schedule the decision core evaluates."""
+        return schedules.build(self.name, self.timezone,
+                               [(list(w.days), w.start, w.end) for w in self.windows],
+                               self.holidays, self.label)
 
 
 class AccountRule(_Model):
@@ -230,6 +269,7 @@ class SubscriptionRule(_Model):
     continued: bool = Field(False, description="an extension starts where this one ends")
     debt_price: int = Field(0, description="owed per begun unit once overdue (the dearest band, "
                             "plus the camera's when camera access was paid)")
+    schedule: str | None = Field(None, description="the schedule entries on it keep to")
 
 
 class PresenceRule(_Model):
@@ -245,7 +285,7 @@ class Change(_Model):
 
     op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert",
                 "account.upsert", "account.delete", "parking.upsert", "subscription.upsert",
-                "subscription.delete", "presence.set"]
+                "subscription.delete", "presence.set", "schedule.upsert", "schedule.delete"]
     tag: TagRule | None = None
     vehicle: VehicleRule | None = None
     gate: GateRule | None = None
@@ -253,8 +293,9 @@ class Change(_Model):
     parking: ParkingRule | None = None
     subscription: SubscriptionRule | None = None
     presence: PresenceRule | None = None
-    key: str | None = Field(default=None, description="epc, vrn, user name or subscription id "
-                            "for deletes")
+    schedule: ScheduleRule | None = None
+    key: str | None = Field(default=None, description="epc, vrn, user name, subscription id or "
+                            "schedule name for deletes")
 
 
 class RulesDelta(_Model):
@@ -290,6 +331,7 @@ class RulesSnapshot(_Model):
     accounts: list[AccountRule] = Field(default_factory=list)
     parkings: list[ParkingRule] = Field(default_factory=list)
     subscriptions: list[SubscriptionRule] = Field(default_factory=list)
+    schedules: list[ScheduleRule] = Field(default_factory=list)
     epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
                        "belongs to; a box holding another epoch takes a snapshot")
 
@@ -305,6 +347,7 @@ class SnapshotHead(_Model):
     gates: list[GateRule]
     accounts: list[AccountRule] = Field(default_factory=list)
     parkings: list[ParkingRule] = Field(default_factory=list)
+    schedules: list[ScheduleRule] = Field(default_factory=list)
 
 
 class SnapshotLine(_Model):

@@ -65,6 +65,7 @@ class Reason(StrEnum):
     PARKING_INACTIVE = "parking_inactive"
     ANTI_PASSBACK = "anti_passback"
     EXIT_UNSUBSCRIBED = "exit_unsubscribed"
+    OUTSIDE_SCHEDULE = "outside_schedule"
 
 
 class EventType(StrEnum):
@@ -105,6 +106,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.PARKING_INACTIVE: Outcome.DENY,
     Reason.ANTI_PASSBACK: Outcome.DENY,
     Reason.EXIT_UNSUBSCRIBED: Outcome.OPEN,
+    Reason.OUTSIDE_SCHEDULE: Outcome.DENY,
 }
 
 

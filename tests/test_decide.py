@@ -11,6 +11,7 @@ from edge.core.decide import decide, effective_direction
 from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
 from edge.core.types import Credential, GateInfo, Policy, RecentCredential, TagRecord
+from shared.schedule import Schedule
 from shared.vocab import Direction, Outcome, Reason, TagStatus
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -52,6 +53,15 @@ class View:
 
     def subscriptions(self, parking: str, vrn: str) -> list[SubRecord]:
         return [s for s in self.subs if s.parking == parking and vrn in s.vrns]
+
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    vehicle_schedules: dict[str, str] = field(default_factory=dict)
+
+    def vehicle_schedule(self, site: str, vrn: str) -> str | None:
+        return self.vehicle_schedules.get(vrn)
+
+    def schedule(self, site: str, name: str) -> Schedule | None:
+        return self.schedules.get(name)
 
 
 def tag(status=TagStatus.ACTIVE, site="green-acres", locked=False, until=None, vrn="MH12AB1234"):

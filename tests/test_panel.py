@@ -344,3 +344,30 @@ def test_bound_beyond_loopback_the_json_api_and_metrics_need_the_token_or_a_sess
     finally:
         web.stop()
         d.stop()
+
+
+def test_lookup_shows_the_schedules_a_vehicle_keeps_to(panel):
+    from datetime import date
+
+    from shared.contract import ScheduleRule, ScheduleWindow, TagRule, VehicleRule
+    from shared.vocab import TagStatus, VehicleType
+
+    d, url, _ = panel
+    assert d.cache is not None
+    never = ScheduleRule(name="never-now", timezone="Asia/Kolkata", label="Helpers",
+                         windows=[ScheduleWindow(days=["mon"], start="07:00", end="07:01")],
+                         holidays=[date.today(), date.today().replace(day=1)])
+    always = ScheduleRule(name="always", timezone="Europe/Lisbon",
+                          windows=[ScheduleWindow(days=["mon", "tue", "wed", "thu", "fri",
+                                                        "sat", "sun"],
+                                                  start="00:00", end="24:00")])
+    d.cache.apply_snapshot(RulesSnapshot(
+        site="green-acres", version=9, gates=[], schedules=[never, always],
+        vehicles=[VehicleRule(vrn="KA01HL0001", type=VehicleType.W2, schedule="always")],
+        tags=[TagRule(epc=EPC, site="green-acres", status=TagStatus.ACTIVE, vrn="KA01HL0001",
+                      schedule="never-now")]))
+    page = login(url).get("/lookup", params={"q": "KA01HL0001"}).text
+    assert "Keeps to <b>Helpers</b>: Mon 07:00–07:01; closed on" in page
+    assert "(Asia/Kolkata)" in page and "outside its hours: entry refused" in page
+    assert "Keeps to <b>always</b>: every day 00:00–24:00 (Europe/Lisbon)" in page
+    assert "inside its hours" in page

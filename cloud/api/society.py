@@ -32,6 +32,8 @@ class _In(BaseModel):
 class SiteIn(_In):
     id: str = Field(max_length=64, description="Site id, [A-Za-z0-9_-]")
     name: str = Field("", max_length=200)
+    timezone: str | None = Field(None, max_length=64, description="IANA time zone (needed "
+                                 "before its first schedule), e.g. Asia/Kolkata")
 
 
 class GateIn(_In):
@@ -99,7 +101,7 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
     @r.post("/api/v1/sites", status_code=201)
     def create_site(body: SiteIn) -> dict:
         """Create a site (society or parking)."""
-        return rules.create_site(body.id, body.name or body.id)
+        return rules.create_site(body.id, body.name or body.id, body.timezone)
 
     @r.post("/api/v1/sites/{site}/gates", status_code=201)
     def add_gate(site: str, body: GateIn) -> dict:

@@ -145,7 +145,9 @@ class CloudMqtt:
         if self._client is None:
             return
         if len(delta.changes) <= MAX_DELTA_CHANGES:
-            body = delta.model_dump_json()
+            # Fields a change leaves empty are left out: a box from before a field was added
+            # (e.g. ``schedule``) still reads every change that does not use it.
+            body = delta.model_dump_json(exclude_none=True)
             if len(body) <= MAX_DELTA_BYTES:
                 self._client.publish(Topics.rules_delta(delta.site), body, qos=1)
         self._publish_version(delta.site, delta.to_version, delta.epoch)

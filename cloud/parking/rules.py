@@ -34,7 +34,8 @@ def sub_rule(c: Tx, row: Row) -> SubscriptionRule:
     return SubscriptionRule(id=row["id"], parking=row["parking"], space=row["space"],
                             status=row["status"], unit=row["unit"], start=_t(row["start"]),
                             end=_t(row["end"]), paid_through=_t(row["paid_through"]),
-                            vrns=vrns, continued=continued(c, row["id"]), debt_price=int(price))
+                            vrns=vrns, continued=continued(c, row["id"]), debt_price=int(price),
+                            schedule=row["schedule"])
 
 
 def space_prices(c: Tx, parking: str | None = None
@@ -73,6 +74,7 @@ def site_parking_rules(c: Tx, site: str
         start=_t(r["start"]), end=_t(r["end"]), paid_through=_t(r["paid_through"]),
         vrns=vrns.get(r["id"], []), continued=r["id"] in continued,
         debt_price=space_price.get((r["parking"], r["space"], r["unit"]), 0)
-        + (camera_price.get((r["parking"], r["unit"]), 0) if r["camera"] else 0))
+        + (camera_price.get((r["parking"], r["unit"]), 0) if r["camera"] else 0),
+        schedule=r["schedule"])
         for r in rows]
     return parkings, subs

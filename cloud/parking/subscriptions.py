@@ -262,8 +262,9 @@ class SubscriptionService:
             hold = (now + DRAFT_HOLD).isoformat() if resident else None
             c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
                       "start, \"end\", paid_through, camera, amount, paid_in_app, status, prev, "
-                      "hold_until, created_at, created_by) SELECT ?, parking, space, owner, "
-                      "users, unit, ?, ?, ?, ?, camera, ?, 0, ?, id, ?, ?, ? FROM subscriptions "
+                      "hold_until, created_at, created_by, schedule) SELECT ?, parking, space, "
+                      "owner, users, unit, ?, ?, ?, ?, camera, ?, 0, ?, id, ?, ?, ?, schedule "
+                      "FROM subscriptions "
                       "WHERE id = ?",
                       (nid, n, start.isoformat(), end.isoformat(), end.isoformat(), paid, status,
                        hold, now.isoformat(), by, tail["id"]))

@@ -12,6 +12,7 @@ from typing import Any
 from cloud.errors import CloudError
 from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import ensure_epoch, epoch_of
+from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row, Tx
 from cloud.storage.dialect import for_update, upsert_sql
 from shared import vrn as vrn_rules
@@ -27,16 +28,24 @@ from shared.contract import (
     TagRule,
     VehicleRule,
 )
+from shared.schedule import zone
 from shared.vocab import Direction, TagStatus, VehicleType
 
 EPC = re.compile(r"^(?:[0-9A-F]{4}){1,31}$")
 
 
-def _tag_rule(row: Row) -> TagRule:
+def tag_rule(row: Row) -> TagRule:
+    """What the gates get of a stored tag."""
     return TagRule(epc=row["epc"], site=row["site"], status=TagStatus(row["status"]),
                    vrn=row["vrn"], locked=bool(row["locked"]),
                    locked_until=datetime.fromisoformat(row["locked_until"])
-                   if row["locked_until"] else None)
+                   if row["locked_until"] else None, schedule=row["schedule"])
+
+
+def vehicle_rule(row: Row) -> VehicleRule:
+    """What the gates get of a stored vehicle."""
+    return VehicleRule(vrn=row["vrn"], type=VehicleType(row["type"]), flat=row["flat"],
+                       schedule=row["schedule"])
 
 
 def gate_rule(row: Row | Mapping[str, Any]) -> GateRule:
@@ -104,19 +113,24 @@ class RulesService:
         return str(row[0])
 
     def _tag_change(self, c: Tx, epc: str) -> Change:
-        return Change(op="tag.upsert", tag=_tag_rule(self._tag_row(c, epc)))
+        return Change(op="tag.upsert", tag=tag_rule(self._tag_row(c, epc)))
 
     # Sites and gates --------------------------------------------------------------------------
-    def create_site(self, site: str, name: str) -> dict:
-        """A new society or parking with rules version 0."""
+    def create_site(self, site: str, name: str, timezone: str | None = None) -> dict:
+        """A new society or parking with rules version 0 (and its IANA time zone)."""
         if not SEGMENT.match(site):
             raise CloudError(422, "bad_id", "site ids are 1–64 of [A-Za-z0-9_-]")
+        if timezone is not None:
+            try:
+                zone(timezone)
+            except ValueError as exc:
+                raise CloudError(422, "invalid_timezone", str(exc)) from exc
         with self.db.write() as c:
             if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone():
                 raise CloudError(409, "site_exists", f"site {site!r} already exists")
-            c.execute("INSERT INTO sites(id, name, created_at) VALUES (?, ?, ?)",
-                      (site, name, self.clock.now().isoformat()))
-        return {"id": site, "name": name, "rules_version": 0}
+            c.execute("INSERT INTO sites(id, name, created_at, timezone) VALUES (?, ?, ?, ?)",
+                      (site, name, self.clock.now().isoformat(), timezone))
+        return {"id": site, "name": name, "rules_version": 0, "timezone": timezone}
 
     def add_gate(self, site: str, gate: str, direction: Direction, name: str = "",
                  external_id: str | None = None) -> RulesDelta:
@@ -175,7 +189,13 @@ class RulesService:
             c.executemany(upsert_sql("vehicles", ("site", "vrn", "type", "flat", "created_at"),
                                      ("site", "vrn")),
                           [(site, v, t.value, f, now) for v, t, f in rows])
-            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t, flat=f))
+            # A vehicle listed again keeps its schedule: the change says so, or the gates
+            # would drop the binding the cloud still holds.
+            bound: dict[str, str] = {r[0]: r[1] for r in c.execute(
+                "SELECT vrn, schedule FROM vehicles WHERE site = ? AND schedule IS NOT NULL",
+                (site,))}
+            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t, flat=f,
+                                                                    schedule=bound.get(v)))
                     for v, t, f in rows]
 
         return self._change(site, fn)
@@ -242,8 +262,9 @@ class RulesService:
                 e, v = self._check_tag_fields(c, site, t["epc"], t.get("vrn"), st, None)
                 # A re-imported tag starts afresh, as a new one would: no type, unlocked.
                 c.execute(upsert_sql("tags", ("epc", "site", "status", "vrn", "vehicle_type",
-                                              "locked", "locked_until", "updated_at"), ("epc",)),
-                          (e, site, st.value, v, None, 0, None, now))
+                                              "locked", "locked_until", "schedule",
+                                              "updated_at"), ("epc",)),
+                          (e, site, st.value, v, None, 0, None, None, now))
                 changes.append(Change(op="tag.upsert", tag=TagRule(epc=e, site=site,
                                                                     status=st, vrn=v)))
             return changes
@@ -314,18 +335,19 @@ class RulesService:
                                     (site,)).scalar())
             gates = [gate_rule(r) for r in c.execute("SELECT * FROM gates WHERE site = ?",
                                                      (site,))]
-            vehicles = [VehicleRule(vrn=r["vrn"], type=VehicleType(r["type"]), flat=r["flat"])
+            vehicles = [vehicle_rule(r)
                         for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
-            tags = [_tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",
+            tags = [tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",
                                                     (site,))]
             accounts = [AccountRule(username=r["username"], role=r["role"],
                                     pw_hash=r["pw_hash"])
                         for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
             parkings, subs = site_parking_rules(c, site)
             epoch = epoch_of(c)
+            schedules = site_schedules(c, site)
         return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
                              tags=tags, accounts=accounts, parkings=parkings,
-                             subscriptions=subs, epoch=epoch)
+                             subscriptions=subs, schedules=schedules, epoch=epoch)
 
     def versions(self, site: str | None = None) -> dict[str, int]:
         """Current rules version of every site (or of *site* alone)."""

@@ -19,6 +19,7 @@ from typing import Any
 from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import epoch_of
 from cloud.society.rules import gate_rule
+from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row
 from shared.contract import SNAPSHOT_NDJSON, AccountRule
 
@@ -32,14 +33,24 @@ def _dumps(obj: Any) -> str:
 
 
 def _vehicle(r: Row) -> dict[str, Any]:
-    return {"vrn": r["vrn"], "type": r["type"], "flat": r["flat"]}
+    out = {"vrn": r["vrn"], "type": r["type"], "flat": r["flat"]}
+    if r["schedule"]:  # only when bound: a box from before schedules reads the rest
+        out["schedule"] = r["schedule"]
+    return out
 
 
 def _tag(r: Row) -> dict[str, Any]:
-    # TagRule's JSON written straight from the row (rules.py's _tag_rule builds the model):
+    # TagRule's JSON written straight from the row (rules.py's tag_rule builds the model):
     # a million of them are the snapshot's hot path.
-    return {"epc": r["epc"], "site": r["site"], "status": r["status"], "vrn": r["vrn"],
-            "locked": bool(r["locked"]), "locked_until": r["locked_until"]}
+    out = {"epc": r["epc"], "site": r["site"], "status": r["status"], "vrn": r["vrn"],
+           "locked": bool(r["locked"]), "locked_until": r["locked_until"]}
+    if r["schedule"]:
+        out["schedule"] = r["schedule"]
+    return out
+
+
+def _rules(items: list[Any]) -> list[dict[str, Any]]:
+    return [i.model_dump(mode="json", exclude_none=True) for i in items]
 
 
 def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
@@ -53,16 +64,18 @@ def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
                                 ).model_dump(mode="json")
                     for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
         parkings, subs = site_parking_rules(c, site)
-        yield "header", {"site": site, "version": version, "epoch": epoch_of(c),
-                         "gates": gates, "accounts": accounts,
-                         "parkings": [p.model_dump(mode="json") for p in parkings]}
-        for r in c.stream("SELECT vrn, type, flat FROM vehicles WHERE site = ? ORDER BY vrn",
-                          (site,), PAGE):
+        header = {"site": site, "version": version, "epoch": epoch_of(c), "gates": gates,
+                  "accounts": accounts, "parkings": [p.model_dump(mode="json") for p in parkings]}
+        if schedules := site_schedules(c, site):  # only when there are: older boxes read on
+            header["schedules"] = _rules(schedules)
+        yield "header", header
+        for r in c.stream("SELECT vrn, type, flat, schedule FROM vehicles WHERE site = ? "
+                          "ORDER BY vrn", (site,), PAGE):
             yield "vehicle", _vehicle(r)
         for r in c.stream("SELECT * FROM tags WHERE site = ? ORDER BY epc", (site,), PAGE):
             yield "tag", _tag(r)
         for s in subs:
-            yield "subscription", s.model_dump(mode="json")
+            yield "subscription", s.model_dump(mode="json", exclude_none=True)
 
 
 def ndjson(db: Database, site: str) -> Iterator[str]:
@@ -105,6 +118,8 @@ def json_pieces(db: Database, site: str) -> Iterator[str]:
     for kind in ("vehicle", "tag", "subscription"):
         if kind == "subscription":
             yield f',"accounts":{_dumps(h["accounts"])},"parkings":{_dumps(h["parkings"])}'
+            if "schedules" in h:
+                yield f',"schedules":{_dumps(h["schedules"])}'
         yield f',"{kind}s":['
         if current is not None and current[0] == kind:
             yield from _joined(item for _, item in current[1])

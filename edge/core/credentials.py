@@ -31,6 +31,7 @@ class Named:
     locks: tuple[tuple[bool, datetime | None], ...]  # (locked, until) of the vehicle's tags
     partner: CredentialKind | None  # the kind fused with this one at the gate
     detail: str = ""
+    schedules: tuple[str, ...] = ()  # of the credential's tags (``edge.core.schedules``)
 
 
 Resolver = Callable[[Credential, GateInfo, CacheView, datetime, Policy], "Decision | Named"]
@@ -59,7 +60,7 @@ def resolve_tag(cred: Credential, gate: GateInfo, view: CacheView, now: datetime
         return refuse(Reason.TAG_INACTIVE, gate, cred, now, detail=f"status {tag.status}",
                       **common)
     return Named(cred, tag.vrn, Reason.TAG_VALID, ((tag.locked, tag.locked_until),),
-                 CredentialKind.PLATE)
+                 CredentialKind.PLATE, schedules=(tag.schedule,) if tag.schedule else ())
 
 
 def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: datetime,
@@ -82,18 +83,20 @@ def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: dateti
         return refuse(Reason.UNKNOWN_CREDENTIAL, gate, cred, now)
     vrn = match.plate
     detail = "look-alike match" if match.kind == "lookalike" else ""
-    parking = view.parking_of(gate.id)
-    if parking is not None:  # a parking's subscriptions name its vehicles
-        return Named(cred, vrn, Reason.PLATE_VALID, (), CredentialKind.TAG, detail)
     active = [t for t in view.vehicle_tags(vrn)
               if t.site == gate.site and t.status is TagStatus.ACTIVE]
+    schedules = tuple(t.schedule for t in active if t.schedule)
+    parking = view.parking_of(gate.id)
+    if parking is not None:  # a parking's subscriptions name its vehicles
+        return Named(cred, vrn, Reason.PLATE_VALID, (), CredentialKind.TAG, detail, schedules)
     if not active:
         inside = view.is_inside(vrn)
         return refuse(Reason.TAG_INACTIVE, gate, cred, now, vrn=vrn,
                       direction=effective_direction(gate, inside),
                       detail="no active tag for this vehicle")
     return Named(cred, vrn, Reason.PLATE_VALID,
-                 tuple((t.locked, t.locked_until) for t in active), CredentialKind.TAG, detail)
+                 tuple((t.locked, t.locked_until) for t in active), CredentialKind.TAG, detail,
+                 schedules)
 
 
 RESOLVERS: dict[CredentialKind, Resolver] = {

@@ -4,8 +4,9 @@ No IO and no clocks: everything arrives as arguments, so the rules are tested as
 Order of checks (first match wins): the credential's own resolver (``edge.core.credentials``:
 unknown, wrong site, inactive; for plates low confidence and ambiguity), then for the vehicle
 it names, whatever its kind: the lock rule (``shared.locks``), the parking's subscriptions
-(``edge.core.parking``), anti-passback, and the gate's credential mode with fusion
-(``edge.core.fusion``). Duplicate reads are the lane's business (``edge.core.lane``).
+(``edge.core.parking``), the schedules of an entry (``edge.core.schedules``), anti-passback,
+and the gate's credential mode with fusion (``edge.core.fusion``). Duplicate reads are the
+lane's business (``edge.core.lane``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from edge.core.credentials import RESOLVERS, Named, refuse
 from edge.core.direction import effective_direction
 from edge.core.fusion import apply_mode
 from edge.core.parking import area_key, decide_parking
+from edge.core.schedules import bound, keep_to
 from edge.core.types import CacheView, Credential, Decision, GateInfo, PlateEvidence, Policy
 from shared.locks import refusing_lock
 from shared.vocab import REASON_OUTCOMES, AntiPassback, Direction, Reason
@@ -61,16 +63,21 @@ def vehicle_decision(named: Named, gate: GateInfo, view: CacheView, now: datetim
     if lock is not None:
         until = f" until {lock[1].isoformat()}" if lock[1] else ""
         return refuse(Reason.TAG_LOCKED, gate, cred, now, detail=f"locked{until}", **common)
+    sub_schedule = None
     if parking is not None:
-        verdict = decide_parking(vrn or "", direction, parking[1],
-                                 view.subscriptions(parking[0], vrn) if vrn else [],
-                                 view.is_inside, now, parking[0])
+        subs = view.subscriptions(parking[0], vrn) if vrn else []
+        verdict = decide_parking(vrn or "", direction, parking[1], subs, view.is_inside, now,
+                                 parking[0])
         decision = refuse(verdict.reason, gate, cred, now, detail=verdict.detail,
                           subscription=verdict.sub, **common)
         if verdict.alert:
             decision = replace(decision, alerts=(*decision.alerts, verdict.alert))
+        sub_schedule = next((s.schedule for s in subs if s.id == verdict.sub), None)
     else:
         decision = refuse(named.valid, gate, cred, now, detail=named.detail, **common)
+    if decision.opens and direction is Direction.ENTRY:
+        decision = keep_to(decision, gate.site, bound(gate.site, vrn, named.schedules,
+                                                      sub_schedule, view), view, now)
     decision = passback(decision, gate.anti_passback, known)
     if named.partner is None:
         return decision

@@ -52,6 +52,7 @@ class SubRecord:
     continued: bool
     vrns: tuple[str, ...]
     debt_price: int = 0
+    schedule: str | None = None  # the schedule entries on it keep to
 
 
 @dataclass(frozen=True, slots=True)

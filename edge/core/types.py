@@ -9,6 +9,7 @@ from typing import Protocol
 from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
 from shared.locks import is_locked
+from shared.schedule import Schedule
 from shared.vocab import (
     AntiPassback,
     CredentialKind,
@@ -108,6 +109,7 @@ class TagRecord:
     vrn: str | None
     locked: bool
     locked_until: datetime | None
+    schedule: str | None = None  # the schedule its entries keep to (a tag group's)
 
     def is_locked(self, now: datetime) -> bool:
         """Locked now: locked with no end, or before its end (``shared.locks``)."""
@@ -156,6 +158,14 @@ class CacheView(Protocol):
         """The cached subscriptions of a vehicle at a parking."""
         ...
 
+    def vehicle_schedule(self, site: str, vrn: str) -> str | None:
+        """The schedule a registered vehicle of the site is bound to (None: none)."""
+        ...
+
+    def schedule(self, site: str, name: str) -> Schedule | None:
+        """The site's schedule of this name (None: not held)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -171,6 +181,7 @@ class Decision:
     detail: str = ""
     subscription: str | None = None
     alerts: tuple[str, ...] = ()  # alert kinds a guard must see, e.g. "credential_mismatch"
+    schedule: str | None = None  # the schedule that refused an entry (outside_schedule)
 
     @property
     def opens(self) -> bool:

@@ -17,6 +17,7 @@ from edge.core.parking import SubRecord, area_key, inside_area
 from edge.core.plate_match import PlateIndex
 from edge.core.types import GateInfo, RecentCredential, TagRecord
 from edge.store.cache import Presence, RulesCache
+from shared.schedule import Schedule
 from shared.vocab import Direction
 
 
@@ -56,6 +57,12 @@ class LaneView:
 
     def is_inside(self, vrn: str) -> bool | None:
         return self._presence.is_inside(vrn)
+
+    def vehicle_schedule(self, site: str, vrn: str) -> str | None:
+        return self._cache.vehicle_schedule(site, vrn)
+
+    def schedule(self, site: str, name: str) -> Schedule | None:
+        return self._cache.schedule(site, name)
 
 
 @dataclass(frozen=True, slots=True)

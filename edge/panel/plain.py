@@ -30,6 +30,7 @@ _WORDS: dict[str, str] = {
     "subscription_overdue": "Subscription ended — entry refused",
     "debt_unpaid": "Parking time over — the debt must be paid before exit",
     "exit_unsubscribed": "Let out: its subscription ended while it was parked — staff told",
+    "outside_schedule": "Outside its schedule ({schedule}) — entry refused",
     "space_occupied": "Another vehicle of this subscription is already inside",
     "parking_inactive": "Parking is closed",
     "anti_passback": "{passback} — {way} refused",
@@ -47,7 +48,8 @@ def plain(e: dict[str, Any], lock_until: datetime | None = None) -> str:
                 else "Already outside: no entry since it left")
     until = f" until {lock_until:%H:%M}" if lock_until else ""
     text = _WORDS.get(reason, reason.replace("_", " ")).format(
-        let=let, way=_WAY.get(direction, "passage"), until=until, passback=passback)
+        let=let, way=_WAY.get(direction, "passage"), until=until, passback=passback,
+        schedule=e.get("schedule") or "?")
     guard = e.get("guard")
     if reason == "guard_override" and isinstance(guard, dict):
         text += f" ({guard.get('user')}): {guard.get('reason')}"

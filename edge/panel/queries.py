@@ -111,19 +111,36 @@ def lookup(daemon: EdgeDaemon, query: str) -> list[dict[str, Any]]:
     for vrn, site in vrns.items():
         tags = daemon.cache.tags_of(vrn) if not vrn.startswith("tag ") else \
             [t for t in [daemon.cache.tag(vrn[4:])] if t]
-        row = daemon.db.conn.execute("SELECT type, flat FROM vehicles WHERE vrn = ?",
+        row = daemon.db.conn.execute("SELECT type, flat, schedule FROM vehicles WHERE vrn = ?",
                                      (vrn,)).fetchone()
+        subs = _subscriptions(daemon, vrn, now)
+        bound = {*(t.schedule for t in tags), *(s["schedule"] for s in subs),
+                 row[2] if row else None} - {None}
         out.append({
             "vrn": vrn, "site": site, "type": row[0] if row else None,
             "flat": row[1] if row else None,
             "inside": daemon.presence.is_inside(vrn),
             "tags": [{"epc": t.epc, "status": t.status.value, "locked": t.is_locked(now),
-                      "locked_until": t.locked_until.isoformat() if t.locked_until else None}
+                      "locked_until": t.locked_until.isoformat() if t.locked_until else None,
+                      "schedule": t.schedule}
                      for t in tags],
             "last": events(daemon, EventFilter(plate=vrn, type="decision", limit=5)),
-            "subscriptions": _subscriptions(daemon, vrn, now),
+            "subscriptions": subs,
+            "schedules": [_schedule(daemon, site, str(n), now) for n in sorted(bound)],
         })
     return out
+
+
+def _schedule(daemon: EdgeDaemon, site: str | None, name: str,
+              now: datetime) -> dict[str, Any]:
+    """A schedule the vehicle keeps to, in words, and whether it lets the vehicle in now."""
+    assert daemon.cache
+    sched = daemon.cache.schedule(site or "", name)
+    if sched is None:
+        return {"name": name, "label": name, "text": "not on this box yet", "open_now": False,
+                "tz": ""}
+    return {"name": name, "label": sched.label or name, "text": sched.describe(),
+            "open_now": sched.allows(now), "tz": sched.tz}
 
 
 def _subscriptions(daemon: EdgeDaemon, vrn: str, now: datetime) -> list[dict[str, Any]]:
@@ -139,7 +156,8 @@ def _subscriptions(daemon: EdgeDaemon, vrn: str, now: datetime) -> list[dict[str
                     "start": s.start.isoformat(), "end": s.end.isoformat(),
                     "debt": owed if st.status == "overdue" else 0,
                     "exit_until": st.exit_until.isoformat() if st.exit_until else None,
-                    "inside": bool(inside_area(daemon.presence.is_inside, s.parking, vrn))})
+                    "inside": bool(inside_area(daemon.presence.is_inside, s.parking, vrn)),
+                    "schedule": s.schedule})
     return out
 
 

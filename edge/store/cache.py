@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from edge.core.parking import SubRecord, area_key
@@ -15,24 +16,36 @@ from shared.contract import (
     Change,
     RulesDelta,
     RulesSnapshot,
+    ScheduleRule,
     SnapshotHead,
     SnapshotLine,
     SubscriptionRule,
     TagRule,
 )
+from shared.schedule import Schedule
 from shared.vocab import TagStatus
 
 log = logging.getLogger(__name__)
 
-_TAG_SQL = "SELECT epc, site, status, vrn, locked, locked_until FROM tags WHERE epc = ?"
+_TAG_COLS = "epc, site, status, vrn, locked, locked_until, schedule"
+_TAG_SQL = f"SELECT {_TAG_COLS} FROM tags WHERE epc = ?"
+_TAG_INSERT = f"INSERT OR REPLACE INTO tags({_TAG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
-def _tag_row(t: TagRule) -> dict:
-    return {
-        "epc": t.epc.upper(), "site": t.site, "status": t.status.value, "vrn": t.vrn,
-        "locked": int(t.locked),
-        "locked_until": t.locked_until.isoformat() if t.locked_until else None,
-    }
+def _tag_row(t: TagRule) -> tuple:
+    return (t.epc.upper(), t.site, t.status.value, t.vrn, int(t.locked),
+            t.locked_until.isoformat() if t.locked_until else None, t.schedule)
+
+
+def _tag_record(r: Any) -> TagRecord:
+    return TagRecord(r[0], r[1], TagStatus(r[2]), r[3], bool(r[4]),
+                     datetime.fromisoformat(r[5]) if r[5] else None, r[6])
+
+
+@lru_cache(maxsize=1024)
+def _schedule(rule_json: str) -> Schedule:
+    """A cached schedule, parsed once per text (the decision path reads it often)."""
+    return ScheduleRule.model_validate_json(rule_json).to_schedule()
 
 
 RESYNC = "!resync"  # an epoch no cloud draws: the next sync step takes a snapshot
@@ -48,18 +61,24 @@ class RulesCache:
     def tag(self, epc: str) -> TagRecord | None:
         """The cached tag with this EPC."""
         row = self.db.conn.execute(_TAG_SQL, (epc.upper(),)).fetchone()
-        if row is None:
-            return None
-        until = row[5]
-        return TagRecord(row[0], row[1], TagStatus(row[2]), row[3], bool(row[4]),
-                         datetime.fromisoformat(until) if until else None)
+        return None if row is None else _tag_record(row)
 
     def tags_of(self, vrn: str) -> list[TagRecord]:
         """Tags linked to a vehicle."""
-        rows = self.db.conn.execute(
-            "SELECT epc, site, status, vrn, locked, locked_until FROM tags WHERE vrn = ?", (vrn,))
-        return [TagRecord(r[0], r[1], TagStatus(r[2]), r[3], bool(r[4]),
-                          datetime.fromisoformat(r[5]) if r[5] else None) for r in rows]
+        rows = self.db.conn.execute(f"SELECT {_TAG_COLS} FROM tags WHERE vrn = ?", (vrn,))
+        return [_tag_record(r) for r in rows]
+
+    def vehicle_schedule(self, site: str, vrn: str) -> str | None:
+        """The schedule a registered vehicle is bound to."""
+        row = self.db.conn.execute("SELECT schedule FROM vehicles WHERE site = ? AND vrn = ?",
+                                   (site, vrn)).fetchone()
+        return row[0] if row else None
+
+    def schedule(self, site: str, name: str) -> Schedule | None:
+        """The site's schedule of this name, as the cloud sent it."""
+        row = self.db.conn.execute("SELECT rule FROM schedules WHERE site = ? AND name = ?",
+                                   (site, name)).fetchone()
+        return _schedule(row[0]) if row else None
 
     def vehicles(self, site: str) -> list[str]:
         """The VRNs registered at a site, and those of its live subscriptions (the plate
@@ -88,14 +107,14 @@ class RulesCache:
         their vehicles: one query, on the parking gate's decision path."""
         sql = ("SELECT s.id, s.parking, s.space, s.status, s.unit, s.start, s.end, "
                "s.paid_through, s.continued, s.debt_price, (SELECT group_concat(x.vrn, ' ') "
-               "FROM sub_vehicles x WHERE x.sub = s.id) FROM sub_vehicles v JOIN "
+               "FROM sub_vehicles x WHERE x.sub = s.id), s.schedule FROM sub_vehicles v JOIN "
                "subscriptions s ON s.id = v.sub WHERE v.vrn = ?")
         args: tuple = (vrn,)
         if parking is not None:
             sql, args = sql + " AND s.parking = ?", (vrn, parking)
         return [SubRecord(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]),
                           datetime.fromisoformat(r[6]), datetime.fromisoformat(r[7]),
-                          bool(r[8]), tuple(r[10].split(" ")), int(r[9]))
+                          bool(r[8]), tuple(r[10].split(" ")), int(r[9]), r[11])
                 for r in self.db.conn.execute(sql, args)]
 
     def gate_key(self, site: str, gate: str) -> str | None:
@@ -151,7 +170,8 @@ class RulesCache:
         self._replace(SnapshotHead(site=snap.site, version=snap.version, epoch=snap.epoch,
                                    gates=snap.gates, accounts=snap.accounts,
                                    parkings=snap.parkings),
-                      iter([*(("vehicle", v) for v in snap.vehicles),
+                      iter([*(("schedule", s) for s in snap.schedules),
+                            *(("vehicle", v) for v in snap.vehicles),
                             *(("tag", t) for t in snap.tags),
                             *(("subscription", s) for s in snap.subscriptions)]))
 
@@ -191,7 +211,7 @@ class RulesCache:
         site = head.site
         n_tags = 0
         with self.db.write() as c:
-            for table in ("tags", "vehicles", "cloud_gates", "parkings"):
+            for table in ("tags", "vehicles", "cloud_gates", "parkings", "schedules"):
                 c.execute(f"DELETE FROM {table} WHERE site = ?", (site,))
             c.execute("DELETE FROM sub_vehicles WHERE sub IN (SELECT id FROM subscriptions "
                       "WHERE site = ?)", (site,))
@@ -203,16 +223,19 @@ class RulesCache:
                           "command_key, parking) VALUES (?, ?, ?, ?, ?, ?)",
                           [(site, g.id, g.direction.value, g.name, g.command_key, g.parking)
                            for g in head.gates])
+            for sched in head.schedules:
+                self._upsert_schedule(c, site, sched)
             tags: list[tuple] = []
             vehicles: list[tuple] = []
             for kind, value in items:
                 if kind == "tag":
-                    t = _tag_row(value)
-                    tags.append((t["epc"], t["site"], t["status"], t["vrn"], t["locked"],
-                                 t["locked_until"]))
+                    tags.append(_tag_row(value))
                     n_tags += 1
                 elif kind == "vehicle":
-                    vehicles.append((site, value.vrn, value.type.value, value.flat))
+                    vehicles.append((site, value.vrn, value.type.value, value.flat,
+                                     value.schedule))
+                elif kind == "schedule":
+                    self._upsert_schedule(c, site, value)
                 else:
                     self._upsert_sub(c, site, value)
                 if len(tags) >= 5000:
@@ -234,14 +257,13 @@ class RulesCache:
 
     @staticmethod
     def _insert_tags(c, rows: list[tuple]) -> None:
-        c.executemany("INSERT OR REPLACE INTO tags(epc, site, status, vrn, locked, "
-                      "locked_until) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        c.executemany(_TAG_INSERT, rows)
         rows.clear()
 
     @staticmethod
     def _insert_vehicles(c, rows: list[tuple]) -> None:
-        c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat) VALUES "
-                      "(?, ?, ?, ?)", rows)
+        c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, schedule) VALUES "
+                      "(?, ?, ?, ?, ?)", rows)
         rows.clear()
 
     def apply_delta(self, delta: RulesDelta) -> str:
@@ -276,14 +298,13 @@ class RulesCache:
     @staticmethod
     def _apply_change(c, site: str, ch: Change) -> None:
         if ch.op == "tag.upsert" and ch.tag:
-            r = _tag_row(ch.tag)
-            c.execute("INSERT OR REPLACE INTO tags(epc, site, status, vrn, locked, locked_until)"
-                      " VALUES (:epc, :site, :status, :vrn, :locked, :locked_until)", r)
+            c.execute(_TAG_INSERT, _tag_row(ch.tag))
         elif ch.op == "tag.delete" and ch.key:
             c.execute("DELETE FROM tags WHERE epc = ?", (ch.key.upper(),))
         elif ch.op == "vehicle.upsert" and ch.vehicle:
-            c.execute("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat) VALUES (?, ?, ?, ?)",
-                      (site, ch.vehicle.vrn, ch.vehicle.type.value, ch.vehicle.flat))
+            v = ch.vehicle
+            c.execute("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, schedule) VALUES "
+                      "(?, ?, ?, ?, ?)", (site, v.vrn, v.type.value, v.flat, v.schedule))
         elif ch.op == "vehicle.delete" and ch.key:
             c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
         elif ch.op == "gate.upsert" and ch.gate:
@@ -303,6 +324,10 @@ class RulesCache:
             p = ch.presence
             c.execute("INSERT OR REPLACE INTO presence(vrn, inside, at) VALUES (?, ?, "
                       "datetime('now'))", (area_key(p.parking, p.vrn), int(p.inside)))
+        elif ch.op == "schedule.upsert" and ch.schedule:
+            RulesCache._upsert_schedule(c, site, ch.schedule)
+        elif ch.op == "schedule.delete" and ch.key:
+            c.execute("DELETE FROM schedules WHERE site = ? AND name = ?", (site, ch.key))
         elif ch.op == "account.upsert" and ch.account:
             RulesCache._upsert_account(c, site, ch.account)
         elif ch.op == "account.delete" and ch.key:
@@ -314,14 +339,19 @@ class RulesCache:
     @staticmethod
     def _upsert_sub(c, site: str, s: SubscriptionRule) -> None:
         c.execute("INSERT OR REPLACE INTO subscriptions(id, site, parking, space, status, unit, "
-                  "start, end, paid_through, continued, debt_price) VALUES "
-                  "(?,?,?,?,?,?,?,?,?,?,?)",
+                  "start, end, paid_through, continued, debt_price, schedule) VALUES "
+                  "(?,?,?,?,?,?,?,?,?,?,?,?)",
                   (s.id, site, s.parking, s.space, s.status, s.unit, s.start.isoformat(),
                    s.end.isoformat(), s.paid_through.isoformat(), int(s.continued),
-                   s.debt_price))
+                   s.debt_price, s.schedule))
         c.execute("DELETE FROM sub_vehicles WHERE sub = ?", (s.id,))
         c.executemany("INSERT OR REPLACE INTO sub_vehicles(sub, vrn) VALUES (?, ?)",
                       [(s.id, v) for v in s.vrns])
+
+    @staticmethod
+    def _upsert_schedule(c, site: str, s: ScheduleRule) -> None:
+        c.execute("INSERT OR REPLACE INTO schedules(site, name, rule) VALUES (?, ?, ?)",
+                  (site, s.name, s.model_dump_json()))
 
     @staticmethod
     def _upsert_account(c, site: str, a: AccountRule) -> None:

@@ -113,6 +113,17 @@ MIGRATIONS = [
     sql_migration("010_rules_epoch",
                   "ALTER TABLE site_rules ADD COLUMN epoch TEXT NOT NULL DEFAULT ''"),
     Migration("011_event_log", lambda c: _event_log(c)),
+    sql_migration(
+        "012_schedules",
+        """
+        CREATE TABLE schedules (
+            site TEXT NOT NULL, name TEXT NOT NULL, rule TEXT NOT NULL, PRIMARY KEY (site, name)
+        ) WITHOUT ROWID;
+        ALTER TABLE tags ADD COLUMN schedule TEXT;
+        ALTER TABLE vehicles ADD COLUMN schedule TEXT;
+        ALTER TABLE subscriptions ADD COLUMN schedule TEXT
+        """,
+    ),
 ]
 
 EVENT_LOG = """

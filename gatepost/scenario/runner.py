@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
+from gatepost.scenario.schedules import SCHEDULE_ACTIONS, schedule_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
+from gatepost.scenario.setup import setup
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.reader import ReaderFaults
@@ -94,39 +96,9 @@ class ScenarioRun:
 
     # Set-up ----------------------------------------------------------------------------------
     def setup(self) -> None:
-        """Create sites, gates, vehicles and tags through the cloud API; wait for the edge."""
-        c = self.stack.cloud
-        versions: dict[str, int] = {}
-
-        def post(url: str, body: dict | None = None) -> dict:
-            r = c.post(url, json=body)
-            if r.status_code >= 300:
-                raise ScenarioError(f"set-up {url} refused: {r.status_code} {r.text}")
-            data = r.json()
-            if "rules_version" in data:
-                versions[data.get("site", "")] = data["rules_version"]
-            return data
-
-        for s in self.sc.all_sites:
-            post("/api/v1/sites", {"id": s.id, "name": s.name or s.id})
-            for g in s.gates:
-                post(f"/api/v1/sites/{s.id}/gates", {"id": g.id, "direction": g.direction.value,
-                                                    "name": g.name})
-        for v in self.sc.cloud.vehicles:
-            post(f"/api/v1/sites/{v.site or self.sites[0]}/vehicles",
-                 {"vrn": v.vrn, "type": v.type, "flat": v.flat})
-        for t in self.sc.cloud.tags:
-            body = {"epc": t.epc, "vrn": t.vrn, "status": t.status,
-                    "vehicle_type": t.vehicle_type}
-            post(f"/api/v1/sites/{t.site or self.sites[0]}/tags", body)
-            if t.locked:
-                post(f"/api/v1/tags/{t.epc}/lock",
-                     {"until": t.locked_until.isoformat() if t.locked_until else None})
-        for a in self.sc.cloud.accounts:
-            post(f"/api/v1/sites/{a.site or self.sites[0]}/accounts",
-                 {"username": a.username, "role": a.role, "password": a.password})
-        for site, version in versions.items():
-            self.stack.wait_edge_version(site, version, 10)
+        """Create sites, gates, vehicles, tags, schedules and accounts through the cloud API;
+        wait for the edge."""
+        setup(self)
 
     # Steps -----------------------------------------------------------------------------------
     def run_step(self, n: int, step: Step) -> None:
@@ -313,6 +285,11 @@ class ScenarioRun:
         if action in PARKING_ACTIONS:
             try:
                 r, site = parking_action(self, action, p)
+            except (KeyError, ScenarioError) as exc:
+                return {"action": "cloud", "cloud_action": action, "errors": [str(exc)]}
+        elif action in SCHEDULE_ACTIONS:
+            try:
+                r = schedule_action(self, action, p)
             except (KeyError, ScenarioError) as exc:
                 return {"action": "cloud", "cloud_action": action, "errors": [str(exc)]}
         elif action == "add_vehicle":

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gatepost.scenario.parking import PARKING_ACTIONS
+from gatepost.scenario.schedules import SCHEDULE_ACTIONS
 from shared.clock import parse_duration
 from shared.vocab import Direction
 
@@ -47,6 +48,7 @@ class GateDef(_M):
 class SiteDef(_M):
     id: str
     name: str = ""
+    timezone: str | None = None
     gates: list[GateDef] = Field(min_length=1)
 
 
@@ -74,10 +76,21 @@ class AccountDef(_M):
     site: str | None = None
 
 
+class ScheduleDef(_M):
+    name: str
+    windows: list[dict[str, Any]] = Field(min_length=1)
+    holidays: list[str] = []
+    label: str = ""
+    site: str | None = None
+    vehicles: list[str] = Field([], description="VRNs bound to it")
+    tags: list[str] = Field([], description="EPCs bound to it (a group of tags)")
+
+
 class CloudSetup(_M):
     vehicles: list[VehicleDef] = []
     tags: list[TagDef] = []
     accounts: list[AccountDef] = []
+    schedules: list[ScheduleDef] = []
 
 
 class GateExpect(_M):
@@ -169,7 +182,7 @@ ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "gua
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
-                 "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS)
+                 "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
 
 class Step(_M):

@@ -1,0 +1,165 @@
+"""Time-of-day access profiles of a site: its time zone, its named schedules, and which
+vehicles, tags and subscriptions keep to each. Every change is a rules change, so the gates
+decide from the schedules offline (``edge.core.schedules``).
+
+Refusals: ``invalid_timezone``, ``no_timezone`` (a schedule before the site's zone is set),
+``invalid_schedule``, ``unknown_schedule``, ``schedule_in_use`` (a bound schedule is not
+removed; unbind first), and ``unknown_vehicle`` / ``unknown_tag`` / ``unknown_subscription``
+for a binding that names something the site does not have.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from cloud.errors import CloudError
+from cloud.parking.rules import sub_rule
+from cloud.society.rules import RulesService, tag_rule, vehicle_rule
+from cloud.society.schedule_rules import schedule_rule, site_schedules, site_timezone
+from cloud.storage import Row, Tx
+from cloud.storage.dialect import upsert_sql
+from shared import schedule as schedule_rules
+from shared import vrn as vrn_rules
+from shared.contract import Change, RulesDelta, ScheduleRule
+from shared.parking import LIVE
+
+BOUND = {"vehicles": "vehicles", "tags": "tags", "subscriptions": "subscriptions"}
+
+
+def set_timezone(rules: RulesService, site: str, timezone: str) -> RulesDelta:
+    """Set the site's IANA time zone; the gates get every schedule again with it."""
+    try:
+        schedule_rules.zone(timezone)
+    except ValueError as exc:
+        raise CloudError(422, "invalid_timezone", str(exc)) from exc
+
+    def fn(c: Tx) -> list[Change]:
+        c.execute("UPDATE sites SET timezone = ? WHERE id = ?", (timezone, site))
+        return [Change(op="schedule.upsert", schedule=s) for s in site_schedules(c, site)]
+
+    return rules._change(site, fn)
+
+
+def put_schedule(rules: RulesService, site: str, name: str, windows: list[dict[str, Any]],
+                 holidays: list[date], label: str = "") -> RulesDelta:
+    """Create or replace a named schedule of the site."""
+
+    def fn(c: Tx) -> list[Change]:
+        tz = site_timezone(c, site)
+        if tz is None:
+            raise CloudError(422, "no_timezone", f"set the time zone of {site} first (PUT "
+                             f"/api/v1/sites/{site}/timezone)")
+        try:
+            rule = ScheduleRule(name=name, timezone=tz, windows=windows, holidays=holidays,
+                                label=label)
+        except ValidationError as exc:
+            msg = "; ".join(": ".join(filter(None, (".".join(str(p) for p in e["loc"]),
+                                                    e["msg"].removeprefix("Value error, "))))
+                            for e in exc.errors())
+            raise CloudError(422, "invalid_schedule", msg) from exc
+        c.execute(upsert_sql("schedules", ("site", "name", "label", "windows", "holidays",
+                                           "updated_at"), ("site", "name")),
+                  (site, name, label, json.dumps([w.model_dump() for w in rule.windows]),
+                   json.dumps(sorted({d.isoformat() for d in rule.holidays})),
+                   rules.clock.now().isoformat()))
+        return [Change(op="schedule.upsert", schedule=rule)]
+
+    return rules._change(site, fn)
+
+
+def _usage(c: Tx, site: str, name: str) -> dict[str, int]:
+    return {
+        "vehicles": int(c.execute("SELECT count(*) FROM vehicles WHERE site = ? AND "
+                                  "schedule = ?", (site, name)).scalar()),
+        "tags": int(c.execute("SELECT count(*) FROM tags WHERE site = ? AND schedule = ?",
+                              (site, name)).scalar()),
+        "subscriptions": int(c.execute(
+            "SELECT count(*) FROM subscriptions s JOIN parkings p ON p.id = s.parking WHERE "
+            "p.site = ? AND s.schedule = ?", (site, name)).scalar()),
+    }
+
+
+def remove_schedule(rules: RulesService, site: str, name: str) -> RulesDelta:
+    """Delete a schedule nothing is bound to."""
+
+    def fn(c: Tx) -> list[Change]:
+        _require(c, site, name)
+        used = {k: n for k, n in _usage(c, site, name).items() if n}
+        if used:
+            raise CloudError(409, "schedule_in_use", f"{name} still binds " + ", ".join(
+                f"{n} {k}" for k, n in used.items()) + ": unbind them first")
+        c.execute("DELETE FROM schedules WHERE site = ? AND name = ?", (site, name))
+        return [Change(op="schedule.delete", key=name)]
+
+    return rules._change(site, fn)
+
+
+def _require(c: Tx, site: str, name: str) -> None:
+    if c.execute("SELECT 1 FROM schedules WHERE site = ? AND name = ?",
+                 (site, name)).fetchone() is None:
+        raise CloudError(404, "unknown_schedule", f"{site} has no schedule {name!r}")
+
+
+def bind(rules: RulesService, site: str, name: str | None, vehicles: list[str],
+         tags: list[str], subscriptions: list[str]) -> RulesDelta:
+    """Bind vehicles, a group of tags and subscriptions of the site to schedule *name* (None:
+    unbind them: any time), in one rules change; nothing changes if one of them is unknown."""
+
+    def fn(c: Tx) -> list[Change]:
+        if name is not None:
+            _require(c, site, name)
+        changes = []
+        for raw in vehicles:
+            v = vrn_rules.normalise(raw)
+            if not c.execute("UPDATE vehicles SET schedule = ? WHERE site = ? AND vrn = ?",
+                             (name, site, v)).rowcount:
+                raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered at "
+                                 f"{site}")
+            row = _row(c, "SELECT * FROM vehicles WHERE site = ? AND vrn = ?", (site, v))
+            changes.append(Change(op="vehicle.upsert", vehicle=vehicle_rule(row)))
+        for epc in tags:
+            e = epc.upper()
+            if not c.execute("UPDATE tags SET schedule = ?, updated_at = ? WHERE site = ? AND "
+                             "epc = ?", (name, rules.clock.now().isoformat(), site,
+                                         e)).rowcount:
+                raise CloudError(404, "unknown_tag", f"tag {e} is not a tag of {site}")
+            row = _row(c, "SELECT * FROM tags WHERE epc = ?", (e,))
+            changes.append(Change(op="tag.upsert", tag=tag_rule(row)))
+        for sid in subscriptions:
+            if c.execute("SELECT 1 FROM subscriptions s JOIN parkings p ON p.id = s.parking "
+                         "WHERE s.id = ? AND p.site = ?", (sid, site)).fetchone() is None:
+                raise CloudError(404, "unknown_subscription", f"subscription {sid} is not "
+                                 f"of a parking of {site}")
+            c.execute("UPDATE subscriptions SET schedule = ? WHERE id = ?", (name, sid))
+            row = _row(c, "SELECT * FROM subscriptions WHERE id = ?", (sid,))
+            if row["status"] in LIVE:  # the gates hold live subscriptions only
+                changes.append(Change(op="subscription.upsert", subscription=sub_rule(c, row)))
+        return changes
+
+    return rules._change(site, fn)
+
+
+def _row(c: Tx, sql: str, args: tuple) -> Row:
+    """A row the caller's transaction has just written."""
+    row = c.execute(sql, args).fetchone()
+    assert row is not None
+    return row
+
+
+def list_schedules(rules: RulesService, site: str) -> dict[str, Any]:
+    """The site's zone and schedules, each with what is bound to it."""
+    with rules.db.read() as c:
+        rules._require_site(c, site)
+        tz = site_timezone(c, site)
+        rows = c.execute("SELECT * FROM schedules WHERE site = ? ORDER BY name",
+                         (site,)).fetchall()
+        out = []
+        for r in rows:
+            rule = schedule_rule(r, tz or "UTC")
+            out.append({**rule.model_dump(mode="json"), "describe":
+                        rule.to_schedule().describe(), "bound": _usage(c, site, r["name"])})
+    return {"site": site, "timezone": tz, "schedules": out}

@@ -1,0 +1,54 @@
+"""Time-of-day access profiles at the gate (pure): an entry outside the schedules that bind
+the vehicle is refused with ``outside_schedule``.
+
+The schedules that bind an entry are the vehicle's own (a registered vehicle of the site), the
+credential's tag's, or for a plate the schedules of the vehicle's active tags of the site (a
+group of tags shares one), and at a parking the schedule of the subscription the open rests on.
+Every one of them must allow the entry now, on the site's wall clock (``shared.schedule``).
+
+Exits are never refused by a schedule: a helper who came in at 18:55 leaves at 19:10. A
+schedule the box does not hold (its rules are behind) refuses the entry: the box never opens
+on a binding it cannot check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+from edge.core.types import CacheView, Decision
+from shared.vocab import REASON_OUTCOMES, Direction, Reason
+
+
+def bound(site: str, vrn: str | None, own: Iterable[str], sub_schedule: str | None,
+          view: CacheView) -> list[str]:
+    """The names of the schedules an entry of *vrn* keeps to, each once, in a stable order."""
+    names = list(own)
+    if vrn and (name := view.vehicle_schedule(site, vrn)):
+        names.append(name)
+    if sub_schedule:
+        names.append(sub_schedule)
+    return sorted(set(names))
+
+
+def keep_to(decision: Decision, site: str, names: list[str], view: CacheView,
+            now: datetime) -> Decision:
+    """The decision, or ``outside_schedule`` when it opens for an entry that one of the
+    schedules *names* does not allow now."""
+    if not names or not decision.opens or decision.direction is not Direction.ENTRY:
+        return decision
+    for name in names:
+        sched = view.schedule(site, name)
+        if sched is None:
+            detail = f"schedule {name} is not on this box yet"
+        elif not sched.allows(now):
+            local = sched.local(now)
+            detail = (f"{sched.label or name}: {sched.describe()}; now "
+                      f"{local:%a %H:%M} {sched.tz}")
+        else:
+            continue
+        return replace(decision, outcome=REASON_OUTCOMES[Reason.OUTSIDE_SCHEDULE],
+                       reason=Reason.OUTSIDE_SCHEDULE, detail=detail, schedule=name,
+                       subscription=None)
+    return decision
