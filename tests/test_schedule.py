@@ -199,3 +199,28 @@ def test_the_guard_reads_which_schedule_refused_and_every_reason_has_words() -> 
         == "Outside its schedule (helpers) — entry refused"
     for reason in Reason:
         assert plain({"reason": reason.value, "direction": "entry"})
+
+
+def test_the_cache_sees_a_vehicle_bound_after_it_answered_none(tmp_path) -> None:
+    from edge.store.cache import RulesCache
+    from edge.store.db import EdgeDB
+    from shared.contract import Change, RulesDelta, RulesSnapshot, ScheduleWindow, VehicleRule
+    from shared.vocab import VehicleType
+
+    cache = RulesCache(EdgeDB(tmp_path / "edge.sqlite"))
+    car = VehicleRule(vrn="KA01HL0001", type=VehicleType.W2)
+    cache.apply_snapshot(RulesSnapshot(site="green-acres", version=1, gates=[], tags=[],
+                                       vehicles=[car]))
+    assert cache.vehicle_schedule("green-acres", "KA01HL0001") is None
+    rule = ScheduleRule(name="helpers", timezone="Asia/Kolkata",
+                        windows=[ScheduleWindow(days=["mon"], start="07:00", end="19:00")])
+    assert cache.apply_delta(RulesDelta(site="green-acres", from_version=1, to_version=2,
+                                        changes=[
+        Change(op="schedule.upsert", schedule=rule),
+        Change(op="vehicle.upsert", vehicle=car.model_copy(update={"schedule": "helpers"}))]
+    )) == "applied"
+    assert cache.vehicle_schedule("green-acres", "KA01HL0001") == "helpers"
+    assert cache.vehicle_schedule("blue-oaks", "KA01HL0001") is None
+    cache.apply_delta(RulesDelta(site="green-acres", from_version=2, to_version=3,
+                                 changes=[Change(op="vehicle.upsert", vehicle=car)]))
+    assert cache.vehicle_schedule("green-acres", "KA01HL0001") is None

@@ -11,7 +11,7 @@ import pytest
 from edge.store.cache import RulesCache
 from edge.store.db import EdgeDB
 from shared.contract import RulesSnapshot
-from tests.test_parking_cloud import P, Api, activate, api, staff_sub  # noqa: F401 (fixture)
+from tests.test_parking_cloud import Api, P, activate, api, staff_sub  # noqa: F401 (fixture)
 
 S = "/api/v1/sites/green-acres"
 HELPERS = {"label": "Helpers", "holidays": ["2026-12-25"],
@@ -21,7 +21,7 @@ EPCS = ["E2801160600002040000AB01", "E2801160600002040000AB02"]
 
 
 @pytest.fixture
-def site(api: Api) -> Api:
+def site(api: Api) -> Api:  # noqa: F811 (the imported fixture)
     api.ok("POST", f"{S}/vehicles", 201, json={"vrn": "KA01HL0001", "type": "2W"})
     api.ok("POST", f"{S}/tags/bulk", 201, json={"tags": [
         {"epc": e, "vrn": "KA01HL0001", "status": "active"} for e in EPCS]})

@@ -56,6 +56,24 @@ class RulesCache:
 
     def __init__(self, db: EdgeDB) -> None:
         self.db = db
+        # Sites with a vehicle bound to a schedule, kept between rules writes: a site without
+        # one costs the decision path no query for the vehicle's schedule.
+        self._scheduled: frozenset[str] | None = None
+        self._writes = 0
+
+    def _rules_written(self) -> None:
+        self._writes += 1
+        self._scheduled = None
+
+    def _sites_scheduled(self) -> frozenset[str]:
+        known = self._scheduled
+        if known is None:
+            writes = self._writes
+            known = frozenset(r[0] for r in self.db.conn.execute(
+                "SELECT DISTINCT site FROM vehicles WHERE schedule IS NOT NULL"))
+            if writes == self._writes:  # no write since the count was read: keep it
+                self._scheduled = known
+        return known
 
     # Reads (the decision path) ----------------------------------------------------------------
     def tag(self, epc: str) -> TagRecord | None:
@@ -70,6 +88,8 @@ class RulesCache:
 
     def vehicle_schedule(self, site: str, vrn: str) -> str | None:
         """The schedule a registered vehicle is bound to."""
+        if site not in self._sites_scheduled():
+            return None
         row = self.db.conn.execute("SELECT schedule FROM vehicles WHERE site = ? AND vrn = ?",
                                    (site, vrn)).fetchone()
         return row[0] if row else None
@@ -252,6 +272,7 @@ class RulesCache:
             for a in head.accounts:
                 self._upsert_account(c, site, a)
             self._set_version(c, site, head.version, head.epoch)
+        self._rules_written()
         log.info("rules of %s replaced by snapshot v%s of epoch %s (%s tags)", site,
                  head.version, head.epoch or "-", n_tags)
 
@@ -281,6 +302,7 @@ class RulesCache:
             for ch in delta.changes:
                 self._apply_change(c, delta.site, ch)
             self._set_version(c, delta.site, delta.to_version, epoch)
+        self._rules_written()
         return "applied"
 
     @staticmethod

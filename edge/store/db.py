@@ -121,6 +121,7 @@ MIGRATIONS = [
         ) WITHOUT ROWID;
         ALTER TABLE tags ADD COLUMN schedule TEXT;
         ALTER TABLE vehicles ADD COLUMN schedule TEXT;
+        CREATE INDEX vehicles_scheduled ON vehicles(site) WHERE schedule IS NOT NULL;
         ALTER TABLE subscriptions ADD COLUMN schedule TEXT
         """,
     ),
