@@ -6,7 +6,7 @@ from __future__ import annotations
 from cloud.errors import CloudError
 from cloud.society.rules import RulesService
 from cloud.storage import Tx
-from cloud.storage.dialect import upsert_sql
+from cloud.storage import society as store
 from shared.contract import AccountRule, Change, RulesDelta
 from shared.passwords import hash_password
 
@@ -27,9 +27,7 @@ def add_account(rules: RulesService, site: str, username: str, role: str,
     pw_hash = hash_password(password)
 
     def fn(c: Tx) -> list[Change]:
-        c.execute(upsert_sql("accounts", ("site", "username", "role", "pw_hash", "created_at"),
-                             ("site", "username")),
-                  (site, username, role, pw_hash, rules.clock.now().isoformat()))
+        store.upsert_account(c, site, username, role, pw_hash, rules.clock.now().isoformat())
         return [Change(op="account.upsert",
                        account=AccountRule(username=username, role=role,
                                            pw_hash=pw_hash))]
@@ -41,9 +39,7 @@ def remove_account(rules: RulesService, site: str, username: str) -> RulesDelta:
     """Delete a panel account; the edge drops it and its sessions."""
 
     def fn(c: Tx) -> list[Change]:
-        n = c.execute("DELETE FROM accounts WHERE site = ? AND username = ?",
-                      (site, username)).rowcount
-        if not n:
+        if not store.delete_account(c, site, username):
             raise CloudError(404, "unknown_account", f"{username} is not an account of {site}")
         return [Change(op="account.delete", key=username)]
 
@@ -52,6 +48,5 @@ def remove_account(rules: RulesService, site: str, username: str) -> RulesDelta:
 
 def list_accounts(rules: RulesService, site: str) -> list[dict]:
     """User names and roles of a site (never the hashes)."""
-    return [{"username": r[0], "role": r[1], "created_at": r[2]} for r in rules.db.conn.execute(
-        "SELECT username, role, created_at FROM accounts WHERE site = ? ORDER BY username",
-        (site,))]
+    return [{"username": r["username"], "role": r["role"], "created_at": r["created_at"]}
+            for r in store.site_accounts(rules.db.conn, site)]

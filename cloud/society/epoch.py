@@ -16,7 +16,7 @@ import secrets
 from datetime import UTC, datetime
 
 from cloud.storage import Database, Tx
-from cloud.storage.dialect import insert_ignore_sql
+from cloud.storage import society as store
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,13 @@ def _draw() -> str:
 def ensure_epoch(db: Database, at: str) -> str:
     """This database's epoch, drawn now if it has none."""
     with db.write() as c:
-        c.execute(insert_ignore_sql("rules_epoch", ("id", "epoch", "since", "cause")),
-                  (1, _draw(), at, "created"))
+        store.draw_epoch(c, _draw(), at, "created")
         return epoch_of(c)
 
 
 def epoch_of(c: Tx) -> str:
     """The epoch, read in the caller's transaction ('' before ``ensure_epoch``)."""
-    row = c.execute("SELECT epoch FROM rules_epoch WHERE id = 1").fetchone()
-    return str(row[0]) if row else ""
+    return store.epoch(c) or ""
 
 
 def reset_epoch(db: Database, at: str, cause: str, only_if: str | None = None) -> str | None:
@@ -44,12 +42,7 @@ def reset_epoch(db: Database, at: str, cause: str, only_if: str | None = None) -
     still that one (several processes that find one restore reset it once): None if not."""
     new = _draw()
     with db.write() as c:
-        if only_if is None:
-            c.execute("DELETE FROM rules_epoch WHERE id = 1")
-            c.execute("INSERT INTO rules_epoch(id, epoch, since, cause) VALUES (1, ?, ?, ?)",
-                      (new, at, cause))
-        elif c.execute("UPDATE rules_epoch SET epoch = ?, since = ?, cause = ? WHERE id = 1 "
-                       "AND epoch = ?", (new, at, cause, only_if)).rowcount != 1:
+        if not store.replace_epoch(c, new, at, cause, only_if):
             return None
     log.warning("rules epoch is now %s (%s): every box will replace its rules", new, cause)
     return new

@@ -14,7 +14,7 @@ from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import ensure_epoch, epoch_of
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row, Tx
-from cloud.storage.dialect import for_update, upsert_sql
+from cloud.storage import society as store
 from shared import vrn as vrn_rules
 from shared.clock import Clock
 from shared.commands import new_key
@@ -48,6 +48,11 @@ def vehicle_rule(row: Row) -> VehicleRule:
                        schedule=row["schedule"])
 
 
+def account_rule(row: Row) -> AccountRule:
+    """What the gates get of a panel account: only the scrypt hash travels."""
+    return AccountRule(username=row["username"], role=row["role"], pw_hash=row["pw_hash"])
+
+
 def gate_rule(row: Row | Mapping[str, Any]) -> GateRule:
     """What the gates get of a stored gate (a row, or a row's dict with changes)."""
     return GateRule(id=row["id"], direction=Direction(row["direction"]), name=row["name"],
@@ -68,23 +73,21 @@ class RulesService:
     # Helpers --------------------------------------------------------------------------------
     def _commit_changes(self, c: Tx, site: str,
                         changes: list[Change]) -> RulesDelta:
-        old = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
-                            (site,)).scalar())
+        old = store.rules_version(c, site)
         new = old + 1
-        c.execute("UPDATE sites SET rules_version = ? WHERE id = ?", (new, site))
+        store.set_rules_version(c, site, new)
         delta = RulesDelta(site=site, from_version=old, to_version=new, changes=changes,
                            epoch=epoch_of(c))
-        c.execute("INSERT INTO rule_changes(site, version, changes, at) VALUES (?, ?, ?, ?)",
-                  (site, new, json.dumps([ch.model_dump(mode="json") for ch in changes]),
-                   self.clock.now().isoformat()))
+        store.log_changes(c, site, new, json.dumps([ch.model_dump(mode="json")
+                                                    for ch in changes]),
+                          self.clock.now().isoformat())
         return delta
 
     def _change(self, site: str, fn: Callable[[Tx], list[Change]]) -> RulesDelta:
         with self.db.write() as c:
             # The site's row is locked first, before anything the change writes refers to it:
             # two processes changing one site then take turns and get consecutive versions.
-            if c.execute("SELECT 1 FROM sites WHERE id = ?" + for_update(c),
-                         (site,)).fetchone() is None:
+            if not store.site_exists(c, site, lock=True):
                 raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
             delta = self._commit_changes(c, site, fn(c))
         if self.on_change:
@@ -95,22 +98,18 @@ class RulesService:
 
     @staticmethod
     def _require_site(c: Tx, site: str) -> None:
-        if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone() is None:
+        if not store.site_exists(c, site):
             raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
 
     @staticmethod
     def _tag_row(c: Tx, epc: str) -> Row:
-        row = c.execute("SELECT * FROM tags WHERE epc = ?", (epc.upper(),)).fetchone()
+        row = store.tag(c, epc.upper())
         if row is None:
             raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
         return row
 
     def _site_of_tag(self, epc: str) -> str:
-        row = self.db.conn.execute("SELECT site FROM tags WHERE epc = ?",
-                                   (epc.upper(),)).fetchone()
-        if row is None:
-            raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
-        return str(row[0])
+        return str(self._tag_row(self.db.conn, epc)["site"])
 
     def _tag_change(self, c: Tx, epc: str) -> Change:
         return Change(op="tag.upsert", tag=tag_rule(self._tag_row(c, epc)))
@@ -126,10 +125,9 @@ class RulesService:
             except ValueError as exc:
                 raise CloudError(422, "invalid_timezone", str(exc)) from exc
         with self.db.write() as c:
-            if c.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone():
+            if store.site_exists(c, site):
                 raise CloudError(409, "site_exists", f"site {site!r} already exists")
-            c.execute("INSERT INTO sites(id, name, created_at, timezone) VALUES (?, ?, ?, ?)",
-                      (site, name, self.clock.now().isoformat(), timezone))
+            store.insert_site(c, site, name, self.clock.now().isoformat(), timezone)
         return {"id": site, "name": name, "rules_version": 0, "timezone": timezone}
 
     def add_gate(self, site: str, gate: str, direction: Direction, name: str = "",
@@ -140,14 +138,11 @@ class RulesService:
             raise CloudError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
 
         def fn(c: Tx) -> list[Change]:
-            row = c.execute("SELECT command_key, parking, external_id FROM gates WHERE site=? "
-                            "AND id=?", (site, gate)).fetchone()
-            key = row[0] if row and row[0] else new_key()
-            parking = row[1] if row else None
-            ext = external_id if external_id is not None else row[2] if row else None
-            c.execute(upsert_sql("gates", ("site", "id", "direction", "name", "command_key",
-                                           "parking", "external_id"), ("site", "id")),
-                      (site, gate, direction.value, name, key, parking, ext))
+            row = store.gate(c, site, gate)
+            key = row["command_key"] if row and row["command_key"] else new_key()
+            parking = row["parking"] if row else None
+            ext = external_id if external_id is not None else row["external_id"] if row else None
+            store.upsert_gate(c, site, gate, direction.value, name, key, parking, ext)
             return [Change(op="gate.upsert", gate=GateRule(id=gate, direction=direction,
                                                            name=name, command_key=key,
                                                            parking=parking))]
@@ -165,10 +160,9 @@ class RulesService:
             raise CloudError(422, "invalid_vrn", str(exc)) from exc
 
         def fn(c: Tx) -> list[Change]:
-            if c.execute("SELECT 1 FROM vehicles WHERE site=? AND vrn=?", (site, v)).fetchone():
+            if store.vehicle(c, site, v) is not None:
                 raise CloudError(409, "vehicle_exists", f"vehicle {v} is already registered")
-            c.execute("INSERT INTO vehicles(site, vrn, type, flat, created_at) VALUES "
-                      "(?,?,?,?,?)", (site, v, vtype.value, flat, self.clock.now().isoformat()))
+            store.insert_vehicle(c, site, v, vtype.value, flat, self.clock.now().isoformat())
             return [Change(op="vehicle.upsert",
                            vehicle=VehicleRule(vrn=v, type=vtype, flat=flat))]
 
@@ -185,15 +179,11 @@ class RulesService:
                 raise CloudError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
 
         def fn(c: Tx) -> list[Change]:
-            now = self.clock.now().isoformat()
-            c.executemany(upsert_sql("vehicles", ("site", "vrn", "type", "flat", "created_at"),
-                                     ("site", "vrn")),
-                          [(site, v, t.value, f, now) for v, t, f in rows])
+            store.upsert_vehicles(c, site, [(v, t.value, f) for v, t, f in rows],
+                                  self.clock.now().isoformat())
             # A vehicle listed again keeps its schedule: the change says so, or the gates
             # would drop the binding the cloud still holds.
-            bound: dict[str, str] = {r[0]: r[1] for r in c.execute(
-                "SELECT vrn, schedule FROM vehicles WHERE site = ? AND schedule IS NOT NULL",
-                (site,))}
+            bound = store.vehicle_schedules(c, site)
             return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t, flat=f,
                                                                     schedule=bound.get(v)))
                     for v, t, f in rows]
@@ -205,10 +195,10 @@ class RulesService:
         v = vrn_rules.normalise(vrn)
 
         def fn(c: Tx) -> list[Change]:
-            if not c.execute("DELETE FROM vehicles WHERE site=? AND vrn=?", (site, v)).rowcount:
+            if not store.delete_vehicle(c, site, v):
                 raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered")
-            epcs = [r[0] for r in c.execute("SELECT epc FROM tags WHERE vrn = ?", (v,))]
-            c.execute("UPDATE tags SET vrn = NULL, status = 'inactive' WHERE vrn = ?", (v,))
+            epcs = store.vehicle_tag_epcs(c, v)
+            store.unlink_vehicle_tags(c, v)
             return [Change(op="vehicle.delete", key=v)] + [self._tag_change(c, e) for e in epcs]
 
         return self._change(site, fn)
@@ -222,14 +212,13 @@ class RulesService:
                              f"EPC {epc!r} must be hex in whole 16-bit words (96-bit: 24 digits)")
         v = vrn_rules.normalise(vrn) if vrn else None
         if v is not None:
-            row = c.execute("SELECT type FROM vehicles WHERE site=? AND vrn=?",
-                            (site, v)).fetchone()
+            row = store.vehicle(c, site, v)
             if row is None:
                 raise CloudError(422, "unknown_vehicle", f"vehicle {v} is not registered "
                                  f"at site {site}")
-            if vtype is not None and row[0] != vtype.value:
+            if vtype is not None and row["type"] != vtype.value:
                 raise CloudError(422, "vehicle_type_mismatch",
-                                 f"tag is for {vtype.value} but {v} is a {row[0]}")
+                                 f"tag is for {vtype.value} but {v} is a {row['type']}")
         if status is TagStatus.ACTIVE and v is None:
             raise CloudError(422, "no_vehicle", "an active tag needs a vehicle")
         return e, v
@@ -241,12 +230,11 @@ class RulesService:
 
         def fn(c: Tx) -> list[Change]:
             e, v = self._check_tag_fields(c, site, epc, vrn, status, vehicle_type)
-            if c.execute("SELECT 1 FROM tags WHERE epc = ?", (e,)).fetchone():
+            if store.tag(c, e) is not None:
                 raise CloudError(409, "tag_exists", f"tag {e} is already registered")
-            c.execute("INSERT INTO tags(epc, site, status, vrn, vehicle_type, updated_at) "
-                      "VALUES (?,?,?,?,?,?)", (e, site, status.value, v,
-                                               vehicle_type.value if vehicle_type else None,
-                                               self.clock.now().isoformat()))
+            store.insert_tag(c, e, site, status.value, v,
+                             vehicle_type.value if vehicle_type else None,
+                             self.clock.now().isoformat())
             return [self._tag_change(c, e)]
 
         return self._change(site, fn)
@@ -260,27 +248,19 @@ class RulesService:
             for t in tags:
                 st = TagStatus(t.get("status", "inactive"))
                 e, v = self._check_tag_fields(c, site, t["epc"], t.get("vrn"), st, None)
-                # A re-imported tag starts afresh, as a new one would: no type, unlocked.
-                c.execute(upsert_sql("tags", ("epc", "site", "status", "vrn", "vehicle_type",
-                                              "locked", "locked_until", "schedule",
-                                              "updated_at"), ("epc",)),
-                          (e, site, st.value, v, None, 0, None, None, now))
+                store.import_tag(c, e, site, st.value, v, now)
                 changes.append(Change(op="tag.upsert", tag=TagRule(epc=e, site=site,
                                                                     status=st, vrn=v)))
             return changes
 
         return self._change(site, fn)
 
-    def _update_tag(self, epc: str, sql: str, args: tuple,
-                    check: Callable[[Row], None] | None = None) -> RulesDelta:
+    def _update_tag(self, epc: str, **fields: Any) -> RulesDelta:
         site = self._site_of_tag(epc)
 
         def fn(c: Tx) -> list[Change]:
             row = self._tag_row(c, epc)
-            if check:
-                check(row)
-            c.execute(f"UPDATE tags SET {sql}, updated_at = ? WHERE epc = ?",
-                      (*args, self.clock.now().isoformat(), row["epc"]))
+            store.update_tag(c, row["epc"], self.clock.now().isoformat(), **fields)
             return [self._tag_change(c, row["epc"])]
 
         return self._change(site, fn)
@@ -296,24 +276,24 @@ class RulesService:
             vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
             _, v = self._check_tag_fields(c, site, row["epc"], vrn or row["vrn"],
                                           TagStatus.ACTIVE, vt)
-            c.execute("UPDATE tags SET status='active', vrn=?, updated_at=? WHERE epc=?",
-                      (v, self.clock.now().isoformat(), row["epc"]))
+            store.update_tag(c, row["epc"], self.clock.now().isoformat(),
+                             status=TagStatus.ACTIVE.value, vrn=v)
             return [self._tag_change(c, row["epc"])]
 
         return self._change(site, fn)
 
     def block_tag(self, epc: str) -> RulesDelta:
         """Block a tag (lost, stolen, revoked): denied everywhere at once."""
-        return self._update_tag(epc, "status = 'blocked'", ())
+        return self._update_tag(epc, status=TagStatus.BLOCKED.value)
 
     def lock_tag(self, epc: str, until: datetime | None = None) -> RulesDelta:
         """Lock: the vehicle may enter but not leave (until *until*, if given)."""
-        return self._update_tag(epc, "locked = 1, locked_until = ?",
-                                (until.isoformat() if until else None,))
+        return self._update_tag(epc, locked=1,
+                                locked_until=until.isoformat() if until else None)
 
     def unlock_tag(self, epc: str) -> RulesDelta:
         """Unlock at once."""
-        return self._update_tag(epc, "locked = 0, locked_until = NULL", ())
+        return self._update_tag(epc, locked=0, locked_until=None)
 
     def remove_tag(self, epc: str) -> RulesDelta:
         """Delete a tag."""
@@ -321,7 +301,7 @@ class RulesService:
 
         def fn(c: Tx) -> list[Change]:
             row = self._tag_row(c, epc)
-            c.execute("DELETE FROM tags WHERE epc = ?", (row["epc"],))
+            store.delete_tag(c, row["epc"])
             return [Change(op="tag.delete", key=row["epc"])]
 
         return self._change(site, fn)
@@ -331,17 +311,11 @@ class RulesService:
         """The whole rule set of a site at one version."""
         with self.db.read() as c:
             self._require_site(c, site)
-            version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
-                                    (site,)).scalar())
-            gates = [gate_rule(r) for r in c.execute("SELECT * FROM gates WHERE site = ?",
-                                                     (site,))]
-            vehicles = [vehicle_rule(r)
-                        for r in c.execute("SELECT * FROM vehicles WHERE site = ?", (site,))]
-            tags = [tag_rule(r) for r in c.execute("SELECT * FROM tags WHERE site = ?",
-                                                    (site,))]
-            accounts = [AccountRule(username=r["username"], role=r["role"],
-                                    pw_hash=r["pw_hash"])
-                        for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
+            version = store.rules_version(c, site)
+            gates = [gate_rule(r) for r in store.site_gates(c, site)]
+            vehicles = [vehicle_rule(r) for r in store.site_vehicles(c, site)]
+            tags = [tag_rule(r) for r in store.site_tags(c, site)]
+            accounts = [account_rule(r) for r in store.site_accounts(c, site)]
             parkings, subs = site_parking_rules(c, site)
             epoch = epoch_of(c)
             schedules = site_schedules(c, site)
@@ -351,10 +325,7 @@ class RulesService:
 
     def versions(self, site: str | None = None) -> dict[str, int]:
         """Current rules version of every site (or of *site* alone)."""
-        sql, args = "SELECT id, rules_version FROM sites", [] if site is None else [site]
-        if site is not None:
-            sql += " WHERE id = ?"
-        return {r[0]: int(r[1]) for r in self.db.conn.execute(sql, args)}
+        return store.rules_versions(self.db.conn, site)
 
     def gate_site(self, site: str) -> None:
         """Raise ``unknown_site`` unless *site* exists."""
@@ -367,17 +338,14 @@ class RulesService:
 
     def gate(self, site: str, gate: str) -> Row:
         """One gate, with its command key."""
-        row = self.db.conn.execute("SELECT * FROM gates WHERE site = ? AND id = ?",
-                                   (site, gate)).fetchone()
+        row = store.gate(self.db.conn, site, gate)
         if row is None:
             raise CloudError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
         return row
 
     def usable_tags(self, site: str, vrn: str) -> list[Row]:
         """Active tags of a vehicle at a site."""
-        return self.db.conn.execute(
-            "SELECT * FROM tags WHERE site = ? AND vrn = ? AND status = 'active'",
-            (site, vrn_rules.normalise(vrn))).fetchall()
+        return store.active_tags(self.db.conn, site, vrn_rules.normalise(vrn))
 
     def tag(self, epc: str) -> dict:
         """One tag as the cloud holds it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cloud.storage import Row, Tx
+from cloud.storage import Row, Tx, schedules, society
 from shared.contract import ScheduleRule
 
 
@@ -15,16 +15,9 @@ def schedule_rule(row: Row, timezone: str) -> ScheduleRule:
                         windows=json.loads(row["windows"]), holidays=json.loads(row["holidays"]))
 
 
-def site_timezone(c: Tx, site: str) -> str | None:
-    """The site's IANA time zone (None: not set yet)."""
-    row = c.execute("SELECT timezone FROM sites WHERE id = ?", (site,)).fetchone()
-    return row[0] if row else None
-
-
 def site_schedules(c: Tx, site: str) -> list[ScheduleRule]:
     """Every schedule of a site, by name."""
-    tz = site_timezone(c, site)
+    tz = society.site_timezone(c, site)
     if tz is None:
         return []  # a schedule needs the site's zone: none can exist before it is set
-    return [schedule_rule(r, tz) for r in c.execute(
-        "SELECT * FROM schedules WHERE site = ? ORDER BY name", (site,))]
+    return [schedule_rule(r, tz) for r in schedules.site_schedules(c, site)]

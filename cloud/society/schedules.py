@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from cloud.errors import CloudError
 from cloud.parking.rules import sub_rule
 from cloud.society.rules import RulesService, tag_rule, vehicle_rule
-from cloud.society.schedule_rules import schedule_rule, site_schedules, site_timezone
-from cloud.storage import Row, Tx
-from cloud.storage.dialect import upsert_sql
+from cloud.society.schedule_rules import schedule_rule, site_schedules
+from cloud.storage import Tx, society
+from cloud.storage import schedules as store
 from shared import schedule as schedule_rules
 from shared import vrn as vrn_rules
 from shared.contract import Change, RulesDelta, ScheduleRule
@@ -38,7 +38,7 @@ def set_timezone(rules: RulesService, site: str, timezone: str) -> RulesDelta:
         raise CloudError(422, "invalid_timezone", str(exc)) from exc
 
     def fn(c: Tx) -> list[Change]:
-        c.execute("UPDATE sites SET timezone = ? WHERE id = ?", (timezone, site))
+        society.set_site_timezone(c, site, timezone)
         return [Change(op="schedule.upsert", schedule=s) for s in site_schedules(c, site)]
 
     return rules._change(site, fn)
@@ -49,7 +49,7 @@ def put_schedule(rules: RulesService, site: str, name: str, windows: list[dict[s
     """Create or replace a named schedule of the site."""
 
     def fn(c: Tx) -> list[Change]:
-        tz = site_timezone(c, site)
+        tz = society.site_timezone(c, site)
         if tz is None:
             raise CloudError(422, "no_timezone", f"set the time zone of {site} first (PUT "
                              f"/api/v1/sites/{site}/timezone)")
@@ -61,26 +61,12 @@ def put_schedule(rules: RulesService, site: str, name: str, windows: list[dict[s
                                                     e["msg"].removeprefix("Value error, "))))
                             for e in exc.errors())
             raise CloudError(422, "invalid_schedule", msg) from exc
-        c.execute(upsert_sql("schedules", ("site", "name", "label", "windows", "holidays",
-                                           "updated_at"), ("site", "name")),
-                  (site, name, label, json.dumps([w.model_dump() for w in rule.windows]),
-                   json.dumps(sorted({d.isoformat() for d in rule.holidays})),
-                   rules.clock.now().isoformat()))
+        store.upsert(c, site, name, label, json.dumps([w.model_dump() for w in rule.windows]),
+                     json.dumps(sorted({d.isoformat() for d in rule.holidays})),
+                     rules.clock.now().isoformat())
         return [Change(op="schedule.upsert", schedule=rule)]
 
     return rules._change(site, fn)
-
-
-def _usage(c: Tx, site: str, name: str) -> dict[str, int]:
-    return {
-        "vehicles": int(c.execute("SELECT count(*) FROM vehicles WHERE site = ? AND "
-                                  "schedule = ?", (site, name)).scalar()),
-        "tags": int(c.execute("SELECT count(*) FROM tags WHERE site = ? AND schedule = ?",
-                              (site, name)).scalar()),
-        "subscriptions": int(c.execute(
-            "SELECT count(*) FROM subscriptions s JOIN parkings p ON p.id = s.parking WHERE "
-            "p.site = ? AND s.schedule = ?", (site, name)).scalar()),
-    }
 
 
 def remove_schedule(rules: RulesService, site: str, name: str) -> RulesDelta:
@@ -88,19 +74,18 @@ def remove_schedule(rules: RulesService, site: str, name: str) -> RulesDelta:
 
     def fn(c: Tx) -> list[Change]:
         _require(c, site, name)
-        used = {k: n for k, n in _usage(c, site, name).items() if n}
+        used = {k: n for k, n in store.usage(c, site, name).items() if n}
         if used:
             raise CloudError(409, "schedule_in_use", f"{name} still binds " + ", ".join(
                 f"{n} {k}" for k, n in used.items()) + ": unbind them first")
-        c.execute("DELETE FROM schedules WHERE site = ? AND name = ?", (site, name))
+        store.delete(c, site, name)
         return [Change(op="schedule.delete", key=name)]
 
     return rules._change(site, fn)
 
 
 def _require(c: Tx, site: str, name: str) -> None:
-    if c.execute("SELECT 1 FROM schedules WHERE site = ? AND name = ?",
-                 (site, name)).fetchone() is None:
+    if not store.exists(c, site, name):
         raise CloudError(404, "unknown_schedule", f"{site} has no schedule {name!r}")
 
 
@@ -115,51 +100,39 @@ def bind(rules: RulesService, site: str, name: str | None, vehicles: list[str],
         changes = []
         for raw in vehicles:
             v = vrn_rules.normalise(raw)
-            if not c.execute("UPDATE vehicles SET schedule = ? WHERE site = ? AND vrn = ?",
-                             (name, site, v)).rowcount:
+            row = society.vehicle(c, site, v) if society.set_vehicle_schedule(
+                c, site, v, name) else None
+            if row is None:
                 raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered at "
                                  f"{site}")
-            row = _row(c, "SELECT * FROM vehicles WHERE site = ? AND vrn = ?", (site, v))
             changes.append(Change(op="vehicle.upsert", vehicle=vehicle_rule(row)))
         for epc in tags:
             e = epc.upper()
-            if not c.execute("UPDATE tags SET schedule = ?, updated_at = ? WHERE site = ? AND "
-                             "epc = ?", (name, rules.clock.now().isoformat(), site,
-                                         e)).rowcount:
+            at = rules.clock.now().isoformat()
+            tag = society.tag(c, e) if society.set_tag_schedule(c, site, e, name, at) else None
+            if tag is None:
                 raise CloudError(404, "unknown_tag", f"tag {e} is not a tag of {site}")
-            row = _row(c, "SELECT * FROM tags WHERE epc = ?", (e,))
-            changes.append(Change(op="tag.upsert", tag=tag_rule(row)))
+            changes.append(Change(op="tag.upsert", tag=tag_rule(tag)))
         for sid in subscriptions:
-            if c.execute("SELECT 1 FROM subscriptions s JOIN parkings p ON p.id = s.parking "
-                         "WHERE s.id = ? AND p.site = ?", (sid, site)).fetchone() is None:
+            sub = store.bind_subscription(c, site, sid, name)
+            if sub is None:
                 raise CloudError(404, "unknown_subscription", f"subscription {sid} is not "
                                  f"of a parking of {site}")
-            c.execute("UPDATE subscriptions SET schedule = ? WHERE id = ?", (name, sid))
-            row = _row(c, "SELECT * FROM subscriptions WHERE id = ?", (sid,))
-            if row["status"] in LIVE:  # the gates hold live subscriptions only
-                changes.append(Change(op="subscription.upsert", subscription=sub_rule(c, row)))
+            if sub["status"] in LIVE:  # the gates hold live subscriptions only
+                changes.append(Change(op="subscription.upsert", subscription=sub_rule(c, sub)))
         return changes
 
     return rules._change(site, fn)
-
-
-def _row(c: Tx, sql: str, args: tuple) -> Row:
-    """A row the caller's transaction has just written."""
-    row = c.execute(sql, args).fetchone()
-    assert row is not None
-    return row
 
 
 def list_schedules(rules: RulesService, site: str) -> dict[str, Any]:
     """The site's zone and schedules, each with what is bound to it."""
     with rules.db.read() as c:
         rules._require_site(c, site)
-        tz = site_timezone(c, site)
-        rows = c.execute("SELECT * FROM schedules WHERE site = ? ORDER BY name",
-                         (site,)).fetchall()
+        tz = society.site_timezone(c, site)
         out = []
-        for r in rows:
+        for r in store.site_schedules(c, site):
             rule = schedule_rule(r, tz or "UTC")
             out.append({**rule.model_dump(mode="json"), "describe":
-                        rule.to_schedule().describe(), "bound": _usage(c, site, r["name"])})
+                        rule.to_schedule().describe(), "bound": store.usage(c, site, r["name"])})
     return {"site": site, "timezone": tz, "schedules": out}

@@ -18,10 +18,11 @@ from typing import Any
 
 from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import epoch_of
-from cloud.society.rules import gate_rule
+from cloud.society.rules import account_rule, gate_rule
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row
-from shared.contract import SNAPSHOT_NDJSON, AccountRule
+from cloud.storage import society as store
+from shared.contract import SNAPSHOT_NDJSON
 
 NDJSON = SNAPSHOT_NDJSON
 PAGE = 5000
@@ -56,23 +57,19 @@ def _rules(items: list[Any]) -> list[dict[str, Any]]:
 def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
     """(kind, item) in snapshot order, from one view of the database."""
     with db.snapshot() as c:
-        version = int(c.execute("SELECT rules_version FROM sites WHERE id = ?",
-                                (site,)).scalar())
-        gates = [gate_rule(r).model_dump(mode="json")
-                 for r in c.execute("SELECT * FROM gates WHERE site = ?", (site,))]
-        accounts = [AccountRule(username=r["username"], role=r["role"], pw_hash=r["pw_hash"]
-                                ).model_dump(mode="json")
-                    for r in c.execute("SELECT * FROM accounts WHERE site = ?", (site,))]
+        version = store.rules_version(c, site)
+        gates = [gate_rule(r).model_dump(mode="json") for r in store.site_gates(c, site)]
+        accounts = [account_rule(r).model_dump(mode="json")
+                    for r in store.site_accounts(c, site)]
         parkings, subs = site_parking_rules(c, site)
         header = {"site": site, "version": version, "epoch": epoch_of(c), "gates": gates,
                   "accounts": accounts, "parkings": [p.model_dump(mode="json") for p in parkings]}
         if schedules := site_schedules(c, site):  # only when there are: older boxes read on
             header["schedules"] = _rules(schedules)
         yield "header", header
-        for r in c.stream("SELECT vrn, type, flat, schedule FROM vehicles WHERE site = ? "
-                          "ORDER BY vrn", (site,), PAGE):
+        for r in store.stream_vehicles(c, site, PAGE):
             yield "vehicle", _vehicle(r)
-        for r in c.stream("SELECT * FROM tags WHERE site = ? ORDER BY epc", (site,), PAGE):
+        for r in store.stream_tags(c, site, PAGE):
             yield "tag", _tag(r)
         for s in subs:
             yield "subscription", s.model_dump(mode="json", exclude_none=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cloud.storage.dialect import for_update, insert_ignore_sql, upsert_sql
-from cloud.storage.tx import Row, Tx
+from cloud.storage.tx import Row, Transaction, Tx
 
 # Sites ----------------------------------------------------------------------------------------
 
@@ -118,7 +118,7 @@ def site_vehicles(c: Tx, site: str) -> list[Row]:
     return c.execute("SELECT * FROM vehicles WHERE site = ?", (site,)).fetchall()
 
 
-def stream_vehicles(c: Tx, site: str, page: int) -> Iterator[Row]:
+def stream_vehicles(c: Transaction, site: str, page: int) -> Iterator[Row]:
     """The site's vehicles by VRN, a page at a time."""
     return c.stream("SELECT vrn, type, flat, schedule FROM vehicles WHERE site = ? ORDER BY vrn",
                     (site,), page)
@@ -198,7 +198,7 @@ def site_tags(c: Tx, site: str) -> list[Row]:
     return c.execute("SELECT * FROM tags WHERE site = ?", (site,)).fetchall()
 
 
-def stream_tags(c: Tx, site: str, page: int) -> Iterator[Row]:
+def stream_tags(c: Transaction, site: str, page: int) -> Iterator[Row]:
     """The site's tags by EPC, a page at a time."""
     return c.stream("SELECT * FROM tags WHERE site = ? ORDER BY epc", (site,), page)
 
