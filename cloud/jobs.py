@@ -15,7 +15,8 @@ from cloud.metrics import CloudMetrics
 from cloud.notify import Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.storage import Database
-from cloud.storage.dialect import upsert_sql
+from cloud.storage import jobs as jobs_store
+from cloud.storage import society as society_store
 from shared.contract import Event
 from shared.counters import Counters
 from shared.vocab import EventType
@@ -69,11 +70,10 @@ class Jobs:
         Called only while holding the job's lock."""
         now = time.time()
         with db.write() as c:
-            last = c.execute("SELECT last_at FROM job_runs WHERE name = ?", (name,)).scalar()
-            if last is not None and now - float(last) < self.every_s * 0.9:
+            last = jobs_store.last_run(c, name)
+            if last is not None and now - last < self.every_s * 0.9:
                 return False
-            c.execute(upsert_sql("job_runs", ("name", "last_at", "holder"), ("name",)),
-                      (name, now, self.holder))
+            jobs_store.claim_run(c, name, now, self.holder)
         return True
 
     def run_transitions(self) -> dict[str, int]:
@@ -111,19 +111,17 @@ class Jobs:
         if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
             # The parking is the gate's own, whatever the event's data says: a box assigned a
             # gate of one parking cannot move vehicles in and out of another.
-            row = self.subs.db.conn.execute("SELECT parking FROM gates WHERE site = ? AND "
-                                            "id = ?", (event.site, event.gate)).fetchone()
-            if row is None or row[0] != event.data["parking"]:
+            row = society_store.gate(self.subs.db.conn, event.site, event.gate)
+            if row is None or row["parking"] != event.data["parking"]:
                 self.counters.inc("refused_pass_parking")
                 log.warning("pass event %s of %s/%s names parking %r, not its gate's: ignored",
                             event.id, event.site, event.gate, event.data["parking"])
                 return
-            self.subs.on_pass(row[0], event.data["vrn"],
+            self.subs.on_pass(row["parking"], event.data["vrn"],
                               event.data.get("direction", "entry"), event.at)
         elif (event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed"
               and self.notifier is not None):
-            row = self.subs.db.conn.execute("SELECT parking FROM gates WHERE site = ? AND id = ?",
-                                            (event.site, event.gate)).fetchone()
-            if row is not None and row[0]:
-                self.notifier.barrier_failed(row[0], event.gate, event.at,
+            row = society_store.gate(self.subs.db.conn, event.site, event.gate)
+            if row is not None and row["parking"]:
+                self.notifier.barrier_failed(row["parking"], event.gate, event.at,
                                              str(event.data.get("detail") or ""))

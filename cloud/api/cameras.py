@@ -14,6 +14,7 @@ from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.parking.service import ParkingService
 from cloud.parking.subscriptions import SubscriptionService
 from cloud.staff import resident_of
+from cloud.storage import parking as store
 
 
 class CameraIn(BaseModel):
@@ -42,24 +43,19 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
         """Add a camera to a parking."""
         with db.write() as c:
             parking.row(c, pid)
-            known = {n for (n,) in c.execute("SELECT number FROM spaces WHERE parking = ?",
-                                             (pid,))}
+            known = store.space_numbers(c, pid)
             if set(body.spaces) - known:
                 raise CloudError(422, "unknown_space",
                                  f"spaces {sorted(set(body.spaces) - known)} do not exist")
-            cid = c.execute("INSERT INTO cameras(parking, name, url, enabled, parking_camera, "
-                            "sort, spaces) VALUES (?,?,?,?,?,?,?) RETURNING id",
-                            (pid, body.name, body.url, int(body.enabled),
-                             int(body.parking_camera), body.sort, json.dumps(body.spaces))
-                            ).scalar()
-            return _out(c.execute("SELECT * FROM cameras WHERE id = ?", (cid,)).fetchone())
+            return _out(store.insert_camera(c, pid, body.name, body.url, body.enabled,
+                                            body.parking_camera, body.sort,
+                                            json.dumps(body.spaces)))
 
     @r.get("/parkings/{pid}/cameras")
     def list_cameras(pid: str, space: int | None = None) -> dict[str, Any]:
         """The parking's cameras in their order; ``space`` narrows to those watching it."""
         parking.row(db.conn, pid)
-        rows = [_out(x) for x in db.conn.execute(
-            "SELECT * FROM cameras WHERE parking = ? ORDER BY sort, id", (pid,))]
+        rows = [_out(x) for x in store.cameras(db.conn, pid)]
         if space is not None:
             rows = [x for x in rows if space in x["spaces"]]
         return {"cameras": rows}
@@ -76,16 +72,14 @@ def camera_router(parking: ParkingService, subs: SubscriptionService) -> APIRout
         if s["standing"] not in ("active", "repaid"):
             raise CloudError(403, "subscription_not_usable", f"the subscription is "
                              f"{s['standing']}")
-        rows = [_out(x) for x in db.conn.execute(
-            "SELECT * FROM cameras WHERE parking = ? AND enabled = 1 ORDER BY sort, id",
-            (s["parking"],))]
+        rows = [_out(x) for x in store.cameras(db.conn, s["parking"], enabled_only=True)]
         return {"cameras": [x for x in rows if s["space"] in x["spaces"]]}
 
     @r.delete("/cameras/{cid}")
     def delete(cid: RowId) -> dict[str, Any]:
         """Remove a camera."""
         with db.write() as c:
-            if not c.execute("DELETE FROM cameras WHERE id = ?", (cid,)).rowcount:
+            if not store.delete_camera(c, cid):
                 raise CloudError(404, "unknown_camera", f"camera {cid} does not exist")
         return {"deleted": cid}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,7 @@ from cloud.ingest.mqtt import CloudMqtt
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
 from cloud.storage import Database
-from cloud.storage.dialect import json_text
+from cloud.storage import events as store
 
 
 def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
@@ -37,33 +36,11 @@ def events_router(db: Database, rules: RulesService, link: CloudMqtt | None,
                limit: int = Query(1000, ge=1, le=100000),
                offset: int = Query(0, ge=0, le=2**53)) -> dict:
         """Stored events, oldest first, filtered by site, gate, type and time."""
-        where, args = [], []
-        for col, val in (("site", site), ("gate", gate), ("type", type)):
-            if val:
-                where.append(f"{col} = ?")
-                args.append(val)
-        if since:
-            where.append("at >= ?")
-            args.append(since.isoformat())
-        if until:
-            where.append("at < ?")
-            args.append(until.isoformat())
-        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY at, site, gate, seq LIMIT ? OFFSET ?"
-        rows = db.conn.execute(sql, (*args, limit, offset)).fetchall()
-        return {"events": [{**dict(r), "data": json.loads(r["data"])} for r in rows]}
+        return {"events": store.query(db.conn, site, gate, type, since, until, limit, offset)}
 
     @r.get("/api/v1/sites/{site}/events/summary")
     def summary(site: str) -> dict:
         """Counts per event type, and decisions per outcome."""
-        c = db.conn
-        types = {r[0]: r[1] for r in c.execute(
-            "SELECT type, count(*) FROM events WHERE site = ? GROUP BY type", (site,))}
-        outcomes = {r[0]: r[1] for r in c.execute(
-            f"SELECT {json_text(c, 'data', 'outcome')}, count(*) FROM events "
-            "WHERE site = ? AND type = 'decision' GROUP BY 1", (site,))}
-        gates = {r[0]: {"count": r[1], "max_seq": r[2]} for r in c.execute(
-            "SELECT gate, count(*), max(seq) FROM events WHERE site = ? GROUP BY gate", (site,))}
-        return {"site": site, "types": types, "decisions": outcomes, "gates": gates}
+        return {"site": site, **store.summary(db.conn, site)}
 
     return r

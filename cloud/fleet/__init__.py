@@ -11,7 +11,6 @@ flood of forgeries cannot flood the log or the staff's inbox).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -20,8 +19,9 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.notify import Notifier
-from cloud.staff import write_audit
 from cloud.storage import Database, Tx
+from cloud.storage import fleet as store
+from cloud.storage.staff import write_audit
 from shared.clock import Clock
 from shared.contract import SEGMENT
 from shared.counters import Counters
@@ -83,36 +83,26 @@ class Fleet:
             with self.db.write() as tx:
                 return self.assign(edge, sites, gates, tx)
         now = self.clock.now().isoformat()
-        c.execute("DELETE FROM edge_assignments WHERE edge = ?", (edge,))
+        store.clear_assignment(c, edge)
         named = {g.site for g in gates}
         rows = [(edge, g.site, g.gate, now) for g in gates]
         rows += [(edge, s, WHOLE_SITE, now) for s in sites if s not in named]
         for g in gates:
-            moved = c.execute("DELETE FROM edge_assignments WHERE site = ? AND gate = ? AND "
-                              "edge <> ?", (g.site, g.gate, edge)).rowcount
-            c.execute("DELETE FROM edge_gates WHERE site = ? AND gate = ? AND edge <> ?",
-                      (g.site, g.gate, edge))
-            if moved:
+            if store.take_gate(c, g.site, g.gate, edge):
                 log.info("gate %s/%s moved to box %s", g.site, g.gate, edge)
-        c.executemany("INSERT INTO edge_assignments(edge, site, gate, assigned_at) VALUES "
-                      "(?, ?, ?, ?)", rows)
+        store.assign(c, rows)
         # Claims the box made for what is no longer its own are void.
-        for r in c.execute("SELECT site, gate FROM edge_gates WHERE edge = ?",
-                           (edge,)).fetchall():
+        for r in store.claims(c, edge):
             if not self._allowed(c, edge, r["site"], r["gate"]):
-                c.execute("DELETE FROM edge_gates WHERE site = ? AND gate = ? AND edge = ?",
-                          (r["site"], r["gate"], edge))
-        c.execute("UPDATE staff SET edge_sites = ? WHERE name = ?",
-                  (json.dumps(sorted(sites)), f"edge:{edge}"))
+                store.drop_claim(c, r["site"], r["gate"], edge)
+        store.set_edge_sites(c, edge, sites)
         with self._lock:
             self._cache.clear()
         return self.assignment(edge, c)
 
     def assignment(self, edge: str, c: Tx | None = None) -> dict[str, Any]:
         """A box's sites and its gates held by name (``whole_sites``: sites it serves whole)."""
-        rows = (c or self.db.conn).execute(
-            "SELECT site, gate FROM edge_assignments WHERE edge = ? ORDER BY site, gate",
-            (edge,)).fetchall()
+        rows = store.assignment(c or self.db.conn, edge)
         return {"edge": edge, "sites": sorted({r["site"] for r in rows}),
                 "gates": [{"site": r["site"], "gate": r["gate"]} for r in rows
                           if r["gate"] != WHOLE_SITE],
@@ -120,15 +110,13 @@ class Fleet:
 
     def last_seqs(self, edge: str) -> dict[str, int]:
         """The highest event number stored per gate of *edge*, as ``site/gate``."""
-        return {f"{r[0]}/{r[1]}": int(r[2]) for r in self.db.conn.execute(
-            "SELECT site, gate, max(seq) FROM events WHERE edge = ? GROUP BY site, gate",
-            (edge,))}
+        return store.last_seqs(self.db.conn, edge)
 
     def boxes(self) -> list[dict[str, Any]]:
         """Every known box: its availability and its assignment."""
         c = self.db.conn
-        seen = {r["id"]: dict(r) for r in c.execute("SELECT * FROM edges")}
-        names = {r[0] for r in c.execute("SELECT DISTINCT edge FROM edge_assignments")}
+        seen = {r["id"]: dict(r) for r in store.edges(c)}
+        names = store.assigned_edges(c)
         out = []
         for edge in sorted(names | set(seen)):
             got = seen.get(edge, {"id": edge, "availability": "unknown", "at": None})
@@ -152,25 +140,21 @@ class Fleet:
         return ok
 
     @staticmethod
-    def _allowed(c: Any, edge: str, site: str, gate: str) -> bool:
-        holders = {r[0] for r in c.execute(
-            "SELECT edge FROM edge_assignments WHERE site = ? AND gate = ?", (site, gate))}
+    def _allowed(c: Tx, edge: str, site: str, gate: str) -> bool:
+        holders = store.holders(c, site, gate)
         if holders:
             return edge in holders
-        return c.execute("SELECT 1 FROM edge_assignments WHERE edge = ? AND site = ? AND "
-                         "gate = ?", (edge, site, WHOLE_SITE)).fetchone() is not None
+        return store.is_assigned(c, edge, site, WHOLE_SITE)
 
     def edge_for(self, site: str, gate: str) -> str | None:
         """The box that serves a gate: the one it was assigned to by name, else the box that
         claimed it (claims are stored only from boxes that may make them)."""
         c = self.db.conn
-        row = c.execute("SELECT edge FROM edge_assignments WHERE site = ? AND gate = ?",
-                        (site, gate)).fetchone()
-        if row is not None:
-            return str(row[0])
-        row = c.execute("SELECT edge FROM edge_gates WHERE site = ? AND gate = ?",
-                        (site, gate)).fetchone()
-        return str(row[0]) if row and self.may_speak(str(row[0]), site, gate) else None
+        named = store.holders(c, site, gate)
+        if named:
+            return min(named)
+        claimed = store.claimant(c, site, gate)
+        return claimed if claimed and self.may_speak(claimed, site, gate) else None
 
     # Refusals ---------------------------------------------------------------------------------
     def refuse(self, edge: str, cause: str, site: str, gate: str, topic: str,

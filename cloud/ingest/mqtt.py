@@ -23,7 +23,7 @@ from cloud.settings import CloudSettings
 from cloud.society.epoch import reset_epoch
 from cloud.society.rules import RulesService
 from cloud.storage import Database
-from cloud.storage.dialect import upsert_sql
+from cloud.storage import fleet as fleet_store
 from shared.clock import Clock
 from shared.contract import (
     MAX_BATCH_BYTES,
@@ -270,9 +270,7 @@ class CloudMqtt:
                 self.fleet.refuse(edge, "gate_claim", site, gate, topic)
         with self.db.write() as c:
             for site, gate in mine:
-                c.execute(upsert_sql("edge_gates", ("site", "gate", "edge", "at"),
-                                     ("site", "gate")),
-                          (site, gate, edge, self.clock.now().isoformat()))
+                fleet_store.claim(c, site, gate, edge, self.clock.now().isoformat())
 
     def edge_of(self, site: str, gate: str) -> str | None:
         """The box that serves a gate: assigned to it, or claimed by a box that may."""
@@ -313,5 +311,4 @@ class CloudMqtt:
             self.counters.inc("rejected_available")
             return
         with self.db.write() as c:
-            c.execute(upsert_sql("edges", ("id", "availability", "at"), ("id",)),
-                      (edge, text, self.clock.now().isoformat()))
+            fleet_store.set_availability(c, edge, text, self.clock.now().isoformat())

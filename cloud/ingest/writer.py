@@ -18,26 +18,19 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from cloud.storage import Database, Tx
-from cloud.storage.dialect import insert_many_ignore
+from cloud.storage import events as events_store
 from shared.clock import Clock
 from shared.contract import Event
 from shared.counters import Counters
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("site", "id", "edge", "gate", "seq", "type", "at", "data", "received_at")
-
-
-TYPES = ("text", "text", "text", "text", "bigint", "text", "text", "text", "text")
-
-
 def insert_events(c: Tx, events: list[Event], received_at: str
                   ) -> set[tuple[str, str, str]]:
     """Insert the events not stored yet; the (site, edge, id) of those newly stored."""
     rows = [(e.site, e.id, e.edge, e.gate, e.seq, e.type.value, e.at.isoformat(),
              json.dumps(e.data), received_at) for e in events]
-    return {(r[0], r[1], r[2]) for r in insert_many_ignore(c, "events", COLUMNS, TYPES, rows,
-                                                             ("site", "edge", "id"))}
+    return events_store.insert_new(c, rows)
 
 
 class EventWriter:

@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 from cloud.storage import Database, Row, Tx
-from cloud.storage.dialect import insert_ignore_sql
+from cloud.storage import notify as store
+from cloud.storage import parking as parking_store
 from shared.clock import Clock
 from shared.retry import backoff_s
 
@@ -61,18 +62,14 @@ class Notifier:
                 body: dict[str, Any], *, parking: str | None = None, sub: str | None = None,
                 email_to: str = "") -> bool:
         """Add a notification inside the caller's transaction; False if *key* exists."""
-        nid = c.execute(insert_ignore_sql("notifications", ("key", "kind", "parking", "sub",
-                                                             "subject", "body", "created_at"))
-                        + " RETURNING id", (key, kind, parking, sub, subject, json.dumps(body),
-                                            self.clock.now().isoformat())).scalar()
+        nid = store.add(c, key, kind, parking, sub, subject, json.dumps(body),
+                        self.clock.now().isoformat())
         if nid is None:
             return False
         if self.channels.webhook_url:
-            c.execute("INSERT INTO deliveries(notification, channel, recipient) VALUES "
-                      "(?, 'webhook', ?)", (nid, self.channels.webhook_url))
+            store.add_delivery(c, nid, "webhook", self.channels.webhook_url)
         if email_to and self.channels.smtp_host:
-            c.execute("INSERT INTO deliveries(notification, channel, recipient) VALUES "
-                      "(?, 'email', ?)", (nid, email_to))
+            store.add_delivery(c, nid, "email", email_to)
         return True
 
     def scan_expiry(self) -> int:
@@ -80,9 +77,7 @@ class Notifier:
         now = self.clock.now()
         n = 0
         with self.db.write() as c:
-            for s in c.execute("SELECT id, parking, space, owner, unit, units, \"end\" FROM "
-                               "subscriptions WHERE status = 'active' AND \"end\" > ?",
-                               (now.isoformat(),)).fetchall():
+            for s in parking_store.active_ending_after(c, now.isoformat()):
                 lead = warning_lead(s["units"], s["unit"])
                 end = datetime.fromisoformat(s["end"])
                 if lead is None or end - now > lead:
@@ -99,14 +94,10 @@ class Notifier:
         """Tell staff a barrier of *parking* failed to open: every time by webhook, by e-mail at
         most once per 15 minutes per parking."""
         with self.db.write() as c:
-            p = c.execute("SELECT name, staff_email FROM parkings WHERE id = ?",
-                          (parking,)).fetchone()
+            p = parking_store.parking(c, parking)
             if p is None:
                 return
-            last = c.execute(
-                "SELECT max(n.created_at) FROM notifications n JOIN deliveries d ON "
-                "d.notification = n.id WHERE n.kind = 'barrier_failed' AND n.parking = ? AND "
-                "d.channel = 'email'", (parking,)).scalar()
+            last = store.last_mailed(c, "barrier_failed", parking)
             mail = p["staff_email"] if not last or \
                 at - datetime.fromisoformat(last) >= MAIL_GAP else ""
             self.enqueue(c, f"barrier_failed:{parking}:{gate}:{at.isoformat()}",
@@ -131,12 +122,7 @@ class Notifier:
         out = {"sent": 0, "failed": 0}
         with self._deliver_lock:
             now = self.clock.now()
-            due = " AND (d.next_at IS NULL OR d.next_at <= ?)" if due_only else ""
-            rows = self.db.conn.execute(
-                "SELECT d.notification, d.channel, d.recipient, d.attempts, n.kind, n.subject, "
-                "n.body, n.key FROM deliveries d JOIN notifications n ON n.id = d.notification "
-                f"WHERE d.status = 'pending'{due} ORDER BY d.notification LIMIT 200",
-                (now.isoformat(),) if due_only else ()).fetchall()
+            rows = store.pending(self.db.conn, now.isoformat() if due_only else None)
             for r in rows:
                 try:
                     if r["channel"] == "webhook":
@@ -147,17 +133,12 @@ class Notifier:
                     out["failed"] += 1
                     later = now + timedelta(seconds=backoff_s(int(r["attempts"]) + 1))
                     with self.db.write() as c:
-                        c.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
-                                  "next_at = ? WHERE notification = ? AND channel = ?",
-                                  (str(exc)[:300], later.isoformat(), r["notification"],
-                                   r["channel"]))
+                        store.failed(c, r["notification"], r["channel"], str(exc)[:300],
+                                     later.isoformat())
                     continue
                 out["sent"] += 1
                 with self.db.write() as c:
-                    c.execute("UPDATE deliveries SET status = 'sent', attempts = attempts + 1, "
-                              "sent_at = ?, last_error = NULL WHERE notification = ? AND "
-                              "channel = ?", (self.clock.now().isoformat(), r["notification"],
-                                              r["channel"]))
+                    store.sent(c, r["notification"], r["channel"], self.clock.now().isoformat())
         return out
 
     def _webhook(self, r: Row) -> None:
@@ -180,5 +161,4 @@ class Notifier:
 
     def pending(self) -> int:
         """Deliveries still waiting for their channel."""
-        return int(self.db.conn.execute(
-            "SELECT count(*) FROM deliveries WHERE status = 'pending'").scalar())
+        return store.pending_count(self.db.conn)

@@ -29,7 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import ERROR_RESPONSES, CloudError, RowId
-from cloud.storage import Database, Tx
+from cloud.storage import Database
+from cloud.storage import staff as store
 from shared.clock import Clock
 
 ROLES = ("view_parkings", "edit_parkings", "manage_devices", "admin")
@@ -103,12 +104,9 @@ class Staff:
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
-            sid = c.execute("INSERT INTO staff(name, roles, resident, edge_sites, created_at) "
-                            "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                            (name, json.dumps(roles), resident,
-                             json.dumps(edge_sites) if edge_sites else None, now)).scalar()
-            c.execute("INSERT INTO api_keys(digest, staff, created_at) VALUES (?, ?, ?)",
-                      (digest(key), sid, now))
+            sid = store.insert_member(c, name, json.dumps(roles), resident,
+                                      json.dumps(edge_sites) if edge_sites else None, now)
+            store.insert_key(c, digest(key), sid, now)
         return {"id": sid, "name": name, "roles": roles, "resident": resident,
                 "key": key}
 
@@ -125,28 +123,24 @@ class Staff:
     def revoke(self, staff_id: int) -> None:
         """Revoke every key of a staff member."""
         with self.db.write() as c:
-            c.execute("UPDATE api_keys SET revoked_at = ? WHERE staff = ? AND revoked_at IS "
-                      "NULL", (self.clock.now().isoformat(), staff_id))
+            store.revoke_keys(c, staff_id, self.clock.now().isoformat())
 
     def named(self, name: str) -> bool:
         """Whether a staff member (or box: ``edge:ID``) of this name has been added."""
-        return self.db.conn.execute("SELECT 1 FROM staff WHERE name = ?",
-                                    (name,)).fetchone() is not None
+        return store.named(self.db.conn, name)
 
     def members(self) -> list[dict[str, Any]]:
         """Staff and residents with roles (never keys)."""
         return [{"id": r["id"], "name": r["name"], "roles": json.loads(r["roles"]),
                  "resident": r["resident"],
                  "edge_sites": json.loads(r["edge_sites"]) if r["edge_sites"] else None}
-                for r in self.db.conn.execute("SELECT * FROM staff ORDER BY id")]
+                for r in store.members(self.db.conn)]
 
     def resolve(self, key: str | None) -> Principal | None:
         """The caller of a key, or None for a missing, unknown or revoked key."""
         if not key:
             return None
-        r = self.db.conn.execute(
-            "SELECT s.* FROM api_keys k JOIN staff s ON s.id = k.staff WHERE k.digest = ? AND "
-            "k.revoked_at IS NULL", (digest(key),)).fetchone()
+        r = store.member_of_key(self.db.conn, digest(key))
         if r is None:
             return None
         return Principal(r["id"], r["name"], tuple(json.loads(r["roles"])), r["resident"],
@@ -156,20 +150,12 @@ class Staff:
               note: str = "") -> None:
         """One line of the audit log."""
         with self.db.write() as c:
-            write_audit(c, self.clock.now().isoformat(), who.id if who else None,
-                        who.name if who else None, method, path, status, note)
+            store.write_audit(c, self.clock.now().isoformat(), who.id if who else None,
+                              who.name if who else None, method, path, status, note)
 
     def audit_log(self, limit: int = 500) -> list[dict[str, Any]]:
         """The newest audit lines."""
-        return [dict(r) for r in self.db.conn.execute(
-            "SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
-
-
-def write_audit(c: Tx, at: str, staff_id: int | None, name: str | None, method: str,
-                path: str, status: int, note: str = "") -> None:
-    """One line of the audit log, inside the caller's transaction."""
-    c.execute("INSERT INTO audit(at, staff, name, method, path, status, note) VALUES "
-              "(?,?,?,?,?,?,?)", (at, staff_id, name, method, path, status, note))
+        return [dict(r) for r in store.audit_log(self.db.conn, limit)]
 
 
 def _key(request: Request) -> str | None:
