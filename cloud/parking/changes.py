@@ -14,7 +14,7 @@ from cloud.parking.payments import PaymentProvider
 from cloud.parking.service import HOLDING
 from cloud.parking.subscriptions import DONE, SubscriptionService, _t, standing_of
 from cloud.storage import Row, Tx
-from cloud.storage.dialect import upsert_sql
+from cloud.storage import subscriptions as store
 from shared import vrn as vrn_rules
 from shared.contract import Change, PresenceRule
 from shared.parking import LIVE, UNIT, debt, refund_remaining, whole_units
@@ -51,9 +51,7 @@ class Subscriptions(SubscriptionService):
         """Send *total* back over the app payments of *chain*, newest first."""
         assert self.provider is not None
         left = total
-        for pay in c.execute(f"SELECT reference, amount FROM sub_payments WHERE sub IN "
-                             f"({','.join('?' * len(chain))}) AND kind = 'rent' AND reference "
-                             f"IS NOT NULL ORDER BY id DESC", chain).fetchall():
+        for pay in store.refundable(c, chain):
             part = min(left, pay["amount"])
             if part > 0:
                 self.provider.refund(pay["reference"], part)
@@ -103,17 +101,16 @@ class Subscriptions(SubscriptionService):
                         raise CloudError(422, "bad_refund", f"a manual refund is 0..{paid}")
                     total = amount
             for x in rows:
-                c.execute("UPDATE subscriptions SET status = 'archive' WHERE id = ?", (x["id"],))
+                store.update(c, x["id"], status="archive")
                 self._history(c, x["id"], now, "deactivated", f"by {by}")
             for d in drafts:
-                c.execute("UPDATE subscriptions SET status = 'lapsed' WHERE id = ?", (d,))
+                store.update(c, d, status="lapsed")
                 self._history(c, d, now, "deactivated", f"unpaid, by {by}")
             if total and self.provider is not None:
                 self._refund_through_provider(c, chain, total)
             if total:
-                c.execute("UPDATE subscriptions SET refund = ? WHERE id = ?", (total, sub))
-                c.execute("INSERT INTO sub_payments(sub, kind, amount, at) VALUES "
-                          "(?, 'refund', ?, ?)", (sub, -total, now.isoformat()))
+                store.update(c, sub, refund=total)
+                store.add_payment(c, sub, "refund", -total, now.isoformat())
             return self._changes(c, chain)
 
         delta = self.rules._change(p["site"], fn)
@@ -124,9 +121,7 @@ class Subscriptions(SubscriptionService):
     def _require_boxes_online(c: Tx, parking: str) -> None:
         """A refund is final once paid, so it waits until every box serving the parking's
         barriers is online: an offline box may hold a pass (the car inside) not yet sent."""
-        for r in c.execute("SELECT g.id, eg.edge, e.availability FROM gates g JOIN edge_gates "
-                           "eg ON eg.site = g.site AND eg.gate = g.id LEFT JOIN edges e ON "
-                           "e.id = eg.edge WHERE g.parking = ?", (parking,)):
+        for r in store.box_of_barriers(c, parking):
             if r["availability"] != "online":
                 raise CloudError(409, "gate_offline",
                                  f"box {r['edge']} of barrier {r['id']} is "
@@ -147,7 +142,7 @@ class Subscriptions(SubscriptionService):
                 raise CloudError(409, "not_live", f"subscription {sub} is {rows[0]['status']}")
             self._check_space_free(c, r["parking"], space, now, _t(rows[-1]["end"]), set())
             for x in chain:
-                c.execute("UPDATE subscriptions SET space = ? WHERE id = ?", (space, x))
+                store.update(c, x, space=space)
             self._history(c, sub, now, "space_changed", f"{r['space']} → {space} by {by}")
             return self._changes(c, chain)
 
@@ -159,7 +154,7 @@ class Subscriptions(SubscriptionService):
         now = self.clock.now()
         with self.db.write() as c:
             r = self.row(c, sub)
-            c.execute("UPDATE subscriptions SET owner = ? WHERE id = ?", (owner, sub))
+            store.update(c, sub, owner=owner)
             self._history(c, sub, now, "owner_changed", f"{r['owner']} → {owner} by {by}")
         return self.get(sub)
 
@@ -177,14 +172,13 @@ class Subscriptions(SubscriptionService):
         now = self.clock.now()
         with self.db.write() as c:
             self._editable(c, sub, "documents attach")
-            pay = c.execute("SELECT id, documents FROM sub_payments WHERE sub = ? AND kind IN "
-                            "('rent', 'debt') ORDER BY id DESC LIMIT 1", (sub,)).fetchone()
+            pay = store.last_payment(c, sub)
             if pay is None:
-                c.execute("INSERT INTO sub_payments(sub, kind, amount, at, documents) VALUES "
-                          "(?, 'rent', 0, ?, ?)", (sub, now.isoformat(), json.dumps(documents)))
+                store.add_payment(c, sub, "rent", 0, now.isoformat(),
+                                  documents_json=json.dumps(documents))
             else:
-                c.execute("UPDATE sub_payments SET documents = ? WHERE id = ?",
-                          (json.dumps(json.loads(pay["documents"]) + documents), pay["id"]))
+                store.set_documents(c, pay["id"],
+                                    json.dumps(json.loads(pay["documents"]) + documents))
             self._history(c, sub, now, "documents_attached", f"{len(documents)} by {by}")
         return self.get(sub)
 
@@ -195,7 +189,7 @@ class Subscriptions(SubscriptionService):
         with self.db.write() as c:
             r = self._editable(c, sub, "users change")
             clean = list(dict.fromkeys(u.strip() for u in users if u.strip() != r["owner"]))
-            c.execute("UPDATE subscriptions SET users = ? WHERE id = ?", (json.dumps(clean), sub))
+            store.update(c, sub, users=json.dumps(clean))
             self._history(c, sub, now, "users_changed",
                           f"{', '.join(clean) or 'none'} by {by}")
         return self.get(sub)
@@ -207,8 +201,7 @@ class Subscriptions(SubscriptionService):
         site = self._site(self.row(self.db.conn, sub)["parking"])
 
         def fn(c: Tx) -> list[Change]:
-            c.execute(upsert_sql("sub_vehicles", ("sub", "vrn", "type", "make"), ("sub", "vrn")),
-                      (sub, v["vrn"], v["type"], v["make"]))
+            store.put_vehicle(c, sub, v["vrn"], v["type"], v["make"])
             self._history(c, sub, now, "vehicle_added", f"{v['vrn']} by {by}")
             return self._changes(c, [sub])
 
@@ -222,11 +215,9 @@ class Subscriptions(SubscriptionService):
         site = self._site(self.row(self.db.conn, sub)["parking"])
 
         def fn(c: Tx) -> list[Change]:
-            n = c.execute("SELECT count(*) FROM sub_vehicles WHERE sub = ?", (sub,)).scalar()
-            if n <= 1:
+            if store.vehicle_count(c, sub) <= 1:
                 raise CloudError(409, "last_vehicle", "a subscription keeps at least one vehicle")
-            if not c.execute("DELETE FROM sub_vehicles WHERE sub = ? AND vrn = ?",
-                             (sub, plate)).rowcount:
+            if not store.remove_vehicle(c, sub, plate):
                 raise CloudError(404, "unknown_vehicle", f"{plate} is not on {sub}")
             self._history(c, sub, now, "vehicle_removed", f"{plate} by {by}")
             return self._changes(c, [sub])
@@ -250,10 +241,8 @@ class Subscriptions(SubscriptionService):
             owed = debt(_t(s["paid_through"]), now, s["unit"], bands, cam)
             n = whole_units(now - _t(s["paid_through"]), s["unit"])
             through = _t(s["paid_through"]) + n * UNIT[s["unit"]]
-            c.execute("UPDATE subscriptions SET status = 'repaid', paid_through = ? WHERE id = ?",
-                      (through.isoformat(), sub))
-            c.execute("INSERT INTO sub_payments(sub, kind, amount, at, reference) VALUES "
-                      "(?, 'debt', ?, ?, ?)", (sub, owed, now.isoformat(), reference))
+            store.update(c, sub, status="repaid", paid_through=through.isoformat())
+            store.add_payment(c, sub, "debt", owed, now.isoformat(), reference)
             self._history(c, sub, now, "debt_paid", f"{owed} for {n} {s['unit']} units, by {by}")
             return self._changes(c, [sub])
 
@@ -266,9 +255,7 @@ class Subscriptions(SubscriptionService):
         now = self.clock.now()
         c = self.db.conn
         plate = vrn_rules.normalise(vrn)
-        for s in c.execute(f"SELECT s.* FROM subscriptions s JOIN sub_vehicles v ON v.sub = s.id "
-                           f"WHERE s.parking = ? AND v.vrn = ? AND s.status IN "
-                           f"({','.join('?' * len(LIVE))})", (parking, plate, *LIVE)).fetchall():
+        for s in store.of_vehicle(c, parking, plate, LIVE):
             st = standing_of(s, self.inside(c, s["id"]), now)
             if st.status in ("active", "repaid"):
                 return str(s["id"])
@@ -288,19 +275,12 @@ class Subscriptions(SubscriptionService):
         now = at or self.clock.now()
         site = self._site(parking)
         with self.db.write() as c:
-            c.execute(upsert_sql("parking_presence", ("parking", "vrn", "inside", "at"),
-                                 ("parking", "vrn")),
-                      (parking, plate, int(inside), now.isoformat()))
+            store.set_presence(c, parking, plate, inside, now.isoformat())
             if inside:
                 self._reopen_if_archived_blind(c, parking, plate, now)
-            for s in c.execute(f"SELECT s.id, s.space FROM subscriptions s JOIN sub_vehicles v "
-                               f"ON v.sub = s.id WHERE s.parking = ? AND v.vrn = ? AND s.status "
-                               f"IN ({','.join('?' * len(LIVE))})", (parking, plate, *LIVE)
-                               ).fetchall():
-                c.execute("INSERT INTO occupancy_log(parking, space, vrn, sub, inside, at, "
-                          "source) VALUES (?,?,?,?,?,?,?)",
-                          (parking, s["space"], plate, s["id"], int(inside), now.isoformat(),
-                           by))
+            for s in store.of_vehicle(c, parking, plate, LIVE):
+                store.log_occupancy(c, parking, s["space"], plate, s["id"], inside,
+                                    now.isoformat(), by)
         version = None
         if publish:
             version = self.rules._change(site, lambda c: [Change(
@@ -314,14 +294,11 @@ class Subscriptions(SubscriptionService):
         """An entry that reaches the cloud late (the gate was offline) may show that a
         subscription the job archived as "ended while outside" in fact ended with the vehicle
         inside: put it back, and the job makes it overdue."""
-        for s in c.execute("SELECT s.id, s.start, s.\"end\" FROM subscriptions s "
-                           "JOIN sub_vehicles v ON v.sub = s.id WHERE s.parking = ? AND "
-                           "v.vrn = ? AND s.status = 'archive'", (parking, vrn)).fetchall():
-            last = c.execute("SELECT what, detail FROM sub_history WHERE sub = ? ORDER BY "
-                             "id DESC LIMIT 1", (s["id"],)).fetchone()
+        for s in store.archived_with_vehicle(c, parking, vrn):
+            last = store.last_history(c, s["id"])
             if (last and last["what"] == "status" and last["detail"].endswith("→ archive")
                     and _t(s["start"]) <= entered < _t(s["end"])):
-                c.execute("UPDATE subscriptions SET status = 'active' WHERE id = ?", (s["id"],))
+                store.update(c, s["id"], status="active")
                 self._history(c, s["id"], self.clock.now(), "reopened",
                               f"entry at {entered.isoformat()} reported late")
 
@@ -349,20 +326,9 @@ class Subscriptions(SubscriptionService):
         moved: dict[str, int] = defaultdict(int)
         per_site: dict[str, list[str]] = defaultdict(list)
         c = self.db.conn
-        where = f"s.status IN ({','.join('?' * len(HOLDING))})"
-        args: tuple = HOLDING
-        if parking:
-            where += " AND s.parking = ?"
-            args = (*HOLDING, parking)
-        rows = c.execute(f"SELECT s.*, p.site FROM subscriptions s JOIN parkings p ON "
-                         f"p.id = s.parking WHERE {where}", args).fetchall()
-        inside = {r[0] for r in c.execute(
-            "SELECT DISTINCT v.sub FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub "
-            "JOIN parking_presence p ON p.parking = s.parking AND p.vrn = v.vrn "
-            "WHERE p.inside = 1")}
-        continued = {r[0] for r in c.execute(
-            f"SELECT prev FROM subscriptions WHERE prev IS NOT NULL AND status IN "
-            f"({','.join('?' * len(LIVE))})", LIVE)}
+        rows = store.in_statuses(c, HOLDING, parking)
+        inside = store.with_vehicle_inside(c)
+        continued = store.continued(c, LIVE)
         updates = []
         for s in rows:
             st = standing_of(s, s["id"] in inside, now, s["id"] in continued)
@@ -372,12 +338,7 @@ class Subscriptions(SubscriptionService):
                 moved[st.status] += 1
         if updates:
             with self.db.write() as w:
-                w.executemany("UPDATE subscriptions SET status = ? WHERE id = ?",
-                              [(new, sid) for new, sid, _ in updates])
-                w.executemany("INSERT INTO sub_history(sub, at, what, detail) VALUES "
-                              "(?, ?, 'status', ?)",
-                              [(sid, now.isoformat(), f"{old} → {new}")
-                               for new, sid, old in updates])
+                store.set_statuses(w, updates, now.isoformat())
         for site, ids in per_site.items():
             for i in range(0, len(ids), 500):
                 self._publish(site, ids[i:i + 500])

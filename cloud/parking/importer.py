@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.parking.rules import space_prices
 from cloud.parking.service import HOLDING
 from cloud.parking.subscriptions import SubscriptionService
 from cloud.storage import Tx
+from cloud.storage import parking as parking_store
+from cloud.storage import subscriptions as store
 from shared.contract import Change, SubscriptionRule
 from shared.parking import UNIT
 
@@ -25,11 +26,8 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
     ids: list[str] = []
 
     def fn(c: Tx) -> list[Change]:
-        spaces = {r[0]: bool(r[1]) for r in c.execute(
-            "SELECT number, rentable FROM spaces WHERE parking = ?", (parking,))}
-        held = {r[0] for r in c.execute(
-            f"SELECT space FROM subscriptions WHERE parking = ? AND status IN "
-            f"({','.join('?' * len(HOLDING))})", (parking, *HOLDING))}
+        spaces = store.space_rentable(c, parking)
+        held = store.held_spaces(c, parking, HOLDING)
         rows, cars = [], []
         taken: set[str] = set()
         for i, it in enumerate(items):
@@ -60,13 +58,8 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
             cars += [(sid, v["vrn"], v.get("type", "4W"), v.get("make", ""))
                      for v in (svc._vehicle(x if isinstance(x, dict) else {"vrn": x})
                                for x in vehicles)]
-        c.executemany("INSERT INTO subscriptions(id, parking, space, owner, unit, units, start, "
-                      "\"end\", paid_through, amount, status, created_at, created_by) VALUES "
-                      "(?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        c.executemany("INSERT INTO sub_vehicles(sub, vrn, type, make) VALUES (?,?,?,?)", cars)
-        c.executemany("INSERT INTO sub_history(sub, at, what, detail) VALUES (?, ?, 'created', ?)",
-                      [(sid, now.isoformat(), f"imported by {by}") for sid in ids])
-        price = space_prices(c, parking)
+        store.insert_imported(c, rows, cars, now.isoformat(), by)
+        price = parking_store.space_prices(c, parking)
         by_sub: dict[str, list[str]] = {}
         for sid, vrn, _t, _m in cars:
             by_sub.setdefault(sid, []).append(vrn)

@@ -11,6 +11,7 @@ from typing import Any
 import xlsxwriter
 
 from cloud.storage import Database
+from cloud.storage import subscriptions as store
 
 SUB_COLUMNS = ["Status", "Number", "Owner", "Parking", "Space", "Start", "End", "Amount paid",
                "Tariff type", "Created"]
@@ -22,16 +23,8 @@ def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s).replace(tzinfo=None) if s else None
 
 
-def _between(sql: str, args: list[object], column: str, lo: datetime | None,
-             hi: datetime | None) -> str:
-    """Add ``lo <= column < hi`` (either end optional) to *sql*, its values to *args*."""
-    if lo:
-        sql += f" AND {column} >= ?"
-        args.append(lo.isoformat())
-    if hi:
-        sql += f" AND {column} < ?"
-        args.append(hi.isoformat())
-    return sql
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
 
 
 def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
@@ -62,23 +55,15 @@ def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
 def subscriptions_xlsx(db: Database, parkings: list[str], created_from: datetime | None,
                        created_to: datetime | None) -> bytes:
     """Subscriptions of *parkings* created in [from, to), oldest first."""
-    # No parking named: an empty report (PostgreSQL refuses an empty IN list).
-    within = f"parking IN ({','.join('?' * len(parkings))})" if parkings else "1 = 0"
-    sql = (f"SELECT status, id, owner, parking, space, start, \"end\", amount, unit, created_at "
-           f"FROM subscriptions WHERE {within}")
-    args: list[object] = list(parkings)
-    sql = _between(sql, args, "created_at", created_from, created_to)
     rows = ([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8], _dt(r[9])]
-            for r in db.conn.execute(sql + " ORDER BY created_at, id", args))
+            for r in store.created_between(db.conn, parkings, _iso(created_from),
+                                           _iso(created_to)))
     return _workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
 
 
 def occupancy_xlsx(db: Database, parking: str, since: datetime | None,
                    until: datetime | None) -> bytes:
     """Every vehicle in and out of *parking*'s spaces, oldest first."""
-    sql = "SELECT at, parking, space, vrn, sub, inside, source FROM occupancy_log WHERE parking = ?"
-    args: list[object] = [parking]
-    sql = _between(sql, args, "at", since, until)
     rows = ([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
-            for r in db.conn.execute(sql + " ORDER BY at, id", args))
+            for r in store.occupancy(db.conn, parking, _iso(since), _iso(until)))
     return _workbook("Occupancy", OCC_COLUMNS, rows, {0})

@@ -12,7 +12,9 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.society.rules import RulesService, gate_rule
-from cloud.storage import Row, Tx
+from cloud.storage import Row, Tx, society
+from cloud.storage import parking as store
+from cloud.storage import subscriptions as subs_store
 from shared.contract import SEGMENT, Change, ParkingRule
 from shared.parking import DONE, LIVE, Band, check_bands
 
@@ -56,8 +58,7 @@ class ParkingService:
     # Parkings -------------------------------------------------------------------------------
     def row(self, c: Tx, parking: str) -> Row:
         """One parking, or 404."""
-        r = c.execute("SELECT * FROM parkings WHERE id = ? AND deleted_at IS NULL",
-                      (parking,)).fetchone()
+        r = store.parking(c, parking, deleted=False)
         if r is None:
             raise CloudError(404, "unknown_parking", f"parking {parking!r} does not exist")
         return r
@@ -68,8 +69,8 @@ class ParkingService:
         out = dict(r) | {"objects": json.loads(r["objects"]), "active": bool(r["active"]),
                          "refunds": bool(r["refunds"]),
                          "offer_required": bool(r["offer_required"])}
-        out["barriers"] = [dict(g) for g in self.db.conn.execute(
-            "SELECT id, direction, name, external_id FROM gates WHERE parking = ?", (parking,))]
+        out["barriers"] = [{k: g[k] for k in ("id", "direction", "name", "external_id")}
+                           for g in society.parking_gates(self.db.conn, parking)]
         return out
 
     def add(self, site: str, parking: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -80,12 +81,10 @@ class ParkingService:
             raise CloudError(422, "bad_parking", "a parking needs a name")
 
         def fn(c: Tx) -> list[Change]:
-            if c.execute("SELECT 1 FROM parkings WHERE id = ?", (parking,)).fetchone():
+            if store.parking(c, parking) is not None:
                 raise CloudError(409, "parking_exists", f"parking {parking!r} already exists")
-            vals = self._fields(fields)
-            c.execute(f"INSERT INTO parkings(id, site, created_at, {', '.join(vals)}) VALUES "
-                      f"(?, ?, ?{', ?' * len(vals)})",
-                      (parking, site, self.clock.now().isoformat(), *vals.values()))
+            store.insert_parking(c, parking, site, self.clock.now().isoformat(),
+                                 self._fields(fields))
             return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))]
 
         delta = self.rules._change(site, fn)
@@ -97,8 +96,7 @@ class ParkingService:
         if vals:
             with self.db.write() as c:
                 self.row(c, parking)
-                c.execute(f"UPDATE parkings SET {', '.join(f'{k} = ?' for k in vals)} "
-                          "WHERE id = ?", (*vals.values(), parking))
+                store.update_parking(c, parking, vals)
         return self.get(parking)
 
     @staticmethod
@@ -120,14 +118,13 @@ class ParkingService:
         site = self.row(self.db.conn, parking)["site"]
 
         def fn(c: Tx) -> list[Change]:
-            dirs = {r[0] for r in c.execute("SELECT direction FROM gates WHERE parking = ?",
-                                            (parking,))}
+            dirs = {g["direction"] for g in society.parking_gates(c, parking)}
             if active and not ("both" in dirs or {"entry", "exit"} <= dirs):
                 raise CloudError(409, "barriers_incomplete",
                                  "a parking becomes active only when its barriers let vehicles "
                                  "both in and out (one entry/exit barrier, or an entry and an "
                                  f"exit); it has: {sorted(dirs) or 'none'}")
-            c.execute("UPDATE parkings SET active = ? WHERE id = ?", (int(active), parking))
+            store.set_parking_active(c, parking, active)
             return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=active))]
 
         delta = self.rules._change(site, fn)
@@ -139,16 +136,13 @@ class ParkingService:
         site = self.row(self.db.conn, parking)["site"]
 
         def fn(c: Tx) -> list[Change]:
-            n = c.execute(f"SELECT count(*) FROM subscriptions WHERE parking = ? AND status NOT "
-                          f"IN ({','.join('?' * len(DONE))})", (parking, *DONE)).scalar()
+            n = subs_store.count_not_in(c, parking, DONE)
             if n:
                 raise CloudError(409, "subscriptions_not_archived",
                                  f"{n} subscriptions of {parking} are not archived yet")
-            gates = c.execute("SELECT * FROM gates WHERE parking = ?", (parking,)).fetchall()
-            c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
-            c.execute("DELETE FROM parking_presence WHERE parking = ?", (parking,))
-            c.execute("UPDATE parkings SET active = 0, deleted_at = ? WHERE id = ?",
-                      (self.clock.now().isoformat(), parking))
+            gates = society.parking_gates(c, parking)
+            society.unlink_parking_gates(c, parking)
+            store.mark_deleted(c, parking, self.clock.now().isoformat())
             return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))
                     ] + [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": None}))
                          for g in gates]
@@ -159,14 +153,12 @@ class ParkingService:
         """Make a gate a barrier of *parking* (or a society-perimeter gate with None)."""
 
         def fn(c: Tx) -> list[Change]:
-            g = c.execute("SELECT * FROM gates WHERE site = ? AND id = ?", (site, gate)
-                          ).fetchone()
+            g = society.gate(c, site, gate)
             if g is None:
                 raise CloudError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
             if parking is not None and self.row(c, parking)["site"] != site:
                 raise CloudError(409, "wrong_site", f"parking {parking} is not of site {site}")
-            c.execute("UPDATE gates SET parking = ? WHERE site = ? AND id = ?",
-                      (parking, site, gate))
+            society.set_gate_parking(c, site, gate, parking)
             return [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": parking}))]
 
         return self.rules._change(site, fn).to_version
@@ -185,14 +177,10 @@ class ParkingService:
             raise CloudError(422, "bad_range", "space numbers are positive")
         with self.db.write() as c:
             self.row(c, parking)
-            taken = [n for (n,) in c.execute(
-                f"SELECT number FROM spaces WHERE parking = ? AND number IN "
-                f"({','.join('?' * len(nums))})", (parking, *nums))]
+            taken = store.existing_numbers(c, parking, nums)
             if taken:
                 raise CloudError(409, "space_exists", f"spaces {taken} already exist")
-            c.executemany("INSERT INTO spaces(parking, number, size, labels, rentable) "
-                          "VALUES (?, ?, ?, ?, ?)",
-                          [(parking, n, size, json.dumps(labels), int(rentable)) for n in nums])
+            store.insert_spaces(c, parking, nums, size, json.dumps(labels), rentable)
         return nums
 
     def update_space(self, parking: str, number: int, fields: dict[str, Any]) -> dict[str, Any]:
@@ -206,10 +194,7 @@ class ParkingService:
             self._space(c, parking, number)
             if "available_until" in fields and fields["available_until"] is not None:
                 until = datetime.fromisoformat(str(fields["available_until"]))
-                cut = c.execute(
-                    f"SELECT id, \"end\" FROM subscriptions WHERE parking = ? AND space = ? AND "
-                    f"status IN ({','.join('?' * len(HOLDING))}) AND \"end\" > ?",
-                    (parking, number, *HOLDING, until.isoformat())).fetchone()
+                cut = subs_store.holding_past(c, parking, number, HOLDING, until.isoformat())
                 if cut:
                     raise CloudError(409, "cuts_into_subscription",
                                      f"subscription {cut['id']} runs until {cut['end']}")
@@ -221,14 +206,12 @@ class ParkingService:
             vals = {k: json.dumps(v) if k == "labels" else (int(v) if k == "rentable" else v)
                     for k, v in fields.items()}
             if vals:
-                c.execute(f"UPDATE spaces SET {', '.join(f'{k} = ?' for k in vals)} "
-                          "WHERE parking = ? AND number = ?", (*vals.values(), parking, number))
+                store.update_space(c, parking, number, vals)
         return self.spaces(parking, number)[0]
 
     @staticmethod
     def _space(c: Tx, parking: str, number: int) -> Row:
-        r = c.execute("SELECT * FROM spaces WHERE parking = ? AND number = ?",
-                      (parking, number)).fetchone()
+        r = store.space(c, parking, number)
         if r is None:
             raise CloudError(404, "unknown_space", f"space {number} of {parking} does not exist")
         return r
@@ -237,13 +220,11 @@ class ParkingService:
         """Spaces with their derived status and current tenant."""
         c = self.db.conn
         self.row(c, parking)
-        sql = "SELECT * FROM spaces WHERE parking = ?" + (" AND number = ?" if number else "")
-        rows = c.execute(sql + " ORDER BY number", (parking, number) if number else (parking,))
+        rows = store.spaces(c, parking, number)
         tenants: dict[int, dict[str, Any]] = {}
-        for s in c.execute(f"SELECT id, space, owner, status, \"end\" FROM subscriptions WHERE "
-                           f"parking = ? AND status IN ({','.join('?' * len(HOLDING))}) "
-                           f"ORDER BY start", (parking, *HOLDING)):
-            tenants.setdefault(s["space"], dict(s))
+        for s in subs_store.holding(c, parking, HOLDING):
+            tenants.setdefault(s["space"], {k: s[k] for k in ("id", "space", "owner", "status",
+                                                              "end")})
         out = []
         for r in rows:
             tenant = tenants.get(r["number"])
@@ -279,28 +260,21 @@ class ParkingService:
             except ValueError as exc:
                 raise CloudError(409 if "overlap" in str(exc) else 422, "bad_tariff",
                                  str(exc)) from exc
-            tid = c.execute("INSERT INTO tariffs(parking, kind, size, unit, name, lower, upper, "
-                            "price) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
-                            (parking, kind, size, unit, name, lower, upper, price)).scalar()
+            tid = store.insert_tariff(c, parking, kind, size, unit, name, lower, upper, price)
         return {"id": tid, "parking": parking, "kind": kind, "size": size,
                 "unit": unit, "name": name, "lower": lower, "upper": upper, "price": price}
 
     def delete_tariff(self, tariff_id: int) -> None:
         """Remove one tariff band."""
         with self.db.write() as c:
-            if not c.execute("DELETE FROM tariffs WHERE id = ?", (tariff_id,)).rowcount:
+            if not store.delete_tariff(c, tariff_id):
                 raise CloudError(404, "unknown_tariff", f"tariff {tariff_id} does not exist")
 
     def tariffs(self, parking: str) -> list[dict[str, Any]]:
         """Every band of a parking."""
-        return [dict(r) for r in self.db.conn.execute(
-            "SELECT * FROM tariffs WHERE parking = ? ORDER BY kind, size, unit, lower",
-            (parking,))]
+        return [dict(r) for r in store.tariffs(self.db.conn, parking)]
 
     @staticmethod
     def _bands(c: Tx, parking: str, kind: str, unit: str,
                size: str | None) -> list[Band]:
-        rows = c.execute("SELECT lower, upper, price FROM tariffs WHERE parking = ? AND kind = ? "
-                         "AND unit = ? AND size IS NOT DISTINCT FROM ?",
-                         (parking, kind, unit, size))
-        return [Band(*r) for r in rows]
+        return [Band(*r) for r in store.bands(c, parking, kind, unit, size)]

@@ -16,6 +16,7 @@ from cloud.errors import CloudError
 from cloud.parking.rules import _t, continued, sub_rule
 from cloud.parking.service import HOLDING, ParkingService
 from cloud.storage import Row, Tx
+from cloud.storage import subscriptions as store
 from shared import vrn as vrn_rules
 from shared.contract import Change
 from shared.parking import (
@@ -80,7 +81,7 @@ class SubscriptionService:
     # Helpers --------------------------------------------------------------------------------
     def row(self, c: Tx, sub: str) -> Row:
         """One subscription, or 404."""
-        r = c.execute("SELECT * FROM subscriptions WHERE id = ?", (sub,)).fetchone()
+        r = store.get(c, sub)
         if r is None:
             raise CloudError(404, "unknown_subscription", f"subscription {sub} does not exist")
         return r
@@ -91,8 +92,7 @@ class SubscriptionService:
     @staticmethod
     def _history(c: Tx, sub: str, at: datetime, what: str,
                  detail: str = "") -> None:
-        c.execute("INSERT INTO sub_history(sub, at, what, detail) VALUES (?, ?, ?, ?)",
-                  (sub, at.isoformat(), what, detail))
+        store.add_history(c, sub, at.isoformat(), what, detail)
 
     def _changes(self, c: Tx, ids: list[str]) -> list[Change]:
         out = []
@@ -123,9 +123,7 @@ class SubscriptionService:
         if s["available_until"] and _t(s["available_until"]) < end:
             raise CloudError(409, "space_unavailable",
                              f"space {space} is available only until {s['available_until']}")
-        for o in c.execute(f"SELECT id, start, \"end\" FROM subscriptions WHERE parking = ? AND "
-                           f"space = ? AND status IN ({','.join('?' * len(HOLDING))})",
-                           (parking, space, *HOLDING)):
+        for o in store.holding_space(c, parking, space, HOLDING):
             if o["id"] not in chain and _t(o["start"]) < end and start < _t(o["end"]):
                 raise CloudError(409, "space_taken",
                                  f"space {space} is held by subscription {o['id']}")
@@ -162,19 +160,13 @@ class SubscriptionService:
             self._check_space_free(c, parking, space, now, end, set())
             status = "draft" if resident else "active"
             hold = (now + DRAFT_HOLD).isoformat() if resident else None
-            c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
-                      "start, \"end\", paid_through, camera, amount, paid_in_app, status, prev, "
-                      "hold_until, created_at, created_by) VALUES "
-                      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
-                      (sid, parking, space, owner, json.dumps(users or []), unit, n,
-                       now.isoformat(), end.isoformat(), end.isoformat(), int(camera), paid,
-                       0, status, hold, now.isoformat(), by))
-            c.executemany("INSERT INTO sub_vehicles(sub, vrn, type, make) VALUES (?,?,?,?)",
-                          [(sid, v["vrn"], v["type"], v["make"]) for v in cars])
+            store.insert(c, sid, parking, space, owner, json.dumps(users or []), unit, n,
+                         now.isoformat(), end.isoformat(), camera, paid, status, hold,
+                         now.isoformat(), by)
+            store.add_vehicles(c, [(sid, v["vrn"], v["type"], v["make"]) for v in cars])
             if not resident and (paid or documents):
-                c.execute("INSERT INTO sub_payments(sub, kind, amount, at, documents) "
-                          "VALUES (?, 'rent', ?, ?, ?)",
-                          (sid, paid, now.isoformat(), json.dumps(documents or [])))
+                store.add_payment(c, sid, "rent", paid, now.isoformat(),
+                                  documents_json=json.dumps(documents or []))
             self._history(c, sid, now, "created", f"by {by}" + (" (free)" if free else ""))
             if resident and p["offer_required"]:
                 self._history(c, sid, now, "offer_accepted", f"by {by}")
@@ -200,8 +192,7 @@ class SubscriptionService:
         site = self._site(r["parking"])
 
         def fn(c: Tx) -> list[Change]:
-            if c.execute("SELECT 1 FROM sub_payments WHERE reference = ?",
-                         (reference,)).fetchone():
+            if store.reference_seen(c, reference):
                 return []
             s = self.row(c, sub)
             live = standing_of(s, False, now)
@@ -216,11 +207,9 @@ class SubscriptionService:
             else:
                 start, status = now, "active"
             end = start + s["units"] * UNIT[s["unit"]]
-            c.execute("UPDATE subscriptions SET status = ?, start = ?, \"end\" = ?, "
-                      "paid_through = ?, paid_in_app = 1, hold_until = NULL WHERE id = ?",
-                      (status, start.isoformat(), end.isoformat(), end.isoformat(), sub))
-            c.execute("INSERT INTO sub_payments(sub, kind, amount, at, reference) VALUES "
-                      "(?, 'rent', ?, ?, ?)", (sub, amount, now.isoformat(), reference))
+            store.update(c, sub, status=status, start=start.isoformat(), end=end.isoformat(),
+                         paid_through=end.isoformat(), paid_in_app=1, hold_until=None)
+            store.add_payment(c, sub, "rent", amount, now.isoformat(), reference)
             self._history(c, sub, now, "paid", f"in the app, ref {reference}")
             return self._changes(c, [s["prev"], sub] if s["prev"] else [sub])
 
@@ -244,7 +233,7 @@ class SubscriptionService:
             tail = self.row(c, chain_ids[-1])
             if tail["status"] == "draft" and tail["prev"] and tail["hold_until"] \
                     and now >= _t(tail["hold_until"]):  # an unpaid extension whose hold ran out
-                c.execute("UPDATE subscriptions SET status = 'lapsed' WHERE id = ?", (tail["id"],))
+                store.update(c, tail["id"], status="lapsed")
                 self._history(c, tail["id"], now, "status", "lapsed")
                 tail = self.row(c, chain_ids[-2])
             if tail["status"] in DONE or tail["status"] == "draft":
@@ -260,19 +249,10 @@ class SubscriptionService:
             self._check_space_free(c, tail["parking"], tail["space"], start, end, chain)
             status = "draft" if resident else "future" if start > now else "active"
             hold = (now + DRAFT_HOLD).isoformat() if resident else None
-            c.execute("INSERT INTO subscriptions(id, parking, space, owner, users, unit, units, "
-                      "start, \"end\", paid_through, camera, amount, paid_in_app, status, prev, "
-                      "hold_until, created_at, created_by, schedule) SELECT ?, parking, space, "
-                      "owner, users, unit, ?, ?, ?, ?, camera, ?, 0, ?, id, ?, ?, ?, schedule "
-                      "FROM subscriptions "
-                      "WHERE id = ?",
-                      (nid, n, start.isoformat(), end.isoformat(), end.isoformat(), paid, status,
-                       hold, now.isoformat(), by, tail["id"]))
-            c.execute("INSERT INTO sub_vehicles(sub, vrn, type, make) SELECT ?, vrn, type, make "
-                      "FROM sub_vehicles WHERE sub = ?", (nid, tail["id"]))
+            store.insert_extension(c, nid, tail["id"], n, start.isoformat(), end.isoformat(),
+                                   paid, status, hold, now.isoformat(), by)
             if paid and not resident:
-                c.execute("INSERT INTO sub_payments(sub, kind, amount, at) VALUES "
-                          "(?, 'rent', ?, ?)", (nid, paid, now.isoformat()))
+                store.add_payment(c, nid, "rent", paid, now.isoformat())
             self._history(c, nid, now, "created", f"extends {tail['id']}, by {by}")
             if resident:  # nothing for the gates until it is paid
                 self._history(c, tail["id"], now, "extension_drafted", f"{nid}, by {by}")
@@ -293,11 +273,9 @@ class SubscriptionService:
 
     @staticmethod
     def _root(c: Tx, sub: str) -> str:
-        while True:
-            prev = c.execute("SELECT prev FROM subscriptions WHERE id = ?", (sub,)).fetchone()
-            if prev is None or prev[0] is None:
-                return sub
-            sub = prev[0]
+        while (prev := store.prev_of(c, sub)) is not None:
+            sub = prev
+        return sub
 
     @staticmethod
     def _chain(c: Tx, sub: str) -> list[str]:
@@ -305,9 +283,8 @@ class SubscriptionService:
         deactivated (or lapsed unpaid) ends the chain: the one before it may be extended
         again."""
         out = [sub]
-        while (nxt := c.execute("SELECT id FROM subscriptions WHERE prev = ? AND status NOT IN "
-                                "('lapsed', 'archive')", (out[-1],)).fetchone()) is not None:
-            out.append(nxt[0])
+        while (nxt := store.next_of(c, out[-1])) is not None:
+            out.append(nxt)
         return out
 
     def get(self, sub: str) -> dict[str, Any]:
@@ -327,15 +304,10 @@ class SubscriptionService:
             "paid_in_app": bool(r["paid_in_app"]), "inside": inside, "debt": owed,
             "standing": st.status,
             "exit_until": st.exit_until.isoformat() if st.exit_until else None,
-            "vehicles": [dict(v) for v in c.execute(
-                "SELECT vrn, type, make FROM sub_vehicles WHERE sub = ?", (sub,))],
+            "vehicles": [dict(v) for v in store.vehicles(c, sub)],
             "payments": [dict(p) | {"documents": json.loads(p["documents"])}
-                         for p in c.execute(
-                "SELECT kind, amount, at, reference, documents FROM sub_payments WHERE sub = ? "
-                "ORDER BY id", (sub,))],
-            "history": [dict(h) for h in c.execute(
-                "SELECT at, what, detail FROM sub_history WHERE sub = ? ORDER BY id",
-                (sub,))],
+                         for p in store.payments(c, sub)],
+            "history": [dict(h) for h in store.history(c, sub)],
         }
 
     def may_use(self, sub: str, resident: str) -> bool:
@@ -358,14 +330,8 @@ class SubscriptionService:
     @staticmethod
     def inside(c: Tx, sub: str) -> bool:
         """Whether a vehicle of the subscription is inside its parking."""
-        return c.execute(
-            "SELECT 1 FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub JOIN "
-            "parking_presence p ON p.parking = s.parking AND p.vrn = v.vrn WHERE v.sub = ? "
-            "AND p.inside = 1", (sub,)).fetchone() is not None
+        return store.vehicle_inside(c, sub)
 
     def list(self, parking: str, status: str | None = None) -> list[dict[str, Any]]:
         """Subscriptions of a parking, newest first."""
-        sql = "SELECT id, space, owner, status, start, \"end\", amount, unit, created_at FROM " \
-              "subscriptions WHERE parking = ?" + (" AND status = ?" if status else "")
-        return [dict(r) for r in self.db.conn.execute(
-            sql + " ORDER BY created_at DESC", (parking, status) if status else (parking,))]
+        return [dict(r) for r in store.of_parking(self.db.conn, parking, status)]

@@ -256,3 +256,21 @@ def replace_epoch(c: Tx, value: str, at: str, cause: str, only_if: str | None = 
         return True
     return c.execute("UPDATE rules_epoch SET epoch = ?, since = ?, cause = ? WHERE id = 1 AND "
                      "epoch = ?", (value, at, cause, only_if)).rowcount == 1
+
+
+# Gates as barriers of a parking ---------------------------------------------------------------
+
+
+def parking_gates(c: Tx, parking: str) -> list[Row]:
+    """The gates that are barriers of a parking."""
+    return c.execute("SELECT * FROM gates WHERE parking = ?", (parking,)).fetchall()
+
+
+def set_gate_parking(c: Tx, site: str, gate_id: str, parking: str | None) -> None:
+    """Make a gate a barrier of *parking* (None: a society-perimeter gate)."""
+    c.execute("UPDATE gates SET parking = ? WHERE site = ? AND id = ?", (parking, site, gate_id))
+
+
+def unlink_parking_gates(c: Tx, parking: str) -> None:
+    """Every barrier of a parking becomes a society-perimeter gate."""
+    c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
