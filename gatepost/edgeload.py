@@ -1,5 +1,6 @@
 """Many simulated edge boxes publishing events as real ones do: from an outbox, at most
-``window`` unacknowledged at a time, resending what is not acknowledged within ``resend_s``.
+``window`` unacknowledged at a time, resending what is not acknowledged within the resend
+timeout the edge uses (``shared.rto``: at least ``resend_s``, longer while acks are slow).
 
 One process drives hundreds of boxes over one selector loop (paho's external-loop calls), so
 the load generator stays light next to the broker and the cloud it measures. Each box has its
@@ -19,6 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from shared.contract import Topics
+from shared.rto import ResendTimer
 
 AT = "2026-12-05T08:00:00+00:00"
 
@@ -47,6 +49,7 @@ class _Box:
     last_ack: float = 0.0
     latencies: list[float] = field(default_factory=list)
     jitter: float = field(default_factory=random.random)  # spreads the boxes' ticks
+    rto: ResendTimer = field(default_factory=ResendTimer)  # as the edge's (``shared.rto``)
 
     def payload(self, seq: int) -> str:
         return (f'{{"id":"{self.gate}:{seq}","type":"decision","site":"{self.site}",'
@@ -73,7 +76,8 @@ class EdgeLoad:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"load-{spec.edge}",
                             clean_session=True)
             c.username_pw_set(spec.username, spec.password)
-            box = _Box(spec, c, site=f"s-{spec.edge}", gate="g1")
+            box = _Box(spec, c, site=f"s-{spec.edge}", gate="g1",
+                       rto=ResendTimer(floor_s=self.resend_s))
             c.on_connect = self._on_connect(box)
             c.on_message = self._on_message(box)
             c.connect(self.host, self.port, keepalive=60)
@@ -98,6 +102,8 @@ class EdgeLoad:
                 seq = int(i.rsplit(":", 1)[1])
                 sent = box.inflight.pop(seq, None)
                 if sent is not None:
+                    if sent[0] == sent[1]:  # sent once: a sample for its resend timeout
+                        box.rto.sample(now - sent[0])
                     box.latencies.append((now - sent[0]) * 1000)
                     box.acked += 1
                     box.last_ack = now
@@ -142,12 +148,16 @@ class EdgeLoad:
             resend = now >= next_resend
             for box in self.boxes:
                 if resend:
+                    timeout, again = box.rto.timeout_s, 0
                     for seq, sent in box.inflight.items():
-                        if now - sent[1] > self.resend_s:
+                        if now - sent[1] > timeout:
                             sent[1] = now
-                            box.resends += 1
+                            again += 1
                             box.client.publish(Topics.edge_events(box.spec.edge),
                                                box.payload(seq), qos=1)
+                    if again:
+                        box.resends += again
+                        box.rto.timed_out()
                 while box.outbox and len(box.inflight) < self.window:
                     seq = box.outbox.popleft()
                     box.inflight[seq] = [now, now]

@@ -38,6 +38,7 @@ from shared.contract import (
 from shared.counters import Counters
 from shared.mqtt_tls import broker_address, use_tls
 from shared.retry import backoff_s
+from shared.rto import ResendTimer
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class CloudLink:
         self._rewind = False
         self.drain_rate = drain_rate  # events a second, at most (0: unpaced)
         self._paced_until = 0.0
-        self.resend_s = resend_s
+        self.resend_s = resend_s  # the floor of the resend timeout (``shared.rto``)
+        self.rto = ResendTimer(floor_s=resend_s)
         self.on_rules = on_rules
         self.gates = gates or []
         self.on_command = on_command
@@ -78,6 +80,7 @@ class CloudLink:
         self.subscribed = threading.Event()  # SUBACK received: deltas will reach us
         self.counters = Counters()
         self._inflight: dict[str, float] = {}
+        self._resent: set[str] = set()  # sent more than once: their acks are not timed
         self._inflight_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -160,6 +163,7 @@ class CloudLink:
         ).model_dump_json(), qos=1, retain=True)
         with self._inflight_lock:
             self._inflight.clear()
+            self._resent.clear()
             self._rewind = True
         self.connected = True
         self.counters.inc("connects")
@@ -187,6 +191,7 @@ class CloudLink:
         self.connected = False
         with self._inflight_lock:
             self._inflight.clear()
+            self._resent.clear()
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -201,9 +206,14 @@ class CloudLink:
             if msg.topic == Topics.edge_acks(self.edge_id):
                 ack = Ack.model_validate_json(msg.payload)
                 self.outbox.ack(ack.ids)
+                now = time.monotonic()
                 with self._inflight_lock:
                     for i in ack.ids:
-                        self._inflight.pop(i, None)
+                        sent = self._inflight.pop(i, None)
+                        if i in self._resent:
+                            self._resent.discard(i)
+                        elif sent is not None:
+                            self.rto.sample(now - sent)
                 self.counters.inc("acked", len(ack.ids))
                 self._wake.set()
             elif msg.topic == Topics.edge_commands(self.edge_id):
@@ -244,9 +254,13 @@ class CloudLink:
                 continue
             now = time.monotonic()
             with self._inflight_lock:
-                expired = [i for i, sent in self._inflight.items() if now - sent > self.resend_s]
+                timeout = self.rto.timeout_s
+                expired = [i for i, sent in self._inflight.items() if now - sent > timeout]
                 for i in expired:
                     del self._inflight[i]
+                self._resent.update(expired)
+                if expired:
+                    self.rto.timed_out()
                 if expired or self._rewind:  # unacknowledged: send again, oldest first
                     cursor, self._rewind = 0, False
                 room = self.max_inflight - len(self._inflight)
