@@ -16,6 +16,7 @@ from cloud.api.cameras import camera_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
 from cloud.api.parking import parking_router
+from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
 from cloud.api.society import society_router
 from cloud.errors import CloudError
@@ -27,6 +28,7 @@ from cloud.notify import Channels, Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.parking.payments import HttpProvider
 from cloud.parking.service import ParkingService
+from cloud.people.residents import Residents
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
 from cloud.staff import Staff, install_auth, staff_router
@@ -132,6 +134,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(society_router(rules, subs, link, clock))
     app.include_router(schedules_router(rules))
+    app.include_router(residents_router(Residents(db, clock)))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected)
     app.include_router(metrics.router())

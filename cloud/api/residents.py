@@ -1,0 +1,79 @@
+"""Routes of residents: staff add, import, read and remove them, and give vehicles to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.errors import ERROR_RESPONSES
+from cloud.people.residents import Residents
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FlatIn(_In):
+    site: str = Field(max_length=64)
+    flat: str = Field(max_length=40, description="the flat or unit, e.g. B-402")
+    role: str = Field("owner", max_length=10, description="owner or tenant")
+
+
+class ResidentIn(_In):
+    phone: str = Field(max_length=32, description="any common format; kept as E.164")
+    name: str = Field(max_length=200)
+    flats: list[FlatIn] = Field(default_factory=list, max_length=50)
+
+
+class OwnerIn(_In):
+    resident: str | None = Field(max_length=20, description="a resident id; null: nobody's")
+    make: str = Field("", max_length=60)
+    model: str = Field("", max_length=60)
+
+
+def residents_router(residents: Residents) -> APIRouter:
+    """The residents' routes (staff with the admin role)."""
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+    @r.post("/residents", status_code=201)
+    def add(body: ResidentIn) -> dict[str, Any]:
+        """Add a resident with the flats they live in."""
+        return residents.add(body.phone, body.name, [f.model_dump() for f in body.flats])
+
+    @r.post("/residents/import", status_code=201,
+            openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {
+                "type": "string"}}}, "required": True}})
+    def import_csv(text: str = Body(..., media_type="text/csv", max_length=20_000_000)
+                   ) -> dict[str, Any]:
+        """Import residents from CSV (``phone,name,site,flat,role``, one row per flat): all
+        or nothing."""
+        return residents.import_csv(text)
+
+    @r.get("/residents")
+    def find(phone: str = Query(..., max_length=32)) -> dict[str, Any]:
+        """The resident with this phone number."""
+        return residents.find(phone)
+
+    @r.get("/residents/{resident}")
+    def get(resident: str) -> dict[str, Any]:
+        """A resident with their flats and vehicles."""
+        return residents.get(resident)
+
+    @r.delete("/residents/{resident}")
+    def remove(resident: str) -> dict[str, Any]:
+        """A resident leaves: their flats and vehicles are unlinked, their records stay."""
+        return residents.remove(resident)
+
+    @r.get("/sites/{site}/residents")
+    def of_site(site: str) -> dict[str, Any]:
+        """The residents of a site, by flat."""
+        return {"site": site, "residents": residents.of_site(site)}
+
+    @r.put("/sites/{site}/vehicles/{vrn}/resident")
+    def give_vehicle(site: str, vrn: str, body: OwnerIn) -> dict[str, Any]:
+        """Make a registered vehicle a resident's (one with a flat at the site)."""
+        return residents.give_vehicle(site, vrn, body.resident, body.make, body.model)
+
+    return r

@@ -1,0 +1,178 @@
+"""Residents: one identity per person, by phone number (E.164), across the societies where
+they have flats. Staff add them one by one or import a CSV; removing one keeps every event and
+record that names them (the row stays, marked removed) but unlinks their flats and vehicles.
+
+Refusals: ``invalid_phone``, ``bad_resident`` (no name, a flat without site or number, a role
+other than owner or tenant), ``resident_exists`` (a live resident has the number),
+``unknown_resident``, ``unknown_site``, ``unknown_vehicle``, ``not_a_resident_here`` (a
+vehicle given to someone without a flat at its site), ``bad_row`` (an import row, with its line
+number: nothing of the import is kept).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from cloud.errors import CloudError
+from cloud.storage import Database, Tx, society
+from cloud.storage import residents as store
+from shared import vrn as vrn_rules
+from shared.clock import Clock
+from shared.phone import e164
+
+ROLES = ("owner", "tenant")
+CSV_COLUMNS = ("phone", "name", "site", "flat", "role")
+
+
+@dataclass(frozen=True)
+class Flat:
+    """A flat (or unit) of a site that a resident lives in, as its owner or a tenant."""
+
+    site: str
+    flat: str
+    role: str = "owner"
+
+
+def _flats(items: list[dict[str, Any]] | list[Flat]) -> list[Flat]:
+    out = []
+    for f in items:
+        flat = f if isinstance(f, Flat) else Flat(str(f.get("site", "")), str(f.get("flat", "")),
+                                                  str(f.get("role", "owner")))
+        if not flat.site or not flat.flat.strip():
+            raise CloudError(422, "bad_resident", "a flat needs its site and its number")
+        if flat.role not in ROLES:
+            raise CloudError(422, "bad_resident", f"role is owner or tenant, not {flat.role!r}")
+        out.append(Flat(flat.site, flat.flat.strip(), flat.role))
+    return out
+
+
+def _phone(raw: str) -> str:
+    try:
+        return e164(raw)
+    except ValueError as exc:
+        raise CloudError(422, "invalid_phone", str(exc)) from exc
+
+
+class Residents:
+    """Adding, importing, reading and removing residents."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _check_sites(self, c: Tx, flats: list[Flat]) -> None:
+        for site in {f.site for f in flats}:
+            if not society.site_exists(c, site):
+                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+
+    def add(self, phone: str, name: str, flats: list[dict[str, Any]] | list[Flat]
+            ) -> dict[str, Any]:
+        """A new resident with the flats they live in."""
+        number, homes = _phone(phone), _flats(flats)
+        if not name.strip():
+            raise CloudError(422, "bad_resident", "a resident needs a name")
+        rid = f"R-{secrets.token_hex(6).upper()}"
+        with self.db.write() as c:
+            if store.by_phone(c, number) is not None:
+                raise CloudError(409, "resident_exists", f"{number} is a resident already")
+            self._check_sites(c, homes)
+            store.insert(c, rid, number, name.strip(), self.clock.now().isoformat())
+            store.add_flats(c, rid, [(f.site, f.flat, f.role) for f in homes])
+        return self.get(rid)
+
+    def import_csv(self, text: str) -> dict[str, Any]:
+        """Residents from CSV (``phone,name,site,flat,role``; one row per flat), in one
+        transaction: a number already known gets the name and flats of the file added; a bad
+        row refuses the whole file with its line number."""
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [k for k in CSV_COLUMNS[:4] if k not in (reader.fieldnames or [])]
+        if missing:
+            raise CloudError(422, "bad_row", f"line 1: the header lacks {', '.join(missing)}")
+        people: dict[str, tuple[str, list[Flat]]] = {}
+        for row in reader:
+            line = reader.line_num
+            try:
+                number = _phone(row.get("phone") or "")
+                name = (row.get("name") or "").strip()
+                if not name:
+                    raise CloudError(422, "bad_resident", "no name")
+                homes = _flats([{"site": row.get("site"), "flat": row.get("flat"),
+                                 "role": (row.get("role") or "owner").strip() or "owner"}])
+            except CloudError as exc:
+                raise CloudError(422, "bad_row", f"line {line}: {exc.message}") from exc
+            people.setdefault(number, (name, []))[1].extend(homes)
+        added = updated = 0
+        now = self.clock.now().isoformat()
+        with self.db.write() as c:
+            for number, (name, homes) in people.items():
+                try:
+                    self._check_sites(c, homes)
+                except CloudError as exc:
+                    raise CloudError(422, "bad_row", f"{number}: {exc.message}") from exc
+                known = store.by_phone(c, number)
+                if known is None:
+                    rid = f"R-{secrets.token_hex(6).upper()}"
+                    store.insert(c, rid, number, name, now)
+                    added += 1
+                else:
+                    rid = known["id"]
+                    store.rename(c, rid, name)
+                    updated += 1
+                store.add_flats(c, rid, [(f.site, f.flat, f.role) for f in homes])
+        return {"added": added, "updated": updated}
+
+    def get(self, resident: str) -> dict[str, Any]:
+        """A resident with their flats and vehicles."""
+        c = self.db.conn
+        r = store.get(c, resident)
+        if r is None:
+            raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+        return {"id": r["id"], "phone": r["phone"], "name": r["name"],
+                "created_at": r["created_at"], "removed_at": r["removed_at"],
+                "flats": [dict(f) for f in store.flats(c, resident)],
+                "vehicles": [dict(v) for v in store.vehicles(c, resident)]}
+
+    def find(self, phone: str) -> dict[str, Any]:
+        """The live resident with this phone number."""
+        r = store.by_phone(self.db.conn, _phone(phone))
+        if r is None:
+            raise CloudError(404, "unknown_resident", "no resident has this number")
+        return self.get(r["id"])
+
+    def of_site(self, site: str) -> list[dict[str, Any]]:
+        """A site's residents, by flat."""
+        if not society.site_exists(self.db.conn, site):
+            raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+        return [dict(r) for r in store.of_site(self.db.conn, site)]
+
+    def remove(self, resident: str) -> dict[str, Any]:
+        """A resident leaves: flats and vehicles unlinked; nothing that names them is deleted."""
+        with self.db.write() as c:
+            r = store.get(c, resident)
+            if r is None or r["removed_at"]:
+                raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+            store.remove(c, resident, self.clock.now().isoformat())
+        return self.get(resident)
+
+    def give_vehicle(self, site: str, vrn: str, resident: str | None, make: str = "",
+                     model: str = "") -> dict[str, Any]:
+        """Make a registered vehicle of the site a resident's (who lives there), with its make
+        and model; None gives it back to nobody."""
+        plate = vrn_rules.normalise(vrn)
+        with self.db.write() as c:
+            if resident is not None:
+                r = store.get(c, resident)
+                if r is None or r["removed_at"]:
+                    raise CloudError(404, "unknown_resident",
+                                     f"resident {resident} does not exist")
+                if not store.lives_in(c, resident, site):
+                    raise CloudError(409, "not_a_resident_here",
+                                     f"resident {resident} has no flat at {site}")
+            if not store.set_vehicle_owner(c, site, plate, resident, make, model):
+                raise CloudError(404, "unknown_vehicle", f"vehicle {plate} is not registered "
+                                 f"at {site}")
+        return {"site": site, "vrn": plate, "resident": resident, "make": make, "model": model}

@@ -1,0 +1,77 @@
+"""Storage of residents: people (phone in E.164, name), the flats they live in and the
+vehicles that are theirs. ``cloud.people`` calls these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cloud.storage.dialect import insert_ignore_sql
+from cloud.storage.tx import Row, Tx
+
+
+def by_phone(c: Tx, phone: str) -> Row | None:
+    """The live resident with this number."""
+    return c.execute("SELECT * FROM residents WHERE phone = ? AND removed_at IS NULL",
+                     (phone,)).fetchone()
+
+
+def get(c: Tx, resident: str) -> Row | None:
+    """One resident (a removed one too)."""
+    return c.execute("SELECT * FROM residents WHERE id = ?", (resident,)).fetchone()
+
+
+def insert(c: Tx, resident: str, phone: str, name: str, at: str) -> None:
+    """A new resident."""
+    c.execute("INSERT INTO residents(id, phone, name, created_at) VALUES (?, ?, ?, ?)",
+              (resident, phone, name, at))
+
+
+def rename(c: Tx, resident: str, name: str) -> None:
+    """Change a resident's name."""
+    c.execute("UPDATE residents SET name = ? WHERE id = ?", (name, resident))
+
+
+def add_flats(c: Tx, resident: str, flats: Sequence[tuple[str, str, str]]) -> None:
+    """Flats ``(site, flat, role)`` a resident lives in (one already there is kept)."""
+    c.executemany(insert_ignore_sql("resident_flats", ("resident", "site", "flat", "role")),
+                  [(resident, s, f, r) for s, f, r in flats])
+
+
+def flats(c: Tx, resident: str) -> list[Row]:
+    """A resident's flats: site, flat, role."""
+    return c.execute("SELECT site, flat, role FROM resident_flats WHERE resident = ? ORDER BY "
+                     "site, flat", (resident,)).fetchall()
+
+
+def remove(c: Tx, resident: str, at: str) -> None:
+    """A resident leaves: no flats, no vehicles of theirs; the row stays (events name it)."""
+    c.execute("DELETE FROM resident_flats WHERE resident = ?", (resident,))
+    c.execute("UPDATE vehicles SET resident = NULL WHERE resident = ?", (resident,))
+    c.execute("UPDATE residents SET removed_at = ? WHERE id = ?", (at, resident))
+
+
+def of_site(c: Tx, site: str) -> list[Row]:
+    """The live residents of a site with their flat there, by flat: id, phone, name, flat,
+    role."""
+    return c.execute("SELECT r.id, r.phone, r.name, f.flat, f.role FROM residents r JOIN "
+                     "resident_flats f ON f.resident = r.id WHERE f.site = ? AND r.removed_at IS "
+                     "NULL ORDER BY f.flat, r.name", (site,)).fetchall()
+
+
+def lives_in(c: Tx, resident: str, site: str) -> bool:
+    """Whether the resident has a flat at the site."""
+    return c.execute("SELECT 1 FROM resident_flats WHERE resident = ? AND site = ?",
+                     (resident, site)).fetchone() is not None
+
+
+def vehicles(c: Tx, resident: str) -> list[Row]:
+    """A resident's vehicles: site, vrn, type, make, model, flat."""
+    return c.execute("SELECT site, vrn, type, make, model, flat FROM vehicles WHERE resident = ? "
+                     "ORDER BY site, vrn", (resident,)).fetchall()
+
+
+def set_vehicle_owner(c: Tx, site: str, vrn: str, resident: str | None, make: str,
+                      model: str) -> bool:
+    """Make a registered vehicle a resident's (None: nobody's); False if there is none."""
+    return c.execute("UPDATE vehicles SET resident = ?, make = ?, model = ? WHERE site = ? AND "
+                     "vrn = ?", (resident, make, model, site, vrn)).rowcount > 0
