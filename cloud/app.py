@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from cloud.api.cameras import camera_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
+from cloud.api.inventory import inventory_router
 from cloud.api.parking import parking_router
 from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
@@ -135,6 +136,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(society_router(rules, subs, link, clock))
     app.include_router(schedules_router(rules))
     app.include_router(residents_router(Residents(db, clock)))
+    app.include_router(inventory_router(rules))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected)
     app.include_router(metrics.router())

@@ -171,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     ce.add_argument("--gate", action="append", default=[], metavar="SITE/GATE",
                     help="a gate the box holds by name (repeat); a site none of whose gates "
                     "is named is served whole")
+    ci = cloud.add_parser("import-tags", help="import a batch of stickers (CSV tag_id,secret,"
+                          "epc,vehicle_type) mapped to a site: all or none")
+    ci.add_argument("file", type=Path, help="the CSV file")
+    ci.add_argument("--site", required=True, help="the society the stickers are mapped to")
+    ci.add_argument("--batch", default="", help="a name for the batch (default: the time)")
+    ci.add_argument("--data-dir", type=Path, default=Path("var/cloud"), help="the cloud's data")
+    _db_flag(ci)
     cy = cloud.add_parser("copy", help="copy a cloud's data into a new, empty database")
     cy.add_argument("--from", dest="src", required=True, help="the database to read "
                     "(a SQLite file, sqlite:///PATH or postgresql://…)")

@@ -1,5 +1,5 @@
 """The ``gatepost cloud …`` commands: run, migrate, copy, rules-reset, backup, restore,
-provision, add-staff, add-edge."""
+import-tags, provision, add-staff, add-edge."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ def cloud_command(args: argparse.Namespace) -> int:
         return _provision(args)
     if args.cloud_cmd in ("add-staff", "add-edge"):
         return _add_staff(args)
+    if args.cloud_cmd == "import-tags":
+        return _import_tags(args)
     if args.cloud_cmd == "copy":
         from cloud.service import copy
 
@@ -67,6 +69,34 @@ def _cloud_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return 2
     return run(settings)
+
+
+def _import_tags(args: argparse.Namespace) -> int:
+    """Import a sticker batch straight into the database; the boxes take the new (inactive)
+    tags with the site's next rules change or snapshot."""
+    import json
+
+    from cloud.errors import CloudError
+    from cloud.society.inventory import import_stickers
+    from cloud.society.rules import RulesService
+    from cloud.storage import Database
+    from shared.clock import SystemClock
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        print(f"gatepost cloud import-tags: {exc}", file=sys.stderr)
+        return 2
+    db = Database(args.db or _cloud_db(args))
+    try:
+        print(json.dumps(import_stickers(RulesService(db, SystemClock()), args.site, text,
+                                         args.batch)))
+    except CloudError as exc:
+        print(f"gatepost cloud import-tags: {exc.reason}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    return 0
 
 
 def _provision(args: argparse.Namespace) -> int:

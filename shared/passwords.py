@@ -9,14 +9,16 @@ import hmac
 import secrets
 
 _N, _R, _P = 2**14, 8, 1
+STICKER_N = 2**12  # a sticker's secret: 4 MiB and a few ms a hash, for batches of 100,000
 
 
-def hash_password(password: str) -> str:
-    """``scrypt$N$r$p$salt$hash`` with a fresh random salt."""
+def hash_password(password: str, n: int = _N) -> str:
+    """``scrypt$N$r$p$salt$hash`` with a fresh random salt (cost *n*: the default for people's
+    passwords, ``STICKER_N`` for the secrets of imported stickers)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=_R, p=_P, dklen=32)
     b64 = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"scrypt${n}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.parking.changes import Subscriptions
-from cloud.society import accounts
+from cloud.society import accounts, inventory
 from cloud.society import snapshot as snapshot_stream
 from cloud.society.rules import RulesService
 from cloud.society.snapshot import NDJSON
@@ -136,8 +136,9 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
 
     @r.get("/api/v1/tags/{epc}")
     def get_tag(epc: str) -> dict:
-        """One tag."""
-        return rules.tag(epc)
+        """One tag, with its sticker's printed ``tag_id`` and its ``lifecycle`` (inventory,
+        active, blocked, replaced or inactive); never a secret."""
+        return inventory.tag_view(rules, epc)
 
     @r.post("/api/v1/tags/{epc}/activate")
     def activate(epc: str, body: ActivateIn | None = None) -> dict:

@@ -346,8 +346,3 @@ class RulesService:
     def usable_tags(self, site: str, vrn: str) -> list[Row]:
         """Active tags of a vehicle at a site."""
         return store.active_tags(self.db.conn, site, vrn_rules.normalise(vrn))
-
-    def tag(self, epc: str) -> dict:
-        """One tag as the cloud holds it."""
-        row = self._tag_row(self.db.conn, epc)
-        return dict(row)

@@ -274,3 +274,9 @@ def set_gate_parking(c: Tx, site: str, gate_id: str, parking: str | None) -> Non
 def unlink_parking_gates(c: Tx, parking: str) -> None:
     """Every barrier of a parking becomes a society-perimeter gate."""
     c.execute("UPDATE gates SET parking = NULL WHERE parking = ?", (parking,))
+
+
+def insert_tags(c: Tx, rows: Sequence[tuple[str, str, str, str | None, str | None, str]]) -> None:
+    """Register many tags ``(epc, site, status, vrn, vehicle_type, updated_at)``."""
+    c.executemany("INSERT INTO tags(epc, site, status, vrn, vehicle_type, updated_at) VALUES "
+                  "(?, ?, ?, ?, ?, ?)", rows)

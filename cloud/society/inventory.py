@@ -1,0 +1,142 @@
+"""The sticker inventory of a society: batches of stickers imported before a carnival, each
+with a printed **tag id** (what a resident types), a **secret code** (under a scratch panel),
+the EPC the gate reads, the vehicle type it is made for (2W/4W) and the society it is mapped to.
+
+An import is one transaction and one rules change: the EPCs become tags of the site, inactive
+(the gate refuses them until activated), and a bad row refuses the whole batch with its line
+number. The secret is kept only as a slow hash (scrypt): no route, snapshot or event carries
+it, and the edge never receives it.
+
+A sticker's life (``lifecycle`` in ``GET /api/v1/tags/{epc}``): ``inventory`` (imported, never
+activated) → ``active`` → ``blocked`` (lost or stolen) → ``replaced`` (by another sticker);
+a tag registered without the inventory is ``inactive`` until activated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from cloud.errors import CloudError
+from cloud.society.rules import EPC, RulesService
+from cloud.storage import Row, Tx, inventory, society
+from shared.contract import Change, TagRule
+from shared.passwords import STICKER_N, hash_password
+from shared.vocab import TagStatus
+
+CSV_COLUMNS = ("tag_id", "secret", "epc", "vehicle_type")
+TAG_ID = re.compile(r"^[A-Za-z0-9-]{4,32}$")
+
+
+def _parse(text: str) -> list[tuple[int, str, str, str, str]]:
+    """(line, tag id, secret, EPC, vehicle type) of each row; ``bad_row`` names the first bad
+    line."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [k for k in CSV_COLUMNS if k not in (reader.fieldnames or [])]
+    if missing:
+        raise CloudError(422, "bad_row", f"line 1: the header lacks {', '.join(missing)}")
+    rows, ids, epcs = [], set(), set()
+    for row in reader:
+        line = reader.line_num
+        tag_id = (row.get("tag_id") or "").strip()
+        secret = (row.get("secret") or "").strip()
+        epc = (row.get("epc") or "").strip().upper()
+        vtype = (row.get("vehicle_type") or "").strip().upper()
+        if not TAG_ID.match(tag_id):
+            why = "a tag id is 4–32 letters, digits or dashes"
+        elif not 4 <= len(secret) <= 64:
+            why = "a secret code is 4–64 characters"
+        elif not EPC.match(epc):
+            why = "the EPC must be hex in whole 16-bit words (96-bit: 24 digits)"
+        elif vtype not in ("2W", "4W"):
+            why = "vehicle_type is 2W or 4W"
+        elif tag_id in ids:
+            why = f"tag id {tag_id} is twice in the file"
+        elif epc in epcs:
+            why = f"EPC {epc} is twice in the file"
+        else:
+            ids.add(tag_id)
+            epcs.add(epc)
+            rows.append((line, tag_id, secret, epc, vtype))
+            continue
+        raise CloudError(422, "bad_row", f"line {line}: {why}")
+    if not rows:
+        raise CloudError(422, "bad_row", "the file has no stickers")
+    return rows
+
+
+def import_stickers(rules: RulesService, site: str, text: str, batch: str = "") -> dict[str, Any]:
+    """Import a batch of stickers mapped to *site*: all of them or none."""
+    rows = _parse(text)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # scrypt frees the GIL
+        hashes = list(pool.map(lambda r: hash_password(r[2], STICKER_N), rows))
+    now = rules.clock.now().isoformat()
+    name = batch or f"import {now}"
+
+    def fn(c: Tx) -> list[Change]:
+        ids, known = inventory.taken(c, [r[1] for r in rows], [r[3] for r in rows])
+        for line, tag_id, _s, epc, _t in rows:
+            if tag_id in ids:
+                raise CloudError(422, "bad_row", f"line {line}: tag id {tag_id} was imported "
+                                 "before")
+            if epc in known:
+                raise CloudError(422, "bad_row", f"line {line}: EPC {epc} is a registered tag")
+        society.insert_tags(c, [(epc, site, TagStatus.INACTIVE.value, None, vtype, now)
+                                for _l, _i, _s, epc, vtype in rows])
+        inventory.insert(c, [(tag_id, epc, site, vtype, h, name, now)
+                             for (_l, tag_id, _s, epc, vtype), h in zip(rows, hashes,
+                                                                        strict=True)])
+        return [Change(op="tag.upsert", tag=TagRule(epc=r[3], site=site,
+                                                    status=TagStatus.INACTIVE)) for r in rows]
+
+    delta = rules._change(site, fn)
+    return {"site": site, "imported": len(rows), "batch": name,
+            "rules_version": delta.to_version}
+
+
+def lifecycle(tag: Row, sticker: Row | None) -> str:
+    """Where a tag is in its life: inventory, active, blocked, replaced or inactive."""
+    if sticker is not None and sticker["replaced_by"]:
+        return "replaced"
+    if tag["status"] in (TagStatus.BLOCKED.value, TagStatus.ACTIVE.value):
+        return str(tag["status"])
+    if sticker is not None and sticker["activated_at"] is None:
+        return "inventory"
+    return "inactive"
+
+
+def describe(c: Tx, tag: Row) -> dict[str, Any]:
+    """What the cloud says of a tag: its row with the sticker's printed id and its lifecycle;
+    never the secret."""
+    sticker = inventory.by_epc(c, tag["epc"])
+    return dict(tag) | {"tag_id": sticker["tag_id"] if sticker else None,
+                        "lifecycle": lifecycle(tag, sticker)}
+
+
+def sticker(rules: RulesService, tag_id: str) -> dict[str, Any]:
+    """One sticker by its printed id (never its secret)."""
+    c = rules.db.conn
+    row = inventory.by_tag_id(c, tag_id)
+    if row is None:
+        raise CloudError(404, "unknown_sticker", f"no sticker has tag id {tag_id}")
+    tag = society.tag(c, row["epc"])
+    return {"tag_id": row["tag_id"], "epc": row["epc"], "site": row["site"],
+            "vehicle_type": row["vehicle_type"], "batch": row["batch"],
+            "imported_at": row["imported_at"], "activated_at": row["activated_at"],
+            "lifecycle": lifecycle(tag, row) if tag is not None else "replaced"}
+
+
+def summary(rules: RulesService, site: str) -> dict[str, Any]:
+    """How many stickers a site has, in inventory and activated."""
+    rules.gate_site(site)
+    return {"site": site, **inventory.counts(rules.db.conn, site)}
+
+
+def tag_view(rules: RulesService, epc: str) -> dict[str, Any]:
+    """``GET /api/v1/tags/{epc}``: the tag, its sticker's tag id and its lifecycle."""
+    c = rules.db.conn
+    return describe(c, rules._tag_row(c, epc))
