@@ -16,6 +16,7 @@ from cloud.api.cameras import camera_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
 from cloud.api.inventory import inventory_router
+from cloud.api.me import me_router
 from cloud.api.parking import parking_router
 from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
@@ -29,6 +30,8 @@ from cloud.notify import Channels, Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.parking.payments import HttpProvider
 from cloud.parking.service import ParkingService
+from cloud.people.activation import Activation
+from cloud.people.registry import HttpVehicleRegistry
 from cloud.people.residents import Residents
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
@@ -135,7 +138,13 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(society_router(rules, subs, link, clock))
     app.include_router(schedules_router(rules))
-    app.include_router(residents_router(Residents(db, clock)))
+    residents = Residents(db, clock)
+    registry = HttpVehicleRegistry(settings.vehicle_registry_url) \
+        if settings.vehicle_registry_url else None
+    activation = Activation(rules, registry,
+                            lambda reason: metrics.activations_refused.labels(reason).inc())
+    app.include_router(residents_router(residents, staff))
+    app.include_router(me_router(residents, activation))
     app.include_router(inventory_router(rules))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected)

@@ -52,6 +52,10 @@ class CloudMetrics:
         self.rules_changes = Counter(
             "gatepost_cloud_rules_changes", "Rules versions made by this process",
             registry=self.registry)
+        self.activations_refused = Counter(
+            "gatepost_cloud_activations_refused", "Residents' sticker activations refused, "
+            "by reason (wrong secrets and unknown tag ids among them)", ["reason"],
+            registry=self.registry)
         self.job_duration = Histogram(
             "gatepost_cloud_job_duration_seconds", "Runs of a cloud job and how long they took",
             ["job"], buckets=JOB_BUCKETS, registry=self.registry)

@@ -49,6 +49,9 @@ class CloudSettings(BaseSettings):
     clock_file: Path | None = Field(None, title="Virtual clock (simulation only)")
     jobs_every_s: float = Field(30.0, ge=0, title="Status job period, s (0: on demand)")
     payments_url: str | None = Field(None, title="Payment provider base URL")
+    vehicle_registry_url: str | None = Field(None, title="Vehicle registry base URL",
+                                             description="VRN → type, make, model for "
+                                                         "residents' vehicles")
     payments_secret: SecretStr | None = Field(None, title="Payment callback secret")
     public_url: str | None = Field(None, title="The cloud's own address",
                                    description="for provider callbacks (default "
@@ -67,8 +70,9 @@ class CloudSettings(BaseSettings):
                                    "that the rules history did not go back (a restore) or "
                                    "change epoch; 0: only on connect")
 
-    @field_validator("mqtt_url", "payments_url", "public_url", "db", "mqtt_tls_ca",
-                     "mqtt_tls_cert", "mqtt_tls_key", "clock_file", mode="before")
+    @field_validator("mqtt_url", "payments_url", "vehicle_registry_url", "public_url", "db",
+                     "mqtt_tls_ca", "mqtt_tls_cert", "mqtt_tls_key", "clock_file",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v

@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--jobs-every", type=float, dest="jobs_every_s",
                     help="seconds between subscription status runs (0: on demand only; "
                     "default 30)")
+    cr.add_argument("--vehicle-registry-url", help="vehicle registry base URL: residents' "
+                    "vehicles are looked up there (docs/providers.md)")
     cr.add_argument("--payments-url", help="payment provider base URL (secret in "
                     "$GATEPOST_PAYMENTS_SECRET)")
     cr.add_argument("--public-url", help="the cloud's own address, for provider callbacks "

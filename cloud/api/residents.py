@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.errors import ERROR_RESPONSES
+from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.people.residents import Residents
+from cloud.staff import Staff
 
 
 class _In(BaseModel):
@@ -33,7 +34,7 @@ class OwnerIn(_In):
     model: str = Field("", max_length=60)
 
 
-def residents_router(residents: Residents) -> APIRouter:
+def residents_router(residents: Residents, staff: Staff) -> APIRouter:
     """The residents' routes (staff with the admin role)."""
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -60,6 +61,16 @@ def residents_router(residents: Residents) -> APIRouter:
     def get(resident: str) -> dict[str, Any]:
         """A resident with their flats and vehicles."""
         return residents.get(resident)
+
+    @r.post("/residents/{resident}/keys", status_code=201)
+    def add_key(resident: str) -> dict[str, Any]:
+        """A new API key for the resident's app (shown once): it acts for this resident on
+        ``/api/v1/me/…`` and the resident's routes of parking."""
+        got = residents.get(resident)
+        if got["removed_at"]:
+            raise CloudError(404, "unknown_resident", f"resident {resident} was removed")
+        key = staff.add(f"resident:{resident}", [], resident=resident)
+        return {"resident": resident, "key": key["key"]}
 
     @r.delete("/residents/{resident}")
     def remove(resident: str) -> dict[str, Any]:

@@ -49,9 +49,11 @@ WRITE_ROLES = [
      "edit_parkings"),
     (re.compile(r"^/api/v1/"), "admin"),
 ]
-RESIDENT_READS = [re.compile(r"^/api/v1/subscriptions/"),  # own ones: checked by the handler
+RESIDENT_READS = [re.compile(r"^/api/v1/me(/|$)"),  # what the key's resident is and has
+                  re.compile(r"^/api/v1/subscriptions/"),  # own ones: checked by the handler
                   re.compile(r"^/api/v1/parkings/[^/]+(/spaces|/tariffs)?$")]
-RESIDENT_WRITES = [re.compile(r"^/api/v1/parkings/[^/]+/subscriptions/resident$"),
+RESIDENT_WRITES = [re.compile(r"^/api/v1/me/"),
+                   re.compile(r"^/api/v1/parkings/[^/]+/subscriptions/resident$"),
                    re.compile(r"^/api/v1/subscriptions/[^/]+/users$"),  # owner: by handler
                    re.compile(r"^/api/v1/subscriptions/[^/]+/extend/resident$"),
                    re.compile(r"^/api/v1/subscriptions/[^/]+/vehicles(/[^/]+)?$"),

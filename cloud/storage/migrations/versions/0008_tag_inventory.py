@@ -1,6 +1,6 @@
 """The sticker inventory: each sticker's printed tag id, the slow hash of its secret code, its
 EPC, the vehicle type it is made for and the society it is mapped to, and when it was
-activated, blocked or replaced.
+activated, blocked or replaced; and the failed activations counted per tag id and resident.
 
 Revision ID: 0008_tag_inventory
 Revises: 0007_residents
@@ -30,7 +30,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["site"], ["sites.id"]),
         sa.CheckConstraint("vehicle_type IN ('2W', '4W')", name="tag_inventory_type"))
     op.create_index("tag_inventory_site", "tag_inventory", ["site"])
+    # Wrong secrets (and unknown tag ids) per tag id and per resident: a tag id must not be
+    # guessable by brute force (``cloud.people.activation``).
+    op.create_table(
+        "activation_failures", sa.Column("key", T(), primary_key=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", T()), sa.Column("last_at", T(), nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_table("activation_failures")
     op.drop_table("tag_inventory")

@@ -1,0 +1,59 @@
+"""Routes a resident's key (the resident app) uses for itself: who it is, its vehicles, and
+activating a sticker. Staff issue the key (``POST /api/v1/residents/{id}/keys``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.errors import ERROR_RESPONSES, CloudError
+from cloud.people.activation import Activation
+from cloud.people.residents import Residents
+from cloud.staff import resident_of
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MyVehicleIn(_In):
+    vrn: str = Field(max_length=20, description="as on the registration certificate")
+    site: str | None = Field(None, max_length=64, description="the society (needed only when "
+                             "the resident lives in several)")
+
+
+class ActivateIn(_In):
+    vrn: str = Field(max_length=20)
+    tag_id: str = Field(max_length=32, description="printed on the sticker")
+    secret: str = Field(max_length=64, description="under the sticker's scratch panel")
+
+
+def _me(request: Request) -> str:
+    resident = resident_of(request)
+    if resident is None:
+        raise CloudError(403, "forbidden", "only a resident's key acts for itself")
+    return resident
+
+
+def me_router(residents: Residents, activation: Activation) -> APIRouter:
+    """The resident app's routes."""
+    r = APIRouter(prefix="/api/v1/me", responses=ERROR_RESPONSES)
+
+    @r.get("")
+    def whoami(request: Request) -> dict[str, Any]:
+        """The resident, with flats and vehicles."""
+        return residents.get(_me(request))
+
+    @r.post("/vehicles", status_code=201)
+    def add_vehicle(body: MyVehicleIn, request: Request) -> dict[str, Any]:
+        """Add a vehicle by its VRN (looked up at the vehicle registry)."""
+        return activation.add_vehicle(_me(request), body.vrn, body.site)
+
+    @r.post("/tags/activate")
+    def activate(body: ActivateIn, request: Request) -> dict[str, Any]:
+        """Activate a sticker for one's vehicle; ``next`` says what the app shows next."""
+        return activation.activate(_me(request), body.vrn, body.tag_id, body.secret)
+
+    return r

@@ -1,0 +1,190 @@
+"""A resident adds their vehicle and activates a sticker from the app (the seed's flow).
+
+``add_vehicle``: the VRN is valid (``vrn_invalid``), the vehicle registry knows it
+(``vehicle_not_found``; ``provider_unavailable`` when it cannot say), and the resident lives at
+the site (``not_a_resident_here``); the vehicle is registered there as theirs, with the
+registry's type, make and model.
+
+``activate``: every check has its own code, in this order: ``vrn_invalid``;
+``vehicle_not_found``; ``tag_not_found``; ``secret_mismatch``; ``tag_other_society`` (the sticker
+is mapped to a society the resident has no flat in); ``tag_already_active``;
+``vehicle_type_mismatch`` (the sticker's 2W/4W against the registry's); ``vehicle_already_tagged``
+(the vehicle holds an active tag at that society already: one active tag of a kind per vehicle,
+our reading of the seed's fourth check). Unknown tag ids and wrong secrets count against the tag
+id and against the resident: after ``MAX_FAILURES`` either is locked for ``LOCK`` and every try
+is ``too_many_attempts``; each failure is audited and counted. On success the vehicle (registered
+as the resident's if it was not yet) and the active tag go to the gates in one rules change, and
+the answer says what the app shows next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from cloud.errors import CloudError
+from cloud.people.registry import ProviderUnavailable, VehicleDetails, VehicleRegistry
+from cloud.society.rules import RulesService, tag_rule, vehicle_rule
+from cloud.storage import Tx, inventory, residents, society
+from cloud.storage.staff import write_audit
+from shared import vrn as vrn_rules
+from shared.contract import Change
+from shared.passwords import verify_password
+from shared.vocab import TagStatus
+
+MAX_FAILURES = 5
+LOCK = timedelta(minutes=15)
+NEXT = ["fastag_recharge_offer"]  # the app's FASTag recharge screen
+
+
+class Activation:
+    """The resident's side of vehicles and stickers."""
+
+    def __init__(self, rules: RulesService, registry: VehicleRegistry | None,
+                 on_failure: Callable[[str], None] | None = None) -> None:
+        self.rules = rules
+        self.db = rules.db
+        self.clock = rules.clock
+        self.registry = registry
+        self.on_failure = on_failure  # counts each refused activation by reason (metrics)
+
+    # Shared checks ----------------------------------------------------------------------------
+    def _resident(self, c: Tx, resident: str) -> Any:
+        row = residents.get(c, resident)
+        if row is None or row["removed_at"]:
+            raise CloudError(403, "forbidden", "this key acts for no resident")
+        return row
+
+    def _lookup(self, raw_vrn: str) -> VehicleDetails:
+        try:
+            vrn = vrn_rules.validate(raw_vrn)
+        except ValueError as exc:
+            raise CloudError(422, "vrn_invalid", f"{raw_vrn!r} is not a registration "
+                             f"number: {exc}") from exc
+        if self.registry is None:
+            raise CloudError(503, "provider_unavailable", "no vehicle registry is configured")
+        try:
+            found = self.registry.lookup(vrn)
+        except ProviderUnavailable as exc:
+            raise CloudError(503, "provider_unavailable", "the vehicle registry cannot be "
+                             "reached now: try again in a few minutes") from exc
+        if found is None:
+            raise CloudError(404, "vehicle_not_found", f"the vehicle registry has no vehicle "
+                             f"{vrn}: check the number on the registration certificate")
+        return VehicleDetails(vrn, found.type, found.make, found.model)
+
+    def _claim_vehicle(self, c: Tx, site: str, resident: str, car: VehicleDetails) -> Change:
+        """The vehicle registered at *site* as the resident's (refused if another's)."""
+        row = society.vehicle(c, site, car.vrn)
+        if row is not None and row["resident"] not in (None, resident):
+            raise CloudError(409, "vehicle_of_another_resident", f"{car.vrn} is registered to "
+                             "another resident of this society: ask the society's office")
+        if row is None:
+            flat = next((f["flat"] for f in residents.flats(c, resident) if f["site"] == site),
+                        None)
+            society.insert_vehicle(c, site, car.vrn, car.type, flat,
+                                   self.clock.now().isoformat())
+        residents.set_vehicle_owner(c, site, car.vrn, resident, car.make, car.model)
+        claimed = society.vehicle(c, site, car.vrn)
+        assert claimed is not None
+        return Change(op="vehicle.upsert", vehicle=vehicle_rule(claimed))
+
+    # Routes' operations -----------------------------------------------------------------------
+    def add_vehicle(self, resident: str, vrn: str, site: str | None) -> dict[str, Any]:
+        """Register a vehicle of the resident's at a society they live in."""
+        with self.db.read() as c:
+            self._resident(c, resident)
+            sites = sorted({f["site"] for f in residents.flats(c, resident)})
+        if site is None:
+            if len(sites) != 1:
+                raise CloudError(422, "site_required", "you live in several societies: say "
+                                 "which one the vehicle is for")
+            site = sites[0]
+        car = self._lookup(vrn)
+        if site not in sites:
+            raise CloudError(409, "not_a_resident_here", f"you have no flat at {site}")
+        delta = self.rules._change(site, lambda c: [self._claim_vehicle(c, site, resident,
+                                                                        car)])
+        return {"site": site, "vrn": car.vrn, "type": car.type, "make": car.make,
+                "model": car.model, "rules_version": delta.to_version}
+
+    def activate(self, resident: str, vrn: str, tag_id: str, secret: str) -> dict[str, Any]:
+        """Activate a sticker for the resident's vehicle (the checks in the module's order)."""
+        with self.db.read() as c:
+            self._resident(c, resident)
+        car = self._lookup(vrn)
+        now = self.clock.now()
+        keys = (f"resident:{resident}", f"tag:{tag_id}")
+        with self.db.write() as c:
+            self._refuse_if_locked(c, keys, now)
+            sticker = inventory.by_tag_id(c, tag_id)
+            if sticker is None or not verify_password(secret, sticker["secret_hash"]):
+                reason = "tag_not_found" if sticker is None else "secret_mismatch"
+                self._failed(c, keys, now, resident, tag_id, reason)
+        if sticker is None:  # the failure is committed: only then refuse
+            self._count("tag_not_found")
+            raise CloudError(404, "tag_not_found", f"no sticker has tag id {tag_id}: check "
+                             "the id printed on the sticker")
+        if not verify_password(secret, sticker["secret_hash"]):
+            self._count("secret_mismatch")
+            raise CloudError(403, "secret_mismatch", "the secret code does not match this "
+                             "sticker: scratch the panel and type the code again")
+        site = sticker["site"]
+
+        def fn(c: Tx) -> list[Change]:
+            if not residents.lives_in(c, resident, site):
+                raise CloudError(409, "tag_other_society", "this sticker belongs to another "
+                                 "society than yours: ask your society's office for one")
+            tag = society.tag(c, sticker["epc"])
+            if tag is None or sticker["activated_at"] or \
+                    tag["status"] != TagStatus.INACTIVE.value:
+                raise CloudError(409, "tag_already_active", "this sticker was activated "
+                                 "already")
+            if sticker["vehicle_type"] != car.type:
+                raise CloudError(422, "vehicle_type_mismatch", f"this sticker is for a "
+                                 f"{sticker['vehicle_type']} and {car.vrn} is a {car.type}")
+            if society.active_tags(c, site, car.vrn):
+                raise CloudError(409, "vehicle_already_tagged", f"{car.vrn} has an active tag "
+                                 "already: report it lost to replace it")
+            changes = [self._claim_vehicle(c, site, resident, car)]
+            at = self.clock.now().isoformat()
+            society.update_tag(c, sticker["epc"], at, status=TagStatus.ACTIVE.value, vrn=car.vrn)
+            inventory.mark_activated(c, tag_id, resident, at)
+            for key in keys:
+                inventory.clear_failures(c, key)
+            active = society.tag(c, sticker["epc"])
+            assert active is not None
+            return [*changes, Change(op="tag.upsert", tag=tag_rule(active))]
+
+        try:
+            delta = self.rules._change(site, fn)
+        except CloudError as exc:
+            self._count(exc.reason)
+            raise
+        return {"tag_id": tag_id, "epc": sticker["epc"], "vrn": car.vrn, "site": site,
+                "status": "active", "rules_version": delta.to_version, "next": NEXT}
+
+    # Brute force ------------------------------------------------------------------------------
+    def _refuse_if_locked(self, c: Tx, keys: tuple[str, ...], now: datetime) -> None:
+        for key in keys:
+            row = inventory.failures(c, key)
+            if row is not None and row["locked_until"] and \
+                    datetime.fromisoformat(row["locked_until"]) > now:
+                self._count("too_many_attempts")
+                raise CloudError(429, "too_many_attempts", "too many wrong tries: try again "
+                                 f"after {row['locked_until'][:16]}")
+
+    def _failed(self, c: Tx, keys: tuple[str, ...], now: datetime, resident: str, tag_id: str,
+                reason: str) -> None:
+        for key in keys:
+            row = inventory.failures(c, key)
+            n = (int(row["failures"]) if row is not None and not row["locked_until"] else 0) + 1
+            locked = (now + LOCK).isoformat() if n >= MAX_FAILURES else None
+            inventory.set_failures(c, key, 0 if locked else n, locked, now.isoformat())
+        write_audit(c, now.isoformat(), None, f"resident:{resident}", "POST",
+                    "/api/v1/me/tags/activate", 403, f"{reason}: tag id {tag_id}")
+
+    def _count(self, reason: str) -> None:
+        if self.on_failure is not None:
+            self.on_failure(reason)
