@@ -22,6 +22,7 @@ from gatepost.broker import Broker, free_port, stop_process
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
 from hardware_sim.payments import PaymentSim
+from hardware_sim.registry import VehicleRegistrySim
 from hardware_sim.world import SimWorld
 from shared.clock import FileClock
 
@@ -101,6 +102,7 @@ class Stack:
         self.edge_api_key: str | None = None
         # The payment provider, simulated in this process like the hardware.
         self.payments = PaymentSim(secrets.token_urlsafe(24))
+        self.registry = VehicleRegistrySim()  # residents' vehicles are looked up here
         self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30,
                                   headers={"Authorization": f"Bearer {self.admin_key}"})
         self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
@@ -117,6 +119,7 @@ class Stack:
         FileClock.set_time(self.clock_file, self.opt.start or datetime.now().astimezone())
         self.broker.start()
         self.payments.start()
+        self.registry.start()
         self.start_cloud()
         if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
             r = self.cloud.post("/api/v1/edges", json={
@@ -143,7 +146,7 @@ class Stack:
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
             "--clock-file", str(self.clock_file), "--mqtt-user", CLOUD_USER,
-            "--payments-url", self.payments.url],
+            "--payments-url", self.payments.url, "--vehicle-registry-url", self.registry.url],
             {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER],
              "GATEPOST_ADMIN_KEY": self.admin_key,
              "GATEPOST_PAYMENTS_SECRET": self.payments.secret})
@@ -245,6 +248,7 @@ class Stack:
         self.stop_cloud()
         self.broker.stop()
         self.payments.stop()
+        self.registry.stop()
         self.cloud.close()
         self.edge.close()
 

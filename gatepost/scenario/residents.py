@@ -1,0 +1,69 @@
+"""Residents in scenarios: the ``cloud:`` set-up's ``residents`` (each with an app key) and
+``stickers``, the vehicle registry's vehicles (``registry:`` at the top) and knobs (a
+``registry: {mode, delay_s}`` step), and the ``resident`` step, the resident's app:
+``resident: {who: REF, add: {vrn, site?}}`` or ``resident: {who: REF, activate: {vrn, tag_id,
+secret}}``. A resident step that changes rules waits, as a cloud step does, until the edge holds
+the new version, and fails if that takes over 1 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from gatepost.scenario.runner import ScenarioRun
+    from gatepost.scenario.schema import CloudSetup, ResidentStep, Scenario
+
+STICKER_HEADER = "tag_id,secret,epc,vehicle_type\n"
+
+
+def setup_residents(run: ScenarioRun, sc: Scenario, setup: CloudSetup,
+                    send: Callable[..., dict[str, Any]]) -> None:
+    """Registry vehicles, residents (and their app keys) and stickers, before the first step;
+    *send* is the set-up's ``(method, url, **httpx arguments) → answer``."""
+    for v in sc.registry.vehicles:
+        run.stack.registry.add(v.vrn, v.type, v.make, v.model)
+    for r in setup.residents:
+        got = send("POST", "/api/v1/residents", json={
+            "phone": r.phone, "name": r.name, "flats": [f.model_dump() for f in r.flats]})
+        key = send("POST", f"/api/v1/residents/{got['id']}/keys")["key"]
+        run.resident_apps[r.ref] = httpx.Client(base_url=str(run.stack.cloud.base_url),
+                                                timeout=30, headers={"X-Api-Key": key})
+    by_site: dict[str, list[str]] = {}
+    for s in setup.stickers:
+        by_site.setdefault(s.site or run.sites[0], []).append(
+            f"{s.tag_id},{s.secret},{s.epc},{s.vehicle_type}")
+    for site, rows in by_site.items():
+        send("POST", f"/api/v1/sites/{site}/tags/import",
+             content=STICKER_HEADER + "\n".join(rows) + "\n",
+             headers={"Content-Type": "text/csv"})
+
+
+def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
+    """One call of a resident's app; what it answered."""
+    app = run.resident_apps.get(step.who)
+    if app is None:
+        return {"action": "resident", "errors": [f"no resident {step.who!r} in cloud.residents"]}
+    if step.add is not None:
+        what, r = "add", app.post("/api/v1/me/vehicles", json=step.add)
+    else:
+        what, r = "activate", app.post("/api/v1/me/tags/activate", json=step.activate)
+    body = r.json()
+    got: dict[str, Any] = {"action": "resident", "who": step.who, "what": what,
+                           "status": r.status_code}
+    if r.status_code >= 300:
+        detail = body.get("detail")
+        got["reason"] = detail.get("reason") if isinstance(detail, dict) else None
+        return got
+    got.update({k: body[k] for k in ("vrn", "site", "next", "rules_version") if k in body})
+    return got
+
+
+def registry_step(run: ScenarioRun, mode: str, delay_s: float) -> dict[str, Any]:
+    """Turn the vehicle registry's knob."""
+    run.stack.registry.mode = mode  # type: ignore[assignment]
+    run.stack.registry.delay_s = delay_s
+    return {"action": "registry", "mode": mode}
