@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
+from gatepost.scenario.residents import registry_step, resident_step
 from gatepost.scenario.schedules import SCHEDULE_ACTIONS, schedule_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
 from gatepost.scenario.setup import setup
@@ -66,6 +67,7 @@ class ScenarioRun:
         self.guard_clients: dict[str, Any] = {}  # panel sessions of ``guard`` steps
         self.refs: dict[str, str] = {}  # subscription ids by the scenario's ref names
         self.resident_keys: dict[str, str] = {}  # API keys of ``remote_open`` residents
+        self.resident_apps: dict[str, Any] = {}  # the resident app of each cloud.residents
         self.arrivals: dict[str, Any] = {}  # the last ``arrive`` vehicle of each gate
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
@@ -150,6 +152,12 @@ class ScenarioRun:
             return {"action": "together", "vehicles": results, "errors": errors}
         if step.cloud:
             return self._cloud(step)
+        if step.resident:
+            got = resident_step(self, step.resident)
+            errors = got.pop("errors", []) + self._synced(got)
+            return {**got, "errors": errors + _check(step.expect, got)}
+        if step.registry:
+            return registry_step(self, step.registry.mode, step.registry.delay_s)
         if step.remote_open:
             from gatepost.scenario.remote import remote_open
 
@@ -327,14 +335,8 @@ class ScenarioRun:
             version = body.get("rules_version")
             if version is not None:
                 got["rules_version"] = version
-            if (version is not None and self.edge_running and self.stack.mqtt_link
-                    and self.stack.mqtt_link.is_up and self.stack.broker.running):
-                try:
-                    took = self.stack.wait_edge_version(body.get("site", site), version,
-                                                        SYNC_TIMEOUT_S)
-                    got["synced_ms"] = round(took * 1000, 1)
-                except TimeoutError as exc:
-                    errors.append(str(exc))
+                got["site"] = body.get("site", site)
+            errors += self._synced(got)
         else:
             got["reason"] = body.get("detail", {}).get("reason") if isinstance(
                 body.get("detail"), dict) else None
@@ -342,6 +344,21 @@ class ScenarioRun:
             if step.expect is None:
                 errors.append(f"cloud refused {action}: {r.status_code} {body.get('detail')}")
         return {**got, "errors": errors + _check(step.expect, got)}
+
+    def _synced(self, got: dict[str, Any]) -> list[str]:
+        """Wait until the edge holds the rules version a step made (``got``: its ``site`` and
+        ``rules_version``, and ``synced_ms`` is added), while the link and the edge are up;
+        an error if that takes over ``SYNC_TIMEOUT_S``."""
+        version, site = got.get("rules_version"), got.get("site")
+        if (version is None or site is None or not self.edge_running or not self.stack.mqtt_link
+                or not self.stack.mqtt_link.is_up or not self.stack.broker.running):
+            return []
+        try:
+            took = self.stack.wait_edge_version(site, version, SYNC_TIMEOUT_S)
+        except TimeoutError as exc:
+            return [str(exc)]
+        got["synced_ms"] = round(took * 1000, 1)
+        return []
 
     def _edge(self, what: str) -> dict[str, Any]:
         st = self.stack

@@ -86,11 +86,62 @@ class ScheduleDef(_M):
     tags: list[str] = Field([], description="EPCs bound to it (a group of tags)")
 
 
+class FlatDef(_M):
+    site: str
+    flat: str
+    role: Literal["owner", "tenant"] = "owner"
+
+
+class ResidentDef(_M):
+    ref: str = Field(description="the scenario's name for the resident (``resident: {who}``)")
+    phone: str
+    name: str
+    flats: list[FlatDef] = []
+
+
+class StickerDef(_M):
+    tag_id: str
+    secret: str
+    epc: str
+    vehicle_type: Literal["2W", "4W"] = "4W"
+    site: str | None = None
+
+
+class RegistryVehicle(_M):
+    vrn: str
+    type: Literal["2W", "4W"] = "4W"
+    make: str = ""
+    model: str = ""
+
+
+class RegistryDef(_M):
+    vehicles: list[RegistryVehicle] = []
+
+
+class ResidentStep(_M):
+    who: str
+    add: dict[str, Any] | None = Field(None, description="{vrn, site?}")
+    activate: dict[str, Any] | None = Field(None, description="{vrn, tag_id, secret}")
+
+    @model_validator(mode="after")
+    def _one(self) -> ResidentStep:
+        if (self.add is None) == (self.activate is None):
+            raise ValueError("a resident step does one thing: add or activate")
+        return self
+
+
+class RegistryStep(_M):
+    mode: Literal["ok", "down", "slow", "malformed"]
+    delay_s: float = 0.0
+
+
 class CloudSetup(_M):
     vehicles: list[VehicleDef] = []
     tags: list[TagDef] = []
     accounts: list[AccountDef] = []
     schedules: list[ScheduleDef] = []
+    residents: list[ResidentDef] = []
+    stickers: list[StickerDef] = []
 
 
 class GateExpect(_M):
@@ -180,7 +231,8 @@ class CloudExpectStored(_M):
 
 ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "guard", "advance",
            "at",
-           "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate")
+           "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
+           "resident", "registry")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
@@ -204,6 +256,8 @@ class Step(_M):
     expect_cloud: CloudExpectStored | None = None
     arrive: ArriveStep | None = None
     expect_gate: GateExpectStep | None = None
+    resident: ResidentStep | None = None
+    registry: RegistryStep | None = None
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -235,14 +289,14 @@ class Step(_M):
         if self.expect is not None:
             if self.rfid or self.vehicle or self.camera:
                 GateExpect.model_validate(self.expect)
-            elif self.cloud is not None:
+            elif self.cloud is not None or self.resident is not None:
                 CloudExpect.model_validate(self.expect)
             elif self.remote_open is not None:
                 RemoteExpect.model_validate(self.expect)
             elif self.guard is not None:
                 GuardExpect.model_validate(self.expect)
             else:
-                raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, "
+                raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, resident, "
                                  "remote_open or guard steps")
         return self
 
@@ -269,6 +323,7 @@ class Scenario(_M):
     site: SiteDef | None = None
     sites: list[SiteDef] | None = None
     cloud: CloudSetup = CloudSetup()
+    registry: RegistryDef = RegistryDef()
     policy: Policy = Policy()
     barrier: BarrierDef = BarrierDef()
     steps: list[Step] = Field(min_length=1)

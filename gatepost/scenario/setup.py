@@ -3,8 +3,9 @@ accounts created through the cloud API before the first step, then the edge awai
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gatepost.scenario.residents import setup_residents
 from gatepost.scenario.schema import ScenarioError
 
 if TYPE_CHECKING:
@@ -12,12 +13,13 @@ if TYPE_CHECKING:
 
 
 def setup(run: ScenarioRun) -> None:
-    """Create sites, gates, vehicles and tags through the cloud API; wait for the edge."""
+    """Create sites, gates, vehicles, tags, schedules, residents, stickers and accounts through
+    the cloud API; wait for the edge."""
     c = run.stack.cloud
     versions: dict[str, int] = {}
 
-    def post(url: str, body: dict | None = None) -> dict:
-        r = c.post(url, json=body)
+    def send(method: str, url: str, **kw: Any) -> dict:
+        r = c.request(method, url, **kw)
         if r.status_code >= 300:
             raise ScenarioError(f"set-up {url} refused: {r.status_code} {r.text}")
         data = r.json()
@@ -25,12 +27,11 @@ def setup(run: ScenarioRun) -> None:
             versions[data.get("site", "")] = data["rules_version"]
         return data
 
+    def post(url: str, body: dict | None = None) -> dict:
+        return send("POST", url, json=body)
+
     def put(url: str, body: dict) -> dict:
-        r = c.put(url, json=body)
-        if r.status_code >= 300:
-            raise ScenarioError(f"set-up {url} refused: {r.status_code} {r.text}")
-        versions[r.json()["site"]] = r.json()["rules_version"]
-        return r.json()
+        return send("PUT", url, json=body)
 
     for s in run.sc.all_sites:
         post("/api/v1/sites", {"id": s.id, "name": s.name or s.id, "timezone": s.timezone})
@@ -54,6 +55,7 @@ def setup(run: ScenarioRun) -> None:
         if sd.vehicles or sd.tags:
             post(f"{base}/schedule-bindings", {"schedule": sd.name, "vehicles": sd.vehicles,
                                                "tags": sd.tags})
+    setup_residents(run, run.sc, run.sc.cloud, send)
     for a in run.sc.cloud.accounts:
         post(f"/api/v1/sites/{a.site or run.sites[0]}/accounts",
              {"username": a.username, "role": a.role, "password": a.password})
