@@ -70,7 +70,7 @@ def activate(me: httpx.Client, vrn: str = "MH12AB1234", tag_id: str = "GA-0001",
 
 
 def test_every_check_in_its_order_then_the_tag_opens(app) -> None:
-    staff, me, asha = app
+    staff, me, _asha = app
     refused(activate(me, vrn="XX"), 422, "vrn_invalid")
     refused(activate(me, vrn="MH14ZZ9999"), 404, "vehicle_not_found")
     refused(activate(me, tag_id="GA-9999"), 404, "tag_not_found")
@@ -99,7 +99,7 @@ def test_every_check_in_its_order_then_the_tag_opens(app) -> None:
 
 
 def test_a_tag_id_is_not_guessable(app) -> None:
-    staff, me, asha = app
+    staff, me, _asha = app
     for _ in range(5):
         refused(activate(me, secret="000000"), 403, "secret_mismatch")
     msg = refused(activate(me), 429, "too_many_attempts")  # even the right code, for now
@@ -128,7 +128,7 @@ def test_a_registry_that_is_down_changes_nothing_and_is_not_hammered(app, regist
 
 
 def test_a_resident_adds_a_vehicle_where_they_live(app) -> None:
-    staff, me, asha = app
+    staff, me, _asha = app
     r = me.post("/api/v1/me/vehicles", json={"vrn": "ka 01 hl 0001"})
     assert r.status_code == 201, r.text
     assert (r.json()["type"], r.json()["make"]) == ("2W", "Honda")
