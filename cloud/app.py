@@ -33,6 +33,7 @@ from cloud.parking.service import ParkingService
 from cloud.people.activation import Activation
 from cloud.people.registry import HttpVehicleRegistry
 from cloud.people.residents import Residents
+from cloud.people.vehicle_tags import VehicleTags
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
 from cloud.staff import Staff, install_auth, staff_router
@@ -144,7 +145,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     activation = Activation(rules, registry,
                             lambda reason: metrics.activations_refused.labels(reason).inc())
     app.include_router(residents_router(residents, staff))
-    app.include_router(me_router(residents, activation))
+    app.include_router(me_router(residents, activation, VehicleTags(rules)))
     app.include_router(inventory_router(rules))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected)

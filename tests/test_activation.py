@@ -146,3 +146,47 @@ def test_a_resident_adds_a_vehicle_where_they_live(app) -> None:
     # a resident's key is for the resident's routes only
     assert me.post("/api/v1/sites", json={"id": "x"}).status_code == 403
     refused(staff.get("/api/v1/me"), 403, "forbidden")
+
+
+def test_lock_lost_replace_and_unblock(app) -> None:
+    staff, me, asha = app
+    assert activate(me).status_code == 200
+    flatmate = staff.post("/api/v1/residents", json={
+        "phone": "9876543212", "name": "Meera", "flats": [{"site": GA, "flat": "B-402"}]}
+    ).json()
+    key = staff.post(f"/api/v1/residents/{flatmate['id']}/keys").json()["key"]
+    mate = httpx.Client(base_url=str(me.base_url), timeout=30, headers={"X-Api-Key": key})
+    r = me.post("/api/v1/me/vehicles/MH12AB1234/lock", json={"until": "2099-01-01T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    tag = staff.get("/api/v1/tags/E2801160600002040000C001").json()
+    assert tag["locked"] and tag["locked_by"] == f"resident:{asha['id']}" and tag["locked_at"]
+    seen = mate.get("/api/v1/me").json()["flat_vehicles"]  # the flat sees the lock
+    assert [(v["vrn"], v["mine"], v["tags"][0]["locked"], v["tags"][0]["locked_by"])
+            for v in seen] == [("MH12AB1234", False, True, f"resident:{asha['id']}")]
+    assert mate.post("/api/v1/me/vehicles/MH12AB1234/unlock").status_code == 200
+    assert not staff.get("/api/v1/tags/E2801160600002040000C001").json()["locked"]
+    refused(mate.post("/api/v1/me/vehicles/DL3CAF0001/lock"), 404, "unknown_vehicle")
+    # lost: blocked everywhere; a new sticker replaces it in one change
+    assert me.post("/api/v1/me/vehicles/MH12AB1234/lost").status_code == 200
+    assert staff.get("/api/v1/tags/E2801160600002040000C001").json()["lifecycle"] == "blocked"
+    refused(me.post("/api/v1/me/vehicles/MH12AB1234/lock"), 409, "no_valid_tag")
+    r = me.post("/api/v1/me/tags/replace", json={"vrn": "MH12AB1234", "tag_id": "GA-0003",
+                                                 "secret": "555111"})
+    assert r.status_code == 200, r.text
+    assert staff.get("/api/v1/stickers/GA-0001").json()["lifecycle"] == "replaced"
+    assert staff.get("/api/v1/stickers/GA-0003").json()["lifecycle"] == "active"
+    snap = RulesSnapshot.model_validate(staff.get(f"/api/v1/sites/{GA}/rules").json())
+    assert {t.epc: t.status.value for t in snap.tags if t.vrn == "MH12AB1234"} == {
+        "E2801160600002040000C001": "blocked", "E2801160600002040000C003": "active"}
+    # a replaced sticker is never unblocked; a blocked one is, with an audited reason
+    refused(staff.post("/api/v1/tags/E2801160600002040000C001/unblock", json={"reason": "found"}),
+            409, "tag_replaced")
+    assert me.post("/api/v1/me/vehicles/MH12AB1234/lost").status_code == 200
+    refused(staff.post("/api/v1/tags/E2801160600002040000C003/unblock", json={"reason": " "}),
+            422, "reason_required")
+    r = staff.post("/api/v1/tags/E2801160600002040000C003/unblock",
+                   json={"reason": "found in the car park"})
+    assert r.status_code == 200 and r.json()["lifecycle"] == "active"
+    audit = staff.get("/api/v1/audit", params={"limit": 20}).json()["audit"]
+    assert any("found in the car park" in (a["note"] or "") for a in audit)
+    mate.close()

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import ERROR_RESPONSES
 from cloud.society import inventory
 from cloud.society.rules import RulesService
+
+
+class UnblockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=500, description="why: kept in the audit log")
+
 
 CSV_BODY = {"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}},
                             "required": True}}
@@ -31,6 +38,12 @@ def inventory_router(rules: RulesService) -> APIRouter:
     def summary(site: str) -> dict[str, Any]:
         """How many stickers the site has, in inventory and activated."""
         return inventory.summary(rules, site)
+
+    @r.post("/tags/{epc}/unblock")
+    def unblock(epc: str, body: UnblockIn, request: Request) -> dict[str, Any]:
+        """Unblock a blocked tag, with a reason that is audited (never a replaced sticker)."""
+        who = getattr(request.state, "principal", None)
+        return inventory.unblock(rules, epc, body.reason, who.name if who else "staff")
 
     @r.get("/stickers/{tag_id}")
     def sticker(tag_id: str) -> dict[str, Any]:

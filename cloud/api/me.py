@@ -3,6 +3,7 @@ activating a sticker. Staff issue the key (``POST /api/v1/residents/{id}/keys``)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.people.activation import Activation
 from cloud.people.residents import Residents
+from cloud.people.vehicle_tags import VehicleTags
 from cloud.staff import resident_of
 
 
@@ -22,6 +24,11 @@ class MyVehicleIn(_In):
     vrn: str = Field(max_length=20, description="as on the registration certificate")
     site: str | None = Field(None, max_length=64, description="the society (needed only when "
                              "the resident lives in several)")
+
+
+class LockIn(_In):
+    until: datetime | None = Field(None, description="locked until this time; none: until "
+                                   "unlocked")
 
 
 class ActivateIn(_In):
@@ -37,14 +44,16 @@ def _me(request: Request) -> str:
     return resident
 
 
-def me_router(residents: Residents, activation: Activation) -> APIRouter:
+def me_router(residents: Residents, activation: Activation, tags: VehicleTags) -> APIRouter:
     """The resident app's routes."""
     r = APIRouter(prefix="/api/v1/me", responses=ERROR_RESPONSES)
 
     @r.get("")
     def whoami(request: Request) -> dict[str, Any]:
-        """The resident, with flats and vehicles."""
-        return residents.get(_me(request))
+        """The resident, with flats and vehicles, and ``flat_vehicles``: the vehicles of their
+        flats with tags and locks (who locked and when)."""
+        me = _me(request)
+        return residents.get(me) | {"flat_vehicles": tags.overview(me)}
 
     @r.post("/vehicles", status_code=201)
     def add_vehicle(body: MyVehicleIn, request: Request) -> dict[str, Any]:
@@ -55,5 +64,27 @@ def me_router(residents: Residents, activation: Activation) -> APIRouter:
     def activate(body: ActivateIn, request: Request) -> dict[str, Any]:
         """Activate a sticker for one's vehicle; ``next`` says what the app shows next."""
         return activation.activate(_me(request), body.vrn, body.tag_id, body.secret)
+
+    @r.post("/tags/replace")
+    def replace(body: ActivateIn, request: Request) -> dict[str, Any]:
+        """A new sticker takes the place of the vehicle's lost (or still active) tag: the old
+        one is blocked and marked replaced in the same change."""
+        return activation.activate(_me(request), body.vrn, body.tag_id, body.secret,
+                                   replace=True)
+
+    @r.post("/vehicles/{vrn}/lock")
+    def lock(vrn: str, request: Request, body: LockIn | None = None) -> dict[str, Any]:
+        """Lock the vehicle's tag: the gate refuses its exit at once; entry stays allowed."""
+        return tags.lock(_me(request), vrn, body.until if body else None)
+
+    @r.post("/vehicles/{vrn}/unlock")
+    def unlock(vrn: str, request: Request) -> dict[str, Any]:
+        """Unlock the vehicle's tag at once."""
+        return tags.unlock(_me(request), vrn)
+
+    @r.post("/vehicles/{vrn}/lost")
+    def lost(vrn: str, request: Request) -> dict[str, Any]:
+        """Report the vehicle's tag lost or stolen: blocked at every gate at once."""
+        return tags.report_lost(_me(request), vrn)
 
     return r

@@ -109,8 +109,12 @@ class Activation:
         return {"site": site, "vrn": car.vrn, "type": car.type, "make": car.make,
                 "model": car.model, "rules_version": delta.to_version}
 
-    def activate(self, resident: str, vrn: str, tag_id: str, secret: str) -> dict[str, Any]:
-        """Activate a sticker for the resident's vehicle (the checks in the module's order)."""
+    def activate(self, resident: str, vrn: str, tag_id: str, secret: str,
+                 replace: bool = False) -> dict[str, Any]:
+        """Activate a sticker for the resident's vehicle (the checks in the module's order).
+        With *replace*, the sticker takes the place of the vehicle's tags at that society (a
+        lost one, blocked, or one still active): they are blocked and marked replaced in the
+        same change (``nothing_to_replace`` if the vehicle has none)."""
         with self.db.read() as c:
             self._resident(c, resident)
         car = self._lookup(vrn)
@@ -144,11 +148,25 @@ class Activation:
             if sticker["vehicle_type"] != car.type:
                 raise CloudError(422, "vehicle_type_mismatch", f"this sticker is for a "
                                  f"{sticker['vehicle_type']} and {car.vrn} is a {car.type}")
-            if society.active_tags(c, site, car.vrn):
+            old = [t for t in society.site_tags_of_vehicle(c, site, car.vrn)
+                   if t["status"] in (TagStatus.ACTIVE.value, TagStatus.BLOCKED.value)
+                   and (inventory.by_epc(c, t["epc"]) or {"replaced_by": None})["replaced_by"]
+                   is None]
+            if replace and not old:
+                raise CloudError(409, "nothing_to_replace", f"{car.vrn} has no tag to replace "
+                                 "at this society: activate the sticker instead")
+            if not replace and any(t["status"] == TagStatus.ACTIVE.value for t in old):
                 raise CloudError(409, "vehicle_already_tagged", f"{car.vrn} has an active tag "
                                  "already: report it lost to replace it")
             changes = [self._claim_vehicle(c, site, resident, car)]
             at = self.clock.now().isoformat()
+            for t in old if replace else []:
+                society.update_tag(c, t["epc"], at, status=TagStatus.BLOCKED.value)
+                if (gone := inventory.by_epc(c, t["epc"])) is not None:
+                    inventory.mark_replaced(c, gone["tag_id"], tag_id)
+                blocked = society.tag(c, t["epc"])
+                assert blocked is not None
+                changes.append(Change(op="tag.upsert", tag=tag_rule(blocked)))
             society.update_tag(c, sticker["epc"], at, status=TagStatus.ACTIVE.value, vrn=car.vrn)
             inventory.mark_activated(c, tag_id, resident, at)
             for key in keys:

@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.society.rules import EPC, RulesService
+from cloud.society.rules import EPC, RulesService, tag_rule
 from cloud.storage import Row, Tx, inventory, society
+from cloud.storage.staff import write_audit
 from shared.contract import Change, TagRule
 from shared.passwords import STICKER_N, hash_password
 from shared.vocab import TagStatus
@@ -140,3 +141,33 @@ def tag_view(rules: RulesService, epc: str) -> dict[str, Any]:
     """``GET /api/v1/tags/{epc}``: the tag, its sticker's tag id and its lifecycle."""
     c = rules.db.conn
     return describe(c, rules._tag_row(c, epc))
+
+
+def unblock(rules: RulesService, epc: str, reason: str, by: str) -> dict[str, Any]:
+    """Staff unblock a blocked tag, with a reason that is audited: active again if its vehicle
+    has no other active tag, else inactive. A replaced sticker is never unblocked."""
+    if not reason.strip():
+        raise CloudError(422, "reason_required", "say why the tag is unblocked")
+    site = str(rules._tag_row(rules.db.conn, epc)["site"])
+
+    def fn(c: Tx) -> list[Change]:
+        tag = rules._tag_row(c, epc)
+        if tag["status"] != TagStatus.BLOCKED.value:
+            raise CloudError(409, "not_blocked", f"tag {tag['epc']} is {tag['status']}")
+        sticker = inventory.by_epc(c, tag["epc"])
+        if sticker is not None and sticker["replaced_by"]:
+            raise CloudError(409, "tag_replaced", f"sticker {sticker['tag_id']} was replaced "
+                             f"by {sticker['replaced_by']}")
+        others = [t for t in society.active_tags(c, site, tag["vrn"]) if t["epc"] != tag["epc"]] \
+            if tag["vrn"] else []
+        status = TagStatus.ACTIVE if tag["vrn"] and not others else TagStatus.INACTIVE
+        now = rules.clock.now().isoformat()
+        society.update_tag(c, tag["epc"], now, status=status.value)
+        write_audit(c, now, None, by, "POST", f"/api/v1/tags/{tag['epc']}/unblock", 200,
+                    f"unblocked ({status.value}): {reason.strip()}")
+        row = society.tag(c, tag["epc"])
+        assert row is not None
+        return [Change(op="tag.upsert", tag=tag_rule(row))]
+
+    delta = rules._change(site, fn)
+    return tag_view(rules, epc) | {"rules_version": delta.to_version}

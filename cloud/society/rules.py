@@ -286,14 +286,18 @@ class RulesService:
         """Block a tag (lost, stolen, revoked): denied everywhere at once."""
         return self._update_tag(epc, status=TagStatus.BLOCKED.value)
 
-    def lock_tag(self, epc: str, until: datetime | None = None) -> RulesDelta:
-        """Lock: the vehicle may enter but not leave (until *until*, if given)."""
+    def lock_tag(self, epc: str, until: datetime | None = None, by: str = "staff"
+                 ) -> RulesDelta:
+        """Lock: the vehicle may enter but not leave (until *until*, if given); who locked it
+        and when are kept for staff and the flat."""
         return self._update_tag(epc, locked=1,
-                                locked_until=until.isoformat() if until else None)
+                                locked_until=until.isoformat() if until else None,
+                                locked_by=by, locked_at=self.clock.now().isoformat())
 
     def unlock_tag(self, epc: str) -> RulesDelta:
         """Unlock at once."""
-        return self._update_tag(epc, locked=0, locked_until=None)
+        return self._update_tag(epc, locked=0, locked_until=None, locked_by=None,
+                                locked_at=None)
 
     def remove_tag(self, epc: str) -> RulesDelta:
         """Delete a tag."""

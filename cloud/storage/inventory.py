@@ -77,3 +77,8 @@ def set_failures(c: Tx, key: str, count: int, locked_until: str | None, at: str)
 def clear_failures(c: Tx, key: str) -> None:
     """Forget the failures under *key*."""
     c.execute("DELETE FROM activation_failures WHERE key = ?", (key,))
+
+
+def mark_replaced(c: Tx, tag_id: str, by: str) -> None:
+    """A sticker was replaced by the sticker *by*."""
+    c.execute("UPDATE tag_inventory SET replaced_by = ? WHERE tag_id = ?", (by, tag_id))

@@ -75,3 +75,11 @@ def set_vehicle_owner(c: Tx, site: str, vrn: str, resident: str | None, make: st
     """Make a registered vehicle a resident's (None: nobody's); False if there is none."""
     return c.execute("UPDATE vehicles SET resident = ?, make = ?, model = ? WHERE site = ? AND "
                      "vrn = ?", (resident, make, model, site, vrn)).rowcount > 0
+
+
+def flat_vehicles(c: Tx, resident: str) -> list[Row]:
+    """The vehicles of every flat the resident lives in (theirs and their flat-mates'): site,
+    flat, vrn, resident."""
+    return c.execute("SELECT v.site, v.flat, v.vrn, v.resident FROM vehicles v JOIN "
+                     "resident_flats f ON f.site = v.site AND f.flat = v.flat WHERE "
+                     "f.resident = ? ORDER BY v.site, v.flat, v.vrn", (resident,)).fetchall()

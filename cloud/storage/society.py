@@ -138,7 +138,8 @@ def set_vehicle_schedule(c: Tx, site: str, vrn: str, name: str | None) -> bool:
 
 # Tags -----------------------------------------------------------------------------------------
 
-TAG_FIELDS = frozenset({"status", "vrn", "locked", "locked_until", "schedule"})
+TAG_FIELDS = frozenset({"status", "vrn", "locked", "locked_until", "schedule", "locked_by",
+                        "locked_at"})
 
 
 def tag(c: Tx, epc: str) -> Row | None:
@@ -280,3 +281,9 @@ def insert_tags(c: Tx, rows: Sequence[tuple[str, str, str, str | None, str | Non
     """Register many tags ``(epc, site, status, vrn, vehicle_type, updated_at)``."""
     c.executemany("INSERT INTO tags(epc, site, status, vrn, vehicle_type, updated_at) VALUES "
                   "(?, ?, ?, ?, ?, ?)", rows)
+
+
+def site_tags_of_vehicle(c: Tx, site: str, vrn: str) -> list[Row]:
+    """Every tag of a vehicle at a site, whatever its status."""
+    return c.execute("SELECT * FROM tags WHERE site = ? AND vrn = ? ORDER BY epc",
+                     (site, vrn)).fetchall()

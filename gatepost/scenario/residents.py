@@ -1,9 +1,10 @@
 """Residents in scenarios: the ``cloud:`` set-up's ``residents`` (each with an app key) and
 ``stickers``, the vehicle registry's vehicles (``registry:`` at the top) and knobs (a
 ``registry: {mode, delay_s}`` step), and the ``resident`` step, the resident's app:
-``resident: {who: REF, add: {vrn, site?}}`` or ``resident: {who: REF, activate: {vrn, tag_id,
-secret}}``. A resident step that changes rules waits, as a cloud step does, until the edge holds
-the new version, and fails if that takes over 1 s.
+``resident: {who: REF, add: {vrn, site?}}``, ``activate`` or ``replace_tag: {vrn, tag_id,
+secret}``, ``lock: {vrn, until?}``, ``unlock: {vrn}`` or ``lost: {vrn}``. A resident step
+that changes rules waits, as a cloud step does, until the edge holds the new version, and
+fails if that takes over 1 s.
 """
 
 from __future__ import annotations
@@ -49,8 +50,15 @@ def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
         return {"action": "resident", "errors": [f"no resident {step.who!r} in cloud.residents"]}
     if step.add is not None:
         what, r = "add", app.post("/api/v1/me/vehicles", json=step.add)
-    else:
+    elif step.activate is not None:
         what, r = "activate", app.post("/api/v1/me/tags/activate", json=step.activate)
+    elif step.replace_tag is not None:
+        what, r = "replace_tag", app.post("/api/v1/me/tags/replace", json=step.replace_tag)
+    else:
+        what, p = next((k, v) for k in ("lock", "unlock", "lost")
+                       if (v := getattr(step, k)) is not None)
+        body = {"until": p["until"]} if what == "lock" and p.get("until") else None
+        r = app.post(f"/api/v1/me/vehicles/{p['vrn']}/{what}", json=body)
     body = r.json()
     got: dict[str, Any] = {"action": "resident", "who": step.who, "what": what,
                            "status": r.status_code}

@@ -118,15 +118,23 @@ class RegistryDef(_M):
     vehicles: list[RegistryVehicle] = []
 
 
+RESIDENT_ACTIONS = ("add", "activate", "replace_tag", "lock", "unlock", "lost")
+
+
 class ResidentStep(_M):
     who: str
     add: dict[str, Any] | None = Field(None, description="{vrn, site?}")
     activate: dict[str, Any] | None = Field(None, description="{vrn, tag_id, secret}")
+    replace_tag: dict[str, Any] | None = Field(None, description="{vrn, tag_id, secret}")
+    lock: dict[str, Any] | None = Field(None, description="{vrn, until?}")
+    unlock: dict[str, Any] | None = Field(None, description="{vrn}")
+    lost: dict[str, Any] | None = Field(None, description="{vrn}")
 
     @model_validator(mode="after")
     def _one(self) -> ResidentStep:
-        if (self.add is None) == (self.activate is None):
-            raise ValueError("a resident step does one thing: add or activate")
+        done = [k for k in RESIDENT_ACTIONS if getattr(self, k) is not None]
+        if len(done) != 1:
+            raise ValueError(f"a resident step does one thing of {', '.join(RESIDENT_ACTIONS)}")
         return self
 
 
