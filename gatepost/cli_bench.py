@@ -119,6 +119,13 @@ def add_bench_parsers(sub: argparse._SubParsersAction) -> None:
                     help="stop killing the edge after this long (the JSON says how many)")
     bk.add_argument("--keep", action="store_true", help="keep the work directory")
     bk.add_argument("--json", action="store_true", help="one line of JSON")
+    bo = bench.add_parser("onboarding", help="a resident's sticker activation → the gate opens; "
+                          "importing a batch of stickers")
+    bo.add_argument("--activations", type=int, default=200,
+                    help="stickers activated in the app, each then read at the gate")
+    bo.add_argument("--stickers", type=int, default=100_000,
+                    help="stickers imported in one batch (0: none)")
+    bo.add_argument("--json", action="store_true", help="one line of JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
@@ -135,6 +142,7 @@ BENCHES = {
     "ingest": ("gatepost.bench_ingest", "bench_ingest"),
     "cloud-jobs": ("gatepost.bench_cloud", "bench_cloud_jobs"),
     "panel": ("gatepost.bench_panel", "bench_panel"),
+    "onboarding": ("gatepost.bench_onboarding", "bench_onboarding"),
     "faults": ("gatepost.bench_faults", "bench_faults"),
     "noise": ("gatepost.bench_noise", "bench_noise"),
     "anpr": ("gatepost.bench_anpr", "bench_anpr"),

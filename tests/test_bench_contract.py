@@ -134,3 +134,17 @@ def test_bench_bulk_prints_its_contract():
     assert out["bench"] == "bulk" and out["change_rows"] == 2000 and out["runs"] == 2
     assert out["tags_cached"] == 5000 and out["as_delta"] is True  # one delta each, no snapshot
     assert 0 < out["api_s"]["p50"] <= out["edge_s"]["p50"] <= out["edge_s"]["max"]
+
+
+@pytest.mark.timeout(240)
+def test_bench_onboarding_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "onboarding",
+                        "--activations", "4", "--stickers", "50", "--json"],
+                       capture_output=True, text=True, timeout=230)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "onboarding" and out["activations"] == 4 and out["failed"] == 0
+    lat = out["activation_to_open_ms"]
+    assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+    assert out["import"]["stickers"] == 50 and out["import"]["seconds"] > 0
+    assert out["import"]["cloud_peak_rss_mb"] > 0
