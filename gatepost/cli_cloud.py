@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -74,12 +75,9 @@ def _cloud_run(args: argparse.Namespace) -> int:
 def _import_tags(args: argparse.Namespace) -> int:
     """Import a sticker batch straight into the database; the boxes take the new (inactive)
     tags with the site's next rules change or snapshot."""
-    import json
 
-    from cloud.errors import CloudError
     from cloud.society.inventory import import_stickers
     from cloud.society.rules import RulesService
-    from cloud.storage import Database
     from shared.clock import SystemClock
 
     try:
@@ -87,12 +85,22 @@ def _import_tags(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"gatepost cloud import-tags: {exc}", file=sys.stderr)
         return 2
+    return _on_db(args, lambda db: import_stickers(RulesService(db, SystemClock()), args.site,
+                                                   text, args.batch))
+
+
+def _on_db(args: argparse.Namespace, what: Callable[[Any], Any]) -> int:
+    """Print what *what* makes of the cloud's database as JSON; a refusal is exit 2."""
+    import json
+
+    from cloud.errors import CloudError
+    from cloud.storage import Database
+
     db = Database(args.db or _cloud_db(args))
     try:
-        print(json.dumps(import_stickers(RulesService(db, SystemClock()), args.site, text,
-                                         args.batch)))
+        print(json.dumps(what(db)))
     except CloudError as exc:
-        print(f"gatepost cloud import-tags: {exc.reason}: {exc.message}", file=sys.stderr)
+        print(f"gatepost cloud {args.cloud_cmd}: {exc.reason}: {exc.message}", file=sys.stderr)
         return 2
     finally:
         db.close()
@@ -117,10 +125,7 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _add_staff(args: argparse.Namespace) -> int:
-    import json
-
     from cloud.api.fleet import provision_edge
-    from cloud.errors import CloudError
     from cloud.fleet import Fleet, GateRef
     from cloud.society.provision import EdgeGrant
     from cloud.staff import Staff
@@ -136,19 +141,12 @@ def _add_staff(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"gatepost cloud add-edge: {exc}", file=sys.stderr)
             return 2
-    db = Database(args.db or _cloud_db(args))
-    try:
+
+    def make(db: Database) -> Any:
         clock = SystemClock()
         staff = Staff(db, clock)
         if edge is not None:
-            print(json.dumps(provision_edge(Fleet(db, clock), staff, edge.edge,
-                                            list(edge.sites), gates)))
-        else:
-            roles = [r for r in args.roles.split(",") if r]
-            print(json.dumps(staff.add(args.name, roles, args.resident)))
-    except CloudError as exc:
-        print(f"gatepost cloud {args.cloud_cmd}: {exc.message}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
-    return 0
+            return provision_edge(Fleet(db, clock), staff, edge.edge, list(edge.sites), gates)
+        return staff.add(args.name, [r for r in args.roles.split(",") if r], args.resident)
+
+    return _on_db(args, make)

@@ -8,14 +8,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cloud.app import create_app
-from cloud.settings import CloudSettings
 from hardware_sim.registry import VehicleRegistrySim
-from shared.clock import SystemClock
 from shared.contract import RulesSnapshot
-from shared.webthread import WebThread
+from tests.cloudapi import cloud_api
 
-ADMIN = "gpk_test_admin_key"
 GA = "green-acres"
 STICKERS = {GA: """tag_id,secret,epc,vehicle_type
 GA-0001,483920,E2801160600002040000C001,4W
@@ -38,23 +34,17 @@ def registry():
 
 @pytest.fixture
 def app(cloud_db, registry):
-    web = WebThread(create_app(CloudSettings(db=cloud_db, mqtt_url=None, admin_key=ADMIN,
-                                             jobs_every_s=0, vehicle_registry_url=registry.url),
-                               SystemClock()), "127.0.0.1", 0)
-    web.start()
-    staff = httpx.Client(base_url=web.url, timeout=30, headers={"X-Api-Key": ADMIN})
-    for site, text in STICKERS.items():
-        staff.post("/api/v1/sites", json={"id": site}).raise_for_status()
-        staff.post(f"/api/v1/sites/{site}/tags/import", content=text,
-                   headers={"Content-Type": "text/csv"}).raise_for_status()
-    asha = staff.post("/api/v1/residents", json={"phone": "9876543210", "name": "Asha",
-                                                 "flats": [{"site": GA, "flat": "B-402"}]}).json()
-    key = staff.post(f"/api/v1/residents/{asha['id']}/keys").json()["key"]
-    me = httpx.Client(base_url=web.url, timeout=30, headers={"X-Api-Key": key})
-    yield staff, me, asha
-    me.close()
-    staff.close()
-    web.stop()
+    with cloud_api(cloud_db, tuple(STICKERS), vehicle_registry_url=registry.url) as staff:
+        for site, text in STICKERS.items():
+            staff.post(f"/api/v1/sites/{site}/tags/import", content=text,
+                       headers={"Content-Type": "text/csv"}).raise_for_status()
+        asha = staff.post("/api/v1/residents", json={
+            "phone": "9876543210", "name": "Asha", "flats": [{"site": GA, "flat": "B-402"}]}
+        ).json()
+        key = staff.post(f"/api/v1/residents/{asha['id']}/keys").json()["key"]
+        me = httpx.Client(base_url=str(staff.base_url), timeout=30, headers={"X-Api-Key": key})
+        yield staff, me, asha
+        me.close()
 
 
 def refused(r: httpx.Response, status: int, reason: str) -> str:

@@ -11,15 +11,11 @@ import sys
 import httpx
 import pytest
 
-from cloud.app import create_app
-from cloud.settings import CloudSettings
 from cloud.storage import Database
-from shared.clock import SystemClock
 from shared.contract import RulesSnapshot
 from shared.passwords import verify_password
-from shared.webthread import WebThread
+from tests.cloudapi import cloud_api
 
-ADMIN = "gpk_test_admin_key"
 SITE = "green-acres"
 CSV = """tag_id,secret,epc,vehicle_type
 GA-0001,483920,E2801160600002040000C001,4W
@@ -29,14 +25,8 @@ GA-0002,120934,E2801160600002040000C002,2W
 
 @pytest.fixture
 def cloud(cloud_db):
-    web = WebThread(create_app(CloudSettings(db=cloud_db, mqtt_url=None, admin_key=ADMIN,
-                                             jobs_every_s=0), SystemClock()), "127.0.0.1", 0)
-    web.start()
-    c = httpx.Client(base_url=web.url, timeout=30, headers={"X-Api-Key": ADMIN})
-    c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
-    yield c, cloud_db
-    c.close()
-    web.stop()
+    with cloud_api(cloud_db, (SITE,)) as c:
+        yield c, cloud_db
 
 
 def post_csv(c: httpx.Client, text: str, site: str = SITE) -> httpx.Response:

@@ -7,26 +7,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cloud.app import create_app
-from cloud.settings import CloudSettings
-from shared.clock import SystemClock
-from shared.webthread import WebThread
-
-ADMIN = "gpk_test_admin_key"
+from tests.cloudapi import cloud_api
 
 
 @pytest.fixture
 def api(cloud_db):
-    web = WebThread(create_app(CloudSettings(db=cloud_db, mqtt_url=None, admin_key=ADMIN,
-                                             jobs_every_s=0), SystemClock()), "127.0.0.1", 0)
-    web.start()
-    c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
-    for site in ("green-acres", "blue-oaks"):
-        c.post("/api/v1/sites", json={"id": site}).raise_for_status()
-    c.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "MH12AB1234"}).raise_for_status()
-    yield c
-    c.close()
-    web.stop()
+    with cloud_api(cloud_db, ("green-acres", "blue-oaks")) as c:
+        c.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "MH12AB1234"}
+               ).raise_for_status()
+        yield c
 
 
 def refused(r: httpx.Response, status: int, reason: str) -> str:
