@@ -224,3 +224,16 @@ def test_the_cache_sees_a_vehicle_bound_after_it_answered_none(tmp_path) -> None
     cache.apply_delta(RulesDelta(site="green-acres", from_version=2, to_version=3,
                                  changes=[Change(op="vehicle.upsert", vehicle=car)]))
     assert cache.vehicle_schedule("green-acres", "KA01HL0001") is None
+
+
+def test_a_plate_at_a_parking_barrier_keeps_to_its_tags_schedule() -> None:
+    from edge.core.types import PlateEvidence
+
+    v = view(tag_schedule="helpers")
+    v.parkings["p-in"] = ("p1", True)
+    start = MONDAY - timedelta(days=10)
+    v.subs.append(SubRecord("S1", "p1", 7, "active", "daily", start, start + timedelta(days=30),
+                            start + timedelta(days=30), False, ("MH12AB1234",)))
+    plate = Credential.plate(PlateEvidence((("MH12AB1234", 0.95),)))
+    assert decide(plate, P_IN, v, SUNDAY, Policy()).reason is Reason.OUTSIDE_SCHEDULE
+    assert decide(plate, P_IN, v, MONDAY, Policy()).reason is Reason.SUBSCRIPTION_VALID

@@ -120,20 +120,22 @@ class Activation:
         car = self._lookup(vrn)
         now = self.clock.now()
         keys = (f"resident:{resident}", f"tag:{tag_id}")
-        with self.db.write() as c:
+        with self.db.read() as c:
             self._refuse_if_locked(c, keys, now)
             sticker = inventory.by_tag_id(c, tag_id)
-            if sticker is None or not verify_password(secret, sticker["secret_hash"]):
-                reason = "tag_not_found" if sticker is None else "secret_mismatch"
-                self._failed(c, keys, now, resident, tag_id, reason)
-        if sticker is None:  # the failure is committed: only then refuse
-            self._count("tag_not_found")
-            raise CloudError(404, "tag_not_found", f"no sticker has tag id {tag_id}: check "
-                             "the id printed on the sticker")
-        if not verify_password(secret, sticker["secret_hash"]):
-            self._count("secret_mismatch")
+        # The slow hash is checked once, outside any write transaction.
+        wrong = None if sticker is not None and verify_password(secret, sticker["secret_hash"]) \
+            else "tag_not_found" if sticker is None else "secret_mismatch"
+        if wrong is not None:
+            with self.db.write() as c:
+                self._failed(c, keys, now, resident, tag_id, wrong)
+            self._count(wrong)  # the failure is committed: only then refuse
+            if sticker is None:
+                raise CloudError(404, "tag_not_found", f"no sticker has tag id {tag_id}: "
+                                 "check the id printed on the sticker")
             raise CloudError(403, "secret_mismatch", "the secret code does not match this "
                              "sticker: scratch the panel and type the code again")
+        assert sticker is not None
         site = sticker["site"]
 
         def fn(c: Tx) -> list[Change]:

@@ -27,8 +27,6 @@ from shared import vrn as vrn_rules
 from shared.contract import Change, RulesDelta, ScheduleRule
 from shared.parking import LIVE
 
-BOUND = {"vehicles": "vehicles", "tags": "tags", "subscriptions": "subscriptions"}
-
 
 def set_timezone(rules: RulesService, site: str, timezone: str) -> RulesDelta:
     """Set the site's IANA time zone; the gates get every schedule again with it."""
@@ -98,6 +96,7 @@ def bind(rules: RulesService, site: str, name: str | None, vehicles: list[str],
         if name is not None:
             _require(c, site, name)
         changes = []
+        at = rules.clock.now().isoformat()
         for raw in vehicles:
             v = vrn_rules.normalise(raw)
             row = society.vehicle(c, site, v) if society.set_vehicle_schedule(
@@ -108,7 +107,6 @@ def bind(rules: RulesService, site: str, name: str | None, vehicles: list[str],
             changes.append(Change(op="vehicle.upsert", vehicle=vehicle_rule(row)))
         for epc in tags:
             e = epc.upper()
-            at = rules.clock.now().isoformat()
             tag = society.tag(c, e) if society.set_tag_schedule(c, site, e, name, at) else None
             if tag is None:
                 raise CloudError(404, "unknown_tag", f"tag {e} is not a tag of {site}")

@@ -31,7 +31,8 @@ class Named:
     locks: tuple[tuple[bool, datetime | None], ...]  # (locked, until) of the vehicle's tags
     partner: CredentialKind | None  # the kind fused with this one at the gate
     detail: str = ""
-    schedules: tuple[str, ...] = ()  # of the credential's tags (``edge.core.schedules``)
+    # The schedules of the credential's tags (``edge.core.schedules``); None: not read yet.
+    schedules: tuple[str, ...] | None = ()
 
 
 Resolver = Callable[[Credential, GateInfo, CacheView, datetime, Policy], "Decision | Named"]
@@ -83,12 +84,11 @@ def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: dateti
         return refuse(Reason.UNKNOWN_CREDENTIAL, gate, cred, now)
     vrn = match.plate
     detail = "look-alike match" if match.kind == "lookalike" else ""
+    parking = view.parking_of(gate.id)
+    if parking is not None:  # a parking's subscriptions name its vehicles; its tags: if needed
+        return Named(cred, vrn, Reason.PLATE_VALID, (), CredentialKind.TAG, detail, None)
     active = [t for t in view.vehicle_tags(vrn)
               if t.site == gate.site and t.status is TagStatus.ACTIVE]
-    schedules = tuple(t.schedule for t in active if t.schedule)
-    parking = view.parking_of(gate.id)
-    if parking is not None:  # a parking's subscriptions name its vehicles
-        return Named(cred, vrn, Reason.PLATE_VALID, (), CredentialKind.TAG, detail, schedules)
     if not active:
         inside = view.is_inside(vrn)
         return refuse(Reason.TAG_INACTIVE, gate, cred, now, vrn=vrn,
@@ -96,7 +96,7 @@ def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: dateti
                       detail="no active tag for this vehicle")
     return Named(cred, vrn, Reason.PLATE_VALID,
                  tuple((t.locked, t.locked_until) for t in active), CredentialKind.TAG, detail,
-                 schedules)
+                 tuple(t.schedule for t in active if t.schedule))
 
 
 RESOLVERS: dict[CredentialKind, Resolver] = {

@@ -18,7 +18,7 @@ from edge.core.credentials import RESOLVERS, Named, refuse
 from edge.core.direction import effective_direction
 from edge.core.fusion import apply_mode
 from edge.core.parking import area_key, decide_parking
-from edge.core.schedules import bound, keep_to
+from edge.core.schedules import keep_to
 from edge.core.types import CacheView, Credential, Decision, GateInfo, PlateEvidence, Policy
 from shared.locks import refusing_lock
 from shared.vocab import REASON_OUTCOMES, AntiPassback, Direction, Reason
@@ -75,9 +75,7 @@ def vehicle_decision(named: Named, gate: GateInfo, view: CacheView, now: datetim
         sub_schedule = next((s.schedule for s in subs if s.id == verdict.sub), None)
     else:
         decision = refuse(named.valid, gate, cred, now, detail=named.detail, **common)
-    if decision.opens and direction is Direction.ENTRY:
-        decision = keep_to(decision, gate.site, bound(gate.site, vrn, named.schedules,
-                                                      sub_schedule, view), view, now)
+    decision = keep_to(decision, gate.site, vrn, named.schedules, sub_schedule, view, now)
     decision = passback(decision, gate.anti_passback, known)
     if named.partner is None:
         return decision

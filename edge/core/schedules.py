@@ -18,12 +18,17 @@ from dataclasses import replace
 from datetime import datetime
 
 from edge.core.types import CacheView, Decision
-from shared.vocab import REASON_OUTCOMES, Direction, Reason
+from shared.vocab import REASON_OUTCOMES, Direction, Reason, TagStatus
 
 
-def bound(site: str, vrn: str | None, own: Iterable[str], sub_schedule: str | None,
+def bound(site: str, vrn: str | None, own: Iterable[str] | None, sub_schedule: str | None,
           view: CacheView) -> list[str]:
-    """The names of the schedules an entry of *vrn* keeps to, each once, in a stable order."""
+    """The names of the schedules an entry of *vrn* keeps to, each once, in a stable order.
+    *own*: the credential's tags' schedules; None: those of the vehicle's active tags of the
+    site, read now (a plate at a parking barrier, whose decision did not read its tags)."""
+    if own is None:
+        own = [t.schedule for t in view.vehicle_tags(vrn) if t.site == site and t.schedule
+               and t.status is TagStatus.ACTIVE] if vrn else []
     names = list(own)
     if vrn and (name := view.vehicle_schedule(site, vrn)):
         names.append(name)
@@ -32,13 +37,14 @@ def bound(site: str, vrn: str | None, own: Iterable[str], sub_schedule: str | No
     return sorted(set(names))
 
 
-def keep_to(decision: Decision, site: str, names: list[str], view: CacheView,
-            now: datetime) -> Decision:
+def keep_to(decision: Decision, site: str, vrn: str | None, own: Iterable[str] | None,
+            sub_schedule: str | None, view: CacheView, now: datetime) -> Decision:
     """The decision, or ``outside_schedule`` when it opens for an entry that one of the
-    schedules *names* does not allow now."""
-    if not names or not decision.opens or decision.direction is not Direction.ENTRY:
+    schedules binding the vehicle (``bound``) does not allow now. Only an open entry reads
+    them: the rest of the decision path pays nothing."""
+    if not decision.opens or decision.direction is not Direction.ENTRY:
         return decision
-    for name in names:
+    for name in bound(site, vrn, own, sub_schedule, view):
         sched = view.schedule(site, name)
         if sched is None:
             detail = f"schedule {name} is not on this box yet"

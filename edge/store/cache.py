@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 _TAG_COLS = "epc, site, status, vrn, locked, locked_until, schedule"
 _TAG_SQL = f"SELECT {_TAG_COLS} FROM tags WHERE epc = ?"
 _TAG_INSERT = f"INSERT OR REPLACE INTO tags({_TAG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_VEHICLE_INSERT = ("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, schedule) VALUES "
+                   "(?, ?, ?, ?, ?)")
 
 
 def _tag_row(t: TagRule) -> tuple:
@@ -189,9 +191,8 @@ class RulesCache:
         """Replace everything of the snapshot's site in one transaction."""
         self._replace(SnapshotHead(site=snap.site, version=snap.version, epoch=snap.epoch,
                                    gates=snap.gates, accounts=snap.accounts,
-                                   parkings=snap.parkings),
-                      iter([*(("schedule", s) for s in snap.schedules),
-                            *(("vehicle", v) for v in snap.vehicles),
+                                   parkings=snap.parkings, schedules=snap.schedules),
+                      iter([*(("vehicle", v) for v in snap.vehicles),
                             *(("tag", t) for t in snap.tags),
                             *(("subscription", s) for s in snap.subscriptions)]))
 
@@ -254,8 +255,6 @@ class RulesCache:
                 elif kind == "vehicle":
                     vehicles.append((site, value.vrn, value.type.value, value.flat,
                                      value.schedule))
-                elif kind == "schedule":
-                    self._upsert_schedule(c, site, value)
                 else:
                     self._upsert_sub(c, site, value)
                 if len(tags) >= 5000:
@@ -283,8 +282,7 @@ class RulesCache:
 
     @staticmethod
     def _insert_vehicles(c, rows: list[tuple]) -> None:
-        c.executemany("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, schedule) VALUES "
-                      "(?, ?, ?, ?, ?)", rows)
+        c.executemany(_VEHICLE_INSERT, rows)
         rows.clear()
 
     def apply_delta(self, delta: RulesDelta) -> str:
@@ -325,8 +323,7 @@ class RulesCache:
             c.execute("DELETE FROM tags WHERE epc = ?", (ch.key.upper(),))
         elif ch.op == "vehicle.upsert" and ch.vehicle:
             v = ch.vehicle
-            c.execute("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, schedule) VALUES "
-                      "(?, ?, ?, ?, ?)", (site, v.vrn, v.type.value, v.flat, v.schedule))
+            c.execute(_VEHICLE_INSERT, (site, v.vrn, v.type.value, v.flat, v.schedule))
         elif ch.op == "vehicle.delete" and ch.key:
             c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
         elif ch.op == "gate.upsert" and ch.gate:
