@@ -16,15 +16,15 @@ import httpx
 
 if TYPE_CHECKING:
     from gatepost.scenario.runner import ScenarioRun
-    from gatepost.scenario.schema import CloudSetup, ResidentStep, Scenario
+    from gatepost.scenario.schema import ResidentStep
 
 STICKER_HEADER = "tag_id,secret,epc,vehicle_type\n"
 
 
-def setup_residents(run: ScenarioRun, sc: Scenario, setup: CloudSetup,
-                    send: Callable[..., dict[str, Any]]) -> None:
+def setup_residents(run: ScenarioRun, send: Callable[..., dict[str, Any]]) -> None:
     """Registry vehicles, residents (and their app keys) and stickers, before the first step;
     *send* is the set-up's ``(method, url, **httpx arguments) → answer``."""
+    sc, setup = run.sc, run.sc.cloud
     for v in sc.registry.vehicles:
         run.stack.registry.add(v.vrn, v.type, v.make, v.model)
     for r in setup.residents:

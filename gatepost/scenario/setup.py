@@ -55,7 +55,7 @@ def setup(run: ScenarioRun) -> None:
         if sd.vehicles or sd.tags:
             post(f"{base}/schedule-bindings", {"schedule": sd.name, "vehicles": sd.vehicles,
                                                "tags": sd.tags})
-    setup_residents(run, run.sc, run.sc.cloud, send)
+    setup_residents(run, send)
     for a in run.sc.cloud.accounts:
         post(f"/api/v1/sites/{a.site or run.sites[0]}/accounts",
              {"username": a.username, "role": a.role, "password": a.password})
