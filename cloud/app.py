@@ -31,7 +31,8 @@ from cloud.parking.changes import Subscriptions
 from cloud.parking.payments import HttpProvider
 from cloud.parking.service import ParkingService
 from cloud.people.activation import Activation
-from cloud.people.registry import HttpVehicleRegistry
+from cloud.people.fastag import FastagBindings
+from cloud.people.registry import HttpFastagRegistry, HttpVehicleRegistry
 from cloud.people.residents import Residents
 from cloud.people.vehicle_tags import VehicleTags
 from cloud.settings import CloudSettings
@@ -142,8 +143,12 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     residents = Residents(db, clock)
     registry = HttpVehicleRegistry(settings.vehicle_registry_url) \
         if settings.vehicle_registry_url else None
+    fastags = HttpFastagRegistry(settings.fastag_registry_url) \
+        if settings.fastag_registry_url else None
+    jobs.fastag = FastagBindings(rules, fastags, notifier)
     activation = Activation(rules, registry,
-                            lambda reason: metrics.activations_refused.labels(reason).inc())
+                            lambda reason: metrics.activations_refused.labels(reason).inc(),
+                            fastags)
     app.include_router(residents_router(residents, staff))
     app.include_router(me_router(residents, activation, VehicleTags(rules)))
     app.include_router(inventory_router(rules))

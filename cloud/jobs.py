@@ -1,5 +1,6 @@
-"""Work the cloud does on its own: the subscription status job (apscheduler), and reactions to
-events from the gates (a pass at a parking barrier flips the vehicle's presence)."""
+"""Work the cloud does on its own: the subscription status job and the daily re-check of FITkit
+bindings (apscheduler; each run by one cloud process per period), and reactions to events from
+the gates (a pass at a parking barrier flips the vehicle's presence)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from cloud.metrics import CloudMetrics
 from cloud.notify import Notifier
 from cloud.parking.changes import Subscriptions
+from cloud.people.fastag import FastagBindings
 from cloud.storage import Database
 from cloud.storage import jobs as jobs_store
 from cloud.storage import society as society_store
@@ -22,6 +24,7 @@ from shared.counters import Counters
 from shared.vocab import EventType
 
 log = logging.getLogger(__name__)
+DAY_S = 86400.0
 
 
 class Jobs:
@@ -32,6 +35,7 @@ class Jobs:
         self.subs = subs
         self.every_s = every_s
         self.notifier = notifier
+        self.fastag: FastagBindings | None = None  # the daily FITkit re-check, when set
         self.runs = 0
         self.last_ms = 0.0
         self.counters = Counters()  # the MQTT side's, when there is one (see create_app)
@@ -50,6 +54,10 @@ class Jobs:
             self._scheduler.add_job(self._deliver, "interval",
                                     seconds=min(5.0, self.every_s), id="deliver",
                                     max_instances=1, coalesce=True)
+        if self.fastag is not None:
+            self._scheduler.add_job(self._scheduled_fastag, "interval",
+                                    seconds=min(3600.0, self.every_s * 10), id="fastag",
+                                    max_instances=1, coalesce=True)
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -62,16 +70,34 @@ class Jobs:
         """The periodic pass: run by one cloud process per period, whichever comes first."""
         db = self.subs.db
         with db.exclusive("job-transitions", wait=False) as mine:
-            if mine and self._due(db, "transitions"):
+            if mine and self._due(db, "transitions", self.every_s):
                 self.run_transitions()
 
-    def _due(self, db: Database, name: str) -> bool:
-        """Whether *name* last ran (in any process) at least a period ago; if so, claim it.
+    def _scheduled_fastag(self) -> None:
+        """The daily FITkit re-check: woken every hour or so, runs once a day across processes."""
+        db = self.subs.db
+        with db.exclusive("job-fastag", wait=False) as mine:
+            if mine and self._due(db, "fastag", DAY_S):
+                self.run_fastag()
+
+    def run_fastag(self) -> dict[str, int]:
+        """One pass of the FITkit re-check (also on ``POST /api/v1/jobs/fastag-recheck``)."""
+        if self.fastag is None:
+            return {}
+        with self._timed("fastag"):
+            try:
+                return self.fastag.recheck()
+            except Exception:
+                log.exception("FITkit re-check failed")
+                return {}
+
+    def _due(self, db: Database, name: str, period_s: float) -> bool:
+        """Whether *name* last ran (in any process) at least *period_s* ago; if so, claim it.
         Called only while holding the job's lock."""
         now = time.time()
         with db.write() as c:
             last = jobs_store.last_run(c, name)
-            if last is not None and now - last < self.every_s * 0.9:
+            if last is not None and now - last < period_s * 0.9:
                 return False
             jobs_store.claim_run(c, name, now, self.holder)
         return True

@@ -52,6 +52,9 @@ class CloudSettings(BaseSettings):
     vehicle_registry_url: str | None = Field(None, title="Vehicle registry base URL",
                                              description="VRN → type, make, model for "
                                                          "residents' vehicles")
+    fastag_registry_url: str | None = Field(None, title="FASTag registry base URL",
+                                            description="VRN → the vehicle's FASTag EPC, "
+                                                        "for FITkit stickers")
     payments_secret: SecretStr | None = Field(None, title="Payment callback secret")
     public_url: str | None = Field(None, title="The cloud's own address",
                                    description="for provider callbacks (default "
@@ -70,7 +73,8 @@ class CloudSettings(BaseSettings):
                                    "that the rules history did not go back (a restore) or "
                                    "change epoch; 0: only on connect")
 
-    @field_validator("mqtt_url", "payments_url", "vehicle_registry_url", "public_url", "db",
+    @field_validator("mqtt_url", "payments_url", "vehicle_registry_url", "fastag_registry_url",
+                     "public_url", "db",
                      "mqtt_tls_ca", "mqtt_tls_cert", "mqtt_tls_key", "clock_file",
                      mode="before")
     @classmethod

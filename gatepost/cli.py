@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "default 30)")
     cr.add_argument("--vehicle-registry-url", help="vehicle registry base URL: residents' "
                     "vehicles are looked up there (docs/providers.md)")
+    cr.add_argument("--fastag-registry-url", help="FASTag registry base URL: a FITkit sticker "
+                    "binds the EPC of the vehicle's FASTag found there (docs/providers.md)")
     cr.add_argument("--payments-url", help="payment provider base URL (secret in "
                     "$GATEPOST_PAYMENTS_SECRET)")
     cr.add_argument("--public-url", help="the cloud's own address, for provider callbacks "

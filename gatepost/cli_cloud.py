@@ -49,7 +49,8 @@ def _cloud_db(args: argparse.Namespace) -> str:
 
 RUN_FLAGS = ("data_dir", "db", "mqtt_url", "host", "port", "workers", "clock_file", "mqtt_user",
              "mqtt_tls_ca", "mqtt_tls_cert", "mqtt_tls_key", "jobs_every_s", "payments_url",
-             "vehicle_registry_url", "public_url", "webhook_url", "smtp", "mail_from")
+             "vehicle_registry_url", "fastag_registry_url", "public_url", "webhook_url", "smtp",
+             "mail_from")
 
 
 def _cloud_run(args: argparse.Namespace) -> int:

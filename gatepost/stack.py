@@ -22,7 +22,7 @@ from gatepost.broker import Broker, free_port, stop_process
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
 from hardware_sim.payments import PaymentSim
-from hardware_sim.registry import VehicleRegistrySim
+from hardware_sim.registry import FastagRegistrySim, VehicleRegistrySim
 from hardware_sim.world import SimWorld
 from shared.clock import FileClock
 
@@ -103,6 +103,7 @@ class Stack:
         # The payment provider, simulated in this process like the hardware.
         self.payments = PaymentSim(secrets.token_urlsafe(24))
         self.registry = VehicleRegistrySim()  # residents' vehicles are looked up here
+        self.fastags = FastagRegistrySim()  # and their FASTags, for FITkit stickers
         self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30,
                                   headers={"Authorization": f"Bearer {self.admin_key}"})
         self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
@@ -120,6 +121,7 @@ class Stack:
         self.broker.start()
         self.payments.start()
         self.registry.start()
+        self.fastags.start()
         self.start_cloud()
         if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
             r = self.cloud.post("/api/v1/edges", json={
@@ -146,7 +148,8 @@ class Stack:
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
             "--clock-file", str(self.clock_file), "--mqtt-user", CLOUD_USER,
-            "--payments-url", self.payments.url, "--vehicle-registry-url", self.registry.url],
+            "--payments-url", self.payments.url, "--vehicle-registry-url", self.registry.url,
+            "--fastag-registry-url", self.fastags.url],
             {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER],
              "GATEPOST_ADMIN_KEY": self.admin_key,
              "GATEPOST_PAYMENTS_SECRET": self.payments.secret})
@@ -249,6 +252,7 @@ class Stack:
         self.broker.stop()
         self.payments.stop()
         self.registry.stop()
+        self.fastags.stop()
         self.cloud.close()
         self.edge.close()
 

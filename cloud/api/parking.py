@@ -270,6 +270,11 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         warned = jobs.notifier.scan_expiry()
         return {"queued": warned, **jobs.notifier.deliver(), "pending": jobs.notifier.pending()}
 
+    @r.post("/jobs/fastag-recheck")
+    def fastag_recheck() -> dict[str, Any]:
+        """Re-check every FITkit binding against the FASTag registry now (the daily job)."""
+        return {"rechecked": jobs.run_fastag()}
+
     @r.post("/jobs/transitions")
     def transitions() -> dict[str, Any]:
         """Run the status job now (it also runs on a schedule)."""

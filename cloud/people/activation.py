@@ -15,6 +15,12 @@ id and against the resident: after ``MAX_FAILURES`` either is locked for ``LOCK`
 is ``too_many_attempts``; each failure is audited and counted. On success the vehicle (registered
 as the resident's if it was not yet) and the active tag go to the gates in one rules change, and
 the answer says what the app shows next.
+
+A **FITkit** sticker has no EPC of its own: after the checks above, the vehicle's FASTag is looked
+up at the FASTag registry and the sticker binds its EPC, so the gate reads the FASTag. Outcomes
+past the checks: bound; ``fastag_not_found`` (the vehicle has no FASTag); ``fastag_inactive``
+(blacklisted or closed at the registry); ``fastag_in_use`` (that FASTag is a tag of another
+vehicle or society here); ``provider_unavailable`` (nothing changes).
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.people.registry import ProviderUnavailable, VehicleDetails, VehicleRegistry
+from cloud.people.registry import (
+    Fastag,
+    FastagRegistry,
+    ProviderUnavailable,
+    VehicleDetails,
+    VehicleRegistry,
+)
 from cloud.society.rules import RulesService, tag_rule, vehicle_rule
 from cloud.storage import Tx, inventory, residents, society
 from cloud.storage.staff import write_audit
@@ -42,11 +54,13 @@ class Activation:
     """The resident's side of vehicles and stickers."""
 
     def __init__(self, rules: RulesService, registry: VehicleRegistry | None,
-                 on_failure: Callable[[str], None] | None = None) -> None:
+                 on_failure: Callable[[str], None] | None = None,
+                 fastags: FastagRegistry | None = None) -> None:
         self.rules = rules
         self.db = rules.db
         self.clock = rules.clock
         self.registry = registry
+        self.fastags = fastags
         self.on_failure = on_failure  # counts each refused activation by reason (metrics)
 
     # Shared checks ----------------------------------------------------------------------------
@@ -137,14 +151,18 @@ class Activation:
                              "sticker: scratch the panel and type the code again")
         assert sticker is not None
         site = sticker["site"]
+        fitkit = sticker["kind"] == "fitkit"
+        fastag = self._fastag(car.vrn) if fitkit and not sticker["activated_at"] else None
 
         def fn(c: Tx) -> list[Change]:
             if not residents.lives_in(c, resident, site):
                 raise CloudError(409, "tag_other_society", "this sticker belongs to another "
                                  "society than yours: ask your society's office for one")
-            tag = society.tag(c, sticker["epc"])
-            if tag is None or sticker["activated_at"] or \
-                    tag["status"] != TagStatus.INACTIVE.value:
+            now_sticker = inventory.by_tag_id(c, tag_id)
+            assert now_sticker is not None
+            tag = society.tag(c, now_sticker["epc"]) if now_sticker["epc"] else None
+            if now_sticker["activated_at"] or (not fitkit and (
+                    tag is None or tag["status"] != TagStatus.INACTIVE.value)):
                 raise CloudError(409, "tag_already_active", "this sticker was activated "
                                  "already")
             if sticker["vehicle_type"] != car.type:
@@ -160,6 +178,8 @@ class Activation:
             if not replace and any(t["status"] == TagStatus.ACTIVE.value for t in old):
                 raise CloudError(409, "vehicle_already_tagged", f"{car.vrn} has an active tag "
                                  "already: report it lost to replace it")
+            epc = self._bindable(c, fastag, site, car.vrn, old if replace else []) \
+                if fitkit else sticker["epc"]
             changes = [self._claim_vehicle(c, site, resident, car)]
             at = self.clock.now().isoformat()
             for t in old if replace else []:
@@ -169,11 +189,16 @@ class Activation:
                 blocked = society.tag(c, t["epc"])
                 assert blocked is not None
                 changes.append(Change(op="tag.upsert", tag=tag_rule(blocked)))
-            society.update_tag(c, sticker["epc"], at, status=TagStatus.ACTIVE.value, vrn=car.vrn)
+            if fitkit and society.tag(c, epc) is None:
+                society.insert_tag(c, epc, site, TagStatus.ACTIVE.value, car.vrn, car.type, at)
+            else:
+                society.update_tag(c, epc, at, status=TagStatus.ACTIVE.value, vrn=car.vrn)
+            if fitkit:
+                inventory.bind(c, tag_id, epc, at)
             inventory.mark_activated(c, tag_id, resident, at)
             for key in keys:
                 inventory.clear_failures(c, key)
-            active = society.tag(c, sticker["epc"])
+            active = society.tag(c, epc)
             assert active is not None
             return [*changes, Change(op="tag.upsert", tag=tag_rule(active))]
 
@@ -182,8 +207,44 @@ class Activation:
         except CloudError as exc:
             self._count(exc.reason)
             raise
-        return {"tag_id": tag_id, "epc": sticker["epc"], "vrn": car.vrn, "site": site,
-                "status": "active", "rules_version": delta.to_version, "next": NEXT}
+        with self.db.read() as c:
+            bound = inventory.by_tag_id(c, tag_id)
+        assert bound is not None
+        return {"tag_id": tag_id, "epc": bound["epc"], "vrn": car.vrn, "site": site,
+                "kind": sticker["kind"], "status": "active", "rules_version": delta.to_version,
+                "next": NEXT}
+
+    # FITkit -----------------------------------------------------------------------------------
+    def _fastag(self, vrn: str) -> Fastag | ProviderUnavailable | None:
+        """The vehicle's FASTag at the registry (the failure, to be told in its turn)."""
+        if self.fastags is None:
+            return ProviderUnavailable("no FASTag registry is configured")
+        try:
+            return self.fastags.lookup(vrn)
+        except ProviderUnavailable as exc:
+            return exc
+
+    @staticmethod
+    def _bindable(c: Tx, fastag: Fastag | ProviderUnavailable | None, site: str, vrn: str,
+                  replacing: list[Any]) -> str:
+        """The EPC a FITkit sticker may bind, or the refusal, past the sticker's checks."""
+        if isinstance(fastag, ProviderUnavailable):
+            raise CloudError(503, "provider_unavailable", "the FASTag registry cannot be "
+                             "reached now: try again in a few minutes")
+        if fastag is None:
+            raise CloudError(404, "fastag_not_found", f"{vrn} has no FASTag at the national "
+                             "registry: buy one, or use an RFID sticker")
+        if not fastag.usable:
+            raise CloudError(409, "fastag_inactive", f"the FASTag of {vrn} is "
+                             f"{fastag.status} at its bank: have it reactivated, then try "
+                             "again")
+        held = society.tag(c, fastag.epc)
+        if held is not None and held["epc"] not in {t["epc"] for t in replacing} and \
+                (held["site"] != site or held["vrn"] not in (None, vrn)
+                 or held["status"] == TagStatus.ACTIVE.value):
+            raise CloudError(409, "fastag_in_use", f"the FASTag of {vrn} is registered here "
+                             "as another tag: ask the society's office")
+        return fastag.epc
 
     # Brute force ------------------------------------------------------------------------------
     def _refuse_if_locked(self, c: Tx, keys: tuple[str, ...], now: datetime) -> None:

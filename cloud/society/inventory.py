@@ -33,9 +33,13 @@ CSV_COLUMNS = ("tag_id", "secret", "epc", "vehicle_type")
 TAG_ID = re.compile(r"^[A-Za-z0-9-]{4,32}$")
 
 
-def _parse(text: str) -> list[tuple[int, str, str, str, str]]:
-    """(line, tag id, secret, EPC, vehicle type) of each row; ``bad_row`` names the first bad
-    line."""
+KINDS = ("sticker", "fitkit")
+
+
+def _parse(text: str) -> list[tuple[int, str, str, str, str, str]]:
+    """(line, tag id, secret, EPC, vehicle type, kind) of each row; ``bad_row`` names the first
+    bad line. A FITkit sticker (``kind`` ``fitkit``; the column is optional) has no EPC of its
+    own: it binds the vehicle's FASTag when activated."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [k for k in CSV_COLUMNS if k not in (reader.fieldnames or [])]
     if missing:
@@ -47,22 +51,28 @@ def _parse(text: str) -> list[tuple[int, str, str, str, str]]:
         secret = (row.get("secret") or "").strip()
         epc = (row.get("epc") or "").strip().upper()
         vtype = (row.get("vehicle_type") or "").strip().upper()
-        if not TAG_ID.match(tag_id):
+        kind = (row.get("kind") or "sticker").strip().lower()
+        if kind not in KINDS:
+            why = "kind is sticker or fitkit"
+        elif kind == "fitkit" and epc:
+            why = "a FITkit sticker has no EPC of its own (it binds the vehicle's FASTag): " \
+                  "leave epc empty"
+        elif not TAG_ID.match(tag_id):
             why = "a tag id is 4–32 letters, digits or dashes"
         elif not 4 <= len(secret) <= 64:
             why = "a secret code is 4–64 characters"
-        elif not EPC.match(epc):
+        elif kind == "sticker" and not EPC.match(epc):
             why = "the EPC must be hex in whole 16-bit words (96-bit: 24 digits)"
         elif vtype not in ("2W", "4W"):
             why = "vehicle_type is 2W or 4W"
         elif tag_id in ids:
             why = f"tag id {tag_id} is twice in the file"
-        elif epc in epcs:
+        elif epc and epc in epcs:
             why = f"EPC {epc} is twice in the file"
         else:
             ids.add(tag_id)
             epcs.add(epc)
-            rows.append((line, tag_id, secret, epc, vtype))
+            rows.append((line, tag_id, secret, epc, vtype, kind))
             continue
         raise CloudError(422, "bad_row", f"line {line}: {why}")
     if not rows:
@@ -79,20 +89,22 @@ def import_stickers(rules: RulesService, site: str, text: str, batch: str = "") 
     name = batch or f"import {now}"
 
     def fn(c: Tx) -> list[Change]:
-        ids, known = inventory.taken(c, [r[1] for r in rows], [r[3] for r in rows])
-        for line, tag_id, _s, epc, _t in rows:
+        ids, known = inventory.taken(c, [r[1] for r in rows], [r[3] for r in rows if r[3]])
+        for line, tag_id, _s, epc, _t, _k in rows:
             if tag_id in ids:
                 raise CloudError(422, "bad_row", f"line {line}: tag id {tag_id} was imported "
                                  "before")
             if epc in known:
                 raise CloudError(422, "bad_row", f"line {line}: EPC {epc} is a registered tag")
+        stickers = [r for r in rows if r[5] == "sticker"]
         society.insert_tags(c, [(epc, site, TagStatus.INACTIVE.value, None, vtype, now)
-                                for _l, _i, _s, epc, vtype in rows])
-        inventory.insert(c, [(tag_id, epc, site, vtype, h, name, now)
-                             for (_l, tag_id, _s, epc, vtype), h in zip(rows, hashes,
-                                                                        strict=True)])
+                                for _l, _i, _s, epc, vtype, _k in stickers])
+        inventory.insert(c, [(tag_id, epc or None, site, vtype, h, name, now, kind)
+                             for (_l, tag_id, _s, epc, vtype, kind), h in zip(rows, hashes,
+                                                                              strict=True)])
         return [Change(op="tag.upsert", tag=TagRule(epc=r[3], site=site,
-                                                    status=TagStatus.INACTIVE)) for r in rows]
+                                                    status=TagStatus.INACTIVE))
+                for r in stickers]
 
     delta = rules._change(site, fn)
     return {"site": site, "imported": len(rows), "batch": name,
@@ -126,9 +138,10 @@ def sticker(rules: RulesService, tag_id: str) -> dict[str, Any]:
         raise CloudError(404, "unknown_sticker", f"no sticker has tag id {tag_id}")
     tag = society.tag(c, row["epc"])
     return {"tag_id": row["tag_id"], "epc": row["epc"], "site": row["site"],
-            "vehicle_type": row["vehicle_type"], "batch": row["batch"],
+            "vehicle_type": row["vehicle_type"], "kind": row["kind"], "batch": row["batch"],
             "imported_at": row["imported_at"], "activated_at": row["activated_at"],
-            "lifecycle": lifecycle(tag, row) if tag is not None else "replaced"}
+            "lifecycle": lifecycle(tag, row) if tag is not None
+            else "inventory" if row["activated_at"] is None else "replaced"}
 
 
 def summary(rules: RulesService, site: str) -> dict[str, Any]:

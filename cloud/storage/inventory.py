@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from cloud.storage.dialect import upsert_sql
 from cloud.storage.tx import Row, Tx
 
-COLUMNS = ("tag_id", "epc", "site", "vehicle_type", "secret_hash", "batch", "imported_at")
+COLUMNS = ("tag_id", "epc", "site", "vehicle_type", "secret_hash", "batch", "imported_at",
+           "kind")
 
 
 def _in(values: Sequence[str]) -> str:
@@ -30,7 +31,7 @@ def taken(c: Tx, tag_ids: Sequence[str], epcs: Sequence[str]) -> tuple[set[str],
     return ids, known
 
 
-def insert(c: Tx, rows: Sequence[Sequence[str]]) -> None:
+def insert(c: Tx, rows: Sequence[Sequence[str | None]]) -> None:
     """Stickers, in ``COLUMNS`` order."""
     c.executemany(f"INSERT INTO tag_inventory({', '.join(COLUMNS)}) VALUES "
                   f"({', '.join('?' for _ in COLUMNS)})", rows)
@@ -82,3 +83,23 @@ def clear_failures(c: Tx, key: str) -> None:
 def mark_replaced(c: Tx, tag_id: str, by: str) -> None:
     """A sticker was replaced by the sticker *by*."""
     c.execute("UPDATE tag_inventory SET replaced_by = ? WHERE tag_id = ?", (by, tag_id))
+
+
+def bind(c: Tx, tag_id: str, epc: str, at: str) -> None:
+    """A FITkit sticker now stands for the FASTag *epc* (checked at *at*)."""
+    c.execute("UPDATE tag_inventory SET epc = ?, fastag_checked_at = ? WHERE tag_id = ?",
+              (epc, at, tag_id))
+
+
+def checked(c: Tx, tag_id: str, at: str) -> None:
+    """The daily job checked a FITkit sticker's FASTag at *at*."""
+    c.execute("UPDATE tag_inventory SET fastag_checked_at = ? WHERE tag_id = ?", (at, tag_id))
+
+
+def bound_fitkits(c: Tx) -> list[Row]:
+    """The FITkit stickers bound to a FASTag and not replaced, with their tag's VRN and
+    status, oldest check first."""
+    return c.execute("SELECT i.tag_id, i.epc, i.site, i.resident, i.fastag_checked_at, t.vrn, "
+                     "t.status FROM tag_inventory i JOIN tags t ON t.epc = i.epc "
+                     "WHERE i.kind = 'fitkit' AND i.replaced_by IS NULL "
+                     "ORDER BY i.fastag_checked_at, i.tag_id").fetchall()
