@@ -18,6 +18,7 @@ from cloud.api.fleet import fleet_router
 from cloud.api.inventory import inventory_router
 from cloud.api.me import me_router
 from cloud.api.parking import parking_router
+from cloud.api.partners import partners_router
 from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
 from cloud.api.society import society_router
@@ -30,6 +31,9 @@ from cloud.notify import Channels, Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.parking.payments import HttpProvider
 from cloud.parking.service import ParkingService
+from cloud.partners.client import HttpPartners
+from cloud.partners.forward import Forwarder, enqueue
+from cloud.partners.links import PartnerLinks
 from cloud.people.activation import Activation
 from cloud.people.fastag import FastagBindings
 from cloud.people.registry import HttpFastagRegistry, HttpVehicleRegistry
@@ -83,7 +87,10 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     metrics = CloudMetrics()
     jobs.metrics = metrics
     rules.on_change = metrics.rules_changes.inc
+    partners = HttpPartners()
+    jobs.forwarder = Forwarder(db, clock, partners)
     if link:
+        link.writer.in_tx.append(enqueue)  # a connected vehicle's pass: queued with the event
         link.on_stored.append(jobs.on_event)
         link.writer.on_acked = metrics.ack_latency.observe
         jobs.counters = link.counters
@@ -152,6 +159,9 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(residents_router(residents, staff))
     app.include_router(me_router(residents, activation, VehicleTags(rules)))
     app.include_router(inventory_router(rules))
+    partner_links = PartnerLinks(db, clock, partners)
+    activation.on_activated = partner_links.after_activation
+    app.include_router(partners_router(partner_links, staff, jobs, db))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected)
     app.include_router(metrics.router())

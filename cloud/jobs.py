@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from cloud.metrics import CloudMetrics
 from cloud.notify import Notifier
 from cloud.parking.changes import Subscriptions
+from cloud.partners.forward import Forwarder
 from cloud.people.fastag import FastagBindings
 from cloud.storage import Database
 from cloud.storage import jobs as jobs_store
@@ -36,6 +37,7 @@ class Jobs:
         self.every_s = every_s
         self.notifier = notifier
         self.fastag: FastagBindings | None = None  # the daily FITkit re-check, when set
+        self.forwarder: Forwarder | None = None  # events to partner apps, when set
         self.runs = 0
         self.last_ms = 0.0
         self.counters = Counters()  # the MQTT side's, when there is one (see create_app)
@@ -53,6 +55,10 @@ class Jobs:
         if self.notifier is not None:
             self._scheduler.add_job(self._deliver, "interval",
                                     seconds=min(5.0, self.every_s), id="deliver",
+                                    max_instances=1, coalesce=True)
+        if self.forwarder is not None:
+            self._scheduler.add_job(self.run_forward, "interval",
+                                    seconds=min(2.0, self.every_s), id="forward",
                                     max_instances=1, coalesce=True)
         if self.fastag is not None:
             self._scheduler.add_job(self._scheduled_fastag, "interval",
@@ -90,6 +96,19 @@ class Jobs:
             except Exception:
                 log.exception("FITkit re-check failed")
                 return {}
+
+    def run_forward(self, due_only: bool = True) -> dict[str, int]:
+        """Forward pending events to partner apps (one process at a time); with *due_only*
+        False, also those waiting out a back-off (``POST /api/v1/jobs/partner-forward``)."""
+        if self.forwarder is None:
+            return {}
+        with self._timed("forward"):
+            try:
+                got = self.forwarder.deliver_once() if due_only else self.forwarder.deliver()
+            except Exception:
+                log.exception("forwarding to partner apps failed")
+                return {}
+        return got | {"pending": self.forwarder.pending()}
 
     def _due(self, db: Database, name: str, period_s: float) -> bool:
         """Whether *name* last ran (in any process) at least *period_s* ago; if so, claim it.

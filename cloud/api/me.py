@@ -37,7 +37,8 @@ class ActivateIn(_In):
     secret: str = Field(max_length=64, description="under the sticker's scratch panel")
 
 
-def _me(request: Request) -> str:
+def me_of(request: Request) -> str:
+    """The resident a request's key acts for (``forbidden`` for any other key)."""
     resident = resident_of(request)
     if resident is None:
         raise CloudError(403, "forbidden", "only a resident's key acts for itself")
@@ -52,39 +53,39 @@ def me_router(residents: Residents, activation: Activation, tags: VehicleTags) -
     def whoami(request: Request) -> dict[str, Any]:
         """The resident, with flats and vehicles, and ``flat_vehicles``: the vehicles of their
         flats with tags and locks (who locked and when)."""
-        me = _me(request)
+        me = me_of(request)
         return residents.get(me) | {"flat_vehicles": tags.overview(me)}
 
     @r.post("/vehicles", status_code=201)
     def add_vehicle(body: MyVehicleIn, request: Request) -> dict[str, Any]:
         """Add a vehicle by its VRN (looked up at the vehicle registry)."""
-        return activation.add_vehicle(_me(request), body.vrn, body.site)
+        return activation.add_vehicle(me_of(request), body.vrn, body.site)
 
     @r.post("/tags/activate")
     def activate(body: ActivateIn, request: Request) -> dict[str, Any]:
         """Activate a sticker for one's vehicle; ``next`` says what the app shows next."""
-        return activation.activate(_me(request), body.vrn, body.tag_id, body.secret)
+        return activation.activate(me_of(request), body.vrn, body.tag_id, body.secret)
 
     @r.post("/tags/replace")
     def replace(body: ActivateIn, request: Request) -> dict[str, Any]:
         """A new sticker takes the place of the vehicle's lost (or still active) tag: the old
         one is blocked and marked replaced in the same change."""
-        return activation.activate(_me(request), body.vrn, body.tag_id, body.secret,
+        return activation.activate(me_of(request), body.vrn, body.tag_id, body.secret,
                                    replace=True)
 
     @r.post("/vehicles/{vrn}/lock")
     def lock(vrn: str, request: Request, body: LockIn | None = None) -> dict[str, Any]:
         """Lock the vehicle's tag: the gate refuses its exit at once; entry stays allowed."""
-        return tags.lock(_me(request), vrn, body.until if body else None)
+        return tags.lock(me_of(request), vrn, body.until if body else None)
 
     @r.post("/vehicles/{vrn}/unlock")
     def unlock(vrn: str, request: Request) -> dict[str, Any]:
         """Unlock the vehicle's tag at once."""
-        return tags.unlock(_me(request), vrn)
+        return tags.unlock(me_of(request), vrn)
 
     @r.post("/vehicles/{vrn}/lost")
     def lost(vrn: str, request: Request) -> dict[str, Any]:
         """Report the vehicle's tag lost or stolen: blocked at every gate at once."""
-        return tags.report_lost(_me(request), vrn)
+        return tags.report_lost(me_of(request), vrn)
 
     return r

@@ -44,6 +44,9 @@ class EventWriter:
         self.counters = counters
         self.batch_max = batch_max
         self.on_stored: list[Callable[[Event], None]] = []  # once per newly stored event
+        # Run inside the storing transaction with the events newly stored (an outbox that must
+        # hold each stored event once); one that fails fails the batch, which is not acked.
+        self.in_tx: list[Callable[[Tx, list[Event], str], object]] = []
         # Seconds from an event's arrival to its ack, for the metrics (none: not measured).
         self.on_acked: Callable[[float], None] | None = None
         self._q: queue.Queue[tuple[Event, float] | None] = queue.Queue()
@@ -97,7 +100,12 @@ class EventWriter:
         unique = list({(e.site, e.edge, e.id): e for e in batch}.values())
         try:
             with self.db.write() as c:
-                stored = insert_events(c, unique, self.clock.now().isoformat())
+                received = self.clock.now().isoformat()
+                stored = insert_events(c, unique, received)
+                if self.in_tx and stored:
+                    fresh = [e for e in unique if (e.site, e.edge, e.id) in stored]
+                    for step in self.in_tx:
+                        step(c, fresh, received)
         except Exception:
             self.counters.inc("store_errors")
             log.exception("could not store %d events; the boxes will send them again",

@@ -61,6 +61,9 @@ class Activation:
         self.clock = rules.clock
         self.registry = registry
         self.fastags = fastags
+        # After an activation: the society's partner app connects or offers (its answer is
+        # the activation's ``partner``); None where no partner apps are wired.
+        self.on_activated: Callable[[str, str, str], dict[str, Any] | None] | None = None
         self.on_failure = on_failure  # counts each refused activation by reason (metrics)
 
     # Shared checks ----------------------------------------------------------------------------
@@ -210,9 +213,15 @@ class Activation:
         with self.db.read() as c:
             bound = inventory.by_tag_id(c, tag_id)
         assert bound is not None
-        return {"tag_id": tag_id, "epc": bound["epc"], "vrn": car.vrn, "site": site,
-                "kind": sticker["kind"], "status": "active", "rules_version": delta.to_version,
-                "next": NEXT}
+        out = {"tag_id": tag_id, "epc": bound["epc"], "vrn": car.vrn, "site": site,
+               "kind": sticker["kind"], "status": "active", "rules_version": delta.to_version,
+               "next": NEXT}
+        partner = self.on_activated(resident, site, car.vrn) if self.on_activated else None
+        if partner is not None:
+            out["partner"] = partner
+            if partner["state"] == "offered":
+                out["next"] = [*NEXT, "partner_offer"]
+        return out
 
     # FITkit -----------------------------------------------------------------------------------
     def _fastag(self, vrn: str) -> Fastag | ProviderUnavailable | None:

@@ -10,7 +10,9 @@ Roles (seed 002): ``view_parkings`` (read; every role may read), ``edit_parkings
 (parkings, spaces, tariffs, subscriptions, debts, presence), ``manage_devices`` (gates,
 barriers, opening them); ``admin`` has every role and manages sites, vehicles, tags,
 accounts and staff. A ``resident`` key acts only for its own subscriptions (its ``owner``
-name); an edge box's key only reads the rules of its own sites.
+name); an edge box's key only reads the rules of its own sites; a partner's key only reads the
+partner API (``/api/v1/partner/…``) of the societies integrated with that partner (and, if the key
+names some, only of those).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.storage import Database
+from cloud.storage import partners as partners_store
 from cloud.storage import staff as store
 from shared.clock import Clock
 
@@ -41,6 +44,7 @@ PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
 # site's own edge boxes and staff who manage devices may read them.
 RULES = re.compile(r"^/api/v1/sites/(?P<site>[^/]+)/rules$")
 SEQUENCES = re.compile(r"^/api/v1/edges/(?P<edge>[^/]+)/sequences$")
+PARTNER_API = re.compile(r"^/api/v1/partner/sites(/(?P<site>[^/]+)/(vehicles|tags|events))?$")
 # First match wins: (methods, path pattern, role a write needs)
 WRITE_ROLES = [
     (re.compile(r"^/api/v1/(sites/[^/]+/gates|parkings/[^/]+/cameras|cameras)"),
@@ -69,11 +73,14 @@ class Principal:
     roles: tuple[str, ...]
     resident: str | None = None  # the owner name a resident key acts for
     edge_sites: tuple[str, ...] | None = None  # an edge box's key: the sites it serves
+    partner: str | None = None  # a partner app's key
+    partner_sites: tuple[str, ...] = ()  # the societies it may read now
 
     def has(self, role: str) -> bool:
         """Whether the caller holds *role*: admin holds them all, and every staff role may
         view."""
-        if self.resident is not None or self.edge_sites is not None or not self.roles:
+        if self.resident is not None or self.edge_sites is not None or self.partner \
+                or not self.roles:
             return False
         return role in self.roles or "admin" in self.roles or role == "view_parkings"
 
@@ -97,17 +104,21 @@ class Staff:
         self.clock = clock
 
     def add(self, name: str, roles: list[str], resident: str | None = None,
-            key: str | None = None, edge_sites: list[str] | None = None) -> dict[str, Any]:
-        """A staff member (or a resident with *resident* set, or an edge box with the sites it
-        serves) and a new API key, shown once."""
+            key: str | None = None, edge_sites: list[str] | None = None,
+            partner: str | None = None, partner_sites: list[str] | None = None
+            ) -> dict[str, Any]:
+        """A staff member (or a resident with *resident* set, an edge box with the sites it
+        serves, or a partner app) and a new API key, shown once."""
         bad = [r for r in roles if r not in ROLES]
-        if bad or (not roles and resident is None and not edge_sites):
+        if bad or (not roles and resident is None and not edge_sites and not partner):
             raise CloudError(422, "bad_roles", f"roles are {', '.join(ROLES)}")
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
             sid = store.insert_member(c, name, json.dumps(roles), resident,
-                                      json.dumps(edge_sites) if edge_sites else None, now)
+                                      json.dumps(edge_sites) if edge_sites else None, now,
+                                      partner, json.dumps(partner_sites)
+                                      if partner_sites else None)
             store.insert_key(c, digest(key), sid, now)
         return {"id": sid, "name": name, "roles": roles, "resident": resident,
                 "key": key}
@@ -116,6 +127,12 @@ class Staff:
         """An edge box's key (shown once): it reads the rules of *sites* and nothing else."""
         got = self.add(f"edge:{edge}", [], edge_sites=sites)
         return {"id": got["id"], "edge": edge, "sites": sites, "key": got["key"]}
+
+    def add_partner(self, partner: str, sites: list[str] | None) -> dict[str, Any]:
+        """A partner app's key (shown once): it reads the partner API of the societies
+        integrated with *partner* (only *sites* of them, when given)."""
+        got = self.add(f"partner:{partner}", [], partner=partner, partner_sites=sites)
+        return {"id": got["id"], "partner": partner, "sites": sites, "key": got["key"]}
 
     def ensure(self, name: str, key: str) -> None:
         """An admin with exactly this key (bootstrap from the environment), once."""
@@ -142,11 +159,18 @@ class Staff:
         """The caller of a key, or None for a missing, unknown or revoked key."""
         if not key:
             return None
-        r = store.member_of_key(self.db.conn, digest(key))
+        c = self.db.conn
+        r = store.member_of_key(c, digest(key))
         if r is None:
             return None
+        scope: tuple[str, ...] = ()
+        if r["partner"]:
+            only = set(json.loads(r["partner_sites"])) if r["partner_sites"] else None
+            scope = tuple(s for s in partners_store.sites_of_partner(c, r["partner"])
+                          if only is None or s in only)
         return Principal(r["id"], r["name"], tuple(json.loads(r["roles"])), r["resident"],
-                         tuple(json.loads(r["edge_sites"])) if r["edge_sites"] else None)
+                         tuple(json.loads(r["edge_sites"])) if r["edge_sites"] else None,
+                         r["partner"], scope)
 
     def audit(self, who: Principal | None, method: str, path: str, status: int,
               note: str = "") -> None:
@@ -181,6 +205,10 @@ def allowed(who: Principal, role: str, method: str, path: str) -> bool:
     box reads their rules), or as a resident acting for itself (handlers check ownership)."""
     if who.has(role):
         return True
+    if who.partner is not None:  # a partner: its societies' partner API, reads only
+        api = PARTNER_API.match(path)
+        return method == "GET" and api is not None and \
+            (api["site"] is None or api["site"] in who.partner_sites)
     if who.edge_sites is not None:  # a box: its sites' rules, and its own event numbers
         if method != "GET":
             return False

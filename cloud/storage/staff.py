@@ -7,11 +7,13 @@ from cloud.storage.tx import Row, Tx
 
 
 def insert_member(c: Tx, name: str, roles_json: str, resident: str | None,
-                  edge_sites_json: str | None, at: str) -> int:
-    """A staff member, resident or box; its id."""
-    return int(c.execute("INSERT INTO staff(name, roles, resident, edge_sites, created_at) "
-                         "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                         (name, roles_json, resident, edge_sites_json, at)).scalar())
+                  edge_sites_json: str | None, at: str, partner: str | None = None,
+                  partner_sites_json: str | None = None) -> int:
+    """A staff member, resident, box or partner; its id."""
+    return int(c.execute("INSERT INTO staff(name, roles, resident, edge_sites, created_at, "
+                         "partner, partner_sites) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                         (name, roles_json, resident, edge_sites_json, at, partner,
+                          partner_sites_json)).scalar())
 
 
 def insert_key(c: Tx, key_digest: str, staff_id: int, at: str) -> None:

@@ -1,0 +1,137 @@
+"""Routes of the partner apps: staff integrate a society and see its residents' links; a
+resident opts in or out; staff issue partner keys; and the partner API, which a partner's key
+reads for the societies that partner serves: their vehicles, tags (never secrets) and entries
+and exits, nothing else (docs/partners.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.api.me import me_of
+from cloud.errors import ERROR_RESPONSES, CloudError
+from cloud.jobs import Jobs
+from cloud.partners.client import PARTNERS
+from cloud.partners.links import PartnerLinks
+from cloud.society.inventory import lifecycle
+from cloud.staff import Staff
+from cloud.storage import Database, inventory, society
+from cloud.storage import events as events_store
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SitePartnerIn(_In):
+    partner: str = Field(max_length=20, description=", ".join(PARTNERS))
+    mode: str | None = Field(None, max_length=10, description="opt_in or opt_out (default: "
+                             "the partner's own: opt_out for mygate, else opt_in)")
+    endpoint: str = Field(max_length=300, description="the partner's base URL for this society")
+    credential: str = Field(min_length=1, max_length=500, description="the bearer token the "
+                            "partner gave; stored, never returned")
+
+
+class PartnerOptIn(_In):
+    opted_in: bool
+
+
+class PartnerKeyIn(_In):
+    partner: str = Field(max_length=20, description=", ".join(PARTNERS))
+    sites: list[str] | None = Field(None, max_length=10_000, description="only these of its "
+                                    "societies (default: every society it serves)")
+
+
+def _tag(c: Any, row: Any) -> dict[str, Any]:
+    sticker = inventory.by_epc(c, row["epc"])
+    return {"epc": row["epc"], "status": row["status"], "vrn": row["vrn"],
+            "tag_id": sticker["tag_id"] if sticker else None,
+            "lifecycle": lifecycle(row, sticker), "locked": bool(row["locked"])}
+
+
+def partners_router(links: PartnerLinks, staff: Staff, jobs: Jobs, db: Database) -> APIRouter:
+    """The partner routes."""
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+    @r.put("/sites/{site}/partner")
+    def put_partner(site: str, body: SitePartnerIn) -> dict[str, Any]:
+        """Integrate a society with a partner app (admin)."""
+        return links.configure(site, body.partner, body.mode, body.endpoint, body.credential)
+
+    @r.get("/sites/{site}/partner")
+    def get_partner(site: str) -> dict[str, Any]:
+        """The society's partner (never its credential), every resident vehicle's link to it
+        with its state, and the forwarding outbox's counts."""
+        return links.site_view(site)
+
+    @r.delete("/sites/{site}/partner")
+    def delete_partner(site: str) -> dict[str, Any]:
+        """End the society's integration."""
+        return links.remove(site)
+
+    @r.post("/partner-keys", status_code=201)
+    def partner_key(body: PartnerKeyIn) -> dict[str, Any]:
+        """A partner's API key (shown only in this answer), scoped to the societies it
+        serves."""
+        if body.partner not in PARTNERS:
+            raise CloudError(422, "unknown_partner", f"partners are {', '.join(PARTNERS)}")
+        return staff.add_partner(body.partner, body.sites)
+
+    @r.post("/jobs/partner-forward")
+    def forward_now() -> dict[str, Any]:
+        """Forward every pending event to its partner now (the job also runs on a schedule)."""
+        return jobs.run_forward(due_only=False)
+
+    @r.put("/me/vehicles/{vrn}/partner")
+    def opt(vrn: str, body: PartnerOptIn, request: Request) -> dict[str, Any]:
+        """Opt in (connect, or try again) or out of the society's partner app for a vehicle:
+        after an opt-out nothing more is sent, queued events included."""
+        return links.set_opt(me_of(request), vrn, body.opted_in)
+
+    @r.get("/me/partners")
+    def my_partners(request: Request) -> dict[str, Any]:
+        """The resident's vehicles' links to their societies' partner apps."""
+        return {"partners": links.mine(me_of(request))}
+
+    # The partner API (a partner's key) ---------------------------------------------------------
+    @r.get("/partner/sites")
+    def partner_sites(request: Request) -> dict[str, Any]:
+        """The societies this key may read."""
+        who = request.state.principal
+        return {"partner": who.partner, "sites": list(who.partner_sites)}
+
+    @r.get("/partner/sites/{site}/vehicles")
+    def partner_vehicles(site: str, limit: int = Query(1000, ge=1, le=10_000),
+                         offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """The society's vehicles, each with its tags."""
+        c = db.conn
+        rows = society.site_vehicles(c, site)[offset:offset + limit]
+        return {"site": site, "vehicles": [
+            {"vrn": v["vrn"], "type": v["type"], "make": v["make"], "model": v["model"],
+             "flat": v["flat"], "tags": [_tag(c, t) for t in
+                                         society.site_tags_of_vehicle(c, site, v["vrn"])]}
+            for v in rows]}
+
+    @r.get("/partner/sites/{site}/tags")
+    def partner_tags(site: str, limit: int = Query(1000, ge=1, le=10_000),
+                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """The society's tags (never a sticker's secret)."""
+        c = db.conn
+        return {"site": site, "tags": [_tag(c, t) for t in
+                                       society.site_tags(c, site)[offset:offset + limit]]}
+
+    @r.get("/partner/sites/{site}/events")
+    def partner_events(site: str, since: datetime | None = None,
+                       limit: int = Query(500, ge=1, le=5000),
+                       offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """The society's entries and exits (passes through its gates), oldest first."""
+        rows = events_store.query(db.conn, site, None, "pass", since, None, limit, offset)
+        return {"site": site, "events": [
+            {"id": f"{e['site']}:{e['edge']}:{e['id']}", "gate": e["gate"],
+             "vrn": e["data"].get("vrn"), "direction": e["data"].get("direction"),
+             "at": e["at"]} for e in rows]}
+
+    return r

@@ -1,0 +1,131 @@
+"""Storage of the partner integrations: each society's partner, the links of residents'
+vehicles to it, and the forwarding outbox (one row per event, unique by the event)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cloud.storage.dialect import insert_many_ignore, upsert_sql
+from cloud.storage.tx import Row, Tx
+
+LINK_COLUMNS = ("site", "vrn", "resident", "partner", "state", "reason", "opted_in",
+                "partner_user", "updated_at")
+OUTBOX_COLUMNS = ("event_id", "edge", "site", "vrn", "partner", "at", "payload", "created_at")
+OUTBOX_TYPES = ("text",) * len(OUTBOX_COLUMNS)
+
+
+# Societies' partners -------------------------------------------------------------------------
+
+def site_partner(c: Tx, site: str) -> Row | None:
+    """A society's partner (with its credential: for the cloud's own calls only)."""
+    return c.execute("SELECT * FROM site_partners WHERE site = ?", (site,)).fetchone()
+
+
+def set_site_partner(c: Tx, site: str, partner: str, mode: str, endpoint: str,
+                     credential: str, at: str) -> None:
+    """Integrate a society with a partner (or change how)."""
+    c.execute(upsert_sql("site_partners", ("site", "partner", "mode", "endpoint", "credential",
+                                           "updated_at"), ("site",)),
+              (site, partner, mode, endpoint, credential, at))
+
+
+def delete_site_partner(c: Tx, site: str) -> bool:
+    """End a society's integration; False if it had none."""
+    return c.execute("DELETE FROM site_partners WHERE site = ?", (site,)).rowcount > 0
+
+
+def sites_of_partner(c: Tx, partner: str) -> list[str]:
+    """The societies integrated with *partner*."""
+    return [r[0] for r in c.execute("SELECT site FROM site_partners WHERE partner = ? "
+                                    "ORDER BY site", (partner,))]
+
+
+# Links of vehicles ---------------------------------------------------------------------------
+
+def link(c: Tx, site: str, vrn: str) -> Row | None:
+    """A vehicle's link to its society's partner."""
+    return c.execute("SELECT * FROM partner_links WHERE site = ? AND vrn = ?",
+                     (site, vrn)).fetchone()
+
+
+def set_link(c: Tx, row: Sequence[Any]) -> None:
+    """Write a vehicle's link (``LINK_COLUMNS`` order)."""
+    c.execute(upsert_sql("partner_links", LINK_COLUMNS, ("site", "vrn")), tuple(row))
+
+
+def site_links(c: Tx, site: str) -> list[Row]:
+    """Every link of a society, with the resident's name and phone."""
+    return c.execute("SELECT l.*, r.name, r.phone FROM partner_links l LEFT JOIN residents r "
+                     "ON r.id = l.resident WHERE l.site = ? ORDER BY l.vrn", (site,)).fetchall()
+
+
+def connected(c: Tx, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Of the (site, VRN) pairs, those connected to their society's partner: the partner."""
+    out: dict[tuple[str, str], str] = {}
+    for i in range(0, len(pairs), 200):
+        part = pairs[i:i + 200]
+        where = " OR ".join("(site = ? AND vrn = ?)" for _ in part)
+        for r in c.execute(f"SELECT site, vrn, partner FROM partner_links WHERE state = "
+                           f"'connected' AND ({where})", [v for p in part for v in p]):
+            out[(r[0], r[1])] = r[2]
+    return out
+
+
+# The forwarding outbox -----------------------------------------------------------------------
+
+def enqueue(c: Tx, rows: Sequence[Sequence[Any]]) -> int:
+    """Queue events for their partners (``OUTBOX_COLUMNS`` order); an event queued before is
+    skipped. How many were queued."""
+    return len(insert_many_ignore(c, "partner_outbox", OUTBOX_COLUMNS, OUTBOX_TYPES, rows,
+                                  ("id",)))
+
+
+def pending(c: Tx, limit: int) -> list[Row]:
+    """Events waiting for their partner, by vehicle, each vehicle's oldest first, with the
+    society's partner endpoint and credential."""
+    return c.execute(
+        "SELECT o.*, p.endpoint, p.credential FROM partner_outbox o JOIN site_partners p "
+        "ON p.site = o.site AND p.partner = o.partner WHERE o.sent_at IS NULL AND "
+        "o.cancelled_at IS NULL ORDER BY o.site, o.vrn, o.at, o.id LIMIT ?",
+        (limit,)).fetchall()
+
+
+def still_sendable(c: Tx, outbox_id: int) -> bool:
+    """Whether a queued event is still to be sent: not sent, not cancelled, and its vehicle
+    still connected (an opt-out since it was read stops it)."""
+    return c.execute(
+        "SELECT 1 FROM partner_outbox o JOIN partner_links l ON l.site = o.site AND "
+        "l.vrn = o.vrn WHERE o.id = ? AND o.sent_at IS NULL AND o.cancelled_at IS NULL AND "
+        "l.state = 'connected'", (outbox_id,)).fetchone() is not None
+
+
+def mark_sent(c: Tx, outbox_id: int, at: str) -> None:
+    """The partner took the event."""
+    c.execute("UPDATE partner_outbox SET sent_at = ?, attempts = attempts + 1, last_error = "
+              "NULL WHERE id = ?", (at, outbox_id))
+
+
+def mark_failed(c: Tx, outbox_id: int, error: str, next_at: str) -> None:
+    """The partner did not take the event: try again at *next_at*."""
+    c.execute("UPDATE partner_outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
+              "WHERE id = ?", (error, next_at, outbox_id))
+
+
+def cancel_vehicle(c: Tx, site: str, vrn: str, at: str) -> int:
+    """Cancel every queued event of a vehicle (its resident opted out); how many."""
+    return c.execute("UPDATE partner_outbox SET cancelled_at = ? WHERE site = ? AND vrn = ? "
+                     "AND sent_at IS NULL AND cancelled_at IS NULL", (at, site, vrn)).rowcount
+
+
+def outbox_counts(c: Tx, site: str | None = None) -> dict[str, int]:
+    """Queued, sent and cancelled events (of one society, or all)."""
+    where, args = (" WHERE site = ?", (site,)) if site else ("", ())
+    row = c.execute("SELECT sum(CASE WHEN sent_at IS NULL AND cancelled_at IS NULL THEN 1 "
+                    "ELSE 0 END), sum(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), "
+                    "sum(CASE WHEN cancelled_at IS NOT NULL THEN 1 ELSE 0 END) FROM "
+                    f"partner_outbox{where}", args).fetchone()
+    if row is None:
+        return {"pending": 0, "sent": 0, "cancelled": 0}
+    return {"pending": int(row[0] or 0), "sent": int(row[1] or 0),
+            "cancelled": int(row[2] or 0)}
