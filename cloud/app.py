@@ -163,6 +163,6 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     activation.on_activated = partner_links.after_activation
     app.include_router(partners_router(partner_links, staff, jobs, db))
     app.include_router(events_router(db, rules, link, settings, rejected))
-    metrics.watch(link, notifier, rejected)
+    metrics.watch(link, notifier, rejected, jobs.forwarder)
     app.include_router(metrics.router())
     return app

@@ -28,6 +28,7 @@ from shared.metrics import Counted, counter_families
 if TYPE_CHECKING:
     from cloud.ingest.mqtt import CloudMqtt
     from cloud.notify import Notifier
+    from cloud.partners.forward import Forwarder
 
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -61,9 +62,9 @@ class CloudMetrics:
             ["job"], buckets=JOB_BUCKETS, registry=self.registry)
 
     def watch(self, link: CloudMqtt | None, notifier: Notifier,
-              rejected: dict[str, int]) -> None:
+              rejected: dict[str, int], forwarder: Forwarder | None = None) -> None:
         """Read the process's counters and queues at every scrape."""
-        self.registry.register(_CloudCollector(link, notifier, rejected))
+        self.registry.register(_CloudCollector(link, notifier, rejected, forwarder))
 
     def router(self) -> APIRouter:
         """``GET /metrics``."""
@@ -79,8 +80,9 @@ class CloudMetrics:
 
 class _CloudCollector(Collector):
     def __init__(self, link: CloudMqtt | None, notifier: Notifier,
-                 rejected: dict[str, int]) -> None:
+                 rejected: dict[str, int], forwarder: Forwarder | None) -> None:
         self.link, self.notifier, self.rejected = link, notifier, rejected
+        self.forwarder = forwarder
 
     def collect(self) -> Iterator[Metric]:
         counters = self.link.counters.snapshot() if self.link else {}
@@ -109,3 +111,15 @@ class _CloudCollector(Collector):
                                    "Notification deliveries waiting to go out")
         outbox.add_metric([], self.notifier.pending())
         yield outbox
+        if self.forwarder is not None:
+            pending = GaugeMetricFamily("gatepost_cloud_partner_events_pending",
+                                        "Entries and exits waiting for a partner app")
+            pending.add_metric([], self.forwarder.pending())
+            yield pending
+            sent = CounterMetricFamily("gatepost_cloud_partner_forwarded",
+                                       "Events offered to partner apps by this process, by "
+                                       "outcome (sent, failed: tried again later)",
+                                       labels=["outcome"])
+            sent.add_metric(["sent"], self.forwarder.sent)
+            sent.add_metric(["failed"], self.forwarder.failed)
+            yield sent
