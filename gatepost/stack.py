@@ -21,6 +21,7 @@ from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.broker import Broker, free_port, stop_process
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
+from hardware_sim.partner import PartnerSim
 from hardware_sim.payments import PaymentSim
 from hardware_sim.registry import FastagRegistrySim, VehicleRegistrySim
 from hardware_sim.world import SimWorld
@@ -104,6 +105,7 @@ class Stack:
         self.payments = PaymentSim(secrets.token_urlsafe(24))
         self.registry = VehicleRegistrySim()  # residents' vehicles are looked up here
         self.fastags = FastagRegistrySim()  # and their FASTags, for FITkit stickers
+        self.partner = PartnerSim()  # the partner visitor apps societies integrate with
         self.cloud = httpx.Client(base_url=f"http://127.0.0.1:{self.cloud_port}", timeout=30,
                                   headers={"Authorization": f"Bearer {self.admin_key}"})
         self.edge = httpx.Client(base_url=f"http://127.0.0.1:{self.edge_port}", timeout=30)
@@ -122,6 +124,7 @@ class Stack:
         self.payments.start()
         self.registry.start()
         self.fastags.start()
+        self.partner.start()
         self.start_cloud()
         if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
             r = self.cloud.post("/api/v1/edges", json={
@@ -253,6 +256,7 @@ class Stack:
         self.payments.stop()
         self.registry.stop()
         self.fastags.stop()
+        self.partner.stop()
         self.cloud.close()
         self.edge.close()
 

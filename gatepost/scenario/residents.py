@@ -1,10 +1,10 @@
 """Residents in scenarios: the ``cloud:`` set-up's ``residents`` (each with an app key) and
 ``stickers``, the vehicle registry's vehicles (``registry:`` at the top) and knobs (a
-``registry: {mode, delay_s}`` step), and the ``resident`` step, the resident's app:
+``registry: {mode, delay_s, which?}`` step), and the ``resident`` step, the resident's app:
 ``resident: {who: REF, add: {vrn, site?}}``, ``activate`` or ``replace_tag: {vrn, tag_id,
-secret}``, ``lock: {vrn, until?}``, ``unlock: {vrn}`` or ``lost: {vrn}``. A resident step
-that changes rules waits, as a cloud step does, until the edge holds the new version, and
-fails if that takes over 1 s.
+secret}``, ``lock: {vrn, until?}``, ``unlock: {vrn}``, ``lost: {vrn}``, ``opt_in: {vrn}`` or
+``opt_out: {vrn}`` (the society's partner app). A resident step that changes rules waits, as a
+cloud step does, until the edge holds the new version, and fails if that takes over 1 s.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from gatepost.scenario.runner import ScenarioRun
     from gatepost.scenario.schema import ResidentStep
 
-STICKER_HEADER = "tag_id,secret,epc,vehicle_type\n"
+STICKER_HEADER = "tag_id,secret,epc,vehicle_type,kind\n"
 
 
 def setup_residents(run: ScenarioRun, send: Callable[..., dict[str, Any]]) -> None:
@@ -27,6 +27,8 @@ def setup_residents(run: ScenarioRun, send: Callable[..., dict[str, Any]]) -> No
     sc, setup = run.sc, run.sc.cloud
     for v in sc.registry.vehicles:
         run.stack.registry.add(v.vrn, v.type, v.make, v.model)
+    for f in sc.registry.fastags:
+        run.stack.fastags.issue(f.vrn, f.epc, f.status)
     for r in setup.residents:
         got = send("POST", "/api/v1/residents", json={
             "phone": r.phone, "name": r.name, "flats": [f.model_dump() for f in r.flats]})
@@ -36,7 +38,7 @@ def setup_residents(run: ScenarioRun, send: Callable[..., dict[str, Any]]) -> No
     by_site: dict[str, list[str]] = {}
     for s in setup.stickers:
         by_site.setdefault(s.site or run.sites[0], []).append(
-            f"{s.tag_id},{s.secret},{s.epc},{s.vehicle_type}")
+            f"{s.tag_id},{s.secret},{s.epc},{s.vehicle_type},{s.kind}")
     for site, rows in by_site.items():
         send("POST", f"/api/v1/sites/{site}/tags/import",
              content=STICKER_HEADER + "\n".join(rows) + "\n",
@@ -54,6 +56,10 @@ def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
         what, r = "activate", app.post("/api/v1/me/tags/activate", json=step.activate)
     elif step.replace_tag is not None:
         what, r = "replace_tag", app.post("/api/v1/me/tags/replace", json=step.replace_tag)
+    elif step.opt_in is not None or step.opt_out is not None:
+        what = "opt_in" if step.opt_in is not None else "opt_out"
+        p = step.opt_in or step.opt_out or {}
+        r = app.put(f"/api/v1/me/vehicles/{p['vrn']}/partner", json={"opted_in": what == "opt_in"})
     else:
         what, p = next((k, v) for k in ("lock", "unlock", "lost")
                        if (v := getattr(step, k)) is not None)
@@ -66,12 +72,19 @@ def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
         detail = body.get("detail")
         got["reason"] = detail.get("reason") if isinstance(detail, dict) else None
         return got
-    got.update({k: body[k] for k in ("vrn", "site", "next", "rules_version") if k in body})
+    got.update({k: body[k] for k in ("vrn", "site", "epc", "next", "rules_version")
+                if k in body})
+    if isinstance(body.get("partner"), dict):  # an activation at a society with a partner
+        got["partner"] = body["partner"]["state"]
+    elif what in ("opt_in", "opt_out"):
+        got["partner"] = body.get("state")
     return got
 
 
-def registry_step(run: ScenarioRun, mode: str, delay_s: float) -> dict[str, Any]:
-    """Turn the vehicle registry's knob."""
-    run.stack.registry.mode = mode  # type: ignore[assignment]
-    run.stack.registry.delay_s = delay_s
-    return {"action": "registry", "mode": mode}
+def registry_step(run: ScenarioRun, mode: str, delay_s: float,
+                  which: str = "vehicles") -> dict[str, Any]:
+    """Turn a registry's knob (the vehicle registry's, or the FASTag registry's)."""
+    sim = run.stack.registry if which == "vehicles" else run.stack.fastags
+    sim.mode = mode  # type: ignore[assignment]
+    sim.delay_s = delay_s
+    return {"action": "registry", "which": which, "mode": mode}

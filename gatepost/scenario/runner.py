@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
+from gatepost.scenario.partners import expect_partner, partner_step
 from gatepost.scenario.residents import registry_step, resident_step
 from gatepost.scenario.schedules import SCHEDULE_ACTIONS, schedule_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
@@ -157,7 +158,12 @@ class ScenarioRun:
             errors = got.pop("errors", []) + self._synced(got)
             return {**got, "errors": errors + _check(step.expect, got)}
         if step.registry:
-            return registry_step(self, step.registry.mode, step.registry.delay_s)
+            return registry_step(self, step.registry.mode, step.registry.delay_s,
+                                 step.registry.which)
+        if step.partner:
+            return partner_step(self, step.partner.mode, step.partner.delay_s)
+        if step.expect_partner:
+            return expect_partner(self, step.expect_partner)
         if step.remote_open:
             from gatepost.scenario.remote import remote_open
 

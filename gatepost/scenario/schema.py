@@ -102,9 +102,27 @@ class ResidentDef(_M):
 class StickerDef(_M):
     tag_id: str
     secret: str
-    epc: str
+    epc: str = Field("", description="empty for a FITkit")
     vehicle_type: Literal["2W", "4W"] = "4W"
+    kind: Literal["sticker", "fitkit"] = "sticker"
     site: str | None = None
+
+
+class PartnerDef(_M):
+    partner: Literal["mygate", "nobrokerhood", "zipgrid", "apnacomplex"]
+    mode: Literal["opt_in", "opt_out"] | None = None
+    site: str | None = None
+
+
+class PartnerUser(_M):
+    phone: str = Field(description="E.164, as the cloud keeps it")
+    outcome: Literal["connected", "app_not_installed", "different_phone",
+                     "not_mapped_to_society"] = "connected"
+    partner: str | None = None
+
+
+class PartnerSimDef(_M):
+    users: list[PartnerUser] = []
 
 
 class RegistryVehicle(_M):
@@ -114,11 +132,19 @@ class RegistryVehicle(_M):
     model: str = ""
 
 
+class RegistryFastag(_M):
+    vrn: str
+    epc: str
+    status: Literal["active", "blacklisted", "closed"] = "active"
+
+
 class RegistryDef(_M):
     vehicles: list[RegistryVehicle] = []
+    fastags: list[RegistryFastag] = []
 
 
-RESIDENT_ACTIONS = ("add", "activate", "replace_tag", "lock", "unlock", "lost")
+RESIDENT_ACTIONS = ("add", "activate", "replace_tag", "lock", "unlock", "lost", "opt_in",
+                    "opt_out")
 
 
 class ResidentStep(_M):
@@ -129,6 +155,8 @@ class ResidentStep(_M):
     lock: dict[str, Any] | None = Field(None, description="{vrn, until?}")
     unlock: dict[str, Any] | None = Field(None, description="{vrn}")
     lost: dict[str, Any] | None = Field(None, description="{vrn}")
+    opt_in: dict[str, Any] | None = Field(None, description="{vrn}")
+    opt_out: dict[str, Any] | None = Field(None, description="{vrn}")
 
     @model_validator(mode="after")
     def _one(self) -> ResidentStep:
@@ -141,6 +169,20 @@ class ResidentStep(_M):
 class RegistryStep(_M):
     mode: Literal["ok", "down", "slow", "malformed"]
     delay_s: float = 0.0
+    which: Literal["vehicles", "fastags"] = "vehicles"
+
+
+class PartnerStep(_M):
+    mode: Literal["ok", "down", "slow", "error"]
+    delay_s: float = 0.0
+
+
+class PartnerExpectStep(_M):
+    received: int = Field(ge=0, description="events the partner holds that match")
+    vrn: str | None = None
+    kind: Literal["entry", "exit"] | None = None
+    partner: str | None = None
+    within: Duration = 10.0
 
 
 class CloudSetup(_M):
@@ -150,6 +192,7 @@ class CloudSetup(_M):
     schedules: list[ScheduleDef] = []
     residents: list[ResidentDef] = []
     stickers: list[StickerDef] = []
+    partners: list[PartnerDef] = []
 
 
 class GateExpect(_M):
@@ -222,6 +265,7 @@ class RemoteExpect(_M):
 class CloudExpect(_M):
     status: int | None = None
     reason: str | None = None
+    partner: str | None = Field(None, description="the partner link's state in the answer")
 
 
 class CloudExpectStored(_M):
@@ -240,7 +284,7 @@ class CloudExpectStored(_M):
 ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "guard", "advance",
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
-           "resident", "registry")
+           "resident", "registry", "partner", "expect_partner")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
@@ -266,6 +310,8 @@ class Step(_M):
     expect_gate: GateExpectStep | None = None
     resident: ResidentStep | None = None
     registry: RegistryStep | None = None
+    partner: PartnerStep | None = None
+    expect_partner: PartnerExpectStep | None = None
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -332,6 +378,7 @@ class Scenario(_M):
     sites: list[SiteDef] | None = None
     cloud: CloudSetup = CloudSetup()
     registry: RegistryDef = RegistryDef()
+    partner: PartnerSimDef = PartnerSimDef()
     policy: Policy = Policy()
     barrier: BarrierDef = BarrierDef()
     steps: list[Step] = Field(min_length=1)

@@ -1,0 +1,61 @@
+"""Partner apps in scenarios: the ``cloud:`` set-up's ``partners`` (a society integrated with
+the stack's partner simulator), the simulator's users (``partner: {users}`` at the top), the
+``partner: {mode, delay_s}`` knob, and ``expect_partner: {received, vrn?, kind?, partner?}``:
+the events the partner holds that match, exactly, once the cloud has forwarded what it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gatepost.stack import wait_until
+
+if TYPE_CHECKING:
+    from gatepost.scenario.runner import ScenarioRun
+    from gatepost.scenario.schema import PartnerExpectStep
+
+
+def setup_partners(run: ScenarioRun, send: Callable[..., dict[str, Any]]) -> None:
+    """The simulator's users and each society's integration, before the first step."""
+    sim = run.stack.partner
+    for u in run.sc.partner.users:
+        sim.set_user(u.phone, u.outcome, u.partner)
+    for p in run.sc.cloud.partners:
+        body = {"partner": p.partner, "endpoint": sim.endpoint(p.partner),
+                "credential": sim.token} | ({"mode": p.mode} if p.mode else {})
+        send("PUT", f"/api/v1/sites/{p.site or run.sites[0]}/partner", json=body)
+
+
+def partner_step(run: ScenarioRun, mode: str, delay_s: float) -> dict[str, Any]:
+    """Turn the partner simulator's knob."""
+    run.stack.partner.mode = mode  # type: ignore[assignment]
+    run.stack.partner.delay_s = delay_s
+    return {"action": "partner", "mode": mode}
+
+
+def expect_partner(run: ScenarioRun, e: PartnerExpectStep) -> dict[str, Any]:
+    """Forward what the cloud holds (as its job would), until the partner has the events
+    expected; then once more, and the count must still be exact (nothing doubled)."""
+    sim = run.stack.partner
+
+    def held() -> int:
+        return sum(1 for ev in sim.events(e.partner, e.vrn)
+                   if e.kind is None or ev.get("direction") == e.kind)
+
+    def forwarded() -> bool:
+        run.stack.cloud.post("/api/v1/jobs/partner-forward").raise_for_status()
+        return held() >= e.received
+
+    got: dict[str, Any] = {"action": "expect_partner"}
+    try:
+        wait_until(forwarded, float(e.within), interval=0.2, what="the partner's events")
+    except TimeoutError:
+        pass
+    forwarded()
+    got["received"] = held()
+    if got["received"] != e.received:
+        got["errors"] = [f"expected the partner to hold {e.received} events "
+                         f"{e.model_dump(exclude_none=True, exclude={'within', 'received'})}, "
+                         f"it holds {got['received']}"]
+    return got
