@@ -59,7 +59,14 @@ class Narrator:
             s = d["subscription"]
             text = "subscription " + ", ".join(f"{k} {v}" for k, v in s.items())
         elif act == "expect_cloud":
-            text = f"cloud holds decisions {d.get('decisions')}"
+            text = f"cloud holds decisions {d.get('decisions')}" if d.get("decisions") \
+                else "every event so far stored in the cloud once"
+        elif act == "resident":
+            text = f"app: {d.get('what')} {d.get('vrn') or ''} → {d.get('status')}" + (
+                f", partner {d['partner']}" if d.get("partner") else "") + (
+                f" ({d['reason']})" if d.get("reason") else "")
+        elif act == "expect_partner":
+            text = f"the partner app holds {d.get('received')} matching events"
         elif act in ("at", "advance"):
             return
         else:
