@@ -10,6 +10,10 @@ contact closes. The path in between is the real one: the cloud's checks, the rul
 Mosquitto, the edge's cache and the lane deciding again on its next read now that the rules
 changed.
 
+*Forwarding* (``gatepost.bench_forward``): with the society integrated with MyGate from the
+start, each activation connects the vehicle; ``--forward-events`` passes are then forwarded after
+an outage of the partner of ``--partner-down-s``.
+
 *Import*: ``--stickers`` stickers imported with one ``POST /api/v1/sites/{site}/tags/import``
 (secrets hashed with scrypt), timed, with the cloud process's peak memory.
 """
@@ -23,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from gatepost import bench_forward
 from gatepost.bench import machine, rss_mb, spread
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.barrier import BarrierTiming
@@ -43,8 +48,12 @@ def _stickers(n: int, first: int = 0) -> str:
     return "tag_id,secret,epc,vehicle_type\n" + "\n".join(rows) + "\n"
 
 
-def _setup(stack: Stack, n: int) -> str:
-    """A society with an entry gate, a resident with an app key, *n* stickers and vehicles."""
+PHONE = "+919876543210"
+
+
+def _setup(stack: Stack, n: int, partner: bool) -> str:
+    """A society with an entry gate, a resident with an app key, *n* stickers and vehicles;
+    integrated with MyGate when *partner*."""
     c = stack.cloud
     c.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
     c.post(f"/api/v1/sites/{SITE}/gates", json={"id": "main-in", "direction": "entry"}
@@ -52,11 +61,13 @@ def _setup(stack: Stack, n: int) -> str:
     c.post(f"/api/v1/sites/{SITE}/tags/import", content=_stickers(n),
            headers={"Content-Type": "text/csv"}, timeout=600).raise_for_status()
     resident = c.post("/api/v1/residents", json={
-        "phone": "+919876543210", "name": "Bench Resident",
+        "phone": PHONE, "name": "Bench Resident",
         "flats": [{"site": SITE, "flat": "A-101"}]}).json()["id"]
     key = c.post(f"/api/v1/residents/{resident}/keys").json()["key"]
     for i in range(n):
         stack.registry.add(_vrn(i), "4W", "Maruti", "Swift")
+    if partner:
+        bench_forward.integrate(stack, SITE, PHONE)
     return str(key)
 
 
@@ -107,9 +118,16 @@ def bench_onboarding(args: argparse.Namespace) -> int:
                                policy={"dedup_hold_s": 0.5, "redecide_s": 0.05}))
     try:
         stack.start()
-        key = _setup(stack, args.activations)
+        key = _setup(stack, args.activations, args.forward_events > 0)
         errors: set[str] = set()
         opened, failed = _activations(stack, key, args.activations, errors)
+        forwarding = bench_forward.measure(
+            stack, SITE, key, [_vrn(i) for i in range(args.activations)], args.forward_events,
+            args.partner_down_s) if args.forward_events else {}
+        if forwarding and (forwarding["missing"] or forwarding["unexpected"]
+                           or forwarding["opted_out_received"] or forwarding["out_of_order"]):
+            failed += 1
+            errors.add(f"forwarding was not exactly once and in order: {forwarding}")
         imported: dict[str, float | int] = {"stickers": args.stickers}
         if args.stickers:
             t0 = time.monotonic()
@@ -125,7 +143,8 @@ def bench_onboarding(args: argparse.Namespace) -> int:
             "bench": "onboarding", "activations": args.activations,
             "activation_to_open_ms": spread(opened, (50, 95, 99), 1, with_max=True)
             if opened else {},
-            "failed": failed, "errors": sorted(errors)[:5], "import": imported,
+            "failed": failed, "errors": sorted(errors)[:5], "forwarding": forwarding,
+            "import": imported,
             "machine": machine(),
         }
     finally:

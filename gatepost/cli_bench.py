@@ -125,6 +125,10 @@ def add_bench_parsers(sub: argparse._SubParsersAction) -> None:
                     help="stickers activated in the app, each then read at the gate")
     bo.add_argument("--stickers", type=int, default=100_000,
                     help="stickers imported in one batch (0: none)")
+    bo.add_argument("--forward-events", type=int, default=5000,
+                    help="pass events forwarded to the partner app after an outage (0: none)")
+    bo.add_argument("--partner-down-s", type=float, default=10.0,
+                    help="how long the partner stays down after the events are stored")
     bo.add_argument("--json", action="store_true", help="one line of JSON")
     bp = bench.add_parser("panel", help="decision → visible on Live; remote open → relay pulse")
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")

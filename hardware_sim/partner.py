@@ -66,7 +66,9 @@ class PartnerSim:
         self.connections: dict[tuple[str, str, str], str] = {}  # (partner, society, vrn)
         self.received: list[dict[str, Any]] = []
         self.keys: set[tuple[str, str]] = set()
+        self.arrivals: list[float] = []  # time.monotonic() of each event accepted
         self.posts = 0
+        self.duplicates = 0  # posts of a key taken before (a resend after a lost answer)
         self.mode: Mode = "ok"
         self.delay_s = 0.0
         self._lock = threading.Lock()
@@ -155,9 +157,11 @@ class PartnerSim:
                 return JSONResponse({"error": "idempotency_key_required"}, status_code=400)
             with self._lock:
                 if (partner, idempotency_key) in self.keys:
+                    self.duplicates += 1
                     return JSONResponse({"status": "duplicate"}, status_code=200)
                 self.keys.add((partner, idempotency_key))
                 self.received.append({**body, "partner": partner, "key": idempotency_key})
+                self.arrivals.append(time.monotonic())
             return JSONResponse({"status": "accepted"}, status_code=201)
 
         @app.put("/_sim/users/{phone}")
@@ -172,7 +176,8 @@ class PartnerSim:
 
         @app.get("/_sim/received")
         def received() -> dict[str, Any]:
-            return {"events": self.events(), "posts": self.posts}
+            return {"events": self.events(), "posts": self.posts,
+                    "duplicates": self.duplicates}
 
         @app.get("/_sim/connections")
         def connections() -> dict[str, Any]:

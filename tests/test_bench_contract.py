@@ -139,12 +139,18 @@ def test_bench_bulk_prints_its_contract():
 @pytest.mark.timeout(240)
 def test_bench_onboarding_prints_its_contract():
     p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "onboarding",
-                        "--activations", "4", "--stickers", "50", "--json"],
+                        "--activations", "4", "--stickers", "50", "--forward-events", "300",
+                        "--partner-down-s", "1", "--json"],
                        capture_output=True, text=True, timeout=230)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["bench"] == "onboarding" and out["activations"] == 4 and out["failed"] == 0
     lat = out["activation_to_open_ms"]
     assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+    fw = out["forwarding"]  # the partner was down, then back: every event once, in order
+    assert (fw["events"], fw["vehicles"], fw["opted_out_vehicles"]) == (300, 4, 1)
+    assert fw["forwarded"] == fw["expected"] == 225
+    assert fw["missing"] == fw["unexpected"] == fw["opted_out_received"] == 0
+    assert fw["out_of_order"] == 0 and fw["drain_events_per_s"] > 0
     assert out["import"]["stickers"] == 50 and out["import"]["seconds"] > 0
     assert out["import"]["cloud_peak_rss_mb"] > 0
