@@ -7,7 +7,9 @@ same transaction; the partner stays down ``down_s`` more seconds while the cloud
 backs off, then comes back. Measured: events forwarded (exactly once: each expected key once,
 none for an opted-out vehicle, in order per vehicle), the partner's duplicate posts, the time
 from the partner's return to the last event, and the drain rate (events/s from the first event
-to arrive after the return to the last).
+to arrive after the return to the last), next to a ceiling measured in the same run: the same
+number of events posted one by one straight to the simulator from this process
+(``partner_ceiling_events_per_s``), since the cloud's delivery is one request at a time too.
 """
 
 from __future__ import annotations
@@ -65,6 +67,20 @@ def _publish(stack: Stack, site: str, vrns: list[str], n: int) -> dict[str, list
     return seqs
 
 
+def _ceiling(stack: Stack, n: int) -> float:
+    """Events per second the partner simulator takes from one client posting one at a time."""
+    import httpx
+
+    sim = stack.partner
+    with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {sim.token}"}) as c:
+        t0 = time.monotonic()
+        for i in range(n):
+            c.post(f"{sim.endpoint('zipgrid')}/v1/events", headers={
+                "Idempotency-Key": f"ceiling:{i}"}, json={"id": f"ceiling:{i}", "vrn": "X"}
+                   ).raise_for_status()
+        return n / (time.monotonic() - t0)
+
+
 def _stored_passes(stack: Stack, site: str) -> int:
     summary = stack.cloud.get(f"/api/v1/sites/{site}/events/summary").json()
     return int(summary["types"].get("pass", 0))
@@ -107,6 +123,7 @@ def measure(stack: Stack, site: str, key: str, vrns: list[str], events: int,
         out_of_order += seq < last.get(e["vrn"], 0)
         last[e["vrn"]] = seq
     span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
+    ceiling = _ceiling(stack, min(len(expected), 2000))
     return {"events": events, "vehicles": len(vrns), "opted_out_vehicles": len(opted_out),
             "expected": len(expected), "forwarded": len(set(keys) & expected),
             "missing": len(expected - set(keys)), "unexpected": len(set(keys) - expected),
@@ -114,4 +131,5 @@ def measure(stack: Stack, site: str, key: str, vrns: list[str], events: int,
             "duplicate_posts": sim.duplicates, "out_of_order": out_of_order,
             "partner_down_s": down_s,
             "recovery_s": round(arrivals[-1] - t_up, 2) if arrivals else None,
-            "drain_events_per_s": round(len(arrivals) / span, 1) if span else None}
+            "drain_events_per_s": round(len(arrivals) / span, 1) if span else None,
+            "partner_ceiling_events_per_s": round(ceiling, 1)}

@@ -152,5 +152,6 @@ def test_bench_onboarding_prints_its_contract():
     assert fw["forwarded"] == fw["expected"] == 225
     assert fw["missing"] == fw["unexpected"] == fw["opted_out_received"] == 0
     assert fw["out_of_order"] == 0 and fw["drain_events_per_s"] > 0
+    assert fw["partner_ceiling_events_per_s"] > 0
     assert out["import"]["stickers"] == 50 and out["import"]["seconds"] > 0
     assert out["import"]["cloud_peak_rss_mb"] > 0
