@@ -137,7 +137,7 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         the provider's payment to complete (``payment.pay_url``). A resident's key rents for
         itself only."""
         me = resident_of(request)
-        if me is not None and me != body.owner:
+        if me is not None and body.owner not in subs.names(me):
             raise CloudError(403, "forbidden", "residents rent for themselves only")
         draft = subs.create(pid, body.space, body.owner,
                             [v.model_dump() for v in body.vehicles], unit=body.unit,

@@ -28,6 +28,12 @@ class ResidentIn(_In):
     flats: list[FlatIn] = Field(default_factory=list, max_length=50)
 
 
+class ResidentPatch(_In):
+    phone: str | None = Field(None, max_length=32, description="any common format; kept as "
+                              "E.164")
+    name: str | None = Field(None, max_length=200)
+
+
 class OwnerIn(_In):
     resident: str | None = Field(max_length=20, description="a resident id; null: nobody's")
     make: str = Field("", max_length=60)
@@ -61,6 +67,12 @@ def residents_router(residents: Residents, staff: Staff) -> APIRouter:
     def get(resident: str) -> dict[str, Any]:
         """A resident with their flats and vehicles."""
         return residents.get(resident)
+
+    @r.patch("/residents/{resident}")
+    def patch(resident: str, body: ResidentPatch) -> dict[str, Any]:
+        """Change a resident's phone or name (a resident made from an owner name of before
+        residents has no phone until given one here)."""
+        return residents.update(resident, body.phone, body.name)
 
     @r.post("/residents/{resident}/keys", status_code=201)
     def add_key(resident: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from cloud.errors import CloudError
 from cloud.parking.rules import _t, continued, sub_rule
 from cloud.parking.service import HOLDING, ParkingService
 from cloud.storage import Row, Tx
+from cloud.storage import residents as residents_store
 from cloud.storage import subscriptions as store
 from shared import vrn as vrn_rules
 from shared.contract import Change
@@ -311,9 +312,21 @@ class SubscriptionService:
         }
 
     def may_use(self, sub: str, resident: str) -> bool:
-        """Whether *resident* owns *sub* or is one of its users."""
-        r = self.row(self.db.conn, sub)
-        return resident == r["owner"] or resident in json.loads(r["users"])
+        """Whether *resident* (by id, or by the owner name of before residents) owns *sub* or
+        is one of its users."""
+        c = self.db.conn
+        r = self.row(c, sub)
+        known = residents_store.names(c, resident)
+        return r["owner"] in known or bool(known & set(json.loads(r["users"])))
+
+    def names(self, resident: str) -> set[str]:
+        """What a resident is known by as an owner: the id, and its owner name of before."""
+        return residents_store.names(self.db.conn, resident)
+
+    def owns(self, sub: str, resident: str) -> bool:
+        """Whether *resident* (by id or owner name) owns *sub*."""
+        c = self.db.conn
+        return self.row(c, sub)["owner"] in residents_store.names(c, resident)
 
     def acting(self, sub: str, resident: str | None, *, owner_only: bool) -> str:
         """Who acts on *sub*: ``staff`` (no resident key), or ``resident:NAME`` once the
@@ -321,7 +334,7 @@ class SubscriptionService:
         otherwise."""
         if resident is None:
             return "staff"
-        owns = self.row(self.db.conn, sub)["owner"] == resident
+        owns = self.owns(sub, resident)
         if not owns and (owner_only or not self.may_use(sub, resident)):
             raise CloudError(403, "forbidden", "only the owner may do this" if owner_only
                              else "not your subscription")

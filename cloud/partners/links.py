@@ -168,7 +168,10 @@ class PartnerLinks:
         with self.db.read() as c:
             who = residents.get(c, resident)
         assert who is not None
-        got = self.client.connect(_partner(p), site, who["phone"], vrn, who["name"])
+        # A resident made from an owner name of before has no phone yet: the partner cannot
+        # know them by it, which is what the resident is told.
+        got = self.client.connect(_partner(p), site, who["phone"], vrn, who["name"]) \
+            if who["phone"] else Connection("user_not_found", reason="different_phone")
         with self.db.write() as c:
             self._write(c, site, vrn, resident, p["partner"], got, opted_in)
             return view(store.link(c, site, vrn), p["partner"])

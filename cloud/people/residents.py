@@ -132,9 +132,29 @@ class Residents:
         if r is None:
             raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
         return {"id": r["id"], "phone": r["phone"], "name": r["name"],
+                "legacy_owner": r["legacy_owner"],
                 "created_at": r["created_at"], "removed_at": r["removed_at"],
                 "flats": [dict(f) for f in store.flats(c, resident)],
                 "vehicles": [dict(v) for v in store.vehicles(c, resident)]}
+
+    def update(self, resident: str, phone: str | None, name: str | None) -> dict[str, Any]:
+        """Change a resident's phone or name (a resident made from an owner name of before
+        residents gets their phone this way)."""
+        number = _phone(phone) if phone is not None else None
+        if name is not None and not name.strip():
+            raise CloudError(422, "bad_resident", "a resident needs a name")
+        with self.db.write() as c:
+            r = store.get(c, resident)
+            if r is None or r["removed_at"]:
+                raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+            if number is not None:
+                other = store.by_phone(c, number)
+                if other is not None and other["id"] != resident:
+                    raise CloudError(409, "resident_exists", f"{number} is another resident's")
+                store.set_phone(c, resident, number)
+            if name is not None:
+                store.rename(c, resident, name.strip())
+        return self.get(resident)
 
     def find(self, phone: str) -> dict[str, Any]:
         """The live resident with this phone number."""

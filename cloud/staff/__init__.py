@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.storage import Database
 from cloud.storage import partners as partners_store
+from cloud.storage import residents as residents_store
 from cloud.storage import staff as store
 from shared.clock import Clock
 
@@ -115,6 +116,8 @@ class Staff:
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
+            if resident is not None:  # an owner name of before residents: its resident
+                resident = residents_store.ensure_legacy(c, resident, now)
             sid = store.insert_member(c, name, json.dumps(roles), resident,
                                       json.dumps(edge_sites) if edge_sites else None, now,
                                       partner, json.dumps(partner_sites)
@@ -285,8 +288,9 @@ class _StaffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     roles: list[str] = Field(default_factory=list, description=", ".join(ROLES))
-    resident: str | None = Field(None, description="a resident's key: the owner name it "
-                                 "acts for")
+    resident: str | None = Field(None, description="a resident's key: the resident id it "
+                                 "acts for (an owner name of before residents is that "
+                                 "resident's alias: it is found, or made without a phone)")
 
 
 def staff_router(staff: Staff) -> APIRouter:

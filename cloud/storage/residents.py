@@ -3,6 +3,7 @@ vehicles that are theirs. ``cloud.people`` calls these."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from cloud.storage.dialect import insert_ignore_sql
@@ -83,3 +84,34 @@ def flat_vehicles(c: Tx, resident: str) -> list[Row]:
     return c.execute("SELECT v.site, v.flat, v.vrn, v.resident FROM vehicles v JOIN "
                      "resident_flats f ON f.site = v.site AND f.flat = v.flat WHERE "
                      "f.resident = ? ORDER BY v.site, v.flat, v.vrn", (resident,)).fetchall()
+
+
+def legacy_id(name: str) -> str:
+    """The resident id an owner name of before residents gets (as migration 0012 gave it)."""
+    return "R-" + hashlib.sha256(f"legacy:{name}".encode()).hexdigest()[:12].upper()
+
+
+def names(c: Tx, resident: str) -> set[str]:
+    """What a resident is known by in parking records: the id, and the owner name of before
+    residents existed, if any."""
+    row = c.execute("SELECT id, legacy_owner FROM residents WHERE id = ?",
+                    (resident,)).fetchone()
+    return {resident} if row is None else {n for n in (row[0], row[1]) if n}
+
+
+def ensure_legacy(c: Tx, name: str, at: str) -> str:
+    """The resident an owner name stands for (one made, without a phone, if there is none)."""
+    if get(c, name) is not None:
+        return name
+    row = c.execute("SELECT id FROM residents WHERE legacy_owner = ?", (name,)).fetchone()
+    if row is not None:
+        return str(row[0])
+    rid = legacy_id(name)
+    c.execute("INSERT INTO residents(id, phone, name, created_at, legacy_owner) VALUES "
+              "(?, NULL, ?, ?, ?)", (rid, name, at, name))
+    return rid
+
+
+def set_phone(c: Tx, resident: str, phone: str) -> None:
+    """Set a resident's phone (E.164)."""
+    c.execute("UPDATE residents SET phone = ? WHERE id = ?", (phone, resident))
