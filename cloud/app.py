@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cloud.api.cameras import camera_router
+from cloud.api.codes import codes_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
 from cloud.api.inventory import inventory_router
@@ -22,6 +23,7 @@ from cloud.api.partners import partners_router
 from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
 from cloud.api.society import society_router
+from cloud.codes import Codes
 from cloud.errors import CloudError
 from cloud.fleet import Fleet
 from cloud.ingest.mqtt import CloudMqtt
@@ -87,11 +89,13 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     metrics = CloudMetrics()
     jobs.metrics = metrics
     rules.on_change = metrics.rules_changes.inc
+    codes = Codes(rules)
     partners = HttpPartners()
     jobs.forwarder = Forwarder(db, clock, partners)
     if link:
         link.writer.in_tx.append(enqueue)  # a connected vehicle's pass: queued with the event
         link.on_stored.append(jobs.on_event)
+        link.on_stored.append(codes.on_event)  # a pass spent, a code activated by its use
         link.writer.on_acked = metrics.ack_latency.observe
         jobs.counters = link.counters
 
@@ -162,6 +166,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     partner_links = PartnerLinks(db, clock, partners)
     activation.on_activated = partner_links.after_activation
     app.include_router(partners_router(partner_links, staff, jobs, db))
+    app.include_router(codes_router(codes))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected, jobs.forwarder)
     app.include_router(metrics.router())

@@ -24,6 +24,7 @@ from edge.drivers.uhf18 import Rejected
 from edge.evidence import EvidenceStore
 from edge.homeassistant import HomeAssistant
 from edge.lanes import (
+    CodeEntry,
     Command,
     DeviceState,
     GuardOpen,
@@ -256,6 +257,15 @@ class EdgeDaemon:
         if gate_id not in self.lanes:
             raise KeyError(gate_id)
         result: Decision = self.lanes[gate_id].call(GuardOpen(user, role, reason, vrn, hold))
+        return result
+
+    def enter_code(self, gate_id: str, code: str, source: str,
+                   user: str | None = None) -> Decision:
+        """A code typed at a gate's keypad, read from a QR, or typed by the guard at the panel
+        for a visitor who read it out: decided offline like any credential."""
+        if gate_id not in self.lanes:
+            raise KeyError(gate_id)
+        result: Decision = self.lanes[gate_id].call(CodeEntry(code, source, user))
         return result
 
     def release(self, gate_id: str, user: str) -> bool:

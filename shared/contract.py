@@ -201,6 +201,36 @@ class TagRule(_Model):
                                  "(a group of tags shares one); none: any time")
 
 
+class CodeRule(_Model):
+    """An access code or visitor pass as the edge caches it: never the code, only its keyed
+    hash (``shared.codes.code_hash`` under the site's key); the edge decides from the rest."""
+
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of the code")
+    site: str
+    kind: Literal["person", "visitor"]
+    status: Literal["issued", "active", "cancelled", "expired", "spent"] = Field(
+        description="issued: not activated yet (opens only where the first use activates it)")
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    activate_by: datetime | None = Field(None, description="an issued code may be activated "
+                                         "until then")
+    single_use: bool = Field(False, description="spent at its first entry")
+    schedule: str | None = Field(None, description="the site's schedule it keeps to (a "
+                                 "helper's days and hours)")
+    flat: str | None = None
+    vrn: str | None = None
+    label: str = Field("", max_length=200, description="who it is for, as the guard sees it")
+
+
+class CodeConfig(_Model):
+    """How a site's codes are read at its gates."""
+
+    key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the site's HMAC key (hex)")
+    alphabet: Literal["digits", "letters"]
+    first_use_activates: bool = Field(False, description="an issued code is activated by its "
+                                      "first use at a gate")
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -285,7 +315,8 @@ class Change(_Model):
 
     op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert",
                 "account.upsert", "account.delete", "parking.upsert", "subscription.upsert",
-                "subscription.delete", "presence.set", "schedule.upsert", "schedule.delete"]
+                "subscription.delete", "presence.set", "schedule.upsert", "schedule.delete",
+                "code.upsert", "code.delete", "codes.config"]
     tag: TagRule | None = None
     vehicle: VehicleRule | None = None
     gate: GateRule | None = None
@@ -294,8 +325,10 @@ class Change(_Model):
     subscription: SubscriptionRule | None = None
     presence: PresenceRule | None = None
     schedule: ScheduleRule | None = None
-    key: str | None = Field(default=None, description="epc, vrn, user name, subscription id or "
-                            "schedule name for deletes")
+    code: CodeRule | None = None
+    code_config: CodeConfig | None = None
+    key: str | None = Field(default=None, description="epc, vrn, user name, subscription id, "
+                            "schedule name or code hash for deletes")
 
 
 class RulesDelta(_Model):
@@ -332,6 +365,8 @@ class RulesSnapshot(_Model):
     parkings: list[ParkingRule] = Field(default_factory=list)
     subscriptions: list[SubscriptionRule] = Field(default_factory=list)
     schedules: list[ScheduleRule] = Field(default_factory=list)
+    codes: list[CodeRule] = Field(default_factory=list)
+    code_config: CodeConfig | None = None
     epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
                        "belongs to; a box holding another epoch takes a snapshot")
 
@@ -348,20 +383,22 @@ class SnapshotHead(_Model):
     accounts: list[AccountRule] = Field(default_factory=list)
     parkings: list[ParkingRule] = Field(default_factory=list)
     schedules: list[ScheduleRule] = Field(default_factory=list)
+    code_config: CodeConfig | None = None
 
 
 class SnapshotLine(_Model):
-    """Every later line of an NDJSON snapshot: one vehicle, tag or subscription, or the last
-    line, ``end``, with the count of each (a snapshot without it was cut short)."""
+    """Every later line of an NDJSON snapshot: one vehicle, tag, subscription or code, or the
+    last line, ``end``, with the count of each (a snapshot without it was cut short)."""
 
     vehicle: VehicleRule | None = None
     tag: TagRule | None = None
     subscription: SubscriptionRule | None = None
+    code: CodeRule | None = None
     end: dict[str, int] | None = None
 
     def which(self) -> tuple[str, Any]:
         """The line's kind and item."""
-        for kind in ("vehicle", "tag", "subscription"):
+        for kind in ("vehicle", "tag", "subscription", "code"):
             value = getattr(self, kind)
             if value is not None:
                 return kind, value

@@ -66,6 +66,12 @@ class Reason(StrEnum):
     ANTI_PASSBACK = "anti_passback"
     EXIT_UNSUBSCRIBED = "exit_unsubscribed"
     OUTSIDE_SCHEDULE = "outside_schedule"
+    CODE_VALID = "code_valid"
+    CODE_UNKNOWN = "code_unknown"
+    CODE_NOT_ACTIVE = "code_not_active"
+    CODE_EXPIRED = "code_expired"
+    CODE_SPENT = "code_spent"
+    CODE_CANCELLED = "code_cancelled"
 
 
 class EventType(StrEnum):
@@ -107,6 +113,12 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.ANTI_PASSBACK: Outcome.DENY,
     Reason.EXIT_UNSUBSCRIBED: Outcome.OPEN,
     Reason.OUTSIDE_SCHEDULE: Outcome.DENY,
+    Reason.CODE_VALID: Outcome.OPEN,
+    Reason.CODE_UNKNOWN: Outcome.DENY,
+    Reason.CODE_NOT_ACTIVE: Outcome.DENY,
+    Reason.CODE_EXPIRED: Outcome.DENY,
+    Reason.CODE_SPENT: Outcome.DENY,
+    Reason.CODE_CANCELLED: Outcome.DENY,
 }
 
 
@@ -134,3 +146,4 @@ class CredentialKind(StrEnum):
     PLATE = "plate"
     COMMAND = "command"
     GUARD = "guard"
+    CODE = "code"

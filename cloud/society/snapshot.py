@@ -4,9 +4,11 @@ site with a million tags never sits whole in the cloud's memory.
 Two shapes of one snapshot, read in one consistent view of the database:
 - ``application/json``: the ``RulesSnapshot`` object, as it always was;
 - ``application/x-ndjson`` (what the edge asks for): a header line (``type``
-  ``rules.snapshot``, ``site``, ``version``, ``epoch``, ``gates``, ``accounts``, ``parkings``),
-  then one line per ``vehicle``, ``tag`` and ``subscription``, and a last ``end`` line with the
-  count of each, so a box can tell a whole snapshot from a cut one.
+  ``rules.snapshot``, ``site``, ``version``, ``epoch``, ``gates``, ``accounts``, ``parkings``,
+  and ``schedules`` and ``code_config`` when the site has them),
+  then one line per ``vehicle``, ``tag``, ``subscription`` and ``code``, and a last ``end``
+  line with the count of each (``codes`` only when there are), so a box can tell a whole
+  snapshot from a cut one.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from collections.abc import Iterator
 from itertools import groupby
 from typing import Any
 
+from cloud.codes import code_config, code_rule
 from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import epoch_of
 from cloud.society.rules import account_rule, gate_rule
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row
+from cloud.storage import codes as codes_store
 from cloud.storage import society as store
 from shared.contract import SNAPSHOT_NDJSON
 
@@ -66,6 +70,8 @@ def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
                   "accounts": accounts, "parkings": [p.model_dump(mode="json") for p in parkings]}
         if schedules := site_schedules(c, site):  # only when there are: older boxes read on
             header["schedules"] = _rules(schedules)
+        if (settings := codes_store.settings(c, site)) is not None:
+            header["code_config"] = code_config(settings).model_dump(mode="json")
         yield "header", header
         for r in store.stream_vehicles(c, site, PAGE):
             yield "vehicle", _vehicle(r)
@@ -73,6 +79,8 @@ def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
             yield "tag", _tag(r)
         for s in subs:
             yield "subscription", s.model_dump(mode="json", exclude_none=True)
+        for r in codes_store.gate_codes(c, site):
+            yield "code", code_rule(r).model_dump(mode="json", exclude_none=True)
 
 
 def ndjson(db: Database, site: str) -> Iterator[str]:
@@ -83,7 +91,7 @@ def ndjson(db: Database, site: str) -> Iterator[str]:
         if kind == "header":
             lines.append(_dumps({"type": "rules.snapshot", **item}))
             continue
-        counts[f"{kind}s"] += 1
+        counts[f"{kind}s"] = counts.get(f"{kind}s", 0) + 1  # codes: only when there are
         lines.append(_dumps({kind: item}))
         if len(lines) >= CHUNK:
             yield "\n".join(lines) + "\n"
@@ -122,4 +130,10 @@ def json_pieces(db: Database, site: str) -> Iterator[str]:
             yield from _joined(item for _, item in current[1])
             current = next(grouped, None)
         yield "]"
+    if current is not None and current[0] == "code":  # only when there are: older boxes
+        yield ',"codes":['
+        yield from _joined(item for _, item in current[1])
+        yield "]"
+    if "code_config" in h:
+        yield f',"code_config":{_dumps(h["code_config"])}'
     yield f',"epoch":{_dumps(h["epoch"])}}}'

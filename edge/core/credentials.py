@@ -18,6 +18,7 @@ from edge.core.direction import effective_direction
 from edge.core.parking import inside_area
 from edge.core.plate_match import agree
 from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
+from shared.codes import code_hash, normalise
 from shared.vocab import REASON_OUTCOMES, CredentialKind, Reason, TagStatus
 
 
@@ -99,7 +100,48 @@ def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: dateti
                  tuple(t.schedule for t in active if t.schedule))
 
 
+def resolve_code(cred: Credential, gate: GateInfo, view: CacheView, now: datetime,
+                 policy: Policy) -> Decision | Named:
+    """A code (typed, scanned or told to the guard): read in the site's alphabet, looked up by
+    its keyed hash, and within its life: activated (or activated by this first use, where the
+    site says so, before its activation deadline), started, not ended, not cancelled, not
+    spent. The decision carries the hash, never the code."""
+    settings = view.code_settings(gate.site)
+    if settings is None:
+        return refuse(Reason.CODE_UNKNOWN, gate, cred, now, detail="this site has no codes")
+    try:
+        typed = normalise(cred.value, settings.alphabet)  # type: ignore[arg-type]
+    except ValueError as exc:
+        masked = Credential(CredentialKind.CODE, "")
+        return refuse(Reason.CODE_UNKNOWN, gate, masked, now, detail=str(exc))
+    cred = Credential(CredentialKind.CODE, code_hash(settings.key, typed))
+    code = view.code(gate.site, cred.value)
+    if code is None:
+        return refuse(Reason.CODE_UNKNOWN, gate, cred, now)
+    common = {"vrn": code.vrn, "direction": effective_direction(gate, None)}
+    detail = code.label
+    if code.status == "cancelled":
+        return refuse(Reason.CODE_CANCELLED, gate, cred, now, detail=detail, **common)
+    if code.status == "spent" or code.spent:
+        return refuse(Reason.CODE_SPENT, gate, cred, now, detail=f"{detail}: used already",
+                      **common)
+    if code.status == "expired" or (code.valid_until is not None and now >= code.valid_until):
+        return refuse(Reason.CODE_EXPIRED, gate, cred, now, detail=detail, **common)
+    if code.status == "issued":
+        if not settings.first_use_activates or (code.activate_by is not None
+                                                and now > code.activate_by):
+            return refuse(Reason.CODE_NOT_ACTIVE, gate, cred, now,
+                          detail=f"{detail}: not activated", **common)
+        detail = f"{detail}: activated by this first use".lstrip(": ")
+    if code.valid_from is not None and now < code.valid_from:
+        return refuse(Reason.CODE_NOT_ACTIVE, gate, cred, now,
+                      detail=f"{detail}: valid from {code.valid_from.isoformat()}", **common)
+    return Named(cred, code.vrn, Reason.CODE_VALID, (), None, detail,
+                 (code.schedule,) if code.schedule else ())
+
+
 RESOLVERS: dict[CredentialKind, Resolver] = {
     CredentialKind.TAG: resolve_tag,
     CredentialKind.PLATE: resolve_plate,
+    CredentialKind.CODE: resolve_code,
 }

@@ -53,6 +53,12 @@ class Credential:
         return cls(CredentialKind.TAG, epc.upper())
 
     @classmethod
+    def code(cls, typed: str) -> Credential:
+        """A code typed on a keypad, read from a QR or told to the guard, as entered (the
+        resolver puts its keyed hash in its place: a code never leaves the lane in clear)."""
+        return cls(CredentialKind.CODE, typed)
+
+    @classmethod
     def plate(cls, evidence: PlateEvidence) -> Credential:
         """A plate read; its value is the best candidate until the match names the plate."""
         return cls(CredentialKind.PLATE, evidence.best[0], evidence)
@@ -97,6 +103,36 @@ class RecentCredential:
     kind: str
     vrn: str | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRecord:
+    """A cached access code or visitor pass (``shared.contract.CodeRule``), with whether this
+    box has already spent it (a single-use pass let in)."""
+
+    hash: str
+    site: str
+    kind: str  # person or visitor
+    status: str  # issued, active, cancelled, expired, spent
+    valid_from: datetime | None
+    valid_until: datetime | None
+    activate_by: datetime | None
+    single_use: bool
+    schedule: str | None
+    flat: str | None
+    vrn: str | None
+    label: str
+    spent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSettings:
+    """How a site's codes are read: its HMAC key, its alphabet, whether a first use
+    activates."""
+
+    key: bytes
+    alphabet: str
+    first_use_activates: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +200,14 @@ class CacheView(Protocol):
 
     def schedule(self, site: str, name: str) -> Schedule | None:
         """The site's schedule of this name (None: not held)."""
+        ...
+
+    def code_settings(self, site: str) -> CodeSettings | None:
+        """How the site's codes are read (None: the site has no codes)."""
+        ...
+
+    def code(self, site: str, digest: str) -> CodeRecord | None:
+        """The site's code with this keyed hash."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from edge.lanes.lane import Lane
 from edge.lanes.messages import (
+    CodeEntry,
     Command,
     DeviceState,
     GuardOpen,
@@ -12,5 +13,5 @@ from edge.lanes.messages import (
     TagRead,
 )
 
-__all__ = ["Command", "DeviceState", "GuardOpen", "Inputs", "Lane", "PlateRead", "Release",
-           "RulesChanged", "TagRead"]
+__all__ = ["CodeEntry", "Command", "DeviceState", "GuardOpen", "Inputs", "Lane", "PlateRead",
+           "Release", "RulesChanged", "TagRead"]

@@ -30,6 +30,7 @@ from edge.lanes.mailbox import Mailbox
 from edge.lanes.view import LaneView, pass_event
 from edge.recorder import Recorder
 from edge.remote import command_decision, guard_decision
+from edge.store import codes as codes_store
 from edge.store.cache import Presence
 from edge.store.lanes import LaneStore, horizon
 from shared.clock import Clock
@@ -144,6 +145,8 @@ class Lane:
                 return self._command(msg)
             case m.GuardOpen():
                 return self._guard(msg)
+            case m.CodeEntry():
+                return self._code(msg)
             case m.Release(user=user):
                 return self._release(user)
         raise TypeError(f"unknown lane message {msg!r}")
@@ -221,7 +224,8 @@ class Lane:
 
     def _record(self, decision: Decision, now: datetime, frame_ns: int, read: dict[str, Any],
                 image: tuple[Any, Any] | None = None,
-                extra: dict[str, Any] | None = None) -> Decision:
+                extra: dict[str, Any] | None = None,
+                with_open: Callable[[Any], None] | None = None) -> Decision:
         base = self.recorder.decision_payload(self.cfg.site, decision, extra)
         keep = rules.held_of(decision, now, self._stamp)
         self._window = rules.note(self._window, decision)
@@ -234,6 +238,8 @@ class Lane:
         def also(c: Any, event_id: str) -> None:
             if decision.opens:  # the hold is written with the open, after the pulse
                 self.store.intend(c, self.id, event_id, keep)
+                if with_open is not None:
+                    with_open(c)
             else:
                 self.store.keep(c, self.id, keep)
 
@@ -352,6 +358,23 @@ class Lane:
             self.boom.hold_pending = True
         self.recorder.counters.inc("guard_overrides")
         return self._record(decision, now, time.monotonic_ns(), read, extra=extra)
+
+    def _code(self, msg: m.CodeEntry) -> Decision:
+        """A code typed or read: decided offline from the cached hashes; a single-use pass is
+        spent in the transaction that records its open."""
+        now = self.clock.now()
+        decision = decide(Credential.code(msg.code), self.info, self.view.of(self._window), now,
+                          self.policy)
+        digest = decision.credential.value
+        read = {"credential": {"kind": "code", "value": digest}, "source": msg.source}
+        code = self.view.code(self.cfg.site, digest) if digest else None
+        spend = (lambda c: codes_store.spend(c, digest, now)) \
+            if code is not None and code.single_use else None
+        extra: dict[str, Any] = {"code": {"source": msg.source, **(
+            {"by": msg.user} if msg.user else {})}}
+        self.recorder.counters.inc("codes")
+        return self._record(decision, now, time.monotonic_ns(), read, extra=extra,
+                            with_open=spend)
 
     @property
     def hold_wired(self) -> bool:

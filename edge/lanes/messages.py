@@ -57,5 +57,12 @@ class GuardOpen:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeEntry:
+    code: str  # as typed or read; never recorded in clear
+    source: str  # guard (the panel's code box), keypad or qr
+    user: str | None = None  # the guard who typed it
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     user: str

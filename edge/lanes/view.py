@@ -15,7 +15,7 @@ from edge.core.direction import effective_direction
 from edge.core.lane import Window
 from edge.core.parking import SubRecord, area_key, inside_area
 from edge.core.plate_match import PlateIndex
-from edge.core.types import GateInfo, RecentCredential, TagRecord
+from edge.core.types import CodeRecord, CodeSettings, GateInfo, RecentCredential, TagRecord
 from edge.store.cache import Presence, RulesCache
 from shared.schedule import Schedule
 from shared.vocab import Direction
@@ -54,6 +54,12 @@ class LaneView:
 
     def tag(self, epc: str) -> TagRecord | None:
         return self._cache.tag(epc)
+
+    def code_settings(self, site: str) -> CodeSettings | None:
+        return self._cache.code_settings(site)
+
+    def code(self, site: str, digest: str) -> CodeRecord | None:
+        return self._cache.code(site, digest)
 
     def is_inside(self, vrn: str) -> bool | None:
         return self._presence.is_inside(vrn)

@@ -167,6 +167,17 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         daemon.guard_open(gate, s.user, s.role, why, vrn.strip().upper() or None, hold=keep)
         return RedirectResponse(f"/?opened={gate}", status_code=303)
 
+    @app.post("/gates/{gate}/code")
+    def guard_code(request: Request, gate: str, csrf: str = Form(""),
+                   code: str = Form("")) -> Response:
+        """A code a visitor read out, typed by the guard: decided as at a keypad (the gate
+        opens for a valid one); the verdict shows on the lane."""
+        s = checked(request, csrf)
+        if gate not in daemon.lanes:
+            raise HTTPException(404, f"no gate {gate} on this box")
+        daemon.enter_code(gate, code[:40], "guard", s.user)
+        return RedirectResponse("/", status_code=303)
+
     @app.post("/gates/{gate}/release")
     def release(request: Request, gate: str, csrf: str = Form("")) -> Response:
         """Let a held boom close (by its own timer; never onto a vehicle)."""

@@ -36,6 +36,12 @@ _WORDS: dict[str, str] = {
     "anti_passback": "{passback} — {way} refused",
     "credential_pending": "Waiting for the other credential",
     "duplicate_read": "Same vehicle again",
+    "code_valid": "Code valid — {let}",
+    "code_unknown": "Unknown code — not issued here (check it was read out right)",
+    "code_not_active": "Code not active yet (not activated, or before its time)",
+    "code_expired": "Code expired",
+    "code_spent": "One-time pass used already",
+    "code_cancelled": "Code cancelled by its holder",
 }
 
 
@@ -55,6 +61,8 @@ def plain(e: dict[str, Any], lock_until: datetime | None = None) -> str:
         text += f" ({guard.get('user')}): {guard.get('reason')}"
     elif reason == "command_rejected" and e.get("detail"):
         text += f": {e['detail']}"
+    elif reason.startswith("code_") and e.get("detail"):
+        text += f" ({e['detail']})"  # who the code is for: the holder's or visitor's name
     elif reason == "remote_open" and e.get("detail"):
         text += f" ({str(e['detail']).removeprefix('by ')})"
     if "anti_passback" in (e.get("alerts") or []) and reason != "anti_passback":

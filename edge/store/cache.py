@@ -9,7 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 from edge.core.parking import SubRecord, area_key
-from edge.core.types import TagRecord
+from edge.core.types import CodeRecord, CodeSettings, TagRecord
+from edge.store import codes as codes_store
 from edge.store.db import EdgeDB
 from shared.contract import (
     AccountRule,
@@ -102,6 +103,14 @@ class RulesCache:
                                    (site, name)).fetchone()
         return _schedule(row[0]) if row else None
 
+    def code_settings(self, site: str) -> CodeSettings | None:
+        """How the site's codes are read (None: it has none)."""
+        return codes_store.settings(self.db.conn, site)
+
+    def code(self, site: str, digest: str) -> CodeRecord | None:
+        """The site's code with this keyed hash."""
+        return codes_store.code(self.db.conn, site, digest)
+
     def vehicles(self, site: str) -> list[str]:
         """The VRNs registered at a site, and those of its live subscriptions (the plate
         allowlist)."""
@@ -184,6 +193,7 @@ class RulesCache:
             "tags": c.execute("SELECT count(*) FROM tags").fetchone()[0],
             "vehicles": c.execute("SELECT count(*) FROM vehicles").fetchone()[0],
             "subscriptions": c.execute("SELECT count(*) FROM subscriptions").fetchone()[0],
+            "codes": codes_store.count(c),
         }
 
     # Writes ---------------------------------------------------------------------------------
@@ -191,10 +201,12 @@ class RulesCache:
         """Replace everything of the snapshot's site in one transaction."""
         self._replace(SnapshotHead(site=snap.site, version=snap.version, epoch=snap.epoch,
                                    gates=snap.gates, accounts=snap.accounts,
-                                   parkings=snap.parkings, schedules=snap.schedules),
+                                   parkings=snap.parkings, schedules=snap.schedules,
+                                   code_config=snap.code_config),
                       iter([*(("vehicle", v) for v in snap.vehicles),
                             *(("tag", t) for t in snap.tags),
-                            *(("subscription", s) for s in snap.subscriptions)]))
+                            *(("subscription", s) for s in snap.subscriptions),
+                            *(("code", x) for x in snap.codes)]))
 
     def apply_snapshot_lines(self, lines: Iterable[str | bytes]) -> SnapshotHead:
         """Replace a site's rules from the NDJSON snapshot's lines (``cloud.society.snapshot``),
@@ -217,7 +229,7 @@ class RulesCache:
                     ended.update(item.end)
                     return
                 kind, value = item.which()
-                counted[f"{kind}s"] += 1
+                counted[f"{kind}s"] = counted.get(f"{kind}s", 0) + 1
                 yield kind, value
 
         def check() -> None:
@@ -246,12 +258,19 @@ class RulesCache:
                            for g in head.gates])
             for sched in head.schedules:
                 self._upsert_schedule(c, site, sched)
+            codes_store.clear_site(c, site)
+            codes_store.set_config(c, site, head.code_config)
             tags: list[tuple] = []
             vehicles: list[tuple] = []
+            codes: list[tuple] = []
             for kind, value in items:
                 if kind == "tag":
                     tags.append(_tag_row(value))
                     n_tags += 1
+                elif kind == "code":
+                    codes.append(codes_store.row(value))
+                    if len(codes) >= 5000:
+                        codes_store.insert(c, codes)
                 elif kind == "vehicle":
                     vehicles.append((site, value.vrn, value.type.value, value.flat,
                                      value.schedule))
@@ -263,6 +282,7 @@ class RulesCache:
                     self._insert_vehicles(c, vehicles)
             self._insert_tags(c, tags)
             self._insert_vehicles(c, vehicles)
+            codes_store.insert(c, codes)
             if check is not None:
                 check()  # raises: the transaction rolls back, the old rules stay
             c.execute("DELETE FROM accounts WHERE source = 'cloud' AND site = ? AND username "
@@ -352,6 +372,8 @@ class RulesCache:
         elif ch.op == "account.delete" and ch.key:
             c.execute("DELETE FROM accounts WHERE username = ? AND source = 'cloud' AND site = ?",
                       (ch.key, site))
+        elif ch.op in ("code.upsert", "code.delete", "codes.config"):
+            codes_store.apply(c, site, ch.op, ch.code, ch.code_config, ch.key)
         else:
             raise ValueError(f"malformed change {ch.op}")
 

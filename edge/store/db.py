@@ -125,6 +125,25 @@ MIGRATIONS = [
         ALTER TABLE subscriptions ADD COLUMN schedule TEXT
         """,
     ),
+    # Access codes and visitor passes, by keyed hash only; a box's own spends of single-use
+    # passes outlive snapshots (a snapshot may come before the cloud heard of the spend).
+    sql_migration(
+        "013_codes",
+        """
+        CREATE TABLE codes (
+            hash TEXT PRIMARY KEY, site TEXT NOT NULL, kind TEXT NOT NULL,
+            status TEXT NOT NULL, valid_from TEXT, valid_until TEXT, activate_by TEXT,
+            single_use INTEGER NOT NULL, schedule TEXT, flat TEXT, vrn TEXT,
+            label TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID;
+        CREATE INDEX codes_site ON codes(site);
+        CREATE TABLE code_config (
+            site TEXT PRIMARY KEY, key TEXT NOT NULL, alphabet TEXT NOT NULL,
+            first_use INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE codes_spent (hash TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID
+        """,
+    ),
 ]
 
 EVENT_LOG = """

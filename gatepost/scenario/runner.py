@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gatepost.scenario.codes import expect_code, guard_code, visitor_step
 from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
 from gatepost.scenario.partners import expect_partner, partner_step
 from gatepost.scenario.residents import registry_step, resident_step
@@ -70,6 +71,7 @@ class ScenarioRun:
         self.resident_keys: dict[str, str] = {}  # API keys of ``remote_open`` residents
         self.resident_apps: dict[str, Any] = {}  # the resident app of each cloud.residents
         self.arrivals: dict[str, Any] = {}  # the last ``arrive`` vehicle of each gate
+        self.codes: dict[str, dict[str, Any]] = {}  # visitor passes by the scenario's refs
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}
@@ -162,6 +164,15 @@ class ScenarioRun:
                                  step.registry.which)
         if step.partner:
             return partner_step(self, step.partner.mode, step.partner.delay_s)
+        if step.visitor:
+            got = visitor_step(self, step.visitor)
+            errors = got.pop("errors", []) + self._synced(got)
+            return {**got, "errors": errors + _check(step.expect, got)}
+        if step.expect_code:
+            return expect_code(self, step.expect_code)
+        if step.guard_code:
+            got = guard_code(self, step.guard_code)
+            return {**got, "errors": got.pop("errors", []) + _check(step.expect, got)}
         if step.expect_partner:
             return expect_partner(self, step.expect_partner)
         if step.remote_open:

@@ -185,6 +185,49 @@ class PartnerExpectStep(_M):
     within: Duration = 10.0
 
 
+class CodeSettingsDef(_M):
+    alphabet: Literal["digits", "letters"] = "digits"
+    length: int = Field(8, ge=8, le=10)
+    per_person: int = Field(2, ge=1, le=4)
+    first_use_activates: bool = False
+    site: str | None = None
+
+
+class VisitorStep(_M):
+    who: str = Field(description="the resident issuing or cancelling (a cloud.residents ref)")
+    issue: dict[str, Any] | None = Field(None, description="{ref, kind, name, from?, until?, "
+                                         "single_use?, vrn?}: from/until are ISO times or "
+                                         "durations from the virtual now")
+    cancel: str | None = Field(None, description="the ref of a pass issued earlier")
+
+    @model_validator(mode="after")
+    def _one(self) -> VisitorStep:
+        if (self.issue is None) == (self.cancel is None):
+            raise ValueError("a visitor step does one of issue, cancel")
+        if self.issue is not None and not {"ref", "kind", "name"} <= set(self.issue):
+            raise ValueError("visitor issue needs ref, kind and name")
+        return self
+
+
+class GuardCodeStep(_M):
+    gate: str
+    ref: str | None = Field(None, description="a pass issued by a visitor step")
+    code: str | None = Field(None, description="a code as typed (e.g. a wrong one)")
+    user: str = "guard"
+
+    @model_validator(mode="after")
+    def _one(self) -> GuardCodeStep:
+        if (self.ref is None) == (self.code is None):
+            raise ValueError("guard_code needs one of ref, code")
+        return self
+
+
+class CodeExpectStep(_M):
+    ref: str = Field(description="a pass issued by a visitor step")
+    status: Literal["issued", "active", "cancelled", "expired", "spent"]
+    within: Duration = 10.0
+
+
 class CloudSetup(_M):
     vehicles: list[VehicleDef] = []
     tags: list[TagDef] = []
@@ -193,6 +236,7 @@ class CloudSetup(_M):
     residents: list[ResidentDef] = []
     stickers: list[StickerDef] = []
     partners: list[PartnerDef] = []
+    codes: list[CodeSettingsDef] = []
 
 
 class GateExpect(_M):
@@ -248,7 +292,7 @@ class GuardStep(_M):
 
 
 class GuardExpect(_M):
-    decision: Literal["open", "none"] | None = None
+    decision: Literal["open", "deny", "none"] | None = None
     reason: str | None = None
     barrier_opened: bool | None = None
     status: int | None = None
@@ -284,7 +328,8 @@ class CloudExpectStored(_M):
 ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "guard", "advance",
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
-           "resident", "registry", "partner", "expect_partner")
+           "resident", "registry", "partner", "expect_partner", "visitor", "guard_code",
+           "expect_code")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
@@ -312,6 +357,9 @@ class Step(_M):
     registry: RegistryStep | None = None
     partner: PartnerStep | None = None
     expect_partner: PartnerExpectStep | None = None
+    visitor: VisitorStep | None = None
+    guard_code: GuardCodeStep | None = None
+    expect_code: CodeExpectStep | None = None
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -343,11 +391,12 @@ class Step(_M):
         if self.expect is not None:
             if self.rfid or self.vehicle or self.camera:
                 GateExpect.model_validate(self.expect)
-            elif self.cloud is not None or self.resident is not None:
+            elif self.cloud is not None or self.resident is not None or \
+                    self.visitor is not None:
                 CloudExpect.model_validate(self.expect)
             elif self.remote_open is not None:
                 RemoteExpect.model_validate(self.expect)
-            elif self.guard is not None:
+            elif self.guard is not None or self.guard_code is not None:
                 GuardExpect.model_validate(self.expect)
             else:
                 raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, resident, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gatepost.scenario.codes import setup_codes
 from gatepost.scenario.partners import setup_partners
 from gatepost.scenario.residents import setup_residents
 from gatepost.scenario.schema import ScenarioError
@@ -58,6 +59,7 @@ def setup(run: ScenarioRun) -> None:
                                                "tags": sd.tags})
     setup_residents(run, send)
     setup_partners(run, send)
+    setup_codes(run, send)
     for a in run.sc.cloud.accounts:
         post(f"/api/v1/sites/{a.site or run.sites[0]}/accounts",
              {"username": a.username, "role": a.role, "password": a.password})

@@ -1,0 +1,105 @@
+"""Routes of access codes and visitor passes: staff set a site's code settings, issue codes to
+residents and cancel them; a resident sees, activates and cancels their codes and issues passes
+to visitors, with a QR image to share (docs/codes.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.api.me import me_of
+from cloud.codes import Codes
+from cloud.errors import ERROR_RESPONSES
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CodeSettingsIn(_In):
+    alphabet: str | None = Field(None, max_length=10, description="digits (keypads) or "
+                                 "letters (upper-case and digits, no 0/O or 1/I)")
+    length: int | None = Field(None, ge=8, le=10)
+    per_person: int | None = Field(None, ge=1, le=4, description="live codes a person holds")
+    activation_days: int | None = Field(None, ge=1, le=3660)
+    duration_days: int | None = Field(None, ge=1, le=3660)
+    first_use_activates: bool | None = Field(None, description="an issued code is activated "
+                                             "by its first use at a gate")
+
+
+class IssueIn(_In):
+    resident: str = Field(max_length=20)
+
+
+class PassIn(_In):
+    kind: str = Field(max_length=10, description="guest, cab, delivery or helper")
+    name: str = Field(min_length=1, max_length=120)
+    phone: str | None = Field(None, max_length=32)
+    vrn: str | None = Field(None, max_length=20)
+    valid_from: datetime
+    valid_until: datetime
+    single_use: bool = True
+    site: str | None = Field(None, max_length=64)
+
+
+def codes_router(codes: Codes) -> APIRouter:
+    """The codes' routes."""
+    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+    @r.put("/sites/{site}/codes/settings")
+    def put_settings(site: str, body: CodeSettingsIn) -> dict[str, Any]:
+        """Set how the site's codes are drawn and live (admin); the gates get the change."""
+        return codes.configure(site, **body.model_dump())
+
+    @r.get("/sites/{site}/codes/settings")
+    def get_settings(site: str) -> dict[str, Any]:
+        """The site's code settings."""
+        return codes.settings(site)
+
+    @r.post("/sites/{site}/codes", status_code=201)
+    def issue(site: str, body: IssueIn, request: Request) -> dict[str, Any]:
+        """Issue a resident a code (admin): shown in clear in this answer and in the
+        resident's app."""
+        who = getattr(request.state, "principal", None)
+        return codes.issue(site, body.resident, f"staff:{who.name}" if who else "staff")
+
+    @r.get("/sites/{site}/codes")
+    def site_codes(site: str) -> dict[str, Any]:
+        """The site's codes and passes, masked."""
+        return {"site": site, "codes": codes.of_site(site)}
+
+    @r.post("/codes/{code_id}/cancel")
+    def cancel(code_id: str) -> dict[str, Any]:
+        """Cancel a code or pass (admin): refused at every gate at once."""
+        return codes.cancel(code_id)
+
+    @r.get("/me/codes")
+    def mine(request: Request) -> dict[str, Any]:
+        """The resident's codes and passes, in clear."""
+        return {"codes": codes.mine(me_of(request))}
+
+    @r.post("/me/codes/{code_id}/activate")
+    def activate(code_id: str, request: Request) -> dict[str, Any]:
+        """Activate an issued code: valid for the site's duration from now."""
+        return codes.activate(me_of(request), code_id)
+
+    @r.post("/me/passes", status_code=201)
+    def issue_pass(body: PassIn, request: Request) -> dict[str, Any]:
+        """Issue a visitor a pass for a time window (single-use by default)."""
+        return codes.issue_pass(me_of(request), body.site, body.kind, body.name, body.phone,
+                                body.vrn, body.valid_from, body.valid_until, body.single_use)
+
+    @r.post("/me/codes/{code_id}/cancel")
+    def cancel_mine(code_id: str, request: Request) -> dict[str, Any]:
+        """Cancel one's own code or pass."""
+        return codes.cancel(code_id, me_of(request))
+
+    @r.get("/me/codes/{code_id}/qr.svg")
+    def qr(code_id: str, request: Request) -> Response:
+        """The code as a QR image to share with a visitor."""
+        return Response(codes.qr_svg(me_of(request), code_id), media_type="image/svg+xml")
+
+    return r

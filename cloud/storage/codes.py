@@ -1,0 +1,84 @@
+"""Storage of access codes: each site's code settings, the registry of every code ever issued
+(digests, never deleted), and the codes and visitor passes. ``cloud.codes`` calls these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cloud.storage.dialect import insert_ignore_sql, upsert_sql
+from cloud.storage.tx import Row, Tx
+
+SETTINGS = ("site", "alphabet", "length", "per_person", "activation_days", "duration_days",
+            "first_use_activates", "code_key", "updated_at")
+CODE = ("id", "site", "kind", "holder", "code", "hash", "status", "issued_at", "activate_by",
+        "activated_at", "valid_from", "valid_until", "single_use", "schedule", "flat", "vrn",
+        "label", "visitor_kind", "visitor_phone", "created_by")
+FIELDS = frozenset({"status", "activated_at", "valid_from", "valid_until", "used_at"})
+
+
+def settings(c: Tx, site: str) -> Row | None:
+    """A site's code settings (with its key)."""
+    return c.execute("SELECT * FROM site_code_settings WHERE site = ?", (site,)).fetchone()
+
+
+def set_settings(c: Tx, values: Sequence[Any]) -> None:
+    """Write a site's code settings (``SETTINGS`` order)."""
+    c.execute(upsert_sql("site_code_settings", SETTINGS, ("site",)), tuple(values))
+
+
+def register(c: Tx, digest: str, at: str) -> bool:
+    """Record a code as issued forever; False if it ever was."""
+    return c.execute(insert_ignore_sql("code_registry", ("digest", "issued_at")),
+                     (digest, at)).rowcount > 0
+
+
+def insert(c: Tx, values: Sequence[Any]) -> None:
+    """A new code (``CODE`` order)."""
+    c.execute(f"INSERT INTO access_codes({', '.join(CODE)}) VALUES "
+              f"({', '.join('?' for _ in CODE)})", tuple(values))
+
+
+def get(c: Tx, code_id: str) -> Row | None:
+    """One code by id."""
+    return c.execute("SELECT * FROM access_codes WHERE id = ?", (code_id,)).fetchone()
+
+
+def by_hash(c: Tx, site: str, digest: str) -> Row | None:
+    """A site's code by its keyed hash (what a gate's event names)."""
+    return c.execute("SELECT * FROM access_codes WHERE site = ? AND hash = ?",
+                     (site, digest)).fetchone()
+
+
+def update(c: Tx, code_id: str, **fields: Any) -> None:
+    """Change some of a code's fields."""
+    if not fields or set(fields) - FIELDS:
+        raise ValueError(f"code fields are {sorted(FIELDS)}")
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    c.execute(f"UPDATE access_codes SET {sets} WHERE id = ?", (*fields.values(), code_id))
+
+
+def live_of(c: Tx, holder: str, site: str, kind: str) -> list[Row]:
+    """A holder's codes of a kind at a site that are not cancelled, expired or spent."""
+    return c.execute("SELECT * FROM access_codes WHERE holder = ? AND site = ? AND kind = ? "
+                     "AND status IN ('issued', 'active') ORDER BY issued_at",
+                     (holder, site, kind)).fetchall()
+
+
+def of_holder(c: Tx, holder: str) -> list[Row]:
+    """Every code of a holder, newest first."""
+    return c.execute("SELECT * FROM access_codes WHERE holder = ? ORDER BY issued_at DESC, id",
+                     (holder,)).fetchall()
+
+
+def of_site(c: Tx, site: str) -> list[Row]:
+    """Every code of a site, newest first."""
+    return c.execute("SELECT * FROM access_codes WHERE site = ? ORDER BY issued_at DESC, id",
+                     (site,)).fetchall()
+
+
+def gate_codes(c: Tx, site: str) -> list[Row]:
+    """The codes a site's gates hold: all but those long settled (cancelled, expired, spent
+    codes stay so a gate can say why it refuses them)."""
+    return c.execute("SELECT * FROM access_codes WHERE site = ? ORDER BY hash",
+                     (site,)).fetchall()

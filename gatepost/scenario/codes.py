@@ -1,0 +1,112 @@
+"""Access codes in scenarios: the ``cloud:`` set-up's ``codes`` (a site's code settings), the
+``visitor`` step (a resident issues a pass in the app, ``issue: {ref, kind, name, from?, until?,
+single_use?, vrn?}``, or cancels one, ``cancel: REF``), the ``guard_code`` step (the guard
+types a code a visitor reads out into the panel's code box: ``{gate, ref | code, user?}``), and
+``expect_code: {ref, status, within}`` (what the cloud says of a pass, once the gates' events
+have reached it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from gatepost.scenario.guard import _csrf, _signed_in
+from gatepost.stack import wait_until
+from shared.clock import FileClock, parse_duration
+
+if TYPE_CHECKING:
+    from gatepost.scenario.runner import ScenarioRun
+    from gatepost.scenario.schema import CodeExpectStep, GuardCodeStep, VisitorStep
+
+
+def setup_codes(run: ScenarioRun, send: Any) -> None:
+    """Each site's code settings, before the first step."""
+    for s in run.sc.cloud.codes:
+        body = s.model_dump(exclude={"site"})
+        send("PUT", f"/api/v1/sites/{s.site or run.sites[0]}/codes/settings", json=body)
+
+
+def _when(run: ScenarioRun, value: Any, default: str) -> str:
+    """An ISO time, or a duration (``2h``, ``-5m``) from the virtual now."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value if value is not None else default)
+    now = FileClock(run.stack.clock_file).now()
+    if text.startswith("-"):
+        return (now - parse_duration(text[1:])).isoformat()
+    try:
+        return (now + parse_duration(text)).isoformat()
+    except ValueError:
+        return datetime.fromisoformat(text).isoformat()
+
+
+def visitor_step(run: ScenarioRun, step: VisitorStep) -> dict[str, Any]:
+    """A resident issues or cancels a visitor pass in the app; what it answered."""
+    app = run.resident_apps.get(step.who)
+    if app is None:
+        return {"action": "visitor", "errors": [f"no resident {step.who!r} in cloud.residents"]}
+    if step.issue is not None:
+        p = step.issue
+        body = {"kind": p["kind"], "name": p["name"], "single_use": p.get("single_use", True),
+                "valid_from": _when(run, p.get("from"), "0s"),
+                "valid_until": _when(run, p.get("until"), "4h")}
+        if p.get("vrn"):
+            body["vrn"] = p["vrn"]
+        r = app.post("/api/v1/me/passes", json=body)
+        what = "issue"
+    else:
+        held = run.codes.get(str(step.cancel))
+        if held is None:
+            return {"action": "visitor", "errors": [f"no pass {step.cancel!r} issued earlier"]}
+        r = app.post(f"/api/v1/me/codes/{held['id']}/cancel")
+        what = "cancel"
+    body_out = r.json()
+    got: dict[str, Any] = {"action": "visitor", "who": step.who, "what": what,
+                           "status": r.status_code}
+    if r.status_code >= 300:
+        detail = body_out.get("detail")
+        got["reason"] = detail.get("reason") if isinstance(detail, dict) else None
+        return got
+    if step.issue is not None:
+        run.codes[str(step.issue["ref"])] = body_out
+    got.update({k: body_out[k] for k in ("id", "site", "rules_version") if k in body_out})
+    return got
+
+
+def guard_code(run: ScenarioRun, spec: GuardCodeStep) -> dict[str, Any]:
+    """The guard types a code at the panel; what the gate decided and whether it opened."""
+    code = spec.code if spec.code is not None else run.codes.get(str(spec.ref), {}).get("code")
+    if code is None:
+        return {"action": "guard_code", "errors": [f"no pass {spec.ref!r} issued earlier"]}
+    c = _signed_in(run, run.site_of_gate[spec.gate], spec.user)
+    cursor = run.stack.edge_last_event()
+    r = c.post(f"/gates/{spec.gate}/code", data={"csrf": _csrf(c.get("/").text),
+                                                 "code": code})
+    out: dict[str, Any] = {"action": "guard_code", "gate": spec.gate, "status": r.status_code}
+    d = run._await(cursor, lambda e: e["type"] == "decision"
+                   and e["credential"]["kind"] == "code", 5) if r.status_code == 303 else None
+    if d is None:
+        return {**out, "decision": "none", "reason": None, "barrier_opened": False}
+    opened = d["outcome"] == "open" and run._await(
+        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
+        and e.get("ok"), 3) is not None
+    return {**out, "decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened}
+
+
+def expect_code(run: ScenarioRun, e: CodeExpectStep) -> dict[str, Any]:
+    """Wait until the cloud says the pass *ref* has the status expected."""
+    held = run.codes.get(e.ref)
+    if held is None:
+        return {"action": "expect_code", "errors": [f"no pass {e.ref!r} issued earlier"]}
+    got: dict[str, Any] = {"action": "expect_code", "ref": e.ref}
+
+    def status() -> bool:
+        codes = run.stack.cloud.get(f"/api/v1/sites/{held['site']}/codes").json()["codes"]
+        got["status"] = next((c["status"] for c in codes if c["id"] == held["id"]), None)
+        return got["status"] == e.status
+
+    try:
+        wait_until(status, float(e.within), interval=0.1, what="the pass's status")
+    except TimeoutError:
+        got["errors"] = [f"expected {e.ref} {e.status}, the cloud says {got.get('status')}"]
+    return got
