@@ -34,6 +34,20 @@ class ReaderConfig(_M):
                       ge=9600, le=115200)
 
 
+class KeypadConfig(_M):
+    """The gate's keypad reader on an OSDP (RS-485) line."""
+
+    url: str = Field(title="Serial URL", description="Device path or pyserial URL of the "
+                     "RS-485 adapter")
+    address: int = Field(101, title="OSDP address", ge=0, le=126)
+    scbk: str = Field(title="Secure channel key", pattern=r"^[0-9a-fA-F]{32}$",
+                      description="the reader's SCBK, 16 bytes in hex")
+    baud: int = Field(115200, title="Baud rate", ge=9600, le=230400)
+    lock_after: int = Field(5, title="Wrong codes before a lock", ge=1, le=100)
+    lock_window_s: float = Field(300.0, title="Within (s)", ge=1, le=86400)
+    lock_s: float = Field(300.0, title="Lock for (s)", ge=1, le=86400)
+
+
 class RelayConfig(_M):
     """The Modbus relay board that drives the barrier, and its inputs."""
 
@@ -95,6 +109,8 @@ class GateConfig(_M):
     reader: ReaderConfig | None = Field(None, title="Reader", description="RFID reader")
     relay: RelayConfig | None = Field(None, title="Relay", description="Barrier relay")
     camera: CameraConfig | None = Field(None, title="Camera", description="Plate camera")
+    keypad: KeypadConfig | None = Field(None, title="Keypad", description="OSDP keypad "
+                                        "reader for access codes")
     credentials: CredentialMode = Field(
         CredentialMode.EITHER, title="Credentials", description="tag, plate, either or both")
     mismatch: Literal["deny", "alert"] = Field(

@@ -20,6 +20,7 @@ from edge.adapters.relay import BarrierActuator, ModbusBarrier, ModbusBus
 from edge.config import EdgeConfig, GateConfig
 from edge.core.plate_match import PlateIndex
 from edge.core.types import Decision, PlateEvidence, Policy
+from edge.drivers.osdp_keypad import OsdpKeypad
 from edge.drivers.uhf18 import Rejected
 from edge.evidence import EvidenceStore
 from edge.homeassistant import HomeAssistant
@@ -83,6 +84,7 @@ class EdgeDaemon:
         self.recorder: Recorder | None = None
         self.link: CloudLink | None = None
         self.readers: dict[str, CredentialReader] = {}
+        self.keypads: dict[str, OsdpKeypad] = {}
         self.barriers: dict[str, BarrierActuator] = {}
         self.buses: dict[str, ModbusBus] = {}
 
@@ -146,6 +148,12 @@ class EdgeDaemon:
                 self.readers[g.id] = r
                 r.start()
                 self.supervisor.watch(f"reader {g.id}", r.alive, r.last_progress, r.start)
+        for g in cfg.gates:
+            if g.keypad:
+                pad = self._make_keypad(g)
+                self.keypads[g.id] = pad
+                pad.start()
+                self.supervisor.watch(f"keypad {g.id}", pad.alive, pad.last_progress, None)
         self._start_cameras()
         t = threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True)
         t.start()
@@ -192,6 +200,21 @@ class EdgeDaemon:
         return open_reader(g.id, g.reader.protocol, g.reader.url, baud=g.reader.baud,
                            on_epc=on_epc, on_reject=on_reject, on_state=on_state)
 
+    def _make_keypad(self, g: GateConfig) -> OsdpKeypad:
+        """The gate's OSDP keypad: its codes decided by the lane, its state the lane's."""
+        assert g.keypad is not None
+        lane = self.lanes[g.id]
+        kp = g.keypad
+
+        def on_code(code: str) -> bool:
+            return self.enter_code(g.id, code, "keypad").opens
+
+        def on_state(up: bool, why: str) -> None:
+            lane.post(DeviceState("keypad", up, why))
+
+        return OsdpKeypad(g.id, kp.url, kp.address, bytes.fromhex(kp.scbk), on_code=on_code,
+                          on_state=on_state, baud=kp.baud)
+
     def _join_pollers(self) -> None:
         for t in self._threads:
             t.join(3)
@@ -201,6 +224,7 @@ class EdgeDaemon:
         self._stop.set()
         steps: list[tuple[str, Callable[[], None]]] = [
             (f"reader {k}", r.stop) for k, r in self.readers.items()]
+        steps += [(f"keypad {k}", p.stop) for k, p in self.keypads.items()]
         steps += [(f"camera {k}", cam.stop) for k, cam in self.cameras.items()]
         steps.append(("input pollers", self._join_pollers))
         steps += [(f"lane {k}", lane.stop) for k, lane in self.lanes.items()]

@@ -41,6 +41,7 @@ class GateSpec:
     credentials: str = "either"
     mismatch: str = "deny"
     extra: dict = field(default_factory=dict)  # more gate settings, e.g. anti_passback
+    keypad: bool = False  # an OSDP keypad reader for access codes
 
 
 @dataclass
@@ -93,7 +94,8 @@ class Stack:
         self.edge_port = self.opt.edge_api_port or free_port()
         self.world = SimWorld([g.id for g in gates], timing=self.opt.timing,
                               reader_rate_hz=self.opt.reader_rate_hz,
-                              cameras={g.id for g in gates if g.camera is not None})
+                              cameras={g.id for g in gates if g.camera is not None},
+                              keypads={g.id for g in gates if g.keypad})
         self.cloud_proc: subprocess.Popen | None = None
         self.edge_proc: subprocess.Popen | None = None
         self.mqtt_link: LinkProxy | None = None
@@ -204,6 +206,9 @@ class Stack:
             if g.camera is not None and "camera" in w:
                 lines += ["[gates.camera]", f'url = "{w["camera"]["url"]}"']
                 lines += [f"{k} = {json.dumps(v)}" for k, v in g.camera.items()]
+            if "keypad" in w:
+                lines += ["[gates.keypad]"] + [f"{k} = {json.dumps(v)}"
+                                               for k, v in w["keypad"].items()]
         path = self.workdir / "edge.toml"
         path.write_text("\n".join(lines) + "\n" + self.opt.edge_toml)
         return path

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 from hardware_sim.barrier import BarrierTiming, Boom
 from hardware_sim.camera import SimCamera
+from hardware_sim.keypad import KeypadSim
 from hardware_sim.reader import ReaderFaults, SimReader
 from hardware_sim.relay_board import BoardBank, BoardServer, RelayBoard
 
 log = logging.getLogger(__name__)
+KEYPAD_SCBK = "a1b2c3d4e5f60718293a4b5c6d7e8f90"  # the simulated keypads' secure channel key
 
 
 @dataclass
@@ -29,6 +31,7 @@ class SimGate:
     board: RelayBoard
     boom: Boom
     camera: SimCamera | None = None
+    keypad: KeypadSim | None = None
     busy: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -49,7 +52,8 @@ class SimWorld:
     def __init__(self, gate_ids: list[str], *, timing: BarrierTiming | None = None,
                  reader_rate_hz: float = 20.0, reader_transport: str = "tcp",
                  over_loop_s: float = 0.3, faults: ReaderFaults | None = None,
-                 cameras: set[str] | None = None, camera_fps: float = 10.0) -> None:
+                 cameras: set[str] | None = None, camera_fps: float = 10.0,
+                 keypads: set[str] | None = None) -> None:
         self.gate_ids = gate_ids
         self.timing = timing or BarrierTiming(rise_s=0.3, fall_s=0.3, auto_close_s=5.0,
                                               close_after_pass_s=0.2)
@@ -59,6 +63,7 @@ class SimWorld:
         self.faults = faults
         self.cameras = cameras or set()
         self.camera_fps = camera_fps
+        self.keypads = keypads or set()
         self.bank = BoardBank()
         self.server: BoardServer | None = None
         self.gates: dict[str, SimGate] = {}
@@ -72,7 +77,9 @@ class SimWorld:
                                rate_hz=self.reader_rate_hz, faults=self.faults)
             reader.start()
             cam = SimCamera(gid, fps=self.camera_fps).start() if gid in self.cameras else None
-            self.gates[gid] = SimGate(gid, unit, reader, board, boom, cam)
+            pad = KeypadSim(101, bytes.fromhex(KEYPAD_SCBK)).start() \
+                if gid in self.keypads else None
+            self.gates[gid] = SimGate(gid, unit, reader, board, boom, cam, pad)
         self.server = BoardServer(self.bank)
         self.server.start()
 
@@ -82,6 +89,8 @@ class SimWorld:
             g.reader.stop()
             if g.camera:
                 g.camera.stop()
+            if g.keypad:
+                g.keypad.stop()
         if self.server:
             self.server.stop()
 
@@ -96,6 +105,9 @@ class SimWorld:
         }
         if g.camera:
             wiring["camera"] = {"url": g.camera.url}
+        if g.keypad:
+            wiring["keypad"] = {"url": g.keypad.port_path, "address": g.keypad.address,
+                                "scbk": KEYPAD_SCBK}
         return wiring
 
     def vehicle(self, gate_id: str, epc: str | None = None, *, drive_through: bool = True,

@@ -72,6 +72,7 @@ class Reason(StrEnum):
     CODE_EXPIRED = "code_expired"
     CODE_SPENT = "code_spent"
     CODE_CANCELLED = "code_cancelled"
+    KEYPAD_LOCKED = "keypad_locked"
 
 
 class EventType(StrEnum):
@@ -119,6 +120,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.CODE_EXPIRED: Outcome.DENY,
     Reason.CODE_SPENT: Outcome.DENY,
     Reason.CODE_CANCELLED: Outcome.DENY,
+    Reason.KEYPAD_LOCKED: Outcome.DENY,
 }
 
 

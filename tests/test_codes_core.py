@@ -126,3 +126,24 @@ def test_alphabets_draws_and_reading() -> None:
     with pytest.raises(ValueError):
         draw("digits", 7)
     assert registry_digest("48213907") != code_hash(KEY, "48213907")
+
+
+def test_a_keypad_locks_after_wrong_codes_within_the_window() -> None:
+    from edge.core.keypad import KeypadLock, noted
+
+    window, lock_for = timedelta(minutes=5), timedelta(minutes=5)
+    lock = KeypadLock()
+    for i in range(4):
+        lock, locked = noted(lock, True, NOW + timedelta(seconds=i), 5, window, lock_for)
+        assert not locked and not lock.locked(NOW + timedelta(seconds=i))
+    lock, locked = noted(lock, True, NOW + timedelta(seconds=5), 5, window, lock_for)
+    assert locked and lock.locked(NOW + timedelta(minutes=5))
+    assert not lock.locked(NOW + timedelta(minutes=5, seconds=6))
+    # Wrong codes spread wider than the window never lock; a right one forgets them.
+    spread = KeypadLock()
+    for i in range(10):
+        spread, locked = noted(spread, True, NOW + timedelta(minutes=2 * i), 5, window,
+                               lock_for)
+        assert not locked
+    spread, _ = noted(spread, False, NOW + timedelta(minutes=21), 5, window, lock_for)
+    assert spread.wrong == ()

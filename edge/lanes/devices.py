@@ -13,7 +13,7 @@ class Devices:
     """States and pending boot waits of one lane's devices."""
 
     def __init__(self) -> None:
-        self.state: dict[str, bool | None] = {"reader": None, "relay": None}
+        self.state: dict[str, bool | None] = {"reader": None, "relay": None, "keypad": None}
         self._waiting: dict[str, tuple[float, str]] = {}
 
     def expect(self, devices: list[str], now: float) -> None:

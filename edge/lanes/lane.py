@@ -19,6 +19,7 @@ from typing import Any
 
 from edge.adapters.relay import BarrierActuator, GateInputs
 from edge.config import GateConfig, PolicyConfig
+from edge.core import keypad as keypad_rules
 from edge.core import lane as rules
 from edge.core.decide import decide
 from edge.core.lane import Held, Window
@@ -68,6 +69,7 @@ class Lane:
         self._creds: dict[str, Credential] = {}
         self._dirty: set[str] = set()  # held credentials read again since last written down
         self._window = Window()
+        self._keypad = keypad_rules.KeypadLock()  # wrong codes at this gate's keypad
         self._stamp = 1
         self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
         self._agreeing: tuple[str, int] = ("", 0)
@@ -90,7 +92,8 @@ class Lane:
             if held.seen_at >= horizon(now, self.policy.dedup_hold_s):
                 self._held[held.key] = held  # still in the field: never opened again
             self.recorder.counters.inc("opens_unconfirmed")
-        self.devices.expect([d for d in ("reader", "relay") if self._has(d)], time.monotonic())
+        self.devices.expect([d for d in ("reader", "relay", "keypad") if self._has(d)],
+                            time.monotonic())
         self.mailbox.start()
 
     def _settle_intent(self, decision: str, held: Held) -> Callable[[Any], None]:
@@ -101,6 +104,8 @@ class Lane:
         return done
 
     def _has(self, device: str) -> bool:
+        if device == "keypad":
+            return self.cfg.keypad is not None
         return bool(self.cfg.reader) if device == "reader" else self.barrier is not None
 
     # The mailbox -----------------------------------------------------------------------------
@@ -361,10 +366,28 @@ class Lane:
 
     def _code(self, msg: m.CodeEntry) -> Decision:
         """A code typed or read: decided offline from the cached hashes; a single-use pass is
-        spent in the transaction that records its open."""
+        spent in the transaction that records its open. A keypad that took too many wrong
+        codes is locked a while (``edge.core.keypad``): its codes are refused unread."""
         now = self.clock.now()
-        decision = decide(Credential.code(msg.code), self.info, self.view.of(self._window), now,
-                          self.policy)
+        kp = self.cfg.keypad
+        if msg.source == "keypad" and self._keypad.locked(now):
+            until = self._keypad.until
+            decision = Decision(Outcome.DENY, Reason.KEYPAD_LOCKED, self.id,
+                                Credential(CredentialKind.CODE, ""), now,
+                                detail=f"too many wrong codes: locked until "
+                                f"{until.isoformat() if until else '?'}")
+        else:
+            decision = decide(Credential.code(msg.code), self.info,
+                              self.view.of(self._window), now, self.policy)
+        if msg.source == "keypad" and kp is not None and \
+                decision.reason is not Reason.KEYPAD_LOCKED:
+            self._keypad, locked = keypad_rules.noted(
+                self._keypad, decision.reason is Reason.CODE_UNKNOWN, now, kp.lock_after,
+                timedelta(seconds=kp.lock_window_s), timedelta(seconds=kp.lock_s))
+            if locked:
+                self.recorder.event(self.id, EventType.ALERT, now, {
+                    "alert": "keypad_locked", "detail": f"{kp.lock_after} wrong codes within "
+                    f"{kp.lock_window_s:.0f} s: the keypad refuses codes for {kp.lock_s:.0f} s"})
         digest = decision.credential.value
         read = {"credential": {"kind": "code", "value": digest}, "source": msg.source}
         code = self.view.code(self.cfg.site, digest) if digest else None
@@ -467,6 +490,7 @@ class Lane:
             "loop": i.loop if i else None, "open_limit": i.open_limit if i else None,
             "closed_limit": i.closed_limit if i else None,
             "relay_ok": self.relay_ok, "reader_ok": self.reader_ok,
+            "keypad_ok": self.devices.state["keypad"],
             "anti_passback": self.info.anti_passback.value,
             "awaiting_pass": self.boom.awaiting[0] if self.boom.awaiting else None,
             "boom": self.boom.label(),

@@ -169,8 +169,8 @@ def alerts(daemon: EdgeDaemon, limit: int = 200) -> dict[str, Any]:
         now.append("Cloud link down: decisions go on from the local cache; events wait "
                    f"in the outbox ({health['outbox']}).")
     for g in health["gates"]:
-        for device in ("reader", "relay"):
-            if g[f"{device}_ok"] is False:
+        for device in ("reader", "relay", "keypad"):
+            if g.get(f"{device}_ok") is False:
                 now.append(f"{g['id']}: {device} down")
     for gate_id, cam in health["cameras"].items():
         if not cam.get("connected", True):

@@ -16,7 +16,7 @@ from shared.clock import FileClock, parse_duration
 
 if TYPE_CHECKING:
     from gatepost.scenario.runner import ScenarioRun
-    from gatepost.scenario.schema import CodeExpectStep, GuardCodeStep, VisitorStep
+    from gatepost.scenario.schema import CodeExpectStep, GuardCodeStep, KeypadStep, VisitorStep
 
 
 def setup_codes(run: ScenarioRun, send: Any) -> None:
@@ -110,3 +110,35 @@ def expect_code(run: ScenarioRun, e: CodeExpectStep) -> dict[str, Any]:
     except TimeoutError:
         got["errors"] = [f"expected {e.ref} {e.status}, the cloud says {got.get('status')}"]
     return got
+
+
+def keypad_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
+    """Someone types a code on the gate's OSDP keypad and presses ``#``; what the gate decided,
+    whether it opened, and how the reader flashed."""
+    gate = run.stack.world.gates.get(spec.gate)
+    if gate is None or gate.keypad is None:
+        return {"action": "keypad", "errors": [f"gate {spec.gate} has no keypad"]}
+    code = spec.code if spec.code is not None else run.codes.get(str(spec.ref), {}).get("code")
+    if code is None:
+        return {"action": "keypad", "errors": [f"no pass {spec.ref!r} issued earlier"]}
+    pad = gate.keypad
+    wait_until(lambda: pad.online, 15, what="the keypad online")
+    flashes = len(pad.leds())
+    cursor = run.stack.edge_last_event()
+    pad.type(code)
+    out: dict[str, Any] = {"action": "keypad", "gate": spec.gate}
+    d = run._await(cursor, lambda e: e["type"] == "decision"
+                   and e["credential"]["kind"] == "code", 5)
+    if d is None:
+        return {**out, "decision": "none", "reason": None, "barrier_opened": False,
+                "led": "none"}
+    opened = d["outcome"] == "open" and run._await(
+        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
+        and e.get("ok"), 3) is not None
+    try:
+        wait_until(lambda: len(pad.leds()) > flashes, 3, what="the reader's flash")
+        led = pad.leds()[-1].what
+    except TimeoutError:
+        led = "none"
+    return {**out, "decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened,
+            "led": led}

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gatepost.scenario.codes import expect_code, guard_code, visitor_step
+from gatepost.scenario.codes import expect_code, guard_code, keypad_step, visitor_step
 from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
 from gatepost.scenario.partners import expect_partner, partner_step
 from gatepost.scenario.residents import registry_step, resident_step
@@ -78,7 +78,7 @@ class ScenarioRun:
         gates = [GateSpec(g.id, s.id, g.direction.value,
                           g.camera.model_dump() if g.camera else None, g.credentials, g.mismatch,
                           {k: v for k in ("anti_passback", "confirm_reads")
-                           if (v := getattr(g, k)) is not None})
+                           if (v := getattr(g, k)) is not None}, g.keypad)
                  for s in sc.all_sites for g in s.gates]
         self.base_dir = base_dir
         b = sc.barrier
@@ -168,6 +168,9 @@ class ScenarioRun:
             got = visitor_step(self, step.visitor)
             errors = got.pop("errors", []) + self._synced(got)
             return {**got, "errors": errors + _check(step.expect, got)}
+        if step.keypad:
+            got = keypad_step(self, step.keypad)
+            return {**got, "errors": got.pop("errors", []) + _check(step.expect, got)}
         if step.expect_code:
             return expect_code(self, step.expect_code)
         if step.guard_code:

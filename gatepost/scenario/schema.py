@@ -35,6 +35,7 @@ class GateDef(_M):
     direction: Direction
     name: str = ""
     camera: CameraDef | None = None
+    keypad: bool = Field(False, description="an OSDP keypad reader at this gate (simulated)")
     credentials: Literal["tag", "plate", "either", "both"] = "either"
     mismatch: Literal["deny", "alert"] = "deny"
     parking: str | None = Field(None, description="the parking this gate is a barrier of "
@@ -209,6 +210,18 @@ class VisitorStep(_M):
         return self
 
 
+class KeypadStep(_M):
+    gate: str
+    ref: str | None = Field(None, description="a pass issued by a visitor step")
+    code: str | None = Field(None, description="the keys as typed (e.g. a wrong code)")
+
+    @model_validator(mode="after")
+    def _one(self) -> KeypadStep:
+        if (self.ref is None) == (self.code is None):
+            raise ValueError("keypad needs one of ref, code")
+        return self
+
+
 class GuardCodeStep(_M):
     gate: str
     ref: str | None = Field(None, description="a pass issued by a visitor step")
@@ -298,6 +311,14 @@ class GuardExpect(_M):
     status: int | None = None
 
 
+class KeypadExpect(_M):
+    decision: Literal["open", "deny", "none"] | None = None
+    reason: str | None = None
+    barrier_opened: bool | None = None
+    led: Literal["green", "red", "none"] | None = Field(None, description="the reader's "
+                                                         "flash after the code")
+
+
 class RemoteExpect(_M):
     decision: Literal["open", "deny", "none"] | None = None
     reason: str | None = None
@@ -329,7 +350,7 @@ ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "gua
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
            "resident", "registry", "partner", "expect_partner", "visitor", "guard_code",
-           "expect_code")
+           "expect_code", "keypad")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
@@ -360,6 +381,7 @@ class Step(_M):
     visitor: VisitorStep | None = None
     guard_code: GuardCodeStep | None = None
     expect_code: CodeExpectStep | None = None
+    keypad: KeypadStep | None = None
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -398,6 +420,8 @@ class Step(_M):
                 RemoteExpect.model_validate(self.expect)
             elif self.guard is not None or self.guard_code is not None:
                 GuardExpect.model_validate(self.expect)
+            elif self.keypad is not None:
+                KeypadExpect.model_validate(self.expect)
             else:
                 raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, resident, "
                                  "remote_open or guard steps")

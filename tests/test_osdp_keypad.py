@@ -1,0 +1,71 @@
+"""The keypad reader over OSDP, for real: libosdp as the edge's control panel and as the
+simulated reader, over a pseudo-terminal, with a secure channel under the reader's key. Codes
+end with ``#``, ``*`` clears, the reader flashes green or red as the lane decided, a wrong key
+never brings the channel up, and a reader off the line is reported down and up again."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+
+from edge.drivers.osdp_keypad import OsdpKeypad
+from gatepost.stack import wait_until
+from hardware_sim.keypad import KeypadSim
+
+SCBK = bytes.fromhex("303132333435363738393a3b3c3d3e3f")
+
+
+@pytest.fixture
+def line():
+    sim = KeypadSim(address=101, scbk=SCBK).start()
+    codes: queue.Queue[str] = queue.Queue()
+    states: list[bool] = []
+    valid = {"48213907"}
+
+    def on_code(code: str) -> bool:
+        codes.put(code)
+        return code in valid
+
+    pad = OsdpKeypad("main-in", sim.port_path, 101, SCBK, on_code=on_code,
+                     on_state=lambda up, why: states.append(up))
+    pad.start()
+    wait_until(lambda: states[-1:] == [True], 15, what="the secure channel")
+    yield sim, pad, codes, states
+    pad.stop()
+    sim.stop()
+
+
+def test_codes_typed_are_decided_and_the_reader_answers(line) -> None:
+    sim, _pad, codes, _states = line
+    sim.type("48213907")
+    assert codes.get(timeout=5) == "48213907"
+    wait_until(lambda: [f.what for f in sim.leds()] == ["green"], 5, what="the green flash")
+    sim.type("1111", enter=False, per_key=True)
+    sim.type("*", enter=False)  # the resident clears a mistyped start
+    sim.type("99990000")
+    assert codes.get(timeout=5) == "99990000"
+    wait_until(lambda: [f.what for f in sim.leds()] == ["green", "red"], 5,
+               what="the red flash")
+
+
+def test_a_reader_off_the_line_is_down_then_up(line) -> None:
+    sim, _pad, _codes, states = line
+    sim.unplug()
+    wait_until(lambda: states[-1] is False, 20, what="the reader reported down")
+    sim.plug()
+    wait_until(lambda: states[-1] is True, 20, what="the reader back up")
+
+
+def test_a_reader_with_another_key_never_gets_a_secure_channel() -> None:
+    sim = KeypadSim(address=101, scbk=bytes(16)).start()
+    states: list[bool] = []
+    pad = OsdpKeypad("main-in", sim.port_path, 101, SCBK, on_code=lambda c: True,
+                     on_state=lambda up, why: states.append(up))
+    pad.start()
+    try:
+        with pytest.raises(TimeoutError):
+            wait_until(lambda: True in states, 4, what="a secure channel")
+    finally:
+        pad.stop()
+        sim.stop()
