@@ -31,3 +31,16 @@ def cloud_api(db: str, sites: tuple[str, ...] = (), **settings: Any) -> Iterator
     finally:
         c.close()
         web.stop()
+
+
+@contextmanager
+def resident_app(staff: httpx.Client, phone: str = "9876543210", name: str = "Asha",
+                 site: str = "green-acres", flat: str = "B-402"
+                 ) -> Iterator[tuple[dict[str, Any], httpx.Client]]:
+    """A resident of *site* added by *staff*, and a client of their app (their own key)."""
+    who = staff.post("/api/v1/residents", json={
+        "phone": phone, "name": name, "flats": [{"site": site, "flat": flat}]}).json()
+    key = staff.post(f"/api/v1/residents/{who['id']}/keys").json()["key"]
+    with httpx.Client(base_url=str(staff.base_url), timeout=30,
+                      headers={"X-Api-Key": key}) as me:
+        yield who, me

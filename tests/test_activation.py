@@ -10,7 +10,7 @@ import pytest
 
 from hardware_sim.registry import VehicleRegistrySim
 from shared.contract import RulesSnapshot
-from tests.cloudapi import cloud_api
+from tests.cloudapi import cloud_api, resident_app
 
 GA = "green-acres"
 STICKERS = {GA: """tag_id,secret,epc,vehicle_type
@@ -38,13 +38,8 @@ def app(cloud_db, registry):
         for site, text in STICKERS.items():
             staff.post(f"/api/v1/sites/{site}/tags/import", content=text,
                        headers={"Content-Type": "text/csv"}).raise_for_status()
-        asha = staff.post("/api/v1/residents", json={
-            "phone": "9876543210", "name": "Asha", "flats": [{"site": GA, "flat": "B-402"}]}
-        ).json()
-        key = staff.post(f"/api/v1/residents/{asha['id']}/keys").json()["key"]
-        me = httpx.Client(base_url=str(staff.base_url), timeout=30, headers={"X-Api-Key": key})
-        yield staff, me, asha
-        me.close()
+        with resident_app(staff) as (asha, me):
+            yield staff, me, asha
 
 
 def refused(r: httpx.Response, status: int, reason: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 import cloud.codes
 from shared.codes import code_hash
 from shared.contract import RulesSnapshot
-from tests.cloudapi import cloud_api
+from tests.cloudapi import cloud_api, resident_app
 from tests.test_activation import refused
 
 GA = "green-acres"
@@ -20,14 +20,8 @@ GA = "green-acres"
 
 @pytest.fixture
 def app(cloud_db):
-    with cloud_api(cloud_db, (GA, "blue-oaks")) as staff:
-        asha = staff.post("/api/v1/residents", json={
-            "phone": "9876543210", "name": "Asha", "flats": [{"site": GA, "flat": "B-402"}]}
-        ).json()
-        key = staff.post(f"/api/v1/residents/{asha['id']}/keys").json()["key"]
-        with httpx.Client(base_url=str(staff.base_url), timeout=30,
-                          headers={"X-Api-Key": key}) as me:
-            yield staff, me, asha["id"]
+    with cloud_api(cloud_db, (GA, "blue-oaks")) as staff, resident_app(staff) as (asha, me):
+        yield staff, me, asha["id"]
 
 
 def snapshot(staff: httpx.Client, site: str = GA) -> RulesSnapshot:

@@ -11,7 +11,7 @@ import pytest
 
 from hardware_sim.registry import FastagRegistrySim, VehicleRegistrySim
 from shared.contract import RulesSnapshot
-from tests.cloudapi import cloud_api
+from tests.cloudapi import cloud_api, resident_app
 from tests.test_activation import refused
 
 GA = "green-acres"
@@ -43,13 +43,8 @@ def app(cloud_db, sims):
                    fastag_registry_url=fastags.url) as staff:
         staff.post(f"/api/v1/sites/{GA}/tags/import", content=FITKITS,
                    headers={"Content-Type": "text/csv"}).raise_for_status()
-        asha = staff.post("/api/v1/residents", json={
-            "phone": "9876543210", "name": "Asha", "flats": [{"site": GA, "flat": "B-402"}]}
-        ).json()
-        key = staff.post(f"/api/v1/residents/{asha['id']}/keys").json()["key"]
-        me = httpx.Client(base_url=str(staff.base_url), timeout=30, headers={"X-Api-Key": key})
-        yield staff, me, fastags
-        me.close()
+        with resident_app(staff) as (_asha, me):
+            yield staff, me, fastags
 
 
 def activate(me: httpx.Client, vrn: str, tag_id: str = "FK-0001",

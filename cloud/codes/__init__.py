@@ -60,6 +60,14 @@ def view(r: Row, reveal: bool) -> dict[str, Any]:
     return out | {"code": code, "single_use": bool(r["single_use"])}
 
 
+def _issued(c: Tx, cid: str, out: dict[str, Any]) -> list[Change]:
+    """A code just written: its answer (in clear, for its holder) into *out*, its rule."""
+    row = store.get(c, cid)
+    assert row is not None
+    out.update(view(row, reveal=True))
+    return [Change(op="code.upsert", code=code_rule(row))]
+
+
 class Codes:
     """The access codes of every site."""
 
@@ -67,6 +75,11 @@ class Codes:
         self.rules = rules
         self.db = rules.db
         self.clock = rules.clock
+
+    def _committed(self, site: str, fn: Any, out: dict[str, Any]) -> dict[str, Any]:
+        """*fn* as one rules change of *site*; *out* (filled by *fn*) with its version."""
+        delta = self.rules._change(site, fn)
+        return out | {"rules_version": delta.to_version}
 
     # Settings ---------------------------------------------------------------------------------
     def configure(self, site: str, **given: Any) -> dict[str, Any]:
@@ -146,13 +159,9 @@ class Codes:
                              (now + timedelta(days=int(cfg["activation_days"]))).isoformat(),
                              None, None, None, 0, None, flat, None,
                              who["name"] if who else "", None, None, by))
-            row = store.get(c, cid)
-            assert row is not None
-            out.update(view(row, reveal=True))
-            return [Change(op="code.upsert", code=code_rule(row))]
+            return _issued(c, cid, out)
 
-        delta = self.rules._change(site, fn)
-        return out | {"rules_version": delta.to_version}
+        return self._committed(site, fn, out)
 
     def issue_pass(self, resident: str, site: str | None, visitor_kind: str, name: str,
                    phone: str | None, vrn: str | None, valid_from: datetime,
@@ -181,13 +190,9 @@ class Codes:
                              valid_until.isoformat(), int(single_use), None, flat,
                              vrn.upper() if vrn else None, f"{visitor_kind}: {name.strip()}",
                              visitor_kind, phone, f"resident:{resident}"))
-            row = store.get(c, cid)
-            assert row is not None
-            out.update(view(row, reveal=True))
-            return [Change(op="code.upsert", code=code_rule(row))]
+            return _issued(c, cid, out)
 
-        delta = self.rules._change(site, fn)
-        return out | {"rules_version": delta.to_version}
+        return self._committed(site, fn, out)
 
     # Life ---------------------------------------------------------------------------------------
     def _set(self, code_id: str, resident: str | None, allowed: tuple[str, ...],

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gatepost.scenario.guard import _csrf, _signed_in
+from gatepost.scenario.residents import app_answer
 from gatepost.stack import wait_until
 from shared.clock import FileClock, parse_duration
 
@@ -60,12 +61,8 @@ def visitor_step(run: ScenarioRun, step: VisitorStep) -> dict[str, Any]:
             return {"action": "visitor", "errors": [f"no pass {step.cancel!r} issued earlier"]}
         r = app.post(f"/api/v1/me/codes/{held['id']}/cancel")
         what = "cancel"
-    body_out = r.json()
-    got: dict[str, Any] = {"action": "visitor", "who": step.who, "what": what,
-                           "status": r.status_code}
+    got, body_out = app_answer("visitor", step.who, what, r)
     if r.status_code >= 300:
-        detail = body_out.get("detail")
-        got["reason"] = detail.get("reason") if isinstance(detail, dict) else None
         return got
     if step.issue is not None:
         run.codes[str(step.issue["ref"])] = body_out

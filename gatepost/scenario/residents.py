@@ -65,12 +65,8 @@ def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
                        if (v := getattr(step, k)) is not None)
         body = {"until": p["until"]} if what == "lock" and p.get("until") else None
         r = app.post(f"/api/v1/me/vehicles/{p['vrn']}/{what}", json=body)
-    body = r.json()
-    got: dict[str, Any] = {"action": "resident", "who": step.who, "what": what,
-                           "status": r.status_code}
+    got, body = app_answer("resident", step.who, what, r)
     if r.status_code >= 300:
-        detail = body.get("detail")
-        got["reason"] = detail.get("reason") if isinstance(detail, dict) else None
         return got
     got.update({k: body[k] for k in ("vrn", "site", "epc", "next", "rules_version")
                 if k in body})
@@ -79,6 +75,18 @@ def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
     elif what in ("opt_in", "opt_out"):
         got["partner"] = body.get("state")
     return got
+
+
+def app_answer(action: str, who: str, what: str, r: httpx.Response
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A step's line for an answer of the resident app, and the answer's body: its status,
+    and its refusal's reason when it refused."""
+    body = r.json()
+    got: dict[str, Any] = {"action": action, "who": who, "what": what, "status": r.status_code}
+    if r.status_code >= 300:
+        detail = body.get("detail")
+        got["reason"] = detail.get("reason") if isinstance(detail, dict) else None
+    return got, body
 
 
 def registry_step(run: ScenarioRun, mode: str, delay_s: float,

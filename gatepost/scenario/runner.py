@@ -15,10 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gatepost.scenario.codes import expect_code, guard_code, keypad_step, visitor_step
 from gatepost.scenario.parking import PARKING_ACTIONS, check_parking, parking_action
-from gatepost.scenario.partners import expect_partner, partner_step
-from gatepost.scenario.residents import registry_step, resident_step
+from gatepost.scenario.people import check as _check
+from gatepost.scenario.people import people_step
 from gatepost.scenario.schedules import SCHEDULE_ACTIONS, schedule_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
 from gatepost.scenario.setup import setup
@@ -49,14 +48,6 @@ def alpr_models() -> Path:
     """Plate models: $GATEPOST_ALPR_MODELS, else <shared>/models."""
     env = os.environ.get("GATEPOST_ALPR_MODELS")
     return Path(env) if env else shared_dir() / "models"
-
-
-def _check(expect: dict[str, Any] | None, got: dict[str, Any]) -> list[str]:
-    errors = []
-    for key, want in (expect or {}).items():
-        if got.get(key) != want:
-            errors.append(f"{key}: expected {want!r}, got {got.get(key)!r}")
-    return errors
 
 
 class ScenarioRun:
@@ -155,29 +146,8 @@ class ScenarioRun:
             return {"action": "together", "vehicles": results, "errors": errors}
         if step.cloud:
             return self._cloud(step)
-        if step.resident:
-            got = resident_step(self, step.resident)
-            errors = got.pop("errors", []) + self._synced(got)
-            return {**got, "errors": errors + _check(step.expect, got)}
-        if step.registry:
-            return registry_step(self, step.registry.mode, step.registry.delay_s,
-                                 step.registry.which)
-        if step.partner:
-            return partner_step(self, step.partner.mode, step.partner.delay_s)
-        if step.visitor:
-            got = visitor_step(self, step.visitor)
-            errors = got.pop("errors", []) + self._synced(got)
-            return {**got, "errors": errors + _check(step.expect, got)}
-        if step.keypad:
-            got = keypad_step(self, step.keypad)
-            return {**got, "errors": got.pop("errors", []) + _check(step.expect, got)}
-        if step.expect_code:
-            return expect_code(self, step.expect_code)
-        if step.guard_code:
-            got = guard_code(self, step.guard_code)
-            return {**got, "errors": got.pop("errors", []) + _check(step.expect, got)}
-        if step.expect_partner:
-            return expect_partner(self, step.expect_partner)
+        if (people := people_step(self, step)) is not None:
+            return people
         if step.remote_open:
             from gatepost.scenario.remote import remote_open
 
