@@ -65,6 +65,11 @@ class Narrator:
             text = f"app: {d.get('what')} {d.get('vrn') or ''} → {d.get('status')}" + (
                 f", partner {d['partner']}" if d.get("partner") else "") + (
                 f" ({d['reason']})" if d.get("reason") else "")
+        elif act == "keypad":
+            text = (f"{d['gate']:<9} {d['decision']:<7} {d.get('reason') or '':<19} "
+                    f"keypad {d.get('led')}")
+        elif act == "visitor":
+            text = f"app: pass {d.get('what')} → {d.get('status')}"
         elif act == "expect_partner":
             text = f"the partner app holds {d.get('received')} matching events"
         elif act in ("at", "advance"):
