@@ -90,6 +90,8 @@ class CameraConfig(_M):
     trigger: Literal["motion", "loop", "always"] = Field(
         "motion", title="Trigger", description="recognise only while this says a vehicle is "
         "there: motion in the ROI, the barrier's loop input, or every frame")
+    qr: bool = Field(False, title="QR passes", description="also search the frames the "
+                     "trigger wants for visitor passes' QR codes (decided like typed codes)")
 
     @model_validator(mode="after")
     def _country(self) -> CameraConfig:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from edge.adapters.alpr import PlateReader
 from edge.adapters.camera import CameraSource
 from edge.adapters.motion import MotionTrigger
+from edge.adapters.qr import QrScanner
 from edge.core.types import PlateEvidence
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# (gate, text) → whether the gate opened for the code a QR carried
+CodeHandler = Callable[[str, str], bool]
 # (gate, evidence, frame, box, frame time ns, final) → whether the daemon acted on it
 PlateHandler = Callable[[str, PlateEvidence, Any, "tuple[int, int, int, int] | None", int, bool],
                         bool]
@@ -28,7 +31,7 @@ class PlateLane:
 
     def __init__(self, gate_id: str, camera: CameraSource, reader: PlateReader, *,
                  country: str, trigger: str, loop_occupied: Callable[[], bool],
-                 on_plate: PlateHandler) -> None:
+                 on_plate: PlateHandler, on_code: CodeHandler | None = None) -> None:
         self.gate_id = gate_id
         self.camera = camera
         self.reader = reader
@@ -36,6 +39,8 @@ class PlateLane:
         self.trigger = trigger
         self.loop_occupied = loop_occupied
         self.on_plate = on_plate
+        self.on_code = on_code  # QR passes, when the camera searches for them
+        self.qr = QrScanner() if on_code is not None else None
         self.motion = MotionTrigger()
         self.frames_to_settle = 5  # frames a weak read may improve before it is recorded
         self._period_frames = 0
@@ -45,6 +50,7 @@ class PlateLane:
         self._decided_thumb: Any = None
         self.scene_change = 12.0  # mean grey-level change that means another vehicle
         self.idle_frames = 0
+        self.looked_at = 0  # frames this worker has taken from the camera
         self.recognised = 0
         self.errors = 0
         self._stop = threading.Event()
@@ -67,7 +73,8 @@ class PlateLane:
     def stats(self) -> dict[str, Any]:
         """Camera counters plus how many frames were recognised or skipped."""
         return {**self.camera.stats(), "recognised": self.recognised, "idle": self.idle_frames,
-                "errors": self.errors, "malformed_reads": self.reader.malformed}
+                "errors": self.errors, "malformed_reads": self.reader.malformed,
+                "qr_found": self.qr.found if self.qr else 0, "looked_at": self.looked_at}
 
     def _scene_changed(self, image: Any) -> bool:
         """Another vehicle replaced the decided one without an empty frame between."""
@@ -91,6 +98,7 @@ class PlateLane:
             if frame is None:
                 continue
             seq = frame.seq
+            self.looked_at += 1
             try:
                 wanted = self._wanted(frame.image, frame.at)
                 gone = (self.trigger == "motion" and not self.motion.present) or not wanted or (
@@ -98,6 +106,12 @@ class PlateLane:
                     self._done and self._scene_changed(frame.image))
                 if gone:  # the vehicle has left: the next one gets a fresh decision
                     self._done, self._period_frames = False, 0
+                    if self.qr is not None:
+                        self.qr.forget()
+                if wanted and self.qr is not None and self.on_code is not None and \
+                        (text := self.qr.new(frame.image, frame.at)) is not None:
+                    self.on_code(self.gate_id, text)  # a pass shown: decided as typed
+                    continue
                 if not wanted or self._done:
                     self.idle_frames += 1
                     continue
@@ -155,10 +169,18 @@ def start_cameras(daemon: EdgeDaemon) -> dict[str, PlateLane]:
         cam = PlateLane(g.id, CameraSource(g.id, url, roi=g.camera.roi), reader,
                         country=g.camera.country, trigger=g.camera.trigger,
                         loop_occupied=_loop_of(daemon.lanes[g.id]),
-                        on_plate=daemon.handle_plate)
+                        on_plate=daemon.handle_plate,
+                        on_code=_qr_codes(daemon) if g.camera.qr else None)
         cameras[g.id] = cam
         cam.start()
     return cameras
+
+
+def _qr_codes(daemon: EdgeDaemon) -> CodeHandler:
+    def on_code(gate: str, text: str) -> bool:
+        return daemon.enter_code(gate, text, "qr").opens
+
+    return on_code
 
 
 def _loop_of(lane: Lane) -> Callable[[], bool]:

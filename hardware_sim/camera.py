@@ -44,6 +44,24 @@ def empty_scene(width: int = 960, height: int = 540, seed: int = 5) -> np.ndarra
     return np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
+def qr_scene(text: str, scale: int = 12) -> np.ndarray:
+    """A visitor holding their pass's QR up to the camera: *text* as a QR code on the empty
+    scene (segno draws it)."""
+    import io
+
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=4)
+    qr = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    assert qr is not None
+    scene = empty_scene()
+    h, w = qr.shape[:2]
+    y, x = (scene.shape[0] - h) // 2, (scene.shape[1] - w) // 2
+    scene[y:y + h, x:x + w] = qr
+    return scene
+
+
 class SimCamera:
     """Serves ``/stream.mjpg`` at ``fps``; ``show(image)`` puts a vehicle in front of it."""
 

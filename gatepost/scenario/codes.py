@@ -139,3 +139,43 @@ def keypad_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
         led = "none"
     return {**out, "decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened,
             "led": led}
+
+
+def qr_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
+    """A visitor holds the pass's QR up to the gate's camera; what the gate decided and
+    whether it opened. The camera shows the empty scene again after."""
+    from hardware_sim.camera import qr_scene
+
+    gate = run.stack.world.gates.get(spec.gate)
+    if gate is None or gate.camera is None:
+        return {"action": "qr", "errors": [f"gate {spec.gate} has no camera"]}
+    code = spec.code if spec.code is not None else run.codes.get(str(spec.ref), {}).get("code")
+    if code is None:
+        return {"action": "qr", "errors": [f"no pass {spec.ref!r} issued earlier"]}
+    cursor = run.stack.edge_last_event()
+    gate.camera.show(qr_scene(code))
+    try:
+        d = run._await(cursor, lambda e: e["type"] == "decision"
+                       and e["credential"]["kind"] == "code", 5)
+        out: dict[str, Any] = {"action": "qr", "gate": spec.gate}
+        if d is None:
+            return {**out, "decision": "none", "reason": None, "barrier_opened": False}
+        opened = d["outcome"] == "open" and run._await(
+            cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
+            and e.get("ok"), 3) is not None
+        return {**out, "decision": d["outcome"], "reason": d["reason"],
+                "barrier_opened": opened}
+    finally:
+        gate.camera.clear()
+        _until_seen_empty(run, spec.gate)
+
+
+def _until_seen_empty(run: ScenarioRun, gate: str) -> None:
+    """Wait until the edge's camera worker has looked at the emptied scene (two frames), so
+    that a QR shown next is a new showing, not the same one still in view."""
+    def looked() -> int:
+        cams = run.stack.edge.get("/api/health").json().get("cameras", {})
+        return int(cams.get(gate, {}).get("looked_at", 0))
+
+    start = looked()
+    wait_until(lambda: looked() >= start + 2, 5, interval=0.05, what="the camera's next frames")

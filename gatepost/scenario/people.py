@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gatepost.scenario.codes import expect_code, guard_code, keypad_step, visitor_step
+from gatepost.scenario.codes import expect_code, guard_code, keypad_step, qr_step, visitor_step
 from gatepost.scenario.partners import expect_partner, partner_step
 from gatepost.scenario.residents import registry_step, resident_step
 
@@ -31,8 +31,9 @@ def people_step(run: ScenarioRun, step: Step) -> dict[str, Any] | None:
             visitor_step(run, step.visitor)  # type: ignore[arg-type]
         errors = got.pop("errors", []) + run._synced(got)
         return {**got, "errors": errors + check(step.expect, got)}
-    if step.keypad or step.guard_code:
+    if step.keypad or step.guard_code or step.qr:
         got = keypad_step(run, step.keypad) if step.keypad else \
+            qr_step(run, step.qr) if step.qr else \
             guard_code(run, step.guard_code)  # type: ignore[arg-type]
         return {**got, "errors": got.pop("errors", []) + check(step.expect, got)}
     if step.registry:

@@ -45,6 +45,7 @@ class _M(BaseModel):
 class CameraDef(_M):
     country: str = "IN"
     trigger: Literal["motion", "loop", "always"] = "motion"
+    qr: bool = Field(False, description="the camera also reads visitor passes' QR codes")
 
 
 class GateDef(_M):
@@ -205,7 +206,7 @@ ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "gua
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
            "resident", "registry", "partner", "expect_partner", "visitor", "guard_code",
-           "expect_code", "keypad")
+           "expect_code", "keypad", "qr")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
@@ -237,6 +238,8 @@ class Step(_M):
     guard_code: GuardCodeStep | None = None
     expect_code: CodeExpectStep | None = None
     keypad: KeypadStep | None = None
+    qr: KeypadStep | None = Field(None, description="{gate, ref | code}: a QR held up to the "
+                                  "gate's camera")
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -277,6 +280,8 @@ class Step(_M):
                 GuardExpect.model_validate(self.expect)
             elif self.keypad is not None:
                 KeypadExpect.model_validate(self.expect)
+            elif self.qr is not None:
+                GuardExpect.model_validate(self.expect)
             else:
                 raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, resident, "
                                  "remote_open or guard steps")
