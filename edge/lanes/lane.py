@@ -19,19 +19,18 @@ from typing import Any
 
 from edge.adapters.relay import BarrierActuator, GateInputs
 from edge.config import GateConfig, PolicyConfig
-from edge.core import keypad as keypad_rules
 from edge.core import lane as rules
 from edge.core.decide import decide
 from edge.core.lane import Held, Window
 from edge.core.types import Credential, Decision, GateInfo, PlateEvidence, Policy
 from edge.lanes import messages as m
 from edge.lanes.boom import Boom
+from edge.lanes.codes import CodeDesk
 from edge.lanes.devices import Devices
 from edge.lanes.mailbox import Mailbox
 from edge.lanes.view import LaneView, pass_event
 from edge.recorder import Recorder
 from edge.remote import command_decision, guard_decision
-from edge.store import codes as codes_store
 from edge.store.cache import Presence
 from edge.store.lanes import LaneStore, horizon
 from shared.clock import Clock
@@ -59,6 +58,7 @@ class Lane:
                              if cfg.accepts is not None else None, cfg.agree)
         self.policy, self.tunables, self.clock = policy, tunables, clock
         self.view, self.recorder, self.store = view, recorder, store
+        self.codes = CodeDesk(self.id, cfg.site, cfg.keypad, recorder)  # codes, keypad lock
         self.presence, self.barrier = presence, barrier
         self.agreeing_reads, self.instant_score = min_score
         self.devices = Devices()
@@ -69,7 +69,6 @@ class Lane:
         self._creds: dict[str, Credential] = {}
         self._dirty: set[str] = set()  # held credentials read again since last written down
         self._window = Window()
-        self._keypad = keypad_rules.KeypadLock()  # wrong codes at this gate's keypad
         self._stamp = 1
         self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
         self._agreeing: tuple[str, int] = ("", 0)
@@ -365,37 +364,11 @@ class Lane:
         return self._record(decision, now, time.monotonic_ns(), read, extra=extra)
 
     def _code(self, msg: m.CodeEntry) -> Decision:
-        """A code typed or read: decided offline from the cached hashes; a single-use pass is
-        spent in the transaction that records its open. A keypad that took too many wrong
-        codes is locked a while (``edge.core.keypad``): its codes are refused unread."""
+        """A code typed, shown or told to the guard (``edge.lanes.codes``)."""
         now = self.clock.now()
-        kp = self.cfg.keypad
-        if msg.source == "keypad" and self._keypad.locked(now):
-            until = self._keypad.until
-            decision = Decision(Outcome.DENY, Reason.KEYPAD_LOCKED, self.id,
-                                Credential(CredentialKind.CODE, ""), now,
-                                detail=f"too many wrong codes: locked until "
-                                f"{until.isoformat() if until else '?'}")
-        else:
-            decision = decide(Credential.code(msg.code), self.info,
-                              self.view.of(self._window), now, self.policy)
-        if msg.source == "keypad" and kp is not None and \
-                decision.reason is not Reason.KEYPAD_LOCKED:
-            self._keypad, locked = keypad_rules.noted(
-                self._keypad, decision.reason is Reason.CODE_UNKNOWN, now, kp.lock_after,
-                timedelta(seconds=kp.lock_window_s), timedelta(seconds=kp.lock_s))
-            if locked:
-                self.recorder.event(self.id, EventType.ALERT, now, {
-                    "alert": "keypad_locked", "detail": f"{kp.lock_after} wrong codes within "
-                    f"{kp.lock_window_s:.0f} s: the keypad refuses codes for {kp.lock_s:.0f} s"})
-        digest = decision.credential.value
-        read = {"credential": {"kind": "code", "value": digest}, "source": msg.source}
-        code = self.view.code(self.cfg.site, digest) if digest else None
-        spend = (lambda c: codes_store.spend(c, digest, now)) \
-            if code is not None and code.single_use else None
-        extra: dict[str, Any] = {"code": {"source": msg.source, **(
-            {"by": msg.user} if msg.user else {})}}
-        self.recorder.counters.inc("codes")
+        view = self.view.of(self._window)
+        decision, read, extra, spend = self.codes.enter(
+            msg, now, view, lambda cred: decide(cred, self.info, view, now, self.policy))
         return self._record(decision, now, time.monotonic_ns(), read, extra=extra,
                             with_open=spend)
 
