@@ -311,31 +311,30 @@ class SubscriptionService:
             "history": [dict(h) for h in store.history(c, sub)],
         }
 
-    def may_use(self, sub: str, resident: str) -> bool:
-        """Whether *resident* (by id, or by the owner name of before residents) owns *sub* or
-        is one of its users."""
+    def _standing(self, sub: str, resident: str) -> tuple[bool, bool]:
+        """Whether *resident* (by id, or by the owner name of before residents) owns *sub*,
+        and whether it is one of its users."""
         c = self.db.conn
         r = self.row(c, sub)
         known = residents_store.names(c, resident)
-        return r["owner"] in known or bool(known & set(json.loads(r["users"])))
+        return r["owner"] in known, bool(known & set(json.loads(r["users"])))
+
+    def may_use(self, sub: str, resident: str) -> bool:
+        """Whether *resident* owns *sub* or is one of its users."""
+        return any(self._standing(sub, resident))
 
     def names(self, resident: str) -> set[str]:
         """What a resident is known by as an owner: the id, and its owner name of before."""
         return residents_store.names(self.db.conn, resident)
 
-    def owns(self, sub: str, resident: str) -> bool:
-        """Whether *resident* (by id or owner name) owns *sub*."""
-        c = self.db.conn
-        return self.row(c, sub)["owner"] in residents_store.names(c, resident)
-
     def acting(self, sub: str, resident: str | None, *, owner_only: bool) -> str:
-        """Who acts on *sub*: ``staff`` (no resident key), or ``resident:NAME`` once the
+        """Who acts on *sub*: ``staff`` (no resident key), or ``resident:ID`` once the
         resident is found to own it (or, unless *owner_only*, to be one of its users); 403
         otherwise."""
         if resident is None:
             return "staff"
-        owns = self.owns(sub, resident)
-        if not owns and (owner_only or not self.may_use(sub, resident)):
+        owns, uses = self._standing(sub, resident)
+        if not owns and (owner_only or not uses):
             raise CloudError(403, "forbidden", "only the owner may do this" if owner_only
                              else "not your subscription")
         return f"resident:{resident}"

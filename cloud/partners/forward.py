@@ -39,7 +39,7 @@ def idempotency_key(site: str, edge: str, event_id: str) -> str:
     return f"{site}:{edge}:{event_id}"
 
 
-def payload(e: Event, partner_user: str | None = None) -> dict[str, Any]:
+def payload(e: Event) -> dict[str, Any]:
     """What a partner receives for one pass (docs/partners.md)."""
     return {"id": idempotency_key(e.site, e.edge, e.id), "society": e.site, "gate": e.gate,
             "vrn": e.data.get("vrn"), "direction": e.data.get("direction", "entry"),

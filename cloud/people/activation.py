@@ -156,6 +156,7 @@ class Activation:
         site = sticker["site"]
         fitkit = sticker["kind"] == "fitkit"
         fastag = self._fastag(car.vrn) if fitkit and not sticker["activated_at"] else None
+        bound: dict[str, str] = {}  # the EPC the gate reads now: the sticker's or the FASTag's
 
         def fn(c: Tx) -> list[Change]:
             if not residents.lives_in(c, resident, site):
@@ -183,6 +184,7 @@ class Activation:
                                  "already: report it lost to replace it")
             epc = self._bindable(c, fastag, site, car.vrn, old if replace else []) \
                 if fitkit else sticker["epc"]
+            bound["epc"] = epc
             changes = [self._claim_vehicle(c, site, resident, car)]
             at = self.clock.now().isoformat()
             for t in old if replace else []:
@@ -210,9 +212,6 @@ class Activation:
         except CloudError as exc:
             self._count(exc.reason)
             raise
-        with self.db.read() as c:
-            bound = inventory.by_tag_id(c, tag_id)
-        assert bound is not None
         out = {"tag_id": tag_id, "epc": bound["epc"], "vrn": car.vrn, "site": site,
                "kind": sticker["kind"], "status": "active", "rules_version": delta.to_version,
                "next": NEXT}

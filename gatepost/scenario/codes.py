@@ -80,14 +80,7 @@ def guard_code(run: ScenarioRun, spec: GuardCodeStep) -> dict[str, Any]:
     r = c.post(f"/gates/{spec.gate}/code", data={"csrf": _csrf(c.get("/").text),
                                                  "code": code})
     out: dict[str, Any] = {"action": "guard_code", "gate": spec.gate, "status": r.status_code}
-    d = run._await(cursor, lambda e: e["type"] == "decision"
-                   and e["credential"]["kind"] == "code", 5) if r.status_code == 303 else None
-    if d is None:
-        return {**out, "decision": "none", "reason": None, "barrier_opened": False}
-    opened = d["outcome"] == "open" and run._await(
-        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
-        and e.get("ok"), 3) is not None
-    return {**out, "decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened}
+    return out | _decided(run, cursor, r.status_code == 303)
 
 
 def expect_code(run: ScenarioRun, e: CodeExpectStep) -> dict[str, Any]:
@@ -123,22 +116,13 @@ def keypad_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
     flashes = len(pad.leds())
     cursor = run.stack.edge_last_event()
     pad.type(code)
-    out: dict[str, Any] = {"action": "keypad", "gate": spec.gate}
-    d = run._await(cursor, lambda e: e["type"] == "decision"
-                   and e["credential"]["kind"] == "code", 5)
-    if d is None:
-        return {**out, "decision": "none", "reason": None, "barrier_opened": False,
-                "led": "none"}
-    opened = d["outcome"] == "open" and run._await(
-        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
-        and e.get("ok"), 3) is not None
+    out: dict[str, Any] = {"action": "keypad", "gate": spec.gate, **_decided(run, cursor)}
     try:
         wait_until(lambda: len(pad.leds()) > flashes, 3, what="the reader's flash")
-        led = pad.leds()[-1].what
+        out["led"] = pad.leds()[-1].what
     except TimeoutError:
-        led = "none"
-    return {**out, "decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened,
-            "led": led}
+        out["led"] = "none"
+    return out
 
 
 def qr_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
@@ -155,19 +139,23 @@ def qr_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
     cursor = run.stack.edge_last_event()
     gate.camera.show(qr_scene(code))
     try:
-        d = run._await(cursor, lambda e: e["type"] == "decision"
-                       and e["credential"]["kind"] == "code", 5)
-        out: dict[str, Any] = {"action": "qr", "gate": spec.gate}
-        if d is None:
-            return {**out, "decision": "none", "reason": None, "barrier_opened": False}
-        opened = d["outcome"] == "open" and run._await(
-            cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
-            and e.get("ok"), 3) is not None
-        return {**out, "decision": d["outcome"], "reason": d["reason"],
-                "barrier_opened": opened}
+        return {"action": "qr", "gate": spec.gate, **_decided(run, cursor)}
     finally:
         gate.camera.clear()
         _until_seen_empty(run, spec.gate)
+
+
+def _decided(run: ScenarioRun, cursor: int, entered: bool = True) -> dict[str, Any]:
+    """The code decision the edge recorded after *cursor*, and whether the barrier opened for
+    it (``decision`` ``none`` when there was none, or nothing was *entered*)."""
+    d = run._await(cursor, lambda e: e["type"] == "decision"
+                   and e["credential"]["kind"] == "code", 5) if entered else None
+    if d is None:
+        return {"decision": "none", "reason": None, "barrier_opened": False}
+    opened = d["outcome"] == "open" and run._await(
+        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
+        and e.get("ok"), 3) is not None
+    return {"decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened}
 
 
 def _until_seen_empty(run: ScenarioRun, gate: str) -> None:
