@@ -72,7 +72,7 @@ def visitor_step(run: ScenarioRun, step: VisitorStep) -> dict[str, Any]:
 
 def guard_code(run: ScenarioRun, spec: GuardCodeStep) -> dict[str, Any]:
     """The guard types a code at the panel; what the gate decided and whether it opened."""
-    code = spec.code if spec.code is not None else run.codes.get(str(spec.ref), {}).get("code")
+    code = _code_of(run, spec)
     if code is None:
         return {"action": "guard_code", "errors": [f"no pass {spec.ref!r} issued earlier"]}
     c = _signed_in(run, run.site_of_gate[spec.gate], spec.user)
@@ -108,7 +108,7 @@ def keypad_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
     gate = run.stack.world.gates.get(spec.gate)
     if gate is None or gate.keypad is None:
         return {"action": "keypad", "errors": [f"gate {spec.gate} has no keypad"]}
-    code = spec.code if spec.code is not None else run.codes.get(str(spec.ref), {}).get("code")
+    code = _code_of(run, spec)
     if code is None:
         return {"action": "keypad", "errors": [f"no pass {spec.ref!r} issued earlier"]}
     pad = gate.keypad
@@ -133,7 +133,7 @@ def qr_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
     gate = run.stack.world.gates.get(spec.gate)
     if gate is None or gate.camera is None:
         return {"action": "qr", "errors": [f"gate {spec.gate} has no camera"]}
-    code = spec.code if spec.code is not None else run.codes.get(str(spec.ref), {}).get("code")
+    code = _code_of(run, spec)
     if code is None:
         return {"action": "qr", "errors": [f"no pass {spec.ref!r} issued earlier"]}
     cursor = run.stack.edge_last_event()
@@ -143,6 +143,13 @@ def qr_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
     finally:
         gate.camera.clear()
         _until_seen_empty(run, spec.gate)
+
+
+def _code_of(run: ScenarioRun, spec: KeypadStep | GuardCodeStep) -> str | None:
+    """The code a step enters: as given, or the pass its ``ref`` names (None: no such pass)."""
+    if spec.code is not None:
+        return spec.code
+    return run.codes.get(str(spec.ref), {}).get("code")
 
 
 def _decided(run: ScenarioRun, cursor: int, entered: bool = True) -> dict[str, Any]:
