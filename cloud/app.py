@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cloud.api.cameras import camera_router
+from cloud.api.code_people import code_people_router
 from cloud.api.codes import codes_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
@@ -24,6 +25,8 @@ from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
 from cloud.api.society import society_router
 from cloud.codes import Codes
+from cloud.codes.holders import CodeHolders
+from cloud.codes.renewal import Renewals
 from cloud.errors import CloudError
 from cloud.fleet import Fleet
 from cloud.ingest.mqtt import CloudMqtt
@@ -90,6 +93,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     jobs.metrics = metrics
     rules.on_change = metrics.rules_changes.inc
     codes = Codes(rules)
+    jobs.codes = Renewals(rules)
     partners = HttpPartners()
     jobs.forwarder = Forwarder(db, clock, partners)
     if link:
@@ -167,6 +171,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     activation.on_activated = partner_links.after_activation
     app.include_router(partners_router(partner_links, staff, jobs, db))
     app.include_router(codes_router(codes))
+    app.include_router(code_people_router(CodeHolders(db, clock), jobs))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected, jobs.forwarder)
     app.include_router(metrics.router())

@@ -1,6 +1,7 @@
-"""Work the cloud does on its own: the subscription status job and the daily re-check of FITkit
-bindings (apscheduler; each run by one cloud process per period), and reactions to events from
-the gates (a pass at a parking barrier flips the vehicle's presence)."""
+"""Work the cloud does on its own: the subscription status job, the daily re-check of FITkit
+bindings and the daily renewal of access codes (apscheduler; each run by one cloud process per
+period), and reactions to events from the gates (a pass at a parking barrier flips the
+vehicle's presence)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from cloud.codes.renewal import Renewals
 from cloud.metrics import CloudMetrics
 from cloud.notify import Notifier
 from cloud.parking.changes import Subscriptions
@@ -38,6 +40,7 @@ class Jobs:
         self.notifier = notifier
         self.fastag: FastagBindings | None = None  # the daily FITkit re-check, when set
         self.forwarder: Forwarder | None = None  # events to partner apps, when set
+        self.codes: Renewals | None = None  # the daily renewal of access codes, when set
         self.runs = 0
         self.last_ms = 0.0
         self.counters = Counters()  # the MQTT side's, when there is one (see create_app)
@@ -64,6 +67,10 @@ class Jobs:
             self._scheduler.add_job(self._scheduled_fastag, "interval",
                                     seconds=min(3600.0, self.every_s * 10), id="fastag",
                                     max_instances=1, coalesce=True)
+        if self.codes is not None:
+            self._scheduler.add_job(self._scheduled_codes, "interval",
+                                    seconds=min(3600.0, self.every_s * 10), id="codes",
+                                    max_instances=1, coalesce=True)
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -85,6 +92,26 @@ class Jobs:
         with db.exclusive("job-fastag", wait=False) as mine:
             if mine and self._due(db, "fastag", DAY_S):
                 self.run_fastag()
+
+    def _scheduled_codes(self) -> None:
+        """The daily renewal of access codes: woken every hour or so, runs once a day across
+        processes."""
+        db = self.subs.db
+        with db.exclusive("job-codes", wait=False) as mine:
+            if mine and self._due(db, "codes", DAY_S):
+                self.run_codes()
+
+    def run_codes(self) -> dict[str, int]:
+        """One pass of the renewal of access codes (also on ``POST
+        /api/v1/jobs/codes-renewal``)."""
+        if self.codes is None:
+            return {}
+        with self._timed("codes"):
+            try:
+                return self.codes.run()
+            except Exception:
+                log.exception("renewal of access codes failed")
+                return {}
 
     def run_fastag(self) -> dict[str, int]:
         """One pass of the FITkit re-check (also on ``POST /api/v1/jobs/fastag-recheck``)."""

@@ -10,17 +10,20 @@ import httpx
 
 from cloud.app import create_app
 from cloud.settings import CloudSettings
-from shared.clock import SystemClock
+from shared.clock import Clock, SystemClock
 from shared.webthread import WebThread
 
 ADMIN = "gpk_test_admin_key"
 
 
 @contextmanager
-def cloud_api(db: str, sites: tuple[str, ...] = (), **settings: Any) -> Iterator[httpx.Client]:
-    """The cloud on *db* (with *settings*), its *sites* created; an admin client."""
+def cloud_api(db: str, sites: tuple[str, ...] = (), clock: Clock | None = None,
+              **settings: Any) -> Iterator[httpx.Client]:
+    """The cloud on *db* (with *settings*, on *clock*: the system's by default), its *sites*
+    created; an admin client."""
     web = WebThread(create_app(CloudSettings(db=db, mqtt_url=None, admin_key=ADMIN,
-                                             jobs_every_s=0, **settings), SystemClock()),
+                                             jobs_every_s=0, **settings),
+                               clock or SystemClock()),
                     "127.0.0.1", 0)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=30, headers={"X-Api-Key": ADMIN})

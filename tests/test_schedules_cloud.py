@@ -49,7 +49,7 @@ def test_a_schedule_needs_the_sites_time_zone_and_a_valid_shape(site: Api) -> No
         "name": "helpers", "timezone": "Asia/Kolkata", "label": "Helpers",
         "windows": HELPERS["windows"], "holidays": ["2026-12-25"],
         "describe": "Mon–Sat 07:00–19:00; closed on 1 holiday",
-        "bound": {"vehicles": 0, "tags": 0, "subscriptions": 0}}]
+        "bound": {"vehicles": 0, "tags": 0, "subscriptions": 0, "codes": 0}}]
     assert site.ok("PUT", f"{S}/timezone", json={"timezone": "Asia/Dubai"})["rules_version"] \
         == v + 1
 
@@ -68,10 +68,10 @@ def test_bindings_are_one_change_and_refuse_what_the_site_lacks(site: Api) -> No
                  json={**body, "subscriptions": ["S-404"]})
     # nothing of a refused binding was kept
     assert site.ok("GET", f"{S}/schedules")["schedules"][0]["bound"] == \
-        {"vehicles": 0, "tags": 0, "subscriptions": 0}
+        {"vehicles": 0, "tags": 0, "subscriptions": 0, "codes": 0}
     site.ok("POST", f"{S}/schedule-bindings", json=body)
     assert site.ok("GET", f"{S}/schedules")["schedules"][0]["bound"] == \
-        {"vehicles": 1, "tags": 2, "subscriptions": 0}
+        {"vehicles": 1, "tags": 2, "subscriptions": 0, "codes": 0}
     msg = site.refused("DELETE", f"{S}/schedules/helpers", 409, "schedule_in_use")
     assert "1 vehicles" in msg and "2 tags" in msg
     # a vehicle listed again in a bulk import keeps its schedule

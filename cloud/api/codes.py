@@ -5,14 +5,16 @@ to visitors, with a QR image to share (docs/codes.md)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.me import me_of
 from cloud.codes import Codes
+from cloud.codes.passes import PassRequest
 from cloud.errors import ERROR_RESPONSES
+from shared.contract import Weekday
 
 
 class _In(BaseModel):
@@ -28,6 +30,16 @@ class CodeSettingsIn(_In):
     duration_days: int | None = Field(None, ge=1, le=3660)
     first_use_activates: bool | None = Field(None, description="an issued code is activated "
                                              "by its first use at a gate")
+    eligible: list[Literal["owner", "tenant", "committee"]] | None = Field(
+        None, max_length=3, description="the kinds of people given codes (never companies)")
+    free: list[Literal["owner", "tenant", "committee"]] | None = Field(
+        None, max_length=3, description="the eligible kinds whose codes are free; the others' "
+        "are on subscription")
+    subscription_days: int | None = Field(None, ge=1, le=3660, description="how long a "
+                                          "subscription code is usable (never under 45)")
+    renew_before_free: int | None = Field(None, ge=0, le=30, description="days before expiry "
+                                          "the daily job checks a free code")
+    renew_before_subscription: int | None = Field(None, ge=0, le=30)
 
 
 class IssueIn(_In):
@@ -41,8 +53,16 @@ class PassIn(_In):
     vrn: str | None = Field(None, max_length=20)
     valid_from: datetime
     valid_until: datetime
-    single_use: bool = True
+    single_use: bool = Field(True, description="spent by its first entry (a recurring pass "
+                             "never is)")
     site: str | None = Field(None, max_length=64)
+    days: list[Weekday] = Field(default_factory=list, max_length=7, description="a recurring "
+                                "pass (a helper's): the days of the week it opens on")
+    start: str | None = Field(None, max_length=5, description="HH:MM on the site's clock")
+    end: str | None = Field(None, max_length=5, description="HH:MM or 24:00; before start: "
+                            "past midnight")
+    schedule: str | None = Field(None, max_length=64, description="or one of the site's "
+                                 "schedules to keep to")
 
 
 def codes_router(codes: Codes) -> APIRouter:
@@ -88,9 +108,9 @@ def codes_router(codes: Codes) -> APIRouter:
 
     @r.post("/me/passes", status_code=201)
     def issue_pass(body: PassIn, request: Request) -> dict[str, Any]:
-        """Issue a visitor a pass for a time window (single-use by default)."""
-        return codes.issue_pass(me_of(request), body.site, body.kind, body.name, body.phone,
-                                body.vrn, body.valid_from, body.valid_until, body.single_use)
+        """Issue a visitor a pass for a time window: single-use by default, or recurring on
+        days of the week and hours (a helper's)."""
+        return codes.issue_pass(me_of(request), PassRequest(**body.model_dump()))
 
     @r.post("/me/codes/{code_id}/cancel")
     def cancel_mine(code_id: str, request: Request) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class ResidentPatch(_In):
     phone: str | None = Field(None, max_length=32, description="any common format; kept as "
                               "E.164")
     name: str | None = Field(None, max_length=200)
+    company: bool | None = Field(None, description="a company (legal entity): never given "
+                                 "access codes")
 
 
 class OwnerIn(_In):
@@ -70,9 +72,9 @@ def residents_router(residents: Residents, staff: Staff) -> APIRouter:
 
     @r.patch("/residents/{resident}")
     def patch(resident: str, body: ResidentPatch) -> dict[str, Any]:
-        """Change a resident's phone or name (a resident made from an owner name of before
-        residents has no phone until given one here)."""
-        return residents.update(resident, body.phone, body.name)
+        """Change a resident's phone, name or whether it is a company (a resident made from an
+        owner name of before residents has no phone until given one here)."""
+        return residents.update(resident, body.phone, body.name, body.company)
 
     @r.post("/residents/{resident}/keys", status_code=201)
     def add_key(resident: str) -> dict[str, Any]:

@@ -6,11 +6,12 @@ forever**: its digest goes into a registry that is never emptied, and a draw tha
 issued is drawn again. The cloud keeps the code (the holder's app shows it); the gates get only
 its keyed hash (HMAC under the site's key, which travels in the rules), with its status and
 times, and decide offline. A person holds at most ``per_person`` live codes at a site (default
-2, at most 4). A code is ``issued``; it must be activated (in the app, or by its first use at a
-gate where the site says so) before ``activate_by`` (issue + ``activation_days``, default 5
-years), and is then valid for ``duration_days`` (default 60). A visitor pass is active at once
-for its window; a single-use pass is spent by its first entry (the gate spends it at once, the
-cloud when the gate's event arrives).
+2, at most 4), if eligible (``cloud.codes.eligibility``), under the free or the subscription
+regime. A code is ``issued``; it must be activated (in the app, or by its first use at a gate
+where the site says so) before ``activate_by`` (issue + ``activation_days``, default 5 years),
+and is then valid for its regime's duration (free: ``duration_days``, default 60; subscription:
+``subscription_days``, never under 45). The daily job (``cloud.codes.renewal``) renews codes or
+lets them lapse. Visitor passes: ``cloud.codes.passes``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud.codes import eligibility, passes
 from cloud.errors import CloudError
 from cloud.society.rules import RulesService
 from cloud.storage import Row, Tx, residents
@@ -29,8 +31,11 @@ from shared.vocab import EventType
 
 DEFAULTS: dict[str, Any] = {"alphabet": "digits", "length": 8, "per_person": 2,
                             "activation_days": 1825, "duration_days": 60,
-                            "first_use_activates": False}
-VISITOR_KINDS = ("guest", "cab", "delivery", "helper")
+                            "first_use_activates": False, "eligible": "owner,tenant,committee",
+                            "free": "committee", "subscription_days": 60,
+                            "renew_before_free": 2, "renew_before_subscription": 2}
+SUBSCRIPTION_FLOOR_DAYS = 45  # a subscription code is never usable for less
+COURTESY_DAYS = 30  # a subscription's first month is not charged
 
 
 def _dt(v: str | None) -> datetime | None:
@@ -51,21 +56,21 @@ def code_config(r: Row) -> CodeConfig:
                       first_use_activates=bool(r["first_use_activates"]))
 
 
+def duration(cfg: Row, regime: str | None) -> int:
+    """How many days an activated or renewed code of a regime is usable."""
+    if regime == "subscription":
+        return max(int(cfg["subscription_days"]), SUBSCRIPTION_FLOOR_DAYS)
+    return int(cfg["duration_days"])
+
+
 def view(r: Row, reveal: bool) -> dict[str, Any]:
     """A code as an answer: in clear for its holder, masked for staff."""
     code = r["code"] if reveal else "•" * (len(r["code"]) - 2) + r["code"][-2:]
     out = {k: r[k] for k in ("id", "site", "kind", "holder", "status", "issued_at",
                              "activate_by", "activated_at", "valid_from", "valid_until",
-                             "flat", "vrn", "label", "visitor_kind", "used_at")}
+                             "flat", "vrn", "label", "visitor_kind", "used_at", "regime",
+                             "renewed_at", "schedule")}
     return out | {"code": code, "single_use": bool(r["single_use"])}
-
-
-def _issued(c: Tx, cid: str, out: dict[str, Any]) -> list[Change]:
-    """A code just written: its answer (in clear, for its holder) into *out*, its rule."""
-    row = store.get(c, cid)
-    assert row is not None
-    out.update(view(row, reveal=True))
-    return [Change(op="code.upsert", code=code_rule(row))]
 
 
 class Codes:
@@ -76,7 +81,15 @@ class Codes:
         self.db = rules.db
         self.clock = rules.clock
 
-    def _committed(self, site: str, fn: Any, out: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def issued(c: Tx, cid: str, out: dict[str, Any]) -> list[Change]:
+        """A code just written: its answer (in clear, for its holder) into *out*, its rule."""
+        row = store.get(c, cid)
+        assert row is not None
+        out.update(view(row, reveal=True))
+        return [Change(op="code.upsert", code=code_rule(row))]
+
+    def committed(self, site: str, fn: Any, out: dict[str, Any]) -> dict[str, Any]:
         """*fn* as one rules change of *site*; *out* (filled by *fn*) with its version."""
         delta = self.rules._change(site, fn)
         return out | {"rules_version": delta.to_version}
@@ -89,6 +102,14 @@ class Codes:
             old = store.settings(c, site)
             cur = {k: (old[k] if old is not None else v) for k, v in DEFAULTS.items()}
             cur |= {k: v for k, v in given.items() if v is not None}
+            cur["eligible"] = eligibility.kinds_list(cur["eligible"], "eligible")
+            cur["free"] = eligibility.kinds_list(cur["free"], "free")
+            cur["subscription_days"] = max(int(cur["subscription_days"]),
+                                           SUBSCRIPTION_FLOOR_DAYS)
+            if not 0 <= int(cur["renew_before_free"]) <= 30 or \
+                    not 0 <= int(cur["renew_before_subscription"]) <= 30:
+                raise CloudError(422, "bad_code_settings", "renewal is checked 0–30 days "
+                                 "before expiry")
             if cur["alphabet"] not in ("digits", "letters"):
                 raise CloudError(422, "bad_code_settings", "alphabet is digits or letters")
             if not 8 <= int(cur["length"]) <= 10 or not 1 <= int(cur["per_person"]) <= 4 \
@@ -99,7 +120,10 @@ class Codes:
             store.set_settings(c, (site, cur["alphabet"], int(cur["length"]),
                                    int(cur["per_person"]), int(cur["activation_days"]),
                                    int(cur["duration_days"]), int(bool(cur["first_use_activates"])),
-                                   key, self.clock.now().isoformat()))
+                                   key, self.clock.now().isoformat(), cur["eligible"],
+                                   cur["free"], cur["subscription_days"],
+                                   int(cur["renew_before_free"]),
+                                   int(cur["renew_before_subscription"])))
             row = store.settings(c, site)
             assert row is not None
             return [Change(op="codes.config", code_config=code_config(row))]
@@ -113,10 +137,12 @@ class Codes:
         if row is None:
             raise CloudError(404, "no_codes", f"{site} issues no codes: set its code settings")
         return {k: row[k] for k in DEFAULTS} | {
-            "site": site, "first_use_activates": bool(row["first_use_activates"])}
+            "site": site, "first_use_activates": bool(row["first_use_activates"]),
+            "eligible": [k for k in row["eligible"].split(",") if k],
+            "free": [k for k in row["free"].split(",") if k]}
 
     # Issuing ----------------------------------------------------------------------------------
-    def _new(self, c: Tx, cfg: Row, now: datetime) -> tuple[str, str]:
+    def new_code(self, c: Tx, cfg: Row, now: datetime) -> tuple[str, str]:
         """A code never issued before (anywhere), registered, and its hash at the site."""
         for _ in range(50):
             code = draw(cfg["alphabet"], int(cfg["length"]))
@@ -124,13 +150,15 @@ class Codes:
                 return code, code_hash(bytes.fromhex(cfg["code_key"]), code)
         raise CloudError(503, "no_free_code", "no unused code was drawn: lengthen the codes")
 
-    def _cfg(self, c: Tx, site: str) -> Row:
+    def cfg(self, c: Tx, site: str) -> Row:
+        """A site's code settings; ``no_codes`` when it has none."""
         cfg = store.settings(c, site)
         if cfg is None:
             raise CloudError(404, "no_codes", f"{site} issues no codes: set its code settings")
         return cfg
 
-    def _flat(self, c: Tx, resident: str, site: str) -> str:
+    def flat_of(self, c: Tx, resident: str, site: str) -> str:
+        """The resident's flat at the site (``not_eligible`` without one)."""
         flats = [f["flat"] for f in residents.flats(c, resident) if f["site"] == site]
         who = residents.get(c, resident)
         if who is None or who["removed_at"]:
@@ -141,58 +169,46 @@ class Codes:
         return str(flats[0])
 
     def issue(self, site: str, resident: str, by: str) -> dict[str, Any]:
-        """Issue a resident a code at a site (at most ``per_person`` live ones)."""
+        """Issue an eligible person a code at a site (at most ``per_person`` live ones), under
+        the regime their kinds give; a first subscription code starts the courtesy month."""
         out: dict[str, Any] = {}
 
         def fn(c: Tx) -> list[Change]:
-            cfg = self._cfg(c, site)
-            flat = self._flat(c, resident, site)
+            cfg = self.cfg(c, site)
+            now = self.clock.now()
+            who = residents.get(c, resident)
+            if who is None or who["removed_at"]:
+                raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+            kinds = eligibility.kinds_of(c, site, resident, now.date())
+            regime = eligibility.regime(cfg, kinds)
+            if regime is None:
+                why = "a company" if who["company"] else \
+                    f"{', '.join(sorted(kinds)) or 'not a resident or committee member'}"
+                raise CloudError(409, "not_eligible", f"{resident} is {why} at {site}; codes "
+                                 f"go to {cfg['eligible'].replace(',', ', ')}")
             if len(store.live_of(c, resident, site, "person")) >= int(cfg["per_person"]):
                 raise CloudError(409, "too_many_codes", f"{resident} holds {cfg['per_person']} "
                                  "live codes at this site already")
-            now = self.clock.now()
-            code, digest = self._new(c, cfg, now)
-            who = residents.get(c, resident)
+            flats = [f["flat"] for f in residents.flats(c, resident) if f["site"] == site]
+            seat = store.member(c, site, resident)
+            flat = flats[0] if flats else (seat["flat"] if seat is not None else None)
+            if regime == "subscription" and store.payment(c, site, resident) is None:
+                courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
+                store.set_payment(c, site, resident, courtesy, courtesy, now.isoformat())
+            code, digest = self.new_code(c, cfg, now)
             cid = f"C-{secrets.token_hex(6).upper()}"
             store.insert(c, (cid, site, "person", resident, code, digest, "issued",
                              now.isoformat(),
                              (now + timedelta(days=int(cfg["activation_days"]))).isoformat(),
-                             None, None, None, 0, None, flat, None,
-                             who["name"] if who else "", None, None, by))
-            return _issued(c, cid, out)
+                             None, None, None, 0, None, flat, None, who["name"], None, None,
+                             by, regime))
+            return self.issued(c, cid, out)
 
-        return self._committed(site, fn, out)
+        return self.committed(site, fn, out)
 
-    def issue_pass(self, resident: str, site: str | None, visitor_kind: str, name: str,
-                   phone: str | None, vrn: str | None, valid_from: datetime,
-                   valid_until: datetime, single_use: bool) -> dict[str, Any]:
-        """A resident issues a visitor a pass for a time window: active at once."""
-        if visitor_kind not in VISITOR_KINDS:
-            raise CloudError(422, "bad_pass", f"a visitor is a {', '.join(VISITOR_KINDS)}")
-        if valid_until <= valid_from or valid_until <= self.clock.now():
-            raise CloudError(422, "bad_pass", "a pass ends after it starts, in the future")
-        with self.db.read() as c:
-            sites = sorted({f["site"] for f in residents.flats(c, resident)})
-        if site is None:
-            if len(sites) != 1:
-                raise CloudError(422, "site_required", "say which society the pass is for")
-            site = sites[0]
-        out: dict[str, Any] = {}
-
-        def fn(c: Tx) -> list[Change]:
-            cfg = self._cfg(c, site)
-            flat = self._flat(c, resident, site)
-            now = self.clock.now()
-            code, digest = self._new(c, cfg, now)
-            cid = f"P-{secrets.token_hex(6).upper()}"
-            store.insert(c, (cid, site, "visitor", resident, code, digest, "active",
-                             now.isoformat(), None, now.isoformat(), valid_from.isoformat(),
-                             valid_until.isoformat(), int(single_use), None, flat,
-                             vrn.upper() if vrn else None, f"{visitor_kind}: {name.strip()}",
-                             visitor_kind, phone, f"resident:{resident}"))
-            return _issued(c, cid, out)
-
-        return self._committed(site, fn, out)
+    def issue_pass(self, resident: str, req: passes.PassRequest) -> dict[str, Any]:
+        """A resident issues a visitor a pass (``cloud.codes.passes``)."""
+        return passes.issue(self, resident, req)
 
     # Life ---------------------------------------------------------------------------------------
     def _set(self, code_id: str, resident: str | None, allowed: tuple[str, ...],
@@ -212,7 +228,9 @@ class Codes:
             new = store.get(c, code_id)
             assert new is not None
             out.update(view(new, reveal=resident is not None))
-            return [Change(op="code.upsert", code=code_rule(new))]
+            dropped = passes.dropped_schedule(c, new["site"], code_id) \
+                if new["status"] not in ("issued", "active") else []
+            return [Change(op="code.upsert", code=code_rule(new)), *dropped]
 
         delta = self.rules._change(row["site"], fn)
         return out | {"rules_version": delta.to_version}
@@ -226,7 +244,7 @@ class Codes:
         if row is not None and row["activate_by"] and now > datetime.fromisoformat(
                 row["activate_by"]):
             raise CloudError(409, "code_settled", "this code was not activated in time")
-        days = int(cfg["duration_days"]) if cfg is not None else 60
+        days = duration(cfg, row["regime"]) if cfg is not None and row is not None else 60
         return self._set(code_id, resident, ("issued",), status="active",
                          activated_at=now.isoformat(), valid_from=now.isoformat(),
                          valid_until=(now + timedelta(days=days)).isoformat())
@@ -273,6 +291,6 @@ class Codes:
         if row["single_use"] and row["status"] == "active":
             self._set(row["id"], None, ("active",), status="spent", used_at=at)
         elif row["status"] == "issued" and cfg is not None:
-            until = event.at + timedelta(days=int(cfg["duration_days"]))
+            until = event.at + timedelta(days=duration(cfg, row["regime"]))
             self._set(row["id"], None, ("issued",), status="active", activated_at=at,
                       valid_from=at, valid_until=until.isoformat())

@@ -27,8 +27,10 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def _workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
+def workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
               date_cols: set[int]) -> bytes:
+    """An Excel workbook of one sheet: *columns* as a bold, frozen header, then *rows* (the
+    *date_cols* as datetimes, text always as text)."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "in_memory": True})
     ws = wb.add_worksheet(title)
@@ -58,7 +60,7 @@ def subscriptions_xlsx(db: Database, parkings: list[str], created_from: datetime
     rows = ([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8], _dt(r[9])]
             for r in store.created_between(db.conn, parkings, _iso(created_from),
                                            _iso(created_to)))
-    return _workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
+    return workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
 
 
 def occupancy_xlsx(db: Database, parking: str, since: datetime | None,
@@ -66,4 +68,4 @@ def occupancy_xlsx(db: Database, parking: str, since: datetime | None,
     """Every vehicle in and out of *parking*'s spaces, oldest first."""
     rows = ([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
             for r in store.occupancy(db.conn, parking, _iso(since), _iso(until)))
-    return _workbook("Occupancy", OCC_COLUMNS, rows, {0})
+    return workbook("Occupancy", OCC_COLUMNS, rows, {0})

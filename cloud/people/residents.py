@@ -132,14 +132,15 @@ class Residents:
         if r is None:
             raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
         return {"id": r["id"], "phone": r["phone"], "name": r["name"],
-                "legacy_owner": r["legacy_owner"],
+                "legacy_owner": r["legacy_owner"], "company": bool(r["company"]),
                 "created_at": r["created_at"], "removed_at": r["removed_at"],
                 "flats": [dict(f) for f in store.flats(c, resident)],
                 "vehicles": [dict(v) for v in store.vehicles(c, resident)]}
 
-    def update(self, resident: str, phone: str | None, name: str | None) -> dict[str, Any]:
-        """Change a resident's phone or name (a resident made from an owner name of before
-        residents gets their phone this way)."""
+    def update(self, resident: str, phone: str | None, name: str | None,
+               company: bool | None = None) -> dict[str, Any]:
+        """Change a resident's phone, name or whether it is a company (a resident made from an
+        owner name of before residents gets their phone this way)."""
         number = _phone(phone) if phone is not None else None
         if name is not None and not name.strip():
             raise CloudError(422, "bad_resident", "a resident needs a name")
@@ -154,6 +155,8 @@ class Residents:
                 store.set_phone(c, resident, number)
             if name is not None:
                 store.rename(c, resident, name.strip())
+            if company is not None:
+                store.set_company(c, resident, company)
         return self.get(resident)
 
     def find(self, phone: str) -> dict[str, Any]:
@@ -167,7 +170,8 @@ class Residents:
         """A site's residents, by flat."""
         if not society.site_exists(self.db.conn, site):
             raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
-        return [dict(r) for r in store.of_site(self.db.conn, site)]
+        return [dict(r) | {"company": bool(r["company"])}
+                for r in store.of_site(self.db.conn, site)]
 
     def remove(self, resident: str) -> dict[str, Any]:
         """A resident leaves: flats and vehicles unlinked; nothing that names them is deleted."""

@@ -44,6 +44,8 @@ PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
 # A site's full rules hold the gates' command keys and the panel's password hashes: only the
 # site's own edge boxes and staff who manage devices may read them.
 RULES = re.compile(r"^/api/v1/sites/(?P<site>[^/]+)/rules$")
+# Reports that hold access codes in clear (for the bureau that prints them): admins only.
+ADMIN_READS = re.compile(r"^/api/v1/reports/codes")
 SEQUENCES = re.compile(r"^/api/v1/edges/(?P<edge>[^/]+)/sequences$")
 PARTNER_API = re.compile(r"^/api/v1/partner/sites(/(?P<site>[^/]+)/(vehicles|tags|events))?$")
 # First match wins: (methods, path pattern, role a write needs)
@@ -199,6 +201,8 @@ def needed_role(method: str, path: str) -> str | None:
     if any(method == m and p.match(path) for m, p in PUBLIC):
         return None
     if method in ("GET", "HEAD", "OPTIONS"):
+        if ADMIN_READS.match(path):
+            return "admin"
         return "manage_devices" if RULES.match(path) else "view_parkings"
     return next(role for pattern, role in WRITE_ROLES if pattern.match(path))
 

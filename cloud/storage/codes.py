@@ -1,5 +1,6 @@
 """Storage of access codes: each site's code settings, the registry of every code ever issued
-(digests, never deleted), and the codes and visitor passes. ``cloud.codes`` calls these."""
+(digests, never deleted), the codes and visitor passes, committee members with their mandates,
+and what people have paid for their codes. ``cloud.codes`` calls these."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from cloud.storage.dialect import insert_ignore_sql, upsert_sql
 from cloud.storage.tx import Row, Tx
 
 SETTINGS = ("site", "alphabet", "length", "per_person", "activation_days", "duration_days",
-            "first_use_activates", "code_key", "updated_at")
+            "first_use_activates", "code_key", "updated_at", "eligible", "free",
+            "subscription_days", "renew_before_free", "renew_before_subscription")
 CODE = ("id", "site", "kind", "holder", "code", "hash", "status", "issued_at", "activate_by",
         "activated_at", "valid_from", "valid_until", "single_use", "schedule", "flat", "vrn",
-        "label", "visitor_kind", "visitor_phone", "created_by")
-FIELDS = frozenset({"status", "activated_at", "valid_from", "valid_until", "used_at"})
+        "label", "visitor_kind", "visitor_phone", "created_by", "regime")
+FIELDS = frozenset({"status", "activated_at", "valid_from", "valid_until", "used_at",
+                    "activate_by", "renewed_at", "schedule"})
+MEMBER = ("site", "resident", "role", "flat", "external", "mandate_start", "mandate_end",
+          "updated_at")
 
 
 def settings(c: Tx, site: str) -> Row | None:
@@ -82,3 +87,72 @@ def gate_codes(c: Tx, site: str) -> list[Row]:
     codes stay so a gate can say why it refuses them)."""
     return c.execute("SELECT * FROM access_codes WHERE site = ? ORDER BY hash",
                      (site,)).fetchall()
+
+
+def due(c: Tx, horizon: str, after: str, limit: int) -> list[Row]:
+    """Live codes (by id, after *after*) whose use or activation window ends before
+    *horizon*: what the daily job renews, lets lapse or expires."""
+    return c.execute("SELECT * FROM access_codes WHERE id > ? AND ((status = 'active' AND "
+                     "valid_until <= ?) OR (status = 'issued' AND activate_by <= ?)) "
+                     "ORDER BY id LIMIT ?", (after, horizon, horizon, limit)).fetchall()
+
+
+def all_settings(c: Tx) -> list[Row]:
+    """Every site's code settings."""
+    return c.execute("SELECT * FROM site_code_settings").fetchall()
+
+
+# Committee members ---------------------------------------------------------------------------
+def set_member(c: Tx, values: Sequence[Any]) -> None:
+    """Write a committee member of a site (``MEMBER`` order)."""
+    c.execute(upsert_sql("committee_members", MEMBER, ("site", "resident")), tuple(values))
+
+
+def member(c: Tx, site: str, resident: str) -> Row | None:
+    """A site's committee member."""
+    return c.execute("SELECT * FROM committee_members WHERE site = ? AND resident = ?",
+                     (site, resident)).fetchone()
+
+
+def members(c: Tx, site: str) -> list[Row]:
+    """A site's committee members with their names and whether each is a company."""
+    return c.execute("SELECT m.*, r.name, r.company FROM committee_members m JOIN residents r "
+                     "ON r.id = m.resident WHERE m.site = ? ORDER BY m.role, r.name",
+                     (site,)).fetchall()
+
+
+def remove_member(c: Tx, site: str, resident: str) -> bool:
+    """A member leaves the committee; False if they were not on it."""
+    return c.execute("DELETE FROM committee_members WHERE site = ? AND resident = ?",
+                     (site, resident)).rowcount > 0
+
+
+# Payments ------------------------------------------------------------------------------------
+def payment(c: Tx, site: str, resident: str) -> Row | None:
+    """What a person has paid for their codes at a site."""
+    return c.execute("SELECT * FROM code_payments WHERE site = ? AND resident = ?",
+                     (site, resident)).fetchone()
+
+
+def payments(c: Tx, site: str) -> dict[str, Row]:
+    """Every person's payments at a site, by resident."""
+    return {r["resident"]: r for r in c.execute(
+        "SELECT * FROM code_payments WHERE site = ?", (site,)).fetchall()}
+
+
+def set_payment(c: Tx, site: str, resident: str, courtesy_until: str, paid_through: str,
+                at: str) -> None:
+    """Write a person's payments for their codes."""
+    c.execute(upsert_sql("code_payments", ("site", "resident", "courtesy_until",
+                                           "paid_through", "updated_at"), ("site", "resident")),
+              (site, resident, courtesy_until, paid_through, at))
+
+
+# Reports -------------------------------------------------------------------------------------
+def report_rows(c: Tx, sites: Sequence[str]) -> list[Row]:
+    """The person codes of *sites* with their holders, by site, flat, holder."""
+    marks = ", ".join("?" for _ in sites)
+    return c.execute(
+        "SELECT a.*, r.name AS holder_name, r.phone AS holder_phone FROM access_codes a JOIN "
+        f"residents r ON r.id = a.holder WHERE a.kind = 'person' AND a.site IN ({marks}) "
+        "ORDER BY a.site, a.flat, r.name, a.issued_at", tuple(sites)).fetchall()

@@ -53,8 +53,9 @@ def remove(c: Tx, resident: str, at: str) -> None:
 
 def of_site(c: Tx, site: str) -> list[Row]:
     """The live residents of a site with their flat there, by flat: id, phone, name, flat,
-    role."""
-    return c.execute("SELECT r.id, r.phone, r.name, f.flat, f.role FROM residents r JOIN "
+    role, company."""
+    return c.execute("SELECT r.id, r.phone, r.name, f.flat, f.role, r.company FROM residents r "
+                     "JOIN "
                      "resident_flats f ON f.resident = r.id WHERE f.site = ? AND r.removed_at IS "
                      "NULL ORDER BY f.flat, r.name", (site,)).fetchall()
 
@@ -115,3 +116,8 @@ def ensure_legacy(c: Tx, name: str, at: str) -> str:
 def set_phone(c: Tx, resident: str, phone: str) -> None:
     """Set a resident's phone (E.164)."""
     c.execute("UPDATE residents SET phone = ? WHERE id = ?", (phone, resident))
+
+
+def set_company(c: Tx, resident: str, company: bool) -> None:
+    """Mark a resident as a company (a legal entity) or a person."""
+    c.execute("UPDATE residents SET company = ? WHERE id = ?", (int(company), resident))

@@ -32,7 +32,8 @@ def delete(c: Tx, site: str, name: str) -> None:
 
 
 def usage(c: Tx, site: str, name: str) -> dict[str, int]:
-    """How many vehicles, tags and subscriptions of the site are bound to the schedule."""
+    """How many vehicles, tags, subscriptions and live codes of the site are bound to the
+    schedule."""
     return {
         "vehicles": int(c.execute("SELECT count(*) FROM vehicles WHERE site = ? AND "
                                   "schedule = ?", (site, name)).scalar()),
@@ -41,6 +42,8 @@ def usage(c: Tx, site: str, name: str) -> dict[str, int]:
         "subscriptions": int(c.execute(
             "SELECT count(*) FROM subscriptions s JOIN parkings p ON p.id = s.parking WHERE "
             "p.site = ? AND s.schedule = ?", (site, name)).scalar()),
+        "codes": int(c.execute("SELECT count(*) FROM access_codes WHERE site = ? AND schedule = "
+                               "? AND status IN ('issued', 'active')", (site, name)).scalar()),
     }
 
 

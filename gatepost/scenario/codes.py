@@ -3,7 +3,7 @@
 single_use?, vrn?}``, or cancels one, ``cancel: REF``), the ``guard_code`` step (the guard
 types a code a visitor reads out into the panel's code box: ``{gate, ref | code, user?}``), and
 ``expect_code: {ref, status, within}`` (what the cloud says of a pass, once the gates' events
-have reached it)."""
+have reached it), and ``codes_job: {}`` (the daily renewal job run now; what it did)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def setup_codes(run: ScenarioRun, send: Any) -> None:
     """Each site's code settings, before the first step."""
     for s in run.sc.cloud.codes:
-        body = s.model_dump(exclude={"site"})
+        body = s.model_dump(exclude={"site"}, exclude_none=True)
         send("PUT", f"/api/v1/sites/{s.site or run.sites[0]}/codes/settings", json=body)
 
 
@@ -51,8 +51,9 @@ def visitor_step(run: ScenarioRun, step: VisitorStep) -> dict[str, Any]:
         body = {"kind": p["kind"], "name": p["name"], "single_use": p.get("single_use", True),
                 "valid_from": _when(run, p.get("from"), "0s"),
                 "valid_until": _when(run, p.get("until"), "4h")}
-        if p.get("vrn"):
-            body["vrn"] = p["vrn"]
+        body |= {k: p[k] for k in ("vrn", "days", "start", "end", "schedule") if p.get(k)}
+        if body.get("days") or body.get("schedule"):
+            body["single_use"] = False
         r = app.post("/api/v1/me/passes", json=body)
         what = "issue"
     else:
@@ -68,6 +69,21 @@ def visitor_step(run: ScenarioRun, step: VisitorStep) -> dict[str, Any]:
         run.codes[str(step.issue["ref"])] = body_out
     got.update({k: body_out[k] for k in ("id", "site", "rules_version") if k in body_out})
     return got
+
+
+def codes_job(run: ScenarioRun) -> dict[str, Any]:
+    """The daily renewal job over access codes, run now; what it did, once the gates hold
+    what it changed."""
+    r = run.stack.cloud.post("/api/v1/jobs/codes-renewal")
+    if r.status_code != 200:
+        return {"action": "codes_job", "errors": [f"the job failed: {r.status_code} {r.text}"]}
+    got: dict[str, Any] = {"action": "codes_job", **r.json()["codes"]}
+    errors: list[str] = []
+    for site in run.sites:
+        snap = run.stack.cloud.get(f"/api/v1/sites/{site}/rules")
+        if snap.status_code == 200:
+            errors += run._synced({"site": site, "rules_version": snap.json()["version"]})
+    return got | {"errors": errors}
 
 
 def guard_code(run: ScenarioRun, spec: GuardCodeStep) -> dict[str, Any]:

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gatepost.scenario.codes import expect_code, guard_code, keypad_step, qr_step, visitor_step
+from gatepost.scenario.codes import (
+    codes_job,
+    expect_code,
+    guard_code,
+    keypad_step,
+    qr_step,
+    visitor_step,
+)
 from gatepost.scenario.partners import expect_partner, partner_step
 from gatepost.scenario.residents import registry_step, resident_step
 
@@ -43,6 +50,9 @@ def people_step(run: ScenarioRun, step: Step) -> dict[str, Any] | None:
         return partner_step(run, step.partner.mode, step.partner.delay_s)
     if step.expect_code:
         return expect_code(run, step.expect_code)
+    if step.codes_job:
+        got = codes_job(run)
+        return {**got, "errors": got.pop("errors", []) + check(step.expect, got)}
     if step.expect_partner:
         return expect_partner(run, step.expect_partner)
     return None

@@ -18,6 +18,8 @@ from gatepost.scenario.schedules import SCHEDULE_ACTIONS
 from gatepost.scenario.schema_people import (
     CodeExpectStep,
     CodeSettingsDef,
+    CodesJob,
+    CodesJobExpect,
     GuardCodeStep,
     KeypadExpect,
     KeypadStep,
@@ -206,7 +208,7 @@ ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "gua
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
            "resident", "registry", "partner", "expect_partner", "visitor", "guard_code",
-           "expect_code", "keypad", "qr")
+           "expect_code", "keypad", "qr", "codes_job")
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
@@ -240,6 +242,8 @@ class Step(_M):
     keypad: KeypadStep | None = None
     qr: KeypadStep | None = Field(None, description="{gate, ref | code}: a QR held up to the "
                                   "gate's camera")
+    codes_job: CodesJob | None = Field(None, description="{}: the daily renewal job over "
+                                       "access codes, run now")
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -282,9 +286,11 @@ class Step(_M):
                 KeypadExpect.model_validate(self.expect)
             elif self.qr is not None:
                 GuardExpect.model_validate(self.expect)
+            elif self.codes_job is not None:
+                CodesJobExpect.model_validate(self.expect)
             else:
                 raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, resident, "
-                                 "remote_open or guard steps")
+                                 "remote_open, guard, keypad, qr or codes_job steps")
         return self
 
 

@@ -121,14 +121,20 @@ class CodeSettingsDef(_M):
     length: int = Field(8, ge=8, le=10)
     per_person: int = Field(2, ge=1, le=4)
     first_use_activates: bool = False
+    activation_days: int | None = Field(None, ge=1)
+    duration_days: int | None = Field(None, ge=1)
+    subscription_days: int | None = Field(None, ge=1)
+    eligible: list[Literal["owner", "tenant", "committee"]] | None = None
+    free: list[Literal["owner", "tenant", "committee"]] | None = None
     site: str | None = None
 
 
 class VisitorStep(_M):
     who: str = Field(description="the resident issuing or cancelling (a cloud.residents ref)")
     issue: dict[str, Any] | None = Field(None, description="{ref, kind, name, from?, until?, "
-                                         "single_use?, vrn?}: from/until are ISO times or "
-                                         "durations from the virtual now")
+                                         "single_use?, vrn?, days?, start?, end?, schedule?}: "
+                                         "from/until are ISO times or durations from the "
+                                         "virtual now; days/start/end make it recurring")
     cancel: str | None = Field(None, description="the ref of a pass issued earlier")
 
     @model_validator(mode="after")
@@ -163,6 +169,17 @@ class GuardCodeStep(_M):
         if (self.ref is None) == (self.code is None):
             raise ValueError("guard_code needs one of ref, code")
         return self
+
+
+class CodesJob(_M):
+    """The daily renewal job over access codes, run now (on the virtual clock)."""
+
+
+class CodesJobExpect(_M):
+    checked: int | None = None
+    renewed: int | None = None
+    lapsing: int | None = None
+    expired: int | None = None
 
 
 class CodeExpectStep(_M):

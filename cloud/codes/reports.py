@@ -1,0 +1,91 @@
+"""Reports of access codes, in CSV and Excel, for the society's office and the bureau that
+prints codes on the maintenance receipts: codes **per unit** (by site, unit), **per committee
+member** (by site, role), **per tenant** (by site, unit), and the **check report**. They hold
+the codes in clear (that is what the bureau prints): admins only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from cloud.codes import eligibility
+from cloud.errors import CloudError
+from cloud.parking.reports import workbook
+from cloud.storage import Database, residents
+from cloud.storage import codes as store
+
+BY = ("unit", "committee", "tenant")
+CODE_COLUMNS = ["Site", "Unit", "Holder", "Name", "Phone", "Role", "Code", "Status", "Regime",
+                "Issued", "Activate by", "Activated", "Valid until", "Courtesy until",
+                "Paid through"]
+CODE_DATES = {9, 10, 11, 12, 13, 14}
+CHECK_COLUMNS = ["Site", "Unit", "Resident", "Name", "Issue", "Detail"]
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s).replace(tzinfo=None) if s else None
+
+
+def code_rows(db: Database, sites: Sequence[str], by: str, today: date) -> list[list[Any]]:
+    """The rows of a codes report: one per code, in the report's order."""
+    if by not in BY:
+        raise CloudError(422, "bad_report", f"codes are reported by {', '.join(BY)}")
+    out: list[tuple[tuple[Any, ...], list[Any]]] = []
+    with db.read() as c:
+        for site in sites:
+            seats = {m["resident"]: m for m in store.members(c, site)}
+            roles = {(r["id"], r["flat"]): r["role"] for r in residents.of_site(c, site)}
+            paid = store.payments(c, site)
+            for r in store.report_rows(c, [site]):
+                role = roles.get((r["holder"], r["flat"]), "")
+                seat = seats.get(r["holder"])
+                if by == "committee":
+                    if seat is None:
+                        continue
+                    role = f"committee: {seat['role']}" + \
+                        ("" if eligibility.mandate_live(seat, today) else " (mandate not live)")
+                elif by == "tenant" and role != "tenant":
+                    continue
+                pay = paid.get(r["holder"]) if r["regime"] == "subscription" else None
+                key = (site, seat["role"] if by == "committee" and seat else "",
+                       r["flat"] or "", r["holder_name"], r["issued_at"])
+                out.append((key, [site, r["flat"], r["holder"], r["holder_name"],
+                                  r["holder_phone"], role, r["code"], r["status"], r["regime"],
+                                  _dt(r["issued_at"]), _dt(r["activate_by"]),
+                                  _dt(r["activated_at"]), _dt(r["valid_until"]),
+                                  _dt(pay["courtesy_until"]) if pay else None,
+                                  _dt(pay["paid_through"]) if pay else None]))
+    return [row for _, row in sorted(out, key=lambda x: x[0])]
+
+
+def check_rows(db: Database, sites: Sequence[str], today: date) -> list[list[Any]]:
+    """The rows of the check report of *sites*."""
+    with db.read() as c:
+        return [[x["site"], x["flat"], x["resident"], x["name"], x["issue"], x["detail"]]
+                for site in sites for x in eligibility.check(c, site, today)]
+
+
+def as_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
+    """A report as CSV (times in ISO 8601, text quoted where it must be)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(columns)
+    for row in rows:
+        w.writerow(["" if v is None else v.isoformat(timespec="minutes")
+                    if isinstance(v, datetime) else _safe(v) for v in row])
+    return buf.getvalue()
+
+
+def _safe(v: Any) -> Any:
+    """A cell a spreadsheet opens as text, never as a formula."""
+    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
+
+
+def as_xlsx(title: str, columns: list[str], rows: Iterable[list[Any]],
+            dates: set[int]) -> bytes:
+    """A report as an Excel workbook."""
+    return workbook(title, columns, rows, dates)
+
