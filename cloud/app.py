@@ -24,9 +24,11 @@ from cloud.api.partners import partners_router
 from cloud.api.residents import residents_router
 from cloud.api.schedules import schedules_router
 from cloud.api.society import society_router
+from cloud.api.visitors import visitors_router
 from cloud.codes import Codes
 from cloud.codes.holders import CodeHolders
 from cloud.codes.renewal import Renewals
+from cloud.codes.walkins import WalkIns
 from cloud.errors import CloudError
 from cloud.fleet import Fleet
 from cloud.ingest.mqtt import CloudMqtt
@@ -94,12 +96,14 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     rules.on_change = metrics.rules_changes.inc
     codes = Codes(rules)
     jobs.codes = Renewals(rules)
+    walkins = WalkIns(db, clock, fleet, notifier)
     partners = HttpPartners()
     jobs.forwarder = Forwarder(db, clock, partners)
     if link:
         link.writer.in_tx.append(enqueue)  # a connected vehicle's pass: queued with the event
         link.on_stored.append(jobs.on_event)
         link.on_stored.append(codes.on_event)  # a pass spent, a code activated by its use
+        link.on_stored.append(walkins.on_event)  # an approved visitor went in
         link.writer.on_acked = metrics.ack_latency.observe
         jobs.counters = link.counters
 
@@ -172,6 +176,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(partners_router(partner_links, staff, jobs, db))
     app.include_router(codes_router(codes))
     app.include_router(code_people_router(CodeHolders(db, clock), jobs))
+    app.include_router(visitors_router(walkins))
     app.include_router(events_router(db, rules, link, settings, rejected))
     metrics.watch(link, notifier, rejected, jobs.forwarder)
     app.include_router(metrics.router())

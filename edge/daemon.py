@@ -35,6 +35,7 @@ from edge.lanes import (
     Release,
     RulesChanged,
     TagRead,
+    VisitorOpen,
 )
 from edge.lanes.view import LaneView
 from edge.metrics import EdgeMetrics
@@ -46,6 +47,7 @@ from edge.store.db import EdgeDB
 from edge.store.lanes import LaneStore
 from edge.store.outbox import Outbox
 from edge.supervisor import Supervisor
+from edge.visitors import Refused, WalkIns
 from shared.clock import Clock
 from shared.contract import CommandResponse
 from shared.counters import Counters
@@ -87,6 +89,7 @@ class EdgeDaemon:
         self.keypads: dict[str, OsdpKeypad] = {}
         self.barriers: dict[str, BarrierActuator] = {}
         self.buses: dict[str, ModbusBus] = {}
+        self.walkins = WalkIns(config.cloud.http_url, config.cloud.api_key)
 
     # Life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -290,6 +293,22 @@ class EdgeDaemon:
         if gate_id not in self.lanes:
             raise KeyError(gate_id)
         result: Decision = self.lanes[gate_id].call(CodeEntry(code, source, user))
+        return result
+
+    def visitor_open(self, gate_id: str, rid: str, user: str, role: str) -> Decision:
+        """Open for a walk-in the flat approved (``edge.visitors``): once, at the gate it was
+        asked at; ``Refused`` otherwise."""
+        if gate_id not in self.lanes:
+            raise KeyError(gate_id)
+        req = self.walkins.claim(rid)
+        if req["gate"] != gate_id:
+            self.walkins.unclaim(rid)
+            raise Refused(f"the request was made at gate {req['gate']}")
+        try:
+            result: Decision = self.lanes[gate_id].call(VisitorOpen(req, user, role))
+        except Exception:
+            self.walkins.unclaim(rid)
+            raise
         return result
 
     def release(self, gate_id: str, user: str) -> bool:

@@ -73,6 +73,7 @@ class Reason(StrEnum):
     CODE_SPENT = "code_spent"
     CODE_CANCELLED = "code_cancelled"
     KEYPAD_LOCKED = "keypad_locked"
+    VISITOR_APPROVED = "visitor_approved"
 
 
 class EventType(StrEnum):
@@ -121,6 +122,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.CODE_SPENT: Outcome.DENY,
     Reason.CODE_CANCELLED: Outcome.DENY,
     Reason.KEYPAD_LOCKED: Outcome.DENY,
+    Reason.VISITOR_APPROVED: Outcome.OPEN,
 }
 
 

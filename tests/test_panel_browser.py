@@ -9,6 +9,7 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -303,4 +304,83 @@ def test_a_reason_typed_by_hand_and_hold_open_then_close(stack, browser, shots):
     assert opened[-1]["guard"]["hold"] is True and opened[-1]["vrn"] is None  # names nobody
     held = [e for e in events if e["type"] == "hold"]
     assert [(e["held"], e["ok"]) for e in held][-2:] == [(True, True), (False, True)]
+    page.close()
+
+
+def test_a_walk_in_visitor_asked_approved_let_in_and_marked_gone(stack, browser, shots):
+    c = stack.cloud
+    asha = c.post("/api/v1/residents", json={
+        "phone": "9876500001", "name": "Asha Rao",
+        "flats": [{"site": SITE, "flat": "C-101"}]}).json()
+    app = httpx.Client(base_url=str(c.base_url), timeout=10, headers={
+        "X-Api-Key": c.post(f"/api/v1/residents/{asha['id']}/keys").json()["key"]})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, stack)
+    page.get_by_role("link", name="Visitors").click()
+    expect(page.get_by_role("link", name="Visitors")).to_have_class("on")
+    form = page.locator("#ask")
+    form.get_by_label("Gate").select_option("main-in")
+    form.get_by_label("Flat").fill("C-101")
+    form.get_by_label("Visitor's name").fill("Ramesh")
+    form.get_by_label("Kind").select_option("delivery")
+    form.get_by_role("button", name="Ask the flat").click()
+    expect(page.locator("#note")).to_contain_text("The flat has been asked")
+    req = page.locator("#requests li.request").first
+    expect(req.locator(".status")).to_have_text("pending")
+    expect(req.get_by_role("button", name="Open for Ramesh")).to_be_hidden()
+    # Asha sees the request in her app and approves; the panel shows it without a reload.
+    pending = app.get("/api/v1/me/visitor-requests").json()["requests"]
+    assert [(r["name"], r["flat"], r["gate"]) for r in pending] == [
+        ("Ramesh", "C-101", "main-in")]
+    app.post(f"/api/v1/me/visitor-requests/{pending[0]['id']}/approve").raise_for_status()
+    expect(req.locator(".status")).to_have_text("approved")
+    expect(req.locator(".by")).to_have_text("by Asha Rao")
+    page.screenshot(path=shots / "visitors-approved.png")
+    boom = stack.world.gates["main-in"].boom
+    boom.wait_for(lambda s: s.closed_limit, 15)
+    opens = boom.snapshot().opens
+    req.get_by_role("button", name="Open for Ramesh").click()
+    expect(page.locator("#note")).to_have_text("Gate opened for the visitor.")
+    assert boom.wait_for(lambda s: s.opens == opens + 1, 5), "the boom did not rise"
+    inside = page.locator("#visitors-inside li").filter(has_text="delivery: Ramesh")
+    expect(inside).to_contain_text("C-101")
+    # Once: the same approval does not open the gate again.
+    expect(page.locator(f"li[data-request='{pending[0]['id']}'] form.open-visitor")
+           ).to_be_hidden()
+    page.evaluate("document.querySelector('form.open-visitor').submit()")
+    expect(page.locator("#error")).to_have_attribute("data-error", "not_approved")
+    assert boom.snapshot().opens == opens + 1
+
+    def in_cloud() -> bool:
+        got = c.get(f"/api/v1/sites/{SITE}/visitor-requests/{pending[0]['id']}").json()
+        return got["status"] == "entered"
+
+    wait_until(in_cloud, 10, what="the request marked entered by the gate's event")
+    events = all_events(stack)
+    d = [e for e in events if e["type"] == "decision" and e["reason"] == "visitor_approved"][-1]
+    assert d["visitor"]["approved_by"] == asha["id"] and d["outcome"] == "open"
+    assert d["guard"]["user"] == "ravi"
+    page.goto(f"{stack.edge_url}/")
+    expect(page.locator("#decisions li").first).to_contain_text(
+        "Visitor approved by the flat — let in: Ramesh for C-101, approved by Asha Rao")
+    # The guard marks him gone.
+    page.goto(f"{stack.edge_url}/visitors")
+    page.locator("#visitors-inside li").filter(has_text="Ramesh").get_by_role(
+        "button", name="Left").click()
+    expect(page.locator("#note")).to_have_text("Marked as left.")
+    expect(page.locator("#visitors-inside")).not_to_contain_text("Ramesh")
+    gone = [e for e in all_events(stack) if e["type"] == "presence" and e.get("visitor")]
+    assert gone[-1]["inside"] is False and gone[-1]["by"] == "ravi"
+    # With the cloud out of reach the guard is told to call the flat.
+    stack.stop_cloud()
+    try:
+        form = page.locator("#ask")
+        form.get_by_label("Flat").fill("C-101")
+        form.get_by_label("Visitor's name").fill("Suresh")
+        form.get_by_role("button", name="Ask the flat").click()
+        expect(page.locator("#error")).to_contain_text("call the flat")
+        page.screenshot(path=shots / "visitors-offline.png")
+    finally:
+        stack.start_cloud()
+    app.close()
     page.close()

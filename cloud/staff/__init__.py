@@ -46,6 +46,8 @@ PUBLIC = [("GET", re.compile(r"^/api/v1/health$")),
 RULES = re.compile(r"^/api/v1/sites/(?P<site>[^/]+)/rules$")
 # Reports that hold access codes in clear (for the bureau that prints them): admins only.
 ADMIN_READS = re.compile(r"^/api/v1/reports/codes")
+# A box asks a flat about a walk-in visitor at its gate, and reads the answer.
+VISITORS = re.compile(r"^/api/v1/sites/(?P<site>[^/]+)/visitor-requests(/[^/]+)?$")
 SEQUENCES = re.compile(r"^/api/v1/edges/(?P<edge>[^/]+)/sequences$")
 PARTNER_API = re.compile(r"^/api/v1/partner/sites(/(?P<site>[^/]+)/(vehicles|tags|events))?$")
 # First match wins: (methods, path pattern, role a write needs)
@@ -209,7 +211,8 @@ def needed_role(method: str, path: str) -> str | None:
 
 def allowed(who: Principal, role: str, method: str, path: str) -> bool:
     """Whether *who* may make this request: by role (staff), by the sites it serves (an edge
-    box reads their rules), or as a resident acting for itself (handlers check ownership)."""
+    box reads their rules and asks their flats about walk-in visitors), or as a resident
+    acting for itself (handlers check ownership)."""
     if who.has(role):
         return True
     if who.partner is not None:  # a partner: its societies' partner API, reads only
@@ -217,6 +220,8 @@ def allowed(who: Principal, role: str, method: str, path: str) -> bool:
         return method == "GET" and api is not None and \
             (api["site"] is None or api["site"] in who.partner_sites)
     if who.edge_sites is not None:  # a box: its sites' rules, and its own event numbers
+        if (asks := VISITORS.match(path)) is not None:  # the gate is checked by the handler
+            return asks["site"] in who.edge_sites and method in ("GET", "POST")
         if method != "GET":
             return False
         if (rules := RULES.match(path)) is not None:

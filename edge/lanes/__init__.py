@@ -11,7 +11,8 @@ from edge.lanes.messages import (
     Release,
     RulesChanged,
     TagRead,
+    VisitorOpen,
 )
 
 __all__ = ["CodeEntry", "Command", "DeviceState", "GuardOpen", "Inputs", "Lane", "PlateRead",
-           "Release", "RulesChanged", "TagRead"]
+           "Release", "RulesChanged", "TagRead", "VisitorOpen"]

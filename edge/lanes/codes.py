@@ -2,7 +2,8 @@
 by the decision core like any credential; this adds what belongs to codes alone. A keypad that
 took too many wrong codes is locked a while (``edge.core.keypad``): its codes are refused
 unread, and the guard is alerted once. An open for a single-use pass spends it in the
-transaction that records the open."""
+transaction that records the open; an open for a visitor pass puts the visitor inside (an
+entry) or out (an exit) in the same transaction (``edge.store.visitors``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from edge.core.types import CacheView, Credential, Decision
 from edge.lanes.messages import CodeEntry
 from edge.recorder import Recorder
 from edge.store import codes as codes_store
-from shared.vocab import CredentialKind, EventType, Outcome, Reason
+from edge.store import visitors
+from shared.vocab import CredentialKind, Direction, EventType, Outcome, Reason
 
 # What the lane records for a code: the decision, the read, the decision's extra data, and
 # what to write with its open (a single-use pass spent), if anything.
@@ -46,14 +48,29 @@ class CodeDesk:
             if keyed:
                 self._note(decision.reason is Reason.CODE_UNKNOWN, now)
         digest = decision.credential.value
-        read = {"credential": {"kind": "code", "value": digest}, "source": msg.source}
+        read: dict[str, Any] = {"credential": {"kind": "code", "value": digest},
+                                "source": msg.source}
         extra: dict[str, Any] = {"code": {"source": msg.source,
                                           **({"by": msg.user} if msg.user else {})}}
         code = view.code(self.site, digest) if decision.opens else None
-        spend = (lambda c: codes_store.spend(c, digest, now)) \
-            if code is not None and code.single_use else None
+        writes: list[Callable[[Any], Any]] = []
+        if code is not None and code.single_use:
+            writes.append(lambda c: codes_store.spend(c, digest, now))
+        if code is not None and code.kind == "visitor":
+            key = f"code:{digest}"
+            if decision.direction is Direction.EXIT:
+                writes.append(lambda c: visitors.went_out(c, key))
+            else:
+                who = visitors.Inside(key, self.site, code.label, code.flat, code.vrn, self.gate,
+                                      msg.source, now)
+                writes.append(lambda c: visitors.came_in(c, who))
         self.recorder.counters.inc("codes")
-        return decision, read, extra, spend
+
+        def with_open(c: Any) -> None:
+            for write in writes:
+                write(c)
+
+        return decision, read, extra, with_open if writes else None
 
     def _note(self, wrong: bool, now: datetime) -> None:
         kp = self.keypad

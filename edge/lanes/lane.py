@@ -31,8 +31,10 @@ from edge.lanes.mailbox import Mailbox
 from edge.lanes.view import LaneView, pass_event
 from edge.recorder import Recorder
 from edge.remote import command_decision, guard_decision
+from edge.store import visitors
 from edge.store.cache import Presence
 from edge.store.lanes import LaneStore, horizon
+from edge.visitors import walkin_decision
 from shared.clock import Clock
 from shared.contract import CommandResponse
 from shared.vocab import CredentialKind, EventType, Outcome, Reason
@@ -151,6 +153,8 @@ class Lane:
                 return self._guard(msg)
             case m.CodeEntry():
                 return self._code(msg)
+            case m.VisitorOpen():
+                return self._visitor(msg)
             case m.Release(user=user):
                 return self._release(user)
         raise TypeError(f"unknown lane message {msg!r}")
@@ -371,6 +375,15 @@ class Lane:
             msg, now, view, lambda cred: decide(cred, self.info, view, now, self.policy))
         return self._record(decision, now, time.monotonic_ns(), read, extra=extra,
                             with_open=spend)
+
+    def _visitor(self, msg: m.VisitorOpen) -> Decision:
+        """The guard opens for a walk-in the flat approved (``edge.visitors``)."""
+        now = self.clock.now()
+        decision, read, extra, inside = walkin_decision(self.id, self.cfg.site, msg.request,
+                                                        msg.user, msg.role, now)
+        self.recorder.counters.inc("visitor_opens")
+        return self._record(decision, now, time.monotonic_ns(), read, extra=extra,
+                            with_open=lambda c: visitors.came_in(c, inside))
 
     @property
     def hold_wired(self) -> bool:

@@ -64,5 +64,12 @@ class CodeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitorOpen:
+    request: dict[str, Any]  # a walk-in the flat approved, as the cloud gave it
+    user: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     user: str

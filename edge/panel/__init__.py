@@ -1,4 +1,5 @@
-"""The guard's panel, served by the edge daemon: Live, Open, Look up, Events, Alerts.
+"""The guard's panel, served by the edge daemon: Live, Open, Visitors, Look up, Events,
+Alerts.
 
 Server-rendered (Jinja2), a little plain JavaScript, live updates over server-sent events;
 no CDN and no build step, so it works on a box with no internet. Every page needs a signed-in
@@ -28,6 +29,7 @@ from edge.panel.live import alert_text, with_plain
 from edge.panel.live import context as live_context
 from edge.panel.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions
 from edge.panel.throttle import LoginThrottle
+from edge.panel.visitors import mount_visitors
 from edge.remote import correct_presence
 from shared.vocab import Outcome, Reason
 
@@ -169,13 +171,17 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
 
     @app.post("/gates/{gate}/code")
     def guard_code(request: Request, gate: str, csrf: str = Form(""),
-                   code: str = Form("")) -> Response:
+                   code: str = Form(""), back: str = Form("")) -> Response:
         """A code a visitor read out, typed by the guard: decided as at a keypad (the gate
-        opens for a valid one); the verdict shows on the lane."""
+        opens for a valid one); the verdict shows on the lane (or on the Visitors page,
+        ``back=visitors``)."""
         s = checked(request, csrf)
         if gate not in daemon.lanes:
             raise HTTPException(404, f"no gate {gate} on this box")
-        daemon.enter_code(gate, code[:40], "guard", s.user)
+        d = daemon.enter_code(gate, code[:40], "guard", s.user)
+        if back == "visitors":
+            return RedirectResponse(f"/visitors?note=code_{'open' if d.opens else 'deny'}"
+                                    f"&reason={d.reason.value}", status_code=303)
         return RedirectResponse("/", status_code=303)
 
     @app.post("/gates/{gate}/release")
@@ -232,6 +238,8 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         if path is None:
             raise HTTPException(404, "no such evidence (it may have been evicted)")
         return FileResponse(path, media_type="image/jpeg")
+
+    mount_visitors(app, daemon, session, checked, page)
 
     # Look up ------------------------------------------------------------------------------
     @app.get("/lookup")

@@ -42,6 +42,7 @@ _WORDS: dict[str, str] = {
     "code_expired": "Code expired",
     "code_spent": "One-time pass used already",
     "code_cancelled": "Code cancelled by its holder",
+    "visitor_approved": "Visitor approved by the flat — {let}",
 }
 
 
@@ -59,6 +60,9 @@ def plain(e: dict[str, Any], lock_until: datetime | None = None) -> str:
     guard = e.get("guard")
     if reason == "guard_override" and isinstance(guard, dict):
         text += f" ({guard.get('user')}): {guard.get('reason')}"
+    elif reason == "visitor_approved" and isinstance(e.get("visitor"), dict):
+        v = e["visitor"]
+        text += f": {v.get('name')} for {v.get('flat')}, approved by {v.get('approved_name')}"
     elif reason == "command_rejected" and e.get("detail"):
         text += f": {e['detail']}"
     elif reason.startswith("code_") and e.get("detail"):

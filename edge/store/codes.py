@@ -91,3 +91,23 @@ def spend(c: Any, digest: str, at: datetime) -> None:
 def count(c: Any) -> int:
     """Codes cached."""
     return int(c.execute("SELECT count(*) FROM codes").fetchone()[0])
+
+
+def expected(c: Any, sites: list[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The visitor passes of *sites* live at some time in [start, end) (a day on the site's
+    clock): label, flat, vrn, window, schedule, single use, and whether this box spent it."""
+    marks = ", ".join("?" for _ in sites)
+    rows = c.execute(
+        f"SELECT hash, site, label, flat, vrn, valid_from, valid_until, schedule, single_use, "
+        f"(SELECT 1 FROM codes_spent s WHERE s.hash = codes.hash) FROM codes WHERE kind = "
+        f"'visitor' AND status = 'active' AND site IN ({marks}) ORDER BY valid_from",
+        tuple(sites)).fetchall()
+    out = []
+    for r in rows:
+        since, until = _dt(r[5]), _dt(r[6])
+        if (since is not None and since >= end) or (until is not None and until <= start):
+            continue
+        out.append({"hash": r[0], "site": r[1], "label": r[2], "flat": r[3], "vrn": r[4],
+                    "valid_from": since, "valid_until": until, "schedule": r[7],
+                    "single_use": bool(r[8]), "spent": bool(r[9])})
+    return out

@@ -144,6 +144,17 @@ MIGRATIONS = [
         CREATE TABLE codes_spent (hash TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID
         """,
     ),
+    # Visitors inside a site: let in by a pass or a flat's approval, not out yet (the panel's
+    # Visitors page); written with the open, removed with the exit or by the guard.
+    sql_migration(
+        "014_visitors_inside",
+        """
+        CREATE TABLE visitors_inside (
+            key TEXT PRIMARY KEY, site TEXT NOT NULL, label TEXT NOT NULL, flat TEXT,
+            vrn TEXT, gate TEXT NOT NULL, via TEXT NOT NULL, entered_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 EVENT_LOG = """

@@ -16,6 +16,7 @@ from gatepost.scenario.codes import (
 )
 from gatepost.scenario.partners import expect_partner, partner_step
 from gatepost.scenario.residents import registry_step, resident_step
+from gatepost.scenario.walkins import admit, answer, walk_in
 
 if TYPE_CHECKING:
     from gatepost.scenario.runner import ScenarioRun
@@ -33,6 +34,12 @@ def check(expect: dict[str, Any] | None, got: dict[str, Any]) -> list[str]:
 
 def people_step(run: ScenarioRun, step: Step) -> dict[str, Any] | None:
     """The step's result, if it is one of these steps (None: the runner's own)."""
+    if step.visitor and (step.visitor.walk_in or step.visitor.admit):
+        got = walk_in(run, step.visitor) if step.visitor.walk_in else admit(run, step.visitor)
+        return {**got, "errors": got.pop("errors", []) + check(step.expect, got)}
+    if step.visitor and (step.visitor.approve or step.visitor.deny):
+        got = answer(run, step.visitor)
+        return {**got, "errors": got.pop("errors", []) + check(step.expect, got)}
     if step.resident or step.visitor:
         got = resident_step(run, step.resident) if step.resident else \
             visitor_step(run, step.visitor)  # type: ignore[arg-type]

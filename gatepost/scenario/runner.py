@@ -63,6 +63,7 @@ class ScenarioRun:
         self.resident_apps: dict[str, Any] = {}  # the resident app of each cloud.residents
         self.arrivals: dict[str, Any] = {}  # the last ``arrive`` vehicle of each gate
         self.codes: dict[str, dict[str, Any]] = {}  # visitor passes by the scenario's refs
+        self.walkins: dict[str, dict[str, Any]] = {}  # walk-in requests by the scenario's refs
         self.out = out
         self.sites = [s.id for s in sc.all_sites]
         self.site_of_gate = {g.id: s.id for s in sc.all_sites for g in s.gates}

@@ -33,6 +33,7 @@ from gatepost.scenario.schema_people import (
     ResidentStep,
     StickerDef,
     VisitorStep,
+    WalkInExpect,
 )
 from shared.clock import parse_duration
 from shared.vocab import Direction
@@ -275,6 +276,9 @@ class Step(_M):
         if self.expect is not None:
             if self.rfid or self.vehicle or self.camera:
                 GateExpect.model_validate(self.expect)
+            elif self.visitor is not None and self.visitor.issue is None and \
+                    self.visitor.cancel is None:
+                WalkInExpect.model_validate(self.expect)
             elif self.cloud is not None or self.resident is not None or \
                     self.visitor is not None:
                 CloudExpect.model_validate(self.expect)

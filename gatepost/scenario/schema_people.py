@@ -130,20 +130,44 @@ class CodeSettingsDef(_M):
 
 
 class VisitorStep(_M):
-    who: str = Field(description="the resident issuing or cancelling (a cloud.residents ref)")
+    who: str = Field(description="the resident issuing, cancelling, approving or denying (a "
+                     "cloud.residents ref), or the guard asking or admitting (a panel user)")
     issue: dict[str, Any] | None = Field(None, description="{ref, kind, name, from?, until?, "
                                          "single_use?, vrn?, days?, start?, end?, schedule?}: "
                                          "from/until are ISO times or durations from the "
                                          "virtual now; days/start/end make it recurring")
     cancel: str | None = Field(None, description="the ref of a pass issued earlier")
+    walk_in: dict[str, Any] | None = Field(None, description="{ref, gate, flat, name, kind?, "
+                                           "phone?, vrn?}: the guard asks the flat")
+    approve: str | None = Field(None, description="the ref of a walk-in the resident approves")
+    deny: str | None = Field(None, description="the ref of a walk-in the resident denies")
+    admit: str | None = Field(None, description="the ref of an approved walk-in the guard "
+                              "opens for")
 
     @model_validator(mode="after")
     def _one(self) -> VisitorStep:
-        if (self.issue is None) == (self.cancel is None):
-            raise ValueError("a visitor step does one of issue, cancel")
+        done = [k for k in VISITOR_ACTIONS if getattr(self, k) is not None]
+        if len(done) != 1:
+            raise ValueError(f"a visitor step does one of {', '.join(VISITOR_ACTIONS)}")
+        if self.walk_in is not None and not {"ref", "gate", "flat", "name"} <= set(
+                self.walk_in):
+            raise ValueError("visitor walk_in needs ref, gate, flat and name")
         if self.issue is not None and not {"ref", "kind", "name"} <= set(self.issue):
             raise ValueError("visitor issue needs ref, kind and name")
         return self
+
+
+VISITOR_ACTIONS = ("issue", "cancel", "walk_in", "approve", "deny", "admit")
+
+
+class WalkInExpect(_M):
+    request: Literal["pending", "approved", "denied", "expired", "entered", "offline",
+                     "refused"] | None = Field(None, description="the walk-in as the panel "
+                                               "shows it after the step")
+    decision: Literal["open", "deny", "none"] | None = None
+    reason: str | None = None
+    barrier_opened: bool | None = None
+    status: int | None = None
 
 
 class KeypadStep(_M):
