@@ -244,3 +244,23 @@ def test_a_helper_pass_keeps_to_its_days_and_hours(cloud_db) -> None:
         me.post(f"/api/v1/me/codes/{pid}/cancel").raise_for_status()
         snap = RulesSnapshot.model_validate(staff.get(f"/api/v1/sites/{GA}/rules").json())
         assert f"pass-{pid}" not in {s.name for s in snap.schedules}
+
+
+def test_issue_all_gives_every_eligible_person_their_codes_once(site) -> None:
+    staff, _ = site
+    person(staff, "9800000041", "Owner One", "E-501")
+    person(staff, "9800000042", "Tenant Two", "E-502", role="tenant")
+    firm = person(staff, "9800000043", "Firm Pvt Ltd", "E-503")
+    staff.patch(f"/api/v1/residents/{firm}", json={"company": True}).raise_for_status()
+    pro = person(staff, "9800000044", "External Pro", None)
+    seat(staff, pro, role="president", external=True, mandate_start="2026-01-01")
+    owner_id = person(staff, "9800000045", "Has One", "E-505")
+    issue(staff, owner_id).raise_for_status()
+    got = staff.post(f"/api/v1/sites/{GA}/codes/issue-all").json()
+    assert (got["people"], got["issued"]) == (4, 7)  # never the company; one had a code
+    assert staff.post(f"/api/v1/sites/{GA}/codes/issue-all").json()["issued"] == 0
+    codes = staff.get(f"/api/v1/sites/{GA}/codes").json()["codes"]
+    assert len(codes) == 8
+    assert {c["regime"] for c in codes if c["holder"] == pro} == {"free"}
+    assert len(RulesSnapshot.model_validate(
+        staff.get(f"/api/v1/sites/{GA}/rules").json()).codes) == 8

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.me import me_of
@@ -85,6 +85,14 @@ def codes_router(codes: Codes) -> APIRouter:
         resident's app."""
         who = getattr(request.state, "principal", None)
         return codes.issue(site, body.resident, f"staff:{who.name}" if who else "staff")
+
+    @r.post("/sites/{site}/codes/issue-all")
+    def issue_all(site: str, request: Request, count: int | None = Query(None, ge=1, le=4)
+                  ) -> dict[str, Any]:
+        """Issue every eligible person of the site codes up to ``count`` live ones (default
+        ``per_person``): ``{people, issued, rules_version}``."""
+        who = getattr(request.state, "principal", None)
+        return codes.issue_all(site, count, f"staff:{who.name}" if who else "staff")
 
     @r.get("/sites/{site}/codes")
     def site_codes(site: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ lets them lapse. Visitor passes: ``cloud.codes.passes``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ def _dt(v: str | None) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
-def code_rule(r: Row) -> CodeRule:
+def code_rule(r: Row | Mapping[str, Any]) -> CodeRule:
     """A code as its site's gates hold it."""
     return CodeRule(hash=r["hash"], site=r["site"], kind=r["kind"], status=r["status"],
                     valid_from=_dt(r["valid_from"]), valid_until=_dt(r["valid_until"]),
@@ -203,6 +204,47 @@ class Codes:
                              None, None, None, 0, None, flat, None, who["name"], None, None,
                              by, regime))
             return self.issued(c, cid, out)
+
+        return self.committed(site, fn, out)
+
+    def issue_all(self, site: str, count: int | None, by: str) -> dict[str, Any]:
+        """Issue every eligible person of the site codes up to *count* live ones (default and
+        at most ``per_person``), as the seed's daily robot does for new eligible people: one
+        rules change. Returns how many people and codes."""
+        out: dict[str, Any] = {"site": site, "people": 0, "issued": 0}
+
+        def fn(c: Tx) -> list[Change]:
+            cfg = self.cfg(c, site)
+            want = min(int(count or cfg["per_person"]), int(cfg["per_person"]))
+            now = self.clock.now()
+            today, at = now.date(), now.isoformat()
+            activate_by = (now + timedelta(days=int(cfg["activation_days"]))).isoformat()
+            people: dict[str, tuple[str, str | None]] = {}
+            for r in residents.of_site(c, site):
+                people.setdefault(r["id"], (r["name"], r["flat"]))
+            for m in store.members(c, site):
+                people.setdefault(m["resident"], (m["name"], m["flat"]))
+            live = store.live_counts(c, site)
+            changes: list[Change] = []
+            for rid, (name, flat) in sorted(people.items()):
+                regime = eligibility.regime(cfg, eligibility.kinds_of(c, site, rid, today))
+                missing = want - live.get(rid, 0)
+                if regime is None or missing <= 0:
+                    continue
+                if regime == "subscription" and store.payment(c, site, rid) is None:
+                    courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
+                    store.set_payment(c, site, rid, courtesy, courtesy, at)
+                out["people"] += 1
+                for _ in range(missing):
+                    code, digest = self.new_code(c, cfg, now)
+                    row = dict(zip(store.CODE, (
+                        f"C-{secrets.token_hex(6).upper()}", site, "person", rid, code, digest,
+                        "issued", at, activate_by, None, None, None, 0, None, flat, None, name,
+                        None, None, by, regime), strict=True))
+                    store.insert(c, tuple(row.values()))
+                    changes.append(Change(op="code.upsert", code=code_rule(row)))
+            out["issued"] = len(changes)
+            return changes
 
         return self.committed(site, fn, out)
 

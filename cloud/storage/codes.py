@@ -70,6 +70,13 @@ def live_of(c: Tx, holder: str, site: str, kind: str) -> list[Row]:
                      (holder, site, kind)).fetchall()
 
 
+def live_counts(c: Tx, site: str) -> dict[str, int]:
+    """How many live person codes each holder has at a site."""
+    return {r[0]: int(r[1]) for r in c.execute(
+        "SELECT holder, count(*) FROM access_codes WHERE site = ? AND kind = 'person' AND "
+        "status IN ('issued', 'active') GROUP BY holder", (site,)).fetchall()}
+
+
 def of_holder(c: Tx, holder: str) -> list[Row]:
     """Every code of a holder, newest first."""
     return c.execute("SELECT * FROM access_codes WHERE holder = ? ORDER BY issued_at DESC, id",
