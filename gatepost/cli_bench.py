@@ -134,6 +134,21 @@ def add_bench_parsers(sub: argparse._SubParsersAction) -> None:
     bp.add_argument("--reads", type=int, default=200, help="tag reads to watch on the page")
     bp.add_argument("--opens", type=int, default=50, help="remote opens through the cloud")
     bp.add_argument("--json", action="store_true", help="one-line JSON")
+    bq = bench.add_parser("codes", help="keypad code → reader flash with many codes cached; "
+                          "QR shown → decision and the idle cost; the daily renewal job")
+    bq.add_argument("--parts", default="keypad,qr,job",
+                    help="comma-separated: keypad, qr, job")
+    bq.add_argument("--codes", type=int, default=100_000, help="codes cached at the gate")
+    bq.add_argument("--entries", type=int, default=500, help="codes typed on the keypad")
+    bq.add_argument("--qr-showings", type=int, default=30, help="QR passes shown to the camera")
+    bq.add_argument("--fps", type=float, default=10.0, help="the camera's frames per second")
+    bq.add_argument("--idle-s", type=float, default=20.0, help="idle measurement window, s")
+    bq.add_argument("--job-codes", type=int, default=1_000_000,
+                    help="codes the daily job runs over")
+    bq.add_argument("--job-sites", type=int, default=100, help="sites those codes are of")
+    bq.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite",
+                    help="the daily job's database")
+    bq.add_argument("--json", action="store_true", help="one line of JSON")
 
 
 # `gatepost bench NAME`: the module and function that run it.
@@ -150,4 +165,5 @@ BENCHES = {
     "faults": ("gatepost.bench_faults", "bench_faults"),
     "noise": ("gatepost.bench_noise", "bench_noise"),
     "anpr": ("gatepost.bench_anpr", "bench_anpr"),
+    "codes": ("gatepost.bench_codes", "bench_codes"),
 }

@@ -18,7 +18,7 @@ import osdp
 import serial
 
 from hardware_sim.ptypair import PtyPair
-from shared.osdp_channel import SerialChannel
+from shared.osdp_channel import PeripheralDevice, SerialChannel
 
 COLORS = {osdp.CommandLEDColor.Green: "green", osdp.CommandLEDColor.Red: "red",
           osdp.CommandLEDColor.Amber: "amber", osdp.CommandLEDColor.Black: "off"}
@@ -45,7 +45,7 @@ class KeypadSim:
         self.channel = SerialChannel(self._serial)
         caps = osdp.PDCapabilities([(osdp.Capability.LEDControl, 1, 1),
                                     (osdp.Capability.AudibleControl, 1, 1)])
-        self.pd = osdp.PeripheralDevice(
+        self.pd = PeripheralDevice(
             osdp.PDInfo(address, self.channel, scbk=self.scbk, name=f"keypad-{address}"),
             caps, log_level=osdp.LogLevel.Error, command_handler=self._command)
         self.flashes: list[Flash] = []

@@ -112,26 +112,32 @@ class Renewals:
                     for r in cfgs.values())
         horizon = (now + timedelta(days=ahead)).isoformat()
         sites: dict[str, _Site] = {}
-        after = ""
-        while True:
-            with self.db.read() as c:
-                rows = store.due(c, horizon, after, batch)
-                for s in {r["site"] for r in rows} - set(sites):
-                    sites[s] = _Site.read(c, cfgs[s], now.date())
-            if not rows:
-                return out
-            after = rows[-1]["id"]
-            by_site: dict[str, list[str]] = defaultdict(list)
-            for row in rows:
-                out["checked"] += 1
-                what, _ = outcome(row, sites[row["site"]], now)
-                if what == "lapsing":
-                    out["lapsing"] += 1
-                elif what != "later":
-                    by_site[row["site"]].append(row["id"])
-            for site, ids in by_site.items():
-                for what, n in self._apply(site, ids, sites[site], now).items():
-                    out[what] += n
+        for status, end in (("active", "valid_until"), ("issued", "activate_by")):
+            after = ("", "")
+            while True:
+                with self.db.read() as c:
+                    rows = store.due(c, status, horizon, after, batch)
+                    for s in {r["site"] for r in rows} - set(sites):
+                        sites[s] = _Site.read(c, cfgs[s], now.date())
+                if not rows:
+                    break
+                after = (rows[-1][end], rows[-1]["id"])
+                self._batch(rows, sites, now, out)
+        return out
+
+    def _batch(self, rows: list[Row], sites: dict[str, _Site], now: datetime,
+               out: dict[str, int]) -> None:
+        by_site: dict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            out["checked"] += 1
+            what, _ = outcome(row, sites[row["site"]], now)
+            if what == "lapsing":
+                out["lapsing"] += 1
+            elif what != "later":
+                by_site[row["site"]].append(row["id"])
+        for site, ids in by_site.items():
+            for what, n in self._apply(site, ids, sites[site], now).items():
+                out[what] += n
 
     def _apply(self, site: str, ids: list[str], view: _Site, now: datetime) -> dict[str, int]:
         """One site's renewals and expiries as one rules change (each code read again in it)."""

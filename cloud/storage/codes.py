@@ -96,12 +96,14 @@ def gate_codes(c: Tx, site: str) -> list[Row]:
                      (site,)).fetchall()
 
 
-def due(c: Tx, horizon: str, after: str, limit: int) -> list[Row]:
-    """Live codes (by id, after *after*) whose use or activation window ends before
-    *horizon*: what the daily job renews, lets lapse or expires."""
-    return c.execute("SELECT * FROM access_codes WHERE id > ? AND ((status = 'active' AND "
-                     "valid_until <= ?) OR (status = 'issued' AND activate_by <= ?)) "
-                     "ORDER BY id LIMIT ?", (after, horizon, horizon, limit)).fetchall()
+def due(c: Tx, status: str, horizon: str, after: tuple[str, str], limit: int) -> list[Row]:
+    """Codes of *status* (``active``: by the end of their use, ``issued``: by the end of
+    their activation window) ending by *horizon*, in order of that end and id after *after*:
+    what the daily job renews, lets lapse or expires, read down the index a page at a time."""
+    end = "valid_until" if status == "active" else "activate_by"
+    return c.execute(f"SELECT * FROM access_codes WHERE status = ? AND {end} <= ? AND "
+                     f"({end} > ? OR ({end} = ? AND id > ?)) ORDER BY {end}, id LIMIT ?",
+                     (status, horizon, after[0], after[0], after[1], limit)).fetchall()
 
 
 def all_settings(c: Tx) -> list[Row]:

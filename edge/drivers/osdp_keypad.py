@@ -22,7 +22,7 @@ from collections.abc import Callable
 import osdp
 import serial
 
-from shared.osdp_channel import SerialChannel
+from shared.osdp_channel import ControlPanel, SerialChannel
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class OsdpKeypad:
         self.idle_s = idle_s
         self.retry_s = retry_s
         self._port = serial.serial_for_url(url, baud, timeout=0)
-        self.cp = osdp.ControlPanel(
+        self.cp = ControlPanel(
             [osdp.PDInfo(address, SerialChannel(self._port), scbk=scbk, name=f"keypad-{gate}")],
             log_level=osdp.LogLevel.Error, event_handler=self._event)
         self._keys: list[str] = []
