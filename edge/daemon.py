@@ -51,6 +51,7 @@ from edge.visitors import Refused, WalkIns
 from shared.clock import Clock
 from shared.contract import CommandResponse
 from shared.counters import Counters
+from shared.vocab import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +213,17 @@ class EdgeDaemon:
         def on_code(code: str) -> bool:
             return self.enter_code(g.id, code, "keypad").opens
 
+        def on_card(epc: str) -> bool | None:
+            """A card is a tag (``shared.cards``): decided on the tag path; None (no flash)
+            for a card held again while the decision on it stands."""
+            d: Decision = lane.call(TagRead(epc, time.monotonic_ns()))
+            return None if d.outcome is Outcome.IGNORED else d.opens
+
         def on_state(up: bool, why: str) -> None:
             lane.post(DeviceState("keypad", up, why))
 
         return OsdpKeypad(g.id, kp.url, kp.address, bytes.fromhex(kp.scbk), on_code=on_code,
-                          on_state=on_state, baud=kp.baud)
+                          on_state=on_state, on_card=on_card, baud=kp.baud)
 
     def _join_pollers(self) -> None:
         for t in self._threads:

@@ -2,7 +2,8 @@
 PD mode) behind a pseudo-terminal, with a secure channel under its SCBK (the per-reader key).
 
 The edge opens ``port`` as it would ``/dev/ttyUSB0`` and polls the reader as its control panel.
-The simulator types codes (``type``: one keypress event per key, ending in ``#``), and records
+The simulator types codes (``type``: one keypress event per key, ending in ``#``), presents
+cards (``card``: a 26-bit Wiegand read of a facility code and card number), and records
 the LED and buzzer commands the panel sends back (``leds``, ``buzzes``), each with the monotonic
 time it arrived, so a test or a bench can see the reader flash green or red. ``unplug`` and
 ``plug`` take it off the line and put it back (the edge must raise a device-down alert).
@@ -18,6 +19,7 @@ import osdp
 import serial
 
 from hardware_sim.ptypair import PtyPair
+from shared.cards import wiegand26
 from shared.osdp_channel import PeripheralDevice, SerialChannel
 
 COLORS = {osdp.CommandLEDColor.Green: "green", osdp.CommandLEDColor.Red: "red",
@@ -86,6 +88,14 @@ class KeypadSim:
             at = time.monotonic()
             self.pd.submit_event({"event": osdp.Event.KeyPress, "reader_no": 0,
                                   "data": chunk.encode()})
+        return at
+
+    def card(self, facility: int, number: int) -> float:
+        """A card held to the reader: a 26-bit Wiegand read; the monotonic time it was sent."""
+        bits, data = wiegand26(facility, number)
+        at = time.monotonic()
+        self.pd.submit_event({"event": osdp.Event.CardRead, "reader_no": 0, "direction": 0,
+                              "length": bits, "format": osdp.CardFormat.Wiegand, "data": data})
         return at
 
     def leds(self) -> list[Flash]:

@@ -155,3 +155,23 @@ def test_bench_onboarding_prints_its_contract():
     assert fw["partner_ceiling_events_per_s"] > 0
     assert out["import"]["stickers"] == 50 and out["import"]["seconds"] > 0
     assert out["import"]["cloud_peak_rss_mb"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_bench_codes_prints_its_contract():
+    p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "codes", "--parts",
+                        "keypad,job", "--codes", "400", "--entries", "20", "--job-codes", "4000",
+                        "--job-sites", "2", "--json"], capture_output=True, text=True,
+                       timeout=230)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    pad = out["keypad"]
+    assert pad["codes_cached"] == 400 and pad["entries"] == 20 and pad["missed"] == 0
+    assert pad["flashes"] == {"green": 20}
+    assert 0 < pad["latency_ms"]["p50"] <= pad["latency_ms"]["p99"] <= pad["latency_ms"]["max"]
+    assert 0 < pad["floor_ms"]["p50"] <= pad["floor_ms"]["p99"]
+    job = out["job"]
+    assert job["codes"] == 4000 and job["checked"] > 0
+    assert job["checked"] == job["renewed"] + job["lapsing"] + job["expired"]
+    assert job["rerun"]["renewed"] == 0 and job["rerun"]["expired"] == 0
+    assert job["seconds"] > 0 and job["peak_rss_mb"] > 0

@@ -12,6 +12,7 @@ import pytest
 from edge.drivers.osdp_keypad import OsdpKeypad
 from gatepost.stack import wait_until
 from hardware_sim.keypad import KeypadSim
+from shared.cards import wiegand26_epc
 
 SCBK = bytes.fromhex("303132333435363738393a3b3c3d3e3f")
 
@@ -21,14 +22,18 @@ def line():
     sim = KeypadSim(address=101, scbk=SCBK).start()
     codes: queue.Queue[str] = queue.Queue()
     states: list[bool] = []
-    valid = {"48213907"}
+    valid = {"48213907", wiegand26_epc(12, 3456)}
 
     def on_code(code: str) -> bool:
         codes.put(code)
         return code in valid
 
+    def on_card(epc: str) -> bool | None:
+        codes.put(epc)
+        return None if epc == wiegand26_epc(12, 9) else epc in valid
+
     pad = OsdpKeypad("main-in", sim.port_path, 101, SCBK, on_code=on_code,
-                     on_state=lambda up, why: states.append(up))
+                     on_state=lambda up, why: states.append(up), on_card=on_card)
     pad.start()
     wait_until(lambda: states[-1:] == [True], 15, what="the secure channel")
     yield sim, pad, codes, states
@@ -47,6 +52,23 @@ def test_codes_typed_are_decided_and_the_reader_answers(line) -> None:
     assert codes.get(timeout=5) == "99990000"
     wait_until(lambda: [f.what for f in sim.leds()] == ["green", "red"], 5,
                what="the red flash")
+
+
+def test_cards_held_to_the_reader_are_decided_as_tags(line) -> None:
+    sim, _pad, codes, _states = line
+    sim.card(12, 3456)
+    assert codes.get(timeout=5) == wiegand26_epc(12, 3456)
+    wait_until(lambda: [f.what for f in sim.leds()] == ["green"], 5, what="the green flash")
+    sim.card(12, 3457)
+    assert codes.get(timeout=5) == wiegand26_epc(12, 3457)
+    wait_until(lambda: [f.what for f in sim.leds()] == ["green", "red"], 5,
+               what="the red flash")
+    sim.card(12, 9)  # held again while its decision stands: no flash
+    assert codes.get(timeout=5) == wiegand26_epc(12, 9)
+    sim.type("48213907")
+    assert codes.get(timeout=5) == "48213907"
+    wait_until(lambda: len(sim.leds()) == 3, 5, what="the code's flash")
+    assert [f.what for f in sim.leds()] == ["green", "red", "green"]
 
 
 def test_a_reader_off_the_line_is_down_then_up(line) -> None:

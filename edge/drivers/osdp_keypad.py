@@ -3,9 +3,11 @@ mode) on an RS-485 line (a serial device or a pyserial URL), with a secure chann
 reader's SCBK.
 
 Keys arrive as keypress events; a code is the keys typed before ``#`` (``*`` clears, and a code
-left half-typed for ``idle_s`` is dropped). Codes are handed to ``on_code`` from a worker thread
-of this driver, never from libosdp's own thread (which holds its lock while it calls back), and
-``feedback`` answers on the reader: LED green and one beep for an open, red and three beeps for
+left half-typed for ``idle_s`` is dropped). A card held to the reader arrives as a card read: it
+is handed to ``on_card`` as the EPC it is registered under (``shared.cards``). Codes and cards
+are handed on from a worker thread of this driver, never from libosdp's own thread (which holds
+its lock while it calls back), and ``feedback`` answers on the reader (nothing for a card read
+again while its open stands): LED green and one beep for an open, red and three beeps for
 a refusal. ``on_state`` reports the reader online or offline (a device-down alert at the lane).
 libosdp waits minutes before it polls a reader that went offline again; the driver asks it
 every ``retry_s`` instead, so a reader put back on the line is back within seconds.
@@ -22,6 +24,7 @@ from collections.abc import Callable
 import osdp
 import serial
 
+from shared.cards import card_epc
 from shared.osdp_channel import ControlPanel, SerialChannel
 
 log = logging.getLogger(__name__)
@@ -32,9 +35,10 @@ class OsdpKeypad:
 
     def __init__(self, gate: str, url: str, address: int, scbk: bytes, *,
                  on_code: Callable[[str], bool], on_state: Callable[[bool, str], None],
-                 baud: int = 115200, idle_s: float = 10.0, retry_s: float = 3.0) -> None:
+                 on_card: Callable[[str], bool | None] | None = None, baud: int = 115200,
+                 idle_s: float = 10.0, retry_s: float = 3.0) -> None:
         self.gate, self.url, self.address = gate, url, address
-        self.on_code, self.on_state = on_code, on_state
+        self.on_code, self.on_state, self.on_card = on_code, on_state, on_card
         self.idle_s = idle_s
         self.retry_s = retry_s
         self._port = serial.serial_for_url(url, baud, timeout=0)
@@ -43,7 +47,7 @@ class OsdpKeypad:
             log_level=osdp.LogLevel.Error, event_handler=self._event)
         self._keys: list[str] = []
         self._last_key = 0.0
-        self._codes: queue.Queue[tuple[str, float] | None] = queue.Queue()
+        self._codes: queue.Queue[tuple[str, str] | None] = queue.Queue()  # (code | card, value)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name=f"keypad-{gate}", daemon=True)
         self.progress = time.monotonic()
@@ -73,6 +77,14 @@ class OsdpKeypad:
 
     # libosdp's thread ---------------------------------------------------------------------------
     def _event(self, pd: int, event: dict) -> int:
+        if event.get("event") == osdp.Event.CardRead:
+            data = bytes(event.get("data") or b"")
+            try:
+                bits = int(event.get("length") or 0) or len(data) * 8
+                self._codes.put(("card", card_epc(bits, data)))
+            except ValueError as exc:
+                log.warning("keypad %s: a card read that is no card: %s", self.gate, exc)
+            return 0
         if event.get("event") != osdp.Event.KeyPress:
             return 0
         now = time.monotonic()
@@ -82,7 +94,7 @@ class OsdpKeypad:
         for key in bytes(event.get("data") or b"").decode("ascii", "replace"):
             if key == "#":
                 if self._keys:
-                    self._codes.put(("".join(self._keys), now))
+                    self._codes.put(("code", "".join(self._keys)))
                 self._keys.clear()
             elif key == "*":
                 self._keys.clear()
@@ -98,7 +110,7 @@ class OsdpKeypad:
             try:
                 item = self._codes.get(timeout=0.25)
             except queue.Empty:
-                item = ("", 0.0)
+                item = ("", "")
             self.progress = time.monotonic()
             up = bool(self.cp.is_online(self.address) and self.cp.is_sc_active(self.address))
             if up != online:
@@ -112,16 +124,18 @@ class OsdpKeypad:
                 self.cp.enable_pd(self.address)
             if item is None:
                 return
-            code, _at = item
-            if not code:
+            kind, value = item
+            if not value:
                 continue
             self.entries += 1
             try:
-                opened = self.on_code(code)
+                opened = self.on_card(value) if kind == "card" and self.on_card else \
+                    self.on_code(value) if kind == "code" else False
             except Exception:  # a lane that cannot decide must not stop the keypad
-                log.exception("keypad %s: the code could not be decided", self.gate)
+                log.exception("keypad %s: the %s could not be decided", self.gate, kind)
                 opened = False
-            self.feedback(opened)
+            if opened is not None:
+                self.feedback(opened)
 
     def feedback(self, opened: bool) -> None:
         """Flash the reader green (open) or red (refused), with a beep or three."""

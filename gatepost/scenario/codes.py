@@ -124,15 +124,20 @@ def keypad_step(run: ScenarioRun, spec: KeypadStep) -> dict[str, Any]:
     gate = run.stack.world.gates.get(spec.gate)
     if gate is None or gate.keypad is None:
         return {"action": "keypad", "errors": [f"gate {spec.gate} has no keypad"]}
-    code = _code_of(run, spec)
+    code = _code_of(run, spec) if spec.card is None else spec.card
     if code is None:
         return {"action": "keypad", "errors": [f"no pass {spec.ref!r} issued earlier"]}
     pad = gate.keypad
     wait_until(lambda: pad.online, 15, what="the keypad online")
     flashes = len(pad.leds())
     cursor = run.stack.edge_last_event()
-    pad.type(code)
-    out: dict[str, Any] = {"action": "keypad", "gate": spec.gate, **_decided(run, cursor)}
+    if spec.card is not None:
+        facility, number = (int(x) for x in spec.card.split(":"))
+        pad.card(facility, number)
+    else:
+        pad.type(code)
+    out: dict[str, Any] = {"action": "keypad", "gate": spec.gate,
+                           **_decided(run, cursor, kind="tag" if spec.card else "code")}
     try:
         wait_until(lambda: len(pad.leds()) > flashes, 3, what="the reader's flash")
         out["led"] = pad.leds()[-1].what
@@ -168,11 +173,13 @@ def _code_of(run: ScenarioRun, spec: KeypadStep | GuardCodeStep) -> str | None:
     return run.codes.get(str(spec.ref), {}).get("code")
 
 
-def _decided(run: ScenarioRun, cursor: int, entered: bool = True) -> dict[str, Any]:
-    """The code decision the edge recorded after *cursor*, and whether the barrier opened for
-    it (``decision`` ``none`` when there was none, or nothing was *entered*)."""
+def _decided(run: ScenarioRun, cursor: int, entered: bool = True,
+             kind: str = "code") -> dict[str, Any]:
+    """The decision on a credential of *kind* the edge recorded after *cursor*, and whether
+    the barrier opened for it (``decision`` ``none`` when there was none, or nothing was
+    *entered*)."""
     d = run._await(cursor, lambda e: e["type"] == "decision"
-                   and e["credential"]["kind"] == "code", 5) if entered else None
+                   and e["credential"]["kind"] == kind, 5) if entered else None
     if d is None:
         return {"decision": "none", "reason": None, "barrier_opened": False}
     opened = d["outcome"] == "open" and run._await(

@@ -174,11 +174,13 @@ class KeypadStep(_M):
     gate: str
     ref: str | None = Field(None, description="a pass issued by a visitor step")
     code: str | None = Field(None, description="the keys as typed (e.g. a wrong code)")
+    card: str | None = Field(None, pattern=r"^\d{1,3}:\d{1,5}$", description="FACILITY:NUMBER "
+                             "of a 26-bit Wiegand card held to the keypad's reader")
 
     @model_validator(mode="after")
     def _one(self) -> KeypadStep:
-        if (self.ref is None) == (self.code is None):
-            raise ValueError("keypad needs one of ref, code")
+        if sum(x is not None for x in (self.ref, self.code, self.card)) != 1:
+            raise ValueError("keypad needs one of ref, code, card")
         return self
 
 
