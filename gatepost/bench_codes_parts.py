@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gatepost.bench import memory, spread
 
 SITE = "qr-site"
@@ -85,8 +87,10 @@ def qr_part(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         key = c.post(f"/api/v1/residents/{who.json()['id']}/keys").json()["key"]
         now = datetime.now(UTC)
         codes, version = [], 0
+        app = httpx.Client(base_url=str(c.base_url), timeout=30,
+                           headers={"Authorization": f"Bearer {key}"})
         for i in range(args.qr_showings):
-            r = c.post("/api/v1/me/passes", headers={"X-Api-Key": key}, json={
+            r = app.post("/api/v1/me/passes", json={
                 "kind": "guest", "name": f"Guest {i}", "valid_from": now.isoformat(),
                 "valid_until": (now + timedelta(days=1)).isoformat()})
             r.raise_for_status()
