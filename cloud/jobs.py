@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -104,24 +105,24 @@ class Jobs:
     def run_codes(self) -> dict[str, int]:
         """One pass of the renewal of access codes (also on ``POST
         /api/v1/jobs/codes-renewal``)."""
-        if self.codes is None:
-            return {}
-        with self._timed("codes"):
-            try:
-                return self.codes.run()
-            except Exception:
-                log.exception("renewal of access codes failed")
-                return {}
+        return self._daily("codes", self.codes.run if self.codes else None,
+                           "renewal of access codes")
 
     def run_fastag(self) -> dict[str, int]:
         """One pass of the FITkit re-check (also on ``POST /api/v1/jobs/fastag-recheck``)."""
-        if self.fastag is None:
+        return self._daily("fastag", self.fastag.recheck if self.fastag else None,
+                           "FITkit re-check")
+
+    def _daily(self, job: str, run: Callable[[], dict[str, int]] | None,
+               what: str) -> dict[str, int]:
+        """A daily job's pass, timed; its counts (none when it is not set up or failed)."""
+        if run is None:
             return {}
-        with self._timed("fastag"):
+        with self._timed(job):
             try:
-                return self.fastag.recheck()
+                return run()
             except Exception:
-                log.exception("FITkit re-check failed")
+                log.exception("%s failed", what)
                 return {}
 
     def run_forward(self, due_only: bool = True) -> dict[str, int]:

@@ -27,6 +27,7 @@ from shared.vocab import REASON_OUTCOMES, CredentialKind, Direction, Reason
 log = logging.getLogger(__name__)
 FRESH_S = 120.0  # an approval read longer ago than this is read again before opening
 TIMEOUT_S = 3.0
+KEEP = 200  # requests the box remembers (the panel lists the latest 20)
 
 
 class CloudUnreachable(Exception):
@@ -79,6 +80,8 @@ class WalkIns:
         got = self._call("POST", f"/api/v1/sites/{site}/visitor-requests", json=body)
         with self._lock:
             self._requests[got["id"]] = Request(got)
+            while len(self._requests) > KEEP:  # the oldest asked first (dicts keep order)
+                self._requests.pop(next(iter(self._requests)))
         return got
 
     def status(self, rid: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from cloud.codes import code_rule, duration, eligibility, passes
 from cloud.society.rules import RulesService
-from cloud.storage import Row, Tx, residents
+from cloud.storage import Row, Tx
 from cloud.storage import codes as store
 from shared.contract import Change
 
@@ -36,31 +36,34 @@ BATCH = 2000
 
 
 @dataclass
-class _Site:
-    """What the job needs to know of one site's people, read once per run."""
+class _People:
+    """What the job needs to know of the holders of one batch of codes, read for that batch
+    only (so the job's memory stays that of a batch, however many people the sites hold):
+    their kinds at each site and what they have paid there."""
 
-    cfg: Row
-    kinds: dict[str, set[str]] = field(default_factory=dict)
-    paid: dict[str, str] = field(default_factory=dict)
+    kinds: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    paid: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, c: Tx, cfg: Row, today: date) -> _Site:
-        site = cls(cfg)
-        for r in residents.of_site(c, cfg["site"]):
-            if not r["company"]:
-                site.kinds.setdefault(r["id"], set()).add(r["role"])
-        for m in store.members(c, cfg["site"]):
-            if not m["company"] and eligibility.mandate_live(m, today):
-                site.kinds.setdefault(m["resident"], set()).add("committee")
-        site.paid = {k: r["paid_through"] for k, r in store.payments(c, cfg["site"]).items()}
-        return site
+    def read(cls, c: Tx, rows: list[Row], today: date) -> _People:
+        people = cls()
+        holders = sorted({r["holder"] for r in rows if r["kind"] == "person"})
+        for r in store.holder_flats(c, holders):
+            people.kinds.setdefault((r["site"], r["resident"]), set()).add(r["role"])
+        for m in store.holder_seats(c, holders):
+            if eligibility.mandate_live(m, today):
+                people.kinds.setdefault((m["site"], m["resident"]), set()).add("committee")
+        people.paid = {(r["site"], r["resident"]): r["paid_through"]
+                       for r in store.holder_payments(c, holders)}
+        return people
 
-    def entitled(self, row: Row, today: date) -> bool:
+    def entitled(self, cfg: Row, row: Row, today: date) -> bool:
         """Whether a code's holder still earns its renewal under the code's regime."""
-        regime = eligibility.regime(self.cfg, self.kinds.get(row["holder"], set()))
+        key = (row["site"], row["holder"])
+        regime = eligibility.regime(cfg, self.kinds.get(key, set()))
         if row["regime"] == "free":
             return regime == "free"
-        paid = self.paid.get(row["holder"])
+        paid = self.paid.get(key)
         return regime is not None and paid is not None and \
             datetime.fromisoformat(paid).date() >= today
 
@@ -70,10 +73,10 @@ def _renew_before(cfg: Row, regime: str | None) -> timedelta:
                                   else "renew_before_subscription"]))
 
 
-def outcome(row: Row, site: _Site, now: datetime) -> tuple[str, dict[str, Any]]:
-    """What the job does with one due code: ``renewed``, ``lapsing``, ``expired`` or
-    ``later`` (not due yet), and the fields it changes."""
-    cfg, today = site.cfg, now.date()
+def outcome(row: Row, cfg: Row, people: _People, now: datetime) -> tuple[str, dict[str, Any]]:
+    """What the job does with one due code of a site (*cfg*, its settings): ``renewed``,
+    ``lapsing``, ``expired`` or ``later`` (not due yet), and the fields it changes."""
+    today = now.date()
     if row["kind"] == "visitor":
         end = datetime.fromisoformat(row["valid_until"])
         return ("expired", {"status": "expired"}) if end <= now else ("later", {})
@@ -81,7 +84,7 @@ def outcome(row: Row, site: _Site, now: datetime) -> tuple[str, dict[str, Any]]:
     end = datetime.fromisoformat(row["activate_by"] if issued else row["valid_until"])
     if end - _renew_before(cfg, row["regime"]) > now:
         return "later", {}
-    if site.entitled(row, today) and (row["regime"] == "free" or not issued):
+    if people.entitled(cfg, row, today) and (row["regime"] == "free" or not issued):
         days = int(cfg["activation_days"]) if issued else duration(cfg, row["regime"])
         new_end = end + timedelta(days=days)
         if new_end > now:
@@ -111,35 +114,34 @@ class Renewals:
         ahead = max(max(int(r["renew_before_free"]), int(r["renew_before_subscription"]))
                     for r in cfgs.values())
         horizon = (now + timedelta(days=ahead)).isoformat()
-        sites: dict[str, _Site] = {}
         for status, end in (("active", "valid_until"), ("issued", "activate_by")):
             after = ("", "")
             while True:
                 with self.db.read() as c:
                     rows = store.due(c, status, horizon, after, batch)
-                    for s in {r["site"] for r in rows} - set(sites):
-                        sites[s] = _Site.read(c, cfgs[s], now.date())
+                    people = _People.read(c, rows, now.date())
                 if not rows:
                     break
                 after = (rows[-1][end], rows[-1]["id"])
-                self._batch(rows, sites, now, out)
+                self._batch(rows, cfgs, people, now, out)
         return out
 
-    def _batch(self, rows: list[Row], sites: dict[str, _Site], now: datetime,
+    def _batch(self, rows: list[Row], cfgs: dict[str, Row], people: _People, now: datetime,
                out: dict[str, int]) -> None:
         by_site: dict[str, list[str]] = defaultdict(list)
         for row in rows:
             out["checked"] += 1
-            what, _ = outcome(row, sites[row["site"]], now)
+            what, _ = outcome(row, cfgs[row["site"]], people, now)
             if what == "lapsing":
                 out["lapsing"] += 1
             elif what != "later":
                 by_site[row["site"]].append(row["id"])
         for site, ids in by_site.items():
-            for what, n in self._apply(site, ids, sites[site], now).items():
+            for what, n in self._apply(site, ids, cfgs[site], people, now).items():
                 out[what] += n
 
-    def _apply(self, site: str, ids: list[str], view: _Site, now: datetime) -> dict[str, int]:
+    def _apply(self, site: str, ids: list[str], cfg: Row, people: _People,
+               now: datetime) -> dict[str, int]:
         """One site's renewals and expiries as one rules change (each code read again in it)."""
         done: dict[str, int] = defaultdict(int)
 
@@ -149,7 +151,7 @@ class Renewals:
                 row = store.get(c, cid)
                 if row is None or row["status"] not in ("issued", "active"):
                     continue
-                what, fields = outcome(row, view, now)
+                what, fields = outcome(row, cfg, people, now)
                 if not fields:
                     continue
                 store.update(c, cid, **fields)

@@ -106,6 +106,42 @@ def due(c: Tx, status: str, horizon: str, after: tuple[str, str], limit: int) ->
                      (status, horizon, after[0], after[0], after[1], limit)).fetchall()
 
 
+def _chunks(ids: Sequence[str], n: int = 500) -> list[Sequence[str]]:
+    return [ids[i:i + n] for i in range(0, len(ids), n)]
+
+
+def holder_flats(c: Tx, holders: Sequence[str]) -> list[Row]:
+    """The flats (site, resident, role) of live residents among *holders* that are not
+    companies."""
+    out: list[Row] = []
+    for part in _chunks(holders):
+        out += c.execute(
+            "SELECT f.site, f.resident, f.role FROM resident_flats f JOIN residents r ON "
+            f"r.id = f.resident WHERE f.resident IN ({', '.join('?' for _ in part)}) AND "
+            "r.removed_at IS NULL AND r.company = 0", tuple(part)).fetchall()
+    return out
+
+
+def holder_seats(c: Tx, holders: Sequence[str]) -> list[Row]:
+    """The committee seats of live residents among *holders* that are not companies."""
+    out: list[Row] = []
+    for part in _chunks(holders):
+        out += c.execute(
+            "SELECT m.* FROM committee_members m JOIN residents r ON r.id = m.resident WHERE "
+            f"m.resident IN ({', '.join('?' for _ in part)}) AND r.removed_at IS NULL AND "
+            "r.company = 0", tuple(part)).fetchall()
+    return out
+
+
+def holder_payments(c: Tx, holders: Sequence[str]) -> list[Row]:
+    """What *holders* have paid for their codes, at every site."""
+    out: list[Row] = []
+    for part in _chunks(holders):
+        out += c.execute("SELECT site, resident, paid_through FROM code_payments WHERE "
+                         f"resident IN ({', '.join('?' for _ in part)})", tuple(part)).fetchall()
+    return out
+
+
 def all_settings(c: Tx) -> list[Row]:
     """Every site's code settings."""
     return c.execute("SELECT * FROM site_code_settings").fetchall()
