@@ -147,20 +147,20 @@ class Renewals:
 
         def fn(c: Tx) -> list[Change]:
             changes: list[Change] = []
-            for cid in ids:
-                row = store.get(c, cid)
-                if row is None or row["status"] not in ("issued", "active"):
+            updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+            for row in store.get_many(c, ids):  # read again, in the change's transaction
+                if row["status"] not in ("issued", "active"):
                     continue
                 what, fields = outcome(row, cfg, people, now)
                 if not fields:
                     continue
-                store.update(c, cid, **fields)
-                new = store.get(c, cid)
-                assert new is not None
-                changes.append(Change(op="code.upsert", code=code_rule(new)))
+                updates[tuple(fields)].append((*fields.values(), row["id"]))
+                changes.append(Change(op="code.upsert", code=code_rule(dict(row) | fields)))
                 if what == "expired":
-                    changes += passes.dropped_schedule(c, site, cid)
+                    changes += passes.dropped_schedule(c, site, row["id"])
                 done[what] += 1
+            for names, values in updates.items():
+                store.update_many(c, names, values)
             return changes
 
         self.rules._change(site, fn)

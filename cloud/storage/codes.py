@@ -70,6 +70,23 @@ def live_of(c: Tx, holder: str, site: str, kind: str) -> list[Row]:
                      (holder, site, kind)).fetchall()
 
 
+def get_many(c: Tx, ids: Sequence[str]) -> list[Row]:
+    """Codes by id (those that exist), in no particular order."""
+    out: list[Row] = []
+    for part in _chunks(ids):
+        out += c.execute(f"SELECT * FROM access_codes WHERE id IN "
+                         f"({', '.join('?' for _ in part)})", tuple(part)).fetchall()
+    return out
+
+
+def update_many(c: Tx, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """The same fields (*names*) of many codes: each row their values, then the code's id."""
+    if not names or set(names) - FIELDS:
+        raise ValueError(f"code fields are {sorted(FIELDS)}")
+    sets = ", ".join(f"{k} = ?" for k in names)
+    c.executemany(f"UPDATE access_codes SET {sets} WHERE id = ?", [tuple(r) for r in rows])
+
+
 def live_counts(c: Tx, site: str) -> dict[str, int]:
     """How many live person codes each holder has at a site."""
     return {r[0]: int(r[1]) for r in c.execute(
