@@ -110,15 +110,17 @@ def test_the_daily_job_renews_free_and_paid_codes_and_lets_the_rest_lapse(site) 
             assert act.status_code == 200, act.text
         ids[who] = code["id"]
     idle = issued = issue(staff, chair).json()  # a free code never activated
-    assert run_job(staff) == {"checked": 0, "renewed": 0, "lapsing": 0, "expired": 0}
+    assert run_job(staff) == {"checked": 0, "renewed": 0, "lapsing": 0, "expired": 0,
+                              "issued": 0}
     # Two days before the 60 days end: the free code is renewed, the paid one too; the unpaid
     # one's courtesy month is long over, so it lapses (still usable to its end).
     FileClock.set_time(clock, START + timedelta(days=58, hours=1))
     staff.post(f"/api/v1/sites/{GA}/codes/payments",
                json={"resident": paid, "paid_through": "2027-03-31"}).raise_for_status()
     got = run_job(staff)
-    assert got == {"checked": 3, "renewed": 2, "lapsing": 1, "expired": 0}
-    assert run_job(staff) == {"checked": 1, "renewed": 0, "lapsing": 1, "expired": 0}
+    assert got == {"checked": 3, "renewed": 2, "lapsing": 1, "expired": 0, "issued": 0}
+    assert run_job(staff) == {"checked": 1, "renewed": 0, "lapsing": 1, "expired": 0,
+                              "issued": 0}
     codes = {c["id"]: c for c in staff.get(f"/api/v1/sites/{GA}/codes").json()["codes"]}
     for who in (paid, chair):
         until = datetime.fromisoformat(codes[ids[who]]["valid_until"])
@@ -133,7 +135,8 @@ def test_the_daily_job_renews_free_and_paid_codes_and_lets_the_rest_lapse(site) 
     FileClock.set_time(clock, START + timedelta(days=118, hours=1))
     staff.post(f"/api/v1/sites/{GA}/codes/payments",
                json={"resident": paid, "paid_through": "2027-06-30"}).raise_for_status()
-    assert run_job(staff) == {"checked": 2, "renewed": 1, "lapsing": 1, "expired": 0}
+    assert run_job(staff) == {"checked": 2, "renewed": 1, "lapsing": 1, "expired": 0,
+                              "issued": 0}
     FileClock.set_time(clock, START + timedelta(days=121))
     run_job(staff)
     codes = {c["id"]: c for c in staff.get(f"/api/v1/sites/{GA}/codes").json()["codes"]}
@@ -151,7 +154,8 @@ def test_a_free_code_never_activated_keeps_its_activation_window(site) -> None:
     owner = person(staff, "9800000022", "Owner Khan", "C-302")
     free, sub = issue(staff, chair).json(), issue(staff, owner).json()
     FileClock.set_time(clock, START + timedelta(days=9))
-    assert run_job(staff) == {"checked": 2, "renewed": 1, "lapsing": 1, "expired": 0}
+    assert run_job(staff) == {"checked": 2, "renewed": 1, "lapsing": 1, "expired": 0,
+                              "issued": 0}
     FileClock.set_time(clock, START + timedelta(days=10, hours=1))
     assert run_job(staff)["expired"] == 1
     codes = {c["id"]: c for c in staff.get(f"/api/v1/sites/{GA}/codes").json()["codes"]}
@@ -264,3 +268,20 @@ def test_issue_all_gives_every_eligible_person_their_codes_once(site) -> None:
     assert {c["regime"] for c in codes if c["holder"] == pro} == {"free"}
     assert len(RulesSnapshot.model_validate(
         staff.get(f"/api/v1/sites/{GA}/rules").json()).codes) == 8
+
+
+def test_the_daily_job_issues_codes_to_newly_eligible_people_where_the_site_says(site) -> None:
+    staff, _ = site
+    person(staff, "9800000051", "Early Owner", "F-601")
+    assert run_job(staff)["issued"] == 0  # the site does not ask for it
+    v = staff.put(f"/api/v1/sites/{GA}/codes/settings", json={"auto_issue": True}).json()
+    assert v["auto_issue"] is True
+    assert run_job(staff)["issued"] == 2
+    newcomer = person(staff, "9800000052", "New Tenant", "F-602", role="tenant")
+    before = staff.get(f"/api/v1/sites/{GA}/rules").json()["version"]
+    assert run_job(staff)["issued"] == 2
+    assert {c["holder"] for c in staff.get(f"/api/v1/sites/{GA}/codes").json()["codes"]
+            if c["holder"] == newcomer} == {newcomer}
+    after = staff.get(f"/api/v1/sites/{GA}/rules").json()["version"]
+    assert run_job(staff)["issued"] == 0
+    assert staff.get(f"/api/v1/sites/{GA}/rules").json()["version"] == after > before

@@ -40,6 +40,8 @@ class CodeSettingsIn(_In):
     renew_before_free: int | None = Field(None, ge=0, le=30, description="days before expiry "
                                           "the daily job checks a free code")
     renew_before_subscription: int | None = Field(None, ge=0, le=30)
+    auto_issue: bool | None = Field(None, description="the daily job issues codes to people "
+                                    "who became eligible, up to per_person")
 
 
 class IssueIn(_In):

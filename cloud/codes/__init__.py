@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cloud.codes import eligibility, passes
@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {"alphabet": "digits", "length": 8, "per_person": 2,
                             "activation_days": 1825, "duration_days": 60,
                             "first_use_activates": False, "eligible": "owner,tenant,committee",
                             "free": "committee", "subscription_days": 60,
-                            "renew_before_free": 2, "renew_before_subscription": 2}
+                            "renew_before_free": 2, "renew_before_subscription": 2,
+                            "auto_issue": False}
 SUBSCRIPTION_FLOOR_DAYS = 45  # a subscription code is never usable for less
 COURTESY_DAYS = 30  # a subscription's first month is not charged
 
@@ -124,7 +125,8 @@ class Codes:
                                    key, self.clock.now().isoformat(), cur["eligible"],
                                    cur["free"], cur["subscription_days"],
                                    int(cur["renew_before_free"]),
-                                   int(cur["renew_before_subscription"])))
+                                   int(cur["renew_before_subscription"]),
+                                   int(bool(cur["auto_issue"]))))
             row = store.settings(c, site)
             assert row is not None
             return [Change(op="codes.config", code_config=code_config(row))]
@@ -139,6 +141,7 @@ class Codes:
             raise CloudError(404, "no_codes", f"{site} issues no codes: set its code settings")
         return {k: row[k] for k in DEFAULTS} | {
             "site": site, "first_use_activates": bool(row["first_use_activates"]),
+            "auto_issue": bool(row["auto_issue"]),
             "eligible": [k for k in row["eligible"].split(",") if k],
             "free": [k for k in row["free"].split(",") if k]}
 
@@ -207,30 +210,42 @@ class Codes:
 
         return self.committed(site, fn, out)
 
+    def _lacking(self, c: Tx, site: str, cfg: Row, want: int, today: date
+                 ) -> list[tuple[str, str, str | None, str, int]]:
+        """The eligible people of a site with fewer than *want* live codes: (resident, name,
+        flat, regime, how many they lack)."""
+        people: dict[str, tuple[str, str | None]] = {}
+        for r in residents.of_site(c, site):
+            people.setdefault(r["id"], (r["name"], r["flat"]))
+        for m in store.members(c, site):
+            people.setdefault(m["resident"], (m["name"], m["flat"]))
+        live = store.live_counts(c, site)
+        out = []
+        for rid, (name, flat) in sorted(people.items()):
+            regime = eligibility.regime(cfg, eligibility.kinds_of(c, site, rid, today))
+            if regime is not None and want > live.get(rid, 0):
+                out.append((rid, name, flat, regime, want - live.get(rid, 0)))
+        return out
+
     def issue_all(self, site: str, count: int | None, by: str) -> dict[str, Any]:
         """Issue every eligible person of the site codes up to *count* live ones (default and
         at most ``per_person``), as the seed's daily robot does for new eligible people: one
-        rules change. Returns how many people and codes."""
+        rules change, none when nobody lacks codes. Returns how many people and codes."""
         out: dict[str, Any] = {"site": site, "people": 0, "issued": 0}
+        with self.db.read() as c:
+            cfg = self.cfg(c, site)
+            want = min(int(count or cfg["per_person"]), int(cfg["per_person"]))
+            if not self._lacking(c, site, cfg, want, self.clock.now().date()):
+                return out | {"rules_version": None}
 
         def fn(c: Tx) -> list[Change]:
             cfg = self.cfg(c, site)
-            want = min(int(count or cfg["per_person"]), int(cfg["per_person"]))
             now = self.clock.now()
-            today, at = now.date(), now.isoformat()
+            at = now.isoformat()
             activate_by = (now + timedelta(days=int(cfg["activation_days"]))).isoformat()
-            people: dict[str, tuple[str, str | None]] = {}
-            for r in residents.of_site(c, site):
-                people.setdefault(r["id"], (r["name"], r["flat"]))
-            for m in store.members(c, site):
-                people.setdefault(m["resident"], (m["name"], m["flat"]))
-            live = store.live_counts(c, site)
             changes: list[Change] = []
-            for rid, (name, flat) in sorted(people.items()):
-                regime = eligibility.regime(cfg, eligibility.kinds_of(c, site, rid, today))
-                missing = want - live.get(rid, 0)
-                if regime is None or missing <= 0:
-                    continue
+            for rid, name, flat, regime, missing in self._lacking(c, site, cfg, want,
+                                                                  now.date()):
                 if regime == "subscription" and store.payment(c, site, rid) is None:
                     courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
                     store.set_payment(c, site, rid, courtesy, courtesy, at)

@@ -11,6 +11,9 @@ regime's ``renew_before_*`` days:
   the day of the check (the courtesy month counts as paid); an issued one is not renewed;
 - otherwise it **lapses**: it stays usable to its end, as the seed says, and is then expired.
 
+Where a site sets ``auto_issue``, the job then issues every eligible person who lacks them their
+codes (``Codes.issue_all``), as the seed's robot generates the "additional" codes each day.
+
 A code past its end (a visitor pass past its window too) is marked ``expired``; the gates refuse
 a code past its end on their own clock already, so nothing opens in between. Each site's
 outcomes go to its gates as one rules change per batch. Running it twice in a day changes
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from cloud.codes import code_rule, duration, eligibility, passes
+from cloud.codes import Codes, code_rule, duration, eligibility, passes
 from cloud.society.rules import RulesService
 from cloud.storage import Row, Tx
 from cloud.storage import codes as store
@@ -105,7 +108,7 @@ class Renewals:
 
     def run(self, batch: int = BATCH) -> dict[str, int]:
         """One pass over every due code; counts of what happened."""
-        out = dict.fromkeys(("checked", "renewed", "lapsing", "expired"), 0)
+        out = dict.fromkeys(("checked", "renewed", "lapsing", "expired", "issued"), 0)
         now = self.clock.now()
         with self.db.read() as c:
             cfgs = {r["site"]: r for r in store.all_settings(c)}
@@ -124,6 +127,10 @@ class Renewals:
                     break
                 after = (rows[-1][end], rows[-1]["id"])
                 self._batch(rows, cfgs, people, now, out)
+        codes = Codes(self.rules)
+        for site, cfg in sorted(cfgs.items()):
+            if cfg["auto_issue"]:
+                out["issued"] += int(codes.issue_all(site, None, "job:codes")["issued"])
         return out
 
     def _batch(self, rows: list[Row], cfgs: dict[str, Row], people: _People, now: datetime,

@@ -12,7 +12,8 @@ from cloud.storage.tx import Row, Tx
 
 SETTINGS = ("site", "alphabet", "length", "per_person", "activation_days", "duration_days",
             "first_use_activates", "code_key", "updated_at", "eligible", "free",
-            "subscription_days", "renew_before_free", "renew_before_subscription")
+            "subscription_days", "renew_before_free", "renew_before_subscription",
+            "auto_issue")
 CODE = ("id", "site", "kind", "holder", "code", "hash", "status", "issued_at", "activate_by",
         "activated_at", "valid_from", "valid_until", "single_use", "schedule", "flat", "vrn",
         "label", "visitor_kind", "visitor_phone", "created_by", "regime")

@@ -206,6 +206,7 @@ class CodesJobExpect(_M):
     renewed: int | None = None
     lapsing: int | None = None
     expired: int | None = None
+    issued: int | None = None
 
 
 class CodeExpectStep(_M):
