@@ -160,6 +160,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(society_router(rules, subs, link, clock))
     app.include_router(schedules_router(rules))
     residents = Residents(db, clock)
+    residents.on_removed.append(codes.cancel_all_of)  # one who left opens no gate by code
     registry = HttpVehicleRegistry(settings.vehicle_registry_url) \
         if settings.vehicle_registry_url else None
     fastags = HttpFastagRegistry(settings.fastag_registry_url) \

@@ -285,3 +285,25 @@ def test_the_daily_job_issues_codes_to_newly_eligible_people_where_the_site_says
     after = staff.get(f"/api/v1/sites/{GA}/rules").json()["version"]
     assert run_job(staff)["issued"] == 0
     assert staff.get(f"/api/v1/sites/{GA}/rules").json()["version"] == after > before
+
+
+def test_a_resident_who_leaves_opens_no_gate_by_code(site) -> None:
+    staff, _ = site
+    leaving = person(staff, "9800000061", "Leaving Lal", "G-701")
+    staying = person(staff, "9800000062", "Staying Sen", "G-702")
+    own, other = issue(staff, leaving).json(), issue(staff, staying).json()
+    key = staff.post(f"/api/v1/residents/{leaving}/keys").json()["key"]
+    with httpx.Client(base_url=str(staff.base_url), headers={"X-Api-Key": key}) as me:
+        now = START
+        given = me.post("/api/v1/me/passes", json={
+            "kind": "guest", "name": "A friend", "valid_from": now.isoformat(),
+            "valid_until": (now + timedelta(days=2)).isoformat()})
+        assert given.status_code == 201, given.text
+    staff.delete(f"/api/v1/residents/{leaving}").raise_for_status()
+    codes = {c["id"]: c["status"] for c in staff.get(f"/api/v1/sites/{GA}/codes").json()[
+        "codes"]}
+    assert codes[own["id"]] == codes[given.json()["id"]] == "cancelled"
+    assert codes[other["id"]] == "issued"
+    gates = gate_codes(staff)
+    assert gates["Leaving Lal"] == gates["guest: A friend"] == "cancelled"
+    assert gates["Staying Sen"] == "issued"

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {"alphabet": "digits", "length": 8, "per_person": 2,
                             "free": "committee", "subscription_days": 60,
                             "renew_before_free": 2, "renew_before_subscription": 2,
                             "auto_issue": False}
+LIVE = ("issued", "active")
 SUBSCRIPTION_FLOOR_DAYS = 45  # a subscription code is never usable for less
 COURTESY_DAYS = 30  # a subscription's first month is not charged
 
@@ -309,6 +310,28 @@ class Codes:
     def cancel(self, code_id: str, resident: str | None = None) -> dict[str, Any]:
         """Cancel a code or pass (its holder, or staff): the gates refuse it at once."""
         return self._set(code_id, resident, ("issued", "active"), status="cancelled")
+
+    def cancel_all_of(self, resident: str) -> int:
+        """A resident left: every live code of theirs and every live pass they gave is
+        cancelled, one rules change per site (the gates refuse them at once). How many."""
+        with self.db.read() as c:
+            live = [r for r in store.of_holder(c, resident) if r["status"] in LIVE]
+        done = 0
+        for site in sorted({r["site"] for r in live}):
+            ids = [r["id"] for r in live if r["site"] == site]
+
+            def fn(c: Tx, ids: list[str] = ids, site: str = site) -> list[Change]:
+                changes: list[Change] = []
+                for row in store.get_many(c, ids):
+                    if row["status"] in LIVE:
+                        store.update(c, row["id"], status="cancelled")
+                        changes.append(Change(op="code.upsert", code=code_rule(
+                            dict(row) | {"status": "cancelled"})))
+                        changes += passes.dropped_schedule(c, site, row["id"])
+                return changes
+
+            done += len(self.rules._change(site, fn).changes)
+        return done
 
     def mine(self, resident: str) -> list[dict[str, Any]]:
         """The resident's codes and passes, in clear."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,8 @@ class Residents:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # Called with a resident who left, after the removal: their codes and passes go.
+        self.on_removed: list[Callable[[str], object]] = []
 
     def _check_sites(self, c: Tx, flats: list[Flat]) -> None:
         for site in {f.site for f in flats}:
@@ -174,12 +177,15 @@ class Residents:
                 for r in store.of_site(self.db.conn, site)]
 
     def remove(self, resident: str) -> dict[str, Any]:
-        """A resident leaves: flats and vehicles unlinked; nothing that names them is deleted."""
+        """A resident leaves: flats and vehicles unlinked, and (``on_removed``) their access
+        codes and the passes they gave cancelled; nothing that names them is deleted."""
         with self.db.write() as c:
             r = store.get(c, resident)
             if r is None or r["removed_at"]:
                 raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
             store.remove(c, resident, self.clock.now().isoformat())
+        for hook in self.on_removed:
+            hook(resident)
         return self.get(resident)
 
     def give_vehicle(self, site: str, vrn: str, resident: str | None, make: str = "",
