@@ -197,19 +197,27 @@ class Codes:
             flats = [f["flat"] for f in residents.flats(c, resident) if f["site"] == site]
             seat = store.member(c, site, resident)
             flat = flats[0] if flats else (seat["flat"] if seat is not None else None)
-            if regime == "subscription" and store.payment(c, site, resident) is None:
-                courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
-                store.set_payment(c, site, resident, courtesy, courtesy, now.isoformat())
-            code, digest = self.new_code(c, cfg, now)
-            cid = f"C-{secrets.token_hex(6).upper()}"
-            store.insert(c, (cid, site, "person", resident, code, digest, "issued",
-                             now.isoformat(),
-                             (now + timedelta(days=int(cfg["activation_days"]))).isoformat(),
-                             None, None, None, 0, None, flat, None, who["name"], None, None,
-                             by, regime))
-            return self.issued(c, cid, out)
+            row = self._person_code(c, cfg, resident, who["name"], flat, regime, now, by)
+            return self.issued(c, row["id"], out)
 
         return self.committed(site, fn, out)
+
+    def _person_code(self, c: Tx, cfg: Row, resident: str, name: str, flat: str | None,
+                     regime: str, now: datetime, by: str) -> dict[str, Any]:
+        """A new code of a person, written (a first subscription code starts the courtesy
+        month); its row."""
+        site = cfg["site"]
+        if regime == "subscription" and store.payment(c, site, resident) is None:
+            courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
+            store.set_payment(c, site, resident, courtesy, courtesy, now.isoformat())
+        code, digest = self.new_code(c, cfg, now)
+        row = dict(zip(store.CODE, (
+            f"C-{secrets.token_hex(6).upper()}", site, "person", resident, code, digest,
+            "issued", now.isoformat(),
+            (now + timedelta(days=int(cfg["activation_days"]))).isoformat(), None, None, None,
+            0, None, flat, None, name, None, None, by, regime), strict=True))
+        store.insert(c, tuple(row.values()))
+        return row
 
     def _lacking(self, c: Tx, site: str, cfg: Row, want: int, today: date
                  ) -> list[tuple[str, str, str | None, str, int]]:
@@ -221,9 +229,10 @@ class Codes:
         for m in store.members(c, site):
             people.setdefault(m["resident"], (m["name"], m["flat"]))
         live = store.live_counts(c, site)
+        kinds = eligibility.kinds_by(c, sorted(people), today)
         out = []
         for rid, (name, flat) in sorted(people.items()):
-            regime = eligibility.regime(cfg, eligibility.kinds_of(c, site, rid, today))
+            regime = eligibility.regime(cfg, kinds.get((site, rid), set()))
             if regime is not None and want > live.get(rid, 0):
                 out.append((rid, name, flat, regime, want - live.get(rid, 0)))
         return out
@@ -242,23 +251,13 @@ class Codes:
         def fn(c: Tx) -> list[Change]:
             cfg = self.cfg(c, site)
             now = self.clock.now()
-            at = now.isoformat()
-            activate_by = (now + timedelta(days=int(cfg["activation_days"]))).isoformat()
             changes: list[Change] = []
             for rid, name, flat, regime, missing in self._lacking(c, site, cfg, want,
                                                                   now.date()):
-                if regime == "subscription" and store.payment(c, site, rid) is None:
-                    courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
-                    store.set_payment(c, site, rid, courtesy, courtesy, at)
                 out["people"] += 1
-                for _ in range(missing):
-                    code, digest = self.new_code(c, cfg, now)
-                    row = dict(zip(store.CODE, (
-                        f"C-{secrets.token_hex(6).upper()}", site, "person", rid, code, digest,
-                        "issued", at, activate_by, None, None, None, 0, None, flat, None, name,
-                        None, None, by, regime), strict=True))
-                    store.insert(c, tuple(row.values()))
-                    changes.append(Change(op="code.upsert", code=code_rule(row)))
+                changes += [Change(op="code.upsert", code=code_rule(
+                    self._person_code(c, cfg, rid, name, flat, regime, now, by)))
+                    for _ in range(missing)]
             out["issued"] = len(changes)
             return changes
 
@@ -287,7 +286,7 @@ class Codes:
             assert new is not None
             out.update(view(new, reveal=resident is not None))
             dropped = passes.dropped_schedule(c, new["site"], code_id) \
-                if new["status"] not in ("issued", "active") else []
+                if new["status"] not in LIVE else []
             return [Change(op="code.upsert", code=code_rule(new)), *dropped]
 
         delta = self.rules._change(row["site"], fn)
@@ -309,7 +308,7 @@ class Codes:
 
     def cancel(self, code_id: str, resident: str | None = None) -> dict[str, Any]:
         """Cancel a code or pass (its holder, or staff): the gates refuse it at once."""
-        return self._set(code_id, resident, ("issued", "active"), status="cancelled")
+        return self._set(code_id, resident, LIVE, status="cancelled")
 
     def cancel_all_of(self, resident: str) -> int:
         """A resident left: every live code of theirs and every live pass they gave is

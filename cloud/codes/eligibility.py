@@ -17,6 +17,7 @@ eligible (it will not be renewed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -47,16 +48,21 @@ def mandate_live(m: Row, today: date) -> bool:
         (not end or date.fromisoformat(end) >= today)
 
 
+def kinds_by(c: Tx, holders: Sequence[str], today: date) -> dict[tuple[str, str], set[str]]:
+    """The kinds each of *holders* is at each site today, by (site, resident); none for a
+    company or a removed resident."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for r in store.holder_flats(c, holders):
+        out.setdefault((r["site"], r["resident"]), set()).add(r["role"])
+    for m in store.holder_seats(c, holders):
+        if mandate_live(m, today):
+            out.setdefault((m["site"], m["resident"]), set()).add("committee")
+    return out
+
+
 def kinds_of(c: Tx, site: str, resident: str, today: date) -> set[str]:
     """The kinds a person is at a site today (none for a company or a removed resident)."""
-    who = residents.get(c, resident)
-    if who is None or who["removed_at"] or who["company"]:
-        return set()
-    kinds = {f["role"] for f in residents.flats(c, resident) if f["site"] == site}
-    seat = store.member(c, site, resident)
-    if seat is not None and mandate_live(seat, today):
-        kinds.add("committee")
-    return kinds
+    return kinds_by(c, [resident], today).get((site, resident), set())
 
 
 def regime(cfg: Row, kinds: set[str]) -> str | None:
@@ -114,13 +120,11 @@ def check(c: Tx, site: str, today: date) -> list[dict[str, Any]]:
             add(rid, name, flat, "not_unit_resident", f"not a resident of unit {flat} and not "
                 "marked as an external professional")
     if cfg is not None:
-        seen: dict[str, bool] = {}
-        for r in store.of_site(c, site):
-            if r["kind"] != "person" or r["status"] not in ("issued", "active"):
-                continue
-            if r["holder"] not in seen:
-                seen[r["holder"]] = regime(cfg, kinds_of(c, site, r["holder"], today)) is None
-            if seen[r["holder"]]:
+        live = [r for r in store.of_site(c, site)
+                if r["kind"] == "person" and r["status"] in ("issued", "active")]
+        kinds = kinds_by(c, sorted({r["holder"] for r in live}), today)
+        for r in live:
+            if regime(cfg, kinds.get((site, r["holder"]), set())) is None:
                 add(r["holder"], r["label"], r["flat"], "code_not_eligible",
                     f"holds code {r['id']} but is no longer eligible: it will not be renewed")
     return sorted(out, key=lambda x: (x["flat"] or "", x["name"], x["issue"]))

@@ -49,16 +49,10 @@ class _People:
 
     @classmethod
     def read(cls, c: Tx, rows: list[Row], today: date) -> _People:
-        people = cls()
         holders = sorted({r["holder"] for r in rows if r["kind"] == "person"})
-        for r in store.holder_flats(c, holders):
-            people.kinds.setdefault((r["site"], r["resident"]), set()).add(r["role"])
-        for m in store.holder_seats(c, holders):
-            if eligibility.mandate_live(m, today):
-                people.kinds.setdefault((m["site"], m["resident"]), set()).add("committee")
-        people.paid = {(r["site"], r["resident"]): r["paid_through"]
-                       for r in store.holder_payments(c, holders)}
-        return people
+        return cls(eligibility.kinds_by(c, holders, today),
+                   {(r["site"], r["resident"]): r["paid_through"]
+                    for r in store.holder_payments(c, holders)})
 
     def entitled(self, cfg: Row, row: Row, today: date) -> bool:
         """Whether a code's holder still earns its renewal under the code's regime."""

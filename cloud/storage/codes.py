@@ -58,10 +58,7 @@ def by_hash(c: Tx, site: str, digest: str) -> Row | None:
 
 def update(c: Tx, code_id: str, **fields: Any) -> None:
     """Change some of a code's fields."""
-    if not fields or set(fields) - FIELDS:
-        raise ValueError(f"code fields are {sorted(FIELDS)}")
-    sets = ", ".join(f"{k} = ?" for k in fields)
-    c.execute(f"UPDATE access_codes SET {sets} WHERE id = ?", (*fields.values(), code_id))
+    update_many(c, tuple(fields), [(*fields.values(), code_id)])
 
 
 def live_of(c: Tx, holder: str, site: str, kind: str) -> list[Row]:
