@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from gatepost.bench import memory, spread
+from gatepost.bench import memory, rss_mb, spread
 
 SITE = "qr-site"
 
@@ -204,13 +204,6 @@ def _fill(db: Any, n_codes: int, n_sites: int, now: datetime, log: Any) -> None:
             log(f"  site {s + 1}/{n_sites} filled")
 
 
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def job_part(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     """The daily job over ``--job-codes`` codes; its JSON part."""
     from cloud.codes.renewal import Renewals
@@ -237,11 +230,11 @@ def job_part(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         fill_s = time.monotonic() - t0
         rules = RulesService(db, _At(now))
         Path("/proc/self/clear_refs").write_text("5")  # peak memory from here on
-        base_mb = _peak_mb()
+        base_mb = rss_mb(os.getpid())[1]
         t0 = time.monotonic()
         got = Renewals(rules).run()
         run_s = time.monotonic() - t0
-        peak = _peak_mb()
+        peak = rss_mb(os.getpid())[1]
         t0 = time.monotonic()
         again = Renewals(rules).run()
         again_s = time.monotonic() - t0

@@ -15,6 +15,7 @@ from cloud.codes import reports
 from cloud.codes.holders import CodeHolders
 from cloud.errors import ERROR_RESPONSES
 from cloud.jobs import Jobs
+from cloud.parking.reports import workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -86,7 +87,7 @@ def code_people_router(holders: CodeHolders, jobs: Jobs) -> APIRouter:
         unit), per committee member (by site, role) or per tenant (by site, unit)."""
         rows = reports.code_rows(holders.db, _sites(sites), by, holders.clock.now().date())
         data = reports.as_csv(reports.CODE_COLUMNS, rows) if fmt == "csv" else \
-            reports.as_xlsx("Codes", reports.CODE_COLUMNS, rows, reports.CODE_DATES)
+            workbook("Codes", reports.CODE_COLUMNS, rows, reports.CODE_DATES)
         return _file(f"codes-by-{by}", fmt, data)
 
     @r.get("/reports/codes-check.{fmt}")
@@ -95,7 +96,7 @@ def code_people_router(holders: CodeHolders, jobs: Jobs) -> APIRouter:
         """The check report of the chosen sites."""
         rows = reports.check_rows(holders.db, _sites(sites), holders.clock.now().date())
         data = reports.as_csv(reports.CHECK_COLUMNS, rows) if fmt == "csv" else \
-            reports.as_xlsx("Check", reports.CHECK_COLUMNS, rows, set())
+            workbook("Check", reports.CHECK_COLUMNS, rows, set())
         return _file("codes-check", fmt, data)
 
     @r.post("/jobs/codes-renewal")

@@ -13,7 +13,7 @@ from typing import Any
 
 from cloud.codes import eligibility
 from cloud.errors import CloudError
-from cloud.parking.reports import workbook
+from cloud.parking.reports import local_time
 from cloud.storage import Database, residents
 from cloud.storage import codes as store
 
@@ -23,10 +23,6 @@ CODE_COLUMNS = ["Site", "Unit", "Holder", "Name", "Phone", "Role", "Code", "Stat
                 "Paid through"]
 CODE_DATES = {9, 10, 11, 12, 13, 14}
 CHECK_COLUMNS = ["Site", "Unit", "Resident", "Name", "Issue", "Detail"]
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s).replace(tzinfo=None) if s else None
 
 
 def code_rows(db: Database, sites: Sequence[str], by: str, today: date) -> list[list[Any]]:
@@ -54,10 +50,10 @@ def code_rows(db: Database, sites: Sequence[str], by: str, today: date) -> list[
                        r["flat"] or "", r["holder_name"], r["issued_at"])
                 out.append((key, [site, r["flat"], r["holder"], r["holder_name"],
                                   r["holder_phone"], role, r["code"], r["status"], r["regime"],
-                                  _dt(r["issued_at"]), _dt(r["activate_by"]),
-                                  _dt(r["activated_at"]), _dt(r["valid_until"]),
-                                  _dt(pay["courtesy_until"]) if pay else None,
-                                  _dt(pay["paid_through"]) if pay else None]))
+                                  local_time(r["issued_at"]), local_time(r["activate_by"]),
+                                  local_time(r["activated_at"]), local_time(r["valid_until"]),
+                                  local_time(pay["courtesy_until"]) if pay else None,
+                                  local_time(pay["paid_through"]) if pay else None]))
     return [row for _, row in sorted(out, key=lambda x: x[0])]
 
 
@@ -82,10 +78,3 @@ def as_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
 def _safe(v: Any) -> Any:
     """A cell a spreadsheet opens as text, never as a formula."""
     return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
-
-
-def as_xlsx(title: str, columns: list[str], rows: Iterable[list[Any]],
-            dates: set[int]) -> bytes:
-    """A report as an Excel workbook."""
-    return workbook(title, columns, rows, dates)
-

@@ -18,7 +18,7 @@ SUB_COLUMNS = ["Status", "Number", "Owner", "Parking", "Space", "Start", "End", 
 OCC_COLUMNS = ["Time", "Parking", "Space", "Vehicle", "Subscription", "Movement", "Source"]
 
 
-def _dt(s: str | None) -> datetime | None:
+def local_time(s: str | None) -> datetime | None:
     """Excel holds naive times: the site's local time as recorded."""
     return datetime.fromisoformat(s).replace(tzinfo=None) if s else None
 
@@ -57,7 +57,8 @@ def workbook(title: str, columns: list[str], rows: Iterable[list[Any]],
 def subscriptions_xlsx(db: Database, parkings: list[str], created_from: datetime | None,
                        created_to: datetime | None) -> bytes:
     """Subscriptions of *parkings* created in [from, to), oldest first."""
-    rows = ([r[0], r[1], r[2], r[3], r[4], _dt(r[5]), _dt(r[6]), r[7], r[8], _dt(r[9])]
+    rows = ([r[0], r[1], r[2], r[3], r[4], local_time(r[5]), local_time(r[6]), r[7], r[8],
+             local_time(r[9])]
             for r in store.created_between(db.conn, parkings, _iso(created_from),
                                            _iso(created_to)))
     return workbook("Subscriptions", SUB_COLUMNS, rows, {5, 6, 9})
@@ -66,6 +67,6 @@ def subscriptions_xlsx(db: Database, parkings: list[str], created_from: datetime
 def occupancy_xlsx(db: Database, parking: str, since: datetime | None,
                    until: datetime | None) -> bytes:
     """Every vehicle in and out of *parking*'s spaces, oldest first."""
-    rows = ([_dt(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
+    rows = ([local_time(r[0]), r[1], r[2], r[3], r[4], "in" if r[5] else "out", r[6]]
             for r in store.occupancy(db.conn, parking, _iso(since), _iso(until)))
     return workbook("Occupancy", OCC_COLUMNS, rows, {0})

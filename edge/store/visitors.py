@@ -23,10 +23,16 @@ class Inside:
     entered_at: datetime
 
 
+_COLS = "key, site, label, flat, vrn, gate, via, entered_at"
+
+
+def _inside(r: Any) -> Inside:
+    return Inside(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]))
+
+
 def came_in(c: Any, v: Inside) -> None:
     """Record a visitor inside (again: the latest entry stands)."""
-    c.execute("INSERT OR REPLACE INTO visitors_inside(key, site, label, flat, vrn, gate, via, "
-              "entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    c.execute(f"INSERT OR REPLACE INTO visitors_inside({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
               (v.key, v.site, v.label, v.flat, v.vrn, v.gate, v.via, v.entered_at.isoformat()))
 
 
@@ -38,18 +44,15 @@ def went_out(c: Any, key: str) -> bool:
 def inside(c: Any, sites: list[str]) -> list[Inside]:
     """The visitors inside *sites*, newest first."""
     marks = ", ".join("?" for _ in sites)
-    return [Inside(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]))
-            for r in c.execute(f"SELECT key, site, label, flat, vrn, gate, via, entered_at FROM "
-                               f"visitors_inside WHERE site IN ({marks}) ORDER BY entered_at "
-                               "DESC", tuple(sites))]
+    return [_inside(r) for r in c.execute(
+        f"SELECT {_COLS} FROM visitors_inside WHERE site IN ({marks}) ORDER BY entered_at DESC",
+        tuple(sites))]
 
 
 def get(c: Any, key: str) -> Inside | None:
     """One visitor inside."""
-    r = c.execute("SELECT key, site, label, flat, vrn, gate, via, entered_at FROM "
-                  "visitors_inside WHERE key = ?", (key,)).fetchone()
-    return None if r is None else Inside(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
-                                         datetime.fromisoformat(r[7]))
+    r = c.execute(f"SELECT {_COLS} FROM visitors_inside WHERE key = ?", (key,)).fetchone()
+    return None if r is None else _inside(r)
 
 
 def site_zone(c: Any, site: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gatepost.scenario.guard import _csrf, _signed_in
+from gatepost.scenario.guard import NOTHING, _csrf, _signed_in, decided
 from gatepost.scenario.residents import app_answer
 from gatepost.stack import wait_until
 from shared.clock import FileClock, parse_duration
@@ -178,14 +178,9 @@ def _decided(run: ScenarioRun, cursor: int, entered: bool = True,
     """The decision on a credential of *kind* the edge recorded after *cursor*, and whether
     the barrier opened for it (``decision`` ``none`` when there was none, or nothing was
     *entered*)."""
-    d = run._await(cursor, lambda e: e["type"] == "decision"
-                   and e["credential"]["kind"] == kind, 5) if entered else None
-    if d is None:
-        return {"decision": "none", "reason": None, "barrier_opened": False}
-    opened = d["outcome"] == "open" and run._await(
-        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
-        and e.get("ok"), 3) is not None
-    return {"decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened}
+    if not entered:
+        return dict(NOTHING)
+    return decided(run, cursor, lambda e: e["credential"]["kind"] == kind)[0]
 
 
 def _until_seen_empty(run: ScenarioRun, gate: str) -> None:

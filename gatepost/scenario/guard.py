@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -56,13 +57,24 @@ def guard_open(run: ScenarioRun, spec: GuardStep) -> dict[str, Any]:
                                                   "vrn": spec.vehicle or ""})
     out: dict[str, Any] = {"gate": spec.open, "status": r.status_code, "user": spec.user}
     if r.status_code != 303:
-        return {**out, "decision": "none", "reason": None, "barrier_opened": False}
-    d = run._await(cursor, lambda e: e["type"] == "decision"
-                   and e["credential"]["kind"] == "guard"
-                   and e["credential"]["value"] == spec.user, 5)
+        return {**out, **NOTHING}
+    got, d = decided(run, cursor, lambda e: e["credential"]["kind"] == "guard"
+                     and e["credential"]["value"] == spec.user)
+    return {**out, **got, "guard": d.get("guard")} if d is not None else {**out, **got}
+
+
+NOTHING: dict[str, Any] = {"decision": "none", "reason": None, "barrier_opened": False}
+
+
+def decided(run: ScenarioRun, cursor: int, match: Callable[[dict[str, Any]], bool]
+            ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The first decision after *cursor* that *match*es (within 5 s), as a step reports it
+    (``decision``, ``reason``, ``barrier_opened``: the open for it acknowledged within 3 s),
+    and the decision event itself (None: there was none)."""
+    d = run._await(cursor, lambda e: e["type"] == "decision" and match(e), 5)
     if d is None:
-        return {**out, "decision": "none", "reason": None, "barrier_opened": False}
-    opened = run._await(cursor, lambda e: e["type"] == "open"
-                        and e.get("decision") == d["event_id"] and e.get("ok"), 3) is not None
-    return {**out, "decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened,
-            "guard": d.get("guard")}
+        return dict(NOTHING), None
+    opened = d["outcome"] == "open" and run._await(
+        cursor, lambda e: e["type"] == "open" and e.get("decision") == d["event_id"]
+        and e.get("ok"), 3) is not None
+    return {"decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened}, d

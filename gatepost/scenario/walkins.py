@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from gatepost.scenario.guard import _csrf, _signed_in
+from gatepost.scenario.guard import NOTHING, _csrf, _signed_in, decided
 
 if TYPE_CHECKING:
     from gatepost.scenario.runner import ScenarioRun
@@ -90,13 +90,6 @@ def admit(run: ScenarioRun, step: VisitorStep) -> dict[str, Any]:
         "csrf": _csrf(c.get("/visitors").text), "gate": held["gate"]})
     got: dict[str, Any] = {"action": "visitor", "admit": step.admit, "status": r.status_code}
     if "error=" in r.headers.get("location", ""):
-        return got | {"decision": "none", "reason": None, "barrier_opened": False,
-                      "request": _panel_status(run, step.who, held["id"])}
-    d = run._await(cursor, lambda e: e["type"] == "decision"
-                   and e.get("reason") == "visitor_approved"
-                   and (e.get("visitor") or {}).get("request") == held["id"], 5)
-    if d is None:
-        return got | {"decision": "none", "reason": None, "barrier_opened": False}
-    opened = run._await(cursor, lambda e: e["type"] == "open"
-                        and e.get("decision") == d["event_id"] and e.get("ok"), 3) is not None
-    return got | {"decision": d["outcome"], "reason": d["reason"], "barrier_opened": opened}
+        return got | NOTHING | {"request": _panel_status(run, step.who, held["id"])}
+    return got | decided(run, cursor, lambda e: e.get("reason") == "visitor_approved" and (
+        e.get("visitor") or {}).get("request") == held["id"])[0]
