@@ -23,6 +23,12 @@ class SerialChannel(osdp.Channel):
 
     def read(self, max_bytes: int) -> bytes:
         if not self.open:
+            # Off the line: what the other end sends meanwhile is lost, not kept for later
+            # (stale frames read after a re-plug would answer polls long gone).
+            try:
+                self.port.reset_input_buffer()
+            except (OSError, serial.SerialException):
+                pass
             return b""
         try:
             waiting = self.port.in_waiting
