@@ -8,7 +8,7 @@ import sys
 
 import uvicorn
 
-from cloud.app import create_app
+from cloud.app import create_app, settled
 from cloud.settings import CloudSettings
 from cloud.storage import Database
 
@@ -77,7 +77,7 @@ def run(settings: CloudSettings) -> int:
     stream; each builds its app from the ``GATEPOST_*`` environment set here."""
     url = f"http://{settings.host}:{settings.port}"
     if settings.workers == 1:
-        app = create_app(settings)
+        app = settled(create_app(settings))
         print(f"gatepost cloud: API at {url} (docs at /docs)", flush=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                     access_log=False)

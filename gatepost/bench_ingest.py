@@ -32,12 +32,14 @@ from gatepost.edgeload import EdgeSpec, run_load
 from gatepost.postgres import TempPostgres
 from shared.clock import SystemClock
 from shared.contract import Topics
+from shared.mqtt_buffered import Client as BufferedClient
 
 
 def _echo(port: int, password: str, ready: Any, stop: Any) -> None:
     """A bare subscriber in place of the cloud: it parses nothing and stores nothing, and
-    acknowledges what arrived every 2 ms, one ack per box, as the cloud batches its acks."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ceiling-echo")
+    acknowledges what arrived every 2 ms, one ack per box, as the cloud batches its acks. Its
+    client and QoS are the cloud's: events taken at QoS 0, acks sent at QoS 0."""
+    c = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id="ceiling-echo")
     c.username_pw_set(CLOUD_USER, password)
     pending: dict[str, list[str]] = {}
     lock = threading.Lock()
@@ -48,7 +50,7 @@ def _echo(port: int, password: str, ready: Any, stop: Any) -> None:
             pending.setdefault(edge, []).append(json.loads(msg.payload)["id"])
 
     def on_connect(cl, ud, fl, rc, pr) -> None:
-        cl.subscribe(Topics.ALL_EVENTS, qos=1)
+        cl.subscribe(Topics.ALL_EVENTS, qos=0)
 
     c.on_message = on_message
     c.on_connect = on_connect
@@ -60,7 +62,7 @@ def _echo(port: int, password: str, ready: Any, stop: Any) -> None:
             batch = dict(pending)
             pending.clear()
         for edge, ids in batch.items():
-            c.publish(Topics.edge_acks(edge), json.dumps({"type": "ack", "ids": ids}), qos=1)
+            c.publish(Topics.edge_acks(edge), json.dumps({"type": "ack", "ids": ids}), qos=0)
     c.loop_stop()
 
 

@@ -2,9 +2,11 @@
 ``window`` unacknowledged at a time, resending what is not acknowledged within the resend
 timeout the edge uses (``shared.rto``: at least ``resend_s``, longer while acks are slow).
 
-One process drives hundreds of boxes over one selector loop (paho's external-loop calls), so
-the load generator stays light next to the broker and the cloud it measures. Each box has its
-own broker user and its own site, so event ids never collide across boxes.
+One process drives hundreds of boxes over one selector loop, each box a bare MQTT 3.1.1
+connection (``gatepost.mqttwire``), so the load generator stays light next to the broker and the
+cloud it measures: events are made on a 5 ms tick, a box's window is refilled when its acks
+arrive, and only boxes that have something to send are written. Each box has its own broker
+user and its own site, so event ids never collide across boxes.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
+from gatepost.mqttwire import CONNACK, PUBACK, PUBLISH, WireClient
 from shared.contract import Topics
 from shared.rto import ResendTimer
 
 AT = "2026-12-05T08:00:00+00:00"
+TICK_S = 0.005  # how often events are made and resends looked for
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,10 @@ class EdgeSpec:
 @dataclass
 class _Box:
     spec: EdgeSpec
-    client: mqtt.Client
+    client: WireClient
     site: str
     gate: str
+    index: int
     connected: bool = False
     generated: int = 0
     outbox: deque[int] = field(default_factory=deque)
@@ -51,10 +54,10 @@ class _Box:
     jitter: float = field(default_factory=random.random)  # spreads the boxes' ticks
     rto: ResendTimer = field(default_factory=ResendTimer)  # as the edge's (``shared.rto``)
 
-    def payload(self, seq: int) -> str:
+    def payload(self, seq: int) -> bytes:
         return (f'{{"id":"{self.gate}:{seq}","type":"decision","site":"{self.site}",'
                 f'"edge":"{self.spec.edge}","gate":"{self.gate}","seq":{seq},"at":"{AT}",'
-                f'"data":{{"outcome":"open","reason":"tag_valid"}}}}')
+                f'"data":{{"outcome":"open","reason":"tag_valid"}}}}').encode()
 
 
 class EdgeLoad:
@@ -69,53 +72,87 @@ class EdgeLoad:
         self.window = window
         self.resend_s = resend_s
         self.boxes: list[_Box] = []
+        self._acked: set[int] = set()  # boxes (by index) whose window an ack freed
+        self._dirty: set[int] = set()  # boxes (by index) that may have packets to write
 
     def _connect(self) -> selectors.DefaultSelector:
         sel = selectors.DefaultSelector()
         for spec in self.specs:
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"load-{spec.edge}",
-                            clean_session=True)
-            c.username_pw_set(spec.username, spec.password)
-            box = _Box(spec, c, site=f"s-{spec.edge}", gate="g1",
+            c = WireClient(f"load-{spec.edge}", spec.username, spec.password)
+            box = _Box(spec, c, site=f"s-{spec.edge}", gate="g1", index=len(self.boxes),
                        rto=ResendTimer(floor_s=self.resend_s))
-            c.on_connect = self._on_connect(box)
-            c.on_message = self._on_message(box)
-            c.connect(self.host, self.port, keepalive=60)
-            sel.register(c.socket(), selectors.EVENT_READ, box)  # type: ignore[arg-type]
+            c.connect(self.host, self.port)
+            sel.register(c, selectors.EVENT_READ, box)
+            self._dirty.add(box.index)  # its CONNECT waits to be written
             self.boxes.append(box)
         return sel
 
-    @staticmethod
-    def _on_connect(box: _Box) -> Any:
-        def on_connect(client, userdata, flags, reason_code, properties) -> None:
-            if not reason_code.is_failure:
-                client.subscribe(Topics.edge_acks(box.spec.edge), qos=1)
+    def _received(self, box: _Box) -> None:
+        now = time.time()
+        for kind, mid, _topic, payload in box.client.read():
+            if kind == CONNACK:
+                if mid != 0:
+                    raise ConnectionError(f"{box.spec.edge}: the broker refused it ({mid})")
+                box.client.subscribe(Topics.edge_acks(box.spec.edge), qos=1)
                 box.connected = True
-
-        return on_connect
-
-    @staticmethod
-    def _on_message(box: _Box) -> Any:
-        def on_message(client, userdata, msg) -> None:
-            now = time.time()
-            for i in json.loads(msg.payload)["ids"]:
-                seq = int(i.rsplit(":", 1)[1])
-                sent = box.inflight.pop(seq, None)
-                if sent is not None:
-                    if sent[0] == sent[1]:  # sent once: a sample for its resend timeout
-                        box.rto.sample(now - sent[0])
-                    box.latencies.append((now - sent[0]) * 1000)
-                    box.acked += 1
-                    box.last_ack = now
-
-        return on_message
+            elif kind == PUBLISH:  # an ack
+                self._acked.add(box.index)
+                for i in json.loads(payload)["ids"]:
+                    sent = box.inflight.pop(int(i.rsplit(":", 1)[1]), None)
+                    if sent is not None:
+                        if sent[0] == sent[1]:  # sent once: a sample for its resend timeout
+                            box.rto.sample(now - sent[0])
+                        box.latencies.append((now - sent[0]) * 1000)
+                        box.acked += 1
+                        box.last_ack = now
+            elif kind == PUBACK:  # the broker has the event; the box waits for the cloud's ack
+                pass
+        self._dirty.add(box.index)  # a read may call for an answer (a PUBACK, a SUBSCRIBE)
 
     def _pump(self, sel: selectors.BaseSelector, timeout: float) -> None:
         for key, _ in sel.select(timeout):
-            key.data.client.loop_read()
+            self._received(key.data)
+        if self._acked:  # acks freed room in these windows: send what waits
+            now = time.time()
+            for i in self._acked:
+                self._send(self.boxes[i], now)
+            self._acked.clear()
+        for i in self._dirty:
+            self.boxes[i].client.flush()
+        self._dirty.clear()
+
+    def _send(self, box: _Box, now: float) -> None:
+        self._dirty.add(box.index)
+        while box.outbox and len(box.inflight) < self.window:
+            seq = box.outbox.popleft()
+            box.inflight[seq] = [now, now]
+            box.client.publish(Topics.edge_events(box.spec.edge), box.payload(seq))
+
+    def _tick(self, now: float, t0: float, stop_gen: float, resend: bool) -> None:
+        """Make the events due by *now*, send them as windows allow, and (with *resend*) send
+        again what waited longer than its box's resend timeout."""
         for box in self.boxes:
-            if box.client.want_write():
-                box.client.loop_write()
+            if now < stop_gen and self.rate > 0:
+                due = int((now - t0) * self.rate + box.jitter)
+                while box.generated - self.backlog < due:
+                    box.generated += 1
+                    box.outbox.append(box.generated)
+            elif now < stop_gen and self.backlog == 0:  # flat out: keep every window full
+                while len(box.inflight) + len(box.outbox) < self.window:
+                    box.generated += 1
+                    box.outbox.append(box.generated)
+            if resend:
+                timeout, again = box.rto.timeout_s, 0
+                for seq, sent in box.inflight.items():
+                    if now - sent[1] > timeout:
+                        sent[1] = now
+                        again += 1
+                        box.client.publish(Topics.edge_events(box.spec.edge),
+                                           box.payload(seq))
+                if again:
+                    box.resends += again
+                    box.rto.timed_out()
+            self._send(box, now)
 
     def run(self, start_at: float, seconds: float, drain_timeout: float = 120.0) -> dict:
         """Connect, wait for *start_at* (wall clock, shared by the load processes), generate
@@ -131,51 +168,25 @@ class EdgeLoad:
             self._pump(sel, min(0.05, max(0.0, start_at - time.time())))
         t0 = time.time()
         stop_gen = t0 + seconds
-        next_misc = next_resend = t0
+        next_misc = next_resend = next_tick = t0
         while True:
             now = time.time()
-            if now < stop_gen and self.rate > 0:
+            if now >= next_tick:
+                self._tick(now, t0, stop_gen, now >= next_resend)
+                if now >= next_resend:
+                    next_resend = now + 0.5
+                next_tick = now + TICK_S
+            self._pump(sel, max(0.0, next_tick - time.time()))
+            if now >= next_misc:  # keepalive: a ping every half of it
                 for box in self.boxes:
-                    due = int((now - t0) * self.rate + box.jitter)
-                    while box.generated - self.backlog < due:
-                        box.generated += 1
-                        box.outbox.append(box.generated)
-            elif now < stop_gen and self.backlog == 0:  # flat out: keep every window full
-                for box in self.boxes:
-                    while len(box.inflight) + len(box.outbox) < self.window:
-                        box.generated += 1
-                        box.outbox.append(box.generated)
-            resend = now >= next_resend
-            for box in self.boxes:
-                if resend:
-                    timeout, again = box.rto.timeout_s, 0
-                    for seq, sent in box.inflight.items():
-                        if now - sent[1] > timeout:
-                            sent[1] = now
-                            again += 1
-                            box.client.publish(Topics.edge_events(box.spec.edge),
-                                               box.payload(seq), qos=1)
-                    if again:
-                        box.resends += again
-                        box.rto.timed_out()
-                while box.outbox and len(box.inflight) < self.window:
-                    seq = box.outbox.popleft()
-                    box.inflight[seq] = [now, now]
-                    box.client.publish(Topics.edge_events(box.spec.edge), box.payload(seq),
-                                       qos=1)
-            if resend:
-                next_resend = now + 0.5
-            self._pump(sel, 0.002)
-            if now >= next_misc:
-                for box in self.boxes:
-                    box.client.loop_misc()
-                next_misc = now + 1.0
-            idle = all(not b.inflight and not b.outbox for b in self.boxes)
-            if now >= stop_gen and (idle or now > stop_gen + drain_timeout):
+                    box.client.ping()
+                    self._dirty.add(box.index)
+                next_misc = now + box.client.keepalive / 2
+            if now >= stop_gen and (now > stop_gen + drain_timeout or all(
+                    not b.inflight and not b.outbox for b in self.boxes)):
                 break
         for box in self.boxes:
             box.client.disconnect()
-            box.client.loop_write()
         lat = [x for b in self.boxes for x in b.latencies]
         return {
             "published": sum(b.generated for b in self.boxes),

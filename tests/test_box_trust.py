@@ -197,3 +197,31 @@ def test_a_box_given_odd_sites_is_refused_or_taken_once(fleet):
     twice = ok("POST", "/api/v1/edges", json={"id": "box-e", "sites": ["site-b", "site-b"],
                                               "gates": [gate, gate]})
     assert twice["sites"] == ["site-b"] and len(twice["gates"]) == 1
+
+
+def test_a_process_learns_of_an_assignment_changed_by_another(cloud_db, monkeypatch):
+    # Two cloud processes on one database: what one changes, the other's cached view of the
+    # assignments follows within CACHE_S, read in the background (no message waits for it).
+    import cloud.fleet as fleet_mod
+    from cloud.fleet import Fleet
+    from cloud.storage import Database
+
+    one, other = Database(cloud_db), Database(cloud_db)
+    try:
+        ours, theirs = Fleet(one, SystemClock()), Fleet(other, SystemClock())
+        theirs.assign("box-a", ["site-a"])
+        assert ours.may_speak("box-a", "site-a", "main-in")
+        assert ours.refresh() == 0  # just read: nothing due yet
+        theirs.assign("box-b", ["site-a"], [fleet_mod.GateRef("site-a", "main-in")])
+        assert ours.may_speak("box-a", "site-a", "main-in")  # trusted for now
+        monkeypatch.setattr(fleet_mod, "CACHE_S", 0.0)  # as if CACHE_S had passed
+        assert ours.refresh() == 1
+        monkeypatch.setattr(fleet_mod, "CACHE_S", 5.0)
+        assert not ours.may_speak("box-a", "site-a", "main-in")
+        assert ours.may_speak("box-b", "site-a", "main-in")
+        assert ours.may_speak("box-a", "site-a", "p-in")  # the rest of the site is still A's
+        monkeypatch.setattr(fleet_mod, "UNUSED_S", 0.0)  # nobody spoke for it since
+        assert ours.refresh() == 0 and ours.refresh() == 0  # forgotten, not read again
+    finally:
+        one.close()
+        other.close()

@@ -185,3 +185,20 @@ def test_cli_copy_moves_a_society_from_sqlite_to_postgresql(tmp_path, postgres):
         moved.close()
     again = copy()
     assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_a_connection_the_server_ended_is_replaced_without_an_error(postgres):
+    # The pool hands out no connection the server has ended (a restart, a failover, an idle
+    # timeout): the next transaction runs on a fresh one, with no round trip spent checking.
+    db = Database(postgres.create_database())
+    try:
+        with db.engine.connect() as other:  # held, so that the pool's next one differs
+            with db.read() as c:
+                pid = c.execute("SELECT pg_backend_pid()").scalar()
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            other.commit()
+        with db.read() as c:
+            assert c.execute("SELECT pg_backend_pid()").scalar() != pid
+            assert c.execute("SELECT 1").scalar() == 1
+    finally:
+        db.close()

@@ -29,8 +29,18 @@ from shared.counters import Counters
 log = logging.getLogger(__name__)
 
 WHOLE_SITE = "*"
-CACHE_S = 5.0  # how long a process trusts what it read of the assignments
+CACHE_S = 5.0  # how long a process trusts what it read of a site's assignments, at most
+UNUSED_S = 60.0  # a site no box spoke for in this long is no longer kept fresh
 ALERT_WINDOW_S = 15 * 60
+
+
+@dataclass
+class _Site:
+    """What a process read of one site's assignments: gate (``*``: the whole site) -> boxes."""
+
+    held: dict[str, frozenset[str]]
+    read_at: float
+    used_at: float
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ class Fleet:
         self.clock = clock
         self.notifier = notifier
         self.counters = counters or Counters()
-        self._cache: dict[tuple[str, str, str], tuple[bool, float]] = {}
+        self._cache: dict[str, _Site] = {}
         self._alerted: dict[tuple[str, str, str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -125,19 +135,43 @@ class Fleet:
 
     # The check --------------------------------------------------------------------------------
     def may_speak(self, edge: str, site: str, gate: str) -> bool:
-        """Whether *edge* was assigned this gate (cached for a few seconds per process)."""
-        key = (edge, site, gate)
+        """Whether *edge* was assigned this gate, as read at most ``CACHE_S`` ago. A site is
+        read here only the first time (or when :meth:`refresh` fell behind), so the message
+        thread seldom waits for the database."""
         now = time.monotonic()
         with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        ok = self._allowed(self.db.conn, edge, site, gate)
+            hit = self._cache.get(site)
+            if hit is not None:
+                hit.used_at = now
+        if hit is None or now - hit.read_at >= CACHE_S:
+            hit = self._read([site])[site]
+        named = hit.held.get(gate)
+        return edge in named if named else edge in hit.held.get(WHOLE_SITE, ())
+
+    def refresh(self) -> int:
+        """Read again, a few hundred sites a query, the sites that are half-way to
+        ``CACHE_S``, and forget those no box spoke for in ``UNUSED_S``; how many were read.
+        The ingest runs it every second."""
+        now = time.monotonic()
+        with self._lock:
+            for site in [s for s, h in self._cache.items() if now - h.used_at >= UNUSED_S]:
+                del self._cache[site]
+            due = [s for s, h in self._cache.items() if now - h.read_at >= CACHE_S / 2]
+        if due:
+            self._read(due)
+        return len(due)
+
+    def _read(self, sites: list[str]) -> dict[str, _Site]:
+        now = time.monotonic()  # before the read: what it sees is at least this fresh
+        with self.db.read() as c:
+            held = store.site_assignments(c, sites)
         with self._lock:
             if len(self._cache) > 100_000:
                 self._cache.clear()
-            self._cache[key] = (ok, now + CACHE_S)
-        return ok
+            for site, gates in held.items():
+                old = self._cache.get(site)
+                self._cache[site] = _Site(gates, now, old.used_at if old else now)
+            return {s: self._cache[s] for s in sites}
 
     @staticmethod
     def _allowed(c: Tx, edge: str, site: str, gate: str) -> bool:

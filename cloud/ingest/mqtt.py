@@ -39,6 +39,7 @@ from shared.contract import (
     Topics,
 )
 from shared.counters import Counters
+from shared.mqtt_buffered import Client as BufferedClient
 from shared.mqtt_tls import broker_address, use_tls
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ class CloudMqtt:
         # command id -> (the command, the box it went to, answered, the answer)
         self._pending: dict[str, tuple[dict, str, threading.Event, list[CommandResponse]]] = {}
         self._pending_lock = threading.Lock()
-        self.writer = EventWriter(db, clock, self._ack, self.counters, settings.batch_max)
+        self.writer = EventWriter(db, clock, self._ack, self.counters, settings.batch_max,
+                                  settings.batch_wait_ms / 1000)
         # (site, epoch) -> the highest version published, as this process has seen
         self._seen: dict[tuple[str, str], int] = {}
         self._seen_lock = threading.Lock()
@@ -80,8 +82,8 @@ class CloudMqtt:
         """Connect in the background."""
         self.rules = rules
         host, port, _ = broker_address(self.mqtt_url)
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.settings.mqtt_client_id,
-                        protocol=mqtt.MQTTv5)
+        c = BufferedClient(mqtt.CallbackAPIVersion.VERSION2,
+                           client_id=self.settings.mqtt_client_id, protocol=mqtt.MQTTv5)
         use_tls(c, self.mqtt_url, self.settings.mqtt_tls_ca, self.settings.mqtt_tls_cert,
                 self.settings.mqtt_tls_key)
         if self.settings.mqtt_user:
@@ -99,6 +101,7 @@ class CloudMqtt:
         if self.settings.history_check_s > 0:
             threading.Thread(target=self._watch_history, name="rules-history",
                              daemon=True).start()
+        threading.Thread(target=self._refresh_fleet, name="fleet-refresh", daemon=True).start()
 
     def stop(self) -> None:
         """Store what is queued, then disconnect and stop paho's thread."""
@@ -113,11 +116,14 @@ class CloudMqtt:
             log.error("broker refused the cloud: %s", reason_code)
             return
         share = f"$share/{self.settings.mqtt_share_group}/"
-        # Events are shared: each goes to one process of the group. The rest every process
+        # Events are shared: each goes to one process of the group, at QoS 0 from the broker:
+        # what makes an event safe is the box's outbox, which sends it again until the ack
+        # (sent after commit) comes, so the broker need not track it to this process too;
+        # each event costs one packet here instead of two (the PUBACK). The rest every process
         # needs: retained availability and gate claims, and the answers to its own commands.
         # The retained versions too: one of this epoch that the database has not reached
         # says the database went back (a restore), and the epoch must change.
-        client.subscribe([(share + Topics.ALL_EVENTS, 1), (Topics.ALL_AVAILABLE, 1),
+        client.subscribe([(share + Topics.ALL_EVENTS, 0), (Topics.ALL_AVAILABLE, 1),
                           (Topics.ALL_GATES, 1), (Topics.ALL_RESPONSES, 1),
                           (Topics.ALL_VERSIONS, 1)])
         self.connected.set()
@@ -138,7 +144,9 @@ class CloudMqtt:
 
     def _ack(self, edge: str, ids: list[str]) -> None:
         if self._client is not None:
-            self._client.publish(Topics.edge_acks(edge), Ack(ids=ids).model_dump_json(), qos=1)
+            # QoS 0: an ack lost with a connection is an event the box sends again, which is
+            # stored once and acknowledged again.
+            self._client.publish(Topics.edge_acks(edge), Ack(ids=ids).model_dump_json(), qos=0)
 
     def publish_delta(self, delta: RulesDelta) -> None:
         """Send a committed change to the site's edges."""
@@ -248,6 +256,15 @@ class CloudMqtt:
             except Exception:
                 self.counters.inc("history_check_errors")
                 log.exception("checking the rules history failed")
+
+    def _refresh_fleet(self) -> None:
+        # Keeps the assignments of the sites boxes speak for fresh, off the message thread.
+        while not self._stopping.wait(1.0):
+            try:
+                self.fleet.refresh()
+            except Exception:
+                self.counters.inc("fleet_refresh_errors")
+                log.exception("reading the boxes' assignments failed")
 
     def store_event(self, e: Event) -> bool:
         """Store one event at once (acked and hooked as a batch of one); False when it was

@@ -1,8 +1,10 @@
 """Events from the gates, stored exactly once in batches, acknowledged after commit.
 
 The MQTT thread only parses and queues; one writer thread per cloud process takes what has
-queued (up to ``batch_max``), inserts it in one transaction with ``ON CONFLICT DO NOTHING``,
-and only then acknowledges every id of the batch, one ack message per edge box. An event
+queued (up to ``batch_max``, waiting ``batch_wait_s`` after the first for more: a group
+commit, so that a busy process makes fewer and larger transactions), inserts it in one
+transaction with ``ON CONFLICT DO NOTHING``, and only then acknowledges every id of the batch,
+one ack message per edge box. An event
 that is queued but not yet committed when the process dies is never acknowledged, so its box
 sends it again (to whichever process of the share group is alive).
 """
@@ -37,12 +39,13 @@ class EventWriter:
     """The queue between the MQTT thread and the database, and the thread that drains it."""
 
     def __init__(self, db: Database, clock: Clock, ack: Callable[[str, list[str]], None],
-                 counters: Counters, batch_max: int = 500) -> None:
+                 counters: Counters, batch_max: int = 500, batch_wait_s: float = 0.0) -> None:
         self.db = db
         self.clock = clock
         self.ack = ack
         self.counters = counters
         self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
         self.on_stored: list[Callable[[Event], None]] = []  # once per newly stored event
         # Run inside the storing transaction with the events newly stored (an outbox that must
         # hold each stored event once); one that fails fails the batch, which is not acked.
@@ -78,9 +81,11 @@ class EventWriter:
             first = self._q.get()
             got = [first] if first is not None else []
             stopping = first is None
+            until = time.monotonic() + self.batch_wait_s
             while not stopping and len(got) < self.batch_max:
                 try:
-                    nxt = self._q.get_nowait()
+                    wait = until - time.monotonic()
+                    nxt = self._q.get(timeout=wait) if wait > 0 else self._q.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:

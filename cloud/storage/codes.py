@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cloud.storage.dialect import insert_ignore_sql, upsert_sql
-from cloud.storage.tx import Row, Tx
+from cloud.storage.tx import Row, Tx, in_chunks
 
 SETTINGS = ("site", "alphabet", "length", "per_person", "activation_days", "duration_days",
             "first_use_activates", "code_key", "updated_at", "eligible", "free",
@@ -70,7 +70,7 @@ def live_of(c: Tx, holder: str, site: str, kind: str) -> list[Row]:
 
 def get_many(c: Tx, ids: Sequence[str]) -> list[Row]:
     """Codes by id (those that exist), in no particular order."""
-    return _in_chunks(c, "SELECT * FROM access_codes WHERE id IN ({ids})", ids)
+    return in_chunks(c, "SELECT * FROM access_codes WHERE id IN ({ids})", ids)
 
 
 def update_many(c: Tx, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -117,34 +117,24 @@ def due(c: Tx, status: str, horizon: str, after: tuple[str, str], limit: int) ->
                      (status, horizon, after[0], after[0], after[1], limit)).fetchall()
 
 
-def _in_chunks(c: Tx, sql: str, ids: Sequence[str], n: int = 500) -> list[Row]:
-    """*sql*, whose ``{ids}`` stands for a list of placeholders, run over *ids* *n* at a
-    time."""
-    out: list[Row] = []
-    for i in range(0, len(ids), n):
-        part = tuple(ids[i:i + n])
-        out += c.execute(sql.format(ids=", ".join("?" for _ in part)), part).fetchall()
-    return out
-
-
 def holder_flats(c: Tx, holders: Sequence[str]) -> list[Row]:
     """The flats (site, resident, role) of live residents among *holders* that are not
     companies."""
-    return _in_chunks(c, "SELECT f.site, f.resident, f.role FROM resident_flats f JOIN "
+    return in_chunks(c, "SELECT f.site, f.resident, f.role FROM resident_flats f JOIN "
                       "residents r ON r.id = f.resident WHERE f.resident IN ({ids}) AND "
                       "r.removed_at IS NULL AND r.company = 0", holders)
 
 
 def holder_seats(c: Tx, holders: Sequence[str]) -> list[Row]:
     """The committee seats of live residents among *holders* that are not companies."""
-    return _in_chunks(c, "SELECT m.* FROM committee_members m JOIN residents r ON r.id = "
+    return in_chunks(c, "SELECT m.* FROM committee_members m JOIN residents r ON r.id = "
                       "m.resident WHERE m.resident IN ({ids}) AND r.removed_at IS NULL AND "
                       "r.company = 0", holders)
 
 
 def holder_payments(c: Tx, holders: Sequence[str]) -> list[Row]:
     """What *holders* have paid for their codes, at every site."""
-    return _in_chunks(c, "SELECT site, resident, paid_through FROM code_payments WHERE "
+    return in_chunks(c, "SELECT site, resident, paid_through FROM code_payments WHERE "
                       "resident IN ({ids})", holders)
 
 

@@ -7,11 +7,13 @@ connection pragmas, how a write transaction begins, and how a URL is spelled.
 from __future__ import annotations
 
 import os
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 SQLITE_FILE = "cloud.sqlite"
@@ -50,9 +52,25 @@ def make_engine(db: str | Path) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return _postgres_engine(url)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use a SQLite file "
                      "or postgresql://")
+
+
+def _postgres_engine(url: Any) -> Engine:
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # A connection at rest in the pool has nothing to read: the server speaks to it
+        # unasked only to end it (a restart, a failover, an idle timeout), and a closed socket
+        # reads as end-of-file. Either way the pool drops it and checks out another. This
+        # costs no round trip, unlike SQLAlchemy's pre-ping (a ``SELECT 1`` per checkout,
+        # a quarter of the event writer's time under load).
+        if dbapi_conn.closed or select.select([dbapi_conn.fileno()], [], [], 0)[0]:
+            raise DisconnectionError("the server closed the connection")
+
+    return engine
 
 
 def _sqlite_engine(url: Any) -> Engine:

@@ -143,3 +143,13 @@ class Transaction:
         if not batch:
             return 0
         return int(self.conn.execute(clause, batch).rowcount)
+
+
+def in_chunks(c: Tx, sql: str, ids: Sequence[Any], n: int = 500) -> list[Row]:
+    """*sql*, whose ``{ids}`` stands for a list of placeholders, run over *ids* *n* at a
+    time."""
+    out: list[Row] = []
+    for i in range(0, len(ids), n):
+        part = tuple(ids[i:i + n])
+        out += c.execute(sql.format(ids=", ".join("?" for _ in part)), part).fetchall()
+    return out

@@ -36,6 +36,7 @@ from shared.contract import (
     Topics,
 )
 from shared.counters import Counters
+from shared.mqtt_buffered import Client as BufferedClient
 from shared.mqtt_tls import broker_address, use_tls
 from shared.retry import backoff_s
 from shared.rto import ResendTimer
@@ -96,8 +97,8 @@ class CloudLink:
     def start(self) -> None:
         """Connect in the background and start the publisher and sync threads."""
         host, port, _ = broker_address(self.mqtt_url)
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gatepost-edge-{self.edge_id}",
-                        clean_session=True)
+        c = BufferedClient(mqtt.CallbackAPIVersion.VERSION2,
+                           client_id=f"gatepost-edge-{self.edge_id}", clean_session=True)
         use_tls(c, self.mqtt_url, *self.tls)
         if self.username:
             c.username_pw_set(self.username, self.password)
