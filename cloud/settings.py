@@ -69,9 +69,9 @@ class CloudSettings(BaseSettings):
                                        "a broker that requires one")
     mqtt_tls_key: Path | None = Field(None, title="Its key (PEM)")
     batch_max: int = Field(500, ge=1, le=3000, title="Events stored per transaction, at most")
-    batch_wait_ms: float = Field(5.0, ge=0, le=100, title="How long the event writer waits "
-                                 "for more events to store with the first it took (group "
-                                 "commit: fewer, larger transactions under load)")
+    batch_wait_ms: float = Field(5.0, ge=0, le=100, title="How long the event writer waits, "
+                                 "while events come faster than one a transaction, for more "
+                                 "to store with the first (group commit)")
     history_check_s: float = Field(5.0, ge=0, le=3600, title="How often each process checks "
                                    "that the rules history did not go back (a restore) or "
                                    "change epoch; 0: only on connect")

@@ -210,12 +210,15 @@ def test_a_process_learns_of_an_assignment_changed_by_another(cloud_db, monkeypa
     try:
         ours, theirs = Fleet(one, SystemClock()), Fleet(other, SystemClock())
         theirs.assign("box-a", ["site-a"])
+        theirs.assign("box-c", ["site-c"])
+        assert ours.warm() == 2  # every site at start, in one read
         assert ours.may_speak("box-a", "site-a", "main-in")
+        assert not ours.may_speak("box-c", "site-a", "main-in")
         assert ours.refresh() == 0  # just read: nothing due yet
         theirs.assign("box-b", ["site-a"], [fleet_mod.GateRef("site-a", "main-in")])
         assert ours.may_speak("box-a", "site-a", "main-in")  # trusted for now
         monkeypatch.setattr(fleet_mod, "CACHE_S", 0.0)  # as if CACHE_S had passed
-        assert ours.refresh() == 1
+        assert ours.refresh() == 2
         monkeypatch.setattr(fleet_mod, "CACHE_S", 5.0)
         assert not ours.may_speak("box-a", "site-a", "main-in")
         assert ours.may_speak("box-b", "site-a", "main-in")

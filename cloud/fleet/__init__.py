@@ -161,7 +161,13 @@ class Fleet:
             self._read(due)
         return len(due)
 
-    def _read(self, sites: list[str]) -> dict[str, _Site]:
+    def warm(self) -> int:
+        """Read every site's assignments in one query; how many sites. A process that starts
+        (or restarts under a fleet's reconnecting boxes) would otherwise read each site on its
+        first message, one round trip at a time on the message thread."""
+        return len(self._read(None))
+
+    def _read(self, sites: list[str] | None) -> dict[str, _Site]:
         now = time.monotonic()  # before the read: what it sees is at least this fresh
         with self.db.read() as c:
             held = store.site_assignments(c, sites)
@@ -171,7 +177,7 @@ class Fleet:
             for site, gates in held.items():
                 old = self._cache.get(site)
                 self._cache[site] = _Site(gates, now, old.used_at if old else now)
-            return {s: self._cache[s] for s in sites}
+            return {s: self._cache[s] for s in (held if sites is None else sites)}
 
     @staticmethod
     def _allowed(c: Tx, edge: str, site: str, gate: str) -> bool:

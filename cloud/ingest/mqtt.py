@@ -95,6 +95,11 @@ class CloudMqtt:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self._client = c
+        try:
+            self.fleet.warm()
+        except Exception:  # each site is then read on its first message
+            self.counters.inc("fleet_refresh_errors")
+            log.exception("reading the boxes' assignments failed")
         self.writer.start()
         c.connect_async(host, port, keepalive=10, clean_start=True)
         c.loop_start()

@@ -1,12 +1,12 @@
 """Events from the gates, stored exactly once in batches, acknowledged after commit.
 
 The MQTT thread only parses and queues; one writer thread per cloud process takes what has
-queued (up to ``batch_max``, waiting ``batch_wait_s`` after the first for more: a group
-commit, so that a busy process makes fewer and larger transactions), inserts it in one
-transaction with ``ON CONFLICT DO NOTHING``, and only then acknowledges every id of the batch,
-one ack message per edge box. An event
-that is queued but not yet committed when the process dies is never acknowledged, so its box
-sends it again (to whichever process of the share group is alive).
+queued (up to ``batch_max``; while events come faster than one a transaction, it waits
+``batch_wait_s`` after the first for more: a group commit, so that a busy process makes fewer
+and larger transactions, and a quiet one adds no wait), inserts it in one transaction with
+``ON CONFLICT DO NOTHING``, and only then acknowledges every id of the batch, one ack message
+per edge box. An event that is queued but not yet committed when the process dies is never
+acknowledged, so its box sends it again (to whichever process of the share group is alive).
 """
 
 from __future__ import annotations
@@ -77,11 +77,12 @@ class EventWriter:
         return self._q.qsize()
 
     def _run(self) -> None:
+        busy = False  # the last batch held more than one event
         while True:
             first = self._q.get()
             got = [first] if first is not None else []
             stopping = first is None
-            until = time.monotonic() + self.batch_wait_s
+            until = time.monotonic() + (self.batch_wait_s if busy else 0.0)
             while not stopping and len(got) < self.batch_max:
                 try:
                     wait = until - time.monotonic()
@@ -94,6 +95,7 @@ class EventWriter:
                     got.append(nxt)
             if got:
                 self.write([e for e, _ in got], [t for _, t in got])
+            busy = len(got) > 1
             if stopping:
                 return
 

@@ -50,13 +50,17 @@ def holders(c: Tx, site: str, gate: str) -> set[str]:
                                     "gate = ?", (site, gate))}
 
 
-def site_assignments(c: Tx, sites: Sequence[str]) -> dict[str, dict[str, frozenset[str]]]:
-    """Sites' assignments in one read per 500 sites: site -> gate (``*``: the whole site) ->
-    its boxes; a site without any maps to ``{}``."""
-    out: dict[str, dict[str, set[str]]] = {s: {} for s in sites}
-    for r in in_chunks(c, "SELECT site, gate, edge FROM edge_assignments WHERE site IN ({ids})",
-                       list(sites)):
-        out[r[0]].setdefault(r[1], set()).add(r[2])
+def site_assignments(c: Tx, sites: Sequence[str] | None = None
+                     ) -> dict[str, dict[str, frozenset[str]]]:
+    """Sites' assignments, in one read per 500 sites (*sites* None: every site's, in one):
+    site -> gate (``*``: the whole site) -> its boxes; a site named without any maps to
+    ``{}``."""
+    out: dict[str, dict[str, set[str]]] = {s: {} for s in sites or ()}
+    sql = "SELECT site, gate, edge FROM edge_assignments"
+    rows = c.execute(sql).fetchall() if sites is None else \
+        in_chunks(c, sql + " WHERE site IN ({ids})", list(sites))
+    for r in rows:
+        out.setdefault(r[0], {}).setdefault(r[1], set()).add(r[2])
     return {s: {g: frozenset(e) for g, e in gates.items()} for s, gates in out.items()}
 
 

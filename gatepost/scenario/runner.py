@@ -21,6 +21,7 @@ from gatepost.scenario.people import people_step
 from gatepost.scenario.schedules import SCHEDULE_ACTIONS, schedule_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
 from gatepost.scenario.setup import setup
+from gatepost.scenario.sync import caught_up, settle
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.reader import ReaderFaults
@@ -160,10 +161,12 @@ class ScenarioRun:
             got = guard_open(self, step.guard)
             return {"action": "guard", **got, "errors": _check(step.expect, got)}
         if step.advance is not None:
+            settle(self)
             FileClock.advance(st.clock_file, parse_duration(step.advance))
             st.cloud.post("/api/v1/jobs/transitions")  # as the scheduled job would
             return {"action": "advance", "by": str(step.advance)}
         if step.at is not None:
+            settle(self)
             FileClock.set_time(st.clock_file, step.at)
             st.cloud.post("/api/v1/jobs/transitions")
             return {"action": "at", "time": step.at.isoformat()}
@@ -174,6 +177,7 @@ class ScenarioRun:
             if step.link == "up" and self.edge_running:
                 wait_until(lambda: st.edge_health()["cloud_connected"], 10,
                            what="the edge to reconnect")
+                return {"action": "link", "link": step.link, "errors": caught_up(self)}
             return {"action": "link", "link": step.link}
         if step.broker:
             if step.broker == "down":
@@ -185,6 +189,7 @@ class ScenarioRun:
                                what="the edge to reconnect")
                 wait_until(lambda: st.cloud.get("/api/v1/health").json()["mqtt_connected"],
                            15, what="the cloud to reconnect")
+                return {"action": "broker", "broker": "up", "errors": caught_up(self)}
             return {"action": "broker", "broker": step.broker}
         if step.edge:
             return self._edge(step.edge)

@@ -1,0 +1,50 @@
+"""Waits that keep a scenario's steps meaning what they say on a busy machine: a link or a
+broker that comes back is back once the box has caught up on the rules it missed, and a jump
+of the clock stands for time in which what the box had sent reached the cloud."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gatepost.scenario.runner import ScenarioRun
+
+CATCH_UP_S = 5.0  # a box back online holds the cloud's rules within this, or the step fails
+SETTLE_S = 5.0  # how long a clock jump waits for the box's outbox to empty, at most
+
+
+def uplink_live(run: ScenarioRun) -> bool:
+    """Whether the edge runs and can reach the cloud (its link and the broker are up)."""
+    st = run.stack
+    return (run.edge_running and (st.mqtt_link is None or st.mqtt_link.is_up)
+            and st.broker.running)
+
+
+def caught_up(run: ScenarioRun) -> list[str]:
+    """Wait until the edge holds every site's current rules version (what changed while it
+    was cut off); an error per site it does not reach within ``CATCH_UP_S``."""
+    errors: list[str] = []
+    if not uplink_live(run):
+        return errors
+    for site in run.sites:
+        snap = run.stack.cloud.get(f"/api/v1/sites/{site}/rules")
+        if snap.status_code != 200:
+            continue
+        try:
+            run.stack.wait_edge_version(site, snap.json()["version"], CATCH_UP_S)
+        except TimeoutError as exc:
+            errors.append(f"the box did not catch up after coming back: {exc}")
+    return errors
+
+
+def settle(run: ScenarioRun) -> None:
+    """Before the clock jumps: wait (up to ``SETTLE_S``) until the cloud has acknowledged
+    every event the box holds, as it would have in the time the jump stands for, so that
+    the cloud's jobs see them (a car that went in is inside). Events the cloud refuses stay
+    unacknowledged; the wait then ends at ``SETTLE_S`` without an error."""
+    if not uplink_live(run):
+        return
+    deadline = time.monotonic() + SETTLE_S
+    while run.stack.edge_health()["outbox"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
