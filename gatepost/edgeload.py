@@ -19,12 +19,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatepost.mqttwire import CONNACK, PUBACK, PUBLISH, WireClient
+from gatepost.mqttwire import CONNACK, PUBLISH, WireClient
 from shared.contract import Topics
 from shared.rto import ResendTimer
 
 AT = "2026-12-05T08:00:00+00:00"
 TICK_S = 0.005  # how often events are made and resends looked for
+KEEPALIVE_S = 60  # each box's MQTT keepalive (a broker-side timeout at 1.5 times it)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class EdgeLoad:
     def _connect(self) -> selectors.DefaultSelector:
         sel = selectors.DefaultSelector()
         for spec in self.specs:
-            c = WireClient(f"load-{spec.edge}", spec.username, spec.password)
+            c = WireClient(f"load-{spec.edge}", spec.username, spec.password, KEEPALIVE_S)
             box = _Box(spec, c, site=f"s-{spec.edge}", gate="g1", index=len(self.boxes),
                        rto=ResendTimer(floor_s=self.resend_s))
             c.connect(self.host, self.port)
@@ -105,8 +106,6 @@ class EdgeLoad:
                         box.latencies.append((now - sent[0]) * 1000)
                         box.acked += 1
                         box.last_ack = now
-            elif kind == PUBACK:  # the broker has the event; the box waits for the cloud's ack
-                pass
         self._dirty.add(box.index)  # a read may call for an answer (a PUBACK, a SUBSCRIBE)
 
     def _pump(self, sel: selectors.BaseSelector, timeout: float) -> None:
@@ -168,7 +167,7 @@ class EdgeLoad:
             self._pump(sel, min(0.05, max(0.0, start_at - time.time())))
         t0 = time.time()
         stop_gen = t0 + seconds
-        next_misc = next_resend = next_tick = t0
+        next_ping = next_resend = next_tick = t0
         while True:
             now = time.time()
             if now >= next_tick:
@@ -177,11 +176,11 @@ class EdgeLoad:
                     next_resend = now + 0.5
                 next_tick = now + TICK_S
             self._pump(sel, max(0.0, next_tick - time.time()))
-            if now >= next_misc:  # keepalive: a ping every half of it
+            if now >= next_ping:  # keepalive: a ping every half of it
                 for box in self.boxes:
                     box.client.ping()
                     self._dirty.add(box.index)
-                next_misc = now + box.client.keepalive / 2
+                next_ping = now + KEEPALIVE_S / 2
             if now >= stop_gen and (now > stop_gen + drain_timeout or all(
                     not b.inflight and not b.outbox for b in self.boxes)):
                 break

@@ -17,6 +17,7 @@ lets them lapse. Visitor passes: ``cloud.codes.passes``.
 from __future__ import annotations
 
 import secrets
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from cloud.errors import CloudError
 from cloud.society.rules import RulesService
 from cloud.storage import Row, Tx, residents
 from cloud.storage import codes as store
+from cloud.storage.codes import LIVE
 from shared.codes import code_hash, draw, registry_digest
 from shared.contract import Change, CodeConfig, CodeRule, Event
 from shared.vocab import EventType
@@ -36,7 +38,6 @@ DEFAULTS: dict[str, Any] = {"alphabet": "digits", "length": 8, "per_person": 2,
                             "free": "committee", "subscription_days": 60,
                             "renew_before_free": 2, "renew_before_subscription": 2,
                             "auto_issue": False}
-LIVE = ("issued", "active")
 SUBSCRIPTION_FLOOR_DAYS = 45  # a subscription code is never usable for less
 COURTESY_DAYS = 30  # a subscription's first month is not charged
 
@@ -51,6 +52,23 @@ def code_rule(r: Row | Mapping[str, Any]) -> CodeRule:
                     valid_from=_dt(r["valid_from"]), valid_until=_dt(r["valid_until"]),
                     activate_by=_dt(r["activate_by"]), single_use=bool(r["single_use"]),
                     schedule=r["schedule"], flat=r["flat"], vrn=r["vrn"], label=r["label"])
+
+
+def rewrite(c: Tx, site: str, edits: list[tuple[Row, dict[str, Any]]]) -> list[Change]:
+    """Write new fields of codes of *site* (*edits*: each code's row and its new fields; one
+    statement per set of fields) and return the rules changes: each code's upsert, and the
+    removal of a pass's own schedule when its code is no longer live."""
+    updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    changes: list[Change] = []
+    for row, fields in edits:
+        updates[tuple(fields)].append((*fields.values(), row["id"]))
+        new = dict(row) | fields
+        changes.append(Change(op="code.upsert", code=code_rule(new)))
+        if new["status"] not in LIVE:
+            changes += passes.dropped_schedule(c, site, row["id"])
+    for names, values in updates.items():
+        store.update_many(c, names, values)
+    return changes
 
 
 def code_config(r: Row) -> CodeConfig:
@@ -320,14 +338,9 @@ class Codes:
             ids = [r["id"] for r in live if r["site"] == site]
 
             def fn(c: Tx, ids: list[str] = ids, site: str = site) -> list[Change]:
-                changes: list[Change] = []
-                for row in store.get_many(c, ids):
-                    if row["status"] in LIVE:
-                        store.update(c, row["id"], status="cancelled")
-                        changes.append(Change(op="code.upsert", code=code_rule(
-                            dict(row) | {"status": "cancelled"})))
-                        changes += passes.dropped_schedule(c, site, row["id"])
-                return changes
+                return rewrite(c, site, [(row, {"status": "cancelled"})
+                                         for row in store.get_many(c, ids)
+                                         if row["status"] in LIVE])
 
             done += len(self.rules._change(site, fn).changes)
         return done

@@ -121,7 +121,7 @@ def check(c: Tx, site: str, today: date) -> list[dict[str, Any]]:
                 "marked as an external professional")
     if cfg is not None:
         live = [r for r in store.of_site(c, site)
-                if r["kind"] == "person" and r["status"] in ("issued", "active")]
+                if r["kind"] == "person" and r["status"] in store.LIVE]
         kinds = kinds_by(c, sorted({r["holder"] for r in live}), today)
         for r in live:
             if regime(cfg, kinds.get((site, r["holder"]), set())) is None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from cloud.codes import Codes, code_rule, duration, eligibility, passes
+from cloud.codes import Codes, duration, eligibility, rewrite
 from cloud.society.rules import RulesService
 from cloud.storage import Row, Tx
 from cloud.storage import codes as store
@@ -147,22 +147,15 @@ class Renewals:
         done: dict[str, int] = defaultdict(int)
 
         def fn(c: Tx) -> list[Change]:
-            changes: list[Change] = []
-            updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+            edits = []
             for row in store.get_many(c, ids):  # read again, in the change's transaction
-                if row["status"] not in ("issued", "active"):
+                if row["status"] not in store.LIVE:
                     continue
                 what, fields = outcome(row, cfg, people, now)
-                if not fields:
-                    continue
-                updates[tuple(fields)].append((*fields.values(), row["id"]))
-                changes.append(Change(op="code.upsert", code=code_rule(dict(row) | fields)))
-                if what == "expired":
-                    changes += passes.dropped_schedule(c, site, row["id"])
-                done[what] += 1
-            for names, values in updates.items():
-                store.update_many(c, names, values)
-            return changes
+                if fields:
+                    edits.append((row, fields))
+                    done[what] += 1
+            return rewrite(c, site, edits)
 
         self.rules._change(site, fn)
         if done:

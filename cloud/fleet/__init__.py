@@ -43,6 +43,13 @@ class _Site:
     used_at: float
 
 
+def _holds(held: dict[str, frozenset[str]], edge: str, gate: str) -> bool:
+    """Whether *edge* holds *gate* of a site assigned as *held* (gate -> boxes): by name, or
+    with the whole site when no box holds the gate by name."""
+    named = held.get(gate)
+    return edge in named if named else edge in held.get(WHOLE_SITE, ())
+
+
 @dataclass(frozen=True)
 class GateRef:
     """One gate of one site."""
@@ -102,8 +109,10 @@ class Fleet:
                 log.info("gate %s/%s moved to box %s", g.site, g.gate, edge)
         store.assign(c, rows)
         # Claims the box made for what is no longer its own are void.
-        for r in store.claims(c, edge):
-            if not self._allowed(c, edge, r["site"], r["gate"]):
+        claims = store.claims(c, edge)
+        held = store.site_assignments(c, sorted({r["site"] for r in claims}))
+        for r in claims:
+            if not _holds(held[r["site"]], edge, r["gate"]):
                 store.drop_claim(c, r["site"], r["gate"], edge)
         store.set_edge_sites(c, edge, sites)
         with self._lock:
@@ -145,8 +154,7 @@ class Fleet:
                 hit.used_at = now
         if hit is None or now - hit.read_at >= CACHE_S:
             hit = self._read([site])[site]
-        named = hit.held.get(gate)
-        return edge in named if named else edge in hit.held.get(WHOLE_SITE, ())
+        return _holds(hit.held, edge, gate)
 
     def refresh(self) -> int:
         """Read again, a few hundred sites a query, the sites that are half-way to
@@ -178,13 +186,6 @@ class Fleet:
                 old = self._cache.get(site)
                 self._cache[site] = _Site(gates, now, old.used_at if old else now)
             return {s: self._cache[s] for s in (held if sites is None else sites)}
-
-    @staticmethod
-    def _allowed(c: Tx, edge: str, site: str, gate: str) -> bool:
-        holders = store.holders(c, site, gate)
-        if holders:
-            return edge in holders
-        return store.is_assigned(c, edge, site, WHOLE_SITE)
 
     def edge_for(self, site: str, gate: str) -> str | None:
         """The box that serves a gate: the one it was assigned to by name, else the box that

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
@@ -95,18 +96,17 @@ class CloudMqtt:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self._client = c
-        try:
-            self.fleet.warm()
-        except Exception:  # each site is then read on its first message
-            self.counters.inc("fleet_refresh_errors")
-            log.exception("reading the boxes' assignments failed")
+        self._guarded(self.fleet.warm, "fleet_refresh_errors",  # else: on first messages
+                      "reading the boxes' assignments")
         self.writer.start()
         c.connect_async(host, port, keepalive=10, clean_start=True)
         c.loop_start()
         if self.settings.history_check_s > 0:
-            threading.Thread(target=self._watch_history, name="rules-history",
-                             daemon=True).start()
-        threading.Thread(target=self._refresh_fleet, name="fleet-refresh", daemon=True).start()
+            self._every(self.settings.history_check_s, "rules-history", self._history_if_up,
+                        "history_check_errors", "checking the rules history")
+        # The assignments of the sites boxes speak for, kept fresh off the message thread.
+        self._every(1.0, "fleet-refresh", self.fleet.refresh, "fleet_refresh_errors",
+                    "reading the boxes' assignments")
 
     def stop(self) -> None:
         """Store what is queued, then disconnect and stop paho's thread."""
@@ -253,23 +253,26 @@ class CloudMqtt:
         if epoch != self._published_epoch:
             self.publish_versions()
 
-    def _watch_history(self) -> None:
-        while not self._stopping.wait(self.settings.history_check_s):
-            try:
-                if self.connected.is_set():
-                    self.check_history()
-            except Exception:
-                self.counters.inc("history_check_errors")
-                log.exception("checking the rules history failed")
+    def _history_if_up(self) -> None:
+        if self.connected.is_set():
+            self.check_history()
 
-    def _refresh_fleet(self) -> None:
-        # Keeps the assignments of the sites boxes speak for fresh, off the message thread.
-        while not self._stopping.wait(1.0):
-            try:
-                self.fleet.refresh()
-            except Exception:
-                self.counters.inc("fleet_refresh_errors")
-                log.exception("reading the boxes' assignments failed")
+    def _guarded(self, fn: Callable[[], object], counter: str, what: str) -> None:
+        try:
+            fn()
+        except Exception:
+            self.counters.inc(counter)
+            log.exception("%s failed", what)
+
+    def _every(self, seconds: float, name: str, fn: Callable[[], object], counter: str,
+               what: str) -> None:
+        """Run *fn* every *seconds* on a thread of its own until the process stops; a failure
+        is counted and logged, and the next run comes as usual."""
+        def loop() -> None:
+            while not self._stopping.wait(seconds):
+                self._guarded(fn, counter, what)
+
+        threading.Thread(target=loop, name=name, daemon=True).start()
 
     def store_event(self, e: Event) -> bool:
         """Store one event at once (acked and hooked as a batch of one); False when it was

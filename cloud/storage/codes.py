@@ -17,6 +17,7 @@ SETTINGS = ("site", "alphabet", "length", "per_person", "activation_days", "dura
 CODE = ("id", "site", "kind", "holder", "code", "hash", "status", "issued_at", "activate_by",
         "activated_at", "valid_from", "valid_until", "single_use", "schedule", "flat", "vrn",
         "label", "visitor_kind", "visitor_phone", "created_by", "regime")
+LIVE = ("issued", "active")  # the statuses of a code a gate may still accept
 FIELDS = frozenset({"status", "activated_at", "valid_from", "valid_until", "used_at",
                     "activate_by", "renewed_at", "schedule"})
 MEMBER = ("site", "resident", "role", "flat", "external", "mandate_start", "mandate_end",

@@ -64,12 +64,6 @@ def site_assignments(c: Tx, sites: Sequence[str] | None = None
     return {s: {g: frozenset(e) for g, e in gates.items()} for s, gates in out.items()}
 
 
-def is_assigned(c: Tx, edge: str, site: str, gate: str) -> bool:
-    """Whether this exact assignment row exists."""
-    return c.execute("SELECT 1 FROM edge_assignments WHERE edge = ? AND site = ? AND gate = ?",
-                     (edge, site, gate)).fetchone() is not None
-
-
 def set_edge_sites(c: Tx, edge: str, sites: list[str]) -> None:
     """Keep the box's sites on its staff identity (``edge:<id>``) too."""
     c.execute("UPDATE staff SET edge_sites = ? WHERE name = ?",

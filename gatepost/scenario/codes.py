@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gatepost.scenario.guard import NOTHING, _csrf, _signed_in, decided
 from gatepost.scenario.residents import app_answer
+from gatepost.scenario.sync import cloud_versions
 from gatepost.stack import wait_until
 from shared.clock import FileClock, parse_duration
 
@@ -79,10 +80,8 @@ def codes_job(run: ScenarioRun) -> dict[str, Any]:
         return {"action": "codes_job", "errors": [f"the job failed: {r.status_code} {r.text}"]}
     got: dict[str, Any] = {"action": "codes_job", **r.json()["codes"]}
     errors: list[str] = []
-    for site in run.sites:
-        snap = run.stack.cloud.get(f"/api/v1/sites/{site}/rules")
-        if snap.status_code == 200:
-            errors += run._synced({"site": site, "rules_version": snap.json()["version"]})
+    for site, version in cloud_versions(run).items():
+        errors += run._synced({"site": site, "rules_version": version})
     return got | {"errors": errors}
 
 

@@ -21,7 +21,7 @@ from gatepost.scenario.people import people_step
 from gatepost.scenario.schedules import SCHEDULE_ACTIONS, schedule_action
 from gatepost.scenario.schema import ACTIONS, Scenario, ScenarioError, Step, VehicleStep, load
 from gatepost.scenario.setup import setup
-from gatepost.scenario.sync import caught_up, settle
+from gatepost.scenario.sync import caught_up, settle, uplink_live
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.reader import ReaderFaults
@@ -346,8 +346,7 @@ class ScenarioRun:
         ``rules_version``, and ``synced_ms`` is added), while the link and the edge are up;
         an error if that takes over ``SYNC_TIMEOUT_S``."""
         version, site = got.get("rules_version"), got.get("site")
-        if (version is None or site is None or not self.edge_running or not self.stack.mqtt_link
-                or not self.stack.mqtt_link.is_up or not self.stack.broker.running):
+        if version is None or site is None or not uplink_live(self):
             return []
         try:
             took = self.stack.wait_edge_version(site, version, SYNC_TIMEOUT_S)

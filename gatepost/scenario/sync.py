@@ -4,8 +4,9 @@ of the clock stands for time in which what the box had sent reached the cloud.""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
+
+from gatepost.stack import wait_until
 
 if TYPE_CHECKING:
     from gatepost.scenario.runner import ScenarioRun
@@ -17,8 +18,18 @@ SETTLE_S = 5.0  # how long a clock jump waits for the box's outbox to empty, at 
 def uplink_live(run: ScenarioRun) -> bool:
     """Whether the edge runs and can reach the cloud (its link and the broker are up)."""
     st = run.stack
-    return (run.edge_running and (st.mqtt_link is None or st.mqtt_link.is_up)
-            and st.broker.running)
+    return bool(run.edge_running and st.mqtt_link and st.mqtt_link.is_up
+                and st.broker.running)
+
+
+def cloud_versions(run: ScenarioRun) -> dict[str, int]:
+    """Each of the run's sites' current rules version at the cloud."""
+    out: dict[str, int] = {}
+    for site in run.sites:
+        snap = run.stack.cloud.get(f"/api/v1/sites/{site}/rules")
+        if snap.status_code == 200:
+            out[site] = int(snap.json()["version"])
+    return out
 
 
 def caught_up(run: ScenarioRun) -> list[str]:
@@ -27,12 +38,9 @@ def caught_up(run: ScenarioRun) -> list[str]:
     errors: list[str] = []
     if not uplink_live(run):
         return errors
-    for site in run.sites:
-        snap = run.stack.cloud.get(f"/api/v1/sites/{site}/rules")
-        if snap.status_code != 200:
-            continue
+    for site, version in cloud_versions(run).items():
         try:
-            run.stack.wait_edge_version(site, snap.json()["version"], CATCH_UP_S)
+            run.stack.wait_edge_version(site, version, CATCH_UP_S)
         except TimeoutError as exc:
             errors.append(f"the box did not catch up after coming back: {exc}")
     return errors
@@ -45,6 +53,8 @@ def settle(run: ScenarioRun) -> None:
     unacknowledged; the wait then ends at ``SETTLE_S`` without an error."""
     if not uplink_live(run):
         return
-    deadline = time.monotonic() + SETTLE_S
-    while run.stack.edge_health()["outbox"] > 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    try:
+        wait_until(lambda: run.stack.edge_health()["outbox"] == 0, SETTLE_S,
+                   what="the box's outbox acknowledged")
+    except TimeoutError:
+        pass
