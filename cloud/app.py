@@ -19,6 +19,7 @@ from cloud.api.codes import codes_router
 from cloud.api.events import events_router
 from cloud.api.fleet import fleet_router
 from cloud.api.inventory import inventory_router
+from cloud.api.limits import JSON_BODY_MAX, CloudApp
 from cloud.api.me import me_router
 from cloud.api.parking import parking_router
 from cloud.api.partners import partners_router
@@ -42,6 +43,7 @@ from cloud.parking.service import ParkingService
 from cloud.partners.client import HttpPartners
 from cloud.partners.forward import Forwarder, enqueue
 from cloud.partners.links import PartnerLinks
+from cloud.partners.outbound import Targets, networks
 from cloud.people.activation import Activation
 from cloud.people.fastag import FastagBindings
 from cloud.people.registry import HttpFastagRegistry, HttpVehicleRegistry
@@ -50,7 +52,7 @@ from cloud.people.vehicle_tags import VehicleTags
 from cloud.settings import CloudSettings
 from cloud.society.rules import RulesService
 from cloud.staff import Staff, install_auth, staff_router
-from cloud.storage import Database
+from cloud.storage import open_durable
 from shared.clock import Clock, clock_from
 from shared.sdnotify import notify, watchdog_interval_s
 
@@ -76,7 +78,8 @@ def channels_of(settings: CloudSettings) -> Channels:
     """Where notifications go, from the settings."""
     smtp = settings.smtp
     host, _, port = smtp.rpartition(":") if ":" in smtp else (smtp, "", "25")
-    return Channels(webhook_url=settings.webhook_url, smtp_host=host,
+    return Channels(webhook_url=settings.webhook_url,
+                    webhook_secret=settings.secret("webhook_secret") or "", smtp_host=host,
                     smtp_port=int(port or 25), mail_from=settings.mail_from)
 
 
@@ -85,7 +88,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     and the subscription status job every ``jobs_every_s`` seconds (0: only on demand).
     *clock* overrides the settings' clock (tests)."""
     clock = clock or clock_from(settings.clock_file)
-    db = Database(settings.database())
+    db = open_durable(settings.database(), allow_async_commit=settings.allow_async_commit)
     notifier = Notifier(db, clock, channels_of(settings))
     fleet = Fleet(db, clock, notifier)
     link = CloudMqtt(db, clock, settings, fleet) if settings.mqtt_url else None
@@ -100,20 +103,25 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     admin_key = settings.secret("admin_key")
     if admin_key:
         staff.ensure("bootstrap admin", admin_key)
-    jobs = Jobs(subs, settings.jobs_every_s, notifier)
+    jobs = Jobs(subs, settings.jobs_every_s, notifier, settings.job_lease_s)
     metrics = CloudMetrics()
     jobs.metrics = metrics
     rules.on_change = metrics.rules_changes.inc
     codes = Codes(rules)
     jobs.codes = Renewals(rules)
     walkins = WalkIns(db, clock, fleet, notifier)
-    partners = HttpPartners()
-    jobs.forwarder = Forwarder(db, clock, partners)
+    # A society admin names the partner's endpoint: never an internal address, unless the
+    # operator allows its network.
+    targets = Targets(networks(settings.partner_internal_targets))
+    partners = HttpPartners(targets)
+    forwarder = jobs.forwarder = Forwarder(db, clock, partners)
     if link:
         link.writer.in_tx.append(enqueue)  # a connected vehicle's pass: queued with the event
-        link.on_stored.append(jobs.on_event)
-        link.on_stored.append(codes.on_event)  # a pass spent, a code activated by its use
-        link.on_stored.append(walkins.on_event)  # an approved visitor went in
+        # Reactions to a stored event, queued with it (cloud.ingest.reactions).
+        link.reactions.add("parking", jobs.pass_lane, jobs.on_event)  # a presence flipped
+        link.reactions.add("barrier", jobs.alert_lane, jobs.on_event)  # staff told
+        link.reactions.add("code", codes.lane, codes.on_event)  # a pass spent, a code activated
+        link.reactions.add("walkin", walkins.lane, walkins.on_event)  # a visitor went in
         link.writer.on_acked = metrics.ack_latency.observe
         jobs.counters = link.counters
 
@@ -135,11 +143,13 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
         notify("STOPPING=1")
         pinger.cancel()
         jobs.stop()
+        forwarder.close()  # a lane's call in flight ends within its deadline
         if link:
             link.stop()
         db.close()
 
-    app = FastAPI(title="Gatepost cloud", version="1", lifespan=lifespan)
+    app = CloudApp(title="Gatepost cloud", version="1", lifespan=lifespan,
+                   max_body_size=JSON_BODY_MAX)  # a route may declare more (cloud.api.limits)
     app.state.rules = rules
     app.state.link = link
     app.state.subs = subs
@@ -169,7 +179,7 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(society_router(rules, subs, link, clock))
     app.include_router(schedules_router(rules))
-    residents = Residents(db, clock)
+    residents = Residents(db, clock, rules)
     residents.on_removed.append(codes.cancel_all_of)  # one who left opens no gate by code
     registry = HttpVehicleRegistry(settings.vehicle_registry_url) \
         if settings.vehicle_registry_url else None
@@ -182,7 +192,8 @@ def create_app(settings: CloudSettings, clock: Clock | None = None) -> FastAPI:
     app.include_router(residents_router(residents, staff))
     app.include_router(me_router(residents, activation, VehicleTags(rules)))
     app.include_router(inventory_router(rules))
-    partner_links = PartnerLinks(db, clock, partners)
+    partner_links = PartnerLinks(db, clock, partners, targets)
+    residents.on_removed.append(partner_links.resident_left)  # their links disconnected
     activation.on_activated = partner_links.after_activation
     app.include_router(partners_router(partner_links, staff, jobs, db))
     app.include_router(codes_router(codes))

@@ -1,13 +1,20 @@
 """Work the cloud does on its own: the subscription status job, the daily re-check of FITkit
 bindings and the daily renewal of access codes (apscheduler; each run by one cloud process per
-period), and reactions to events from the gates (a pass at a parking barrier flips the
-vehicle's presence)."""
+period), and the parking's reactions to events from the gates (a pass at a parking barrier flips
+the vehicle's presence; queued with the event by ``cloud.ingest.reactions``).
+
+A periodic job is claimed as a **lease**: the claim says who runs it and until when, and the
+holder renews it every third of ``lease_s`` while it runs. A holder that dies (or hangs with its
+process) stops renewing, and once the lease has run out any process woken for the job takes it
+over; a run that fails lets go of its claim, and the job is tried again after a back-off
+(``shared/retry.py``). Only a run that completes marks the period done."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -20,24 +27,39 @@ from cloud.notify import Notifier
 from cloud.parking.changes import Subscriptions
 from cloud.partners.forward import Forwarder
 from cloud.people.fastag import FastagBindings
-from cloud.storage import Database
+from cloud.storage import Row
 from cloud.storage import jobs as jobs_store
 from cloud.storage import society as society_store
 from shared.contract import Event
 from shared.counters import Counters
+from shared.retry import backoff_s
 from shared.vocab import EventType
 
 log = logging.getLogger(__name__)
 DAY_S = 86400.0
 
 
+def due(row: Row | None, now: float, period_s: float) -> bool:
+    """Whether a job (its ``job_runs`` row) may be claimed at *now*: nobody holds a live lease,
+    a failed run has waited out its back-off, and the last completed run started at least
+    *period_s* ago (less a tenth, so that a period's wake-ups never skip a whole period)."""
+    if row is None:
+        return True
+    if row["lease_until"] is not None and float(row["lease_until"]) > now:
+        return False
+    if row["next_at"] is not None and float(row["next_at"]) > now:
+        return False
+    return now - float(row["last_at"]) >= period_s * 0.9
+
+
 class Jobs:
     """The scheduler and the event hooks of one cloud process."""
 
     def __init__(self, subs: Subscriptions, every_s: float,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, lease_s: float = 120.0) -> None:
         self.subs = subs
         self.every_s = every_s
+        self.lease_s = lease_s
         self.notifier = notifier
         self.fastag: FastagBindings | None = None  # the daily FITkit re-check, when set
         self.forwarder: Forwarder | None = None  # events to partner apps, when set
@@ -64,14 +86,15 @@ class Jobs:
             self._scheduler.add_job(self.run_forward, "interval",
                                     seconds=min(2.0, self.every_s), id="forward",
                                     max_instances=1, coalesce=True)
+        # The daily jobs wake at least once a lease, so a dead holder's job is taken over
+        # within about two leases.
+        daily_wake = min(3600.0, self.every_s * 10, self.lease_s)
         if self.fastag is not None:
-            self._scheduler.add_job(self._scheduled_fastag, "interval",
-                                    seconds=min(3600.0, self.every_s * 10), id="fastag",
-                                    max_instances=1, coalesce=True)
+            self._scheduler.add_job(self._scheduled_fastag, "interval", seconds=daily_wake,
+                                    id="fastag", max_instances=1, coalesce=True)
         if self.codes is not None:
-            self._scheduler.add_job(self._scheduled_codes, "interval",
-                                    seconds=min(3600.0, self.every_s * 10), id="codes",
-                                    max_instances=1, coalesce=True)
+            self._scheduler.add_job(self._scheduled_codes, "interval", seconds=daily_wake,
+                                    id="codes", max_instances=1, coalesce=True)
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -82,25 +105,68 @@ class Jobs:
 
     def _scheduled_transitions(self) -> None:
         """The periodic pass: run by one cloud process per period, whichever comes first."""
-        db = self.subs.db
-        with db.exclusive("job-transitions", wait=False) as mine:
-            if mine and self._due(db, "transitions", self.every_s):
-                self.run_transitions()
+        self._leased("transitions", self.every_s, self._transitions)
 
     def _scheduled_fastag(self) -> None:
-        """The daily FITkit re-check: woken every hour or so, runs once a day across processes."""
-        db = self.subs.db
-        with db.exclusive("job-fastag", wait=False) as mine:
-            if mine and self._due(db, "fastag", DAY_S):
-                self.run_fastag()
+        """The daily FITkit re-check: woken often, runs once a day across processes."""
+        if self.fastag is not None:
+            self._leased("fastag", DAY_S, self.fastag.recheck)
 
     def _scheduled_codes(self) -> None:
-        """The daily renewal of access codes: woken every hour or so, runs once a day across
+        """The daily renewal of access codes: woken often, runs once a day across
         processes."""
+        if self.codes is not None:
+            self._leased("codes", DAY_S, self.codes.run)
+
+    def _leased(self, name: str, period_s: float, run: Callable[[], object]) -> bool:
+        """Run *name* if it is due and this process claims it (``due``): under the job's lock
+        only while reading and claiming, then under the lease, renewed while *run* runs.
+        Whether it ran to completion."""
         db = self.subs.db
-        with db.exclusive("job-codes", wait=False) as mine:
-            if mine and self._due(db, "codes", DAY_S):
-                self.run_codes()
+        with db.exclusive(f"job-{name}", wait=False) as mine:
+            if not mine:
+                return False
+            started = time.time()
+            with db.write() as c:
+                row = jobs_store.run_of(c, name)
+                if not due(row, started, period_s):
+                    return False
+                jobs_store.claim(c, name, self.holder, started + self.lease_s)
+        failures = int(row["attempts"]) if row is not None else 0
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(name, beating),
+                                 name=f"lease-{name}", daemon=True)
+        heart.start()
+        try:
+            with self._timed(name):
+                run()
+        except Exception:
+            later = time.time() + backoff_s(failures + 1)
+            log.exception("job %s failed (%d in a row); tried again from %s", name,
+                          failures + 1, time.strftime("%H:%M:%S", time.localtime(later)))
+            with db.write() as c:
+                jobs_store.failed(c, name, self.holder, later)
+            return False
+        finally:
+            beating.set()
+            heart.join()
+        with db.write() as c:
+            if not jobs_store.completed(c, name, self.holder, started):
+                log.warning("job %s completed here after another process took it over", name)
+        return True
+
+    def _heartbeat(self, name: str, done: threading.Event) -> None:
+        """Renew this process's lease of *name* every third of a lease until *done*."""
+        while not done.wait(self.lease_s / 3):
+            try:
+                with self.subs.db.write() as c:
+                    mine = jobs_store.renew(c, name, self.holder, time.time() + self.lease_s)
+            except Exception:  # the next beat tries again; the lease has two more in it
+                log.exception("renewing the lease of job %s failed", name)
+                continue
+            if not mine:
+                log.warning("job %s was taken over by another process", name)
+                return
 
     def run_codes(self) -> dict[str, int]:
         """One pass of the renewal of access codes (also on ``POST
@@ -138,21 +204,15 @@ class Jobs:
                 return {}
         return got | {"pending": self.forwarder.pending()}
 
-    def _due(self, db: Database, name: str, period_s: float) -> bool:
-        """Whether *name* last ran (in any process) at least *period_s* ago; if so, claim it.
-        Called only while holding the job's lock."""
-        now = time.time()
-        with db.write() as c:
-            last = jobs_store.last_run(c, name)
-            if last is not None and now - last < period_s * 0.9:
-                return False
-            jobs_store.claim_run(c, name, now, self.holder)
-        return True
-
     def run_transitions(self) -> dict[str, int]:
-        """One pass of the status machine over every live subscription."""
+        """One pass of the status machine over every live subscription (also on ``POST
+        /api/v1/jobs/transitions``); nothing moved when it failed."""
         with self._timed("transitions"):
-            return self._transitions()
+            try:
+                return self._transitions()
+            except Exception:
+                log.exception("subscription status job failed")
+                return {}
 
     def _deliver(self) -> None:
         assert self.notifier is not None
@@ -165,23 +225,34 @@ class Jobs:
 
     def _transitions(self) -> dict[str, int]:
         t0 = time.perf_counter()
-        try:
-            moved = self.subs.transition()
-            if self.notifier is not None:
-                self.notifier.scan_expiry()
-        except Exception:
-            log.exception("subscription status job failed")
-            return {}
+        moved = self.subs.transition()
+        if self.notifier is not None:
+            self.notifier.scan_expiry()
         self.runs += 1
         self.last_ms = (time.perf_counter() - t0) * 1000
         if moved:
             log.info("subscription statuses moved: %s", moved)
         return moved
 
+    @staticmethod
+    def pass_lane(event: Event) -> str | None:
+        """The vehicle a pass at a parking barrier moved (its reactions, in order), or None."""
+        if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
+            return f"parking:{event.site}:{event.data['vrn']}"
+        return None
+
+    @staticmethod
+    def alert_lane(event: Event) -> str | None:
+        """The gate whose barrier failed to open, or None."""
+        if event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed":
+            return f"barrier:{event.site}:{event.gate}"
+        return None
+
     def on_event(self, event: Event) -> None:
         """A pass at a parking barrier: the vehicle is now inside or outside that parking. A
-        barrier of a parking that failed to open: staff are told."""
-        if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
+        barrier of a parking that failed to open: staff are told. (Reactions to the stored
+        event, ``cloud.ingest.reactions``: done again, they change nothing more.)"""
+        if self.pass_lane(event) is not None:
             # The parking is the gate's own, whatever the event's data says: a box assigned a
             # gate of one parking cannot move vehicles in and out of another.
             row = society_store.gate(self.subs.db.conn, event.site, event.gate)
@@ -192,8 +263,7 @@ class Jobs:
                 return
             self.subs.on_pass(row["parking"], event.data["vrn"],
                               event.data.get("direction", "entry"), event.at)
-        elif (event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed"
-              and self.notifier is not None):
+        elif self.alert_lane(event) is not None and self.notifier is not None:
             row = society_store.gate(self.subs.db.conn, event.site, event.gate)
             if row is not None and row["parking"]:
                 self.notifier.barrier_failed(row["parking"], event.gate, event.at,

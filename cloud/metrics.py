@@ -107,6 +107,16 @@ class _CloudCollector(Collector):
                                    "Events received and not yet stored")
         queued.add_metric([], self.link.writer.depth if self.link else 0)
         yield queued
+        if self.link is not None:
+            reactions = GaugeMetricFamily(
+                "gatepost_cloud_reactions_queued", "Reactions to stored events in the queue, "
+                "by state (waiting, failing: tried again after a back-off, parked: failed too "
+                "often, tried no more)", labels=["state"])
+            queue = self.link.reactions.pending()
+            reactions.add_metric(["waiting"], queue["pending"] - queue["failing"])
+            reactions.add_metric(["failing"], queue["failing"])
+            reactions.add_metric(["parked"], queue["parked"])
+            yield reactions
         outbox = GaugeMetricFamily("gatepost_cloud_notifications_pending",
                                    "Notification deliveries waiting to go out")
         outbox.add_metric([], self.notifier.pending())

@@ -10,7 +10,7 @@ import uvicorn
 
 from cloud.app import create_app, settled
 from cloud.settings import CloudSettings
-from cloud.storage import Database
+from cloud.storage import Database, UnsafeDatabase, open_durable
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,19 @@ def run(settings: CloudSettings) -> int:
     supervises that many processes, each serving HTTP on the one port and sharing the event
     stream; each builds its app from the ``GATEPOST_*`` environment set here."""
     url = f"http://{settings.host}:{settings.port}"
+    try:
+        # Checked (and migrated) once here, so the workers start on a database fit to serve.
+        open_durable(settings.database(), allow_async_commit=settings.allow_async_commit
+                     ).close()
+    except UnsafeDatabase as exc:
+        print(f"gatepost cloud run: refusing to start: {exc}", file=sys.stderr)
+        return 2
     if settings.workers == 1:
         app = settled(create_app(settings))
         print(f"gatepost cloud: API at {url} (docs at /docs)", flush=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                     access_log=False)
         return 0
-    # Migrate once here, so the workers start on an up-to-date schema.
-    Database(settings.database()).close()
     os.environ.update(settings.to_environ())
     print(f"gatepost cloud: API at {url} (docs at /docs), {settings.workers} workers",
           flush=True)

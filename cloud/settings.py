@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloud.storage.engine import SQLITE_FILE
@@ -61,6 +61,16 @@ class CloudSettings(BaseSettings):
                                                "http://HOST:PORT)")
     admin_key: SecretStr | None = Field(None, title="Bootstrap admin API key")
     webhook_url: str = Field("", title="Notifications are POSTed here")
+    webhook_secret: SecretStr | None = Field(
+        None, title="Notification webhook signing secret",
+        description="signs every notification webhook call (Standard Webhooks: whsec_ and "
+                    "base64, or any text); needed with webhook_url; environment or "
+                    "credential only")
+    partner_internal_targets: str = Field(
+        "", title="Internal networks partner endpoints may reach",
+        description="comma-separated networks (127.0.0.0/8, 10.20.0.0/16): a society's "
+                    "partner endpoint on a loopback, private, link-local, multicast or "
+                    "reserved address is refused unless one of these holds it")
     smtp: str = Field("", title="SMTP server HOST:PORT for e-mail")
     mail_from: str = Field("gatepost@localhost", title="Sender of e-mail")
     mqtt_tls_ca: Path | None = Field(None, title="Broker CA (PEM): MQTT over TLS; also with "
@@ -72,12 +82,36 @@ class CloudSettings(BaseSettings):
     batch_wait_ms: float = Field(5.0, ge=0, le=100, title="How long the event writer waits, "
                                  "while events come faster than one a transaction, for more "
                                  "to store with the first (group commit)")
+    job_lease_s: float = Field(120.0, ge=0.5, le=3600, title="Lease of a periodic job, s",
+                               description="the process running a periodic job renews its "
+                               "claim every third of this; a claim not renewed for this long "
+                               "(its process died) is taken over by another process")
+    allow_async_commit: bool = Field(False, title="Allow a PostgreSQL that may lose commits",
+                                     description="start even on a PostgreSQL database with "
+                                     "synchronous_commit=off or fsync=off, which can lose "
+                                     "events already acknowledged to the boxes on a crash "
+                                     "(throwaway test clusters only)")
     history_check_s: float = Field(5.0, ge=0, le=3600, title="How often each process checks "
                                    "that the rules history did not go back (a restore) or "
                                    "change epoch; 0: only on connect")
 
+    @field_validator("partner_internal_targets")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        from cloud.partners.outbound import networks
+
+        networks(v)  # a ValueError names the part that does not parse
+        return v
+
+    @model_validator(mode="after")
+    def _signed_webhook(self) -> CloudSettings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("webhook_url needs webhook_secret (GATEPOST_WEBHOOK_SECRET): "
+                             "every notification webhook call is signed")
+        return self
+
     @field_validator("mqtt_url", "payments_url", "vehicle_registry_url", "fastag_registry_url",
-                     "public_url", "db",
+                     "public_url", "db", "webhook_secret",
                      "mqtt_tls_ca", "mqtt_tls_cert", "mqtt_tls_key", "clock_file",
                      mode="before")
     @classmethod

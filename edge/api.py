@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from edge.daemon import EdgeDaemon
 from edge.panel import mount_panel
 from edge.panel.sessions import COOKIE, Sessions
+from edge.peers.routes import mount_peers
 from shared.counters import Counters
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def create_app(daemon: EdgeDaemon) -> FastAPI:
         return {"resync": daemon.link.resync()}
 
     app.state.sessions = mount_panel(app, daemon)
+    if daemon.spends is not None and daemon.spends.peers:
+        mount_peers(app, daemon.spends)  # the site's other boxes: /peers/claim, /peers/spend
     daemon.metrics.watch(daemon, app.state.sessions)
 
     @app.get("/metrics", include_in_schema=False)

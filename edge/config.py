@@ -5,10 +5,12 @@ See ``config/edge.example.toml`` for a commented example.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -46,6 +48,9 @@ class KeypadConfig(_M):
     lock_after: int = Field(5, title="Wrong codes before a lock", ge=1, le=100)
     lock_window_s: float = Field(300.0, title="Within (s)", ge=1, le=86400)
     lock_s: float = Field(300.0, title="Lock for (s)", ge=1, le=86400)
+    lock_max_s: float = Field(3600.0, title="Longest lock (s)", ge=1, le=604800,
+                              description="a lock that comes back within a day lasts twice "
+                              "the one before, up to this (at least lock_s)")
 
 
 class RelayConfig(_M):
@@ -92,6 +97,12 @@ class CameraConfig(_M):
         "there: motion in the ROI, the barrier's loop input, or every frame")
     qr: bool = Field(False, title="QR passes", description="also search the frames the "
                      "trigger wants for visitor passes' QR codes (decided like typed codes)")
+    qr_lock_after: int = Field(5, title="Wrong QR codes before a lock", ge=1, le=100)
+    qr_lock_window_s: float = Field(300.0, title="Within (s)", ge=1, le=86400)
+    qr_lock_s: float = Field(300.0, title="Lock QR for (s)", ge=1, le=86400)
+    qr_lock_max_s: float = Field(3600.0, title="Longest QR lock (s)", ge=1, le=604800,
+                                 description="a lock that comes back within a day lasts twice "
+                                 "the one before, up to this (at least qr_lock_s)")
 
     @model_validator(mode="after")
     def _country(self) -> CameraConfig:
@@ -178,6 +189,49 @@ class CloudConfig(_M):
         return self
 
 
+def _loopback(host: str) -> bool:
+    """Whether *host* (an address or a name) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class PeerConfig(_M):
+    """Another box of the same site, reachable on the site's network."""
+
+    id: str = Field(title="Peer id", description="The other box's `id`", pattern=_ID)
+    url: str = Field(title="Peer URL", description="Base URL of its local API, e.g. "
+                     "http://10.0.0.12:8081", pattern=r"^https?://[^\s/]+(/\S*)?$")
+
+
+class PeersConfig(_M):
+    """The boxes of this box's sites that share single-use pass spends with it."""
+
+    boxes: list[PeerConfig] = Field(default_factory=list, title="Peer boxes",
+                                    description="The other boxes of the site; empty: none")
+    secret: str | None = Field(None, title="Site secret", description="Shared by the site's "
+                               "boxes: every peer call and answer is signed with it; better "
+                               "from the credential `gatepost_peer_secret` or `secret_file`",
+                               min_length=32)
+    secret_file: Path | None = Field(None, title="Site secret file",
+                                     description="A file holding the secret (mode 0600)")
+    timeout_ms: int = Field(300, title="Claim timeout", description="How long a box waits "
+                            "for its peers (asked in parallel) before a single-use pass opens; "
+                            "a peer that has not answered by then is skipped", ge=50, le=5000)
+
+    @model_validator(mode="after")
+    def _secret(self) -> PeersConfig:
+        if self.boxes and not self.secret:
+            raise ValueError("peers.boxes needs peers.secret (or secret_file)")
+        ids = [b.id for b in self.boxes]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"peer ids must be unique: {ids}")
+        return self
+
+
 class ApiConfig(_M):
     """The local HTTP API and panel."""
 
@@ -195,6 +249,25 @@ class ApiConfig(_M):
                               "or `token_file`", min_length=16)
     token_file: Path | None = Field(None, title="API token file",
                                     description="A file holding the token (mode 0600)")
+    timezone: str | None = Field(None, title="Panel time zone", description="IANA zone the "
+                                 "panel shows times in for a site whose zone the cloud has "
+                                 "not sent (with its schedules); default: the box's own")
+    locale: str = Field("en_IN", title="Panel locale", description="How the panel writes "
+                        "dates and times (a CLDR locale: en_IN, hi_IN, pt_BR…)")
+
+    @model_validator(mode="after")
+    def _clock(self) -> ApiConfig:
+        from babel import Locale, UnknownLocaleError
+
+        from shared.schedule import zone
+
+        if self.timezone is not None:
+            zone(self.timezone)  # ValueError names the zone
+        try:
+            Locale.parse(self.locale)
+        except (UnknownLocaleError, ValueError) as exc:
+            raise ValueError(f"locale: unknown locale {self.locale!r}") from exc
+        return self
 
 
 class PolicyConfig(_M):
@@ -276,6 +349,12 @@ class EdgeConfig(_M):
                     pattern=_ID)
     data_dir: Path = Field(Path("/var/lib/gatepost"), title="Data directory",
                            description="SQLite cache and outbox")
+    runtime_dir: Path | None = Field(None, title="Runtime directory", description="Where the "
+                                     "box keeps what may outlive the daemon but never a power "
+                                     "cut: the sites' code peppers, on a tmpfs (systemd's "
+                                     "RuntimeDirectory). Default: $RUNTIME_DIRECTORY when "
+                                     "systemd sets it; without either, peppers live in the "
+                                     "daemon's memory alone")
     clock_file: Path | None = Field(None, title="Virtual clock file",
                                     description="Simulation only: shared clock offset")
     gates: list[GateConfig] = Field(min_length=1, title="Gates", description="Lanes")
@@ -292,6 +371,8 @@ class EdgeConfig(_M):
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig,
                                                title="Home Assistant",
                                                description="MQTT discovery")
+    peers: PeersConfig = Field(default_factory=PeersConfig, title="Peers",
+                               description="Boxes of the site sharing single-use pass spends")
 
     @model_validator(mode="after")
     def _unique(self) -> EdgeConfig:
@@ -308,6 +389,17 @@ class EdgeConfig(_M):
         wired = [(g.relay.url, g.relay.unit, g.relay.relay) for g in self.gates if g.relay]
         if len(wired) != len(set(wired)):
             raise ValueError("two gates share one relay (same url, unit and relay)")
+        if any(b.id == self.id for b in self.peers.boxes):
+            raise ValueError("peers.boxes names this box itself")
+        if _loopback(self.api.host):
+            # The peers call this box's local API from the site's network; bound to loopback
+            # it never answers them, and each box would admit every pass on its own.
+            for i, b in enumerate(self.peers.boxes):
+                if not _loopback(urlsplit(b.url).hostname or ""):
+                    raise ValueError(
+                        f"api.host: {self.api.host} is loopback, so peers.boxes.{i} ({b.id} at "
+                        f"{b.url}) cannot reach this box: bind api.host to the box's address "
+                        "on the site's network (or 0.0.0.0), with api.token")
         return self
 
     @property
@@ -319,15 +411,20 @@ class EdgeConfig(_M):
 # Secrets: (section, field, its file field, systemd credential name).
 SECRETS = [("cloud", "password", "password_file", "gatepost_mqtt_password"),
            ("cloud", "api_key", "api_key_file", "gatepost_api_key"),
-           ("api", "token", "token_file", "gatepost_api_token")]
+           ("api", "token", "token_file", "gatepost_api_token"),
+           ("peers", "secret", "secret_file", "gatepost_peer_secret")]
 
 
 def load(path: str | Path) -> EdgeConfig:
     """Parse and validate a TOML file, then fill each secret left out of it from the service's
-    systemd credentials (``$CREDENTIALS_DIRECTORY``), else from its ``…_file``; raises
-    ``ValidationError`` or ``ValueError``."""
+    systemd credentials (``$CREDENTIALS_DIRECTORY``), else from its ``…_file``, and the runtime
+    directory from systemd's ``$RUNTIME_DIRECTORY``; raises ``ValidationError`` or
+    ``ValueError``."""
     with open(path, "rb") as f:
         raw = tomllib.load(f)
+    runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    if runtime and raw.get("runtime_dir") is None:  # systemd's RuntimeDirectory=, a tmpfs
+        raw["runtime_dir"] = runtime
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
     for section, name, file_field, credential in SECRETS:
         part = raw.setdefault(section, {})

@@ -12,6 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from edge.adapters.cloud_link import CloudLink
@@ -37,8 +39,10 @@ from edge.lanes import (
     TagRead,
     VisitorOpen,
 )
+from edge.lanes.messages import ClearCodeLock
 from edge.lanes.view import LaneView
 from edge.metrics import EdgeMetrics
+from edge.peers.exchange import SpendPeers
 from edge.recorder import Recorder
 from edge.retention import Retention
 from edge.ring import EventRing
@@ -46,6 +50,7 @@ from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.lanes import LaneStore
 from edge.store.outbox import Outbox
+from edge.store.visitors import site_zone
 from edge.supervisor import Supervisor
 from edge.visitors import Refused, WalkIns
 from shared.clock import Clock
@@ -54,6 +59,18 @@ from shared.counters import Counters
 from shared.vocab import Outcome
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SiteClocks:
+    """What a face needs to show the box's times: names only, resolved by the face
+    (``edge.panel.times``), which falls back past a zone this box's tzdata lacks."""
+
+    locale: str  # ``api.locale``
+    default_zone: str | None  # ``api.timezone``
+    zones: dict[str, str | None]  # site → the zone its schedules carry (None: none yet)
+    sites: dict[str, str]  # gate → its site
+    now: datetime
 
 
 class EdgeDaemon:
@@ -86,6 +103,7 @@ class EdgeDaemon:
         self.outbox: Outbox | None = None
         self.recorder: Recorder | None = None
         self.link: CloudLink | None = None
+        self.spends: SpendPeers | None = None
         self.readers: dict[str, CredentialReader] = {}
         self.keypads: dict[str, OsdpKeypad] = {}
         self.barriers: dict[str, BarrierActuator] = {}
@@ -98,7 +116,7 @@ class EdgeDaemon:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = EdgeDB(cfg.data_dir / "edge.sqlite")
-        self.cache = RulesCache(self.db)
+        self.cache = RulesCache(self.db, cfg.runtime_dir)
         self.presence = Presence(self.db)
         site_of_gate = {g.id: g.site for g in cfg.gates}
         self.outbox = Outbox(self.db, cfg.id, site_of_gate,
@@ -114,6 +132,10 @@ class EdgeDaemon:
                                    min_free_mb=cfg.disk.min_free_mb, counters=self.counters)
         self.retention.run()
         store = LaneStore(self.db)
+        self.spends = SpendPeers(cfg.id, cfg.peers, cfg.sites, self.db, self.counters)
+        self.spends.start()
+        if self.spends.peers:
+            self.supervisor.watch("peer spends", self.spends.alive, None, None)
         for g in cfg.gates:
             if g.relay:
                 bus = self.buses.setdefault(
@@ -126,7 +148,8 @@ class EdgeDaemon:
             lane = Lane(g, policy=self.policy, tunables=cfg.policy, clock=self.clock, view=view,
                         recorder=self.recorder, store=store, presence=self.presence,
                         barrier=self.barriers.get(g.id),
-                        min_score=(cfg.alpr.agreeing_reads, cfg.alpr.instant_score))
+                        min_score=(cfg.alpr.agreeing_reads, cfg.alpr.instant_score),
+                        spends=self.spends)
             self.lanes[g.id] = lane
             lane.start()
             self.supervisor.watch(f"lane {g.id}", lane.alive, lane.last_progress,
@@ -238,6 +261,8 @@ class EdgeDaemon:
         steps += [(f"camera {k}", cam.stop) for k, cam in self.cameras.items()]
         steps.append(("input pollers", self._join_pollers))
         steps += [(f"lane {k}", lane.stop) for k, lane in self.lanes.items()]
+        if self.spends:
+            steps.append(("peer spends", self.spends.stop))
         if self.homeassistant:
             steps.append(("home assistant", self.homeassistant.stop))
         if self.link:
@@ -301,6 +326,14 @@ class EdgeDaemon:
             raise KeyError(gate_id)
         result: Decision = self.lanes[gate_id].call(CodeEntry(code, source, user))
         return result
+
+    def clear_code_lock(self, gate_id: str, user: str) -> dict[str, str]:
+        """The guard ends a gate's keypad (and QR) lock; the locks that were on (audited as a
+        ``keypad_cleared`` alert)."""
+        if gate_id not in self.lanes:
+            raise KeyError(gate_id)
+        was: dict[str, str] = self.lanes[gate_id].call(ClearCodeLock(user))
+        return was
 
     def visitor_open(self, gate_id: str, rid: str, user: str, role: str) -> Decision:
         """Open for a walk-in the flat approved (``edge.visitors``): once, at the gate it was
@@ -373,6 +406,14 @@ class EdgeDaemon:
         self.rules_touched(site)
 
     # Introspection ---------------------------------------------------------------------------
+    def site_clocks(self) -> SiteClocks:
+        """The sites' zones, the locale and the time now (reads the store: call it off the
+        event loop)."""
+        cfg, db = self.config, self.db
+        return SiteClocks(cfg.api.locale, cfg.api.timezone,
+                          {s: site_zone(db.conn, s) if db else None for s in cfg.sites},
+                          {g.id: g.site for g in cfg.gates}, self.clock.now())
+
     def health(self) -> dict[str, Any]:
         """Everything a guard or a test wants to know at a glance."""
         link = self.link
@@ -396,4 +437,5 @@ class EdgeDaemon:
             "cache": self.cache.counts() if self.cache else {},
             "cameras": {k: cam.stats() for k, cam in self.cameras.items()},
             "workers": self.supervisor.report(),
+            "peers": self.spends.health() if self.spends else {},
         }

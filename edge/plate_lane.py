@@ -101,13 +101,15 @@ class PlateLane:
             self.looked_at += 1
             try:
                 wanted = self._wanted(frame.image, frame.at)
-                gone = (self.trigger == "motion" and not self.motion.present) or not wanted or (
-                    self.trigger == "always" and frame.at - self._done_at > self.hold_s) or (
+                left = (self.trigger == "motion" and not self.motion.present) or not wanted or (
                     self._done and self._scene_changed(frame.image))
-                if gone:  # the vehicle has left: the next one gets a fresh decision
-                    self._done, self._period_frames = False, 0
-                    if self.qr is not None:
-                        self.qr.forget()
+                if left or (self.trigger == "always" and frame.at - self._done_at > self.hold_s):
+                    self._done, self._period_frames = False, 0  # the next one: a fresh decision
+                # A QR still in view is decided once (again after the scanner's hold_s), not
+                # on every frame: held up at an `always` camera it is one wrong code, not ten
+                # a second counted against the camera's lock.
+                if left and self.qr is not None:
+                    self.qr.forget()
                 if wanted and self.qr is not None and self.on_code is not None and \
                         (text := self.qr.new(frame.image, frame.at)) is not None:
                     self.on_code(self.gate_id, text)  # a pass shown: decided as typed

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from cloud.society.provision import edge_user
 from gatepost.stack import Stack, wait_until
+from shared.clock import FileClock
 from shared.contract import MAX_BATCH_EVENTS, Topics
 
 FIRST_SEQ = 1_000_000  # far past the gate's own events
@@ -45,7 +46,8 @@ def _publish(stack: Stack, site: str, vrns: list[str], n: int) -> dict[str, list
     client.username_pw_set(user, stack.auth.passwords[user])
     client.connect("127.0.0.1", stack.broker.port)
     client.loop_start()
-    at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    # The stack's time: a pass is forwarded as its vehicle's link stood when the car passed.
+    at = FileClock(stack.clock_file).now()
     seqs: dict[str, list[int]] = {}
     try:
         for first in range(0, n, MAX_BATCH_EVENTS):

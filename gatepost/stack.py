@@ -42,6 +42,7 @@ class GateSpec:
     mismatch: str = "deny"
     extra: dict = field(default_factory=dict)  # more gate settings, e.g. anti_passback
     keypad: bool = False  # an OSDP keypad reader for access codes
+    box: str | None = None  # another box of the stack that serves it (``Stack.start_box``)
 
 
 @dataclass
@@ -103,6 +104,8 @@ class Stack:
         # The stack's operator: an admin key, given to the cloud through its environment.
         self.admin_key = f"gpk_{secrets.token_urlsafe(24)}"
         self.edge_api_key: str | None = None
+        self.box_keys: dict[str, str] = {}  # the other boxes' keys (``StackOptions.other_edges``)
+        self.boxes: dict[str, subprocess.Popen] = {}  # their daemons, when started
         # The payment provider, simulated in this process like the hardware.
         self.payments = PaymentSim(secrets.token_urlsafe(24))
         self.registry = VehicleRegistrySim()  # residents' vehicles are looked up here
@@ -131,12 +134,15 @@ class Stack:
         if self.edge_api_key is None:  # the box's own key for its sites' rules, issued once
             r = self.cloud.post("/api/v1/edges", json={
                 "id": self.opt.edge_id, "sites": sorted({g.site for g in self.gates}),
-                "gates": [{"site": g.site, "gate": g.id} for g in self.gates]})
+                "gates": [{"site": g.site, "gate": g.id} for g in self.gates if g.box is None]})
             r.raise_for_status()
             self.edge_api_key = r.json()["key"]
             for edge, edge_sites in self.opt.other_edges.items():
-                self.cloud.post("/api/v1/edges", json={
-                    "id": edge, "sites": list(edge_sites)}).raise_for_status()
+                held = [{"site": g.site, "gate": g.id} for g in self.gates if g.box == edge]
+                r = self.cloud.post("/api/v1/edges", json={
+                    "id": edge, "sites": list(edge_sites), **({"gates": held} if held else {})})
+                r.raise_for_status()
+                self.box_keys[edge] = r.json()["key"]
         self.world.start()
         self.mqtt_link = LinkProxy("127.0.0.1", self.broker.port)
         self.http_link = LinkProxy("127.0.0.1", self.cloud_port)
@@ -157,7 +163,9 @@ class Stack:
             "--fastag-registry-url", self.fastags.url],
             {"GATEPOST_MQTT_PASSWORD": self.auth.passwords[CLOUD_USER],
              "GATEPOST_ADMIN_KEY": self.admin_key,
-             "GATEPOST_PAYMENTS_SECRET": self.payments.secret})
+             "GATEPOST_PAYMENTS_SECRET": self.payments.secret,
+             # the partner simulator is on loopback, which a cloud refuses unless allowed
+             "GATEPOST_PARTNER_INTERNAL_TARGETS": "127.0.0.0/8"})
         cloud_proc = self.cloud_proc
 
         def cloud_up() -> bool:
@@ -179,21 +187,26 @@ class Stack:
         if self.cloud_proc:
             stop_process(self.cloud_proc, 10)
 
-    def write_edge_config(self) -> Path:
-        """The edge's TOML config, wired to the simulator and the uplink proxies."""
+    def write_edge_config(self, box: str | None = None, port: int | None = None,
+                          more_toml: str | None = None) -> Path:
+        """The edge's TOML config, wired to the simulator and the uplink proxies; with *box*,
+        the config of that other box (its gates, key, data and *port*) instead."""
         assert self.mqtt_link and self.http_link
-        lines = [f'id = "{self.opt.edge_id}"', f'data_dir = "{self.workdir / "edge"}"',
+        edge = box or self.opt.edge_id
+        data = self.workdir / (f"edge-{box}" if box else "edge")
+        lines = [f'id = "{edge}"', f'data_dir = "{data}"',
                  f'clock_file = "{self.clock_file}"', "",
                  "[cloud]", f'mqtt_url = "mqtt://127.0.0.1:{self.mqtt_link.port}"',
                  f'http_url = "http://127.0.0.1:{self.http_link.port}"',
-                 f'username = "{edge_user(self.opt.edge_id)}"',
-                 f'password = "{self.auth.passwords[edge_user(self.opt.edge_id)]}"',
-                 f'api_key = "{self.edge_api_key}"', "",
-                 "[api]", 'host = "127.0.0.1"', f"port = {self.edge_port}", "", "[policy]"]
+                 f'username = "{edge_user(edge)}"',
+                 f'password = "{self.auth.passwords[edge_user(edge)]}"',
+                 f'api_key = "{self.box_keys[box] if box else self.edge_api_key}"', "",
+                 "[api]", 'host = "127.0.0.1"', f"port = {port or self.edge_port}", "",
+                 "[policy]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in self.opt.policy.items()]
         if self.opt.alpr_models:
             lines += ["", "[alpr]", f'models = "{self.opt.alpr_models}"']
-        for g in self.gates:
+        for g in (g for g in self.gates if g.box == box):
             w = self.world.edge_wiring(g.id)
             lines += ["", "[[gates]]", f'id = "{g.id}"', f'site = "{g.site}"',
                       f'direction = "{g.direction}"', "[gates.reader]"]
@@ -209,9 +222,28 @@ class Stack:
             if "keypad" in w:
                 lines += ["[gates.keypad]"] + [f"{k} = {json.dumps(v)}"
                                                for k, v in w["keypad"].items()]
-        path = self.workdir / "edge.toml"
-        path.write_text("\n".join(lines) + "\n" + self.opt.edge_toml)
+        path = self.workdir / (f"edge-{box}.toml" if box else "edge.toml")
+        path.write_text("\n".join(lines) + "\n" + (self.opt.edge_toml if more_toml is None
+                                                     else more_toml))
         return path
+
+    def start_box(self, box: str, port: int, more_toml: str = "",
+                  timeout: float = 30) -> httpx.Client:
+        """Start the daemon of another box of the stack (one of ``other_edges``, serving the
+        gates whose ``box`` it is), its API on *port*; a client of that API once it answers."""
+        path = self.write_edge_config(box, port, more_toml)
+        proc = self.boxes[box] = self._spawn(f"edge-{box}", ["edge", "run", "--config",
+                                                             str(path)])
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"edge {box} exited with {proc.returncode}; see "
+                                   f"{self.workdir / f'edge-{box}.log'}")
+            return client.get("/api/health", timeout=2).status_code == 200
+
+        wait_until(up, timeout, what=f"the edge daemon of {box} to start")
+        return client
 
     def start_edge(self, timeout: float = 30) -> None:
         """Start (or restart) the edge daemon process and wait for its API. A panel port that
@@ -250,8 +282,10 @@ class Stack:
         return stop_process(self.edge_proc, 15) if self.edge_proc else None
 
     def stop(self) -> None:
-        """Stop everything, edge first."""
+        """Stop everything, edges first."""
         self.stop_edge()
+        for proc in self.boxes.values():
+            stop_process(proc, 15)
         self.world.stop()
         for link in (self.mqtt_link, self.http_link):
             if link:

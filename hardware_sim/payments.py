@@ -2,14 +2,17 @@
 
 ``POST /payments {amount, reference, callback}`` opens a payment and returns its ``id`` and a
 ``pay_url``; ``POST /payments/{id}/pay`` is the resident paying: the provider then calls the
-merchant's ``callback`` with a signed ``{payment_id, reference, amount, status}``, retrying
-until it is acknowledged (as real providers do, so callbacks may arrive twice).
+merchant's ``callback`` with ``{payment_id, reference, amount, status}`` signed the Standard
+Webhooks way over the body's bytes (``shared.webhooks``: ``webhook-id``, ``webhook-timestamp``,
+``webhook-signature``), retrying until it is acknowledged (as real providers do, so callbacks
+may arrive twice; each retry is the same message, with the same id).
 ``POST /payments/{id}/refund {amount}`` records a refund. ``fail_callbacks`` makes the first
 calls fail, to test that nothing is lost.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from typing import Any
@@ -18,7 +21,7 @@ import httpx
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from shared.signing import sign
+from shared import webhooks
 from shared.webthread import WebThread
 
 
@@ -39,7 +42,8 @@ class PaymentSim:
         self.secret = secret
         self.payments: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
-        self.callbacks: list[dict[str, Any]] = []  # every attempt: payload and status code
+        # every attempt: its payload, the bytes sent and their headers, and the status code
+        self.callbacks: list[dict[str, Any]] = []
         self.fail_callbacks = 0
         self._lock = threading.Lock()
         self.web = WebThread(self._app(), host, port)
@@ -65,19 +69,24 @@ class PaymentSim:
             if p is None:
                 raise KeyError(payment_id)
             p["status"] = "paid"
-        body = sign({"payment_id": payment_id, "reference": p["reference"],
-                     "amount": p["amount"], "status": "paid"}, self.secret)
+        body = {"payment_id": payment_id, "reference": p["reference"], "amount": p["amount"],
+                "status": "paid"}
+        raw = json.dumps(body).encode()
+        msg_id = f"msg_{payment_id}_paid"
         for _ in range(tries):
+            headers = webhooks.headers(self.secret, msg_id, raw)
+            sent = {"body": body, "raw": raw, "headers": headers}
             if self.fail_callbacks > 0:
                 self.fail_callbacks -= 1
-                self.callbacks.append({"body": body, "status": 599})
+                self.callbacks.append(sent | {"status": 599})
                 continue
             try:
-                r = httpx.post(p["callback"], json=body, timeout=10)
+                r = httpx.post(p["callback"], content=raw, timeout=10,
+                               headers=headers | {"Content-Type": "application/json"})
             except httpx.HTTPError:
-                self.callbacks.append({"body": body, "status": 598})
+                self.callbacks.append(sent | {"status": 598})
                 continue
-            self.callbacks.append({"body": body, "status": r.status_code})
+            self.callbacks.append(sent | {"status": r.status_code})
             if r.status_code < 300:
                 p["acknowledged"] = True
                 break

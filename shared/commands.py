@@ -67,6 +67,8 @@ def verify(cmd: dict[str, Any], key: str | None, now: datetime, *, seen: bool,
         expires = datetime.fromisoformat(str(cmd["expires_at"]))
     except (KeyError, ValueError):
         return Verdict(False, "malformed")
+    if issued.tzinfo is None or expires.tzinfo is None:  # a time without a zone means nothing
+        return Verdict(False, "malformed")
     if expires - issued > MAX_LIFETIME or issued > now + CLOCK_SKEW or now >= expires:
         return Verdict(False, "expired")
     if seen:

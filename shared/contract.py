@@ -14,7 +14,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared import schedule as schedules
 from shared.vocab import Direction, EventType, TagStatus, VehicleType
@@ -131,7 +131,8 @@ class Event(_Model):
     edge: str = Field(max_length=64)
     gate: str = Field(max_length=64)
     seq: int = Field(ge=1, le=2**62)
-    at: datetime = Field(description="business time of the edge clock, ISO 8601")
+    at: AwareDatetime = Field(description="business time of the edge clock, ISO 8601 with its "
+                              "offset (a time without one is refused)")
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -223,12 +224,22 @@ class CodeRule(_Model):
 
 
 class CodeConfig(_Model):
-    """How a site's codes are read at its gates."""
+    """How a site's codes are read at its gates: hashed by ``scrypt(pepper + code, salt)``
+    (``shared.codes.CodeKey``), or, at a site not rotated since, by the legacy HMAC ``key``.
+    The pepper is sent only to the site's own boxes, which keep it in memory."""
 
-    key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the site's HMAC key (hex)")
+    key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="legacy: the site's "
+                            "HMAC key (hex); absent once the site's codes are hashed by scrypt")
     alphabet: Literal["digits", "letters"]
     first_use_activates: bool = Field(False, description="an issued code is activated by its "
                                       "first use at a gate")
+    salt: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="scrypt: the "
+                             "site's salt (hex) of this generation")
+    cost: int | None = Field(None, ge=2, le=1 << 16, description="scrypt: N (r = 8, p = 1)")
+    generation: int | None = Field(None, ge=1, description="scrypt: which key of the site; "
+                                   "a rotation draws the next, and a box drops codes of another")
+    pepper: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="scrypt: the "
+                               "site's secret (hex), only to its own boxes, never on their disk")
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

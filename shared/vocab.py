@@ -72,6 +72,7 @@ class Reason(StrEnum):
     CODE_EXPIRED = "code_expired"
     CODE_SPENT = "code_spent"
     CODE_CANCELLED = "code_cancelled"
+    CODE_KEY_MISSING = "code_key_missing"
     KEYPAD_LOCKED = "keypad_locked"
     VISITOR_APPROVED = "visitor_approved"
 
@@ -121,6 +122,7 @@ REASON_OUTCOMES: dict[Reason, Outcome] = {
     Reason.CODE_EXPIRED: Outcome.DENY,
     Reason.CODE_SPENT: Outcome.DENY,
     Reason.CODE_CANCELLED: Outcome.DENY,
+    Reason.CODE_KEY_MISSING: Outcome.DENY,
     Reason.KEYPAD_LOCKED: Outcome.DENY,
     Reason.VISITOR_APPROVED: Outcome.OPEN,
 }

@@ -137,3 +137,51 @@ direction = "entry"
     (n, last), = copy.execute("SELECT count(*), max(seq) FROM events").fetchall()
     # One moment: every event up to the last one copied, none missing in between.
     assert 200 < n <= during + 2 and n == last
+
+
+def test_a_box_holding_a_parking_subscription_is_backed_up_and_restored(tmp_path: Path):
+    # Debian 12's SQLite (3.40) reported "NULL value in sub_vehicles.sub" from quick_check on
+    # every box holding a subscription, a false fault that refused each backup and restore.
+    from datetime import UTC, datetime, timedelta
+
+    from gatepost.cli import main
+    from shared.contract import ParkingRule, RulesSnapshot, SubscriptionRule
+    from tests.cloudapi import cloud_api
+
+    with cloud_api(str(tmp_path / "cloud.sqlite"), sites=(SITE,)) as cloud:
+        key = cloud.post("/api/v1/edges", json={"id": "box1", "sites": [SITE]}).json()["key"]
+        config = tmp_path / "edge.toml"
+        config.write_text(f"""
+id = "box1"
+data_dir = "{tmp_path / 'data'}"
+[cloud]
+mqtt_url = "mqtt://127.0.0.1:9"
+http_url = "{cloud.base_url}"
+api_key = "{key}"
+[api]
+port = 0
+[[gates]]
+id = "main-in"
+site = "{SITE}"
+direction = "entry"
+""")
+        (tmp_path / "data").mkdir()
+        now = datetime.now(UTC)
+        db = EdgeDB(tmp_path / "data" / "edge.sqlite")
+        RulesCache(db).apply_snapshot(RulesSnapshot(
+            site=SITE, version=3, gates=[], vehicles=[], tags=[],
+            parkings=[ParkingRule(id="tower-b", active=True)],
+            subscriptions=[SubscriptionRule(
+                id="S-1", parking="tower-b", space=4, status="active", unit="daily",
+                start=now - timedelta(days=1), end=now + timedelta(days=29),
+                paid_through=now + timedelta(days=29), vrns=["MH12AB1234", "DL3CAF0001"])]))
+        db.close()
+        backup = tmp_path / "box.sqlite"
+        assert main(["edge", "backup", str(backup), "--config", str(config)]) == 0
+        assert main(["edge", "restore", str(backup), "--config", str(config), "--force"]) == 0
+    restored = EdgeDB(tmp_path / "data" / "edge.sqlite")
+    try:
+        subs = RulesCache(restored).subscriptions("tower-b", "DL3CAF0001")
+        assert [s.id for s in subs] == ["S-1"]
+    finally:
+        restored.close()

@@ -35,7 +35,8 @@ def fleet(tmp_path: Path, cloud_db):
     broker.start()
     app = create_app(CloudSettings(db=cloud_db, mqtt_url=broker.url, mqtt_user=CLOUD_USER,
                                    mqtt_password=auth.passwords[CLOUD_USER], admin_key=ADMIN,
-                                   jobs_every_s=0, webhook_url="http://127.0.0.1:9/hook"),
+                                   jobs_every_s=0, webhook_url="http://127.0.0.1:9/hook",
+                                   webhook_secret="whsec_dGVzdA=="),
                      SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
     app.state.link.start(app.state.rules)
@@ -182,6 +183,13 @@ def test_oversized_and_overlong_messages_are_refused(fleet):
     a.event("site-a", "main-in", 3, outcome="open")
     wait_until(lambda: counters["stored"] == 1, 10, what="the small event stored")
     assert counters["rejected_events"] == 2
+    # A time without an offset means nothing: refused at the door, never taken into a batch
+    # of the event writer (where comparing it with the partner links' times would fail the
+    # whole batch, other boxes' events with it).
+    naive = ('{"id": "main-in:4", "type": "decision", "site": "site-a", "edge": "box-a", '
+             '"gate": "main-in", "seq": 4, "at": "2026-12-05T10:00:00"}')
+    a.c.publish(Topics.edge_events("box-a"), naive, qos=1).wait_for_publish(5)
+    wait_until(lambda: counters["rejected_events"] == 3, 10, what="the naive event refused")
     # 5 MB is over the broker's packet limit: the box is disconnected, nothing arrives.
     a.c.publish(Topics.edge_events("box-a"), b"{" + b" " * 5_000_000 + b"}", qos=1)
     assert a.dropped.wait(10)

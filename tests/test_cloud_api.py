@@ -124,3 +124,60 @@ def test_numbers_past_their_bounds_are_refused_not_a_server_error(api):
                          ("/api/v1/events", {"limit": "0"})):
         r = api.get(path, params=params)
         assert r.status_code == 422, (path, params, r.status_code, r.text)
+
+
+def test_an_active_tag_moves_only_on_purpose_and_audited(api):
+    api.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "KA01AB0001", "type": "4W"})
+    api.post("/api/v1/sites/green-acres/tags", json={"epc": "EEEE", "vrn": "MH12AB1234",
+                                                     "status": "active"}).raise_for_status()
+    v0 = api.get("/api/v1/sites/green-acres/rules").json()["version"]
+    assert refused(api.post("/api/v1/tags/EEEE/activate", json={"vrn": "KA01AB0001"}), 409,
+                   "tag_bound")
+    assert refused(api.post("/api/v1/sites/green-acres/tags/bulk", json={"tags": [
+        {"epc": "EEEE", "vrn": "KA01AB0001", "status": "active"}]}), 409, "tag_bound")
+    assert refused(api.post("/api/v1/tags/EEEE/move", json={"vrn": "KA01AB0001",
+                                                             "reason": " "}), 422,
+                   "reason_required")
+    # nor unbound by a bulk import (the first half of a move), nor unlocked by one
+    assert refused(api.post("/api/v1/sites/green-acres/tags/bulk", json={"tags": [
+        {"epc": "EEEE", "status": "inactive"}]}), 409, "tag_bound")
+    snap = api.get("/api/v1/sites/green-acres/rules").json()
+    assert snap["version"] == v0
+    assert [t["vrn"] for t in snap["tags"] if t["epc"] == "EEEE"] == ["MH12AB1234"]
+    api.post("/api/v1/tags/EEEE/lock")
+    assert refused(api.post("/api/v1/tags/EEEE/move", json={"vrn": "KA01AB0001",
+                                                             "reason": "sold"}), 409,
+                   "tag_locked")
+    assert refused(api.post("/api/v1/sites/green-acres/tags/bulk", json={"tags": [
+        {"epc": "EEEE", "vrn": "MH12AB1234", "status": "active"}]}), 409, "tag_locked")
+    api.post("/api/v1/tags/EEEE/unlock")
+    moved = api.post("/api/v1/tags/EEEE/move", json={"vrn": "KA01AB0001",
+                                                      "reason": "sold the car to C-101"})
+    assert moved.status_code == 200
+    snap = api.get("/api/v1/sites/green-acres/rules").json()
+    assert snap["version"] == moved.json()["rules_version"] == v0 + 3
+    assert [(t["vrn"], t["status"]) for t in snap["tags"] if t["epc"] == "EEEE"] == [
+        ("KA01AB0001", "active")]
+    notes = [a["note"] for a in api.get("/api/v1/audit").json()["audit"]
+             if a["path"] == "/api/v1/tags/EEEE/move" and a["note"]]
+    assert notes == ["moved from MH12AB1234 to KA01AB0001: sold the car to C-101"]
+    assert refused(api.post("/api/v1/tags/EEEE/move", json={"vrn": "KA01AB0001",
+                                                             "reason": "again"}), 409,
+                   "same_vehicle")
+
+
+def test_bulk_tags_keep_their_vehicle_type(api):
+    api.post("/api/v1/sites/green-acres/vehicles", json={"vrn": "KA01AB0002", "type": "2W"})
+    api.post("/api/v1/sites/green-acres/tags/bulk", json={"tags": [
+        {"epc": "F001", "vehicle_type": "2W"}, {"epc": "F002", "vehicle_type": "4w"}]}
+    ).raise_for_status()
+    assert refused(api.post("/api/v1/tags/F001/activate", json={"vrn": "MH12AB1234"}), 422,
+                   "vehicle_type_mismatch")
+    assert refused(api.post("/api/v1/tags/F002/activate", json={"vrn": "KA01AB0002"}), 422,
+                   "vehicle_type_mismatch")
+    assert api.post("/api/v1/tags/F001/activate", json={"vrn": "KA01AB0002"}).status_code == 200
+    assert refused(api.post("/api/v1/sites/green-acres/tags/bulk", json={"tags": [
+        {"epc": "F003", "vrn": "MH12AB1234", "vehicle_type": "2W", "status": "active"}]}),
+        422, "vehicle_type_mismatch")
+    assert refused(api.post("/api/v1/sites/green-acres/tags/bulk", json={"tags": [
+        {"epc": "F004", "vehicle_type": "3W"}]}), 422, "invalid_vehicle_type")

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-import cloud.codes
-from shared.codes import code_hash
+import cloud.codes.keys
+from shared.codes import CodeKey
 from shared.contract import RulesSnapshot
 from tests.cloudapi import cloud_api, resident_app
 from tests.test_activation import refused
@@ -46,11 +46,18 @@ def test_settings_then_codes_issued_to_residents(app) -> None:
     staff.put("/api/v1/sites/blue-oaks/codes/settings", json={}).raise_for_status()
     refused(staff.post("/api/v1/sites/blue-oaks/codes", json={"resident": asha}), 409,
             "not_eligible")
-    # The gates hold the hash under the site's key, never the code.
+    # The gates hold the hash under the site's key, never the code; its pepper goes only to
+    # the site's own boxes (an admin's read has none: tests/test_code_keys.py).
+    box = staff.post("/api/v1/edges", json={"id": "box-1", "sites": [GA]}).json()["key"]
     snap = snapshot(staff)
     assert snap.code_config is not None and snap.code_config.alphabet == "letters"
-    key = bytes.fromhex(snap.code_config.key)
-    assert code_hash(key, code) in {c.hash for c in snap.codes}
+    assert snap.code_config.pepper is None and snap.code_config.key is None
+    boxes = RulesSnapshot.model_validate(staff.get(f"/api/v1/sites/{GA}/rules", headers={
+        "X-Api-Key": box}).json()).code_config
+    assert boxes is not None and boxes.pepper is not None and boxes.salt is not None
+    key = CodeKey(salt=bytes.fromhex(boxes.salt), pepper=bytes.fromhex(boxes.pepper),
+                  cost=boxes.cost or 0)
+    assert key.digest(code) in {c.hash for c in snap.codes}
     assert code not in staff.get(f"/api/v1/sites/{GA}/rules").text
     assert code not in staff.get(f"/api/v1/sites/{GA}/codes").text  # masked for staff
     mine = me.get("/api/v1/me/codes").json()["codes"]
@@ -63,7 +70,7 @@ def test_settings_then_codes_issued_to_residents(app) -> None:
         <= timedelta(days=60)
     refused(me.post(f"/api/v1/me/codes/{cid}/activate"), 409, "code_settled")
     assert staff.post(f"/api/v1/codes/{cid}/cancel").json()["status"] == "cancelled"
-    assert {c.hash: c.status for c in snapshot(staff).codes}[code_hash(key, code)] == \
+    assert {c.hash: c.status for c in snapshot(staff).codes}[key.digest(code)] == \
         "cancelled"
     # A cancelled code frees its holder's place for a new one.
     staff.post(f"/api/v1/sites/{GA}/codes", json={"resident": asha}).raise_for_status()
@@ -73,7 +80,7 @@ def test_a_code_is_never_issued_twice(app, monkeypatch) -> None:
     staff, _me, asha = app
     staff.put(f"/api/v1/sites/{GA}/codes/settings", json={"per_person": 4}).raise_for_status()
     draws = iter(["11112222", "11112222", "33334444"])
-    monkeypatch.setattr(cloud.codes, "draw", lambda alphabet, length: next(draws))
+    monkeypatch.setattr(cloud.codes.keys, "draw", lambda alphabet, length: next(draws))
     assert staff.post(f"/api/v1/sites/{GA}/codes", json={"resident": asha}
                       ).json()["code"] == "11112222"
     second = staff.post(f"/api/v1/sites/{GA}/codes", json={"resident": asha}).json()

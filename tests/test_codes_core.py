@@ -11,7 +11,7 @@ import pytest
 
 from edge.core.decide import decide
 from edge.core.types import CodeRecord, CodeSettings, Credential, GateInfo, Policy
-from shared.codes import ALPHABETS, code_hash, draw, normalise, registry_digest
+from shared.codes import ALPHABETS, CodeKey, code_hash, draw, normalise, registry_digest
 from shared.schedule import build
 from shared.vocab import Direction, Outcome, Reason
 from tests.test_decide import View
@@ -27,7 +27,7 @@ OUT = GateInfo("main-out", SITE, Direction.EXIT)
 @dataclass
 class CodeView(View):
     settings: CodeSettings | None = field(
-        default_factory=lambda: CodeSettings(KEY, "digits", False))
+        default_factory=lambda: CodeSettings(CodeKey(key=KEY), "digits", False))
     codes: dict[str, CodeRecord] = field(default_factory=dict)
 
     def code_settings(self, site: str) -> CodeSettings | None:
@@ -46,7 +46,7 @@ def record(**kw) -> CodeRecord:
 
 def decided(rec: CodeRecord | None, typed: str = CODE, gate: GateInfo = IN,
             first_use: bool = False, now: datetime = NOW, **view_kw):
-    view = CodeView(settings=CodeSettings(KEY, "digits", first_use),
+    view = CodeView(settings=CodeSettings(CodeKey(key=KEY), "digits", first_use),
                     codes={rec.hash: rec} if rec else {}, **view_kw)
     return decide(Credential.code(typed), gate, view, now, Policy())
 
@@ -139,11 +139,122 @@ def test_a_keypad_locks_after_wrong_codes_within_the_window() -> None:
     lock, locked = noted(lock, True, NOW + timedelta(seconds=5), 5, window, lock_for)
     assert locked and lock.locked(NOW + timedelta(minutes=5))
     assert not lock.locked(NOW + timedelta(minutes=5, seconds=6))
-    # Wrong codes spread wider than the window never lock; a right one forgets them.
+    # Wrong codes spread wider than the window never lock; a right one forgets none of them:
+    # they run out with the window only.
     spread = KeypadLock()
     for i in range(10):
         spread, locked = noted(spread, True, NOW + timedelta(minutes=2 * i), 5, window,
                                lock_for)
         assert not locked
     spread, _ = noted(spread, False, NOW + timedelta(minutes=21), 5, window, lock_for)
-    assert spread.wrong == ()
+    assert spread.wrong == (NOW + timedelta(minutes=18),)
+
+
+def test_a_box_without_the_sites_pepper_refuses_codes_with_its_own_reason() -> None:
+    """After a start without the cloud the box holds hashes but not the pepper to compute
+    them: a clear refusal, never a silent ``code_unknown`` (a code read as mistyped)."""
+    view = CodeView(settings=CodeSettings(None, "digits", False),
+                    codes={record().hash: record()})
+    d = decide(Credential.code(CODE), IN, view, NOW, Policy())
+    assert (d.outcome, d.reason) == (Outcome.DENY, Reason.CODE_KEY_MISSING)
+    assert CODE not in repr(d)
+
+
+def test_the_scrypt_key_needs_its_pepper() -> None:
+    salt, pepper = bytes(32), bytes(range(1, 33))
+    key = CodeKey(salt=salt, pepper=pepper)
+    assert key.digest(CODE) == key.digest(CODE) != CodeKey(salt=salt, pepper=bytes(32)
+                                                           ).digest(CODE)
+    assert key.digest(CODE) != CodeKey(salt=bytes(range(32)), pepper=pepper).digest(CODE)
+    with pytest.raises(ValueError):
+        CodeKey(salt=salt)  # a salt without its pepper tests nothing
+    with pytest.raises(ValueError):
+        CodeKey(salt=salt, pepper=pepper, cost=1000)
+
+
+@pytest.mark.parametrize(("reason", "outcome", "counted"), [
+    (Reason.CODE_VALID, Outcome.OPEN, False),
+    (Reason.CODE_UNKNOWN, Outcome.DENY, True),
+    (Reason.CODE_SPENT, Outcome.DENY, True),
+    (Reason.CODE_EXPIRED, Outcome.DENY, True),
+    (Reason.CODE_CANCELLED, Outcome.DENY, True),
+    (Reason.CODE_NOT_ACTIVE, Outcome.DENY, True),
+    (Reason.OUTSIDE_SCHEDULE, Outcome.DENY, None),  # a live code at the wrong hour
+    (Reason.ANTI_PASSBACK, Outcome.DENY, None),  # a live code on the wrong side
+    (Reason.KEYPAD_LOCKED, Outcome.DENY, None),  # refused unread
+])
+def test_every_refused_code_is_a_guess(reason, outcome, counted) -> None:
+    from edge.core.keypad import guess
+    from edge.core.types import Decision
+
+    assert guess(Decision(outcome, reason, "main-in", Credential.code(CODE), NOW)) is counted
+
+
+def test_locks_in_a_row_grow_and_a_right_code_forgives_nothing() -> None:
+    from edge.core.keypad import KeypadLock, cleared, noted
+
+    five, twenty = timedelta(minutes=5), timedelta(minutes=20)
+
+    def lock_after_five(lock: KeypadLock, at: datetime) -> KeypadLock:
+        for i in range(5):
+            lock, locked = noted(lock, True, at + timedelta(seconds=i), 5, five, five, twenty)
+        assert locked and lock.until is not None
+        return lock
+
+    lock, at, spans = KeypadLock(), NOW, []
+    for _ in range(4):  # the guesser comes back as each lock ends
+        lock = lock_after_five(lock, at)
+        assert lock.until is not None
+        spans.append(lock.until - (at + timedelta(seconds=4)))
+        at = lock.until
+    assert spans == [five, 2 * five, 4 * five, twenty]
+    lock = cleared(lock)  # the guard ends it: decided again, but the next lock still grows
+    assert not lock.locked(at) and lock.level == 4
+    lock = lock_after_five(lock, at)
+    assert lock.until == at + timedelta(seconds=4) + twenty
+    lock, _ = noted(lock, False, lock.until, 5, five, five, twenty)  # the helper's right code
+    assert (lock.level, lock.wrong) == (5, ())  # changes nothing
+    lock = lock_after_five(lock, at + timedelta(hours=2))
+    assert lock.level == 6 and lock.until == at + timedelta(hours=2, seconds=4) + twenty
+    lock = lock_after_five(lock, at + timedelta(days=2))  # a day apart: not in a row
+    assert lock.level == 1
+    lock, locked = noted(lock, None, at + timedelta(days=3), 5, five, five, twenty)
+    assert not locked and lock.level == 1  # a refusal that is no guess changes nothing
+
+
+def test_a_right_code_between_guesses_keeps_them_and_the_locks_level() -> None:
+    """A resident with a reusable code typed four guesses, then their own code, and again,
+    for ever: the right code wiped the guesses and the lock level."""
+    from edge.core.keypad import KeypadLock, noted
+
+    five, hour = timedelta(minutes=5), timedelta(hours=1)
+    lock, t, spans = KeypadLock(), NOW, []
+    for _ in range(12):  # four guesses, then the resident's own code, each round
+        for right in (False, False, False, False, True):
+            t += timedelta(seconds=1)
+            if lock.locked(t):  # refused unread: neither a guess nor a right code
+                lock, _ = noted(lock, None, t, 5, five, five, hour)
+                continue
+            lock, locked = noted(lock, not right, t, 5, five, five, hour)
+            if locked:
+                assert lock.until is not None
+                spans.append(lock.until - t)
+                t = lock.until  # the guesser comes back as the lock ends
+    assert spans[:4] == [five, 2 * five, 4 * five, 8 * five], spans  # a lock every 5 guesses
+
+
+@pytest.mark.parametrize(("source", "typed", "counted"), [
+    ("qr", "FASTAG 34161FA8203289720BD46FA0", None),  # a toll tag's QR: cannot be a code
+    ("qr", "https://parking.example/permit/B-402", None),  # a permit, a poster
+    ("qr", "4821", None),  # too short to be a code
+    ("qr", "90000001", True),  # code-shaped, unknown: a guess
+    ("keypad", "4821", True),  # typed: every refused code counts
+    ("keypad", "FASTAG 34161FA8203289720BD46FA0", True),
+])
+def test_a_qr_that_cannot_be_a_code_is_no_guess(source, typed, counted) -> None:
+    """Any non-pass QR on a windscreen counted as a guess and locked the camera's QR search."""
+    from edge.core.keypad import guess
+
+    d = decided(record(), typed)
+    assert d.reason is Reason.CODE_UNKNOWN
+    assert guess(d, source) is counted

@@ -53,3 +53,11 @@ def test_a_long_lived_command_is_refused_even_if_signed():
 def test_a_command_from_the_future_is_refused():
     cmd = make_open("s", "g", KEY, NOW + timedelta(minutes=1))
     assert verify(cmd, KEY, NOW, seen=False, retained=False).cause == "expired"
+
+
+def test_times_without_a_zone_are_malformed_not_an_error():
+    body = {k: v for k, v in good().items() if k != "sig"}
+    body["issued_at"] = NOW.replace(tzinfo=None).isoformat()
+    body["expires_at"] = (NOW + timedelta(seconds=10)).replace(tzinfo=None).isoformat()
+    cmd = {**body, "sig": sign(body, KEY)}
+    assert verify(cmd, KEY, NOW, seen=False, retained=False).cause == "malformed"

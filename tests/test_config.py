@@ -117,3 +117,34 @@ direction = "entry"
         assert "cloud.password_file" in str(exc)
     else:
         raise AssertionError("a missing password file must be an error")
+
+
+PEERS = """
+id = "box-1"
+[[gates]]
+id = "main-in"
+site = "green-acres"
+direction = "entry"
+[peers]
+secret = "a-site-secret-of-32-characters-or-more"
+[[peers.boxes]]
+id = "box-2"
+url = "{url}"
+"""
+
+
+def test_peers_need_an_api_their_calls_reach(tmp_path):
+    """Before: peers called the LAN address while the API listened on 127.0.0.1 (the default),
+    every claim went unanswered and each box admitted every single-use pass on its own."""
+    cfg = tmp_path / "peers.toml"
+    cfg.write_text(PEERS.format(url="http://10.0.0.12:8081"))
+    p = validate(cfg)
+    assert p.returncode == 2, p.stdout
+    assert "api.host: 127.0.0.1 is loopback" in p.stderr and "peers.boxes.0" in p.stderr
+    # Bound on the site's network, it is taken; so are peers on this machine (a test bench).
+    cfg.write_text(PEERS.format(url="http://10.0.0.12:8081") + '[api]\nhost = "0.0.0.0"\n')
+    assert validate(cfg).returncode == 0
+    cfg.write_text(PEERS.format(url="http://127.0.0.1:8082"))
+    assert validate(cfg).returncode == 0
+    cfg.write_text(PEERS.format(url="http://gate-2.local:8081") + '[api]\nhost = "::1"\n')
+    assert "api.host: ::1 is loopback" in validate(cfg).stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from cloud.society.provision import HA_USER, edge_user
+from cloud.society.provision import edge_user, ha_user
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.contract import Topics
 
@@ -56,7 +56,7 @@ def test_discovery_and_states_as_home_assistant_reads_them(tmp_path: Path):
     stack = Stack(tmp_path, [GateSpec("main-in", SITE, "entry")],
                   StackOptions(edge_id=EDGE, edge_toml="\n[homeassistant]\nenabled = true\n"))
     stack.start()
-    ha = HomeAssistantView(stack.broker.port, HA_USER, stack.auth.passwords[HA_USER],
+    ha = HomeAssistantView(stack.broker.port, ha_user(SITE), stack.auth.passwords[ha_user(SITE)],
                            "homeassistant/#", "gatepost/v1/edge/+/state/#",
                            "gatepost/v1/edge/+/available")
     try:
@@ -107,4 +107,50 @@ def test_discovery_and_states_as_home_assistant_reads_them(tmp_path: Path):
         rogue.disconnect()
     finally:
         ha.close()
+        stack.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_societys_home_assistant_reads_its_own_boxes_alone(tmp_path: Path):
+    """On a fleet broker, another society's Home Assistant subscribed to everything it can
+    gets none of this box's configs, states or plates; its own box's topics do reach it."""
+    other, other_edge = "blue-oaks", "edge-2"
+    stack = Stack(tmp_path, [GateSpec("main-in", SITE, "entry")],
+                  StackOptions(edge_id=EDGE, edge_toml="\n[homeassistant]\nenabled = true\n",
+                               other_edges={other_edge: (other,)}))
+    stack.start()
+    mine = HomeAssistantView(stack.broker.port, ha_user(SITE),
+                             stack.auth.passwords[ha_user(SITE)], "homeassistant/#",
+                             "gatepost/v1/edge/+/state/#", "gatepost/v1/edge/+/available")
+    theirs = None
+    box2 = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edge-2-probe")
+    try:
+        stack.site_with_tag(SITE, EPC)
+        stack.world.gates["main-in"].reader.push_once(EPC)
+        wait_until(lambda: json.loads(mine.get(Topics.edge_state(EDGE, "main-in",
+                                                                 "last_decision")) or "{}"
+                                      ).get("vrn") == "MH12AB1234", 20,
+                   what="the decision in the society's own Home Assistant")
+        theirs = HomeAssistantView(stack.broker.port, ha_user(other),
+                                   stack.auth.passwords[ha_user(other)], "homeassistant/#",
+                                   "gatepost/v1/edge/+/state/#", "gatepost/v1/edge/+/available",
+                                   "gatepost/v1/#", "#")
+        # A marker from the other society's own box, sent after every retained message of
+        # edge-1 would have been delivered: once it arrives, nothing of edge-1 is on its way.
+        box2.username_pw_set(edge_user(other_edge), stack.auth.passwords[edge_user(other_edge)])
+        box2.connect("127.0.0.1", stack.broker.port)
+        box2.loop_start()
+        marker = Topics.edge_state(other_edge, "cloud")
+        box2.publish(marker, "ON", qos=1, retain=False).wait_for_publish(5)
+        wait_until(lambda: theirs is not None and theirs.get(marker) == "ON", 10,
+                   what="the other society's own box reaching its Home Assistant")
+        leaked = [t for t in theirs.seen if EDGE + "/" in t or f"gatepost-{EDGE}/" in t]
+        assert leaked == []
+        assert any(f"gatepost-{EDGE}/" in t for t in mine.seen)
+    finally:
+        box2.loop_stop()
+        box2.disconnect()
+        mine.close()
+        if theirs is not None:
+            theirs.close()
         stack.stop()

@@ -1,6 +1,7 @@
 """Notifications over a real webhook receiver and a real SMTP server (aiosmtpd): expiry warnings
 at the seed's lead times, barrier failures to staff (e-mail at most once per 15 minutes per
-parking), nothing lost while a channel is down, nothing sent twice."""
+parking), nothing lost while a channel is down, nothing sent twice, every webhook call signed
+(Standard Webhooks) over the bytes it sends."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request, Response
+from pydantic import ValidationError
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from cloud.app import create_app
 from cloud.notify import warning_lead
@@ -40,12 +43,19 @@ class Inbox:
         return "250 OK"
 
 
+HOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
 class Hook:
-    """A webhook receiver that can be switched off (answers 503)."""
+    """A webhook receiver that can be switched off (answers 503); it checks each call's
+    signature over the bytes received, as a receiver would, with the Standard Webhooks
+    library itself."""
 
     def __init__(self) -> None:
         self.got: list[dict[str, Any]] = []
         self.keys: list[str] = []
+        self.signed: list[bool] = []
+        self.ids: list[str] = []
         self.up = True
         app = FastAPI()
 
@@ -53,8 +63,15 @@ class Hook:
         async def hook(request: Request) -> Response:
             if not self.up:
                 return Response(status_code=503)
+            raw = await request.body()
+            try:
+                Webhook(HOOK_SECRET).verify(raw, dict(request.headers))
+                self.signed.append(True)
+            except WebhookVerificationError:
+                self.signed.append(False)
             self.got.append(await request.json())
             self.keys.append(request.headers.get("idempotency-key", ""))
+            self.ids.append(request.headers.get("webhook-id", ""))
             return Response(status_code=204)
 
         self.web = WebThread(app, "127.0.0.1", 0)
@@ -70,6 +87,7 @@ def world(tmp_path, cloud_db):
     hook.web.start()
     app = create_app(CloudSettings(db=cloud_db, mqtt_url=None, jobs_every_s=0,
                                    webhook_url=f"{hook.web.url}/hook",
+                                   webhook_secret=HOOK_SECRET,
                                    smtp=f"127.0.0.1:{smtp.port}",
                                    mail_from="gate@green-acres.test", admin_key=ADMIN),
                      FileClock(clock_file))
@@ -132,6 +150,25 @@ def test_a_down_channel_loses_nothing_and_nothing_is_sent_twice(world):
     assert deliver(api)["sent"] == 1
     assert deliver(api) == {"queued": 0, "sent": 0, "failed": 0, "pending": 0}
     assert len(hook.got) == 1 and hook.keys[0].startswith("expiry:")
+
+
+def test_every_webhook_call_is_signed_over_the_bytes_sent(world):
+    """The receiver verifies each call with the operator's secret; a retry is the same
+    message (the same ``webhook-id``)."""
+    api, hook, _, _ = world
+    hook.up = False
+    _failed(api, "p-in", T0, 1)
+    assert deliver(api)["failed"] >= 1
+    hook.up = True
+    assert deliver(api)["sent"] >= 1
+    assert hook.signed == [True] and hook.ids == hook.keys
+    assert hook.ids[0].startswith("barrier_failed:")
+
+
+def test_a_webhook_without_a_secret_is_refused_at_start(tmp_path):
+    with pytest.raises(ValidationError, match="webhook_secret"):
+        CloudSettings(db=str(tmp_path / "c.sqlite"), mqtt_url=None,
+                      webhook_url="http://127.0.0.1:9/hook")
 
 
 def test_the_scheduled_run_backs_off_a_refusing_channel(world):

@@ -1,8 +1,10 @@
 """A resident rents a space in the app: draft, the provider simulator's payment and signed
-callback (idempotent, verified), the 15-minute hold, and refunds back through the provider."""
+callback (idempotent, verified over the bytes as sent), the 15-minute hold, and refunds back
+through the provider."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
@@ -15,6 +17,7 @@ from cloud.storage.residents import legacy_id
 from hardware_sim.payments import PaymentSim
 from shared.clock import FileClock
 from shared.signing import sign
+from shared.webhooks import headers
 from shared.webthread import WebThread
 from tests.test_parking_cloud import ADMIN, CAR, T0, Api, P, activate
 
@@ -68,20 +71,55 @@ def test_resident_pays_in_the_app_and_the_callback_activates_once(world):
     assert got["status"] == "active" and got["paid_in_app"] is True
     assert [p["kind"] for p in got["payments"]] == ["rent"]
     # the provider calling back again changes nothing
-    again = api.ok("POST", "/api/v1/payments/callback", json=sim.callbacks[-1]["body"])
+    last = sim.callbacks[-1]
+    again = api.ok("POST", "/api/v1/payments/callback", content=last["raw"],
+                   headers=last["headers"])
     assert again["status"] == "active" and len(again["payments"]) == 1
+
+
+def callback(api: Api, raw: bytes, secret: str = SECRET, status: int = 200,
+             reason: str | None = None) -> dict:
+    """POST *raw* to the callback, signed with *secret* over exactly these bytes."""
+    sent = headers(secret, "msg_test", raw) | {"Content-Type": "application/json"}
+    if reason is None:
+        return api.ok("POST", "/api/v1/payments/callback", status, content=raw, headers=sent)
+    api.refused("POST", "/api/v1/payments/callback", status, reason, content=raw,
+                headers=sent)
+    return {}
 
 
 def test_a_forged_callback_is_refused(world):
     api, _ = world
     draft = rent(api)
-    body = {"payment_id": "pay_x", "reference": draft["id"], "amount": 700, "status": "paid"}
-    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature",
-                json=sign(body, "not the secret"))
-    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature", json=body)
-    api.refused("POST", "/api/v1/payments/callback", 409, "wrong_amount",
-                json=sign({**body, "amount": 1}, SECRET))
+    raw = b'{"payment_id": "pay_x", "reference": "' + draft["id"].encode() + \
+        b'", "amount": 700, "status": "paid"}'
+    callback(api, raw, "not the secret", 403, "bad_signature")
+    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature", content=raw)
+    # the signature of before, over the body's fields re-serialised, counts for nothing now
+    old = sign({"payment_id": "pay_x", "reference": draft["id"], "amount": 700,
+                "status": "paid"}, SECRET)
+    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature", json=old)
+    callback(api, raw.replace(b"700", b"1"), SECRET, 409, "wrong_amount")
+    callback(api, b"[1, 2]", SECRET, 422, "bad_callback")
     assert api.sub(draft["id"])["status"] == "draft"
+
+
+def test_the_callback_is_verified_over_the_bytes_as_they_came(world):
+    """Keys out of order and spaces where a re-serialisation would put none: the signature
+    over those very bytes verifies; a byte changed after signing does not."""
+    api, _ = world
+    draft = rent(api)
+    raw = b'{ "status" : "paid",\n  "amount":700 , "reference": "' + draft["id"].encode() + \
+        b'",  "payment_id": "pay_raw" }'
+    signed = headers(SECRET, "msg_raw", raw) | {"Content-Type": "application/json"}
+    tampered = raw.replace(b"pay_raw", b"pay_rax")
+    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature", content=tampered,
+                headers=signed)
+    stale = headers(SECRET, "msg_raw", raw, at=time.time() - 3600)
+    api.refused("POST", "/api/v1/payments/callback", 403, "bad_signature", content=raw,
+                headers=stale | {"Content-Type": "application/json"})
+    got = api.ok("POST", "/api/v1/payments/callback", content=raw, headers=signed)
+    assert got["status"] == "active" and got["paid_in_app"] is True
 
 
 def test_an_unpaid_draft_lapses_after_fifteen_minutes_and_frees_the_space(world):

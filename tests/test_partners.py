@@ -2,7 +2,10 @@
 simulators and a real broker, on SQLite and PostgreSQL: a society's integration (its credential
 never returned), connect outcomes after activation in both modes, opting in and out, the
 forwarding outbox (exactly once, in order per vehicle, held while the partner is down, nothing
-for an opted-out vehicle, surviving a restart), and the partner API's scope."""
+for an opted-out vehicle, surviving a restart), and the partner API's scope. The partner
+simulator runs on loopback, which the cloud reaches only because these tests allow it
+(``partner_internal_targets``); it knows each society's signing secret, so every call the
+cloud makes to it must be signed."""
 
 from __future__ import annotations
 
@@ -37,13 +40,14 @@ PEOPLE = {  # phone → (vrn, sticker, secret, how the partner knows the phone)
     "+919800000003": ("MH12AB0003", "GA-0003", "333333", "different_phone"),
     "+919800000004": ("MH12AB0004", "GA-0004", "444444", "not_mapped_to_society"),
 }
-T0 = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+LOOPBACK = "127.0.0.0/8"  # the simulator's address, allowed explicitly
 
 
 @contextmanager
 def cloud(db: str, broker_url: str, registry_url: str) -> Iterator[tuple[httpx.Client, object]]:
     app = create_app(CloudSettings(db=db, mqtt_url=broker_url, admin_key=ADMIN, jobs_every_s=0,
-                                   vehicle_registry_url=registry_url), SystemClock())
+                                   vehicle_registry_url=registry_url,
+                                   partner_internal_targets=LOOPBACK), SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
     app.state.link.start(app.state.rules)
     web.start()
@@ -87,6 +91,7 @@ def integrate(staff: httpx.Client, partner: PartnerSim, name: str, **extra: str)
         "partner": name, "endpoint": partner.endpoint(name), "credential": partner.token,
         **extra})
     assert r.status_code == 200, r.text
+    partner.set_secret(name, GA, r.json()["signing_secret"])
     return dict(r.json())
 
 
@@ -100,8 +105,10 @@ def activate(staff: httpx.Client, key: str, phone: str) -> dict:
 
 
 def passes(vrn: str, first: int, n: int, gate: str = "main-in") -> list[Event]:
+    """Passes made now (after the links they are judged by), a millisecond apart."""
+    t0 = datetime.now(UTC)
     return [Event(id=f"{gate}:{first + i}", type=EventType.PASS, site=GA, edge="box-1",
-                  gate=gate, seq=first + i, at=T0 + timedelta(minutes=first + i),
+                  gate=gate, seq=first + i, at=t0 + timedelta(milliseconds=first + i),
                   data={"vrn": vrn, "direction": "entry" if (first + i) % 2 else "exit"})
             for i in range(n)]
 
@@ -173,7 +180,7 @@ def test_forwarding_exactly_once_in_order_never_for_the_opted_out(world) -> None
                  + passes("MH12AB0003", 21, 2))  # the third is not connected
     writer.write(passes("MH12AB0001", 1, 4))  # sent again by the box: stored once, queued once
     writer.write([Event(id="main-in:99", type=EventType.DECISION, site=GA, edge="box-1",
-                        gate="main-in", seq=99, at=T0, data={"vrn": "MH12AB0001"})])
+                        gate="main-in", seq=99, at=datetime.now(UTC), data={"vrn": "MH12AB0001"})])
     got = staff.post("/api/v1/jobs/partner-forward").json()
     assert (got["sent"], got["pending"]) == (0, 7) and got["failed"] >= 1
     with as_resident(staff, keys[b]) as me:  # B opts out while its events wait
@@ -193,7 +200,7 @@ def test_forwarding_exactly_once_in_order_never_for_the_opted_out(world) -> None
     assert [e["id"] for e in got_events] == [f"{GA}:box-1:main-in:{i}" for i in (1, 2, 3, 4)]
     assert [e["direction"] for e in got_events] == ["entry", "exit", "entry", "exit"]
     assert {e["vrn"] for e in got_events} == {"MH12AB0001"}
-    assert all(e["key"] == e["id"] for e in got_events)
+    assert all(e["key"] == e["id"] and e["verified"] for e in got_events)
 
 
 def test_a_lost_commit_sends_again_and_the_partner_keeps_one(world) -> None:
@@ -223,8 +230,9 @@ def test_the_partner_api_reads_its_societies_and_nothing_else(world) -> None:
         vehicles = p.get(f"/api/v1/partner/sites/{GA}/vehicles").json()["vehicles"]
         assert [(v["vrn"], v["tags"][0]["status"]) for v in vehicles] == [
             ("MH12AB0001", "active")]
-        tags = p.get(f"/api/v1/partner/sites/{GA}/tags")
-        assert len(tags.json()["tags"]) == 4 and "secret" not in tags.text
+        tags = p.get(f"/api/v1/partner/sites/{GA}/tags")  # a connected vehicle's only
+        assert [t["vrn"] for t in tags.json()["tags"]] == ["MH12AB0001"]
+        assert "secret" not in tags.text
         events = p.get(f"/api/v1/partner/sites/{GA}/events").json()["events"]
         assert [(e["vrn"], e["direction"]) for e in events] == [("MH12AB0001", "entry"),
                                                                ("MH12AB0001", "exit")]

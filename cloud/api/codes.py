@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.me import me_of
-from cloud.codes import Codes
+from cloud.codes import Codes, keys
 from cloud.codes.passes import PassRequest
 from cloud.errors import ERROR_RESPONSES
 from shared.contract import Weekday
@@ -67,6 +67,11 @@ class PassIn(_In):
                                  "schedules to keep to")
 
 
+class RotateIn(_In):
+    reissue: bool = Field(True, description="new codes for every live code's holder (visitor "
+                          "passes cancelled); false: the same codes hashed under the new key")
+
+
 def codes_router(codes: Codes) -> APIRouter:
     """The codes' routes."""
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -95,6 +100,17 @@ def codes_router(codes: Codes) -> APIRouter:
         ``per_person``): ``{people, issued, rules_version}``."""
         who = getattr(request.state, "principal", None)
         return codes.issue_all(site, count, f"staff:{who.name}" if who else "staff")
+
+    @r.post("/sites/{site}/codes/rotate")
+    def rotate(site: str, request: Request, body: RotateIn | None = None) -> dict[str, Any]:
+        """Draw the site's next code key in one rules change (after a box was stolen): with
+        ``reissue`` (the default) every live code's holder gets a new code in its state and
+        visitor passes are cancelled; without, the same codes are hashed again (a site of
+        before moves to scrypt). ``{generation, reissued, rehashed, cancelled,
+        rules_version}``."""
+        who = getattr(request.state, "principal", None)
+        return keys.rotate(codes, site, body.reissue if body else True,
+                           f"staff:{who.name}" if who else "staff")
 
     @r.get("/sites/{site}/codes")
     def site_codes(site: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.limits import STICKERS_CSV_MAX
 from cloud.errors import ERROR_RESPONSES
 from cloud.society import inventory
 from cloud.society.rules import RulesService
@@ -26,7 +27,8 @@ def inventory_router(rules: RulesService) -> APIRouter:
     """The inventory's routes (staff with the admin role)."""
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-    @r.post("/sites/{site}/tags/import", status_code=201, openapi_extra=CSV_BODY)
+    @r.post("/sites/{site}/tags/import", status_code=201, openapi_extra=CSV_BODY,
+            max_body_size=STICKERS_CSV_MAX)
     def import_stickers(site: str, batch: str = Query("", max_length=100),
                         text: str = Body(..., media_type="text/csv", max_length=50_000_000)
                         ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.errors import ERROR_RESPONSES, CloudError
@@ -24,6 +25,9 @@ class MyVehicleIn(_In):
     vrn: str = Field(max_length=20, description="as on the registration certificate")
     site: str | None = Field(None, max_length=64, description="the society (needed only when "
                              "the resident lives in several)")
+    secret: str | None = Field(None, max_length=64, description="the secret code of the sticker "
+                               "on the vehicle: proves a vehicle registered without you is yours "
+                               "(without it, the office confirms)")
 
 
 class LockIn(_In):
@@ -45,6 +49,11 @@ def me_of(request: Request) -> str:
     return resident
 
 
+def source_of(request: Request) -> str:
+    """The address a request came from (what guessing limits count per source)."""
+    return request.client.host if request.client else "?"
+
+
 def me_router(residents: Residents, activation: Activation, tags: VehicleTags) -> APIRouter:
     """The resident app's routes."""
     r = APIRouter(prefix="/api/v1/me", responses=ERROR_RESPONSES)
@@ -56,22 +65,33 @@ def me_router(residents: Residents, activation: Activation, tags: VehicleTags) -
         me = me_of(request)
         return residents.get(me) | {"flat_vehicles": tags.overview(me)}
 
-    @r.post("/vehicles", status_code=201)
-    def add_vehicle(body: MyVehicleIn, request: Request) -> dict[str, Any]:
-        """Add a vehicle by its VRN (looked up at the vehicle registry)."""
-        return activation.add_vehicle(me_of(request), body.vrn, body.site)
+    @r.post("/vehicles", status_code=201, responses={202: {
+        "description": "a claim of a vehicle registered without you, waiting for the office"}})
+    def add_vehicle(body: MyVehicleIn, request: Request) -> Any:
+        """Add a vehicle by its VRN (looked up at the vehicle registry): yours at once (201)
+        when it is new at the society, yours or your flat's already, or proven by the
+        ``secret`` of its sticker; else a claim the office confirms (202, ``pending``)."""
+        status, out = activation.add_vehicle(me_of(request), body.vrn, body.site,
+                                             body.secret, source_of(request))
+        return out if status == 201 else JSONResponse(out, status_code=status)
+
+    @r.get("/vehicle-claims")
+    def my_claims(request: Request) -> dict[str, Any]:
+        """The resident's claims of vehicles: pending, confirmed, refused or cancelled."""
+        return {"claims": activation.claims.of_resident(me_of(request))}
 
     @r.post("/tags/activate")
     def activate(body: ActivateIn, request: Request) -> dict[str, Any]:
         """Activate a sticker for one's vehicle; ``next`` says what the app shows next."""
-        return activation.activate(me_of(request), body.vrn, body.tag_id, body.secret)
+        return activation.activate(me_of(request), body.vrn, body.tag_id, body.secret,
+                                   source=source_of(request))
 
     @r.post("/tags/replace")
     def replace(body: ActivateIn, request: Request) -> dict[str, Any]:
         """A new sticker takes the place of the vehicle's lost (or still active) tag: the old
         one is blocked and marked replaced in the same change."""
         return activation.activate(me_of(request), body.vrn, body.tag_id, body.secret,
-                                   replace=True)
+                                   replace=True, source=source_of(request))
 
     @r.post("/vehicles/{vrn}/lock")
     def lock(vrn: str, request: Request, body: LockIn | None = None) -> dict[str, Any]:

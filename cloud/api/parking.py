@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from cloud.api.limits import BULK_BODY_MAX
 from cloud.api.parking_models import (
     DeactivateIn,
     DocumentsIn,
@@ -34,11 +35,12 @@ from cloud.jobs import Jobs
 from cloud.parking import reports
 from cloud.parking.changes import Subscriptions
 from cloud.parking.importer import import_subscriptions
+from cloud.parking.payments import CALLBACK_BODY, raw_body, verified_callback
 from cloud.parking.service import ParkingService
 from cloud.staff import resident_of
-from shared.signing import verify
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RAW_BODY = Depends(raw_body)
 
 
 def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> APIRouter:
@@ -142,21 +144,26 @@ def parking_router(parking: ParkingService, subs: Subscriptions, jobs: Jobs) -> 
         draft = subs.create(pid, body.space, body.owner,
                             [v.model_dump() for v in body.vehicles], unit=body.unit,
                             units=body.units, camera=body.camera, by=f"resident:{body.owner}",
-                            resident=True, users=body.users, offer_accepted=body.offer_accepted)
+                            resident=True, users=body.users, offer_accepted=body.offer_accepted,
+                            for_resident=me is not None)
         return subs.start_payment(draft["id"])
 
-    @r.post("/payments/callback")
-    def payment_callback(body: dict[str, Any]) -> dict[str, Any]:
-        """The provider's signed word that a payment went through (idempotent)."""
-        if not subs.payment_secret or not verify(body, subs.payment_secret):
+    @r.post("/payments/callback", openapi_extra=CALLBACK_BODY)
+    def payment_callback(request: Request, raw: bytes = RAW_BODY) -> dict[str, Any]:
+        """The provider's signed word that a payment went through (idempotent): signed
+        (Standard Webhooks) over the body's bytes as sent."""
+        try:
+            body = verified_callback(subs.payment_secret, raw, request.headers)
+        except CloudError:
             subs.rejected_callbacks += 1
-            raise CloudError(403, "bad_signature", "the callback's signature does not verify")
+            raise
         if body.get("status") != "paid":
             return {"ignored": body.get("status")}
         return subs.confirm_payment(str(body["reference"]), int(body["amount"]),
                                     str(body["payment_id"]))
 
-    @r.post("/parkings/{pid}/subscriptions/import", status_code=201)
+    @r.post("/parkings/{pid}/subscriptions/import", status_code=201,
+            max_body_size=BULK_BODY_MAX)
     def import_many(pid: str, body: ImportIn) -> dict[str, Any]:
         """Many active subscriptions at once (moving from another system): one transaction."""
         return import_subscriptions(subs, pid, body.subscriptions, body.by)

@@ -1,11 +1,13 @@
 """Routes of the partner apps: staff integrate a society and see its residents' links; a
 resident opts in or out; staff issue partner keys; and the partner API, which a partner's key
-reads for the societies that partner serves: their vehicles, tags (never secrets) and entries
-and exits, nothing else (docs/partners.md)."""
+reads for the societies that partner serves: only what it was or would be sent, the vehicles
+connected to it now, their tags (never secrets) and their entries and exits it was sent,
+nothing else (docs/partners.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,7 +21,12 @@ from cloud.partners.links import PartnerLinks
 from cloud.society.inventory import lifecycle
 from cloud.staff import Staff
 from cloud.storage import Database, inventory, society
-from cloud.storage import events as events_store
+from cloud.storage import partners as partners_store
+
+# Far past any real list, and within every database's integers: a bigger offset is a 422,
+# never a database overflow.
+MAX_OFFSET = 2**53
+OFFSET = Query(0, ge=0, le=MAX_OFFSET, description=f"rows to skip, at most {MAX_OFFSET}")
 
 
 class _In(BaseModel):
@@ -58,7 +65,9 @@ def partners_router(links: PartnerLinks, staff: Staff, jobs: Jobs, db: Database)
 
     @r.put("/sites/{site}/partner")
     def put_partner(site: str, body: SitePartnerIn) -> dict[str, Any]:
-        """Integrate a society with a partner app (admin)."""
+        """Integrate a society with a partner app (admin): the answer carries
+        ``signing_secret``, with which every call to the partner is signed (give it to the
+        partner; never shown again but here)."""
         return links.configure(site, body.partner, body.mode, body.endpoint, body.credential)
 
     @r.get("/sites/{site}/partner")
@@ -104,34 +113,41 @@ def partners_router(links: PartnerLinks, staff: Staff, jobs: Jobs, db: Database)
         return {"partner": who.partner, "sites": list(who.partner_sites)}
 
     @r.get("/partner/sites/{site}/vehicles")
-    def partner_vehicles(site: str, limit: int = Query(1000, ge=1, le=10_000),
-                         offset: int = Query(0, ge=0)) -> dict[str, Any]:
-        """The society's vehicles, each with its tags."""
+    def partner_vehicles(site: str, request: Request,
+                         limit: int = Query(1000, ge=1, le=10_000),
+                         offset: int = OFFSET) -> dict[str, Any]:
+        """The society's vehicles connected to this partner now, each with its tags."""
         c = db.conn
-        rows = society.site_vehicles(c, site)[offset:offset + limit]
+        shown = partners_store.shown_vrns(c, site, request.state.principal.partner)
+        rows = [v for v in society.site_vehicles(c, site) if v["vrn"] in shown]
         return {"site": site, "vehicles": [
             {"vrn": v["vrn"], "type": v["type"], "make": v["make"], "model": v["model"],
              "flat": v["flat"], "tags": [_tag(c, t) for t in
                                          society.site_tags_of_vehicle(c, site, v["vrn"])]}
-            for v in rows]}
+            for v in rows[offset:offset + limit]]}
 
     @r.get("/partner/sites/{site}/tags")
-    def partner_tags(site: str, limit: int = Query(1000, ge=1, le=10_000),
-                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
-        """The society's tags (never a sticker's secret)."""
+    def partner_tags(site: str, request: Request, limit: int = Query(1000, ge=1, le=10_000),
+                     offset: int = OFFSET) -> dict[str, Any]:
+        """The tags of the society's vehicles connected to this partner now (never a
+        sticker's secret)."""
         c = db.conn
-        return {"site": site, "tags": [_tag(c, t) for t in
-                                       society.site_tags(c, site)[offset:offset + limit]]}
+        shown = partners_store.shown_vrns(c, site, request.state.principal.partner)
+        rows = [t for t in society.site_tags(c, site) if t["vrn"] in shown]
+        return {"site": site, "tags": [_tag(c, t) for t in rows[offset:offset + limit]]}
 
     @r.get("/partner/sites/{site}/events")
-    def partner_events(site: str, since: datetime | None = None,
+    def partner_events(site: str, request: Request, since: datetime | None = None,
                        limit: int = Query(500, ge=1, le=5000),
-                       offset: int = Query(0, ge=0)) -> dict[str, Any]:
-        """The society's entries and exits (passes through its gates), oldest first."""
-        rows = events_store.query(db.conn, site, None, "pass", since, None, limit, offset)
+                       offset: int = OFFSET) -> dict[str, Any]:
+        """The entries and exits the partner was (or is about to be) sent, of vehicles
+        connected to it now, oldest first."""
+        after = None if since is None else \
+            (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+        rows = partners_store.shown_events(db.conn, site, request.state.principal.partner,
+                                           after, limit, offset)
         return {"site": site, "events": [
-            {"id": f"{e['site']}:{e['edge']}:{e['id']}", "gate": e["gate"],
-             "vrn": e["data"].get("vrn"), "direction": e["data"].get("direction"),
-             "at": e["at"]} for e in rows]}
+            {k: p[k] for k in ("id", "gate", "vrn", "direction", "at")}
+            for p in (json.loads(r["payload"]) for r in rows)]}
 
     return r

@@ -1,13 +1,15 @@
-"""Routes of residents: staff add, import, read and remove them, and give vehicles to them."""
+"""Routes of residents: staff add, import, read and remove them, give vehicles to them, and
+confirm or refuse residents' claims of vehicles."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.errors import ERROR_RESPONSES, CloudError
+from cloud.api.limits import RESIDENTS_CSV_MAX
+from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.people.residents import Residents
 from cloud.staff import Staff
 
@@ -42,6 +44,16 @@ class OwnerIn(_In):
     model: str = Field("", max_length=60)
 
 
+class RefuseIn(_In):
+    reason: str = Field("", max_length=500, description="told to the resident")
+
+
+def staff_name(request: Request) -> str:
+    """Who decided, for the record: ``staff:NAME`` of the request's key."""
+    who = getattr(request.state, "principal", None)
+    return f"staff:{who.name}" if who is not None else "staff"
+
+
 def residents_router(residents: Residents, staff: Staff) -> APIRouter:
     """The residents' routes (staff with the admin role)."""
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -51,7 +63,7 @@ def residents_router(residents: Residents, staff: Staff) -> APIRouter:
         """Add a resident with the flats they live in."""
         return residents.add(body.phone, body.name, [f.model_dump() for f in body.flats])
 
-    @r.post("/residents/import", status_code=201,
+    @r.post("/residents/import", status_code=201, max_body_size=RESIDENTS_CSV_MAX,
             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {
                 "type": "string"}}}, "required": True}})
     def import_csv(text: str = Body(..., media_type="text/csv", max_length=20_000_000)
@@ -87,9 +99,14 @@ def residents_router(residents: Residents, staff: Staff) -> APIRouter:
         return {"resident": resident, "key": key["key"]}
 
     @r.delete("/residents/{resident}")
-    def remove(resident: str) -> dict[str, Any]:
-        """A resident leaves: their flats and vehicles are unlinked, their records stay."""
-        return residents.remove(resident)
+    def remove(resident: str, hand_over_to: str | None = Query(None, max_length=20),
+               end_stickers: bool = Query(False)) -> dict[str, Any]:
+        """A resident leaves: their flats and vehicles are unlinked and the active tags of
+        their vehicles blocked (``ended_tags``), or, with ``hand_over_to``, the vehicles and
+        tags become that resident's; their records stay. A vehicle in a flat others still
+        live in is not guessed at: staff say ``hand_over_to`` or ``end_stickers``
+        (``vehicles_to_settle`` otherwise)."""
+        return residents.remove(resident, hand_over_to, end_stickers)
 
     @r.get("/sites/{site}/residents")
     def of_site(site: str) -> dict[str, Any]:
@@ -100,5 +117,23 @@ def residents_router(residents: Residents, staff: Staff) -> APIRouter:
     def give_vehicle(site: str, vrn: str, body: OwnerIn) -> dict[str, Any]:
         """Make a registered vehicle a resident's (one with a flat at the site)."""
         return residents.give_vehicle(site, vrn, body.resident, body.make, body.model)
+
+    @r.get("/sites/{site}/vehicle-claims")
+    def claims(site: str, status: str | None = Query(None, max_length=10)) -> dict[str, Any]:
+        """Residents' claims of vehicles registered without them (``status=pending``: those
+        waiting for the office), oldest first."""
+        return {"site": site, "claims": residents.claims.of_site(site, status)}
+
+    @r.post("/sites/{site}/vehicle-claims/{claim}/confirm")
+    def confirm(site: str, claim: RowId, request: Request) -> dict[str, Any]:
+        """The office confirms the vehicle is the claimant's: theirs, in their flat, at once."""
+        return residents.claims.confirm(site, claim, staff_name(request))
+
+    @r.post("/sites/{site}/vehicle-claims/{claim}/refuse")
+    def refuse(site: str, claim: RowId, request: Request, body: RefuseIn | None = None
+               ) -> dict[str, Any]:
+        """The office refuses a claim: the vehicle stays as it was."""
+        return residents.claims.refuse(site, claim, staff_name(request),
+                                       body.reason if body else "")
 
     return r

@@ -8,6 +8,7 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.limits import BULK_BODY_MAX
 from cloud.errors import ERROR_RESPONSES
 from cloud.society import schedules
 from cloud.society.rules import RulesService
@@ -69,7 +70,7 @@ def schedules_router(rules: RulesService) -> APIRouter:
         """Delete a schedule nothing is bound to."""
         return _version(schedules.remove_schedule(rules, site, name))
 
-    @r.post("/schedule-bindings")
+    @r.post("/schedule-bindings", max_body_size=BULK_BODY_MAX)
     def bind(site: str, body: BindIn) -> dict:
         """Bind (or with ``schedule: null`` unbind) vehicles, tags and subscriptions in one
         rules change."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.limits import BULK_BODY_MAX
 from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.ingest.mqtt import CloudMqtt
 from cloud.parking.changes import Subscriptions
@@ -71,6 +72,11 @@ class ActivateIn(_In):
     vrn: str | None = Field(None, max_length=20)
 
 
+class MoveIn(_In):
+    vrn: str = Field(max_length=20, description="the vehicle the tag moves to")
+    reason: str = Field(max_length=500, description="why: kept in the audit log")
+
+
 class OpenIn(_In):
     vrn: str | None = Field(None, max_length=20,
                             description="the vehicle to let through, if known")
@@ -114,7 +120,7 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
         """Register a vehicle by its VRN."""
         return _version(rules.add_vehicle(site, body.vrn, body.type, body.flat))
 
-    @r.post("/api/v1/sites/{site}/vehicles/bulk", status_code=201)
+    @r.post("/api/v1/sites/{site}/vehicles/bulk", status_code=201, max_body_size=BULK_BODY_MAX)
     def add_vehicles_bulk(site: str, body: BulkVehiclesIn) -> dict:
         """Register many vehicles in one rules version."""
         return _version(rules.add_vehicles_bulk(site, body.vehicles))
@@ -129,7 +135,7 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
         """Register a tag to the site."""
         return _version(rules.add_tag(site, body.epc, body.vrn, body.status, body.vehicle_type))
 
-    @r.post("/api/v1/sites/{site}/tags/bulk", status_code=201)
+    @r.post("/api/v1/sites/{site}/tags/bulk", status_code=201, max_body_size=BULK_BODY_MAX)
     def add_tags_bulk(site: str, body: BulkTagsIn) -> dict:
         """Register many tags in one rules version."""
         return _version(rules.add_tags_bulk(site, body.tags))
@@ -144,6 +150,14 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
     def activate(epc: str, body: ActivateIn | None = None) -> dict:
         """Activate for a vehicle of the tag's site."""
         return _version(rules.activate_tag(epc, body.vrn if body else None))
+
+    @r.post("/api/v1/tags/{epc}/move")
+    def move(epc: str, body: MoveIn, request: Request) -> dict:
+        """Move an active tag to another vehicle of its site, with a reason that is audited;
+        its old binding ends in the same rules change (``activate`` never moves an active
+        tag: ``tag_bound``)."""
+        who = getattr(request.state, "principal", None)
+        return _version(rules.move_tag(epc, body.vrn, body.reason, who.name if who else "staff"))
 
     @r.post("/api/v1/tags/{epc}/block")
     def block(epc: str) -> dict:
@@ -225,11 +239,19 @@ def society_router(rules: RulesService, subs: Subscriptions, link: CloudMqtt | N
         """The full rule set at its current version (what a fresh edge loads), streamed as it
         is read: a ``RulesSnapshot``, or NDJSON lines when asked for ``application/x-ndjson``
         (a header, one line per vehicle, tag and subscription, and an ``end`` line with the
-        counts)."""
+        counts). Codes go to the site's own boxes (with the key's pepper) and, as hashes nobody
+        can test, to admins; to no one else."""
         rules.gate_site(site)
+        who = getattr(request.state, "principal", None)
+        codes: snapshot_stream.Codes = "none"
+        if who is not None and who.edge_sites is not None and site in who.edge_sites:
+            codes = "box"
+        elif who is not None and who.has("admin"):
+            codes = "hashes"
         if NDJSON in request.headers.get("accept", ""):
-            return StreamingResponse(snapshot_stream.ndjson(rules.db, site), media_type=NDJSON)
-        return StreamingResponse(snapshot_stream.json_pieces(rules.db, site),
+            return StreamingResponse(snapshot_stream.ndjson(rules.db, site, codes),
+                                     media_type=NDJSON)
+        return StreamingResponse(snapshot_stream.json_pieces(rules.db, site, codes),
                                  media_type="application/json")
 
     return r

@@ -4,32 +4,32 @@ residents, passes residents issue to visitors, and what the gates report back.
 Every code is drawn at random in the site's alphabet (``shared.codes``) and is **unique
 forever**: its digest goes into a registry that is never emptied, and a draw that was ever
 issued is drawn again. The cloud keeps the code (the holder's app shows it); the gates get only
-its keyed hash (HMAC under the site's key, which travels in the rules), with its status and
-times, and decide offline. A person holds at most ``per_person`` live codes at a site (default
-2, at most 4), if eligible (``cloud.codes.eligibility``), under the free or the subscription
-regime. A code is ``issued``; it must be activated (in the app, or by its first use at a gate
-where the site says so) before ``activate_by`` (issue + ``activation_days``, default 5 years),
-and is then valid for its regime's duration (free: ``duration_days``, default 60; subscription:
-``subscription_days``, never under 45). The daily job (``cloud.codes.renewal``) renews codes or
-lets them lapse. Visitor passes: ``cloud.codes.passes``.
+its hash under the site's key (``cloud.codes.keys``: scrypt with a pepper that only the site's
+boxes receive), with its status and times, and decide offline. A person holds at most
+``per_person`` live codes at a site (default 2, at most 4), if eligible
+(``cloud.codes.eligibility``), under the free or the subscription regime. A code is ``issued``;
+it must be activated (in the app, or by its first use at a gate where the site says so) before
+``activate_by`` (issue + ``activation_days``, default 5 years), and is then valid for its
+regime's duration (free: ``duration_days``, default 60; subscription: ``subscription_days``,
+never under 45). The daily job (``cloud.codes.renewal``) renews codes or lets them lapse.
+Visitor passes: ``cloud.codes.passes``.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from cloud.codes import eligibility, passes
+from cloud.codes import eligibility, keys, passes
 from cloud.errors import CloudError
 from cloud.society.rules import RulesService
 from cloud.storage import Row, Tx, residents
 from cloud.storage import codes as store
 from cloud.storage.codes import LIVE
-from shared.codes import code_hash, draw, registry_digest
-from shared.contract import Change, CodeConfig, CodeRule, Event
+from shared.contract import Change, CodeRule, Event
 from shared.vocab import EventType
 
 DEFAULTS: dict[str, Any] = {"alphabet": "digits", "length": 8, "per_person": 2,
@@ -69,12 +69,6 @@ def rewrite(c: Tx, site: str, edits: list[tuple[Row, dict[str, Any]]]) -> list[C
     for names, values in updates.items():
         store.update_many(c, names, values)
     return changes
-
-
-def code_config(r: Row) -> CodeConfig:
-    """How a site's gates read its codes."""
-    return CodeConfig(key=r["code_key"], alphabet=r["alphabet"],
-                      first_use_activates=bool(r["first_use_activates"]))
 
 
 def duration(cfg: Row, regime: str | None) -> int:
@@ -118,7 +112,7 @@ class Codes:
     # Settings ---------------------------------------------------------------------------------
     def configure(self, site: str, **given: Any) -> dict[str, Any]:
         """Set a site's code settings (what is not given keeps its value, or the default);
-        the site's key is drawn once, the first time."""
+        the site's key is drawn the first time (``rotate`` draws the next)."""
         def fn(c: Tx) -> list[Change]:
             old = store.settings(c, site)
             cur = {k: (old[k] if old is not None else v) for k, v in DEFAULTS.items()}
@@ -137,18 +131,22 @@ class Codes:
                     or int(cur["duration_days"]) < 1 or int(cur["activation_days"]) < 1:
                 raise CloudError(422, "bad_code_settings", "a code is 8–10 characters, a "
                                  "person holds 1–4, and lifetimes are whole days")
-            key = old["code_key"] if old is not None else secrets.token_hex(32)
+            key = keys.fresh(1) if old is None else {k: old[k] for k in keys.FIELDS}
             store.set_settings(c, (site, cur["alphabet"], int(cur["length"]),
                                    int(cur["per_person"]), int(cur["activation_days"]),
                                    int(cur["duration_days"]), int(bool(cur["first_use_activates"])),
-                                   key, self.clock.now().isoformat(), cur["eligible"],
-                                   cur["free"], cur["subscription_days"],
+                                   key["code_key"], self.clock.now().isoformat(),
+                                   cur["eligible"], cur["free"], cur["subscription_days"],
                                    int(cur["renew_before_free"]),
                                    int(cur["renew_before_subscription"]),
-                                   int(bool(cur["auto_issue"]))))
+                                   int(bool(cur["auto_issue"])), key["code_salt"],
+                                   key["code_pepper"], key["code_cost"],
+                                   key["code_generation"]))
             row = store.settings(c, site)
             assert row is not None
-            return [Change(op="codes.config", code_config=code_config(row))]
+            # To the site's boxes only (their topic): the pepper rides with the settings.
+            return [Change(op="codes.config",
+                           code_config=keys.code_config(row, pepper=True))]
 
         delta = self.rules._change(site, fn)
         return self.settings(site) | {"rules_version": delta.to_version}
@@ -160,18 +158,37 @@ class Codes:
             raise CloudError(404, "no_codes", f"{site} issues no codes: set its code settings")
         return {k: row[k] for k in DEFAULTS} | {
             "site": site, "first_use_activates": bool(row["first_use_activates"]),
+            "key": {"scheme": "hmac" if row["code_salt"] is None else "scrypt",
+                    "generation": int(row["code_generation"])},
             "auto_issue": bool(row["auto_issue"]),
             "eligible": [k for k in row["eligible"].split(",") if k],
             "free": [k for k in row["free"].split(",") if k]}
 
     # Issuing ----------------------------------------------------------------------------------
-    def new_code(self, c: Tx, cfg: Row, now: datetime) -> tuple[str, str]:
-        """A code never issued before (anywhere), registered, and its hash at the site."""
-        for _ in range(50):
-            code = draw(cfg["alphabet"], int(cfg["length"]))
-            if store.register(c, registry_digest(code), now.isoformat()):
-                return code, code_hash(bytes.fromhex(cfg["code_key"]), code)
-        raise CloudError(503, "no_free_code", "no unused code was drawn: lengthen the codes")
+    def with_codes(self, site: str, wanted: Callable[[Tx, Row], int],
+                   fn: Callable[[Tx, Row, keys.Hashed, dict[str, Any]], list[Change]],
+                   out: dict[str, Any]) -> dict[str, Any]:
+        """*fn* (with the site's settings, the codes it issues and its answer to fill) as one
+        rules change of *site*: the codes (*wanted*: how many, read first) are drawn and hashed
+        before its transaction (``keys.hashed``), and again if the key changed meanwhile."""
+        for attempt in range(keys.ATTEMPTS):
+            with self.db.read() as c:
+                cfg = store.settings(c, site)
+                n = wanted(c, cfg) if cfg is not None else 0
+            pool = keys.hashed(self.db, cfg, n, last=attempt == keys.ATTEMPTS - 1)
+            answer = dict(out)
+
+            def write(c: Tx, pool: keys.Hashed = pool, answer: dict[str, Any] = answer
+                      ) -> list[Change]:
+                cfg = self.cfg(c, site)
+                pool.check(cfg)
+                return fn(c, cfg, pool, answer)
+
+            try:
+                return self.committed(site, write, answer)
+            except keys.Stale:
+                continue
+        raise keys.key_changed(site)
 
     def cfg(self, c: Tx, site: str) -> Row:
         """A site's code settings; ``no_codes`` when it has none."""
@@ -194,10 +211,7 @@ class Codes:
     def issue(self, site: str, resident: str, by: str) -> dict[str, Any]:
         """Issue an eligible person a code at a site (at most ``per_person`` live ones), under
         the regime their kinds give; a first subscription code starts the courtesy month."""
-        out: dict[str, Any] = {}
-
-        def fn(c: Tx) -> list[Change]:
-            cfg = self.cfg(c, site)
+        def fn(c: Tx, cfg: Row, pool: keys.Hashed, out: dict[str, Any]) -> list[Change]:
             now = self.clock.now()
             who = residents.get(c, resident)
             if who is None or who["removed_at"]:
@@ -215,25 +229,26 @@ class Codes:
             flats = [f["flat"] for f in residents.flats(c, resident) if f["site"] == site]
             seat = store.member(c, site, resident)
             flat = flats[0] if flats else (seat["flat"] if seat is not None else None)
-            row = self._person_code(c, cfg, resident, who["name"], flat, regime, now, by)
+            row = self._person_code(c, cfg, pool, resident, who["name"], flat, regime, now, by)
             return self.issued(c, row["id"], out)
 
-        return self.committed(site, fn, out)
+        return self.with_codes(site, lambda c, cfg: 1, fn, {})
 
-    def _person_code(self, c: Tx, cfg: Row, resident: str, name: str, flat: str | None,
-                     regime: str, now: datetime, by: str) -> dict[str, Any]:
+    def _person_code(self, c: Tx, cfg: Row, pool: keys.Hashed, resident: str, name: str,
+                     flat: str | None, regime: str, now: datetime, by: str) -> dict[str, Any]:
         """A new code of a person, written (a first subscription code starts the courtesy
         month); its row."""
         site = cfg["site"]
         if regime == "subscription" and store.payment(c, site, resident) is None:
             courtesy = (now + timedelta(days=COURTESY_DAYS)).isoformat()
             store.set_payment(c, site, resident, courtesy, courtesy, now.isoformat())
-        code, digest = self.new_code(c, cfg, now)
+        code, digest = keys.take(c, cfg, pool, now)
         row = dict(zip(store.CODE, (
             f"C-{secrets.token_hex(6).upper()}", site, "person", resident, code, digest,
             "issued", now.isoformat(),
             (now + timedelta(days=int(cfg["activation_days"]))).isoformat(), None, None, None,
-            0, None, flat, None, name, None, None, by, regime), strict=True))
+            0, None, flat, None, name, None, None, by, regime, int(cfg["code_generation"])),
+            strict=True))
         store.insert(c, tuple(row.values()))
         return row
 
@@ -262,24 +277,32 @@ class Codes:
         out: dict[str, Any] = {"site": site, "people": 0, "issued": 0}
         with self.db.read() as c:
             cfg = self.cfg(c, site)
-            want = min(int(count or cfg["per_person"]), int(cfg["per_person"]))
-            if not self._lacking(c, site, cfg, want, self.clock.now().date()):
+            if not self._lacking(c, site, cfg, self._upto(cfg, count), self.clock.now().date()):
                 return out | {"rules_version": None}
 
-        def fn(c: Tx) -> list[Change]:
-            cfg = self.cfg(c, site)
+        def wanted(c: Tx, cfg: Row) -> int:
+            return sum(p[-1] for p in self._lacking(c, site, cfg, self._upto(cfg, count),
+                                                    self.clock.now().date()))
+
+        def fn(c: Tx, cfg: Row, pool: keys.Hashed, out: dict[str, Any]) -> list[Change]:
             now = self.clock.now()
             changes: list[Change] = []
-            for rid, name, flat, regime, missing in self._lacking(c, site, cfg, want,
-                                                                  now.date()):
+            for rid, name, flat, regime, missing in self._lacking(
+                    c, site, cfg, self._upto(cfg, count), now.date()):
                 out["people"] += 1
                 changes += [Change(op="code.upsert", code=code_rule(
-                    self._person_code(c, cfg, rid, name, flat, regime, now, by)))
+                    self._person_code(c, cfg, pool, rid, name, flat, regime, now, by)))
                     for _ in range(missing)]
             out["issued"] = len(changes)
             return changes
 
-        return self.committed(site, fn, out)
+        return self.with_codes(site, wanted, fn, out)
+
+    @staticmethod
+    def _upto(cfg: Row, count: int | None) -> int:
+        """How many live codes ``issue_all`` gives each person: *count*, at most
+        ``per_person``."""
+        return min(int(count or cfg["per_person"]), int(cfg["per_person"]))
 
     def issue_pass(self, resident: str, req: passes.PassRequest) -> dict[str, Any]:
         """A resident issues a visitor a pass (``cloud.codes.passes``)."""
@@ -367,13 +390,23 @@ class Codes:
         return buf.getvalue().decode()
 
     # What the gates report ----------------------------------------------------------------------
-    def on_event(self, event: Event) -> None:
-        """A gate opened for a code: a single-use pass is spent, an issued code activated by
-        its first use."""
+    @staticmethod
+    def lane(event: Event) -> str | None:
+        """The code a gate opened for (its reactions, in order), or None: the event calls for
+        no reaction of the codes."""
         cred = event.data.get("credential") or {}
         if event.type is not EventType.DECISION or cred.get("kind") != "code" or \
                 event.data.get("outcome") != "open" or not cred.get("value"):
+            return None
+        return f"code:{event.site}:{cred['value']}"
+
+    def on_event(self, event: Event) -> None:
+        """A gate opened for a code: a single-use pass is spent, an issued code activated by
+        its first use (a reaction to the stored event, ``cloud.ingest.reactions``: done again,
+        it refuses with ``code_settled`` and changes nothing)."""
+        if self.lane(event) is None:
             return
+        cred = event.data["credential"]
         with self.db.read() as c:
             row = store.by_hash(c, event.site, str(cred["value"]))
             cfg = store.settings(c, event.site)

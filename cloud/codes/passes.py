@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from cloud.errors import CloudError
-from cloud.storage import Tx, residents, society
+from cloud.storage import Row, Tx, residents, society
 from cloud.storage import codes as store
 from cloud.storage import schedules as schedule_store
 from shared.contract import Change, ScheduleRule
 
 if TYPE_CHECKING:
     from cloud.codes import Codes
+    from cloud.codes.keys import Hashed
 
 VISITOR_KINDS = ("guest", "cab", "delivery", "helper")
 
@@ -96,6 +97,8 @@ def dropped_schedule(c: Tx, site: str, code_id: str) -> list[Change]:
 
 def issue(codes: Codes, resident: str, req: PassRequest) -> dict[str, Any]:
     """A resident issues a visitor a pass for a time window: active at once."""
+    from cloud.codes.keys import take  # keys imports this module
+
     if req.kind not in VISITOR_KINDS:
         raise CloudError(422, "bad_pass", f"a visitor is a {', '.join(VISITOR_KINDS)}")
     start, until = req.valid_from.astimezone(UTC), req.valid_until.astimezone(UTC)
@@ -109,13 +112,11 @@ def issue(codes: Codes, resident: str, req: PassRequest) -> dict[str, Any]:
         if len(sites) != 1:
             raise CloudError(422, "site_required", "say which society the pass is for")
         site = sites[0]
-    out: dict[str, Any] = {}
 
-    def fn(c: Tx) -> list[Change]:
-        cfg = codes.cfg(c, site)
+    def fn(c: Tx, cfg: Row, pool: Hashed, out: dict[str, Any]) -> list[Change]:
         flat = codes.flat_of(c, resident, site)
         now = codes.clock.now()
-        code, digest = codes.new_code(c, cfg, now)
+        code, digest = take(c, cfg, pool, now)
         cid = f"P-{secrets.token_hex(6).upper()}"
         schedule, changes = _recurrence(c, site, cid, req, now)
         store.insert(c, (cid, site, "visitor", resident, code, digest, "active",
@@ -123,8 +124,8 @@ def issue(codes: Codes, resident: str, req: PassRequest) -> dict[str, Any]:
                          until.isoformat(), int(req.single_use and not recurring), schedule,
                          flat, req.vrn.upper() if req.vrn else None,
                          f"{req.kind}: {req.name.strip()}", req.kind, req.phone,
-                         f"resident:{resident}", None))
+                         f"resident:{resident}", None, int(cfg["code_generation"])))
         return changes + codes.issued(c, cid, out)
 
-    return codes.committed(site, fn, out)
+    return codes.with_codes(site, lambda c, cfg: 1, fn, {})
 

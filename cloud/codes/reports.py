@@ -16,6 +16,7 @@ from cloud.errors import CloudError
 from cloud.parking.reports import local_time
 from cloud.storage import Database, residents
 from cloud.storage import codes as store
+from shared.cells import safe_cell
 
 BY = ("unit", "committee", "tenant")
 CODE_COLUMNS = ["Site", "Unit", "Holder", "Name", "Phone", "Role", "Code", "Status", "Regime",
@@ -71,10 +72,5 @@ def as_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
     w.writerow(columns)
     for row in rows:
         w.writerow(["" if v is None else v.isoformat(timespec="minutes")
-                    if isinstance(v, datetime) else _safe(v) for v in row])
+                    if isinstance(v, datetime) else safe_cell(v) for v in row])
     return buf.getvalue()
-
-
-def _safe(v: Any) -> Any:
-    """A cell a spreadsheet opens as text, never as a formula."""
-    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v

@@ -117,12 +117,21 @@ class WalkIns:
                              f"{got['answered_name']}")
         return got
 
-    def on_event(self, event: Event) -> None:
-        """A gate opened for an approved visitor: the request is used."""
+    @staticmethod
+    def lane(event: Event) -> str | None:
+        """The request a gate opened for, or None: the event calls for no walk-in reaction."""
         visitor = event.data.get("visitor") or {}
         if event.type is EventType.DECISION and event.data.get("reason") == \
                 "visitor_approved" and visitor.get("request"):
-            with self.db.write() as c:
-                row = store.get(c, str(visitor["request"]))
-                if row is not None and row["site"] == event.site:
-                    store.entered(c, row["id"], event.at.isoformat(), event.id)
+            return f"walkin:{event.site}:{visitor['request']}"
+        return None
+
+    def on_event(self, event: Event) -> None:
+        """A gate opened for an approved visitor: the request is used (a reaction to the
+        stored event: done again, it changes nothing)."""
+        if self.lane(event) is None:
+            return
+        with self.db.write() as c:
+            row = store.get(c, str(event.data["visitor"]["request"]))
+            if row is not None and row["site"] == event.site:
+                store.entered(c, row["id"], event.at.isoformat(), event.id)

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from cloud.fleet import Fleet
+from cloud.ingest.reactions import Reactions
 from cloud.ingest.writer import EventWriter
 from cloud.settings import CloudSettings
 from cloud.society.epoch import reset_epoch
@@ -77,7 +78,10 @@ class CloudMqtt:
         self._seen_lock = threading.Lock()
         self._published_epoch = ""
         self._stopping = threading.Event()
-        self.on_stored = self.writer.on_stored  # run once per newly stored event
+        # What follows a stored event: queued with it, drained by a thread of its own.
+        self.reactions = Reactions(db, self.counters)
+        self.writer.in_tx.append(self.reactions.enqueue)
+        self.writer.after_commit.append(self.reactions.kick)
 
     def start(self, rules: RulesService) -> None:
         """Connect in the background."""
@@ -99,6 +103,7 @@ class CloudMqtt:
         self._guarded(self.fleet.warm, "fleet_refresh_errors",  # else: on first messages
                       "reading the boxes' assignments")
         self.writer.start()
+        self.reactions.start()
         c.connect_async(host, port, keepalive=10, clean_start=True)
         c.loop_start()
         if self.settings.history_check_s > 0:
@@ -112,6 +117,7 @@ class CloudMqtt:
         """Store what is queued, then disconnect and stop paho's thread."""
         self._stopping.set()
         self.writer.stop()
+        self.reactions.stop()
         if self._client:
             self._client.disconnect()
             self._client.loop_stop()
@@ -275,8 +281,8 @@ class CloudMqtt:
         threading.Thread(target=loop, name=name, daemon=True).start()
 
     def store_event(self, e: Event) -> bool:
-        """Store one event at once (acked and hooked as a batch of one); False when it was
-        already stored."""
+        """Store one event at once (acked, its reactions queued, as a batch of one); False
+        when it was already stored."""
         return bool(self.writer.write([e]))
 
     def _store_gates(self, edge: str | None, payload: bytes | bytearray) -> None:

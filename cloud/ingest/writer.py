@@ -46,10 +46,13 @@ class EventWriter:
         self.counters = counters
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
-        self.on_stored: list[Callable[[Event], None]] = []  # once per newly stored event
-        # Run inside the storing transaction with the events newly stored (an outbox that must
-        # hold each stored event once); one that fails fails the batch, which is not acked.
+        # Run inside the storing transaction with the events newly stored: whatever follows a
+        # stored event is queued there (partner forwarding, the reactions), so it is as durable
+        # as the event; one that fails fails the batch, which is not acked.
         self.in_tx: list[Callable[[Tx, list[Event], str], object]] = []
+        # Run after a batch that stored something was committed and acked (to wake a queue's
+        # worker); never for the work itself, which a failure here would lose.
+        self.after_commit: list[Callable[[], None]] = []
         # Seconds from an event's arrival to its ack, for the metrics (none: not measured).
         self.on_acked: Callable[[float], None] | None = None
         self._q: queue.Queue[tuple[Event, float] | None] = queue.Queue()
@@ -101,9 +104,10 @@ class EventWriter:
 
     def write(self, batch: list[Event], arrived: list[float] | None = None,
               ) -> set[tuple[str, str, str]]:
-        """Store a batch in one transaction, then ack it and run the hooks; the (site, edge,
-        id) of the events newly stored. On a database error nothing is acked: the boxes
-        resend. *arrived*: each event's arrival (``time.monotonic``), for the ack latency."""
+        """Store a batch in one transaction (with what follows each newly stored event, queued
+        by the ``in_tx`` steps), then ack it; the (site, edge, id) of the events newly stored.
+        On a database error nothing is acked: the boxes resend. *arrived*: each event's
+        arrival (``time.monotonic``), for the ack latency."""
         unique = list({(e.site, e.edge, e.id): e for e in batch}.values())
         try:
             with self.db.write() as c:
@@ -130,12 +134,7 @@ class EventWriter:
             now = time.monotonic()
             for t in arrived:
                 self.on_acked(now - t)
-        for e in unique:
-            if (e.site, e.edge, e.id) in stored:
-                for hook in self.on_stored:
-                    try:
-                        hook(e)
-                    except Exception:  # the event is stored and acked; a hook must not undo it
-                        self.counters.inc("hook_errors")
-                        log.exception("handling stored event %s failed", e.id)
+        if stored:
+            for wake in self.after_commit:
+                wake()
         return stored

@@ -1,9 +1,13 @@
 """Notifications through an outbox: residents' expiry warnings and staff's "barrier failed to
-open", delivered over a webhook (httpx) and e-mail (SMTP).
+open", delivered over a webhook and e-mail (SMTP).
 
 A notification is written once under a unique key, with one delivery row per channel; a
 delivery stays pending, and is retried, until its channel accepts it, so nothing is lost while a
 channel is down, and a key written twice is one notification, so nothing is sent twice.
+
+The webhook is signed the Standard Webhooks way (``shared.webhooks``: ``webhook-id`` is the
+notification's key, the same on every retry) with the operator's ``webhook_secret``, and each
+call has a total deadline and an answer cap (``cloud.partners.outbound``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
-
+from cloud.partners.outbound import CallFailed, Outbound
 from cloud.storage import Database, Row, Tx
 from cloud.storage import notify as store
 from cloud.storage import parking as parking_store
+from shared import webhooks
 from shared.clock import Clock
 from shared.retry import backoff_s
 
@@ -43,6 +47,7 @@ class Channels:
     """Where notifications go; a channel left empty is off."""
 
     webhook_url: str = ""
+    webhook_secret: str = ""  # signs every webhook call (``whsec_…``, or any text)
     smtp_host: str = ""
     smtp_port: int = 25
     mail_from: str = "gatepost@localhost"
@@ -56,6 +61,8 @@ class Notifier:
         self.clock = clock
         self.channels = channels
         self._deliver_lock = threading.Lock()
+        # The operator's own address: any target is allowed, but never a call without end.
+        self._http = Outbound(None, deadline_s=10.0)
 
     # Writing ----------------------------------------------------------------------------------
     def enqueue(self, c: Tx, key: str, kind: str, subject: str,
@@ -144,9 +151,13 @@ class Notifier:
     def _webhook(self, r: Row) -> None:
         payload = {"id": r["notification"], "kind": r["kind"], "subject": r["subject"],
                    **json.loads(r["body"])}
-        resp = httpx.post(r["recipient"], json=payload, timeout=10,
-                          headers={"Idempotency-Key": r["key"]})
-        resp.raise_for_status()
+        raw = json.dumps(payload).encode()
+        headers = {"Idempotency-Key": r["key"]}
+        if self.channels.webhook_secret:
+            headers |= webhooks.headers(self.channels.webhook_secret, r["key"], raw)
+        got = self._http.post(r["recipient"], raw, headers)
+        if got.status >= 400:
+            raise CallFailed(f"HTTP {got.status}")
 
     def _email(self, r: Row) -> None:
         msg = EmailMessage()

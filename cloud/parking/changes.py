@@ -201,6 +201,7 @@ class Subscriptions(SubscriptionService):
         site = self._site(self.row(self.db.conn, sub)["parking"])
 
         def fn(c: Tx) -> list[Change]:
+            self.check_listable(c, by, [v["vrn"]])
             store.put_vehicle(c, sub, v["vrn"], v["type"], v["make"])
             self._history(c, sub, now, "vehicle_added", f"{v['vrn']} by {by}")
             return self._changes(c, [sub])

@@ -1,14 +1,22 @@
 """Payments through a provider port: open a payment for a resident's draft, take the
-provider's signed callback (idempotent), and send refunds back the way the money came."""
+provider's signed callback (idempotent), and send refunds back the way the money came.
+
+The callback is verified over its body's bytes exactly as they arrived (Standard Webhooks,
+``shared.webhooks``), before anything parses it: never over a dict parsed and serialised again,
+whose bytes need not be the ones signed."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import httpx
+from fastapi import Request
 
 from cloud.errors import CloudError
+from shared import webhooks
 from shared.retry import call
 
 log = logging.getLogger(__name__)
@@ -57,3 +65,33 @@ class HttpProvider:
             r.raise_for_status()
         except httpx.HTTPError as exc:
             raise CloudError(502, "refund_failed", f"the payment provider refused: {exc}") from exc
+
+
+# The callback's body, as /openapi.json shows it (the route reads the raw bytes itself).
+CALLBACK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["payment_id", "reference", "amount", "status"],
+    "properties": {"payment_id": {"type": "string"}, "reference": {"type": "string"},
+                   "amount": {"type": "integer"}, "status": {"type": "string"}}}}}}}
+
+
+async def raw_body(request: Request) -> bytes:
+    """A request's body, its bytes as they arrived (a route dependency)."""
+    return await request.body()
+
+
+def verified_callback(secret: str, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The provider's callback once its signature verifies over *raw*: ``bad_signature``
+    (403) if it does not, ``bad_callback`` (422) if the signed body is not a callback."""
+    if not webhooks.verify(secret, raw, headers):
+        raise CloudError(403, "bad_signature", "the callback's signature does not verify")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str) or (
+            body["status"] == "paid" and not (
+                isinstance(body.get("reference"), str) and isinstance(body.get("amount"), int)
+                and isinstance(body.get("payment_id"), str))):
+        raise CloudError(422, "bad_callback", "a callback is a JSON object with payment_id, "
+                         "reference, amount and status")
+    return body

@@ -135,10 +135,11 @@ class SubscriptionService:
                camera: bool = False, free: bool = False, by: str = "staff",
                resident: bool = False, users: list[str] | None = None,
                documents: list[str] | None = None,
-               offer_accepted: bool = False) -> dict[str, Any]:
+               offer_accepted: bool = False, for_resident: bool = True) -> dict[str, Any]:
         """Staff: starts now, length from the amount paid (or ``units`` when free). Resident: a
         draft for ``units`` that holds the space 15 minutes awaiting payment, once they have
-        accepted the parking's offer where it requires that."""
+        accepted the parking's offer where it requires that; listing only the resident's own
+        vehicles unless staff rent for them (not *for_resident*: on the owner's word)."""
         if unit not in UNIT:
             raise CloudError(422, "bad_unit", "unit is daily or hourly")
         if not vehicles:
@@ -161,6 +162,8 @@ class SubscriptionService:
             self._check_space_free(c, parking, space, now, end, set())
             status = "draft" if resident else "active"
             hold = (now + DRAFT_HOLD).isoformat() if resident else None
+            if for_resident:
+                self.check_listable(c, by, [v["vrn"] for v in cars])
             store.insert(c, sid, parking, space, owner, json.dumps(users or []), unit, n,
                          now.isoformat(), end.isoformat(), camera, paid, status, hold,
                          now.isoformat(), by)
@@ -175,6 +178,25 @@ class SubscriptionService:
 
         delta = self.rules._change(site, fn)
         return self.get(sid) | {"rules_version": delta.to_version}
+
+    @staticmethod
+    def check_listable(c: Tx, by: str, vrns: list[str]) -> None:
+        """A resident (*by* ``resident:NAME``) lists only their own vehicles: theirs or their
+        flat's where registered, or registered nowhere (``vehicle_not_yours``; one registered
+        without a resident is claimed first). Staff list any, on the owner's word."""
+        if not by.startswith("resident:"):
+            return
+        who = residents_store.by_name(c, by.removeprefix("resident:"))
+        rid = who["id"] if who is not None else None
+        for vrn in vrns:
+            for reg in residents_store.registrations(c, vrn):
+                theirs = rid is not None and (reg["resident"] == rid or (
+                    reg["flat"] is not None
+                    and reg["flat"] in residents_store.flats_at(c, rid, reg["site"])))
+                if not theirs:
+                    raise CloudError(409, "vehicle_not_yours", f"{vrn} is not your flat's "
+                                     "vehicle: only your flat's vehicles may be listed, or "
+                                     "its owner asks the office to list it")
 
     @staticmethod
     def _vehicle(v: dict[str, str]) -> dict[str, str]:

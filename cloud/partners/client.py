@@ -1,15 +1,20 @@
 """The partner port and its HTTP adapter (the protocol of ``hardware_sim.partner``,
 docs/partners.md): connect a resident, disconnect one, and forward an event under an
-idempotency key. A call has a timeout; a connect that fails is an ``error`` outcome (the resident
-tries again later), a forward that fails raises ``PartnerError`` (the outbox tries again after
-a back-off)."""
+idempotency key. Every call is signed (Standard Webhooks, ``shared.webhooks``) with the
+society's signing secret, and bounded (``cloud.partners.outbound``): a total deadline, an answer
+size cap, and no internal address unless the operator allows it. A connect that fails is an
+``error`` outcome (the resident tries again later), a forward that fails raises ``PartnerError``
+(the outbox tries again after a back-off)."""
 
 from __future__ import annotations
 
+import json
+import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+from cloud.partners.outbound import Answer, CallFailed, Outbound, Targets
+from shared import webhooks
 
 PARTNERS = ("mygate", "nobrokerhood", "zipgrid", "apnacomplex")
 NAMES = {"mygate": "MyGate", "nobrokerhood": "NoBrokerHood", "zipgrid": "Zipgrid",
@@ -37,6 +42,7 @@ class Partner:
     name: str
     endpoint: str
     credential: str
+    secret: str = ""  # the society's signing secret (``whsec_…``)
 
 
 class PartnerError(Exception):
@@ -62,48 +68,57 @@ class PartnerClient(Protocol):
 class HttpPartners:
     """Partners over HTTP."""
 
-    def __init__(self, timeout_s: float = 3.0) -> None:
-        self.client = httpx.Client(timeout=timeout_s)
+    def __init__(self, targets: Targets | None = None, deadline_s: float = 5.0,
+                 max_bytes: int = 64 * 1024) -> None:
+        self.http = Outbound(targets or Targets(), deadline_s, max_bytes)
 
     def _post(self, p: Partner, path: str, body: dict[str, Any],
-              key: str | None = None) -> httpx.Response:
+              key: str | None = None) -> Answer:
+        raw = json.dumps(body).encode()
+        # The event's own id names an event (a resend is the same message); a connect or
+        # disconnect is a message of its own.
+        msg_id = key or f"msg_{secrets.token_hex(12)}"
         headers = {"Authorization": f"Bearer {p.credential}"}
+        if p.secret:
+            headers |= webhooks.headers(p.secret, msg_id, raw)
         if key is not None:
             headers["Idempotency-Key"] = key
-        return self.client.post(f"{p.endpoint.rstrip('/')}{path}", json=body, headers=headers)
+        return self.http.post(f"{p.endpoint.rstrip('/')}{path}", raw, headers)
 
     def connect(self, p: Partner, society: str, phone: str, vrn: str, name: str) -> Connection:
         """Connect a resident's vehicle (see ``PartnerClient``)."""
         try:
-            resp = self._post(p, "/v1/residents/connect", {"society": society, "phone": phone,
-                                                          "vrn": vrn, "name": name})
-            body = resp.json()
-        except (httpx.HTTPError, ValueError):
+            got = self._post(p, "/v1/residents/connect", {"society": society, "phone": phone,
+                                                         "vrn": vrn, "name": name})
+            body = json.loads(got.body)
+        except (CallFailed, ValueError):
             return Connection("error")
-        if resp.status_code == 200 and body.get("status") == "connected":
+        if not isinstance(body, dict):
+            return Connection("error")
+        if got.status == 200 and body.get("status") == "connected":
             return Connection("connected", user_id=str(body.get("user_id") or ""))
-        if resp.status_code == 404 and body.get("reason") in NOT_FOUND:
+        if got.status == 404 and body.get("reason") in NOT_FOUND:
             return Connection("user_not_found", reason=str(body["reason"]))
         return Connection("error")
 
     def disconnect(self, p: Partner, society: str, vrn: str) -> None:
         """Tell the partner a resident opted out (see ``PartnerClient``)."""
         try:
-            resp = self._post(p, "/v1/residents/disconnect", {"society": society, "vrn": vrn})
-        except httpx.HTTPError as exc:
-            raise PartnerError(str(exc) or type(exc).__name__) from exc
-        if resp.status_code != 200:
-            raise PartnerError(f"HTTP {resp.status_code}")
+            got = self._post(p, "/v1/residents/disconnect", {"society": society, "vrn": vrn})
+        except CallFailed as exc:
+            raise PartnerError(str(exc)) from exc
+        if got.status != 200:
+            raise PartnerError(f"HTTP {got.status}")
 
     def forward(self, p: Partner, key: str, payload: dict[str, Any]) -> None:
         """Send one event (see ``PartnerClient``): 200 (a duplicate) and 201 both mean taken."""
         try:
-            resp = self._post(p, "/v1/events", payload, key)
-        except httpx.HTTPError as exc:
-            raise PartnerError(str(exc) or type(exc).__name__) from exc
-        if resp.status_code not in (200, 201):
-            raise PartnerError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+            got = self._post(p, "/v1/events", payload, key)
+        except CallFailed as exc:
+            raise PartnerError(str(exc)) from exc
+        if got.status not in (200, 201):
+            raise PartnerError(f"HTTP {got.status}: {got.body[:200].decode(errors='replace')}")
 
     def close(self) -> None:
-        """Close the HTTP client."""
-        self.client.close()
+        """Close the connections."""
+        self.http.close()

@@ -7,7 +7,13 @@ calls and never returned. After an activation at such a society, the resident's 
 connected (opt-out) or offered (opt-in). The partner answers ``connected``; ``user_not_found``
 with the reason the resident is told apart, each with its next step; or anything else, an
 ``error``: try again later from the vehicle page. A resident opts in (which also retries) and out
-at any time; opting out cancels the vehicle's events still queued for the partner.
+at any time; opting out cancels the vehicle's events still queued for the partner. A link
+belongs to its resident: when they leave it is ``disconnected`` (its queued events cancelled,
+the partner told), and a later owner of the car connects under their own name.
+
+The endpoint must not be an internal address (``cloud.partners.outbound``) unless the operator
+allows it; each society gets a signing secret (``whsec_…``, shown to the admin who integrates
+it) with which every call to its partner is signed.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from cloud.partners.client import (
     PartnerClient,
     PartnerError,
 )
+from cloud.partners.outbound import CallFailed, TargetRefused, Targets
 from cloud.people.vehicle_tags import vehicle_of
 from cloud.storage import Database, Row, Tx, residents, society
 from cloud.storage import partners as store
+from shared import webhooks
 from shared.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -42,11 +50,14 @@ NEXT_STEP = {
                              "society's {p} admin to add your flat, then try again",
     "error": "{p} could not be reached: try again later from the vehicle page",
     "offered": "connect to {p} to see your entries and exits there",
+    "resident_left": "the resident who connected this vehicle left: its owner now connects "
+                     "it to {p} from the vehicle page",
 }
 
 
 def _partner(row: Row) -> Partner:
-    return Partner(row["partner"], row["endpoint"], row["credential"])
+    return Partner(row["partner"], row["endpoint"], row["credential"],
+                   row["signing_secret"] or "")
 
 
 def view(link: Row | None, partner: str) -> dict[str, Any]:
@@ -65,15 +76,18 @@ def view(link: Row | None, partner: str) -> dict[str, Any]:
 class PartnerLinks:
     """Societies' partners and residents' links."""
 
-    def __init__(self, db: Database, clock: Clock, client: PartnerClient) -> None:
+    def __init__(self, db: Database, clock: Clock, client: PartnerClient,
+                 targets: Targets | None = None) -> None:
         self.db = db
         self.clock = clock
         self.client = client
+        self.targets = targets or Targets()
 
     # Staff ------------------------------------------------------------------------------------
     def configure(self, site: str, partner: str, mode: str | None, endpoint: str,
                   credential: str) -> dict[str, Any]:
-        """Integrate *site* with *partner* (its default mode unless *mode* says)."""
+        """Integrate *site* with *partner* (its default mode unless *mode* says); the answer
+        carries the society's signing secret (kept when it was integrated before)."""
         if partner not in PARTNERS:
             raise CloudError(422, "unknown_partner", f"partners are {', '.join(PARTNERS)}")
         if mode not in (None, "opt_in", "opt_out"):
@@ -81,12 +95,21 @@ class PartnerLinks:
         if not ENDPOINT.match(endpoint) or not credential:
             raise CloudError(422, "bad_partner", "an http(s) endpoint and a credential are "
                              "needed")
+        try:
+            self.targets.check_url(endpoint)
+        except TargetRefused as exc:
+            raise CloudError(422, "internal_endpoint", str(exc)) from exc
+        except CallFailed as exc:
+            raise CloudError(422, "bad_partner", str(exc)) from exc
         with self.db.write() as c:
             if not society.site_exists(c, site):
                 raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+            old = store.site_partner(c, site)
+            secret = (old["signing_secret"] if old is not None else None) or \
+                webhooks.new_secret()
             store.set_site_partner(c, site, partner, mode or DEFAULT_MODE[partner], endpoint,
-                                   credential, self.clock.now().isoformat())
-        return self.config(site)
+                                   credential, secret, self.clock.now().isoformat())
+        return self.config(site) | {"signing_secret": secret}
 
     def config(self, site: str) -> dict[str, Any]:
         """A society's integration, never its credential."""
@@ -119,7 +142,7 @@ class PartnerLinks:
         has no partner."""
         with self.db.read() as c:
             p = store.site_partner(c, site)
-            link = store.link(c, site, vrn)
+            link = store.live_link(c, site, vrn)  # one of a resident who left is none
         if p is None:
             return None
         if link is not None and (link["opted_in"] == 0 or link["state"] == "connected"):
@@ -160,8 +183,28 @@ class PartnerLinks:
             p = store.site_partner(c, v["site"])
             if p is not None:
                 out.append({"site": v["site"], "vrn": v["vrn"]}
-                           | view(store.link(c, v["site"], v["vrn"]), p["partner"]))
+                           | view(store.live_link(c, v["site"], v["vrn"]), p["partner"]))
         return out
+
+    def resident_left(self, resident: str) -> None:
+        """A resident left (``Residents.on_removed``): each of their links is
+        ``disconnected``, its queued events cancelled, and the partner told; a later owner
+        of the car connects under their own name."""
+        now = self.clock.now().isoformat()
+        with self.db.write() as c:
+            links = [r for r in store.links_of(c, resident) if r["state"] != "disconnected"]
+            for r in links:
+                store.set_link(c, (r["site"], r["vrn"], resident, r["partner"], "disconnected",
+                                   "resident_left", None, None, now))
+                store.cancel_vehicle(c, r["site"], r["vrn"], now)
+        for r in links:
+            if r["state"] != "connected" or r["endpoint"] is None:
+                continue
+            try:
+                self.client.disconnect(_partner(r), r["site"], r["vrn"])
+            except PartnerError as exc:  # nothing is sent under the link either way
+                log.warning("%s did not take the disconnect of %s: %s", r["partner"],
+                            r["vrn"], exc)
 
     def _connect(self, resident: str, site: str, vrn: str, p: Row,
                  opted_in: bool | None) -> dict[str, Any]:
@@ -178,7 +221,7 @@ class PartnerLinks:
 
     def _write(self, c: Tx, site: str, vrn: str, resident: str, partner: str,
                got: Connection, opted_in: bool | None) -> None:
-        old = store.link(c, site, vrn)
+        old = store.live_link(c, site, vrn)  # a choice of a resident who left is not kept
         keep = old["opted_in"] if old is not None and opted_in is None else opted_in
         store.set_link(c, (site, vrn, resident, partner, got.state, got.reason,
                            None if keep is None else int(keep), got.user_id,

@@ -3,18 +3,21 @@
 ``add_vehicle``: the VRN is valid (``vrn_invalid``), the vehicle registry knows it
 (``vehicle_not_found``; ``provider_unavailable`` when it cannot say), and the resident lives at
 the site (``not_a_resident_here``); the vehicle is registered there as theirs, with the
-registry's type, make and model.
+registry's type, make and model, when it is new there or theirs already, or proven by the secret
+of its sticker; one registered without them waits for staff (``cloud.people.claims``).
 
 ``activate``: every check has its own code, in this order: ``vrn_invalid``;
-``vehicle_not_found``; ``tag_not_found``; ``secret_mismatch``; ``tag_other_society`` (the sticker
-is mapped to a society the resident has no flat in); ``tag_already_active``;
-``vehicle_type_mismatch`` (the sticker's 2W/4W against the registry's); ``vehicle_already_tagged``
-(the vehicle holds an active tag at that society already: one active tag of a kind per vehicle,
-our reading of the seed's fourth check). Unknown tag ids and wrong secrets count against the tag
-id and against the resident: after ``MAX_FAILURES`` either is locked for ``LOCK`` and every try
-is ``too_many_attempts``; each failure is audited and counted. On success the vehicle (registered
-as the resident's if it was not yet) and the active tag go to the gates in one rules change, and
-the answer says what the app shows next.
+``vehicle_not_found``; ``secret_mismatch`` (the tag id and secret match no sticker: an unknown
+tag id answers the same as a wrong secret, so answers tell nobody which ids exist);
+``tag_other_society`` (the sticker is mapped to a society the resident has no flat in);
+``tag_already_active``; ``vehicle_type_mismatch`` (the sticker's 2W/4W against the registry's);
+``vehicle_of_another_resident`` or ``vehicle_not_yours`` (a registered vehicle that is not the
+resident's or their flat's: claim it first); ``vehicle_already_tagged`` (the vehicle holds an
+active tag at that society already: one active tag of a kind per vehicle, our reading of the
+seed's fourth check). Every try takes an attempt first, within the limits of
+``cloud.people.guesses`` (``too_many_attempts``); each wrong one is audited and counted. On
+success the vehicle (registered as the resident's if it was new) and the active tag go to the
+gates in one rules change, and the answer says what the app shows next.
 
 A **FITkit** sticker has no EPC of its own: after the checks above, the vehicle's FASTag is looked
 up at the FASTag registry and the sticker binds its EPC, so the gate reads the FASTag. Outcomes
@@ -26,10 +29,11 @@ vehicle or society here); ``provider_unavailable`` (nothing changes).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.people import guesses
+from cloud.people.claims import VehicleClaims, refuse_unless_mine, standing, take_vehicle
 from cloud.people.registry import (
     Fastag,
     FastagRegistry,
@@ -37,16 +41,13 @@ from cloud.people.registry import (
     VehicleDetails,
     VehicleRegistry,
 )
-from cloud.society.rules import RulesService, tag_rule, vehicle_rule
+from cloud.society.rules import RulesService, tag_rule
 from cloud.storage import Tx, inventory, residents, society
 from cloud.storage.staff import write_audit
 from shared import vrn as vrn_rules
 from shared.contract import Change
-from shared.passwords import verify_password
 from shared.vocab import TagStatus
 
-MAX_FAILURES = 5
-LOCK = timedelta(minutes=15)
 NEXT = ["fastag_recharge_offer"]  # the app's FASTag recharge screen
 
 
@@ -65,6 +66,7 @@ class Activation:
         # the activation's ``partner``); None where no partner apps are wired.
         self.on_activated: Callable[[str, str, str], dict[str, Any] | None] | None = None
         self.on_failure = on_failure  # counts each refused activation by reason (metrics)
+        self.claims = VehicleClaims(rules)
 
     # Shared checks ----------------------------------------------------------------------------
     def _resident(self, c: Tx, resident: str) -> Any:
@@ -91,25 +93,12 @@ class Activation:
                              f"{vrn}: check the number on the registration certificate")
         return VehicleDetails(vrn, found.type, found.make, found.model)
 
-    def _claim_vehicle(self, c: Tx, site: str, resident: str, car: VehicleDetails) -> Change:
-        """The vehicle registered at *site* as the resident's (refused if another's)."""
-        row = society.vehicle(c, site, car.vrn)
-        if row is not None and row["resident"] not in (None, resident):
-            raise CloudError(409, "vehicle_of_another_resident", f"{car.vrn} is registered to "
-                             "another resident of this society: ask the society's office")
-        if row is None:
-            flat = next((f["flat"] for f in residents.flats(c, resident) if f["site"] == site),
-                        None)
-            society.insert_vehicle(c, site, car.vrn, car.type, flat,
-                                   self.clock.now().isoformat())
-        residents.set_vehicle_owner(c, site, car.vrn, resident, car.make, car.model)
-        claimed = society.vehicle(c, site, car.vrn)
-        assert claimed is not None
-        return Change(op="vehicle.upsert", vehicle=vehicle_rule(claimed))
-
     # Routes' operations -----------------------------------------------------------------------
-    def add_vehicle(self, resident: str, vrn: str, site: str | None) -> dict[str, Any]:
-        """Register a vehicle of the resident's at a society they live in."""
+    def add_vehicle(self, resident: str, vrn: str, site: str | None, secret: str | None = None,
+                    source: str = "?") -> tuple[int, dict[str, Any]]:
+        """Register a vehicle of the resident's at a society they live in (201), or file the
+        claim staff confirm (202) when it is registered there without them and no *secret* of
+        its sticker proves it theirs."""
         with self.db.read() as c:
             self._resident(c, resident)
             sites = sorted({f["site"] for f in residents.flats(c, resident)})
@@ -121,37 +110,41 @@ class Activation:
         car = self._lookup(vrn)
         if site not in sites:
             raise CloudError(409, "not_a_resident_here", f"you have no flat at {site}")
-        delta = self.rules._change(site, lambda c: [self._claim_vehicle(c, site, resident,
-                                                                        car)])
-        return {"site": site, "vrn": car.vrn, "type": car.type, "make": car.make,
-                "model": car.model, "rules_version": delta.to_version}
+        return self.claims.add(resident, site, car, secret, source)
 
     def activate(self, resident: str, vrn: str, tag_id: str, secret: str,
-                 replace: bool = False) -> dict[str, Any]:
-        """Activate a sticker for the resident's vehicle (the checks in the module's order).
-        With *replace*, the sticker takes the place of the vehicle's tags at that society (a
-        lost one, blocked, or one still active): they are blocked and marked replaced in the
-        same change (``nothing_to_replace`` if the vehicle has none)."""
+                 replace: bool = False, source: str = "?") -> dict[str, Any]:
+        """Activate a sticker for the resident's vehicle (the checks in the module's order),
+        for a request from the address *source*. With *replace*, the sticker takes the place
+        of the vehicle's tags at that society (a lost one, blocked, or one still active): they
+        are blocked and marked replaced in the same change (``nothing_to_replace`` if the
+        vehicle has none)."""
         with self.db.read() as c:
             self._resident(c, resident)
         car = self._lookup(vrn)
-        now = self.clock.now()
-        keys = (f"resident:{resident}", f"tag:{tag_id}")
         with self.db.read() as c:
-            self._refuse_if_locked(c, keys, now)
             sticker = inventory.by_tag_id(c, tag_id)
-        # The slow hash is checked once, outside any write transaction.
-        wrong = None if sticker is not None and verify_password(secret, sticker["secret_hash"]) \
-            else "tag_not_found" if sticker is None else "secret_mismatch"
-        if wrong is not None:
+            # The holder: a resident naming a vehicle of their own flat counts on their own
+            # account only (others' guesses do not lock them out). Judged without the sticker,
+            # so the counters taken, and so the answers, say nothing of which tag ids exist.
+            holder = any(standing(c, f["site"], resident, car.vrn) == "mine"
+                         for f in residents.flats(c, resident))
+        budgets = guesses.keys(resident, source, [tag_id], holder)
+        try:
+            right = guesses.attempt(self.db, budgets, self.clock.now(), secret,
+                                    [sticker["secret_hash"]] if sticker is not None else [])
+        except CloudError as exc:
+            self._count(exc.reason)
+            raise
+        if not right:
+            wrong = "secret_mismatch" if sticker is not None else "tag_not_found"
             with self.db.write() as c:
-                self._failed(c, keys, now, resident, tag_id, wrong)
+                write_audit(c, self.clock.now().isoformat(), None, f"resident:{resident}",
+                            "POST", "/api/v1/me/tags/activate", 403, f"{wrong}: tag id {tag_id}")
             self._count(wrong)  # the failure is committed: only then refuse
-            if sticker is None:
-                raise CloudError(404, "tag_not_found", f"no sticker has tag id {tag_id}: "
-                                 "check the id printed on the sticker")
-            raise CloudError(403, "secret_mismatch", "the secret code does not match this "
-                             "sticker: scratch the panel and type the code again")
+            raise CloudError(403, "secret_mismatch", "the tag id and secret code match no "
+                             "sticker: check the id printed on it, scratch the panel and type "
+                             "the code again")
         assert sticker is not None
         site = sticker["site"]
         fitkit = sticker["kind"] == "fitkit"
@@ -172,6 +165,9 @@ class Activation:
             if sticker["vehicle_type"] != car.type:
                 raise CloudError(422, "vehicle_type_mismatch", f"this sticker is for a "
                                  f"{sticker['vehicle_type']} and {car.vrn} is a {car.type}")
+            # Lock, lost and replace act only on vehicles of the resident's flats: a sticker
+            # of one's own does not make someone else's vehicle one's own.
+            refuse_unless_mine(c, site, resident, car.vrn)
             old = [t for t in society.site_tags_of_vehicle(c, site, car.vrn)
                    if t["status"] in (TagStatus.ACTIVE.value, TagStatus.BLOCKED.value)
                    and (inventory.by_epc(c, t["epc"]) or {"replaced_by": None})["replaced_by"]
@@ -185,8 +181,8 @@ class Activation:
             epc = self._bindable(c, fastag, site, car.vrn, old if replace else []) \
                 if fitkit else sticker["epc"]
             bound["epc"] = epc
-            changes = [self._claim_vehicle(c, site, resident, car)]
             at = self.clock.now().isoformat()
+            changes = [take_vehicle(c, site, resident, car, at)]
             for t in old if replace else []:
                 society.update_tag(c, t["epc"], at, status=TagStatus.BLOCKED.value)
                 if (gone := inventory.by_epc(c, t["epc"])) is not None:
@@ -201,8 +197,6 @@ class Activation:
             if fitkit:
                 inventory.bind(c, tag_id, epc, at)
             inventory.mark_activated(c, tag_id, resident, at)
-            for key in keys:
-                inventory.clear_failures(c, key)
             active = society.tag(c, epc)
             assert active is not None
             return [*changes, Change(op="tag.upsert", tag=tag_rule(active))]
@@ -253,26 +247,6 @@ class Activation:
             raise CloudError(409, "fastag_in_use", f"the FASTag of {vrn} is registered here "
                              "as another tag: ask the society's office")
         return fastag.epc
-
-    # Brute force ------------------------------------------------------------------------------
-    def _refuse_if_locked(self, c: Tx, keys: tuple[str, ...], now: datetime) -> None:
-        for key in keys:
-            row = inventory.failures(c, key)
-            if row is not None and row["locked_until"] and \
-                    datetime.fromisoformat(row["locked_until"]) > now:
-                self._count("too_many_attempts")
-                raise CloudError(429, "too_many_attempts", "too many wrong tries: try again "
-                                 f"after {row['locked_until'][:16]}")
-
-    def _failed(self, c: Tx, keys: tuple[str, ...], now: datetime, resident: str, tag_id: str,
-                reason: str) -> None:
-        for key in keys:
-            row = inventory.failures(c, key)
-            n = (int(row["failures"]) if row is not None and not row["locked_until"] else 0) + 1
-            locked = (now + LOCK).isoformat() if n >= MAX_FAILURES else None
-            inventory.set_failures(c, key, 0 if locked else n, locked, now.isoformat())
-        write_audit(c, now.isoformat(), None, f"resident:{resident}", "POST",
-                    "/api/v1/me/tags/activate", 403, f"{reason}: tag id {tag_id}")
 
     def _count(self, reason: str) -> None:
         if self.on_failure is not None:

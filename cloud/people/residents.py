@@ -1,6 +1,8 @@
 """Residents: one identity per person, by phone number (E.164), across the societies where
 they have flats. Staff add them one by one or import a CSV; removing one keeps every event and
-record that names them (the row stays, marked removed) but unlinks their flats and vehicles.
+record that names them (the row stays, marked removed) but unlinks their flats and vehicles:
+the active tags of their vehicles are blocked at every gate in the same go (the sticker leaves
+with them), unless staff hand the vehicles over to another resident of the society.
 
 Refusals: ``invalid_phone``, ``bad_resident`` (no name, a flat without site or number, a role
 other than owner or tenant), ``resident_exists`` (a live resident has the number),
@@ -16,17 +18,23 @@ import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.people.claims import VehicleClaims
+from cloud.society.rules import RulesService, tag_rule, vehicle_rule
 from cloud.storage import Database, Tx, society
 from cloud.storage import residents as store
 from shared import vrn as vrn_rules
 from shared.clock import Clock
+from shared.contract import Change
 from shared.phone import e164
+from shared.vocab import TagStatus
 
 ROLES = ("owner", "tenant")
 CSV_COLUMNS = ("phone", "name", "site", "flat", "role")
+IMPORT_CHUNK = 500  # people an import writes per transaction
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,11 @@ def _phone(raw: str) -> str:
 class Residents:
     """Adding, importing, reading and removing residents."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, rules: RulesService) -> None:
         self.db = db
         self.clock = clock
+        self.rules = rules
+        self.claims = VehicleClaims(rules)
         # Called with a resident who left, after the removal: their codes and passes go.
         self.on_removed: list[Callable[[str], object]] = []
 
@@ -88,9 +98,15 @@ class Residents:
         return self.get(rid)
 
     def import_csv(self, text: str) -> dict[str, Any]:
-        """Residents from CSV (``phone,name,site,flat,role``; one row per flat), in one
-        transaction: a number already known gets the name and flats of the file added; a bad
-        row refuses the whole file with its line number."""
+        """Residents from CSV (``phone,name,site,flat,role``; one row per flat): a number
+        already known gets the name and flats of the file added; a bad row or an unknown site
+        refuses the whole file (with its line, or the number) before anything is written.
+
+        The checked file is written ``IMPORT_CHUNK`` people at a time, each chunk a short
+        transaction of its own: other writers take turns with a large import instead of
+        waiting it out (on SQLite, one writer at a time, they failed with "database is
+        locked"). Writing is idempotent, so an import cut off part-way (a crash) is
+        completed by importing the same file again."""
         reader = csv.DictReader(io.StringIO(text))
         missing = [k for k in CSV_COLUMNS[:4] if k not in (reader.fieldnames or [])]
         if missing:
@@ -108,24 +124,28 @@ class Residents:
             except CloudError as exc:
                 raise CloudError(422, "bad_row", f"line {line}: {exc.message}") from exc
             people.setdefault(number, (name, []))[1].extend(homes)
+        with self.db.read() as c:  # each site once: a file names a few, row after row
+            unknown = {site for site in {f.site for _n, homes in people.values()
+                                         for f in homes} if not society.site_exists(c, site)}
+        for number, (_name, homes) in people.items():
+            for site in sorted({f.site for f in homes} & unknown):
+                raise CloudError(422, "bad_row", f"{number}: site {site!r} does not exist")
         added = updated = 0
         now = self.clock.now().isoformat()
-        with self.db.write() as c:
-            for number, (name, homes) in people.items():
-                try:
-                    self._check_sites(c, homes)
-                except CloudError as exc:
-                    raise CloudError(422, "bad_row", f"{number}: {exc.message}") from exc
-                known = store.by_phone(c, number)
-                if known is None:
-                    rid = f"R-{secrets.token_hex(6).upper()}"
-                    store.insert(c, rid, number, name, now)
-                    added += 1
-                else:
-                    rid = known["id"]
-                    store.rename(c, rid, name)
-                    updated += 1
-                store.add_flats(c, rid, [(f.site, f.flat, f.role) for f in homes])
+        everyone = list(people.items())
+        for i in range(0, len(everyone), IMPORT_CHUNK):
+            part = everyone[i:i + IMPORT_CHUNK]
+            with self.db.write() as c:
+                ids = store.ids_by_phone(c, [number for number, _ in part])
+                new = [(f"R-{secrets.token_hex(6).upper()}", number, name, now)
+                       for number, (name, _h) in part if number not in ids]
+                store.insert_many(c, new)
+                store.rename_many(c, [(ids[number], name) for number, (name, _h) in part
+                                      if number in ids])
+                ids |= {number: rid for rid, number, _n, _a in new}
+                store.add_flats_many(c, [(ids[number], f.site, f.flat, f.role)
+                                         for number, (_n, homes) in part for f in homes])
+            added, updated = added + len(new), updated + len(part) - len(new)
         return {"added": added, "updated": updated}
 
     def get(self, resident: str) -> dict[str, Any]:
@@ -176,17 +196,71 @@ class Residents:
         return [dict(r) | {"company": bool(r["company"])}
                 for r in store.of_site(self.db.conn, site)]
 
-    def remove(self, resident: str) -> dict[str, Any]:
-        """A resident leaves: flats and vehicles unlinked, and (``on_removed``) their access
-        codes and the passes they gave cancelled; nothing that names them is deleted."""
-        with self.db.write() as c:
+    def remove(self, resident: str, hand_over_to: str | None = None,
+               end_stickers: bool = False) -> dict[str, Any]:
+        """A resident leaves: flats and vehicles unlinked, the active tags of their vehicles
+        blocked at the gates (or, with *hand_over_to*, the vehicles and their tags that
+        resident's, in their flat), and (``on_removed``) their access codes and the passes
+        they gave cancelled; nothing that names them is deleted."""
+        with self.db.read() as c:
             r = store.get(c, resident)
             if r is None or r["removed_at"]:
                 raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+            sites = sorted({v["site"] for v in store.vehicles(c, resident)})
+            if hand_over_to is None and not end_stickers:
+                # A car in a flat others still live in may be the household's, or may leave
+                # with its driver: which, only staff know. Neither is guessed.
+                shared = [f"{v['vrn']} ({v['flat']})" for v in store.vehicles(c, resident)
+                          if v["flat"] and store.flat_mates(c, v["site"], v["flat"], resident)]
+                if shared:
+                    raise CloudError(409, "vehicles_to_settle", "others still live in the flat "
+                                     f"of {', '.join(shared)}: hand them over (hand_over_to) "
+                                     "or end their stickers (end_stickers)")
+            if hand_over_to is not None:
+                heir = store.get(c, hand_over_to)
+                if heir is None or heir["removed_at"] or hand_over_to == resident:
+                    raise CloudError(404, "unknown_resident", f"resident {hand_over_to} does "
+                                     "not exist")
+                for site in sites:
+                    if not store.lives_in(c, hand_over_to, site):
+                        raise CloudError(409, "not_a_resident_here", f"resident {hand_over_to} "
+                                         f"has no flat at {site}")
+        ended: list[str] = []
+        for site in sites:  # one rules change per society, at its gates at once
+            self.rules._change(site, partial(self._vehicles_leave, site=site,
+                                              resident=resident, heir=hand_over_to,
+                                              ended=ended))
+        with self.db.write() as c:
             store.remove(c, resident, self.clock.now().isoformat())
         for hook in self.on_removed:
             hook(resident)
-        return self.get(resident)
+        return self.get(resident) | {"ended_tags": ended, "handed_over_to": hand_over_to}
+
+    def _vehicles_leave(self, c: Tx, site: str, resident: str, heir: str | None,
+                        ended: list[str]) -> list[Change]:
+        """The leaver's vehicles at *site* go with them (tags blocked, no flat) or to *heir*."""
+        at = self.clock.now().isoformat()
+        out: list[Change] = []
+        for v in [v for v in store.vehicles(c, resident) if v["site"] == site]:
+            if heir is not None:
+                flats = store.flats_at(c, heir, site)
+                if v["flat"] not in flats:
+                    store.set_vehicle_flat(c, site, v["vrn"], flats[0])
+                store.set_vehicle_owner(c, site, v["vrn"], heir, v["make"], v["model"])
+            else:
+                store.set_vehicle_owner(c, site, v["vrn"], None, v["make"], v["model"])
+                store.set_vehicle_flat(c, site, v["vrn"], None)
+                for t in society.site_tags_of_vehicle(c, site, v["vrn"]):
+                    if t["status"] == TagStatus.ACTIVE.value:
+                        society.update_tag(c, t["epc"], at, status=TagStatus.BLOCKED.value)
+                        ended.append(t["epc"])
+                        blocked = society.tag(c, t["epc"])
+                        assert blocked is not None
+                        out.append(Change(op="tag.upsert", tag=tag_rule(blocked)))
+            moved = society.vehicle(c, site, v["vrn"])
+            assert moved is not None
+            out.append(Change(op="vehicle.upsert", vehicle=vehicle_rule(moved)))
+        return out
 
     def give_vehicle(self, site: str, vrn: str, resident: str | None, make: str = "",
                      model: str = "") -> dict[str, Any]:

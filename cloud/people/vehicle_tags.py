@@ -21,13 +21,15 @@ from shared.vocab import TagStatus
 
 
 def vehicle_of(c: Tx, resident: str, vrn: str) -> Row:
-    """The vehicle *vrn* if it is the resident's or their flat's, else ``unknown_vehicle``."""
+    """The vehicle *vrn* if it is the resident's or their flat's, at a society they live in,
+    else ``unknown_vehicle``. (A vehicle becomes a resident's only with proof or staff's word:
+    ``cloud.people.claims``.)"""
     plate = vrn_rules.normalise(vrn)
     for v in residents.flat_vehicles(c, resident):
         if v["vrn"] == plate:
             return v
     for v in residents.vehicles(c, resident):
-        if v["vrn"] == plate:
+        if v["vrn"] == plate and residents.lives_in(c, resident, v["site"]):
             return v
     raise CloudError(404, "unknown_vehicle", f"{plate} is not a vehicle of yours or your flat")
 

@@ -80,22 +80,35 @@ def _parse(text: str) -> list[tuple[int, str, str, str, str, str]]:
     return rows
 
 
+def _refuse_taken(c: Tx, rows: list[tuple[int, str, str, str, str, str]]) -> None:
+    """``bad_row`` naming every line whose tag id was imported before or whose EPC is a
+    registered tag (the first in full, the others by number)."""
+    ids, known = inventory.taken(c, [r[1] for r in rows], [r[3] for r in rows if r[3]])
+    if not ids and not known:
+        return
+    bad = [f"line {line}: tag id {tag_id} was imported before" if tag_id in ids
+           else f"line {line}: EPC {epc} is a registered tag"
+           for line, tag_id, _s, epc, _t, _k in rows if tag_id in ids or epc in known]
+    more = [b.split(":")[0].removeprefix("line ") for b in bad[1:]]
+    also = f" (also lines {', '.join(more[:20])}{', …' if len(more) > 20 else ''})" \
+        if more else ""
+    raise CloudError(422, "bad_row", bad[0] + also)
+
+
 def import_stickers(rules: RulesService, site: str, text: str, batch: str = "") -> dict[str, Any]:
-    """Import a batch of stickers mapped to *site*: all of them or none."""
+    """Import a batch of stickers mapped to *site*: all of them or none. The whole file is
+    checked (every row, the site, what the database holds) before the first secret is
+    hashed: hashing a large batch takes all cores for minutes, and a refusal comes first."""
     rows = _parse(text)
+    rules.gate_site(site)
+    _refuse_taken(rules.db.conn, rows)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # scrypt frees the GIL
         hashes = list(pool.map(lambda r: hash_password(r[2], STICKER_N), rows))
     now = rules.clock.now().isoformat()
     name = batch or f"import {now}"
 
     def fn(c: Tx) -> list[Change]:
-        ids, known = inventory.taken(c, [r[1] for r in rows], [r[3] for r in rows if r[3]])
-        for line, tag_id, _s, epc, _t, _k in rows:
-            if tag_id in ids:
-                raise CloudError(422, "bad_row", f"line {line}: tag id {tag_id} was imported "
-                                 "before")
-            if epc in known:
-                raise CloudError(422, "bad_row", f"line {line}: EPC {epc} is a registered tag")
+        _refuse_taken(c, rows)  # again: another import may have taken some meanwhile
         stickers = [r for r in rows if r[5] == "sticker"]
         society.insert_tags(c, [(epc, site, TagStatus.INACTIVE.value, None, vtype, now)
                                 for _l, _i, _s, epc, vtype, _k in stickers])

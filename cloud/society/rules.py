@@ -15,6 +15,7 @@ from cloud.society.epoch import ensure_epoch, epoch_of
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row, Tx
 from cloud.storage import society as store
+from cloud.storage.staff import write_audit
 from shared import vrn as vrn_rules
 from shared.clock import Clock
 from shared.commands import new_key
@@ -32,6 +33,27 @@ from shared.schedule import zone
 from shared.vocab import Direction, TagStatus, VehicleType
 
 EPC = re.compile(r"^(?:[0-9A-F]{4}){1,31}$")
+
+
+def _vehicle_type(raw: object, epc: object) -> VehicleType | None:
+    """A bulk row's ``vehicle_type`` (2W or 4W), or none; anything else is refused."""
+    if raw in (None, ""):
+        return None
+    try:
+        return VehicleType(str(raw).upper())
+    except ValueError:
+        raise CloudError(422, "invalid_vehicle_type",
+                         f"tag {epc}: vehicle_type is 2W or 4W, not {raw!r}") from None
+
+
+def _refuse_silent_move(row: Row | None, vrn: str | None, unbind: bool = False) -> None:
+    """An active tag bound to one vehicle is never re-bound to another in passing (nor, in a
+    bulk import, *unbind*-ed from it, the first half of a move): that is a ``move``, with a
+    reason, on purpose."""
+    if row is not None and row["status"] == TagStatus.ACTIVE.value and row["vrn"] \
+            and (vrn is not None or unbind) and vrn != row["vrn"]:
+        raise CloudError(409, "tag_bound", f"tag {row['epc']} is active for {row['vrn']}: "
+                         f"move it with POST /api/v1/tags/{row['epc']}/move and a reason")
 
 
 def tag_rule(row: Row) -> TagRule:
@@ -247,8 +269,14 @@ class RulesService:
             changes = []
             for t in tags:
                 st = TagStatus(t.get("status", "inactive"))
-                e, v = self._check_tag_fields(c, site, t["epc"], t.get("vrn"), st, None)
-                store.import_tag(c, e, site, st.value, v, now)
+                vt = _vehicle_type(t.get("vehicle_type"), t.get("epc"))
+                e, v = self._check_tag_fields(c, site, t["epc"], t.get("vrn"), st, vt)
+                row = store.tag(c, e)
+                _refuse_silent_move(row, v, unbind=True)
+                if row is not None and row["locked"]:  # an import starts a tag afresh: unlocked
+                    raise CloudError(409, "tag_locked", f"tag {e} is locked: unlock it before "
+                                     "importing it again")
+                store.import_tag(c, e, site, st.value, v, now, vt.value if vt else None)
                 changes.append(Change(op="tag.upsert", tag=TagRule(epc=e, site=site,
                                                                     status=st, vrn=v)))
             return changes
@@ -276,8 +304,36 @@ class RulesService:
             vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
             _, v = self._check_tag_fields(c, site, row["epc"], vrn or row["vrn"],
                                           TagStatus.ACTIVE, vt)
+            _refuse_silent_move(row, v)
             store.update_tag(c, row["epc"], self.clock.now().isoformat(),
                              status=TagStatus.ACTIVE.value, vrn=v)
+            return [self._tag_change(c, row["epc"])]
+
+        return self._change(site, fn)
+
+    def move_tag(self, epc: str, vrn: str, reason: str, by: str) -> RulesDelta:
+        """Move an active tag to another vehicle of its site, on purpose: the old binding ends
+        in the same rules change, and who moved it, from which car and why are audited."""
+        if not reason.strip():
+            raise CloudError(422, "reason_required", "say why the tag is moved")
+        site = self._site_of_tag(epc)
+
+        def fn(c: Tx) -> list[Change]:
+            row = self._tag_row(c, epc)
+            if row["status"] != TagStatus.ACTIVE.value:
+                raise CloudError(409, "tag_not_active", f"tag {row['epc']} is {row['status']}: "
+                                 "activate it for a vehicle instead")
+            if row["locked"]:  # a locked car's tag is not taken off it to let another leave
+                raise CloudError(409, "tag_locked", f"tag {row['epc']} is locked: unlock it "
+                                 "before moving it")
+            vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
+            _, v = self._check_tag_fields(c, site, row["epc"], vrn, TagStatus.ACTIVE, vt)
+            if v == row["vrn"]:
+                raise CloudError(409, "same_vehicle", f"tag {row['epc']} is already {v}'s")
+            now = self.clock.now().isoformat()
+            store.update_tag(c, row["epc"], now, vrn=v)
+            write_audit(c, now, None, by, "POST", f"/api/v1/tags/{row['epc']}/move", 200,
+                        f"moved from {row['vrn']} to {v}: {reason.strip()}")
             return [self._tag_change(c, row["epc"])]
 
         return self._change(site, fn)

@@ -9,6 +9,10 @@ Two shapes of one snapshot, read in one consistent view of the database:
   then one line per ``vehicle``, ``tag``, ``subscription`` and ``code``, and a last ``end``
   line with the count of each (``codes`` only when there are), so a box can tell a whole
   snapshot from a cut one.
+
+What a reader gets of the codes is its ``Codes`` level: a site's own box everything it decides
+with (the key's pepper too), an admin the hashes and the key without its pepper (nobody can test
+them), anyone else none (``docs/codes.md``, "A stolen box").
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from itertools import groupby
-from typing import Any
+from typing import Any, Literal
 
-from cloud.codes import code_config, code_rule
+from cloud.codes import code_rule
+from cloud.codes.keys import code_config
 from cloud.parking.rules import site_parking_rules
 from cloud.society.epoch import epoch_of
 from cloud.society.rules import account_rule, gate_rule
@@ -31,6 +36,7 @@ from shared.contract import SNAPSHOT_NDJSON
 NDJSON = SNAPSHOT_NDJSON
 PAGE = 5000
 CHUNK = 500  # items joined into one piece of the response
+Codes = Literal["box", "hashes", "none"]  # what a reader gets of the codes
 
 
 def _dumps(obj: Any) -> str:
@@ -58,7 +64,7 @@ def _rules(items: list[Any]) -> list[dict[str, Any]]:
     return [i.model_dump(mode="json", exclude_none=True) for i in items]
 
 
-def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
+def _parts(db: Database, site: str, codes: Codes) -> Iterator[tuple[str, Any]]:
     """(kind, item) in snapshot order, from one view of the database."""
     with db.snapshot() as c:
         version = store.rules_version(c, site)
@@ -70,8 +76,10 @@ def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
                   "accounts": accounts, "parkings": [p.model_dump(mode="json") for p in parkings]}
         if schedules := site_schedules(c, site):  # only when there are: older boxes read on
             header["schedules"] = _rules(schedules)
-        if (settings := codes_store.settings(c, site)) is not None:
-            header["code_config"] = code_config(settings).model_dump(mode="json")
+        settings = codes_store.settings(c, site) if codes != "none" else None
+        if settings is not None:
+            header["code_config"] = code_config(settings, codes == "box").model_dump(
+                mode="json", exclude_none=True)
         yield "header", header
         for r in store.stream_vehicles(c, site, PAGE):
             yield "vehicle", _vehicle(r)
@@ -79,15 +87,15 @@ def _parts(db: Database, site: str) -> Iterator[tuple[str, Any]]:
             yield "tag", _tag(r)
         for s in subs:
             yield "subscription", s.model_dump(mode="json", exclude_none=True)
-        for r in codes_store.gate_codes(c, site):
+        for r in codes_store.gate_codes(c, site) if settings is not None else ():
             yield "code", code_rule(r).model_dump(mode="json", exclude_none=True)
 
 
-def ndjson(db: Database, site: str) -> Iterator[str]:
+def ndjson(db: Database, site: str, codes: Codes = "none") -> Iterator[str]:
     """The snapshot as NDJSON, a piece at a time."""
     counts = {"vehicles": 0, "tags": 0, "subscriptions": 0}
     lines: list[str] = []
-    for kind, item in _parts(db, site):
+    for kind, item in _parts(db, site, codes):
         if kind == "header":
             lines.append(_dumps({"type": "rules.snapshot", **item}))
             continue
@@ -113,9 +121,9 @@ def _joined(items: Iterator[Any]) -> Iterator[str]:
         yield ("" if first else ",") + ",".join(buf)
 
 
-def json_pieces(db: Database, site: str) -> Iterator[str]:
+def json_pieces(db: Database, site: str, codes: Codes = "none") -> Iterator[str]:
     """The snapshot as one ``RulesSnapshot`` JSON object, a piece at a time."""
-    parts = _parts(db, site)
+    parts = _parts(db, site, codes)
     _, h = next(parts)
     yield f'{{"site":{_dumps(site)},"version":{h["version"]},"gates":{_dumps(h["gates"])}'
     grouped = groupby(parts, key=lambda p: p[0])

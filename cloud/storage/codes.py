@@ -13,19 +13,20 @@ from cloud.storage.tx import Row, Tx, in_chunks
 SETTINGS = ("site", "alphabet", "length", "per_person", "activation_days", "duration_days",
             "first_use_activates", "code_key", "updated_at", "eligible", "free",
             "subscription_days", "renew_before_free", "renew_before_subscription",
-            "auto_issue")
+            "auto_issue", "code_salt", "code_pepper", "code_cost", "code_generation")
 CODE = ("id", "site", "kind", "holder", "code", "hash", "status", "issued_at", "activate_by",
         "activated_at", "valid_from", "valid_until", "single_use", "schedule", "flat", "vrn",
-        "label", "visitor_kind", "visitor_phone", "created_by", "regime")
+        "label", "visitor_kind", "visitor_phone", "created_by", "regime", "key_generation")
 LIVE = ("issued", "active")  # the statuses of a code a gate may still accept
 FIELDS = frozenset({"status", "activated_at", "valid_from", "valid_until", "used_at",
-                    "activate_by", "renewed_at", "schedule"})
+                    "activate_by", "renewed_at", "schedule", "hash", "key_generation"})
 MEMBER = ("site", "resident", "role", "flat", "external", "mandate_start", "mandate_end",
           "updated_at")
 
 
 def settings(c: Tx, site: str) -> Row | None:
-    """A site's code settings (with its key)."""
+    """A site's code settings (with its key: salt, pepper, cost and generation, or the legacy
+    HMAC key of generation 0)."""
     return c.execute("SELECT * FROM site_code_settings WHERE site = ?", (site,)).fetchone()
 
 
@@ -38,6 +39,12 @@ def register(c: Tx, digest: str, at: str) -> bool:
     """Record a code as issued forever; False if it ever was."""
     return c.execute(insert_ignore_sql("code_registry", ("digest", "issued_at")),
                      (digest, at)).rowcount > 0
+
+
+def registered(c: Tx, digests: Sequence[str]) -> set[str]:
+    """Those of *digests* the registry holds: codes issued before."""
+    return {r[0] for r in in_chunks(c, "SELECT digest FROM code_registry WHERE digest IN "
+                                       "({ids})", digests)}
 
 
 def insert(c: Tx, values: Sequence[Any]) -> None:
@@ -102,10 +109,17 @@ def of_site(c: Tx, site: str) -> list[Row]:
 
 
 def gate_codes(c: Tx, site: str) -> list[Row]:
-    """The codes a site's gates hold: all but those long settled (cancelled, expired, spent
-    codes stay so a gate can say why it refuses them)."""
-    return c.execute("SELECT * FROM access_codes WHERE site = ? ORDER BY hash",
-                     (site,)).fetchall()
+    """The codes a site's gates hold: those hashed under the site's current key (settled ones
+    too, so a gate can say why it refuses them; a rotation leaves the older ones behind)."""
+    return c.execute("SELECT a.* FROM access_codes a JOIN site_code_settings s ON s.site = "
+                     "a.site WHERE a.site = ? AND a.key_generation = s.code_generation ORDER "
+                     "BY a.hash", (site,)).fetchall()
+
+
+def live_of_site(c: Tx, site: str) -> list[Row]:
+    """A site's live codes and passes (issued or active), oldest first."""
+    return c.execute("SELECT * FROM access_codes WHERE site = ? AND status IN ('issued', "
+                     "'active') ORDER BY issued_at, id", (site,)).fetchall()
 
 
 def due(c: Tx, status: str, horizon: str, after: tuple[str, str], limit: int) -> list[Row]:

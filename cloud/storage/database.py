@@ -8,7 +8,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from cloud.storage import legacy
-from cloud.storage.engine import database_url, make_engine, redact
+from cloud.storage.engine import WriterTurns, database_url, make_engine, redact
 from cloud.storage.tx import Result, Transaction, Tx
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,30 @@ def _file_lock(path: str, wait: bool) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+class UnsafeDatabase(ValueError):
+    """The database may lose commits it has acknowledged (a cloud process will not serve
+    from it unless told to)."""
+
+
+def open_durable(db: str | Path, *, allow_async_commit: bool = False) -> Database:
+    """The database a cloud process serves from, brought to the newest schema; refused
+    (``UnsafeDatabase``, before anything is migrated) when it may lose commits it has
+    acknowledged (``Database.durability_problems``), unless *allow_async_commit*."""
+    database = Database(db, upgrade=False)
+    try:
+        problems = [] if allow_async_commit else database.durability_problems()
+        if problems:
+            raise UnsafeDatabase(
+                f"{redact(database.url)} may lose events already acknowledged to the boxes: "
+                f"{'; '.join(problems)}. Or start with GATEPOST_ALLOW_ASYNC_COMMIT=true, for "
+                "a database you can afford to lose (tests)")
+        database.upgrade()
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
 def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
@@ -91,6 +115,7 @@ class Database:
         db_file = self.engine.url.database if self.dialect == "sqlite" else None
         self._file = db_file if db_file not in (None, "", ":memory:") else None
         self._locks: dict[str, threading.Lock] = {}
+        self._writers = WriterTurns() if self.dialect == "sqlite" else None
         self._locks_lock = threading.Lock()
         if upgrade:
             self.upgrade()
@@ -103,7 +128,8 @@ class Database:
         """One transaction, committed when the block ends without an exception. With
         *repeatable*, every statement sees the database as of the first (PostgreSQL's
         REPEATABLE READ; a SQLite read transaction always does)."""
-        with self.engine.connect() as conn:
+        turn = self._writers if write and self._writers else nullcontext()
+        with turn, self.engine.connect() as conn:  # SQLite: writers in turn (WriterTurns)
             if write:
                 conn = conn.execution_options(gatepost_write=True)
             elif repeatable and self.dialect == "postgresql":
@@ -166,6 +192,27 @@ class Database:
             finally:
                 if got:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+    def durability_problems(self) -> list[str]:
+        """Why a commit this database acknowledges might not survive a crash: PostgreSQL's
+        ``synchronous_commit`` or ``fsync`` off (for this database's sessions). None on SQLite
+        (WAL with ``synchronous=NORMAL`` keeps every commit when a process is killed)."""
+        if self.dialect != "postgresql":
+            return []
+        with self.engine.connect() as conn:
+            sync = conn.execute(text("SHOW synchronous_commit")).scalar()
+            fsync = conn.execute(text("SHOW fsync")).scalar()
+        out = []
+        if sync == "off":
+            out.append("synchronous_commit is off (a commit is acknowledged before it is on "
+                       "disk; the last ones are lost when the server stops uncleanly): "
+                       "ALTER DATABASE … SET synchronous_commit = on (or ALTER ROLE, or "
+                       "postgresql.conf, wherever it was turned off)")
+        if fsync == "off":
+            out.append("fsync is off (nothing is forced to disk; an operating system crash "
+                       "loses commits and may corrupt the database): fsync = on in "
+                       "postgresql.conf")
+        return out
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None: empty)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import select
+import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,44 @@ def _sqlite_engine(url: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+class WriterTurns:
+    """SQLite's one writer lock, handed out in the order the threads of this process ask.
+
+    SQLite lets a waiting writer poll (every 100 ms, once it has waited a while) and gives the
+    lock to whoever asks the moment it is free: a writer that commits and begins again at
+    once (an import, chunk after chunk) keeps it, and the others time out with "database is
+    locked". Here a writer that finds the lock taken queues, and the holder hands it to the
+    first in the queue when it is done. Other processes on the same file still meet SQLite's
+    busy timeout.
+    """
+
+    def __init__(self, wait_s: float = 30.0) -> None:
+        self.wait_s = wait_s
+        self._lock = threading.Lock()
+        self._held = False
+        self._queue: deque[threading.Lock] = deque()
+
+    def __enter__(self) -> WriterTurns:
+        with self._lock:
+            if not self._held:
+                self._held = True
+                return self
+            mine = threading.Lock()
+            mine.acquire()
+            self._queue.append(mine)
+        if mine.acquire(timeout=self.wait_s):
+            return self  # handed over by the holder
+        with self._lock:
+            if mine in self._queue:
+                self._queue.remove(mine)
+                raise TimeoutError(f"no turn to write within {self.wait_s:g} s")
+        return self  # handed over just as the wait ran out
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            if self._queue:
+                self._queue.popleft().release()  # still held: by the next in the queue
+            else:
+                self._held = False

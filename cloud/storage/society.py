@@ -154,12 +154,13 @@ def insert_tag(c: Tx, epc: str, site: str, status: str, vrn: str | None,
               "(?, ?, ?, ?, ?, ?)", (epc, site, status, vrn, vehicle_type, at))
 
 
-def import_tag(c: Tx, epc: str, site: str, status: str, vrn: str | None, at: str) -> None:
-    """Register a tag of a batch; one imported again starts afresh (no type, unlocked, no
-    schedule), as a new one would."""
+def import_tag(c: Tx, epc: str, site: str, status: str, vrn: str | None, at: str,
+               vehicle_type: str | None = None) -> None:
+    """Register a tag of a batch; one imported again starts afresh (its type as given,
+    unlocked, no schedule), as a new one would."""
     c.execute(upsert_sql("tags", ("epc", "site", "status", "vrn", "vehicle_type", "locked",
                                   "locked_until", "schedule", "updated_at"), ("epc",)),
-              (epc, site, status, vrn, None, 0, None, None, at))
+              (epc, site, status, vrn, vehicle_type, 0, None, None, at))
 
 
 def update_tag(c: Tx, epc: str, at: str, **fields: Any) -> bool:

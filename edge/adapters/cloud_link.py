@@ -334,11 +334,14 @@ class CloudLink:
                     v, retained, n = item[1], item[2], item[3]
                     with self._inflight_lock:
                         newest = self._version_seq.get(v.site) == n
-                    if newest and v.site in self.sites and self._stale(v, retained):
+                    if newest and v.site in self.sites and (
+                            self._stale(v, retained) or self.cache.needs_code_key(v.site)):
                         self._snapshot(v.site)
                 elif kind == "fresh":
                     site = item[1]
-                    if self.cache.version(site) == 0 or self.cache.epoch(site) == RESYNC:
+                    # A started box holds no code pepper: a snapshot brings it.
+                    if self.cache.version(site) == 0 or self.cache.epoch(site) == RESYNC or \
+                            self.cache.needs_code_key(site):
                         self._snapshot(site)
                 elif kind == "snapshot":
                     self._snapshot(item[1])

@@ -18,7 +18,7 @@ from edge.core.direction import effective_direction
 from edge.core.parking import inside_area
 from edge.core.plate_match import agree
 from edge.core.types import CacheView, Credential, Decision, GateInfo, Policy
-from shared.codes import code_hash, normalise
+from shared.codes import normalise
 from shared.vocab import REASON_OUTCOMES, CredentialKind, Reason, TagStatus
 
 
@@ -102,9 +102,10 @@ def resolve_plate(cred: Credential, gate: GateInfo, view: CacheView, now: dateti
 
 def resolve_code(cred: Credential, gate: GateInfo, view: CacheView, now: datetime,
                  policy: Policy) -> Decision | Named:
-    """A code (typed, scanned or told to the guard): read in the site's alphabet, looked up by
-    its keyed hash, and within its life: activated (or activated by this first use, where the
-    site says so, before its activation deadline), started, not ended, not cancelled, not
+    """A code (typed, scanned or told to the guard): read in the site's alphabet, hashed by the
+    site's key (``code_key_missing`` while the box lacks the pepper the cloud gives after a
+    start) and looked up, and within its life: activated (or activated by this first use, where
+    the site says so, before its activation deadline), started, not ended, not cancelled, not
     spent. The decision carries the hash, never the code."""
     settings = view.code_settings(gate.site)
     if settings is None:
@@ -114,7 +115,11 @@ def resolve_code(cred: Credential, gate: GateInfo, view: CacheView, now: datetim
     except ValueError as exc:
         masked = Credential(CredentialKind.CODE, "")
         return refuse(Reason.CODE_UNKNOWN, gate, masked, now, detail=str(exc))
-    cred = Credential(CredentialKind.CODE, code_hash(settings.key, typed))
+    if settings.key is None:
+        return refuse(Reason.CODE_KEY_MISSING, gate, Credential(CredentialKind.CODE, ""), now,
+                      detail="the box has not had the site's code key from the cloud since it "
+                      "started: codes are decided again once the link is back")
+    cred = Credential(CredentialKind.CODE, settings.key.digest(typed))
     code = view.code(gate.site, cred.value)
     if code is None:
         return refuse(Reason.CODE_UNKNOWN, gate, cred, now)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from edge.core.parking import SubRecord
 from edge.core.plate_match import PlateIndex
+from shared.codes import CodeKey
 from shared.locks import is_locked
 from shared.schedule import Schedule
 from shared.vocab import (
@@ -127,10 +128,10 @@ class CodeRecord:
 
 @dataclass(frozen=True, slots=True)
 class CodeSettings:
-    """How a site's codes are read: its HMAC key, its alphabet, whether a first use
-    activates."""
+    """How a site's codes are read: its key (None: the box lacks the pepper the cloud gives
+    after a start), its alphabet, whether a first use activates."""
 
-    key: bytes
+    key: CodeKey | None
     alphabet: str
     first_use_activates: bool
 

@@ -28,7 +28,8 @@ from edge.lanes.boom import Boom
 from edge.lanes.codes import CodeDesk
 from edge.lanes.devices import Devices
 from edge.lanes.mailbox import Mailbox
-from edge.lanes.view import LaneView, pass_event
+from edge.lanes.view import InFront, LaneView, pass_event
+from edge.peers.exchange import SpendPeers
 from edge.recorder import Recorder
 from edge.remote import command_decision, guard_decision
 from edge.store import visitors
@@ -51,7 +52,8 @@ class Lane:
     def __init__(self, cfg: GateConfig, *, policy: Policy, tunables: PolicyConfig,
                  clock: Clock, view: LaneView, recorder: Recorder, store: LaneStore,
                  presence: Presence, barrier: BarrierActuator | None,
-                 min_score: tuple[int, float] = (1, 0.9)) -> None:
+                 min_score: tuple[int, float] = (1, 0.9),
+                 spends: SpendPeers | None = None) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self.info = GateInfo(cfg.id, cfg.site, cfg.direction, cfg.credentials, cfg.mismatch,
@@ -60,7 +62,8 @@ class Lane:
                              if cfg.accepts is not None else None, cfg.agree)
         self.policy, self.tunables, self.clock = policy, tunables, clock
         self.view, self.recorder, self.store = view, recorder, store
-        self.codes = CodeDesk(self.id, cfg.site, cfg.keypad, recorder)  # codes, keypad lock
+        self.codes = CodeDesk(self.id, cfg.site, cfg.keypad, recorder,  # codes, keypad lock
+                              spends, cfg.camera)
         self.presence, self.barrier = presence, barrier
         self.agreeing_reads, self.instant_score = min_score
         self.devices = Devices()
@@ -74,7 +77,7 @@ class Lane:
         self._stamp = 1
         self._confirm = rules.Confirmations(cfg.confirm_reads, cfg.confirm_window_ms / 1000)
         self._agreeing: tuple[str, int] = ("", 0)
-        self._current: dict[str, Any] | None = None  # the vehicle at the gate, as last decided
+        self._front: InFront | None = None  # the vehicle at the gate, as last decided
         self._touched = time.monotonic()
 
     # Life cycle ------------------------------------------------------------------------------
@@ -157,6 +160,8 @@ class Lane:
                 return self._visitor(msg)
             case m.Release(user=user):
                 return self._release(user)
+            case m.ClearCodeLock(user=user):
+                return self.codes.clear(self.clock.now(), user)
         raise TypeError(f"unknown lane message {msg!r}")
 
     # Credentials -----------------------------------------------------------------------------
@@ -207,6 +212,8 @@ class Lane:
         if held is not None:
             self._held[cred.key] = rules.seen(held, now)
             self._dirty.add(cred.key)
+        if self._front is not None:  # its tag or plate still read: the vehicle is still there
+            self._front = self._front.seen(cred.key, now)
         d = Decision(Outcome.IGNORED, Reason.DUPLICATE_READ, self.id, cred, now,
                      held.vrn if held else None, detail=detail)
         self.recorder.ignored(self.id, d, self.recorder.decision_payload(self.cfg.site, d),
@@ -237,7 +244,9 @@ class Lane:
         base = self.recorder.decision_payload(self.cfg.site, decision, extra)
         keep = rules.held_of(decision, now, self._stamp)
         self._window = rules.note(self._window, decision)
-        self._current = {"at": now.isoformat(), "gate": self.id, **base, "passed": False}
+        cred = decision.credential
+        self._front = InFront({"at": now.isoformat(), "gate": self.id, **base},
+                              cred.key if cred.kind in rules.VEHICLE_KINDS else "", now, now)
         if decision.outcome is Outcome.IGNORED:
             self._held[keep.key] = keep
             self.recorder.ignored(self.id, decision, base, frame_ns)
@@ -252,7 +261,7 @@ class Lane:
                 self.store.keep(c, self.id, keep)
 
         ev = self.recorder.decision(self.id, decision, base, read, frame_ns, image, also)
-        self._current = {**self._current, **base, "event_id": ev.id}
+        self._front = replace(self._front, data={**self._front.data, "event_id": ev.id})
         self._held[keep.key] = keep
         if decision.opens:
             self._open(decision, ev.id, frame_ns, now, keep)
@@ -316,6 +325,8 @@ class Lane:
                 if key.startswith(f"{CredentialKind.PLATE}:"):
                     self._held[key] = rules.seen(held, now)
                     self._dirty.add(key)
+                    if self._front is not None:
+                        self._front = self._front.seen(key, now)
         if reading.passed:
             self._on_pass()
         if reading.came_down:
@@ -328,8 +339,7 @@ class Lane:
         now = self.clock.now()
         awaiting = self.boom.take_awaiting()
         self._window = rules.passed(self._window)
-        if self._current is not None:
-            self._current = {**self._current, "passed": True}
+        self._front = None  # it went through: the lane is clear
         ev = pass_event(self.info, self.view, awaiting, now,
                         timedelta(seconds=self.tunables.pass_window_s))
 
@@ -449,6 +459,9 @@ class Lane:
                 "decision": decision_id, "detail": "the boom did not reach its open limit"})
         if self._held:
             self._redecide()
+        if self._front is not None and not self._front.there(
+                self.clock.now(), self.tunables.pass_window_s, self.policy.dedup_hold_s):
+            self._front = None  # not read for the hold, nor let through within the window
         if mono - self._touched >= TOUCH_S:
             self._touched = mono
             self._forget()
@@ -477,11 +490,12 @@ class Lane:
             "closed_limit": i.closed_limit if i else None,
             "relay_ok": self.relay_ok, "reader_ok": self.reader_ok,
             "keypad_ok": self.devices.state["keypad"],
+            "codes_locked": self.codes.locked_until(self.clock.now()),
             "anti_passback": self.info.anti_passback.value,
             "awaiting_pass": self.boom.awaiting[0] if self.boom.awaiting else None,
             "boom": self.boom.label(),
             "queue": self.mailbox.size(), "errors": self.mailbox.errors,
             "restarts": self.mailbox.restarts,
             "hold_wired": self.hold_wired, "held_open": self.boom.held,
-            "current": self._current,
+            "current": front.as_dict() if (front := self._front) else None,
         }

@@ -73,3 +73,8 @@ class VisitorOpen:
 @dataclass(frozen=True, slots=True)
 class Release:
     user: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearCodeLock:
+    user: str  # the guard who ends the gate's keypad (and QR) lock

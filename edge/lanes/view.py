@@ -1,13 +1,15 @@
-"""The view of the cache that ``decide()`` reads, and the pass a lane records.
+"""The view of the cache that ``decide()`` reads, the vehicle a lane shows in front of it,
+and the pass a lane records.
 
 ``LaneView`` answers from the SQLite cache and presence; ``of(window)`` adds the lane's own
 window (the credentials of the vehicle at the gate now) for fusion, without copying anything.
+``InFront`` is what the guard's Live card shows of the vehicle at the gate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,3 +97,29 @@ def pass_event(gate: GateInfo, view: LaneView, awaiting: tuple[str | None, datet
             "attributed": vrn is not None, "parking": pid}
     return PassEvent(data, area_key(pid, vrn) if vrn is not None else None,
                      direction is Direction.ENTRY)
+
+
+@dataclass(frozen=True, slots=True)
+class InFront:
+    """The vehicle in front of the gate as the lane last decided it, and when the credential
+    that decided it was last read (every read of it still arriving, duplicates included)."""
+
+    data: dict[str, Any]  # the decision's payload, as the panel shows it
+    key: str  # the credential that decided it ("" for a guard's or a remote open)
+    decided_at: datetime
+    seen_at: datetime
+
+    def seen(self, key: str, now: datetime) -> InFront:
+        """The same vehicle if *key* is its credential, read again at *now*."""
+        return replace(self, seen_at=now) if key and key == self.key else self
+
+    def there(self, now: datetime, pass_window_s: float, hold_s: float) -> bool:
+        """Whether it can still be at the gate: decided within the pass window (a car let
+        through is on its way), or its credential read within the de-dup hold (a refused car
+        waits as long as it likes; its tag or plate stops being read when it leaves)."""
+        return (now - self.decided_at <= timedelta(seconds=pass_window_s)
+                or now - self.seen_at <= timedelta(seconds=hold_s))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The decision's payload with when its credential was last read."""
+        return {**self.data, "seen_at": self.seen_at.isoformat()}

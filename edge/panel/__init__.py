@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -25,10 +26,11 @@ from fastapi.templating import Jinja2Templates
 
 from edge.accounts import Accounts
 from edge.panel import queries
-from edge.panel.live import alert_text, with_plain
 from edge.panel.live import context as live_context
+from edge.panel.live import with_plain, with_text, worded
 from edge.panel.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions
 from edge.panel.throttle import LoginThrottle
+from edge.panel.times import Times, zone_name
 from edge.panel.visitors import mount_visitors
 from edge.remote import correct_presence
 from shared.vocab import Outcome, Reason
@@ -43,10 +45,15 @@ LIVE_TYPES = {"decision", "open", "pass", "fault", "alert", "presence", "hold"}
 # The sign-in page shows one of these or nothing: never text from the request.
 LOGIN_ERRORS = {
     "bad_credentials": "Wrong user name or password.",
-    "locked": "This account is locked for 15 minutes after repeated failures.",
+    "locked": "Too many wrong passwords for this account: wait a little and try again.",
     "throttled": "Too many wrong passwords from this device: wait a little and try again.",
     "expired": "Your session ended. Sign in again.",
 }
+
+# Remembers the accounts that signed in from this browser: guessing at an account from there
+# is counted there, apart from the account's own count (``edge.accounts``).
+DEVICE_COOKIE = "gp_device"
+DEVICE_DAYS = 365
 
 
 class _Redirect(Exception):
@@ -89,7 +96,8 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         return s
 
     def page(request: Request, name: str, s: Session | None, **ctx: Any) -> Response:
-        ctx = {"edge": daemon.config.id, "s": s, "nav": name.removesuffix(".html"), **ctx}
+        ctx = {"edge": daemon.config.id, "s": s, "nav": name.removesuffix(".html"),
+               "t": ctx.get("t") or Times.of(daemon), **ctx}
         return templates.TemplateResponse(request, name, ctx)
 
     def set_cookie(resp: Response, key: str, value: str) -> None:
@@ -109,29 +117,44 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
     @app.post("/login")
     def login(request: Request, username: str = Form(""), password: str = Form(""),
               csrf: str = Form("")) -> Response:
-        """Check the password and start a session. Wrong passwords slow down their own
-        address (``throttle``) before they can lock the account; a lockout never ends a
-        session that is already signed in."""
+        """Check the password and start a session. Every try slows down its own address
+        (``throttle``) and the account, or from a device the account signed in from before,
+        that device's count for it (``edge.accounts``). A try in an address's, the account's or a
+        device's wait is refused unchecked, with 429 and ``Retry-After``; the account's wait
+        never holds back a device it signed in from before (the guard's own tablet). A
+        slow-down never ends a session that is already signed in."""
         cookie = request.cookies.get(LOGIN_COOKIE) or ""
         if not csrf or not secrets.compare_digest(cookie, csrf):
             daemon.counters.inc("panel_csrf_refused")
             raise HTTPException(403, "the sign-in form's CSRF token is missing or wrong")
         addr = request.client.host if request.client else "?"
-        if throttle.wait_s(addr) > 0:
+        if (wait := throttle.attempt(addr)) > 0:
             daemon.counters.inc("panel_login_throttled")
-            resp = login_form(request, "throttled")
-            resp.status_code = 429
-            return resp
-        result = accounts().login(username, password)
+            return slow_down(request, "throttled", wait)
+        device = request.cookies.get(DEVICE_COOKIE)
+        result = accounts().login(username, password, device)
         daemon.counters.inc(f"panel_login_{result.reason}")
         if not result.ok:
-            throttle.failed(addr)
+            throttle.failed(addr, username)  # a sign-in as another user name never forgives it
+        if result.wait_s > 0:
+            return slow_down(request, "locked", result.wait_s)
+        if not result.ok:
             return login_form(request, result.reason)
-        throttle.succeeded(addr)
+        throttle.succeeded(addr, result.username)
         s = sessions.create(result.username, result.role)
         resp = RedirectResponse("/", status_code=303)
         set_cookie(resp, COOKIE, s.id)
+        resp.set_cookie(DEVICE_COOKIE, accounts().remember(result.username, device),
+                        max_age=DEVICE_DAYS * 86400, httponly=True, samesite="strict",
+                        secure=secure, path="/")
         resp.delete_cookie(LOGIN_COOKIE, path="/")
+        return resp
+
+    def slow_down(request: Request, error: str, wait_s: float) -> Response:
+        """The sign-in page again, refused as too many tries: 429 with ``Retry-After``."""
+        resp = login_form(request, error)
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
         return resp
 
     @app.post("/logout")
@@ -184,6 +207,16 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
                                     f"&reason={d.reason.value}", status_code=303)
         return RedirectResponse("/", status_code=303)
 
+    @app.post("/gates/{gate}/keypad/clear")
+    def clear_keypad(request: Request, gate: str, csrf: str = Form("")) -> Response:
+        """End the lock wrong codes put on the gate's keypad (and its camera's QR search),
+        audited as a ``keypad_cleared`` alert with the guard's name."""
+        s = checked(request, csrf)
+        if gate not in daemon.lanes:
+            raise HTTPException(404, f"no gate {gate} on this box")
+        daemon.clear_code_lock(gate, s.user)
+        return RedirectResponse("/", status_code=303)
+
     @app.post("/gates/{gate}/release")
     def release(request: Request, gate: str, csrf: str = Form("")) -> Response:
         """Let a held boom close (by its own timer; never onto a vehicle)."""
@@ -210,17 +243,19 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
                     yield "event: logout\ndata: {}\n\n"
                     return
                 items = await run_in_threadpool(daemon.ring.after, last, 0.5, 200)
+                # the clocks and the health read the store: never on the event loop
+                times = await run_in_threadpool(Times.of, daemon) if items else None
                 for e in items:
                     last = e["local_id"]
-                    if e["type"] in LIVE_TYPES:
+                    if e["type"] in LIVE_TYPES and times is not None:
                         if e["type"] == "decision":
-                            e = with_plain(daemon, e)
+                            e = with_plain(daemon, e, times)
                         elif e["type"] in ("alert", "fault"):
-                            e = {**e, "text": alert_text(e)}
+                            e = with_text(e, times)
                         yield f"id: {last}\nevent: {e['type']}\ndata: {json.dumps(e)}\n\n"
                 if loop.time() >= next_health:
                     next_health = loop.time() + 1.0
-                    h = live_context(daemon)
+                    h = await run_in_threadpool(live_context, daemon)
                     small = {"gates": h["health"]["gates"], "inside": h["inside"],
                              "cloud_connected": h["health"]["cloud_connected"],
                              "outbox": h["health"]["outbox"], "cameras": h["health"]["cameras"]}
@@ -264,10 +299,12 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
     # Events and alerts --------------------------------------------------------------------
     def event_filter(request: Request) -> queries.EventFilter:
         p = request.query_params
+        times = Times.of(daemon)
 
         def when(key: str) -> datetime | None:
+            # a time typed in the filter is on the site's clock, as the page shows times
             try:
-                return datetime.fromisoformat(p[key]) if p.get(key) else None
+                return times.parse(p[key]) if p.get(key) else None
             except ValueError as exc:
                 raise HTTPException(422, f"{key}: not a date and time ({p[key]})") from exc
 
@@ -281,9 +318,12 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         """The local history, filtered by time, gate, decision, reason, plate or tag."""
         s = session(request)
         f = event_filter(request)
-        return page(request, "events.html", s, f=f, rows=queries.events(daemon, f),
+        times = Times.of(daemon)
+        rows = worded(daemon, queries.events(daemon, f), times)
+        return page(request, "events.html", s, f=f, rows=rows,
                     gates=list(daemon.lanes), reasons=[r.value for r in Reason],
-                    outcomes=[o.value for o in Outcome], query=request.url.query)
+                    outcomes=[o.value for o in Outcome], query=request.url.query, t=times,
+                    zone=zone_name(times.zone()))
 
     @app.get("/events.csv")
     def events_csv(request: Request) -> Response:
@@ -291,7 +331,8 @@ def mount_panel(app: FastAPI, daemon: EdgeDaemon) -> Sessions:
         session(request)
         rows = queries.events(daemon, replace(event_filter(request), limit=100_000))
         name = f"gatepost-{daemon.config.id}-events.csv"
-        return Response(queries.events_csv(rows), media_type="text/csv",
+        return Response(queries.events_csv(queries.local_times(rows, Times.of(daemon))),
+                        media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/alerts")

@@ -1,5 +1,6 @@
 """What the Live page shows: each lane's vehicle and decision in plain words, the latest
-decisions, who is inside (from passes) and the latest alerts."""
+decisions, who is inside (from passes) and the latest alerts, every time on the site's clock
+(``edge.panel.times``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edge.panel.plain import plain
+from edge.panel.times import Times
 from shared.vocab import Outcome
 
 if TYPE_CHECKING:
@@ -31,9 +33,36 @@ def lock_until(daemon: EdgeDaemon, e: dict[str, Any]) -> datetime | None:
     return max(ends) if ends else None
 
 
-def with_plain(daemon: EdgeDaemon, e: dict[str, Any]) -> dict[str, Any]:
-    """A decision event with its plain words."""
-    return {**e, "plain": plain(e, lock_until(daemon, e))}
+def with_plain(daemon: EdgeDaemon, e: dict[str, Any], times: Times) -> dict[str, Any]:
+    """A decision event with its plain words and its time in words."""
+    gate, until = e.get("gate"), lock_until(daemon, e)
+    words = plain(e, times.when(until, gate) if until else None)
+    return {**e, "plain": times.words_in(words, gate),
+            "when": times.when(e.get("at"), gate, seconds=True)}
+
+
+def with_text(e: dict[str, Any], times: Times) -> dict[str, Any]:
+    """An alert or fault event with its few words and its time in words."""
+    gate = e.get("gate")
+    return {**e, "text": times.words_in(alert_text(e), gate),
+            "when": times.when(e.get("at"), gate, seconds=True)}
+
+
+def worded(daemon: EdgeDaemon, rows: list[dict[str, Any]], times: Times) -> list[dict[str, Any]]:
+    """Rows of the event log (``queries.events``) with what their Detail column says: a
+    decision in plain words, anything else its detail; times in words either way."""
+    out = []
+    for r in rows:
+        if r["type"] == "decision":
+            words = with_plain(daemon, {**r["data"], "gate": r["gate"], "at": r["at"]},
+                               times)["plain"]
+        elif r["type"] == "fault":  # which device, up or down, and why
+            words = with_text({**r["data"], "type": "fault", "gate": r["gate"]}, times)["text"]
+        else:
+            who, what = r["guard"], r["detail"]
+            words = times.words_in(f"{who}: {what}" if who and what else who or what, r["gate"])
+        out.append({**r, "words": words})
+    return out
 
 
 def alert_text(e: dict[str, Any]) -> str:
@@ -45,30 +74,27 @@ def alert_text(e: dict[str, Any]) -> str:
     return f"{words}{' · ' + e['vrn'] if e.get('vrn') else ''}"
 
 
-def inside(daemon: EdgeDaemon, limit: int = 50) -> list[dict[str, Any]]:
+def inside(daemon: EdgeDaemon, times: Times, limit: int = 50) -> list[dict[str, Any]]:
     """Vehicles inside the society (not its parkings), newest first, from passes."""
     if daemon.presence is None:
         return []
-    return [{"vrn": vrn, "at": at, "flat": flat}
+    return [{"vrn": vrn, "at": at, "flat": flat, "when": times.when(at)}
             for vrn, at, flat in daemon.presence.inside_now(limit)]
 
 
 def context(daemon: EdgeDaemon) -> dict[str, Any]:
     """Everything the Live page renders."""
     health = daemon.health()
-    now = daemon.clock.now()
+    times = Times.of(daemon)
     for g in health["gates"]:
+        # The lane says which vehicle is in front of it (``edge.lanes.view.InFront``): a
+        # refused car stays for as long as its tag or plate is still read.
         c = g.get("current")
-        # A vehicle is shown at the gate while it can still be there: decided within the pass
-        # window and not yet through. After that the lane is clear (the list keeps it).
-        if c and (c.get("passed") or (now - datetime.fromisoformat(c["at"])).total_seconds()
-                  > daemon.config.policy.pass_window_s):
-            c = None
-        g["current"] = with_plain(daemon, c) if c else None
+        g["current"] = with_plain(daemon, c, times) if c else None
     ring = daemon.ring.after(0, 0, 20_000)
-    recent = [with_plain(daemon, e) for e in ring if e["type"] == "decision"
+    recent = [with_plain(daemon, e, times) for e in ring if e["type"] == "decision"
               and e["outcome"] != Outcome.IGNORED.value][-30:][::-1]
-    alerts = [{**e, "text": alert_text(e)} for e in ring if e["type"] == "alert"
+    alerts = [with_text(e, times) for e in ring if e["type"] == "alert"
               or (e["type"] == "fault" and e.get("state") == "down")][-8:][::-1]
-    return {"health": health, "recent": recent, "inside": inside(daemon), "alerts": alerts,
-            "last_id": daemon.ring.last_id}
+    return {"health": health, "recent": recent, "inside": inside(daemon, times),
+            "alerts": alerts, "last_id": daemon.ring.last_id, "t": times}

@@ -6,7 +6,6 @@ guard, subscription) or read from the cache (a lock's end), never from parsing `
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 _WAY = {"entry": "entry", "exit": "exit", None: "passage"}
@@ -42,18 +41,20 @@ _WORDS: dict[str, str] = {
     "code_expired": "Code expired",
     "code_spent": "One-time pass used already",
     "code_cancelled": "Code cancelled by its holder",
+    "code_key_missing": "Codes wait for the cloud (the box restarted offline): open by override",
     "visitor_approved": "Visitor approved by the flat — {let}",
 }
 
 
-def plain(e: dict[str, Any], lock_until: datetime | None = None) -> str:
-    """One line a guard understands, for a decision event of the live ring or journal."""
+def plain(e: dict[str, Any], lock_until: str | None = None) -> str:
+    """One line a guard understands, for a decision event of the live ring or journal;
+    *lock_until* is the end of the lock that refused it, in words ("today, 18:00")."""
     reason = str(e.get("reason") or "")
     direction = e.get("direction")
     let = "let out" if direction == "exit" else "let in"
     passback = ("Already inside: no exit since it came in" if direction == "entry"
                 else "Already outside: no entry since it left")
-    until = f" until {lock_until:%H:%M}" if lock_until else ""
+    until = f" until {lock_until}" if lock_until else ""
     text = _WORDS.get(reason, reason.replace("_", " ")).format(
         let=let, way=_WAY.get(direction, "passage"), until=until, passback=passback,
         schedule=e.get("schedule") or "?")

@@ -7,10 +7,11 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from edge.core.parking import inside_area
+from edge.panel.times import Times, zone_name
 from edge.store.outbox import joined
 from shared import vrn as vrn_rules
 from shared.cells import safe_cell
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
 
 EPC = re.compile(r"^[0-9A-Fa-f]{8,62}$")
+# ``at`` stays ISO 8601 in UTC for machines; ``local_time`` is the same moment on the site's
+# clock in words a person reads, ``time_zone`` names that clock.
 CSV_COLUMNS = ["id", "at", "gate", "type", "outcome", "reason", "vrn", "credential", "detail",
-               "guard"]
+               "guard", "local_time", "time_zone"]
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,13 @@ class EventFilter:
         """SQL conditions and arguments over the event log."""
         conds: list[str] = []
         args: list[Any] = []
+        # The log's times are ISO 8601 in UTC, compared as text: a bound is put in UTC too.
         if self.since:
             conds.append("at >= ?")
-            args.append(self.since.isoformat())
+            args.append(_utc(self.since))
         if self.until:
             conds.append("at <= ?")
-            args.append(self.until.isoformat())
+            args.append(_utc(self.until))
         for column, value in (("gate", self.gate), ("outcome", self.outcome),
                               ("reason", self.reason), ("type", self.type)):
             if value:
@@ -60,6 +64,10 @@ class EventFilter:
             conds.append("credential LIKE ?")
             args.append(f"%{self.tag.strip().upper()}%")
         return (" WHERE " + " AND ".join(conds)) if conds else "", args
+
+
+def _utc(t: datetime) -> str:
+    return (t.astimezone(UTC) if t.tzinfo else t).isoformat()
 
 
 def events(daemon: EdgeDaemon, f: EventFilter) -> list[dict[str, Any]]:
@@ -78,6 +86,12 @@ def events(daemon: EdgeDaemon, f: EventFilter) -> list[dict[str, Any]]:
                     "detail": data.get("detail") or data.get("alert") or data.get("error")
                     or "", "guard": guard.get("user", ""), "data": data})
     return out
+
+
+def local_times(rows: list[dict[str, Any]], times: Times) -> list[dict[str, Any]]:
+    """The rows with their time on their site's clock, for an export."""
+    return [{**r, "local_time": times.stamp(r["at"], r["gate"]),
+             "time_zone": zone_name(times.zone(r["gate"]))} for r in rows]
 
 
 def events_csv(rows: list[dict[str, Any]]) -> str:

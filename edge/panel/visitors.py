@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from edge.panel.times import Times
 from edge.store import codes as codes_store
 from edge.store import visitors as store
 from edge.visitors import CloudUnreachable, Refused
@@ -31,11 +31,10 @@ NOTES = {"exit": "Marked as left.", "opened": "Gate opened for the visitor.",
 
 
 def today(daemon: EdgeDaemon, site: str) -> tuple[datetime, datetime]:
-    """Today on the site's clock (the box's when the site has no time zone yet)."""
-    assert daemon.db is not None
-    zone = store.site_zone(daemon.db.conn, site)
-    now = daemon.clock.now()
-    local = now.astimezone(ZoneInfo(zone)) if zone else now.astimezone()
+    """Today on the site's clock (``edge.panel.times``: the box's ``api.timezone`` or its own
+    when the cloud sent no zone for the site yet)."""
+    times = Times.of(daemon)
+    local = times.now.astimezone(times.zone(site=site))
     start = datetime.combine(local.date(), time(0), local.tzinfo)
     return start, start + timedelta(days=1)
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from edge.core.parking import SubRecord, area_key
@@ -57,12 +58,14 @@ RESYNC = "!resync"  # an epoch no cloud draws: the next sync step takes a snapsh
 class RulesCache:
     """Reads on any thread in microseconds; writes as whole snapshots or ordered deltas."""
 
-    def __init__(self, db: EdgeDB) -> None:
+    def __init__(self, db: EdgeDB, runtime_dir: Path | None = None) -> None:
         self.db = db
         # Sites with a vehicle bound to a schedule, kept between rules writes: a site without
         # one costs the decision path no query for the vehicle's schedule.
         self._scheduled: frozenset[str] | None = None
         self._writes = 0
+        # the sites' code peppers: memory (and the runtime tmpfs) only
+        self.peppers = codes_store.Peppers(runtime_dir)
 
     def _rules_written(self) -> None:
         self._writes += 1
@@ -105,7 +108,11 @@ class RulesCache:
 
     def code_settings(self, site: str) -> CodeSettings | None:
         """How the site's codes are read (None: it has none)."""
-        return codes_store.settings(self.db.conn, site)
+        return codes_store.settings(self.db.conn, site, self.peppers)
+
+    def needs_code_key(self, site: str) -> bool:
+        """Whether the site's codes wait for the pepper a snapshot brings (after a start)."""
+        return codes_store.lacks_pepper(self.db.conn, site, self.peppers)
 
     def code(self, site: str, digest: str) -> CodeRecord | None:
         """The site's code with this keyed hash."""
@@ -259,7 +266,7 @@ class RulesCache:
             for sched in head.schedules:
                 self._upsert_schedule(c, site, sched)
             codes_store.clear_site(c, site)
-            codes_store.set_config(c, site, head.code_config)
+            codes_store.set_config(c, site, head.code_config, self.peppers)
             tags: list[tuple] = []
             vehicles: list[tuple] = []
             codes: list[tuple] = []
@@ -318,7 +325,7 @@ class RulesCache:
             if delta.from_version != held:
                 return "gap"
             for ch in delta.changes:
-                self._apply_change(c, delta.site, ch)
+                self._apply_change(c, delta.site, ch, self.peppers)
             self._set_version(c, delta.site, delta.to_version, epoch)
         self._rules_written()
         return "applied"
@@ -336,7 +343,7 @@ class RulesCache:
                   "excluded.epoch", (site, version, epoch))
 
     @staticmethod
-    def _apply_change(c, site: str, ch: Change) -> None:
+    def _apply_change(c, site: str, ch: Change, peppers: codes_store.Peppers) -> None:
         if ch.op == "tag.upsert" and ch.tag:
             c.execute(_TAG_INSERT, _tag_row(ch.tag))
         elif ch.op == "tag.delete" and ch.key:
@@ -373,7 +380,7 @@ class RulesCache:
             c.execute("DELETE FROM accounts WHERE username = ? AND source = 'cloud' AND site = ?",
                       (ch.key, site))
         elif ch.op in ("code.upsert", "code.delete", "codes.config"):
-            codes_store.apply(c, site, ch.op, ch.code, ch.code_config, ch.key)
+            codes_store.apply(c, site, ch.op, ch.code, ch.code_config, ch.key, peppers)
         else:
             raise ValueError(f"malformed change {ch.op}")
 

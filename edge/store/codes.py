@@ -1,14 +1,26 @@
-"""The cached access codes of the box's sites (keyed hashes only, ``shared.contract.CodeRule``),
-each site's code settings, and the single-use passes this box has spent. ``RulesCache`` writes
-them with the rest of a site's rules; the decision path reads them."""
+"""The cached access codes of the box's sites (hashes only, ``shared.contract.CodeRule``), each
+site's code settings, and the single-use passes this box has spent. ``RulesCache`` writes them
+with the rest of a site's rules; the decision path reads them.
+
+A site's pepper (``shared.codes.CodeKey``) is never written here: ``Peppers`` holds it in the
+daemon's memory (and on the runtime tmpfs, if given), so the file of a stolen box holds hashes
+nobody can test. After a power cut the box takes it again with a snapshot from the cloud; until
+then its codes are ``code_key_missing``.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from edge.core.types import CodeRecord, CodeSettings
+from shared.codes import CodeKey
 from shared.contract import CodeConfig, CodeRule
+
+log = logging.getLogger(__name__)
 
 _COLS = ("hash, site, kind, status, valid_from, valid_until, activate_by, single_use, "
          "schedule, flat, vrn, label")
@@ -36,27 +48,76 @@ def insert(c: Any, rows: list[tuple[Any, ...]]) -> None:
     rows.clear()
 
 
+class Peppers:
+    """The sites' code peppers by (site, generation), in this process's memory, and, given a
+    *keep* directory on a tmpfs (``/run/gatepost``), there too: a daemon restarted while the
+    cloud is out of reach (a crash, an upgrade) still decides codes, and a power cut, or a box
+    carried away, loses them with the tmpfs."""
+
+    def __init__(self, keep: Path | None = None) -> None:
+        self._held: dict[tuple[str, int], bytes] = {}
+        self._keep = keep
+        if keep is None or not keep.is_dir():
+            return
+        for f in keep.glob("*.pepper"):
+            site, _, generation = f.stem.rpartition(".")
+            try:
+                self._held[(site, int(generation))] = bytes.fromhex(f.read_text().strip())
+            except (ValueError, OSError) as exc:
+                log.warning("code pepper %s not read: %s", f.name, exc)
+
+    def put(self, site: str, generation: int, pepper: bytes) -> None:
+        """The cloud gave a site's pepper of a generation."""
+        if self._held.get((site, generation)) == pepper:
+            return
+        self._held[(site, generation)] = pepper
+        if self._keep is None:
+            return
+        try:
+            self._keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for old in self._keep.glob(f"{site}.*.pepper"):  # another generation's: gone
+                old.unlink(missing_ok=True)
+            tmp = self._keep / f".{site}.{generation}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(pepper.hex())
+            tmp.replace(self._keep / f"{site}.{generation}.pepper")
+        except OSError as exc:  # memory still holds it: only a restart offline would miss it
+            log.warning("code pepper of %s not kept in %s: %s", site, self._keep, exc)
+
+    def get(self, site: str, generation: int) -> bytes | None:
+        """A site's pepper of a generation, if the cloud gave it since the start."""
+        return self._held.get((site, generation))
+
+
 def apply(c: Any, site: str, op: str, rule: CodeRule | None, config: CodeConfig | None,
-          key: str | None) -> None:
+          key: str | None, peppers: Peppers) -> None:
     """One change of a delta: ``code.upsert``, ``code.delete`` or ``codes.config``."""
     if op == "code.upsert" and rule is not None:
         c.execute(_INSERT, row(rule))
     elif op == "code.delete" and key:
         c.execute("DELETE FROM codes WHERE hash = ? AND site = ?", (key, site))
     elif op == "codes.config":
-        set_config(c, site, config)
+        set_config(c, site, config, peppers)
     else:
         raise ValueError(f"malformed change {op}")
 
 
-def set_config(c: Any, site: str, config: CodeConfig | None) -> None:
-    """A site's code settings (None: the site has none)."""
+def set_config(c: Any, site: str, config: CodeConfig | None, peppers: Peppers) -> None:
+    """A site's code settings (None: the site has none); its pepper into *peppers*. A new
+    generation drops the site's codes: hashes under the old key, which nobody computes now."""
     if config is None:
         c.execute("DELETE FROM code_config WHERE site = ?", (site,))
         return
-    c.execute("INSERT OR REPLACE INTO code_config(site, key, alphabet, first_use) VALUES "
-              "(?, ?, ?, ?)", (site, config.key, config.alphabet,
-                               int(config.first_use_activates)))
+    old = c.execute("SELECT generation FROM code_config WHERE site = ?", (site,)).fetchone()
+    if old is not None and old[0] != config.generation:
+        c.execute("DELETE FROM codes WHERE site = ?", (site,))
+    if config.pepper is not None and config.generation is not None:
+        peppers.put(site, config.generation, bytes.fromhex(config.pepper))
+    c.execute("INSERT OR REPLACE INTO code_config(site, key, alphabet, first_use, salt, cost, "
+              "generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+              (site, config.key, config.alphabet, int(config.first_use_activates),
+               config.salt, config.cost, config.generation))
 
 
 def clear_site(c: Any, site: str) -> None:
@@ -65,11 +126,24 @@ def clear_site(c: Any, site: str) -> None:
     c.execute("DELETE FROM code_config WHERE site = ?", (site,))
 
 
-def settings(c: Any, site: str) -> CodeSettings | None:
-    """How the site's codes are read."""
-    r = c.execute("SELECT key, alphabet, first_use FROM code_config WHERE site = ?",
-                  (site,)).fetchone()
-    return None if r is None else CodeSettings(bytes.fromhex(r[0]), r[1], bool(r[2]))
+def settings(c: Any, site: str, peppers: Peppers) -> CodeSettings | None:
+    """How the site's codes are read (its key None while its pepper is not held)."""
+    r = c.execute("SELECT key, alphabet, first_use, salt, cost, generation FROM code_config "
+                  "WHERE site = ?", (site,)).fetchone()
+    if r is None:
+        return None
+    if r[3] is None:  # a site not rotated since codes were hashed by HMAC
+        return CodeSettings(CodeKey(key=bytes.fromhex(r[0])), r[1], bool(r[2]))
+    pepper = peppers.get(site, int(r[5]))
+    key = None if pepper is None else CodeKey(salt=bytes.fromhex(r[3]), pepper=pepper,
+                                              cost=int(r[4]))
+    return CodeSettings(key, r[1], bool(r[2]))
+
+
+def lacks_pepper(c: Any, site: str, peppers: Peppers) -> bool:
+    """Whether the site's codes wait for its pepper (a snapshot brings it)."""
+    got = settings(c, site, peppers)
+    return got is not None and got.key is None
 
 
 def code(c: Any, site: str, digest: str) -> CodeRecord | None:

@@ -155,7 +155,65 @@ MIGRATIONS = [
         ) WITHOUT ROWID
         """,
     ),
+    # Single-use spends still to tell each peer box of the site (``edge.peers``): written with
+    # the open, removed when that peer acknowledges.
+    sql_migration(
+        "015_peer_spends",
+        """
+        CREATE TABLE peer_spends_out (
+            peer TEXT NOT NULL, hash TEXT NOT NULL, site TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (peer, hash)
+        ) WITHOUT ROWID
+        """,
+    ),
+    # The devices (browsers) each account signed in from: guessing at an account slows it
+    # down everywhere but there (``edge.accounts``). Tokens are kept as SHA-256 hashes only.
+    sql_migration(
+        "016_login_devices",
+        """
+        CREATE TABLE login_devices (
+            token TEXT NOT NULL, username TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (token, username)
+        ) WITHOUT ROWID
+        """,
+    ),
+    # Codes hashed by scrypt: a site's salt, cost and key generation (its pepper is never
+    # written); the legacy HMAC key may be absent now.
+    sql_migration(
+        "017_code_keys",
+        """
+        CREATE TABLE code_config_new (
+            site TEXT PRIMARY KEY, key TEXT, alphabet TEXT NOT NULL, first_use INTEGER NOT NULL,
+            salt TEXT, cost INTEGER, generation INTEGER
+        ) WITHOUT ROWID;
+        INSERT INTO code_config_new(site, key, alphabet, first_use)
+            SELECT site, key, alphabet, first_use FROM code_config;
+        DROP TABLE code_config;
+        ALTER TABLE code_config_new RENAME TO code_config
+        """,
+    ),
+    # Guessing from a remembered device counts on the device, per account; an account's
+    # devices are forgotten when it is removed or gets a new password, whichever path does it
+    # (the cloud's snapshots and deltas, `gatepost edge add-guard`): a trigger, not each caller.
+    Migration("018_login_guessing", lambda c: _script(c, LOGIN_GUESSING)),
 ]
+
+LOGIN_GUESSING: list[str] = [
+    "ALTER TABLE login_devices ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE login_devices ADD COLUMN locked_until TEXT",
+    "DELETE FROM login_devices WHERE username NOT IN (SELECT username FROM accounts)",
+    "CREATE TRIGGER login_devices_account_gone AFTER DELETE ON accounts BEGIN "
+    "DELETE FROM login_devices WHERE username = OLD.username; END",
+    "CREATE TRIGGER login_devices_new_password AFTER UPDATE OF pw_hash ON accounts "
+    "WHEN NEW.pw_hash IS NOT OLD.pw_hash BEGIN "
+    "DELETE FROM login_devices WHERE username = OLD.username; END",
+]
+
+
+def _script(c: sqlite3.Connection, statements: list[str]) -> None:
+    """Statements that may hold a ``;`` of their own (a trigger's body), one by one."""
+    for stmt in statements:
+        c.execute(stmt)
 
 EVENT_LOG = """
 CREATE TABLE events (

@@ -1,7 +1,10 @@
 """Partner apps in scenarios: the ``cloud:`` set-up's ``partners`` (a society integrated with
-the stack's partner simulator), the simulator's users (``partner: {users}`` at the top), the
-``partner: {mode, delay_s}`` knob, and ``expect_partner: {received, vrn?, kind?, partner?}``:
-the events the partner holds that match, exactly, once the cloud has forwarded what it has.
+the stack's partner simulator, which learns the society's signing secret and so refuses calls
+not signed with it), the simulator's users (``partner: {users}`` at the top), the ``partner:
+{mode, delay_s}`` knob, and ``expect_partner: {received, vrn?, kind?, partner?}``: the events
+the partner holds that match, exactly, once the cloud has forwarded what it has. A resident
+step's ``expect`` tells a link's state (``partner``) and, for ``user_not_found``, its cause
+(``partner_reason``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ def setup_partners(run: ScenarioRun, send: Callable[..., dict[str, Any]]) -> Non
     for p in run.sc.cloud.partners:
         body = {"partner": p.partner, "endpoint": sim.endpoint(p.partner),
                 "credential": sim.token} | ({"mode": p.mode} if p.mode else {})
-        send("PUT", f"/api/v1/sites/{p.site or run.sites[0]}/partner", json=body)
+        site = p.site or run.sites[0]
+        got = send("PUT", f"/api/v1/sites/{site}/partner", json=body)
+        sim.set_secret(p.partner, site, got["signing_secret"])
 
 
 def partner_step(run: ScenarioRun, mode: str, delay_s: float) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gatepost.scenario.admin import admin_step
 from gatepost.scenario.codes import (
     codes_job,
     expect_code,
@@ -62,4 +63,4 @@ def people_step(run: ScenarioRun, step: Step) -> dict[str, Any] | None:
         return {**got, "errors": got.pop("errors", []) + check(step.expect, got)}
     if step.expect_partner:
         return expect_partner(run, step.expect_partner)
-    return None
+    return admin_step(run, step)

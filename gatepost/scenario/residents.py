@@ -72,8 +72,10 @@ def resident_step(run: ScenarioRun, step: ResidentStep) -> dict[str, Any]:
                 if k in body})
     if isinstance(body.get("partner"), dict):  # an activation at a society with a partner
         got["partner"] = body["partner"]["state"]
+        got["partner_reason"] = body["partner"].get("reason")
     elif what in ("opt_in", "opt_out"):
         got["partner"] = body.get("state")
+        got["partner_reason"] = body.get("reason")
     return got
 
 

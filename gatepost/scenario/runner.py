@@ -62,6 +62,8 @@ class ScenarioRun:
         self.refs: dict[str, str] = {}  # subscription ids by the scenario's ref names
         self.resident_keys: dict[str, str] = {}  # API keys of ``remote_open`` residents
         self.resident_apps: dict[str, Any] = {}  # the resident app of each cloud.residents
+        self.resident_ids: dict[str, str] = {}  # their ids in the cloud, asked once
+        self.partner_keys: dict[str, str] = {}  # the partner API's keys of ``partner_read``
         self.arrivals: dict[str, Any] = {}  # the last ``arrive`` vehicle of each gate
         self.codes: dict[str, dict[str, Any]] = {}  # visitor passes by the scenario's refs
         self.walkins: dict[str, dict[str, Any]] = {}  # walk-in requests by the scenario's refs
@@ -317,6 +319,9 @@ class ScenarioRun:
             r = c.post(f"/api/v1/tags/{epc}/lock", json={"until": until})
         elif action == "activate_tag":
             r = c.post(f"/api/v1/tags/{epc}/activate", json={"vrn": p.get("vrn")})
+        elif action == "move_tag":
+            r = c.post(f"/api/v1/tags/{epc}/move", json={"vrn": p.get("vrn"),
+                                                          "reason": p.get("reason", "")})
         elif action == "remove_tag":
             r = c.delete(f"/api/v1/tags/{epc}")
         else:  # block_tag, unlock_tag
@@ -358,6 +363,11 @@ class ScenarioRun:
     def _edge(self, what: str) -> dict[str, Any]:
         st = self.stack
         got: dict[str, Any] = {"action": "edge", "edge": what}
+        if what in ("kill", "stop", "restart"):
+            # The panel keeps its sessions in memory: a guard signs in again to the next one.
+            for client in self.guard_clients.values():
+                client.close()
+            self.guard_clients.clear()
         if what in ("kill",):
             st.kill_edge()
             self.edge_running = False

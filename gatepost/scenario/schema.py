@@ -15,6 +15,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from gatepost.scenario.parking import PARKING_ACTIONS
 from gatepost.scenario.schedules import SCHEDULE_ACTIONS
+from gatepost.scenario.schema_admin import (
+    ADMIN_ACTIONS,
+    CodePaymentStep,
+    CommitteeStep,
+    CompanyStep,
+    FastagRecheck,
+    FastagRecheckExpect,
+    PartnerReadExpect,
+    PartnerReadStep,
+    RemoveResidentStep,
+    ResidentCodeStep,
+)
 from gatepost.scenario.schema_people import (
     CodeExpectStep,
     CodeSettingsDef,
@@ -190,6 +202,9 @@ class CloudExpect(_M):
     status: int | None = None
     reason: str | None = None
     partner: str | None = Field(None, description="the partner link's state in the answer")
+    partner_reason: str | None = Field(None, description="why the link is user_not_found: "
+                                       "app_not_installed, different_phone or "
+                                       "not_mapped_to_society")
 
 
 class CloudExpectStored(_M):
@@ -209,8 +224,9 @@ ACTIONS = ("rfid", "vehicle", "camera", "together", "cloud", "remote_open", "gua
            "at",
            "link", "broker", "edge", "reader", "expect_cloud", "arrive", "expect_gate",
            "resident", "registry", "partner", "expect_partner", "visitor", "guard_code",
-           "expect_code", "keypad", "qr", "codes_job")
+           "expect_code", "keypad", "qr", "codes_job", *ADMIN_ACTIONS)
 CLOUD_ACTIONS = ("add_vehicle", "remove_vehicle", "add_tag", "block_tag", "activate_tag",
+                 "move_tag",
                  "lock_tag", "unlock_tag", "remove_tag", *PARKING_ACTIONS, *SCHEDULE_ACTIONS)
 
 
@@ -245,6 +261,14 @@ class Step(_M):
                                   "gate's camera")
     codes_job: CodesJob | None = Field(None, description="{}: the daily renewal job over "
                                        "access codes, run now")
+    resident_code: ResidentCodeStep | None = None
+    committee: CommitteeStep | None = None
+    company: CompanyStep | None = None
+    code_payment: CodePaymentStep | None = None
+    remove_resident: RemoveResidentStep | None = None
+    fastag_recheck: FastagRecheck | None = Field(None, description="{}: the FASTag re-check "
+                                                 "of every FITkit binding, run now")
+    partner_read: PartnerReadStep | None = None
     expect: dict[str, Any] | None = None
     name: str | None = None
 
@@ -280,8 +304,13 @@ class Step(_M):
                     self.visitor.cancel is None:
                 WalkInExpect.model_validate(self.expect)
             elif self.cloud is not None or self.resident is not None or \
-                    self.visitor is not None:
+                    self.visitor is not None or self.resident_code or self.committee or \
+                    self.company or self.code_payment or self.remove_resident:
                 CloudExpect.model_validate(self.expect)
+            elif self.fastag_recheck is not None:
+                FastagRecheckExpect.model_validate(self.expect)
+            elif self.partner_read is not None:
+                PartnerReadExpect.model_validate(self.expect)
             elif self.remote_open is not None:
                 RemoteExpect.model_validate(self.expect)
             elif self.guard is not None or self.guard_code is not None:
@@ -294,7 +323,8 @@ class Step(_M):
                 CodesJobExpect.model_validate(self.expect)
             else:
                 raise ValueError("expect: belongs to rfid, vehicle, camera, cloud, resident, "
-                                 "remote_open, guard, keypad, qr or codes_job steps")
+                                 "remote_open, guard, keypad, qr, codes_job and staff's "
+                                 "steps")
         return self
 
 

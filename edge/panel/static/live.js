@@ -15,7 +15,8 @@
     const li = document.createElement("li");
     li.dataset.event = e.event_id;
     li.className = `${e.outcome} fresh`;
-    li.innerHTML = `<time>${esc(e.at.slice(11, 19))}</time> <b>${esc(e.gate)}</b> ` +
+    // Times come in words from the box, on the site's clock: never sliced out of ISO strings.
+    li.innerHTML = `<time datetime="${esc(e.at)}">${esc(e.when)}</time> <b>${esc(e.gate)}</b> ` +
       `<span class="what">${esc(e.plain)}</span> ` +
       `<span class="veh">${esc(e.vrn || (["tag", "plate"].includes(e.credential.kind) ?
         e.credential.value : ""))}${flat(e.flat)}</span> ` +
@@ -27,7 +28,8 @@
 
   function lane(card, c) {
     // The vehicle at the gate and its decision, in plain words, with the action that fits.
-    const state = c && !c.passed ? c.outcome : "idle";
+    // The box says which vehicle is in front (a refused car stays while its tag is read).
+    const state = c ? c.outcome : "idle";
     card.classList.remove("open", "deny", "ignored", "idle");
     card.classList.add(state);
     const vrn = c ? (c.vrn || (c.credential.kind === "tag" ? "tag " + c.credential.value : "")) :
@@ -35,15 +37,12 @@
     card.querySelector(".vrn").textContent = vrn;
     card.querySelector(".vehicle-now .flat").textContent = (c && c.flat) || "";
     card.querySelector(".crop-slot").innerHTML = c ? crops(c) : "";
-    card.querySelector(".verdict").innerHTML = c ?
-      esc(c.plain) + (c.passed ? " <small>· passed</small>" : "") : "Lane clear";
+    card.querySelector(".verdict").textContent = c ? c.plain : "Lane clear";
     const summary = card.querySelector(".open-anyway summary");
-    if (summary) {
-      summary.textContent = c && c.outcome === "deny" && !c.passed ? "Open anyway" : "Open";
-    }
+    if (summary) summary.textContent = c && c.outcome === "deny" ? "Open anyway" : "Open";
     const hidden = card.querySelector("input[name=vrn]");
     // "Open anyway" is for the refused vehicle at the gate; a plain "Open" names nobody.
-    if (hidden) hidden.value = c && c.vrn && c.outcome === "deny" && !c.passed ? c.vrn : "";
+    if (hidden) hidden.value = c && c.vrn && c.outcome === "deny" ? c.vrn : "";
   }
 
   function chip(el, value, bad) {
@@ -52,7 +51,10 @@
     el.classList.toggle("bad", !!bad);
   }
 
+  let healths = 0;
   function health(h) {
+    // How many health updates were applied (tests wait on it after time passed).
+    document.getElementById("lanes").dataset.health = String(++healths);
     for (const g of h.gates) {
       const card = document.getElementById("gate-" + g.id);
       if (!card) continue;
@@ -65,12 +67,13 @@
       card.querySelector(".boom").textContent = g.held_open ? "held" :
         (g.open_limit ? "up" : (g.closed_limit ? "down" : "moving"));
       if (!card.contains(document.activeElement)) lane(card, g.current);
-      const release = card.querySelector("form.release");
+      const release = card.querySelector('form.release[action$="/release"]');
       if (release) release.hidden = !g.held_open;
     }
     const inside = document.getElementById("inside");
     inside.innerHTML = h.inside.length ? h.inside.map((v) =>
-      `<li><b>${esc(v.vrn)}</b>${flat(v.flat)} <small>since ${esc(v.at.slice(11, 16))}</small></li>`
+      `<li><b>${esc(v.vrn)}</b>${flat(v.flat)} <small>since <time datetime="${esc(v.at)}">` +
+      `${esc(v.when)}</time></small></li>`
     ).join("") : '<li class="hint">Nobody recorded inside.</li>';
     document.getElementById("inside-count").textContent = h.inside.length;
     const cloud = document.getElementById("cloud");
@@ -89,7 +92,8 @@
     if (hint) hint.remove();
     const li = document.createElement("li");
     li.className = "fresh";
-    li.innerHTML = `<time>${esc(e.at.slice(11, 19))}</time> <b>${esc(e.gate)}</b> ${esc(e.text)}`;
+    li.innerHTML = `<time datetime="${esc(e.at)}">${esc(e.when)}</time> <b>${esc(e.gate)}</b> ` +
+      esc(e.text);
     ul.prepend(li);
     while (ul.children.length > 8) ul.lastElementChild.remove();
     document.getElementById("nav-alerts").classList.add("bad");
@@ -120,7 +124,7 @@
     if (e.outcome === "ignored") return;
     row(e);
     const card = document.getElementById("gate-" + e.gate);
-    if (card && !card.contains(document.activeElement)) lane(card, {...e, passed: false});
+    if (card && !card.contains(document.activeElement)) lane(card, e);
   });
   source.addEventListener("health", (m) => health(JSON.parse(m.data)));
   source.addEventListener("alert", (m) => alert(JSON.parse(m.data)));
