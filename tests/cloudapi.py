@@ -47,3 +47,22 @@ def resident_app(staff: httpx.Client, phone: str = "9876543210", name: str = "As
     with httpx.Client(base_url=str(staff.base_url), timeout=30,
                       headers={"X-Api-Key": key}) as me:
         yield who, me
+
+
+@contextmanager
+def linked_cloud(db: str, broker_url: str, **settings: Any
+                 ) -> Iterator[tuple[httpx.Client, Any]]:
+    """The cloud on *db* linked to the broker at *broker_url* (with *settings*, on the
+    system's clock), served over real HTTP: an admin client and the app."""
+    app = create_app(CloudSettings(db=db, mqtt_url=broker_url, admin_key=ADMIN, jobs_every_s=0,
+                                   **settings), SystemClock())
+    web = WebThread(app, "127.0.0.1", 0)
+    app.state.link.start(app.state.rules)
+    web.start()
+    c = httpx.Client(base_url=web.url, timeout=60, headers={"X-Api-Key": ADMIN})
+    try:
+        yield c, app
+    finally:
+        c.close()
+        app.state.link.stop()
+        web.stop()

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from gatepost.broker import Broker
+from gatepost.browser import launch
 from gatepost.postgres import TempPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +51,20 @@ def cloud_db(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "cloud.sqlite")
     return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright, one per test module."""
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(artifacts: Path) -> Path:
+    """Where the panel's screenshots go."""
+    d = artifacts / "panel"
+    d.mkdir(parents=True, exist_ok=True)
+    return d

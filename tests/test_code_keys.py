@@ -391,6 +391,7 @@ def _writes_during(staff: httpx.Client, path: str, body: dict[str, Any] | None =
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("cloud_db", ["sqlite"], indirect=True)  # one writer: the tight case
 def test_hashing_many_codes_keeps_other_writes_prompt(site) -> None:
     """Before: ``issue-all`` and ``rotate`` hashed every code (scrypt, ~10 ms each) inside the
     rules write, and every other write waited for the whole of it (seconds: minutes for a big

@@ -100,6 +100,7 @@ def test_a_site_without_codes_knows_none() -> None:
     view = CodeView(settings=None)
     d = decide(Credential.code(CODE), IN, view, NOW, Policy())
     assert (d.reason, d.detail) == (Reason.CODE_UNKNOWN, "this site has no codes")
+    assert CODE not in repr(d)  # the typed code is not kept in the decision (nor its event)
 
 
 def test_a_helpers_pass_keeps_to_its_schedule_on_entry_only() -> None:

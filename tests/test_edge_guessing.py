@@ -144,8 +144,6 @@ def test_concurrent_bursts_from_forty_addresses_cannot_outrun_the_limits(box: Bo
     assert checked <= 15, f"{checked} of 119 wrong passwords were checked"
     assert len(slowed) == 119 - checked
     assert all(int(r.headers["retry-after"]) >= 1 for r in slowed)
-    again = _sign_in(_device(box.url, "127.0.4.1"), "ravi", PASSWORD)  # unchecked in the wait
-    assert again.status_code == 429 and "gp_session" not in again.cookies
     # The guard's tablet, where the account signed in before, is not held back by the guessing.
     booth.cookies.delete("gp_session")
     assert _sign_in(booth, "ravi", PASSWORD).status_code == 303

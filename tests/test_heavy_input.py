@@ -120,10 +120,11 @@ def test_oversize_bodies_are_refused_while_they_stream_and_memory_stays_flat(tmp
             "refused upload"
         too_large(r)  # type: ignore[arg-type]
         # Within its limit, an upload larger than any JSON body is still taken.
-        rows = "".join(f"98{i:08d},Person {i},{SITE},A-{i}\n" for i in range(60_000))
+        long = "Person with a very long name " * 10
+        rows = "".join(f"98{i:08d},{long}{i},{SITE},A-{i}\n" for i in range(8_000))
         r = staff.post("/api/v1/residents/import", content="phone,name,site,flat\n" + rows,
                        headers={"Content-Type": "text/csv"})
-        assert r.status_code == 201 and r.json()["added"] == 60_000, r.text[:300]
+        assert r.status_code == 201 and r.json()["added"] == 8_000, r.text[:300]
         assert len(rows) > 2 * MB
         # A Content-Length over the limit is refused at once: nothing of the body is sent.
         with socket.create_connection(("127.0.0.1", staff.base_url.port or 80), 10) as s:
@@ -131,7 +132,9 @@ def test_oversize_bodies_are_refused_while_they_stream_and_memory_stays_flat(tmp
                       f"X-Api-Key: {ADMIN}\r\nContent-Type: application/json\r\n"
                       f"Content-Length: {500 * MB}\r\n\r\n".encode())
             s.settimeout(10)
-            head = s.recv(4096).decode(errors="replace")
+            head = ""
+            while "body_too_large" not in head and (part := s.recv(4096)):
+                head += part.decode(errors="replace")  # the headers and body may come apart
         assert head.startswith("HTTP/1.1 413") and "body_too_large" in head, head[:300]
 
 
@@ -210,7 +213,7 @@ def staff_writes(c: httpx.Client, n: int, prefix: str) -> list[int]:
 def test_a_large_residents_import_lets_every_other_writer_through(cloud_db):
     # An 18 MB import held SQLite's one writer lock for its whole length: 7 of 19 staff
     # writes meanwhile failed with 500 "database is locked".
-    people = 25_000
+    people = 10_000
     text = "phone,name,site,flat,role\n" + "".join(
         f"9{i:09d},Person {i},{SITE},T{i // 400}-{i % 400},owner\n" for i in range(people))
     with cloud_api(cloud_db, (SITE,)) as staff:
@@ -231,5 +234,5 @@ def test_a_large_residents_import_lets_every_other_writer_through(cloud_db):
         assert rounds >= 2 and not failed, f"{len(failed)} of {len(statuses)} writes failed"
         assert len(staff.get(f"/api/v1/sites/{SITE}/residents").json()["residents"]) == people
         assert staff.get("/api/v1/residents", params={"phone": f"9{people - 1:09d}"}
-                         ).json()["flats"] == [{"site": SITE, "flat": "T62-199",
-                                                "role": "owner"}]
+                         ).json()["flats"] == [{"site": SITE, "flat": f"T{(people - 1) // 400}-"
+                                                f"{(people - 1) % 400}", "role": "owner"}]

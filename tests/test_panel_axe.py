@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from edge.accounts import Accounts
 from edge.api import create_app
 from edge.config import EdgeConfig
 from edge.daemon import EdgeDaemon
-from gatepost.browser import launch
 from shared.clock import SystemClock
 from shared.contract import RulesSnapshot, TagRule, VehicleRule
 from shared.vocab import TagStatus, VehicleType
@@ -87,14 +86,6 @@ def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EdgeDaemon
     finally:
         web.stop()
         d.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def blocking(page: Page, name: str) -> list[str]:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from gatepost.browser import launch
 from gatepost.stack import GateSpec, Stack, wait_until
 from shared.clock import FileClock
 
@@ -49,21 +48,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         yield st
     finally:
         st.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def shots(artifacts: Path) -> Path:
-    d = artifacts / "panel"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def sign_in(page: Page, stack: Stack, user: str = "ravi", password: str = PASSWORD) -> None:

@@ -17,14 +17,12 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from gatepost.browser import launch
 from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.clock import FileClock
 
@@ -89,21 +87,6 @@ def guard(stack: Stack) -> Iterator[httpx.Client]:
     assert r.status_code == 303, r.text
     yield c
     c.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def shots(artifacts: Path) -> Path:
-    d = artifacts / "panel"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def lane_card(html: str, gate: str) -> str:

@@ -400,3 +400,18 @@ def test_a_report_keeps_formula_like_text_as_text(api, tmp_path):
     (tmp_path / "f.xlsx").write_bytes(r.content)
     cell = load_workbook(tmp_path / "f.xlsx").active["C2"]
     assert cell.data_type == "s" and cell.value == "=HYPERLINK(\"http://x\",\"pay\")"
+
+
+def test_a_pass_told_twice_is_one_line_of_the_occupancy_log(api):
+    """A reaction to a stored pass may run again (its process died between doing it and
+    clearing it from the queue): the same entry, at the same time, is logged once."""
+    activate(api)
+    staff_sub(api)
+    subs = api.app.state.subs
+    for _ in range(2):
+        subs.set_presence("tower-b", CAR["vrn"], True, by="pass", at=T0, publish=False)
+    subs.set_presence("tower-b", CAR["vrn"], False, by="pass", at=T0 + timedelta(hours=1),
+                      publish=False)
+    rows = api.app.state.fleet.db.conn.execute(
+        "SELECT inside FROM occupancy_log ORDER BY at").fetchall()
+    assert [r[0] for r in rows] == [1, 0]

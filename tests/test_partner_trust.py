@@ -12,25 +12,20 @@ import ipaddress
 import resource
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from cloud.app import create_app
 from cloud.partners.outbound import Targets, networks
-from cloud.settings import CloudSettings
 from hardware_sim.partner import PartnerSim
 from hardware_sim.registry import VehicleRegistrySim
-from shared.clock import SystemClock
 from shared.contract import Event
 from shared.vocab import EventType
-from shared.webthread import WebThread
+from tests.cloudapi import linked_cloud
 
-ADMIN = "gpk_test_admin_key"
 LOOPBACK = "127.0.0.0/8"
 SLOW, FAST = "acacia", "banyan"  # the slow society sorts first: it was served first
 PEOPLE = {  # phone → (site, flat, vrn, sticker, secret)
@@ -48,21 +43,9 @@ def refused(r: httpx.Response, status: int, reason: str) -> None:
     assert r.json()["detail"]["reason"] == reason, r.text
 
 
-@contextmanager
 def cloud(db: str, broker_url: str, registry_url: str, **settings: Any
-          ) -> Iterator[tuple[httpx.Client, Any]]:
-    app = create_app(CloudSettings(db=db, mqtt_url=broker_url, admin_key=ADMIN, jobs_every_s=0,
-                                   vehicle_registry_url=registry_url, **settings), SystemClock())
-    web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
-    web.start()
-    c = httpx.Client(base_url=web.url, timeout=60, headers={"X-Api-Key": ADMIN})
-    try:
-        yield c, app
-    finally:
-        c.close()
-        app.state.link.stop()
-        web.stop()
+          ) -> AbstractContextManager[tuple[httpx.Client, Any]]:
+    return linked_cloud(db, broker_url, vehicle_registry_url=registry_url, **settings)
 
 
 class World:

@@ -9,25 +9,21 @@ cloud makes to it must be signed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
-from cloud.app import create_app
-from cloud.settings import CloudSettings
 from hardware_sim.partner import PartnerSim
 from hardware_sim.registry import VehicleRegistrySim
-from shared.clock import SystemClock
 from shared.contract import Event
 from shared.vocab import EventType
-from shared.webthread import WebThread
+from tests.cloudapi import linked_cloud
 from tests.test_activation import refused
 
 GA, BO = "green-acres", "blue-oaks"
-ADMIN = "gpk_test_admin_key"
 STICKERS = """tag_id,secret,epc,vehicle_type
 GA-0001,111111,E2801160600002040000C001,4W
 GA-0002,222222,E2801160600002040000C002,4W
@@ -43,21 +39,10 @@ PEOPLE = {  # phone → (vrn, sticker, secret, how the partner knows the phone)
 LOOPBACK = "127.0.0.0/8"  # the simulator's address, allowed explicitly
 
 
-@contextmanager
-def cloud(db: str, broker_url: str, registry_url: str) -> Iterator[tuple[httpx.Client, object]]:
-    app = create_app(CloudSettings(db=db, mqtt_url=broker_url, admin_key=ADMIN, jobs_every_s=0,
-                                   vehicle_registry_url=registry_url,
-                                   partner_internal_targets=LOOPBACK), SystemClock())
-    web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
-    web.start()
-    c = httpx.Client(base_url=web.url, timeout=30, headers={"X-Api-Key": ADMIN})
-    try:
-        yield c, app
-    finally:
-        c.close()
-        app.state.link.stop()
-        web.stop()
+def cloud(db: str, broker_url: str, registry_url: str
+          ) -> AbstractContextManager[tuple[httpx.Client, Any]]:
+    return linked_cloud(db, broker_url, vehicle_registry_url=registry_url,
+                        partner_internal_targets=LOOPBACK)
 
 
 @pytest.fixture

@@ -276,10 +276,10 @@ class Subscriptions(SubscriptionService):
         now = at or self.clock.now()
         site = self._site(parking)
         with self.db.write() as c:
-            store.set_presence(c, parking, plate, inside, now.isoformat())
+            fresh = store.set_presence(c, parking, plate, inside, now.isoformat())
             if inside:
                 self._reopen_if_archived_blind(c, parking, plate, now)
-            for s in store.of_vehicle(c, parking, plate, LIVE):
+            for s in store.of_vehicle(c, parking, plate, LIVE) if fresh else ():
                 store.log_occupancy(c, parking, s["space"], plate, s["id"], inside,
                                     now.isoformat(), by)
         version = None

@@ -272,10 +272,16 @@ def last_history(c: Tx, sub: str) -> Row | None:
 # Presence and occupancy -----------------------------------------------------------------------
 
 
-def set_presence(c: Tx, parking: str, vrn: str, inside: bool, at: str) -> None:
-    """A vehicle is now inside or outside a parking."""
+def set_presence(c: Tx, parking: str, vrn: str, inside: bool, at: str) -> bool:
+    """A vehicle is now inside or outside a parking; False when this very fact (the same side,
+    at the same time) was recorded already: a pass's reaction run again."""
+    was = c.execute("SELECT inside, at FROM parking_presence WHERE parking = ? AND vrn = ?",
+                    (parking, vrn)).fetchone()
+    if was is not None and bool(was[0]) == inside and was[1] == at:
+        return False
     c.execute(upsert_sql("parking_presence", ("parking", "vrn", "inside", "at"),
                          ("parking", "vrn")), (parking, vrn, int(inside), at))
+    return True
 
 
 def vehicle_inside(c: Tx, sub: str) -> bool:

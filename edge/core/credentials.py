@@ -108,8 +108,9 @@ def resolve_code(cred: Credential, gate: GateInfo, view: CacheView, now: datetim
     the site says so, before its activation deadline), started, not ended, not cancelled, not
     spent. The decision carries the hash, never the code."""
     settings = view.code_settings(gate.site)
-    if settings is None:
-        return refuse(Reason.CODE_UNKNOWN, gate, cred, now, detail="this site has no codes")
+    if settings is None:  # the code typed is never kept, here either
+        return refuse(Reason.CODE_UNKNOWN, gate, Credential(CredentialKind.CODE, ""), now,
+                      detail="this site has no codes")
     try:
         typed = normalise(cred.value, settings.alphabet)  # type: ignore[arg-type]
     except ValueError as exc:
