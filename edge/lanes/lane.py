@@ -433,8 +433,7 @@ class Lane:
         return self.devices.state["relay"]
 
     def _device(self, device: str, up: bool, why: str) -> None:
-        change = self.devices.report(device, up, why, time.monotonic())
-        if change is not None:
+        if (change := self.devices.report(device, up, why, time.monotonic())) is not None:
             self._fault(device, *change)
 
     def _fault(self, device: str, up: bool, why: str) -> None:
