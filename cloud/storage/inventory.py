@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cloud.storage.dialect import upsert_sql
 from cloud.storage.tx import Row, Tx
 
 COLUMNS = ("tag_id", "epc", "site", "vehicle_type", "secret_hash", "batch", "imported_at",
@@ -60,24 +59,6 @@ def mark_activated(c: Tx, tag_id: str, resident: str | None, at: str) -> None:
     """A sticker was activated (by a resident, or by staff with None)."""
     c.execute("UPDATE tag_inventory SET activated_at = ?, resident = ? WHERE tag_id = ?",
               (at, resident, tag_id))
-
-
-def failures(c: Tx, key: str) -> Row | None:
-    """Failed activations under *key* (``tag:ID`` or ``resident:ID``): failures,
-    locked_until."""
-    return c.execute("SELECT failures, locked_until FROM activation_failures WHERE key = ?",
-                     (key,)).fetchone()
-
-
-def set_failures(c: Tx, key: str, count: int, locked_until: str | None, at: str) -> None:
-    """Record the failures under *key* and until when it is locked."""
-    c.execute(upsert_sql("activation_failures", ("key", "failures", "locked_until", "last_at"),
-                         ("key",)), (key, count, locked_until, at))
-
-
-def clear_failures(c: Tx, key: str) -> None:
-    """Forget the failures under *key*."""
-    c.execute("DELETE FROM activation_failures WHERE key = ?", (key,))
 
 
 def mark_replaced(c: Tx, tag_id: str, by: str) -> None:
