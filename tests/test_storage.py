@@ -18,6 +18,7 @@ from cloud.society.rules import RulesService
 from cloud.staff import Staff
 from cloud.storage import Database, head_revision, legacy
 from cloud.storage.dialect import json_text, upsert_sql
+from gatepost.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import Event
 from shared.db import migrate
@@ -197,6 +198,14 @@ def test_a_connection_the_server_ended_is_replaced_without_an_error(postgres):
                 pid = c.execute("SELECT pg_backend_pid()").scalar()
             other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
             other.commit()
+
+            def ended() -> bool:  # pg_terminate_backend only signals the backend
+                n = other.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE pid = "
+                                          f"{int(pid)}").scalar()
+                other.rollback()  # the view is read once per transaction
+                return n == 0
+
+            wait_until(ended, 10, what="the backend ended (and has told its client)")
         with db.read() as c:
             assert c.execute("SELECT pg_backend_pid()").scalar() != pid
             assert c.execute("SELECT 1").scalar() == 1
