@@ -174,7 +174,10 @@ class Stack:
                                    f"{self.workdir / 'cloud.log'}")
             return bool(self.cloud.get("/api/v1/health").json()["mqtt_connected"])
 
-        wait_until(cloud_up, 30, what="the cloud to start")
+        try:
+            wait_until(cloud_up, 30, what="the cloud to start")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; the end of its log:\n{self.log_tail('cloud')}") from e
 
     def kill_cloud(self) -> None:
         """SIGKILL the cloud: whatever it was storing is cut off mid-way."""
@@ -308,6 +311,14 @@ class Stack:
                                 stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=env)
 
     # Helpers -----------------------------------------------------------------------------------
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        """The last *lines* of a process's log, for an error that says why it did not come up."""
+        try:
+            text = (self.workdir / f"{name}.log").read_text(errors="replace")
+        except OSError as e:
+            return f"(no log: {e})"
+        return "\n".join(text.splitlines()[-lines:])
+
     @property
     def edge_url(self) -> str:
         """The edge's local API and live page."""
