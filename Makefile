@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps system-deps lint typecheck pytest scenarios bench clean
+.PHONY: demo test deps system-deps lint imports typecheck pytest scenarios bench clean
 
 demo: deps
 	$(BIN)/gatepost demo
 
-test: deps lint typecheck pytest
+test: deps lint imports typecheck pytest
 
 deps: system-deps $(STAMP)
 
@@ -37,6 +37,10 @@ $(STAMP): pyproject.toml
 
 lint: deps
 	$(BIN)/ruff check .
+
+# The layering of the tree (.importlinter; docs/architecture.md draws it).
+imports: deps
+	$(BIN)/lint-imports
 
 typecheck: deps
 	$(BIN)/mypy
