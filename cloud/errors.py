@@ -11,11 +11,13 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, Field
 
+from cloud.refusals import Refusal
+
 
 class CloudError(Exception):
     """A refused request or change: HTTP status, a stable reason code, a message for people."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: Refusal | str, message: str) -> None:
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
 

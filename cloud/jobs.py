@@ -24,16 +24,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from cloud.codes.renewal import Renewals
 from cloud.metrics import CloudMetrics
 from cloud.notify import Notifier
-from cloud.parking.changes import Subscriptions
+from cloud.parking.presence import Presence
 from cloud.partners.forward import Forwarder
 from cloud.people.fastag import FastagBindings
-from cloud.storage import Row
+from cloud.storage import Database, Row
 from cloud.storage import jobs as jobs_store
 from cloud.storage import society as society_store
 from shared.contract import Event
 from shared.counters import Counters
 from shared.retry import backoff_s
-from shared.vocab import EventType
+from shared.wire.events import AlertData, AlertKind, PassData
 
 log = logging.getLogger(__name__)
 DAY_S = 86400.0
@@ -55,19 +55,24 @@ def due(row: Row | None, now: float, period_s: float) -> bool:
 class Jobs:
     """The scheduler and the event hooks of one cloud process."""
 
-    def __init__(self, subs: Subscriptions, every_s: float,
-                 notifier: Notifier | None = None, lease_s: float = 120.0) -> None:
-        self.subs = subs
+    def __init__(self, db: Database, presence: Presence, every_s: float,
+                 notifier: Notifier | None = None, lease_s: float = 120.0, *,
+                 fastag: FastagBindings | None = None, forwarder: Forwarder | None = None,
+                 codes: Renewals | None = None, counters: Counters | None = None,
+                 metrics: CloudMetrics | None = None) -> None:
+        self.db = db
+        self.presence = presence
         self.every_s = every_s
         self.lease_s = lease_s
         self.notifier = notifier
-        self.fastag: FastagBindings | None = None  # the daily FITkit re-check, when set
-        self.forwarder: Forwarder | None = None  # events to partner apps, when set
-        self.codes: Renewals | None = None  # the daily renewal of access codes, when set
+        self.fastag = fastag  # the daily FITkit re-check, when set
+        self.forwarder = forwarder  # events to partner apps, when set
+        self.codes = codes  # the daily renewal of access codes, when set
         self.runs = 0
         self.last_ms = 0.0
-        self.counters = Counters()  # the MQTT side's, when there is one (see create_app)
-        self.metrics: CloudMetrics | None = None  # the process's, when it serves /metrics
+        # The MQTT side's, when there is one.
+        self.counters = counters if counters is not None else Counters()
+        self.metrics = metrics  # the process's, when it serves /metrics
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: BackgroundScheduler | None = None
 
@@ -122,7 +127,7 @@ class Jobs:
         """Run *name* if it is due and this process claims it (``due``): under the job's lock
         only while reading and claiming, then under the lease, renewed while *run* runs.
         Whether it ran to completion."""
-        db = self.subs.db
+        db = self.db
         with db.exclusive(f"job-{name}", wait=False) as mine:
             if not mine:
                 return False
@@ -159,7 +164,7 @@ class Jobs:
         """Renew this process's lease of *name* every third of a lease until *done*."""
         while not done.wait(self.lease_s / 3):
             try:
-                with self.subs.db.write() as c:
+                with self.db.write() as c:
                     mine = jobs_store.renew(c, name, self.holder, time.time() + self.lease_s)
             except Exception:  # the next beat tries again; the lease has two more in it
                 log.exception("renewing the lease of job %s failed", name)
@@ -225,7 +230,7 @@ class Jobs:
 
     def _transitions(self) -> dict[str, int]:
         t0 = time.perf_counter()
-        moved = self.subs.transition()
+        moved = self.presence.transition()
         if self.notifier is not None:
             self.notifier.scan_expiry()
         self.runs += 1
@@ -237,14 +242,16 @@ class Jobs:
     @staticmethod
     def pass_lane(event: Event) -> str | None:
         """The vehicle a pass at a parking barrier moved (its reactions, in order), or None."""
-        if event.type is EventType.PASS and event.data.get("parking") and event.data.get("vrn"):
-            return f"parking:{event.site}:{event.data['vrn']}"
+        body = event.body
+        if isinstance(body, PassData) and body.parking and body.vrn:
+            return f"parking:{event.site}:{body.vrn}"
         return None
 
     @staticmethod
     def alert_lane(event: Event) -> str | None:
         """The gate whose barrier failed to open, or None."""
-        if event.type is EventType.ALERT and event.data.get("alert") == "barrier_failed":
+        body = event.body
+        if isinstance(body, AlertData) and body.alert == AlertKind.BARRIER_FAILED:
             return f"barrier:{event.site}:{event.gate}"
         return None
 
@@ -252,19 +259,20 @@ class Jobs:
         """A pass at a parking barrier: the vehicle is now inside or outside that parking. A
         barrier of a parking that failed to open: staff are told. (Reactions to the stored
         event, ``cloud.ingest.reactions``: done again, they change nothing more.)"""
-        if self.pass_lane(event) is not None:
+        body = event.body
+        if isinstance(body, PassData) and body.vrn and self.pass_lane(event) is not None:
             # The parking is the gate's own, whatever the event's data says: a box assigned a
             # gate of one parking cannot move vehicles in and out of another.
-            row = society_store.gate(self.subs.db.conn, event.site, event.gate)
-            if row is None or row["parking"] != event.data["parking"]:
+            row = society_store.gate(self.db.conn, event.site, event.gate)
+            if row is None or row["parking"] != body.parking:
                 self.counters.inc("refused_pass_parking")
                 log.warning("pass event %s of %s/%s names parking %r, not its gate's: ignored",
-                            event.id, event.site, event.gate, event.data["parking"])
+                            event.id, event.site, event.gate, body.parking)
                 return
-            self.subs.on_pass(row["parking"], event.data["vrn"],
-                              event.data.get("direction", "entry"), event.at)
-        elif self.alert_lane(event) is not None and self.notifier is not None:
-            row = society_store.gate(self.subs.db.conn, event.site, event.gate)
+            self.presence.on_pass(row["parking"], body.vrn, body.direction or "", event.at)
+        elif isinstance(body, AlertData) and self.alert_lane(event) is not None and \
+                self.notifier is not None:
+            row = society_store.gate(self.db.conn, event.site, event.gate)
             if row is not None and row["parking"]:
                 self.notifier.barrier_failed(row["parking"], event.gate, event.at,
-                                             str(event.data.get("detail") or ""))
+                                             body.detail or "")

@@ -1,4 +1,5 @@
-"""The cloud's Prometheus metrics (``GET /metrics``, with a key that may read).
+"""The cloud's Prometheus metrics (``GET /metrics`` in ``cloud.api.metrics``, with a key that
+may read).
 
 Instruments updated as things happen (the ack latency of stored events, rules changes, the
 jobs' durations) and a collector that reads the process's counters and queues at each scrape.
@@ -11,18 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from cloud.errors import ERROR_RESPONSES
 from shared.metrics import Counted, counter_families
 
 if TYPE_CHECKING:
@@ -65,17 +58,6 @@ class CloudMetrics:
               rejected: dict[str, int], forwarder: Forwarder | None = None) -> None:
         """Read the process's counters and queues at every scrape."""
         self.registry.register(_CloudCollector(link, notifier, rejected, forwarder))
-
-    def router(self) -> APIRouter:
-        """``GET /metrics``."""
-        r = APIRouter(responses=ERROR_RESPONSES)
-
-        @r.get("/metrics", include_in_schema=False)
-        def metrics() -> Response:
-            """Prometheus metrics of this process (docs/metrics.md)."""
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-        return r
 
 
 class _CloudCollector(Collector):

@@ -98,7 +98,7 @@ class CloudSettings(BaseSettings):
     @field_validator("partner_internal_targets")
     @classmethod
     def _networks(cls, v: str) -> str:
-        from cloud.partners.outbound import networks
+        from cloud.outbound import networks
 
         networks(v)  # a ValueError names the part that does not parse
         return v

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.signing import canonical
+from shared.wire.commands import OpenCommand
 
 MAX_LIFETIME = timedelta(seconds=30)
 CLOCK_SKEW = timedelta(seconds=5)
@@ -32,13 +33,19 @@ def sign(body: dict[str, Any], key: str) -> str:
     return hmac.new(bytes.fromhex(key), canonical(body), hashlib.sha256).hexdigest()
 
 
-def make_open(site: str, gate: str, key: str, now: datetime, *, vrn: str | None = None,
-              by: str = "", lifetime: timedelta = timedelta(seconds=15)) -> dict[str, Any]:
+def open_command(site: str, gate: str, key: str, now: datetime, *, vrn: str | None = None,
+                 by: str = "", lifetime: timedelta = timedelta(seconds=15)) -> OpenCommand:
     """A signed open command."""
     body = {"type": "command", "action": "open", "id": str(uuid.uuid4()), "site": site,
             "gate": gate, "vrn": vrn, "by": by, "issued_at": now.isoformat(),
             "expires_at": (now + min(lifetime, MAX_LIFETIME)).isoformat()}
-    return {**body, "sig": sign(body, key)}
+    return OpenCommand.model_validate({**body, "sig": sign(body, key)})
+
+
+def make_open(site: str, gate: str, key: str, now: datetime, *, vrn: str | None = None,
+              by: str = "", lifetime: timedelta = timedelta(seconds=15)) -> dict[str, Any]:
+    """A signed open command, as the JSON object it travels as."""
+    return open_command(site, gate, key, now, vrn=vrn, by=by, lifetime=lifetime).wire()
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,10 @@ class Verdict:
     cause: str = ""
 
 
-def verify(cmd: dict[str, Any], key: str | None, now: datetime, *, seen: bool,
+def verify(command: OpenCommand | dict[str, Any], key: str | None, now: datetime, *, seen: bool,
            retained: bool) -> Verdict:
     """Check a received command (pure): signature, lifetime, replay and retain flag."""
+    cmd = command.wire() if isinstance(command, OpenCommand) else command
     if retained:
         return Verdict(False, "retained")
     sig = cmd.get("sig")

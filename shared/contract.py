@@ -1,7 +1,9 @@
 """The MQTT contract: every topic and the payload model that travels on it.
 
 Both the edge and the cloud import this module, so a topic or a field cannot drift apart.
-Documented in docs/mqtt.md; a test checks each topic here is documented there.
+The topics come from the topic map (``shared.wire.topics``), the events' data and the commands
+from ``shared.wire.events`` and ``shared.wire.commands``. Documented in docs/mqtt.md, whose
+topic table is generated from the map (a test keeps it equal).
 
 Conventions: topic segments are ``[A-Za-z0-9_-]`` only; retained messages carry *state*
 (``available``, ``rules/version``), never commands; events are QoS 1, not retained, with an
@@ -10,90 +12,135 @@ id unique per gate (``<gate>:<seq>``) that the cloud acknowledges.
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
-from typing import Any, Literal
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+)
 
-from shared import schedule as schedules
-from shared.vocab import Direction, EventType, TagStatus, VehicleType
+# The rules and the typed changes live in shared.rules; this contract re-exports them.
+from shared.rules import (
+    CHANGE_FIELDS,  # noqa: F401
+    CHANGE_MODELS,  # noqa: F401
+    CHANGES,  # noqa: F401
+    OPS,  # noqa: F401
+    SEGMENT_PATTERN,  # noqa: F401
+    AccountDelete,  # noqa: F401
+    AccountRule,
+    AccountUpsert,  # noqa: F401
+    Change,
+    CodeConfig,
+    CodeDelete,  # noqa: F401
+    CodeRule,
+    CodesConfig,  # noqa: F401
+    CodeUpsert,  # noqa: F401
+    GateRule,
+    GateUpsert,  # noqa: F401
+    ParkingRule,
+    ParkingUpsert,  # noqa: F401
+    PresenceRule,  # noqa: F401
+    PresenceSet,  # noqa: F401
+    ScheduleDelete,  # noqa: F401
+    ScheduleRule,
+    ScheduleUpsert,  # noqa: F401
+    ScheduleWindow,  # noqa: F401
+    SubscriptionDelete,  # noqa: F401
+    SubscriptionRule,
+    SubscriptionUpsert,  # noqa: F401
+    TagDelete,  # noqa: F401
+    TagRule,
+    TagUpsert,  # noqa: F401
+    VehicleDelete,  # noqa: F401
+    VehicleRule,
+    VehicleUpsert,  # noqa: F401
+    Weekday,  # noqa: F401
+)
+from shared.rules import WireModel as _Model
+from shared.vocab import EventType
+from shared.wire.commands import OpenCommand  # noqa: F401  (a payload of the topic map)
+from shared.wire.events import DATA_MODELS, EventData
+from shared.wire.topics import (  # noqa: F401  (the topic map; re-exported)
+    ALL_TOPIC_PATTERNS,
+    HA_PREFIX,
+    PREFIX,
+    SEGMENT,
+    TOPIC_MAP,
+    TOPICS,
+)
 
-PREFIX = "gatepost/v1"
 MAX_EVENT_BYTES = 64 * 1024  # an event's JSON, at most: the cloud refuses larger ones
 MAX_DELTA_BYTES = 3 * 1024 * 1024  # larger deltas go out as a version bump (a snapshot)
 MAX_BATCH_EVENTS = 500  # events in one EventBatch message, at most
 MAX_BATCH_BYTES = 1024 * 1024  # an EventBatch's JSON, at most
 SNAPSHOT_NDJSON = "application/x-ndjson"  # the media type of a snapshot sent line by line
-SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _seg(value: str) -> str:
-    if not SEGMENT.match(value):
-        raise ValueError(f"{value!r} is not a valid topic segment ([A-Za-z0-9_-], 1–64 chars)")
-    return value
-
-
 class Topics:
-    """Topic builders; each validates its segments so nothing publishes to a wildcard."""
+    """Topic builders, made from the topic map (``shared.wire.topics``); each validates its
+    segments so nothing publishes to a wildcard."""
 
     @staticmethod
     def edge_available(edge: str) -> str:
         """Retained ``online`` / ``offline`` (last will) / ``stopped`` of one edge box."""
-        return f"{PREFIX}/edge/{_seg(edge)}/available"
+        return TOPICS["edge_available"].build(edge=edge)
 
     @staticmethod
     def edge_events(edge: str) -> str:
         """Events from one edge box to the cloud (QoS 1, not retained)."""
-        return f"{PREFIX}/edge/{_seg(edge)}/events"
+        return TOPICS["edge_events"].build(edge=edge)
 
     @staticmethod
     def edge_acks(edge: str) -> str:
-        """The cloud's acknowledgements of stored events (QoS 1, not retained)."""
-        return f"{PREFIX}/edge/{_seg(edge)}/acks"
+        """The cloud's acknowledgements of stored events (QoS 0, not retained)."""
+        return TOPICS["edge_acks"].build(edge=edge)
 
     @staticmethod
     def edge_gates(edge: str) -> str:
         """Retained list of the gates one edge box serves (how the cloud routes commands)."""
-        return f"{PREFIX}/edge/{_seg(edge)}/gates"
+        return TOPICS["edge_gates"].build(edge=edge)
 
     @staticmethod
     def edge_commands(edge: str) -> str:
         """Signed commands to one edge box (QoS 1, never retained)."""
-        return f"{PREFIX}/edge/{_seg(edge)}/commands/open"
+        return TOPICS["edge_commands"].build(edge=edge)
 
     @staticmethod
     def edge_responses(edge: str) -> str:
         """The box's answers to commands, by command id (QoS 1, not retained)."""
-        return f"{PREFIX}/edge/{_seg(edge)}/responses"
+        return TOPICS["edge_responses"].build(edge=edge)
 
     @staticmethod
     def edge_state(edge: str, *parts: str) -> str:
         """Retained state of one edge box for Home Assistant (``…/state/<gate>/<what>``)."""
-        return "/".join([f"{PREFIX}/edge/{_seg(edge)}/state", *(_seg(p) for p in parts)])
+        return TOPICS["edge_state"].build(edge=edge, path="/".join(parts))
 
     @staticmethod
     def ha_config(prefix: str, component: str, edge: str, object_id: str) -> str:
         """A retained Home Assistant discovery config: ``<prefix>/<component>/gatepost-<edge>/
         <object_id>/config`` (the node id scopes a box's configs in the broker's ACL)."""
-        return f"{prefix}/{component}/gatepost-{_seg(edge)}/{_seg(object_id)}/config"
+        topic = TOPICS["ha_config"].build(component=component, edge=edge, object_id=object_id)
+        return prefix + topic.removeprefix(HA_PREFIX)
 
     @staticmethod
     def rules_delta(site: str) -> str:
         """Rule changes of one site, from-version → to-version (QoS 1, not retained)."""
-        return f"{PREFIX}/site/{_seg(site)}/rules/delta"
+        return TOPICS["rules_delta"].build(site=site)
 
     @staticmethod
     def rules_version(site: str) -> str:
         """Retained current rules version of one site."""
-        return f"{PREFIX}/site/{_seg(site)}/rules/version"
+        return TOPICS["rules_version"].build(site=site)
 
     # Subscriptions of the cloud (wildcards are for subscribing only).
-    ALL_EVENTS = f"{PREFIX}/edge/+/events"
-    ALL_AVAILABLE = f"{PREFIX}/edge/+/available"
-    ALL_GATES = f"{PREFIX}/edge/+/gates"
-    ALL_RESPONSES = f"{PREFIX}/edge/+/responses"
-    ALL_VERSIONS = f"{PREFIX}/site/+/rules/version"
+    ALL_EVENTS = TOPICS["edge_events"].wildcard()
+    ALL_AVAILABLE = TOPICS["edge_available"].wildcard()
+    ALL_GATES = TOPICS["edge_gates"].wildcard()
+    ALL_RESPONSES = TOPICS["edge_responses"].wildcard()
+    ALL_VERSIONS = TOPICS["rules_version"].wildcard()
 
     @staticmethod
     def parse_edge(topic: str) -> str | None:
@@ -104,22 +151,7 @@ class Topics:
         return None
 
 
-ALL_TOPIC_PATTERNS = [
-    f"{PREFIX}/edge/{{edge}}/available",
-    f"{PREFIX}/edge/{{edge}}/events",
-    f"{PREFIX}/edge/{{edge}}/acks",
-    f"{PREFIX}/edge/{{edge}}/gates",
-    f"{PREFIX}/edge/{{edge}}/commands/open",
-    f"{PREFIX}/edge/{{edge}}/responses",
-    f"{PREFIX}/site/{{site}}/rules/delta",
-    f"{PREFIX}/site/{{site}}/rules/version",
-]
-
 Availability = Literal["online", "offline", "stopped"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Event(_Model):
@@ -133,7 +165,16 @@ class Event(_Model):
     seq: int = Field(ge=1, le=2**62)
     at: AwareDatetime = Field(description="business time of the edge clock, ISO 8601 with its "
                               "offset (a time without one is refused)")
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, description="the JSON object as it "
+                                 "travels; ``body`` reads it as its type's model")
+
+    @cached_property
+    def body(self) -> EventData:
+        """The data as the model of the event's type (``shared.wire.events``); a
+        ``ValidationError`` when it does not fit. Read on first use: the edge's outbox keeps
+        whatever it is given, and :func:`parse_events` reads it at the cloud's door. (Not a
+        field: it is neither compared nor sent.)"""
+        return DATA_MODELS[self.type].model_validate(self.data)
 
 
 class EventBatch(_Model):
@@ -143,23 +184,45 @@ class EventBatch(_Model):
     type: Literal["events"] = "events"
     events: list[Event] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
+    @staticmethod
+    def join(events_json: Sequence[str]) -> str:
+        """A batch of events already written as JSON (the edge's outbox writes them), with
+        ``type`` first as a cloud before :func:`parse_events` looks for it; the same bytes
+        as ``EventBatch(events=…)`` in compact JSON, without parsing each event again."""
+        return '{"type":"events","events":[' + ",".join(events_json) + "]}"
+
+
+def _message_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "batch" if kind == "events" else "event"
+
+
+# What arrives on an ``events`` topic: one event, or a batch of them, told apart by ``type``.
+_EVENTS_MESSAGE: TypeAdapter[Event | EventBatch] = TypeAdapter(Annotated[
+    Annotated[Event, Tag("event")] | Annotated[EventBatch, Tag("batch")],
+    Discriminator(_message_kind)])
+
+
+def parse_events(payload: bytes | bytearray | str) -> list[Event]:
+    """The events of one message on an ``events`` topic: a single event (at most
+    ``MAX_EVENT_BYTES``) or an ``EventBatch`` (at most ``MAX_BATCH_BYTES``); ValueError (a
+    ``ValidationError`` among them) for anything else."""
+    if len(payload) > MAX_BATCH_BYTES:
+        raise ValueError(f"{len(payload)} bytes, more than {MAX_BATCH_BYTES}")
+    message = _EVENTS_MESSAGE.validate_json(payload)
+    events = list(message.events) if isinstance(message, EventBatch) else [message]
+    if not isinstance(message, EventBatch) and len(payload) > MAX_EVENT_BYTES:
+        raise ValueError(f"{len(payload)} bytes, more than {MAX_EVENT_BYTES}")
+    for event in events:
+        event.body  # noqa: B018  (each event's data must fit its type's model)
+    return events
+
 
 class Ack(_Model):
     """Event ids the cloud has stored; the edge deletes them from its outbox."""
 
     type: Literal["ack"] = "ack"
     ids: list[str] = Field(max_length=100_000)
-
-
-class GateRule(_Model):
-    """A gate as the cloud knows it; ``command_key`` verifies its signed commands."""
-
-    id: str
-    direction: Direction
-    name: str = ""
-    command_key: str | None = None
-    parking: str | None = Field(None, description="the parking whose barrier this gate is; "
-                                "none for a society-perimeter gate")
 
 
 class EdgeGates(_Model):
@@ -177,169 +240,6 @@ class CommandResponse(_Model):
     status: Literal["ok", "error"]
     data: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
-
-
-class VehicleRule(_Model):
-    """A vehicle of the site."""
-
-    vrn: str
-    type: VehicleType
-    flat: str | None = Field(None, description="the flat or unit it belongs to (shown to guards)")
-    schedule: str | None = Field(None, description="the schedule its entries keep to, by name "
-                                 "(``ScheduleRule``); none: any time")
-
-
-class TagRule(_Model):
-    """A tag as the edge caches it."""
-
-    epc: str
-    site: str
-    status: TagStatus
-    vrn: str | None = None
-    locked: bool = False
-    locked_until: datetime | None = None
-    schedule: str | None = Field(None, description="the schedule entries on this tag keep to "
-                                 "(a group of tags shares one); none: any time")
-
-
-class CodeRule(_Model):
-    """An access code or visitor pass as the edge caches it: never the code, only its keyed
-    hash (``shared.codes.code_hash`` under the site's key); the edge decides from the rest."""
-
-    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of the code")
-    site: str
-    kind: Literal["person", "visitor"]
-    status: Literal["issued", "active", "cancelled", "expired", "spent"] = Field(
-        description="issued: not activated yet (opens only where the first use activates it)")
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    activate_by: datetime | None = Field(None, description="an issued code may be activated "
-                                         "until then")
-    single_use: bool = Field(False, description="spent at its first entry")
-    schedule: str | None = Field(None, description="the site's schedule it keeps to (a "
-                                 "helper's days and hours)")
-    flat: str | None = None
-    vrn: str | None = None
-    label: str = Field("", max_length=200, description="who it is for, as the guard sees it")
-
-
-class CodeConfig(_Model):
-    """How a site's codes are read at its gates: hashed by ``scrypt(pepper + code, salt)``
-    (``shared.codes.CodeKey``), or, at a site not rotated since, by the legacy HMAC ``key``.
-    The pepper is sent only to the site's own boxes, which keep it in memory."""
-
-    key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="legacy: the site's "
-                            "HMAC key (hex); absent once the site's codes are hashed by scrypt")
-    alphabet: Literal["digits", "letters"]
-    first_use_activates: bool = Field(False, description="an issued code is activated by its "
-                                      "first use at a gate")
-    salt: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="scrypt: the "
-                             "site's salt (hex) of this generation")
-    cost: int | None = Field(None, ge=2, le=1 << 16, description="scrypt: N (r = 8, p = 1)")
-    generation: int | None = Field(None, ge=1, description="scrypt: which key of the site; "
-                                   "a rotation draws the next, and a box drops codes of another")
-    pepper: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="scrypt: the "
-                               "site's secret (hex), only to its own boxes, never on their disk")
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-class ScheduleWindow(_Model):
-    """Days of the week and a time range on the site's clock; an ``end`` before ``start``
-    runs past midnight (``shared.schedule``)."""
-
-    days: list[Weekday] = Field(min_length=1, max_length=7)
-    start: str = Field(pattern=schedules.HHMM.pattern, description="HH:MM, included")
-    end: str = Field(pattern=schedules.HHMM.pattern, description="HH:MM or 24:00, excluded")
-
-
-class ScheduleRule(_Model):
-    """A named time-of-day access profile of a site, with the site's time zone."""
-
-    name: str = Field(pattern=SEGMENT.pattern, description="[A-Za-z0-9_-], unique per site")
-    timezone: str = Field(max_length=64, description="the site's IANA time zone")
-    windows: list[ScheduleWindow] = Field(min_length=1, max_length=50)
-    holidays: list[date] = Field(default_factory=list, max_length=1000,
-                                 description="dates on which no window starts")
-    label: str = Field("", max_length=200)
-
-    @model_validator(mode="after")
-    def _valid(self) -> ScheduleRule:
-        self.to_schedule()  # ValueError names the bad window or zone
-        return self
-
-    def to_schedule(self) -> schedules.Schedule:
-        """The pure schedule the decision core evaluates."""
-        return schedules.build(self.name, self.timezone,
-                               [(list(w.days), w.start, w.end) for w in self.windows],
-                               self.holidays, self.label)
-
-
-class AccountRule(_Model):
-    """A guard or supervisor of the site's panel; only the scrypt hash travels."""
-
-    username: str
-    role: Literal["guard", "supervisor"]
-    pw_hash: str
-
-
-class ParkingRule(_Model):
-    """A parking of the site: its gates decide from subscriptions."""
-
-    id: str
-    active: bool
-
-
-class SubscriptionRule(_Model):
-    """A subscription as a gate needs it: who, which times, and the status the cloud last set.
-
-    The edge recomputes the status from the times (``shared.parking.standing``), so an
-    expired subscription turns overdue at a gate that has lost the cloud.
-    """
-
-    id: str
-    parking: str
-    space: int
-    status: str
-    unit: Literal["daily", "hourly"]
-    start: datetime
-    end: datetime
-    paid_through: datetime
-    vrns: list[str]
-    continued: bool = Field(False, description="an extension starts where this one ends")
-    debt_price: int = Field(0, description="owed per begun unit once overdue (the dearest band, "
-                            "plus the camera's when camera access was paid)")
-    schedule: str | None = Field(None, description="the schedule entries on it keep to")
-
-
-class PresenceRule(_Model):
-    """A vehicle put inside or outside by hand (staff correction in the cloud)."""
-
-    vrn: str
-    inside: bool
-    parking: str | None = None
-
-
-class Change(_Model):
-    """One rule change inside a delta."""
-
-    op: Literal["tag.upsert", "tag.delete", "vehicle.upsert", "vehicle.delete", "gate.upsert",
-                "account.upsert", "account.delete", "parking.upsert", "subscription.upsert",
-                "subscription.delete", "presence.set", "schedule.upsert", "schedule.delete",
-                "code.upsert", "code.delete", "codes.config"]
-    tag: TagRule | None = None
-    vehicle: VehicleRule | None = None
-    gate: GateRule | None = None
-    account: AccountRule | None = None
-    parking: ParkingRule | None = None
-    subscription: SubscriptionRule | None = None
-    presence: PresenceRule | None = None
-    schedule: ScheduleRule | None = None
-    code: CodeRule | None = None
-    code_config: CodeConfig | None = None
-    key: str | None = Field(default=None, description="epc, vrn, user name, subscription id, "
-                            "schedule name or code hash for deletes")
 
 
 class RulesDelta(_Model):

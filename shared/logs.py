@@ -1,7 +1,7 @@
 """Logging of the daemons and tools: plain lines, JSON lines for log shippers, and lines the
 systemd journal understands.
 
-- ``text``: ``2026-12-05 08:00:01,234 INFO edge.daemon: edge box-1 started with 2 gates``.
+- ``text``: ``2026-12-05 08:00:01,234 INFO edge.daemon.wiring: edge box-1 started with 2 gates``.
 - ``json``: one object a line (python-json-logger): ``time`` (ISO 8601, UTC), ``level``,
   ``logger``, ``message``, ``exc_info`` when there is one, and any ``extra`` fields.
 - Under systemd with stderr going to the journal (``$JOURNAL_STREAM`` names it), each line

@@ -77,6 +77,18 @@ class Reason(StrEnum):
     VISITOR_APPROVED = "visitor_approved"
 
 
+class AlertKind(StrEnum):
+    """What a guard (or staff) must see: an ``alert`` event's ``alert``, a decision's
+    ``alerts`` (docs/mqtt.md). Add new ones, never rename."""
+
+    CREDENTIAL_MISMATCH = "credential_mismatch"
+    ANTI_PASSBACK = "anti_passback"
+    BARRIER_FAILED = "barrier_failed"
+    KEYPAD_LOCKED = "keypad_locked"
+    KEYPAD_CLEARED = "keypad_cleared"
+    EXIT_UNSUBSCRIBED = "exit_unsubscribed"
+
+
 class EventType(StrEnum):
     """Kinds of events an edge sends to the cloud."""
 

@@ -57,12 +57,12 @@ def linked_cloud(db: str, broker_url: str, **settings: Any
     app = create_app(CloudSettings(db=db, mqtt_url=broker_url, admin_key=ADMIN, jobs_every_s=0,
                                    **settings), SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
+    app.state.services.link.start(app.state.services.rules)
     web.start()
     c = httpx.Client(base_url=web.url, timeout=60, headers={"X-Api-Key": ADMIN})
     try:
         yield c, app
     finally:
         c.close()
-        app.state.link.stop()
+        app.state.services.link.stop()
         web.stop()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from gatepost.broker import Broker
-from gatepost.browser import launch
-from gatepost.postgres import TempPostgres
+from cloud.storage.database import Database
+from gatepost.devstack.broker import Broker
+from gatepost.devstack.browser import launch
+from gatepost.devstack.postgres import TempPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 # The session's PostgreSQL is a throwaway cluster without fsync (tests do not wait on the
@@ -44,13 +47,37 @@ def postgres():
         yield pg
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file migrated to the newest schema once per test process, for tests to copy
+    (every cloud a test makes would otherwise run all the migrations again)."""
+    path = tmp_path_factory.mktemp("template") / "cloud.sqlite"
+    Database(path).close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres) -> str:
+    """The name of a PostgreSQL database migrated to the newest schema once per test process,
+    that tests' databases are made from (``CREATE DATABASE … TEMPLATE``)."""
+    url = postgres.create_database("t_migrated")
+    Database(url).close()
+    return "t_migrated"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cloud_db(request, tmp_path: Path) -> str:
     """The cloud's database, once on each backend: a SQLite file, or a fresh PostgreSQL
-    database in the session's cluster."""
+    database in the session's cluster; both already at the newest schema, as a cloud leaves
+    an empty one when it first starts."""
     if request.param == "sqlite":
-        return str(tmp_path / "cloud.sqlite")
-    return request.getfixturevalue("postgres").create_database()
+        path = tmp_path / "cloud.sqlite"
+        with closing(sqlite3.connect(request.getfixturevalue("migrated_sqlite"))) as src, \
+                closing(sqlite3.connect(path)) as dst:
+            src.backup(dst)
+        return str(path)
+    return request.getfixturevalue("postgres").create_database(
+        template=request.getfixturevalue("migrated_postgres"))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.accounts import Accounts, hash_password, verify_password
+from edge.store.accounts import Accounts, hash_password, verify_password
 from edge.store.db import EdgeDB
 
 
@@ -114,7 +114,7 @@ def test_add_guard_command(tmp_path: Path):
 
 
 def test_the_throttle_backs_off_per_address_and_forgets_on_success():
-    from edge.panel.throttle import LoginThrottle
+    from edge.faces.panel.throttle import LoginThrottle
 
     now = [0.0]
     t = LoginThrottle(free=3, base_s=1.0, max_s=8.0, now=lambda: now[0])
@@ -137,7 +137,7 @@ def test_the_throttle_backs_off_per_address_and_forgets_on_success():
 
 
 def test_the_throttle_holds_a_bounded_number_of_addresses():
-    from edge.panel.throttle import LoginThrottle
+    from edge.faces.panel.throttle import LoginThrottle
 
     t = LoginThrottle(free=1, capacity=3, now=lambda: 0.0)
     for i in range(5):
@@ -206,7 +206,14 @@ def test_remembered_devices_end_with_the_password_and_the_account(accounts):
     """Devices survived a password reset, and an account removed and made again in the cloud
     found its old devices remembered."""
     from edge.store.cache import RulesCache
-    from shared.contract import AccountRule, Change, RulesDelta, RulesSnapshot
+    from shared.contract import (
+        AccountDelete,
+        AccountRule,
+        AccountUpsert,
+        Change,
+        RulesDelta,
+        RulesSnapshot,
+    )
 
     acc, _ = accounts
     acc.add("ravi", "guard", GUARD_PW)
@@ -224,7 +231,7 @@ def test_remembered_devices_end_with_the_password_and_the_account(accounts):
             "applied"
 
     def upsert(pw: str) -> Change:
-        return Change(op="account.upsert", account=AccountRule(
+        return AccountUpsert(account=AccountRule(
             username="asha", role="supervisor", pw_hash=hash_password(pw)))
 
     def signed_in(pw: str) -> str:
@@ -233,7 +240,7 @@ def test_remembered_devices_end_with_the_password_and_the_account(accounts):
 
     cloud(1, upsert(SUPERVISOR_PW))
     tablet = signed_in(SUPERVISOR_PW)
-    cloud(2, Change(op="account.upsert", account=AccountRule(  # the same hash again
+    cloud(2, AccountUpsert(account=AccountRule(  # the same hash again
         username="asha", role="supervisor",
         pw_hash=acc.db.conn.execute("SELECT pw_hash FROM accounts WHERE username = 'asha'")
         .fetchone()[0])))
@@ -242,7 +249,7 @@ def test_remembered_devices_end_with_the_password_and_the_account(accounts):
     cloud(3, upsert("a password reset in the cloud"))
     assert not _known(acc, "asha", tablet)
     tablet = signed_in("a password reset in the cloud")
-    cloud(4, Change(op="account.delete", key="asha"), upsert(SUPERVISOR_PW))
+    cloud(4, AccountDelete(key="asha"), upsert(SUPERVISOR_PW))
     assert not _known(acc, "asha", tablet)
     tablet = signed_in(SUPERVISOR_PW)
     cache.apply_snapshot(RulesSnapshot(site=site, version=5, gates=[], vehicles=[], tags=[],
@@ -254,7 +261,7 @@ def test_remembered_devices_end_with_the_password_and_the_account(accounts):
 def test_a_success_at_an_address_forgives_only_its_own_user_names_tries():
     """A guard's own sign-in cleared the address's tries at every account, so four guesses at
     the supervisor between sign-ins were never slowed."""
-    from edge.panel.throttle import LoginThrottle
+    from edge.faces.panel.throttle import LoginThrottle
 
     now = [0.0]
     t = LoginThrottle(free=5, base_s=1.0, max_s=900.0, now=lambda: now[0])

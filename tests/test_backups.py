@@ -14,11 +14,11 @@ from pathlib import Path
 
 from edge.adapters.cloud_link import CloudLink
 from edge.config import load
-from edge.daemon import EdgeDaemon
+from edge.daemon.wiring import EdgeDaemon
 from edge.store.cache import RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
-from gatepost.stack import wait_until
+from gatepost.devstack.stack import wait_until
 from shared.clock import SystemClock
 from tests.test_rules_epoch import SITE, T1, T2, T3, start_cloud, status
 

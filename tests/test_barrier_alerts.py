@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 
 pytestmark = pytest.mark.stack
 SITE = "green-acres"

@@ -99,12 +99,12 @@ def test_bench_offline_prints_its_contract():
     """A small run: the box holds a backlog with its uplink cut, then delivers it exactly
     once, in far fewer bytes a queued event than its data took before the event log."""
     p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "offline", "--events",
-                        "3000", "--reads", "20", "--json"], capture_output=True, text=True,
+                        "1000", "--reads", "20", "--json"], capture_output=True, text=True,
                        timeout=280)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out["bench"] == "offline" and out["events"] == 3000
-    assert out["events_held"] >= 3000 and out["stored_once"] == out["events_issued"]
+    assert out["bench"] == "offline" and out["events"] == 1000
+    assert out["events_held"] >= 1000 and out["stored_once"] == out["events_issued"]
     assert out["lost"] == 0 and out["duplicated"] == 0 and out["exactly_once"] is True
     assert 0 < out["bytes_per_event"] <= 300
     assert out["drain_s"] > 0 and out["drain_events_per_s"] > 0
@@ -115,10 +115,10 @@ def test_bench_offline_prints_its_contract():
 
 def test_bench_snapshot_prints_its_contract():
     p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "snapshot", "--tags",
-                        "20000", "--json"], capture_output=True, text=True, timeout=170)
+                        "5000", "--json"], capture_output=True, text=True, timeout=170)
     assert p.returncode == 0, p.stderr[-2000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out["bench"] == "snapshot" and out["edge_tags_cached"] == 20000
+    assert out["bench"] == "snapshot" and out["edge_tags_cached"] == 5000
     assert set(out["snapshot_mb"]) == {"json", "ndjson"} and out["edge_take_s"] > 0
     assert 0 < out["cloud_idle_rss_mb"] <= out["cloud_peak_rss_mb"]
     assert 0 < out["edge_rss_mb"] <= out["edge_peak_rss_mb"]
@@ -160,18 +160,18 @@ def test_bench_onboarding_prints_its_contract():
 @pytest.mark.timeout(240)
 def test_bench_codes_prints_its_contract():
     p = subprocess.run([sys.executable, "-m", "gatepost.cli", "bench", "codes", "--parts",
-                        "keypad,job", "--codes", "400", "--entries", "20", "--job-codes", "4000",
+                        "keypad,job", "--codes", "100", "--entries", "10", "--job-codes", "1000",
                         "--job-sites", "2", "--json"], capture_output=True, text=True,
                        timeout=230)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
     pad = out["keypad"]
-    assert pad["codes_cached"] == 400 and pad["entries"] == 20 and pad["missed"] == 0
-    assert pad["flashes"] == {"green": 20}
+    assert pad["codes_cached"] == 100 and pad["entries"] == 10 and pad["missed"] == 0
+    assert pad["flashes"] == {"green": 10}
     assert 0 < pad["latency_ms"]["p50"] <= pad["latency_ms"]["p99"] <= pad["latency_ms"]["max"]
     assert 0 < pad["floor_ms"]["p50"] <= pad["floor_ms"]["p99"]
     job = out["job"]
-    assert job["codes"] == 4000 and job["checked"] > 0
+    assert job["codes"] == 1000 and job["checked"] > 0
     assert job["checked"] == job["renewed"] + job["lapsing"] + job["expired"]
     assert job["rerun"]["renewed"] == 0 and job["rerun"]["expired"] == 0
     assert job["seconds"] > 0 and job["peak_rss_mb"] > 0

@@ -13,9 +13,9 @@ import pytest
 from cloud.app import create_app
 from cloud.settings import CloudSettings
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
-from gatepost.broker import Broker
-from gatepost.probes import ProbeBox as Box
-from gatepost.stack import wait_until
+from gatepost.devstack.broker import Broker
+from gatepost.devstack.probes import ProbeBox as Box
+from gatepost.devstack.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import Topics
 from shared.vocab import EventType
@@ -39,9 +39,9 @@ def fleet(tmp_path: Path, cloud_db):
                                    webhook_secret="whsec_dGVzdA=="),
                      SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
+    app.state.services.link.start(app.state.services.rules)
     web.start()
-    assert app.state.link.connected.wait(10)
+    assert app.state.services.link.connected.wait(10)
     api = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
 
     def ok(method: str, url: str, **kw) -> dict:
@@ -69,7 +69,7 @@ def fleet(tmp_path: Path, cloud_db):
     for b in boxes.values():
         b.close()
     api.close()
-    app.state.link.stop()
+    app.state.services.link.stop()
     web.stop()
     broker.stop()
 
@@ -81,7 +81,7 @@ def test_another_box_cannot_store_events_for_a_gate_or_steal_their_ids(fleet):
         b.event("site-a", "main-in", seq, outcome="open")
     for seq in range(1, 21):
         a.event("site-a", "main-in", seq, outcome="deny")
-    counters = app.state.link.counters
+    counters = app.state.services.link.counters
     wait_until(lambda: counters["stored"] == 20 and counters["refused_event"] == 20, 10,
                what="box A's 20 stored, box B's 20 refused")
     stored = api.get("/api/v1/events", params={"site": "site-a"}).json()["events"]
@@ -93,7 +93,7 @@ def test_another_box_cannot_store_events_for_a_gate_or_steal_their_ids(fleet):
     audit = api.get("/api/v1/audit").json()["audit"]
     lines = [x for x in audit if x["name"] == "edge:box-b" and x["method"] == "MQTT"]
     assert len(lines) == 1 and "site-a/main-in" in lines[0]["note"]
-    alerts = app.state.fleet.db.conn.execute(
+    alerts = app.state.services.db.conn.execute(
         "SELECT kind, body FROM notifications WHERE kind = 'edge_refused'").fetchall()
     assert len(alerts) == 1 and '"box-b"' in alerts[0]["body"]
 
@@ -102,13 +102,13 @@ def test_a_box_cannot_take_another_sites_gate_for_remote_opens(fleet):
     api, _, app, boxes = fleet
     a, b = boxes["box-a"], boxes["box-b"]
     b.claim(("site-a", "main-in"), ("site-b", "main-in"))
-    counters = app.state.link.counters
+    counters = app.state.services.link.counters
     wait_until(lambda: counters["refused_gate_claim"] == 1, 5, what="the claim refused")
     # Box A is the gate's box by assignment, even before it has said so itself.
     r = api.post("/api/v1/sites/site-a/gates/main-in/open", json={"by": "staff"})
     assert r.status_code == 200, r.text
     assert r.json()["edge"] == "box-a" and len(a.commands) == 1 and b.commands == []
-    wait_until(lambda: app.state.link.edge_of("site-b", "main-in") == "box-b", 5,
+    wait_until(lambda: app.state.services.link.edge_of("site-b", "main-in") == "box-b", 5,
                what="box B's own claim")
     boxes_seen = {e["id"]: e for e in api.get("/api/v1/edges").json()["edges"]}
     assert boxes_seen["box-b"]["whole_sites"] == ["site-b"]
@@ -127,7 +127,7 @@ def test_an_answer_from_another_box_does_not_count(fleet):
     b.respond(a.commands[0]["id"])
     t.join(15)
     assert done["r"].status_code == 504 and done["r"].json()["detail"]["reason"] == "no_answer"
-    assert app.state.link.counters["refused_command_response"] == 1
+    assert app.state.services.link.counters["refused_command_response"] == 1
 
 
 def test_a_forged_pass_puts_nobody_inside(fleet):
@@ -141,14 +141,14 @@ def test_a_forged_pass_puts_nobody_inside(fleet):
     b.event("site-b", "main-in", 1, EventType.PASS, parking="tower-a", vrn=CAR["vrn"],
             direction="entry")
     a.event("site-a", "main-in", 1, EventType.DECISION, outcome="open")  # a barrier
-    counters = app.state.link.counters
+    counters = app.state.services.link.counters
     # The pass's parking is checked by a hook that runs just after the store is counted.
     wait_until(lambda: counters["stored"] == 2 and counters["refused_pass_parking"] >= 1, 10,
                what="box A's event and B's own-gate pass, handled")
     assert counters["refused_event"] == 1 and counters["refused_pass_parking"] == 1
     out = api.post(f"/api/v1/subscriptions/{sub['id']}/deactivate", json={})
     assert out.status_code == 200, out.text  # not 409 vehicle_inside
-    rows = app.state.fleet.db.conn.execute("SELECT count(*) FROM occupancy_log").scalar()
+    rows = app.state.services.db.conn.execute("SELECT count(*) FROM occupancy_log").scalar()
     assert rows == 0
 
 
@@ -156,7 +156,7 @@ def test_a_gate_named_for_a_new_box_leaves_the_old_one(fleet):
     api, ok, app, _ = fleet
     ok("POST", "/api/v1/edges", json={"id": "box-c", "sites": ["site-a"],
                                       "gates": [{"site": "site-a", "gate": "main-in"}]})
-    fleet_ = app.state.fleet
+    fleet_ = app.state.services.fleet
     assert fleet_.may_speak("box-c", "site-a", "main-in")
     assert not fleet_.may_speak("box-a", "site-a", "main-in")
     assert fleet_.may_speak("box-a", "site-a", "p-in")
@@ -175,7 +175,7 @@ def test_a_gate_named_for_a_new_box_leaves_the_old_one(fleet):
 def test_oversized_and_overlong_messages_are_refused(fleet):
     api, _, app, boxes = fleet
     a = boxes["box-a"]
-    counters = app.state.link.counters
+    counters = app.state.services.link.counters
     a.event("site-a", "main-in", 1, outcome="open", detail="x" * 100_000)  # 100 kB of data
     long_site = ('{"id": "main-in:2", "type": "decision", "site": "%s", "edge": "box-a", '
                  '"gate": "main-in", "seq": 2, "at": "2026-12-05T10:00:00+00:00"}' % ("s" * 5000))

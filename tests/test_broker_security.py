@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.society.provision import CLOUD_USER, EdgeGrant, acl_text, edge_user, provision
-from gatepost.broker import Broker, TlsFiles
-from gatepost.stack import wait_until
+from gatepost.devstack.broker import Broker, TlsFiles
+from gatepost.devstack.stack import wait_until
 from shared.contract import Topics
 
 
@@ -209,12 +209,12 @@ def test_the_edge_and_the_cloud_speak_tls_to_the_broker(tmp_path: Path):
                                    admin_key="gpk_test_admin_key", jobs_every_s=0),
                      SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
+    app.state.services.link.start(app.state.services.rules)
     web.start()
     db = EdgeDB(tmp_path / "edge.sqlite")
     link = None
     try:
-        assert app.state.link.connected.wait(10)
+        assert app.state.services.link.connected.wait(10)
         api = httpx.Client(base_url=web.url, timeout=10,
                            headers={"X-Api-Key": "gpk_test_admin_key"})
         api.post("/api/v1/sites", json={"id": "site-a"}).raise_for_status()
@@ -233,12 +233,12 @@ def test_the_edge_and_the_cloud_speak_tls_to_the_broker(tmp_path: Path):
                       {"outcome": "open"})
         link.notify()
         wait_until(lambda: outbox.size() == 0, 10, what="the event acknowledged over TLS")
-        assert app.state.link.counters["stored"] == 1
+        assert app.state.services.link.counters["stored"] == 1
     finally:
         if link:
             link.stop()
         db.close()
-        app.state.link.stop()
+        app.state.services.link.stop()
         web.stop()
         broker.stop()
 

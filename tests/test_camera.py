@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge.adapters.camera import CameraSource
-from gatepost.stack import wait_until
+from gatepost.devstack.stack import wait_until
 from hardware_sim.camera import CameraKnobs, SimCamera, empty_scene, write_video
 
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from edge.panel.queries import events_csv
+from edge.faces.panel.queries import events_csv
 from shared.cells import safe_cell
 
 

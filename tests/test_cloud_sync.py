@@ -17,7 +17,7 @@ from edge.adapters.cloud_link import CloudLink
 from edge.store.cache import RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
-from gatepost.stack import wait_until
+from gatepost.devstack.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import Event, RulesDelta, Topics
 from shared.vocab import EventType
@@ -33,9 +33,9 @@ def cloud(cloud_db, broker):
                                    admin_key="gpk_test_admin_key"), SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
     # lifespan is off in WebThread, so start the MQTT side by hand
-    app.state.link.start(app.state.rules)
+    app.state.services.link.start(app.state.services.rules)
     web.start()
-    assert app.state.link.connected.wait(10)
+    assert app.state.services.link.connected.wait(10)
     client = httpx.Client(base_url=web.url, timeout=10,
                           headers={"X-Api-Key": "gpk_test_admin_key"})
     client.post("/api/v1/sites", json={"id": SITE}).raise_for_status()
@@ -44,7 +44,7 @@ def cloud(cloud_db, broker):
                                      ).json()["key"]
     yield client, app, web
     client.close()
-    app.state.link.stop()
+    app.state.services.link.stop()
     web.stop()
 
 
@@ -139,7 +139,7 @@ def test_duplicates_and_malformed_events(cloud, broker):
     c.publish(Topics.edge_events("box-9"), b"{not json", qos=1)
     c.publish(Topics.edge_events("box-9"), ev.model_copy(update={"edge": "box-8"})
               .model_dump_json(), qos=1)
-    counters = app.state.link.counters
+    counters = app.state.services.link.counters
     wait_until(lambda: counters["stored"] + counters["duplicates"] == 3, 5, what="3 handled")
     wait_until(lambda: counters["rejected_events"] == 2, 5, what="rejections")
     assert counters["stored"] == 1 and counters["duplicates"] == 2

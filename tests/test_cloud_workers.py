@@ -15,10 +15,10 @@ import pytest
 
 from cloud.society.provision import EdgeGrant
 from cloud.storage import Database
-from gatepost.bench_ingest import assign_boxes
-from gatepost.broker import free_port
-from gatepost.edgeload import EdgeLoad, EdgeSpec
-from gatepost.stack import wait_until
+from gatepost.bench.edgeload import EdgeLoad, EdgeSpec
+from gatepost.bench.ingest import assign_boxes
+from gatepost.devstack.broker import free_port
+from gatepost.devstack.stack import wait_until
 
 pytestmark = pytest.mark.stack
 

@@ -19,14 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.accounts import Accounts
 from edge.adapters.snapshot import take_snapshot
-from edge.api import create_app
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
+from edge.daemon.wiring import EdgeDaemon
+from edge.faces.api import create_app
+from edge.store.accounts import Accounts
 from edge.store.cache import RulesCache
 from edge.store.db import EdgeDB
-from gatepost.stack import wait_until
+from gatepost.devstack.stack import wait_until
 from hardware_sim.linkproxy import LinkProxy
 from shared.clock import SystemClock
 from shared.codes import CodeKey

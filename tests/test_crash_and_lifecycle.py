@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 
 pytestmark = pytest.mark.stack
 SITE = "green-acres"
@@ -138,7 +138,7 @@ def test_cloud_speaks_systemd_notify_too(tmp_path: Path):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     sock.settimeout(30)
-    from gatepost.broker import free_port
+    from gatepost.devstack.broker import free_port
 
     env = dict(os.environ, NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="200000")
     proc = subprocess.Popen([sys.executable, "-m", "gatepost.cli", "cloud", "run", "--no-mqtt",

@@ -37,11 +37,11 @@ from cloud.ingest.reactions import BATCH, MAX_ATTEMPTS
 from cloud.settings import CloudSettings
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from cloud.storage import Database, UnsafeDatabase
-from gatepost.broker import Broker, free_port
-from gatepost.probes import ProbeBox
-from gatepost.stack import wait_until
+from gatepost.devstack.broker import Broker, free_port
+from gatepost.devstack.probes import ProbeBox
+from gatepost.devstack.stack import wait_until
 from shared.clock import FileClock, SystemClock
-from shared.contract import RulesDelta, RulesSnapshot, Topics
+from shared.contract import CodeUpsert, RulesDelta, RulesSnapshot, Topics
 from shared.webthread import WebThread
 from tests.cloudapi import ADMIN, cloud_api, resident_app
 
@@ -109,7 +109,7 @@ class RulesWatch:
         assert ready.wait(5), "no subscription at the broker"
 
     def codes(self) -> list:
-        return [ch.code for d in self.deltas for ch in d.changes if ch.code is not None]
+        return [ch.code for d in self.deltas for ch in d.changes if isinstance(ch, CodeUpsert)]
 
     def close(self) -> None:
         self.c.loop_stop()
@@ -130,11 +130,11 @@ def mqtt_cloud(work: Path, db: str, setup: bool = True
                                    mqtt_password=auth.passwords[CLOUD_USER], admin_key=ADMIN,
                                    jobs_every_s=0), SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
+    app.state.services.link.start(app.state.services.rules)
     web.start()
     api = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     try:
-        assert app.state.link.connected.wait(10)
+        assert app.state.services.link.connected.wait(10)
         if setup:
             api.post("/api/v1/sites", json={"id": GA}).raise_for_status()
             api.post(f"/api/v1/sites/{GA}/gates",
@@ -146,7 +146,7 @@ def mqtt_cloud(work: Path, db: str, setup: bool = True
             e: auth.passwords[edge_user(e)] for e in ("box-a", "box-b", "box-c")}
     finally:
         api.close()
-        app.state.link.stop()
+        app.state.services.link.stop()
         web.stop()
         broker.stop()
 
@@ -159,13 +159,13 @@ def jobs_cloud(db: str, clock: Path, **settings: Any) -> Iterator[httpx.Client]:
                      FileClock(clock))
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
-    app.state.jobs.start()
+    app.state.services.jobs.start()
     api = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     try:
         yield api
     finally:
         api.close()
-        app.state.jobs.stop()
+        app.state.services.jobs.stop()
         web.stop()
 
 
@@ -179,7 +179,7 @@ def test_a_pass_whose_spending_failed_is_spent_by_a_retry_at_every_box(tmp_path,
         digest = next(c.hash for c in rules.codes if c.kind == "visitor")
         box = ProbeBox(secrets["port"], "box-a", secrets["box-a"])
         other = RulesWatch(secrets["port"], "box-b", secrets["box-b"], GA)
-        counters = app.state.link.counters
+        counters = app.state.services.link.counters
         try:
             fault(db, "spent")
             # The visitor is let in with the pass at box A's gate.
@@ -233,7 +233,7 @@ def test_a_reaction_left_by_a_stopped_process_is_done_by_the_next(tmp_path, clou
             fault(db, "spent")
             box.event(GA, "main-in", 1, outcome="open", reason="code_valid",
                       credential={"kind": "code", "value": digest})
-            wait_until(lambda: app.state.link.counters["reaction_errors"] >= 1, 10,
+            wait_until(lambda: app.state.services.link.counters["reaction_errors"] >= 1, 10,
                        what="spending the pass refused")
             box.close()
         mend(db)
@@ -285,7 +285,7 @@ def test_a_lane_held_behind_a_failing_reaction_holds_back_no_other(tmp_path, clo
         digest, other = visitor_code(staff, GA), visitor_code(staff, SS)
         box = ProbeBox(secrets["port"], "box-a", secrets["box-a"])
         box_c = ProbeBox(secrets["port"], "box-c", secrets["box-c"])
-        counters = app.state.link.counters
+        counters = app.state.services.link.counters
         try:
             fault(db, "spent", stuck["id"])
             n = BATCH + 50
@@ -320,7 +320,7 @@ def test_a_reaction_that_keeps_failing_is_parked_and_its_lane_goes_on(tmp_path, 
         pas = issue_pass(staff, me, datetime.now(UTC) - timedelta(minutes=1))
         digest = visitor_code(staff, GA)
         box = ProbeBox(secrets["port"], "box-a", secrets["box-a"])
-        reactions, counters = app.state.link.reactions, app.state.link.counters
+        reactions, counters = app.state.services.link.reactions, app.state.services.link.counters
 
         def tried_again() -> bool:  # now, whatever its back-off
             reactions.drain()

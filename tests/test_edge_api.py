@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.api import create_app
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
-from gatepost.stack import wait_until
+from edge.daemon.wiring import EdgeDaemon
+from edge.faces.api import create_app
+from gatepost.devstack.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import RulesSnapshot, TagRule
 from shared.vocab import Outcome, Reason, TagStatus
@@ -208,8 +208,8 @@ def test_metrics_for_prometheus(daemon):
 
 
 def test_a_device_that_never_came_up_is_on_the_alerts_page(tmp_path: Path):
-    from edge.panel.queries import alerts
-    from gatepost.broker import free_port
+    from edge.faces.panel.queries import alerts
+    from gatepost.devstack.broker import free_port
 
     cfg = EdgeConfig.model_validate({
         "id": "box1", "data_dir": str(tmp_path / "data"),

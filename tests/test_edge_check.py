@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gatepost.stack import GateSpec, Stack
+from gatepost.devstack.stack import GateSpec, Stack
 
 pytestmark = pytest.mark.stack
 SITE = "green-acres"

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.accounts import Accounts
 from edge.adapters.alpr import missing_models
-from edge.api import create_app
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
-from gatepost.scenario.runner import alpr_models
-from gatepost.stack import wait_until
+from edge.daemon.wiring import EdgeDaemon
+from edge.faces.api import create_app
+from edge.store.accounts import Accounts
+from gatepost.devstack.assets import alpr_models
+from gatepost.devstack.stack import wait_until
 from hardware_sim.camera import SimCamera, qr_scene
 from hardware_sim.keypad import KeypadSim
 from shared.codes import code_hash

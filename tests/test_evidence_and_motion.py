@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge.adapters.motion import MotionTrigger
-from edge.evidence import EvidenceStore
+from edge.store.evidence import EvidenceStore
 from hardware_sim.camera import empty_scene
 
 

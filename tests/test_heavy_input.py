@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from cloud.api.limits import RESIDENTS_CSV_MAX
-from gatepost.bench import rss_mb
-from gatepost.broker import free_port, stop_process
-from gatepost.stack import wait_until
+from gatepost.bench.measure import rss_mb
+from gatepost.devstack.broker import free_port, stop_process
+from gatepost.devstack.stack import wait_until
 from tests.cloudapi import ADMIN, cloud_api, resident_app
 
 SITE = "green-acres"

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.society.provision import edge_user, ha_user
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.contract import Topics
 
 pytestmark = pytest.mark.stack

@@ -12,15 +12,16 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.core.types import PlateEvidence
-from edge.daemon import EdgeDaemon
+from edge.daemon.supervisor import Supervisor
+from edge.daemon.wiring import EdgeDaemon
 from edge.lanes import TagRead
-from edge.recorder import Recorder
-from edge.supervisor import Supervisor
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from edge.lanes.recorder import Recorder
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.world import SimWorld
 from shared.clock import SystemClock
 from shared.contract import RulesSnapshot, TagRule, VehicleRule
 from shared.vocab import EventType, TagStatus, VehicleType
+from shared.wire.events import OpenData
 
 SITE = "green-acres"
 EPC_A = "E2801160600002040000AB01"
@@ -170,10 +171,10 @@ def test_an_open_cut_short_by_a_crash_is_recorded_as_unconfirmed(world, tmp_path
     d = make_daemon(world, tmp_path / "d")
     real = Recorder.event
 
-    def dies_after_the_pulse(self, gate, type_, *a, **kw):
-        if type_ is EventType.OPEN:
+    def dies_after_the_pulse(self, gate, at, body, *a, **kw):
+        if isinstance(body, OpenData):
             raise _Died  # the relay has pulsed; the ``open`` event is never written
-        return real(self, gate, type_, *a, **kw)
+        return real(self, gate, at, body, *a, **kw)
 
     monkeypatch.setattr(Recorder, "event", dies_after_the_pulse)
     d.lanes["lane"].post(TagRead(EPC_A, 0))

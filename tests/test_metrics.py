@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gatepost.stack import GateSpec, Stack, wait_until
+from gatepost.devstack.stack import GateSpec, Stack, wait_until
 from tests.test_edge_api import metric_samples
 
 pytestmark = pytest.mark.stack

@@ -10,9 +10,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
-from gatepost.broker import Broker
-from gatepost.mqttwire import CONNACK, PUBACK, PUBLISH, SUBACK, WireClient
-from gatepost.stack import wait_until
+from gatepost.bench.mqttwire import CONNACK, PUBACK, PUBLISH, SUBACK, WireClient
+from gatepost.devstack.broker import Broker
+from gatepost.devstack.stack import wait_until
 from shared.mqtt_buffered import BufferedSocket
 from shared.mqtt_buffered import Client as BufferedClient
 

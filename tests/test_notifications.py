@@ -173,7 +173,7 @@ def test_a_webhook_without_a_secret_is_refused_at_start(tmp_path):
 
 def test_the_scheduled_run_backs_off_a_refusing_channel(world):
     api, hook, _, _ = world
-    notifier = api.app.state.notifier
+    notifier = api.app.state.services.notifier
     api.ok("POST", f"{P}/subscriptions", 201, json={
         "space": 1, "owner": "B-402", "vehicles": [CAR], "unit": "hourly", "amount": 50})
     hook.up = False
@@ -192,7 +192,7 @@ def test_the_scheduled_run_backs_off_a_refusing_channel(world):
 
 
 def _failed(api: Api, gate: str, at: datetime, seq: int) -> None:
-    api.app.state.jobs.on_event(Event(
+    api.app.state.services.jobs.on_event(Event(
         id=f"{gate}:{seq}", type=EventType.ALERT, site="green-acres", edge="e1", gate=gate,
         seq=seq, at=at, data={"alert": "barrier_failed", "detail": "relay timeout"}))
 

@@ -9,8 +9,8 @@ import queue
 
 import pytest
 
-from edge.drivers.osdp_keypad import OsdpKeypad
-from gatepost.stack import wait_until
+from edge.adapters.keypad import OsdpKeypad
+from gatepost.devstack.stack import wait_until
 from hardware_sim.keypad import KeypadSim
 from shared.cards import wiegand26_epc
 

@@ -12,12 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.accounts import Accounts
-from edge.api import create_app
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
+from edge.daemon.wiring import EdgeDaemon
+from edge.faces.api import create_app
+from edge.store.accounts import Accounts
 from shared.clock import SystemClock
-from shared.contract import AccountRule, Change, RulesDelta, RulesSnapshot, TagRule, VehicleRule
+from shared.contract import (
+    AccountDelete,
+    AccountRule,
+    AccountUpsert,
+    RulesDelta,
+    RulesSnapshot,
+    TagRule,
+    VehicleRule,
+)
 from shared.passwords import hash_password
 from shared.vocab import EventType, TagStatus, VehicleType
 from shared.webthread import WebThread
@@ -277,12 +285,11 @@ def test_cloud_accounts_sync_and_removal(panel):
     assert d.cache is not None
     h = hash_password("cloud-password-9")
     d.cache.apply_delta(RulesDelta(site="green-acres", from_version=3, to_version=4, changes=[
-        Change(op="account.upsert", account=AccountRule(username="asha", role="guard",
-                                                        pw_hash=h))]))
+        AccountUpsert(account=AccountRule(username="asha", role="guard", pw_hash=h))]))
     c = login(url, "asha", "cloud-password-9")
     assert c.get("/").status_code == 200
     d.cache.apply_delta(RulesDelta(site="green-acres", from_version=4, to_version=5, changes=[
-        Change(op="account.delete", key="asha")]))
+        AccountDelete(key="asha")]))
     r = c.get("/")
     assert r.status_code == 303, "a removed account's session must end"
     # a snapshot without the account removes it too, but leaves local accounts alone
@@ -529,8 +536,8 @@ def test_the_panels_clocks_ask_the_daemon_one_read_model():
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    from edge.daemon import SiteClocks
-    from edge.panel.times import Times, zone_name
+    from edge.faces.panel.times import Times, zone_name
+    from edge.faces.port import SiteClocks
 
     now = datetime(2025, 3, 12, 13, 0, tzinfo=UTC)
     clocks = SiteClocks("en_IN", "Europe/Moscow",

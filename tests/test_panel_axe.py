@@ -21,10 +21,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from edge.accounts import Accounts
-from edge.api import create_app
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
+from edge.daemon.wiring import EdgeDaemon
+from edge.faces.api import create_app
+from edge.store.accounts import Accounts
 from shared.clock import SystemClock
 from shared.contract import RulesSnapshot, TagRule, VehicleRule
 from shared.vocab import TagStatus, VehicleType

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.clock import FileClock
 
 pytestmark = pytest.mark.stack

@@ -311,7 +311,7 @@ def test_an_entry_reported_late_reopens_a_blindly_archived_subscription(api):
     entered = datetime.fromisoformat(s["start"]) + timedelta(hours=2)
     api.advance(days=1, hours=1)
     assert api.sub(s["id"])["status"] == "archive"
-    api.app.state.jobs.on_event(Event(
+    api.app.state.services.jobs.on_event(Event(
         id="p-in:1", type=EventType.PASS, site="green-acres", edge="e1", gate="p-in", seq=1,
         at=entered, data={"vrn": "MH12AB1234", "direction": "entry", "parking": "tower-b"}))
     api.ok("POST", "/api/v1/jobs/transitions")
@@ -407,11 +407,11 @@ def test_a_pass_told_twice_is_one_line_of_the_occupancy_log(api):
     clearing it from the queue): the same entry, at the same time, is logged once."""
     activate(api)
     staff_sub(api)
-    subs = api.app.state.subs
+    subs = api.app.state.services.presence
     for _ in range(2):
         subs.set_presence("tower-b", CAR["vrn"], True, by="pass", at=T0, publish=False)
     subs.set_presence("tower-b", CAR["vrn"], False, by="pass", at=T0 + timedelta(hours=1),
                       publish=False)
-    rows = api.app.state.fleet.db.conn.execute(
+    rows = api.app.state.services.db.conn.execute(
         "SELECT inside FROM occupancy_log ORDER BY at").fetchall()
     assert [r[0] for r in rows] == [1, 0]

@@ -36,7 +36,7 @@ def world(tmp_path, cloud_db):
                                    admin_key=ADMIN), FileClock(clock_file))
     web = WebThread(app, "127.0.0.1", 0)
     web.start()
-    app.state.subs.callback_url = f"{web.url}/api/v1/payments/callback"
+    app.state.services.billing.callback_url = f"{web.url}/api/v1/payments/callback"
     c = httpx.Client(base_url=web.url, timeout=10, headers={"X-Api-Key": ADMIN})
     api = Api(c, clock_file)
     api.app = app
@@ -251,7 +251,7 @@ def test_deactivation_refunds_the_paid_ones_and_drops_an_unpaid_extension(world)
 
 def boxes_say(api: Api, availability: str) -> None:
     """What the box serving both barriers last told the cloud (as its MQTT side stores it)."""
-    with api.app.state.rules.db.write() as c:
+    with api.app.state.services.db.write() as c:
         for gate in ("p-in", "p-out"):
             c.execute(upsert_sql("edge_gates", ("site", "gate", "edge", "at"), ("site", "gate")),
                       ("green-acres", gate, "box-1", "2026-12-01T09:00:00"))

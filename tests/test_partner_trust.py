@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cloud.partners.outbound import Targets, networks
+from cloud.outbound import Targets, networks
 from hardware_sim.partner import PartnerSim
 from hardware_sim.registry import VehicleRegistrySim
 from shared.contract import Event
@@ -145,9 +145,10 @@ def test_a_link_is_judged_as_it_stood_when_the_car_passed(world) -> None:
     opt(w, staff, phone, False)
     while_opted_out = datetime.now(UTC)
     assert opt(w, staff, phone, True)["state"] == "connected"
-    app.state.link.writer.write([pass_of(phone, 1, while_opted_out),
-                                 pass_of(phone, 2, before_opt_out)])  # the backlog arrives
-    app.state.link.writer.write([pass_of(phone, 3, datetime.now(UTC) + timedelta(seconds=1))])
+    writer = app.state.services.link.writer
+    writer.write([pass_of(phone, 1, while_opted_out),
+                  pass_of(phone, 2, before_opt_out)])  # the backlog arrives
+    writer.write([pass_of(phone, 3, datetime.now(UTC) + timedelta(seconds=1))])
     staff.post("/api/v1/jobs/partner-forward").raise_for_status()
     assert [e["id"] for e in w.sims[FAST].events()] == [f"{FAST}:box-{FAST}:main-in:3"]
 
@@ -162,8 +163,8 @@ def test_the_partner_api_shows_only_what_the_partner_was_sent(world) -> None:
     for phone in (connected, opted_out, never):
         activate(w, staff, phone)
     opt(w, staff, opted_out, False)
-    app.state.link.writer.write([pass_of(p, n) for n, p in enumerate((connected, opted_out,
-                                                                       never), 1)])
+    app.state.services.link.writer.write(
+        [pass_of(p, n) for n, p in enumerate((connected, opted_out, never), 1)])
     key = staff.post("/api/v1/partner-keys", json={"partner": "mygate"}).json()["key"]
     with me(staff, key) as partner:
         events = partner.get(f"/api/v1/partner/sites/{SLOW}/events").json()["events"]
@@ -196,7 +197,7 @@ def test_a_partner_dripping_its_answers_holds_back_no_other_society(world) -> No
     activate(w, staff, "+919811000001")
     activate(w, staff, "+919811000004")
     slow.mode, slow.delay_s = "drip", 1.0
-    app.state.link.writer.write([pass_of("+919811000001", 1), pass_of("+919811000004", 2)])
+    app.state.services.link.writer.write([pass_of("+919811000001", 1), pass_of("+919811000004", 2)])
     t0 = time.monotonic()
     job: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: job.update(
@@ -214,7 +215,7 @@ def test_a_partner_dripping_its_answers_holds_back_no_other_society(world) -> No
     runner.join(30)
     assert not runner.is_alive() and time.monotonic() - t0 < 15.0
     assert (job["sent"], job["failed"]) == (1, 1)
-    row = app.state.rules.db.conn.execute(
+    row = app.state.services.db.conn.execute(
         "SELECT last_error FROM partner_outbox WHERE site = ?", (SLOW,)).fetchone()
     assert "no whole answer within 5 s" in row[0]
 
@@ -227,14 +228,14 @@ def test_an_answer_too_large_is_cut_off(world) -> None:
     integrate(staff, flood, SLOW)
     activate(w, staff, "+919811000001")
     flood.mode, flood.size_mb = "flood", 300
-    app.state.link.writer.write([pass_of("+919811000001", 1)])
+    app.state.services.link.writer.write([pass_of("+919811000001", 1)])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     t0 = time.monotonic()
     got = staff.post("/api/v1/jobs/partner-forward").json()
     assert time.monotonic() - t0 < 5.0 and got["failed"] == 1
     grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
     assert grew_mb < 100, f"the cloud grew {grew_mb:.0f} MB"
-    row = app.state.rules.db.conn.execute("SELECT last_error FROM partner_outbox").fetchone()
+    row = app.state.services.db.conn.execute("SELECT last_error FROM partner_outbox").fetchone()
     assert "more than 65536 bytes" in row[0]
 
 
@@ -272,13 +273,13 @@ def test_an_internal_address_is_refused_again_when_the_call_is_made(world) -> No
     sim = w.sims[SLOW]
     integrate(staff, sim, SLOW)
     activate(w, staff, "+919811000001")
-    app.state.link.writer.write([pass_of("+919811000001", 1)])
-    app.state.link.stop()
+    app.state.services.link.writer.write([pass_of("+919811000001", 1)])
+    app.state.services.link.stop()
     with cloud(w.db, w.broker_url, w.registry.url) as (strict, _app2):  # no internal targets
         got = strict.post("/api/v1/jobs/partner-forward").json()
         assert (got["sent"], got["failed"]) == (0, 1)
         assert activate(w, strict, "+919811000002")["state"] == "error"
-        row = _app2.state.rules.db.conn.execute(
+        row = _app2.state.services.db.conn.execute(
             "SELECT last_error FROM partner_outbox").fetchone()
     assert "internal address" in row[0]
     assert sim.posts == 0 and not any(c["vrn"] == "MH12AA0002" for c in
@@ -297,7 +298,7 @@ def test_every_call_to_the_partner_is_signed(world) -> None:
     assert integrate(staff, sim, FAST)["signing_secret"] == first["signing_secret"]
     assert "signing_secret" not in staff.get(f"/api/v1/sites/{FAST}/partner").json()
     assert activate(w, staff, "+919811000004")["state"] == "connected"
-    app.state.link.writer.write([pass_of("+919811000004", 1)])
+    app.state.services.link.writer.write([pass_of("+919811000004", 1)])
     assert staff.post("/api/v1/jobs/partner-forward").json()["sent"] == 1
     assert [e["verified"] for e in sim.events()] == [True]
     opt(w, staff, "+919811000004", False)
@@ -329,12 +330,13 @@ def test_a_resident_who_leaves_takes_their_link_and_the_new_owner_connects_as_th
     assert [(link["state"], link["reason"]) for link in links] == [
         ("disconnected", "resident_left")]
     assert sim.connections_list() == []  # the partner was told
-    app.state.link.writer.write([pass_of(leaver, 1)])
+    app.state.services.link.writer.write([pass_of(leaver, 1)])
     with me(staff, w.keys[heir]) as app_of_heir:  # the car's new owner connects it
         r = app_of_heir.put(f"/api/v1/me/vehicles/{PEOPLE[leaver][2]}/partner",
                             json={"opted_in": True})
     assert r.json()["state"] == "connected", r.text
-    app.state.link.writer.write([pass_of(leaver, 2, datetime.now(UTC) + timedelta(seconds=1))])
+    app.state.services.link.writer.write(
+        [pass_of(leaver, 2, datetime.now(UTC) + timedelta(seconds=1))])
     staff.post("/api/v1/jobs/partner-forward").raise_for_status()
     links = staff.get(f"/api/v1/sites/{FAST}/partner").json()["links"]
     assert [(link["resident"], link["state"]) for link in links] == [(w.ids[heir], "connected")]

@@ -159,7 +159,7 @@ def test_forwarding_exactly_once_in_order_never_for_the_opted_out(world) -> None
     a, b, c = list(PEOPLE)[:3]
     for phone in (a, b, c):
         activate(staff, keys[phone], phone)
-    writer = app.state.link.writer
+    writer = app.state.services.link.writer
     partner.mode = "down"
     writer.write(passes("MH12AB0001", 1, 4) + passes("MH12AB0002", 11, 3)
                  + passes("MH12AB0003", 21, 2))  # the third is not connected
@@ -174,7 +174,7 @@ def test_forwarding_exactly_once_in_order_never_for_the_opted_out(world) -> None
     writer.write(passes("MH12AB0002", 14, 2))  # after the opt-out: never queued
     partner.mode = "ok"
     # The cloud restarts before the partner is back: the outbox is in the database.
-    app.state.link.stop()
+    app.state.services.link.stop()
     with cloud(*urls) as (staff2, _app2):
         got = staff2.post("/api/v1/jobs/partner-forward").json()
         assert (got["sent"], got["pending"]) == (4, 0)
@@ -193,9 +193,9 @@ def test_a_lost_commit_sends_again_and_the_partner_keeps_one(world) -> None:
     integrate(staff, partner, "mygate")
     phone = next(iter(PEOPLE))
     activate(staff, keys[phone], phone)
-    app.state.link.writer.write(passes("MH12AB0001", 1, 2))
+    app.state.services.link.writer.write(passes("MH12AB0001", 1, 2))
     assert staff.post("/api/v1/jobs/partner-forward").json()["sent"] == 2
-    with app.state.rules.db.write() as c:  # as if the process died before recording "sent"
+    with app.state.services.db.write() as c:  # as if the process died before recording "sent"
         c.execute("UPDATE partner_outbox SET sent_at = NULL")
     posts = partner.posts
     assert staff.post("/api/v1/jobs/partner-forward").json()["sent"] == 2
@@ -207,7 +207,7 @@ def test_the_partner_api_reads_its_societies_and_nothing_else(world) -> None:
     integrate(staff, partner, "mygate")
     phone = next(iter(PEOPLE))
     activate(staff, keys[phone], phone)
-    app.state.link.writer.write(passes("MH12AB0001", 1, 2))
+    app.state.services.link.writer.write(passes("MH12AB0001", 1, 2))
     key = staff.post("/api/v1/partner-keys", json={"partner": "mygate"}).json()["key"]
     other = staff.post("/api/v1/partner-keys", json={"partner": "zipgrid"}).json()["key"]
     with as_resident(staff, key) as p:

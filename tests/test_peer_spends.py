@@ -29,8 +29,8 @@ from edge.peers.claims import Answer, Claim, Claims, judge
 from edge.peers.exchange import SpendPeers
 from edge.peers.routes import mount_peers
 from edge.store.db import EdgeDB
-from gatepost.broker import free_port
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.devstack.broker import free_port
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 from hardware_sim.linkproxy import LinkProxy
 from shared.clock import FileClock
 from shared.counters import Counters

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.adapters.alpr import missing_models
-from gatepost.scenario.runner import alpr_models, plates_dir
+from gatepost.devstack.assets import alpr_models, plates_dir
 from tests.test_scenarios import run_passing
 
 FILES = sorted((Path(__file__).parent / "scenarios_plates").glob("*.yaml"))

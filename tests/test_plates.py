@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from edge.core.plate_match import PlateIndex, skeleton
-from gatepost.scenario.runner import plates_dir
+from gatepost.devstack.assets import plates_dir
 from shared.plates import FORMATS, LOOKALIKE_PAIRS, RU_LETTERS, normalise
 
 LABELS = plates_dir() / "labels.csv"  # $GATEPOST_PLATES, else ../shared/plates

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.adapters.alpr import missing_models
-from gatepost.scenario.runner import alpr_models
+from gatepost.devstack.assets import alpr_models
 from tests.test_scenarios import run_passing
 
 FILES = sorted((Path(__file__).parent / "scenarios_qr").glob("*.yaml"))

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.society.provision import CLOUD_USER
-from gatepost.stack import GateSpec, Stack, StackOptions, wait_until
+from gatepost.devstack.stack import GateSpec, Stack, StackOptions, wait_until
 from shared.commands import make_open, sign
 from shared.contract import Topics
 

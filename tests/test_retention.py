@@ -13,10 +13,10 @@ import httpx
 import numpy as np
 import pytest
 
-from edge.api import create_app
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
-from edge.panel.queries import alerts
+from edge.daemon.wiring import EdgeDaemon
+from edge.faces.api import create_app
+from edge.faces.panel.queries import alerts
 from shared.clock import SystemClock
 from shared.webthread import WebThread
 from tests.test_edge_api import metric_samples

@@ -20,7 +20,7 @@ from edge.adapters.cloud_link import CloudLink
 from edge.store.cache import RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
-from gatepost.stack import wait_until
+from gatepost.devstack.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import RulesDelta, Topics
 from shared.vocab import TagStatus
@@ -39,7 +39,7 @@ class Cloud:
 
     def stop(self) -> None:
         self.api.close()
-        self.app.state.link.stop()  # type: ignore[attr-defined]
+        self.app.state.services.link.stop()  # type: ignore[attr-defined]
         self.web.stop()
 
     def tag(self, epc: str, status: str = "active") -> int:
@@ -55,16 +55,16 @@ class Cloud:
 
     @property
     def epoch(self) -> str:
-        return self.app.state.rules.epoch()  # type: ignore[attr-defined]
+        return self.app.state.services.rules.epoch()  # type: ignore[attr-defined]
 
 
 def start_cloud(db: str, broker) -> Cloud:
     app = create_app(CloudSettings(db=db, mqtt_url=broker.url, admin_key=ADMIN,
                                    jobs_every_s=0, history_check_s=0.2), SystemClock())
     web = WebThread(app, "127.0.0.1", 0)
-    app.state.link.start(app.state.rules)
+    app.state.services.link.start(app.state.services.rules)
     web.start()
-    assert app.state.link.connected.wait(10)
+    assert app.state.services.link.connected.wait(10)
     return Cloud(app, web, httpx.Client(base_url=web.url, timeout=10,
                                         headers={"X-Api-Key": ADMIN}))
 
@@ -139,7 +139,7 @@ def test_back_up_change_restore_change_the_edge_follows_the_restored_cloud(world
                what="the edge on the restored cloud's new epoch")
     assert cache.version(SITE) == v < held
     assert status(cache, T1) == "active" and status(cache, T3) is None
-    assert cloud.app.state.link.counters["history_rewound"] >= 1
+    assert cloud.app.state.services.link.counters["history_rewound"] >= 1
     after = cloud.tag(T4)                                 # change again: deltas flow
     cloud.block(T2)
     wait_until(lambda: status(cache, T2) == "blocked", 5, what="the next change at the edge")
@@ -224,7 +224,7 @@ def test_a_delta_that_jumps_or_a_version_that_went_back_brings_a_snapshot(world,
 
 @pytest.mark.stack
 def test_gatepost_edge_resync_on_a_running_and_a_stopped_box(tmp_path):
-    from gatepost.stack import GateSpec, Stack
+    from gatepost.devstack.stack import GateSpec, Stack
 
     stack = Stack(tmp_path, [GateSpec("main-in", SITE, "entry")])
     try:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from edge.core.decide import decide
 from edge.core.parking import SubRecord
 from edge.core.types import Credential, GateInfo, Policy, TagRecord
-from shared.contract import ScheduleRule
+from shared.contract import ScheduleRule, ScheduleUpsert, VehicleUpsert
 from shared.schedule import build
 from shared.vocab import Direction, Outcome, Reason, TagStatus
 from tests.test_decide import View
@@ -193,7 +193,7 @@ def test_a_parking_subscription_keeps_to_its_schedule() -> None:
 
 
 def test_the_guard_reads_which_schedule_refused_and_every_reason_has_words() -> None:
-    from edge.panel.plain import plain
+    from edge.faces.panel.plain import plain
 
     assert plain({"reason": "outside_schedule", "schedule": "helpers", "direction": "entry"}) \
         == "Outside its schedule (helpers) — entry refused"
@@ -204,7 +204,7 @@ def test_the_guard_reads_which_schedule_refused_and_every_reason_has_words() -> 
 def test_the_cache_sees_a_vehicle_bound_after_it_answered_none(tmp_path) -> None:
     from edge.store.cache import RulesCache
     from edge.store.db import EdgeDB
-    from shared.contract import Change, RulesDelta, RulesSnapshot, ScheduleWindow, VehicleRule
+    from shared.contract import RulesDelta, RulesSnapshot, ScheduleWindow, VehicleRule
     from shared.vocab import VehicleType
 
     cache = RulesCache(EdgeDB(tmp_path / "edge.sqlite"))
@@ -216,13 +216,13 @@ def test_the_cache_sees_a_vehicle_bound_after_it_answered_none(tmp_path) -> None
                         windows=[ScheduleWindow(days=["mon"], start="07:00", end="19:00")])
     assert cache.apply_delta(RulesDelta(site="green-acres", from_version=1, to_version=2,
                                         changes=[
-        Change(op="schedule.upsert", schedule=rule),
-        Change(op="vehicle.upsert", vehicle=car.model_copy(update={"schedule": "helpers"}))]
+        ScheduleUpsert(schedule=rule),
+        VehicleUpsert(vehicle=car.model_copy(update={"schedule": "helpers"}))]
     )) == "applied"
     assert cache.vehicle_schedule("green-acres", "KA01HL0001") == "helpers"
     assert cache.vehicle_schedule("blue-oaks", "KA01HL0001") is None
     cache.apply_delta(RulesDelta(site="green-acres", from_version=2, to_version=3,
-                                 changes=[Change(op="vehicle.upsert", vehicle=car)]))
+                                 changes=[VehicleUpsert(vehicle=car)]))
     assert cache.vehicle_schedule("green-acres", "KA01HL0001") is None
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import EdgeConfig
-from edge.daemon import EdgeDaemon
-from gatepost.stack import wait_until
+from edge.daemon.wiring import EdgeDaemon
+from gatepost.devstack.stack import wait_until
 from hardware_sim.barrier import BarrierTiming, Boom
 from hardware_sim.ptypair import PtyPair
 from hardware_sim.reader import SimReader

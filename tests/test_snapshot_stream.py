@@ -63,8 +63,8 @@ def test_the_streamed_json_is_the_snapshot_it_always_was(cloud):
     r = c.get(f"/api/v1/sites/{SITE}/rules")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     streamed = RulesSnapshot.model_validate_json(r.content)
-    assert _sorted(streamed) == _sorted(app.state.rules.snapshot(SITE))
-    assert len(streamed.tags) == N and streamed.epoch == app.state.rules.epoch()
+    assert _sorted(streamed) == _sorted(app.state.services.rules.snapshot(SITE))
+    assert len(streamed.tags) == N and streamed.epoch == app.state.services.rules.epoch()
     assert c.get("/api/v1/sites/nowhere/rules").status_code == 404
 
 
@@ -78,7 +78,7 @@ def test_ndjson_replaces_a_cache_and_a_cut_one_changes_nothing(cloud, tmp_path):
     try:
         cache = RulesCache(db)
         head = cache.apply_snapshot_lines(lines)
-        assert head.version == app.state.rules.versions()[SITE]
+        assert head.version == app.state.services.rules.versions()[SITE]
         assert cache.counts()["tags"] == N and cache.counts()["vehicles"] == N
         locked = cache.tag(_epc(7))
         assert locked is not None and locked.locked and locked.locked_until is not None

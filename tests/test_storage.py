@@ -18,7 +18,7 @@ from cloud.society.rules import RulesService
 from cloud.staff import Staff
 from cloud.storage import Database, head_revision, legacy
 from cloud.storage.dialect import json_text, upsert_sql
-from gatepost.stack import wait_until
+from gatepost.devstack.stack import wait_until
 from shared.clock import SystemClock
 from shared.contract import Event
 from shared.db import migrate

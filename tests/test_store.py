@@ -10,7 +10,17 @@ import pytest
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.outbox import Outbox
-from shared.contract import Change, Event, GateRule, RulesDelta, RulesSnapshot, TagRule, VehicleRule
+from shared.contract import (
+    Event,
+    GateRule,
+    RulesDelta,
+    RulesSnapshot,
+    TagDelete,
+    TagRule,
+    TagUpsert,
+    VehicleRule,
+    VehicleUpsert,
+)
 from shared.vocab import Direction, EventType, TagStatus, VehicleType
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -42,8 +52,8 @@ def test_snapshot_then_deltas(db):
     cache.apply_snapshot(snapshot(3, tag("AA01"), tag("AA02")))
     assert cache.version(SITE) == 3 and cache.tag("aa01").epc == "AA01"
     d4 = RulesDelta(site=SITE, from_version=3, to_version=4, changes=[
-        Change(op="tag.upsert", tag=tag("AA01", locked=True, locked_until=NOW)),
-        Change(op="tag.delete", key="AA02")])
+        TagUpsert(tag=tag("AA01", locked=True, locked_until=NOW)),
+        TagDelete(key="AA02")])
     assert cache.apply_delta(d4) == "applied"
     t = cache.tag("AA01")
     assert t.locked and t.locked_until == NOW and cache.tag("AA02") is None
@@ -51,9 +61,8 @@ def test_snapshot_then_deltas(db):
     gap = RulesDelta(site=SITE, from_version=6, to_version=7, changes=[])
     assert cache.apply_delta(gap) == "gap" and cache.version(SITE) == 4
     assert cache.flat(SITE, "MH12AB1234") is None
-    d5 = RulesDelta(site=SITE, from_version=4, to_version=5, changes=[Change(
-        op="vehicle.upsert", vehicle=VehicleRule(vrn="MH12AB1234", type=VehicleType.W4,
-                                                 flat="B-402"))])
+    d5 = RulesDelta(site=SITE, from_version=4, to_version=5, changes=[VehicleUpsert(
+        vehicle=VehicleRule(vrn="MH12AB1234", type=VehicleType.W4, flat="B-402"))])
     assert cache.apply_delta(d5) == "applied" and cache.flat(SITE, "MH12AB1234") == "B-402"
 
 
@@ -136,7 +145,7 @@ def test_a_delta_of_another_epoch_is_never_applied(db):
     cache = RulesCache(db)
     cache.apply_snapshot(snapshot(5, tag("AA01")).model_copy(update={"epoch": "e1"}))
     assert cache.epoch(SITE) == "e1"
-    block = [Change(op="tag.upsert", tag=tag("AA01", status=TagStatus.BLOCKED))]
+    block = [TagUpsert(tag=tag("AA01", status=TagStatus.BLOCKED))]
     # The numbers follow, the history does not: a snapshot is needed, nothing is applied.
     other = RulesDelta(site=SITE, from_version=5, to_version=6, changes=block, epoch="e2")
     assert cache.apply_delta(other) == "epoch"

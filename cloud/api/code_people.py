@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import ClockDep, DatabaseDep, HoldersDep, JobsDep
 from cloud.codes import reports
 from cloud.codes.holders import CodeHolders
 from cloud.errors import ERROR_RESPONSES
-from cloud.jobs import Jobs
 from cloud.parking.reports import workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -39,69 +39,78 @@ class PaidIn(_In):
     paid_through: date = Field(description="the last day the receipt's item covers")
 
 
-def code_people_router(holders: CodeHolders, jobs: Jobs) -> APIRouter:
-    """The routes of committees, code payments, reports and the renewal job."""
-    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-    @r.put("/sites/{site}/committee/{resident}")
-    def seat(site: str, resident: str, body: SeatIn) -> dict[str, Any]:
-        """Seat a resident on the site's committee with a mandate (or change the seat)."""
-        return holders.seat(site, resident, body.role, body.flat, body.external,
-                            body.mandate_start, body.mandate_end)
 
-    @r.delete("/sites/{site}/committee/{resident}")
-    def unseat(site: str, resident: str) -> dict[str, Any]:
-        """A member leaves the committee."""
-        return holders.unseat(site, resident)
+@router.put("/sites/{site}/committee/{resident}")
+def seat(holders: HoldersDep, site: str, resident: str, body: SeatIn) -> dict[str, Any]:
+    """Seat a resident on the site's committee with a mandate (or change the seat)."""
+    return holders.seat(site, resident, body.role, body.flat, body.external,
+                        body.mandate_start, body.mandate_end)
 
-    @r.get("/sites/{site}/committee")
-    def committee(site: str) -> dict[str, Any]:
-        """The site's committee, each seat with whether its mandate is live today."""
-        return {"site": site, "committee": holders.committee(site)}
 
-    @r.post("/sites/{site}/codes/payments")
-    def pay(site: str, body: PaidIn) -> dict[str, Any]:
-        """Record a person's subscription codes as paid up to a day."""
-        return holders.pay(site, body.resident, body.paid_through)
+@router.delete("/sites/{site}/committee/{resident}")
+def unseat(holders: HoldersDep, site: str, resident: str) -> dict[str, Any]:
+    """A member leaves the committee."""
+    return holders.unseat(site, resident)
 
-    @r.get("/sites/{site}/codes/check")
-    def check(site: str) -> dict[str, Any]:
-        """The check report: what keeps the site's people from their codes."""
-        return {"site": site, "issues": holders.check(site)}
 
-    def _sites(sites: str) -> list[str]:
-        ids = [s for s in sites.split(",") if s]
-        for s in ids:
-            holders.committee(s)  # 404 unknown_site
-        return ids
+@router.get("/sites/{site}/committee")
+def committee(holders: HoldersDep, site: str) -> dict[str, Any]:
+    """The site's committee, each seat with whether its mandate is live today."""
+    return {"site": site, "committee": holders.committee(site)}
 
-    def _file(name: str, fmt: str, data: str | bytes) -> Response:
-        return Response(data, media_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
-    @r.get("/reports/codes.{fmt}")
-    def report_codes(fmt: Literal["csv", "xlsx"], sites: str = Query(..., max_length=4000),
-                     by: str = Query("unit", description="unit, committee or tenant")
-                     ) -> Response:
-        """The codes of the chosen sites (comma-separated), in clear, per unit (by site,
-        unit), per committee member (by site, role) or per tenant (by site, unit)."""
-        rows = reports.code_rows(holders.db, _sites(sites), by, holders.clock.now().date())
-        data = reports.as_csv(reports.CODE_COLUMNS, rows) if fmt == "csv" else \
-            workbook("Codes", reports.CODE_COLUMNS, rows, reports.CODE_DATES)
-        return _file(f"codes-by-{by}", fmt, data)
+@router.post("/sites/{site}/codes/payments")
+def pay(holders: HoldersDep, site: str, body: PaidIn) -> dict[str, Any]:
+    """Record a person's subscription codes as paid up to a day."""
+    return holders.pay(site, body.resident, body.paid_through)
 
-    @r.get("/reports/codes-check.{fmt}")
-    def report_check(fmt: Literal["csv", "xlsx"], sites: str = Query(..., max_length=4000)
-                     ) -> Response:
-        """The check report of the chosen sites."""
-        rows = reports.check_rows(holders.db, _sites(sites), holders.clock.now().date())
-        data = reports.as_csv(reports.CHECK_COLUMNS, rows) if fmt == "csv" else \
-            workbook("Check", reports.CHECK_COLUMNS, rows, set())
-        return _file("codes-check", fmt, data)
 
-    @r.post("/jobs/codes-renewal")
-    def renewal() -> dict[str, Any]:
-        """Run the daily renewal job over access codes now."""
-        return {"codes": jobs.run_codes()}
+@router.get("/sites/{site}/codes/check")
+def check(holders: HoldersDep, site: str) -> dict[str, Any]:
+    """The check report: what keeps the site's people from their codes."""
+    return {"site": site, "issues": holders.check(site)}
 
-    return r
+
+def _sites(holders: CodeHolders, sites: str) -> list[str]:
+    ids = [s for s in sites.split(",") if s]
+    for s in ids:
+        holders.committee(s)  # 404 unknown_site
+    return ids
+
+
+def _file(name: str, fmt: str, data: str | bytes) -> Response:
+    return Response(data, media_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@router.get("/reports/codes.{fmt}")
+def report_codes(holders: HoldersDep, db: DatabaseDep, clock: ClockDep,
+                 fmt: Literal["csv", "xlsx"], sites: str = Query(..., max_length=4000),
+                 by: str = Query("unit", description="unit, committee or tenant")
+                 ) -> Response:
+    """The codes of the chosen sites (comma-separated), in clear, per unit (by site,
+    unit), per committee member (by site, role) or per tenant (by site, unit)."""
+    rows = reports.code_rows(db, _sites(holders, sites), by, clock.now().date())
+    data = reports.as_csv(reports.CODE_COLUMNS, rows) if fmt == "csv" else \
+        workbook("Codes", reports.CODE_COLUMNS, rows, reports.CODE_DATES)
+    return _file(f"codes-by-{by}", fmt, data)
+
+
+@router.get("/reports/codes-check.{fmt}")
+def report_check(holders: HoldersDep, db: DatabaseDep, clock: ClockDep,
+                 fmt: Literal["csv", "xlsx"], sites: str = Query(..., max_length=4000)
+                 ) -> Response:
+    """The check report of the chosen sites."""
+    rows = reports.check_rows(db, _sites(holders, sites), clock.now().date())
+    data = reports.as_csv(reports.CHECK_COLUMNS, rows) if fmt == "csv" else \
+        workbook("Check", reports.CHECK_COLUMNS, rows, set())
+    return _file("codes-check", fmt, data)
+
+
+@router.post("/jobs/codes-renewal")
+def renewal(jobs: JobsDep) -> dict[str, Any]:
+    """Run the daily renewal job over access codes now."""
+    return {"codes": jobs.run_codes()}
+

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import CodesDep
 from cloud.api.me import me_of
-from cloud.codes import Codes, keys
 from cloud.codes.passes import PassRequest
 from cloud.errors import ERROR_RESPONSES
 from shared.contract import Weekday
@@ -72,80 +72,91 @@ class RotateIn(_In):
                           "passes cancelled); false: the same codes hashed under the new key")
 
 
-def codes_router(codes: Codes) -> APIRouter:
-    """The codes' routes."""
-    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-    @r.put("/sites/{site}/codes/settings")
-    def put_settings(site: str, body: CodeSettingsIn) -> dict[str, Any]:
-        """Set how the site's codes are drawn and live (admin); the gates get the change."""
-        return codes.configure(site, **body.model_dump())
 
-    @r.get("/sites/{site}/codes/settings")
-    def get_settings(site: str) -> dict[str, Any]:
-        """The site's code settings."""
-        return codes.settings(site)
+@router.put("/sites/{site}/codes/settings")
+def put_settings(codes: CodesDep, site: str, body: CodeSettingsIn) -> dict[str, Any]:
+    """Set how the site's codes are drawn and live (admin); the gates get the change."""
+    return codes.configure(site, **body.model_dump())
 
-    @r.post("/sites/{site}/codes", status_code=201)
-    def issue(site: str, body: IssueIn, request: Request) -> dict[str, Any]:
-        """Issue a resident a code (admin): shown in clear in this answer and in the
-        resident's app."""
-        who = getattr(request.state, "principal", None)
-        return codes.issue(site, body.resident, f"staff:{who.name}" if who else "staff")
 
-    @r.post("/sites/{site}/codes/issue-all")
-    def issue_all(site: str, request: Request, count: int | None = Query(None, ge=1, le=4)
-                  ) -> dict[str, Any]:
-        """Issue every eligible person of the site codes up to ``count`` live ones (default
-        ``per_person``): ``{people, issued, rules_version}``."""
-        who = getattr(request.state, "principal", None)
-        return codes.issue_all(site, count, f"staff:{who.name}" if who else "staff")
+@router.get("/sites/{site}/codes/settings")
+def get_settings(codes: CodesDep, site: str) -> dict[str, Any]:
+    """The site's code settings."""
+    return codes.settings(site)
 
-    @r.post("/sites/{site}/codes/rotate")
-    def rotate(site: str, request: Request, body: RotateIn | None = None) -> dict[str, Any]:
-        """Draw the site's next code key in one rules change (after a box was stolen): with
-        ``reissue`` (the default) every live code's holder gets a new code in its state and
-        visitor passes are cancelled; without, the same codes are hashed again (a site of
-        before moves to scrypt). ``{generation, reissued, rehashed, cancelled,
-        rules_version}``."""
-        who = getattr(request.state, "principal", None)
-        return keys.rotate(codes, site, body.reissue if body else True,
-                           f"staff:{who.name}" if who else "staff")
 
-    @r.get("/sites/{site}/codes")
-    def site_codes(site: str) -> dict[str, Any]:
-        """The site's codes and passes, masked."""
-        return {"site": site, "codes": codes.of_site(site)}
+@router.post("/sites/{site}/codes", status_code=201)
+def issue(codes: CodesDep, site: str, body: IssueIn, request: Request) -> dict[str, Any]:
+    """Issue a resident a code (admin): shown in clear in this answer and in the
+    resident's app."""
+    who = getattr(request.state, "principal", None)
+    return codes.issue(site, body.resident, f"staff:{who.name}" if who else "staff")
 
-    @r.post("/codes/{code_id}/cancel")
-    def cancel(code_id: str) -> dict[str, Any]:
-        """Cancel a code or pass (admin): refused at every gate at once."""
-        return codes.cancel(code_id)
 
-    @r.get("/me/codes")
-    def mine(request: Request) -> dict[str, Any]:
-        """The resident's codes and passes, in clear."""
-        return {"codes": codes.mine(me_of(request))}
+@router.post("/sites/{site}/codes/issue-all")
+def issue_all(codes: CodesDep,
+              site: str, request: Request, count: int | None = Query(None, ge=1, le=4)
+              ) -> dict[str, Any]:
+    """Issue every eligible person of the site codes up to ``count`` live ones (default
+    ``per_person``): ``{people, issued, rules_version}``."""
+    who = getattr(request.state, "principal", None)
+    return codes.issue_all(site, count, f"staff:{who.name}" if who else "staff")
 
-    @r.post("/me/codes/{code_id}/activate")
-    def activate(code_id: str, request: Request) -> dict[str, Any]:
-        """Activate an issued code: valid for the site's duration from now."""
-        return codes.activate(me_of(request), code_id)
 
-    @r.post("/me/passes", status_code=201)
-    def issue_pass(body: PassIn, request: Request) -> dict[str, Any]:
-        """Issue a visitor a pass for a time window: single-use by default, or recurring on
-        days of the week and hours (a helper's)."""
-        return codes.issue_pass(me_of(request), PassRequest(**body.model_dump()))
+@router.post("/sites/{site}/codes/rotate")
+def rotate(codes: CodesDep,
+           site: str, request: Request, body: RotateIn | None = None) -> dict[str, Any]:
+    """Draw the site's next code key in one rules change (after a box was stolen): with
+    ``reissue`` (the default) every live code's holder gets a new code in its state and
+    visitor passes are cancelled; without, the same codes are hashed again (a site of
+    before moves to scrypt). ``{generation, reissued, rehashed, cancelled,
+    rules_version}``."""
+    who = getattr(request.state, "principal", None)
+    return codes.rotate(site, body.reissue if body else True,
+                        f"staff:{who.name}" if who else "staff")
 
-    @r.post("/me/codes/{code_id}/cancel")
-    def cancel_mine(code_id: str, request: Request) -> dict[str, Any]:
-        """Cancel one's own code or pass."""
-        return codes.cancel(code_id, me_of(request))
 
-    @r.get("/me/codes/{code_id}/qr.svg")
-    def qr(code_id: str, request: Request) -> Response:
-        """The code as a QR image to share with a visitor."""
-        return Response(codes.qr_svg(me_of(request), code_id), media_type="image/svg+xml")
+@router.get("/sites/{site}/codes")
+def site_codes(codes: CodesDep, site: str) -> dict[str, Any]:
+    """The site's codes and passes, masked."""
+    return {"site": site, "codes": codes.of_site(site)}
 
-    return r
+
+@router.post("/codes/{code_id}/cancel")
+def cancel(codes: CodesDep, code_id: str) -> dict[str, Any]:
+    """Cancel a code or pass (admin): refused at every gate at once."""
+    return codes.cancel(code_id)
+
+
+@router.get("/me/codes")
+def mine(codes: CodesDep, request: Request) -> dict[str, Any]:
+    """The resident's codes and passes, in clear."""
+    return {"codes": codes.mine(me_of(request))}
+
+
+@router.post("/me/codes/{code_id}/activate")
+def activate(codes: CodesDep, code_id: str, request: Request) -> dict[str, Any]:
+    """Activate an issued code: valid for the site's duration from now."""
+    return codes.activate(me_of(request), code_id)
+
+
+@router.post("/me/passes", status_code=201)
+def issue_pass(codes: CodesDep, body: PassIn, request: Request) -> dict[str, Any]:
+    """Issue a visitor a pass for a time window: single-use by default, or recurring on
+    days of the week and hours (a helper's)."""
+    return codes.issue_pass(me_of(request), PassRequest(**body.model_dump()))
+
+
+@router.post("/me/codes/{code_id}/cancel")
+def cancel_mine(codes: CodesDep, code_id: str, request: Request) -> dict[str, Any]:
+    """Cancel one's own code or pass."""
+    return codes.cancel(code_id, me_of(request))
+
+
+@router.get("/me/codes/{code_id}/qr.svg")
+def qr(codes: CodesDep, code_id: str, request: Request) -> Response:
+    """The code as a QR image to share with a visitor."""
+    return Response(codes.qr_svg(me_of(request), code_id), media_type="image/svg+xml")
+

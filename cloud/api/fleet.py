@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import FleetDep, StaffDep
 from cloud.errors import ERROR_RESPONSES, CloudError
 from cloud.fleet import Fleet, GateRef, check_gates
+from cloud.refusals import Refusal
 from cloud.staff import Staff
 
 _ID = r"^[A-Za-z0-9_-]+$"
@@ -45,40 +47,40 @@ def _refs(body: AssignmentIn) -> list[GateRef]:
     return [GateRef(g.site, g.gate) for g in body.gates]
 
 
-def fleet_router(fleet: Fleet, staff: Staff) -> APIRouter:
-    """Boxes: admin writes, reads for view_parkings (by the auth middleware)."""
-    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-    @r.post("/edges", status_code=201)
-    def add_edge(body: EdgeIn) -> dict[str, Any]:
-        """A box's API key (shown only in this answer) and its assignment: it reads the
-        rules of its own sites, and the cloud accepts its events, gate claims and command
-        answers for its own gates only."""
-        return provision_edge(fleet, staff, body.id, body.sites, _refs(body))
 
-    @r.put("/edges/{edge}/assignment")
-    def reassign(edge: str, body: AssignmentIn) -> dict[str, Any]:
-        """Replace a box's sites and gates (its key stays); a gate named here leaves the box
-        that held it (a replaced box)."""
-        if not staff.named(f"edge:{edge}"):
-            raise CloudError(404, "unknown_edge", f"no box {edge} was provisioned")
-        return fleet.assign(edge, body.sites, _refs(body))
+@router.post("/edges", status_code=201)
+def add_edge(fleet: FleetDep, staff: StaffDep, body: EdgeIn) -> dict[str, Any]:
+    """A box's API key (shown only in this answer) and its assignment: it reads the
+    rules of its own sites, and the cloud accepts its events, gate claims and command
+    answers for its own gates only."""
+    return provision_edge(fleet, staff, body.id, body.sites, _refs(body))
 
-    @r.get("/edges/{edge}/sequences")
-    def sequences(edge: str) -> dict[str, Any]:
-        """The last event number stored per gate of a box (``{"site/gate": seq}``): what a
-        box restored from a backup continues from, so that none of its new events reuses an
-        id the cloud holds. A box's own key may read its own."""
-        if not staff.named(f"edge:{edge}"):
-            raise CloudError(404, "unknown_edge", f"no box {edge} was provisioned")
-        return {"edge": edge, "gates": fleet.last_seqs(edge)}
 
-    @r.get("/edges")
-    def edges() -> dict[str, Any]:
-        """Every box: last availability, sites, gates held by name, sites served whole."""
-        return {"edges": fleet.boxes()}
+@router.put("/edges/{edge}/assignment")
+def reassign(fleet: FleetDep, staff: StaffDep, edge: str, body: AssignmentIn) -> dict[str, Any]:
+    """Replace a box's sites and gates (its key stays); a gate named here leaves the box
+    that held it (a replaced box)."""
+    if not staff.named(f"edge:{edge}"):
+        raise CloudError(404, Refusal.UNKNOWN_EDGE, f"no box {edge} was provisioned")
+    return fleet.assign(edge, body.sites, _refs(body))
 
-    return r
+
+@router.get("/edges/{edge}/sequences")
+def sequences(fleet: FleetDep, staff: StaffDep, edge: str) -> dict[str, Any]:
+    """The last event number stored per gate of a box (``{"site/gate": seq}``): what a
+    box restored from a backup continues from, so that none of its new events reuses an
+    id the cloud holds. A box's own key may read its own."""
+    if not staff.named(f"edge:{edge}"):
+        raise CloudError(404, Refusal.UNKNOWN_EDGE, f"no box {edge} was provisioned")
+    return {"edge": edge, "gates": fleet.last_seqs(edge)}
+
+
+@router.get("/edges")
+def edges(fleet: FleetDep) -> dict[str, Any]:
+    """Every box: last availability, sites, gates held by name, sites served whole."""
+    return {"edges": fleet.boxes()}
 
 
 def provision_edge(fleet: Fleet, staff: Staff, edge: str, sites: list[str],

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,7 +39,16 @@ class CloudApp(FastAPI):
 
     Starlette answers a body over the limit with plain text, and for a ``Content-Length``
     over it replaces whatever the app answered, outside every handler of the app; so the
-    answer is put in shape around the whole stack."""
+    answer is put in shape around the whole stack.
+
+    It is built around its *services* (``app.state.services``, read by the routes'
+    dependencies, ``cloud.api.deps``) and includes *routers* as it is made."""
+
+    def __init__(self, services: object, routers: Iterable[APIRouter], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state.services = services
+        for router in routers:
+            self.include_router(router)
 
     def build_middleware_stack(self) -> ASGIApp:
         """The stack FastAPI builds, inside :class:`_ShapedTooLarge`."""

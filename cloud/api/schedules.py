@@ -8,10 +8,9 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import SchedulesDep
 from cloud.api.limits import BULK_BODY_MAX
 from cloud.errors import ERROR_RESPONSES
-from cloud.society import schedules
-from cloud.society.rules import RulesService
 from shared.contract import RulesDelta, ScheduleWindow
 
 
@@ -44,37 +43,39 @@ def _version(delta: RulesDelta) -> dict:
     return {"site": delta.site, "rules_version": delta.to_version}
 
 
-def schedules_router(rules: RulesService) -> APIRouter:
-    """The schedules' routes (staff with the admin role)."""
-    r = APIRouter(prefix="/api/v1/sites/{site}", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/sites/{site}", responses=ERROR_RESPONSES)
 
-    @r.put("/timezone")
-    def set_timezone(site: str, body: TimezoneIn) -> dict:
-        """Set the site's time zone; schedules are read on its wall clock."""
-        return _version(schedules.set_timezone(rules, site, body.timezone))
 
-    @r.get("/schedules")
-    def list_schedules(site: str) -> dict:
-        """The site's time zone and schedules, each with what is bound to it."""
-        return schedules.list_schedules(rules, site)
+@router.put("/timezone")
+def set_timezone(schedules: SchedulesDep, site: str, body: TimezoneIn) -> dict:
+    """Set the site's time zone; schedules are read on its wall clock."""
+    return _version(schedules.set_timezone(site, body.timezone))
 
-    @r.put("/schedules/{name}")
-    def put_schedule(site: str, name: str, body: ScheduleIn) -> dict:
-        """Create or replace a named schedule."""
-        return _version(schedules.put_schedule(
-            rules, site, name, [w.model_dump() for w in body.windows], body.holidays,
-            body.label))
 
-    @r.delete("/schedules/{name}")
-    def remove_schedule(site: str, name: str) -> dict:
-        """Delete a schedule nothing is bound to."""
-        return _version(schedules.remove_schedule(rules, site, name))
+@router.get("/schedules")
+def list_schedules(schedules: SchedulesDep, site: str) -> dict:
+    """The site's time zone and schedules, each with what is bound to it."""
+    return schedules.of_site(site)
 
-    @r.post("/schedule-bindings", max_body_size=BULK_BODY_MAX)
-    def bind(site: str, body: BindIn) -> dict:
-        """Bind (or with ``schedule: null`` unbind) vehicles, tags and subscriptions in one
-        rules change."""
-        return _version(schedules.bind(rules, site, body.schedule, body.vehicles, body.tags,
-                                       body.subscriptions))
 
-    return r
+@router.put("/schedules/{name}")
+def put_schedule(schedules: SchedulesDep, site: str, name: str, body: ScheduleIn) -> dict:
+    """Create or replace a named schedule."""
+    return _version(schedules.put(
+        site, name, [w.model_dump() for w in body.windows], body.holidays,
+        body.label))
+
+
+@router.delete("/schedules/{name}")
+def remove_schedule(schedules: SchedulesDep, site: str, name: str) -> dict:
+    """Delete a schedule nothing is bound to."""
+    return _version(schedules.remove(site, name))
+
+
+@router.post("/schedule-bindings", max_body_size=BULK_BODY_MAX)
+def bind(schedules: SchedulesDep, site: str, body: BindIn) -> dict:
+    """Bind (or with ``schedule: null`` unbind) vehicles, tags and subscriptions in one
+    rules change."""
+    return _version(schedules.bind(site, body.schedule, body.vehicles, body.tags,
+                                   body.subscriptions))
+

@@ -24,13 +24,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cloud.codes import eligibility, keys, passes
+from cloud.codes.pass_schedules import dropped_schedule
 from cloud.errors import CloudError
-from cloud.society.rules import RulesService
-from cloud.storage import Row, Tx, residents
+from cloud.ledger import Ledger
+from cloud.storage import Database, Row, Tx, residents
 from cloud.storage import codes as store
 from cloud.storage.codes import LIVE
-from shared.contract import Change, CodeRule, Event
-from shared.vocab import EventType
+from shared.clock import Clock
+from shared.contract import Change, CodeRule, CodesConfig, CodeUpsert, Event
+from shared.vocab import CredentialKind, Outcome
+from shared.wire.events import DecisionData
 
 DEFAULTS: dict[str, Any] = {"alphabet": "digits", "length": 8, "per_person": 2,
                             "activation_days": 1825, "duration_days": 60,
@@ -63,9 +66,9 @@ def rewrite(c: Tx, site: str, edits: list[tuple[Row, dict[str, Any]]]) -> list[C
     for row, fields in edits:
         updates[tuple(fields)].append((*fields.values(), row["id"]))
         new = dict(row) | fields
-        changes.append(Change(op="code.upsert", code=code_rule(new)))
+        changes.append(CodeUpsert(code=code_rule(new)))
         if new["status"] not in LIVE:
-            changes += passes.dropped_schedule(c, site, row["id"])
+            changes += dropped_schedule(c, site, row["id"])
     for names, values in updates.items():
         store.update_many(c, names, values)
     return changes
@@ -91,10 +94,10 @@ def view(r: Row, reveal: bool) -> dict[str, Any]:
 class Codes:
     """The access codes of every site."""
 
-    def __init__(self, rules: RulesService) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
     @staticmethod
     def issued(c: Tx, cid: str, out: dict[str, Any]) -> list[Change]:
@@ -102,11 +105,11 @@ class Codes:
         row = store.get(c, cid)
         assert row is not None
         out.update(view(row, reveal=True))
-        return [Change(op="code.upsert", code=code_rule(row))]
+        return [CodeUpsert(code=code_rule(row))]
 
     def committed(self, site: str, fn: Any, out: dict[str, Any]) -> dict[str, Any]:
         """*fn* as one rules change of *site*; *out* (filled by *fn*) with its version."""
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         return out | {"rules_version": delta.to_version}
 
     # Settings ---------------------------------------------------------------------------------
@@ -145,10 +148,9 @@ class Codes:
             row = store.settings(c, site)
             assert row is not None
             # To the site's boxes only (their topic): the pepper rides with the settings.
-            return [Change(op="codes.config",
-                           code_config=keys.code_config(row, pepper=True))]
+            return [CodesConfig(code_config=keys.code_config(row, pepper=True))]
 
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         return self.settings(site) | {"rules_version": delta.to_version}
 
     def settings(self, site: str) -> dict[str, Any]:
@@ -290,7 +292,7 @@ class Codes:
             for rid, name, flat, regime, missing in self._lacking(
                     c, site, cfg, self._upto(cfg, count), now.date()):
                 out["people"] += 1
-                changes += [Change(op="code.upsert", code=code_rule(
+                changes += [CodeUpsert(code=code_rule(
                     self._person_code(c, cfg, pool, rid, name, flat, regime, now, by)))
                     for _ in range(missing)]
             out["issued"] = len(changes)
@@ -306,7 +308,12 @@ class Codes:
 
     def issue_pass(self, resident: str, req: passes.PassRequest) -> dict[str, Any]:
         """A resident issues a visitor a pass (``cloud.codes.passes``)."""
-        return passes.issue(self, resident, req)
+        return passes.issue(self, self.db, self.clock, resident, req)
+
+    def rotate(self, site: str, reissue: bool, by: str) -> dict[str, Any]:
+        """Draw the site's next code key and re-issue or re-hash its codes
+        (``cloud.codes.keys.rotate``)."""
+        return keys.rotate(self, self.db, self.clock, site, reissue, by)
 
     # Life ---------------------------------------------------------------------------------------
     def _set(self, code_id: str, resident: str | None, allowed: tuple[str, ...],
@@ -326,11 +333,11 @@ class Codes:
             new = store.get(c, code_id)
             assert new is not None
             out.update(view(new, reveal=resident is not None))
-            dropped = passes.dropped_schedule(c, new["site"], code_id) \
+            dropped = dropped_schedule(c, new["site"], code_id) \
                 if new["status"] not in LIVE else []
-            return [Change(op="code.upsert", code=code_rule(new)), *dropped]
+            return [CodeUpsert(code=code_rule(new)), *dropped]
 
-        delta = self.rules._change(row["site"], fn)
+        delta = self.ledger.change(row["site"], fn)
         return out | {"rules_version": delta.to_version}
 
     def activate(self, resident: str, code_id: str) -> dict[str, Any]:
@@ -365,7 +372,7 @@ class Codes:
                                          for row in store.get_many(c, ids)
                                          if row["status"] in LIVE])
 
-            done += len(self.rules._change(site, fn).changes)
+            done += len(self.ledger.change(site, fn).changes)
         return done
 
     def mine(self, resident: str) -> list[dict[str, Any]]:
@@ -394,21 +401,23 @@ class Codes:
     def lane(event: Event) -> str | None:
         """The code a gate opened for (its reactions, in order), or None: the event calls for
         no reaction of the codes."""
-        cred = event.data.get("credential") or {}
-        if event.type is not EventType.DECISION or cred.get("kind") != "code" or \
-                event.data.get("outcome") != "open" or not cred.get("value"):
+        body = event.body
+        if not isinstance(body, DecisionData) or body.credential is None or \
+                body.credential.kind != CredentialKind.CODE or body.outcome is not Outcome.OPEN \
+                or not body.credential.value:
             return None
-        return f"code:{event.site}:{cred['value']}"
+        return f"code:{event.site}:{body.credential.value}"
 
     def on_event(self, event: Event) -> None:
         """A gate opened for a code: a single-use pass is spent, an issued code activated by
         its first use (a reaction to the stored event, ``cloud.ingest.reactions``: done again,
         it refuses with ``code_settled`` and changes nothing)."""
-        if self.lane(event) is None:
+        body = event.body
+        if self.lane(event) is None or not isinstance(body, DecisionData) or \
+                body.credential is None:
             return
-        cred = event.data["credential"]
         with self.db.read() as c:
-            row = store.by_hash(c, event.site, str(cred["value"]))
+            row = store.by_hash(c, event.site, str(body.credential.value))
             cfg = store.settings(c, event.site)
         if row is None:
             return

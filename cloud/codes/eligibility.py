@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.refusals import Refusal
 from cloud.storage import Row, Tx, residents
 from cloud.storage import codes as store
 
@@ -36,7 +37,7 @@ def kinds_list(value: Any, field: str) -> str:
     kinds = [k.strip() for k in items if k.strip()]
     bad = sorted(set(kinds) - set(KINDS))
     if bad:
-        raise CloudError(422, "bad_code_settings", f"{field}: {', '.join(bad)} is not a kind "
+        raise CloudError(422, Refusal.BAD_CODE_SETTINGS, f"{field}: {', '.join(bad)} is not a kind "
                          f"of person ({', '.join(KINDS)})")
     return ",".join(k for k in KINDS if k in kinds)
 
@@ -79,9 +80,9 @@ def set_member(c: Tx, site: str, resident: str, role: str, flat: str | None, ext
     """Seat a resident on a site's committee (or change their seat)."""
     who = residents.get(c, resident)
     if who is None or who["removed_at"]:
-        raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+        raise CloudError(404, Refusal.UNKNOWN_RESIDENT, f"resident {resident} does not exist")
     if mandate_start and mandate_end and mandate_end < mandate_start:
-        raise CloudError(422, "bad_mandate", "a mandate ends after it starts")
+        raise CloudError(422, Refusal.BAD_MANDATE, "a mandate ends after it starts")
     store.set_member(c, (site, resident, role, flat, int(external),
                          mandate_start.isoformat() if mandate_start else None,
                          mandate_end.isoformat() if mandate_end else None, at.isoformat()))

@@ -10,6 +10,7 @@ from typing import Any
 
 from cloud.codes import eligibility
 from cloud.errors import CloudError
+from cloud.refusals import Refusal
 from cloud.storage import Database, society
 from cloud.storage import codes as store
 from shared.clock import Clock
@@ -24,7 +25,7 @@ class CodeHolders:
 
     def _site(self, site: str) -> None:
         if not society.site_exists(self.db.conn, site):
-            raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+            raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
 
     def seat(self, site: str, resident: str, role: str, flat: str | None, external: bool,
              mandate_start: date | None, mandate_end: date | None) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class CodeHolders:
         """A member leaves the site's committee."""
         with self.db.write() as c:
             if not store.remove_member(c, site, resident):
-                raise CloudError(404, "unknown_member", f"{resident} is not on the committee "
+                raise CloudError(404, Refusal.UNKNOWN_MEMBER, f"{resident} is not on the committee "
                                  f"of {site}")
         return {"site": site, "resident": resident, "removed": True}
 
@@ -59,10 +60,10 @@ class CodeHolders:
         with self.db.write() as c:
             old = store.payment(c, site, resident)
             if old is None:
-                raise CloudError(404, "no_subscription_codes", f"{resident} holds no "
+                raise CloudError(404, Refusal.NO_SUBSCRIPTION_CODES, f"{resident} holds no "
                                  f"subscription codes at {site}")
             if through < old["paid_through"]:
-                raise CloudError(409, "paid_already", f"{resident} has paid up to "
+                raise CloudError(409, Refusal.PAID_ALREADY, f"{resident} has paid up to "
                                  f"{old['paid_through'][:10]} already")
             store.set_payment(c, site, resident, old["courtesy_until"], through,
                               now.isoformat())

@@ -32,16 +32,18 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from cloud.codes.passes import dropped_schedule
+from cloud.codes.pass_schedules import dropped_schedule
 from cloud.errors import CloudError
+from cloud.refusals import Refusal
 from cloud.storage import Row, Tx
 from cloud.storage import codes as store
 from shared.codes import SCRYPT_N, CodeKey, draw, registry_digest, secret
-from shared.contract import Change, CodeConfig, CodeRule
+from shared.contract import Change, CodeConfig, CodeRule, CodesConfig, CodeUpsert
 
 if TYPE_CHECKING:
     from cloud.codes import Codes
     from cloud.storage.database import Database
+    from shared.clock import Clock
 
 Settings = Row | Mapping[str, Any]  # a site's code settings, as read or about to be written
 ATTEMPTS = 3  # a write gone stale is prepared again this many times in all
@@ -141,46 +143,49 @@ def take(c: Tx, cfg: Row, pool: Hashed, at: datetime) -> tuple[str, str]:
         if store.register(c, registry_digest(code), at.isoformat()):
             pool.inline()
             return code, code_key(cfg).digest(code)
-    raise CloudError(503, "no_free_code", "no unused code was drawn: lengthen the codes")
+    raise CloudError(503, Refusal.NO_FREE_CODE, "no unused code was drawn: lengthen the codes")
 
 
 def key_changed(site: str) -> CloudError:
     """The refusal of a write whose codes were hashed under a key rotated meanwhile."""
-    return CloudError(409, "code_key_changed", f"the code key of {site} was rotated while its "
-                      "codes were being hashed: try again")
+    return CloudError(409, Refusal.CODE_KEY_CHANGED, f"the code key of {site} was rotated "
+                      "while its codes were being hashed: try again")
 
 
-def rotate(codes: Codes, site: str, reissue: bool, by: str) -> dict[str, Any]:
-    """Draw the site's next key in one rules change, and re-issue (or hash again) its live
-    codes under it: ``{site, generation, reissued, rehashed, cancelled, rules_version}``. The
-    hashes are made before the write; ``code_key_changed`` when another rotation came first."""
+def rotate(codes: Codes, db: Database, clock: Clock, site: str, reissue: bool,
+           by: str) -> dict[str, Any]:
+    """Draw the site's next key in one rules change (through *codes*, over its *db* and
+    *clock*), and re-issue (or hash again) its live codes under it: ``{site, generation,
+    reissued, rehashed, cancelled, rules_version}``. The hashes are made before the write;
+    ``code_key_changed`` when another rotation came first."""
     for attempt in range(ATTEMPTS):
-        with codes.db.read() as c:
+        with db.read() as c:
             cfg = store.settings(c, site)
             live = store.live_of_site(c, site) if cfg is not None else []
         if cfg is None:  # the write refuses it as before (no site, or no codes)
             nxt: dict[str, Any] | None = None
-            pool, kept = hashed(codes.db, None, 0), {}
+            pool, kept = hashed(db, None, 0), {}
         else:
             nxt = dict(cfg) | fresh(int(cfg["code_generation"]) + 1)
             key = code_key(nxt)
             kept = {r["id"]: key.digest(r["code"]) for r in live
                     if not reissue and not r["single_use"]}
-            pool = hashed(codes.db, nxt, sum(r["kind"] == "person" for r in live
-                                             if reissue or r["single_use"]),
+            pool = hashed(db, nxt, sum(r["kind"] == "person" for r in live
+                                       if reissue or r["single_use"]),
                           last=attempt == ATTEMPTS - 1)
         out: dict[str, Any] = {"site": site, "reissued": 0, "rehashed": 0, "cancelled": 0}
         try:
             return codes.committed(site, partial(
-                _rotated, codes, site=site, nxt=nxt, reissue=reissue, kept=kept, pool=pool,
+                _rotated, codes, clock, site=site, nxt=nxt, reissue=reissue, kept=kept, pool=pool,
                 by=by, out=out), out)
         except Stale:
             continue
     raise key_changed(site)
 
 
-def _rotated(codes: Codes, c: Tx, site: str, nxt: dict[str, Any] | None, reissue: bool,
-             kept: dict[str, str], pool: Hashed, by: str, out: dict[str, Any]) -> list[Change]:
+def _rotated(codes: Codes, clock: Clock, c: Tx, site: str, nxt: dict[str, Any] | None,
+             reissue: bool, kept: dict[str, str], pool: Hashed, by: str,
+             out: dict[str, Any]) -> list[Change]:
     """A rotation's write: the next key *nxt* (drawn by ``rotate``, which hashed the codes
     *kept* under it by id and drew *pool* for those re-issued), if the site's key is still
     the one it followed."""
@@ -194,8 +199,8 @@ def _rotated(codes: Codes, c: Tx, site: str, nxt: dict[str, Any] | None, reissue
     new_cfg = codes.cfg(c, site)
     pool.check(new_cfg)  # the alphabet or length changed meanwhile: drawn again
     out["generation"] = fields["code_generation"]
-    key, now = code_key(new_cfg), codes.clock.now()
-    changes = [Change(op="codes.config", code_config=code_config(new_cfg, pepper=True))]
+    key, now = code_key(new_cfg), clock.now()
+    changes: list[Change] = [CodesConfig(code_config=code_config(new_cfg, pepper=True))]
     rehash, cancel = [], []
     for row in store.live_of_site(c, site):
         if not reissue and not row["single_use"]:
@@ -208,14 +213,13 @@ def _rotated(codes: Codes, c: Tx, site: str, nxt: dict[str, Any] | None, reissue
         cancel.append(("cancelled", row["id"]))
         changes += dropped_schedule(c, site, row["id"])
         if row["kind"] == "person":
-            changes.append(Change(op="code.upsert", code=_again(c, new_cfg, row, now, by,
-                                                                pool)))
+            changes.append(CodeUpsert(code=_again(c, new_cfg, row, now, by, pool)))
             out["reissued"] += 1
     for names, rows in ((("hash", "key_generation"), rehash), (("status",), cancel)):
         if rows:
             store.update_many(c, names, rows)
     out["rehashed"], out["cancelled"] = len(rehash), len(cancel)
-    changes += [Change(op="code.upsert", code=code_rule(r))
+    changes += [CodeUpsert(code=code_rule(r))
                 for r in store.get_many(c, [i for _, _, i in rehash])]
     return changes
 

@@ -18,15 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from cloud.codes.keys import Hashed, take
+from cloud.codes.pass_schedules import own_schedule
 from cloud.errors import CloudError
-from cloud.storage import Row, Tx, residents, society
+from cloud.refusals import Refusal
+from cloud.storage import Database, Row, Tx, residents, society
 from cloud.storage import codes as store
 from cloud.storage import schedules as schedule_store
-from shared.contract import Change, ScheduleRule
+from shared.contract import Change, ScheduleRule, ScheduleUpsert
 
 if TYPE_CHECKING:
     from cloud.codes import Codes
-    from cloud.codes.keys import Hashed
+    from shared.clock import Clock
 
 VISITOR_KINDS = ("guest", "cab", "delivery", "helper")
 
@@ -49,28 +52,24 @@ class PassRequest:
     schedule: str | None = None  # or one of the site's schedules
 
 
-def own_schedule(code_id: str) -> str:
-    """The name of the schedule a recurring pass's days and hours become."""
-    return f"pass-{code_id}"
-
-
 def _recurrence(c: Tx, site: str, code_id: str, req: PassRequest, at: datetime
                 ) -> tuple[str | None, list[Change]]:
     """The schedule a pass keeps to, and the change that gives the gates a new one."""
     if req.schedule:
         if req.days:
-            raise CloudError(422, "bad_pass", "a pass keeps to a schedule or to its own days "
+            raise CloudError(422, Refusal.BAD_PASS, "a pass keeps to a schedule or to its own days "
                              "and hours, not both")
         if not schedule_store.exists(c, site, req.schedule):
-            raise CloudError(404, "unknown_schedule", f"{site} has no schedule {req.schedule}")
+            raise CloudError(404, Refusal.UNKNOWN_SCHEDULE,
+                             f"{site} has no schedule {req.schedule}")
         return req.schedule, []
     if not req.days:
         if req.start or req.end:
-            raise CloudError(422, "bad_pass", "hours need the days of the week they hold on")
+            raise CloudError(422, Refusal.BAD_PASS, "hours need the days of the week they hold on")
         return None, []
     tz = society.site_timezone(c, site)
     if tz is None:
-        raise CloudError(422, "no_timezone", f"set the time zone of {site} first: a pass's "
+        raise CloudError(422, Refusal.NO_TIMEZONE, f"set the time zone of {site} first: a pass's "
                          "hours are on the site's clock")
     name = own_schedule(code_id)
     try:
@@ -78,44 +77,35 @@ def _recurrence(c: Tx, site: str, code_id: str, req: PassRequest, at: datetime
                             windows=[{"days": req.days, "start": req.start or "00:00",
                                       "end": req.end or "24:00"}])
     except ValidationError as exc:
-        raise CloudError(422, "bad_pass", "days are mon…sun and hours HH:MM: " + "; ".join(
+        raise CloudError(422, Refusal.BAD_PASS, "days are mon…sun and hours HH:MM: " + "; ".join(
             e["msg"] for e in exc.errors())) from exc
     schedule_store.upsert(c, site, name, rule.label,
                           json.dumps([w.model_dump() for w in rule.windows]), "[]",
                           at.isoformat())
-    return name, [Change(op="schedule.upsert", schedule=rule)]
+    return name, [ScheduleUpsert(schedule=rule)]
 
 
-def dropped_schedule(c: Tx, site: str, code_id: str) -> list[Change]:
-    """A settled pass's own schedule removed (nothing when it had none)."""
-    name = own_schedule(code_id)
-    if not schedule_store.exists(c, site, name):
-        return []
-    schedule_store.delete(c, site, name)
-    return [Change(op="schedule.delete", key=name)]
-
-
-def issue(codes: Codes, resident: str, req: PassRequest) -> dict[str, Any]:
-    """A resident issues a visitor a pass for a time window: active at once."""
-    from cloud.codes.keys import take  # keys imports this module
-
+def issue(codes: Codes, db: Database, clock: Clock, resident: str, req: PassRequest
+          ) -> dict[str, Any]:
+    """A resident issues a visitor a pass for a time window: active at once (through
+    *codes*, over its *db* and *clock*)."""
     if req.kind not in VISITOR_KINDS:
-        raise CloudError(422, "bad_pass", f"a visitor is a {', '.join(VISITOR_KINDS)}")
+        raise CloudError(422, Refusal.BAD_PASS, f"a visitor is a {', '.join(VISITOR_KINDS)}")
     start, until = req.valid_from.astimezone(UTC), req.valid_until.astimezone(UTC)
-    if until <= start or until <= codes.clock.now():
-        raise CloudError(422, "bad_pass", "a pass ends after it starts, in the future")
+    if until <= start or until <= clock.now():
+        raise CloudError(422, Refusal.BAD_PASS, "a pass ends after it starts, in the future")
     recurring = bool(req.days or req.schedule)
-    with codes.db.read() as c:
+    with db.read() as c:
         sites = sorted({f["site"] for f in residents.flats(c, resident)})
     site = req.site
     if site is None:
         if len(sites) != 1:
-            raise CloudError(422, "site_required", "say which society the pass is for")
+            raise CloudError(422, Refusal.SITE_REQUIRED, "say which society the pass is for")
         site = sites[0]
 
     def fn(c: Tx, cfg: Row, pool: Hashed, out: dict[str, Any]) -> list[Change]:
         flat = codes.flat_of(c, resident, site)
-        now = codes.clock.now()
+        now = clock.now()
         code, digest = take(c, cfg, pool, now)
         cid = f"P-{secrets.token_hex(6).upper()}"
         schedule, changes = _recurrence(c, site, cid, req, now)

@@ -29,9 +29,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cloud.codes import Codes, duration, eligibility, rewrite
-from cloud.society.rules import RulesService
-from cloud.storage import Row, Tx
+from cloud.ledger import Ledger
+from cloud.storage import Database, Row, Tx
 from cloud.storage import codes as store
+from shared.clock import Clock
 from shared.contract import Change
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,10 @@ def outcome(row: Row, cfg: Row, people: _People, now: datetime) -> tuple[str, di
 class Renewals:
     """The daily renewal job."""
 
-    def __init__(self, rules: RulesService) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
     def run(self, batch: int = BATCH) -> dict[str, int]:
         """One pass over every due code; counts of what happened."""
@@ -121,7 +122,7 @@ class Renewals:
                     break
                 after = (rows[-1][end], rows[-1]["id"])
                 self._batch(rows, cfgs, people, now, out)
-        codes = Codes(self.rules)
+        codes = Codes(self.db, self.clock, self.ledger)
         for site, cfg in sorted(cfgs.items()):
             if cfg["auto_issue"]:
                 out["issued"] += int(codes.issue_all(site, None, "job:codes")["issued"])
@@ -157,7 +158,7 @@ class Renewals:
                     done[what] += 1
             return rewrite(c, site, edits)
 
-        self.rules._change(site, fn)
+        self.ledger.change(site, fn)
         if done:
             log.info("codes of %s: %s", site, dict(done))
         return done

@@ -14,6 +14,7 @@ from typing import Any
 from cloud.codes import eligibility
 from cloud.errors import CloudError
 from cloud.parking.reports import local_time
+from cloud.refusals import Refusal
 from cloud.storage import Database, residents
 from cloud.storage import codes as store
 from shared.cells import safe_cell
@@ -29,7 +30,7 @@ CHECK_COLUMNS = ["Site", "Unit", "Resident", "Name", "Issue", "Detail"]
 def code_rows(db: Database, sites: Sequence[str], by: str, today: date) -> list[list[Any]]:
     """The rows of a codes report: one per code, in the report's order."""
     if by not in BY:
-        raise CloudError(422, "bad_report", f"codes are reported by {', '.join(BY)}")
+        raise CloudError(422, Refusal.BAD_REPORT, f"codes are reported by {', '.join(BY)}")
     out: list[tuple[tuple[Any, ...], list[Any]]] = []
     with db.read() as c:
         for site in sites:

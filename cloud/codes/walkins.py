@@ -19,11 +19,13 @@ from cloud.codes.passes import VISITOR_KINDS
 from cloud.errors import CloudError
 from cloud.fleet import Fleet
 from cloud.notify import Notifier
+from cloud.refusals import Refusal
 from cloud.storage import Database, Row, residents
 from cloud.storage import walkins as store
 from shared.clock import Clock
 from shared.contract import Event
-from shared.vocab import EventType
+from shared.vocab import Reason
+from shared.wire.events import DecisionData
 
 ANSWER_S = 600  # a request not answered in 10 minutes expires: the guard calls instead
 ENTRY_S = 600  # an approval lets one entry in, within 10 minutes of the answer
@@ -56,15 +58,15 @@ class WalkIns:
             asked_by: str, phone: str | None = None, vrn: str | None = None) -> dict[str, Any]:
         """The guard at *gate* asks *flat* to let a visitor in."""
         if kind not in VISITOR_KINDS:
-            raise CloudError(422, "bad_pass", f"a visitor is a {', '.join(VISITOR_KINDS)}")
+            raise CloudError(422, Refusal.BAD_PASS, f"a visitor is a {', '.join(VISITOR_KINDS)}")
         if edge is not None and not self.fleet.may_speak(edge, site, gate):
-            raise CloudError(403, "not_your_gate", f"gate {site}/{gate} is not this box's")
+            raise CloudError(403, Refusal.NOT_YOUR_GATE, f"gate {site}/{gate} is not this box's")
         now = self.clock.now()
         rid = f"V-{secrets.token_hex(6).upper()}"
         with self.db.write() as c:
             people = [r for r in residents.of_site(c, site) if r["flat"] == flat.strip()]
             if not people:
-                raise CloudError(404, "unknown_flat", f"nobody lives in {flat} at {site}")
+                raise CloudError(404, Refusal.UNKNOWN_FLAT, f"nobody lives in {flat} at {site}")
             store.insert(c, (rid, site, gate, edge or "staff", flat.strip(), name.strip(),
                              kind, phone, vrn.upper() if vrn else None, "pending", asked_by,
                              now.isoformat(), (now + timedelta(seconds=ANSWER_S)).isoformat()))
@@ -84,7 +86,7 @@ class WalkIns:
         """A request of a site, as it stands."""
         row = store.get(self.db.conn, rid)
         if row is None or row["site"] != site:
-            raise CloudError(404, "unknown_request", f"no visitor request {rid} at {site}")
+            raise CloudError(404, Refusal.UNKNOWN_REQUEST, f"no visitor request {rid} at {site}")
         return view(row, self.clock.now())
 
     def _homes(self, resident: str) -> list[tuple[str, str]]:
@@ -100,7 +102,8 @@ class WalkIns:
         """A resident of the flat approves or denies: the first answer stands."""
         row = store.get(self.db.conn, rid)
         if row is None or (row["site"], row["flat"]) not in self._homes(resident):
-            raise CloudError(404, "unknown_request", f"no visitor request {rid} for your flat")
+            raise CloudError(404, Refusal.UNKNOWN_REQUEST,
+                             f"no visitor request {rid} for your flat")
         now = self.clock.now()
         who = residents.get(self.db.conn, resident)
         with self.db.write() as c:
@@ -111,27 +114,29 @@ class WalkIns:
         got = view(row, now)
         if not ok:
             if got["status"] == "expired":
-                raise CloudError(409, "request_expired", "the visitor waited too long: the "
+                raise CloudError(409, Refusal.REQUEST_EXPIRED, "the visitor waited too long: the "
                                  "guard will call")
-            raise CloudError(409, "request_answered", f"already {got['status']} by "
+            raise CloudError(409, Refusal.REQUEST_ANSWERED, f"already {got['status']} by "
                              f"{got['answered_name']}")
         return got
 
     @staticmethod
     def lane(event: Event) -> str | None:
         """The request a gate opened for, or None: the event calls for no walk-in reaction."""
-        visitor = event.data.get("visitor") or {}
-        if event.type is EventType.DECISION and event.data.get("reason") == \
-                "visitor_approved" and visitor.get("request"):
-            return f"walkin:{event.site}:{visitor['request']}"
+        body = event.body
+        if isinstance(body, DecisionData) and body.reason == Reason.VISITOR_APPROVED and \
+                body.visitor is not None and body.visitor.request:
+            return f"walkin:{event.site}:{body.visitor.request}"
         return None
 
     def on_event(self, event: Event) -> None:
         """A gate opened for an approved visitor: the request is used (a reaction to the
         stored event: done again, it changes nothing)."""
-        if self.lane(event) is None:
+        body = event.body
+        if self.lane(event) is None or not isinstance(body, DecisionData) or \
+                body.visitor is None:
             return
         with self.db.write() as c:
-            row = store.get(c, str(event.data["visitor"]["request"]))
+            row = store.get(c, str(body.visitor.request))
             if row is not None and row["site"] == event.site:
                 store.entered(c, row["id"], event.at.isoformat(), event.id)

@@ -19,6 +19,7 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.notify import Notifier
+from cloud.refusals import Refusal
 from cloud.storage import Database, Tx
 from cloud.storage import fleet as store
 from cloud.storage.staff import write_audit
@@ -71,7 +72,7 @@ def check_gates(sites: list[str], gates: list[GateRef]) -> None:
     """Refuse gates named outside the box's sites (``gate_outside_sites``)."""
     stray = sorted({g.site for g in gates} - set(sites))
     if stray:
-        raise CloudError(422, "gate_outside_sites",
+        raise CloudError(422, Refusal.GATE_OUTSIDE_SITES,
                          f"gates of {', '.join(stray)} need the site in the box's sites")
 
 
@@ -83,7 +84,7 @@ class Fleet:
         self.db = db
         self.clock = clock
         self.notifier = notifier
-        self.counters = counters or Counters()
+        self.counters = counters if counters is not None else Counters()
         self._cache: dict[str, _Site] = {}
         self._alerted: dict[tuple[str, str, str, str], float] = {}
         self._lock = threading.Lock()

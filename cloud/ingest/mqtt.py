@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from cloud.fleet import Fleet
-from cloud.ingest.reactions import Reactions
-from cloud.ingest.writer import EventWriter
+from cloud.ingest.reactions import Reaction, Reactions
+from cloud.ingest.writer import EventWriter, StoredStep
 from cloud.settings import CloudSettings
 from cloud.society.epoch import reset_epoch
 from cloud.society.rules import RulesService
@@ -28,25 +27,24 @@ from cloud.storage import Database
 from cloud.storage import fleet as fleet_store
 from shared.clock import Clock
 from shared.contract import (
-    MAX_BATCH_BYTES,
     MAX_DELTA_BYTES,
-    MAX_EVENT_BYTES,
     Ack,
     CommandResponse,
     EdgeGates,
     Event,
-    EventBatch,
     RulesDelta,
     RulesVersion,
     Topics,
+    parse_events,
 )
 from shared.counters import Counters
 from shared.mqtt_buffered import Client as BufferedClient
 from shared.mqtt_tls import broker_address, use_tls
+from shared.wire.commands import OpenCommand
+from shared.wire.topics import Party, subscriptions
 
 log = logging.getLogger(__name__)
 
-BATCH_HEAD = re.compile(rb'\s*\{\s*"type"\s*:\s*"events"')  # an EventBatch says so first
 MAX_DELTA_CHANGES = 10_000  # larger changes (or over MAX_DELTA_BYTES) go out as a version bump
 
 
@@ -57,31 +55,36 @@ class CloudMqtt:
     what it had not acknowledged, the boxes send again to the others."""
 
     def __init__(self, db: Database, clock: Clock, settings: CloudSettings,
-                 fleet: Fleet | None = None) -> None:
+                 fleet: Fleet | None = None, *, counters: Counters | None = None,
+                 reactions: Iterable[Reaction] = (), in_tx: Sequence[StoredStep] = (),
+                 on_acked: Callable[[float], None] | None = None) -> None:
+        """*reactions*: what follows a stored event, queued with it (``cloud.ingest.reactions``);
+        *in_tx*: other steps run in the storing transaction; *on_acked*: each event's seconds
+        from arrival to acknowledgement."""
         self.db = db
         self.clock = clock
         self.settings = settings
         self.mqtt_url = settings.mqtt_url or ""
         self.rules: RulesService | None = None
         self.connected = threading.Event()
-        self.counters = Counters()
-        self.fleet = fleet or Fleet(db, clock)
-        self.fleet.counters = self.counters
+        self.counters = counters if counters is not None else Counters()
+        self.fleet = fleet or Fleet(db, clock, counters=self.counters)  # given: counts with us
         self._client: mqtt.Client | None = None
         # command id -> (the command, the box it went to, answered, the answer)
-        self._pending: dict[str, tuple[dict, str, threading.Event, list[CommandResponse]]] = {}
+        self._pending: dict[str, tuple[OpenCommand, str, threading.Event,
+                                       list[CommandResponse]]] = {}
         self._pending_lock = threading.Lock()
+        # What follows a stored event: queued with it, drained by a thread of its own.
+        self.reactions = Reactions(db, self.counters, kinds=reactions)
         self.writer = EventWriter(db, clock, self._ack, self.counters, settings.batch_max,
-                                  settings.batch_wait_ms / 1000)
+                                  settings.batch_wait_ms / 1000,
+                                  in_tx=(self.reactions.enqueue, *in_tx),
+                                  after_commit=(self.reactions.kick,), on_acked=on_acked)
         # (site, epoch) -> the highest version published, as this process has seen
         self._seen: dict[tuple[str, str], int] = {}
         self._seen_lock = threading.Lock()
         self._published_epoch = ""
         self._stopping = threading.Event()
-        # What follows a stored event: queued with it, drained by a thread of its own.
-        self.reactions = Reactions(db, self.counters)
-        self.writer.in_tx.append(self.reactions.enqueue)
-        self.writer.after_commit.append(self.reactions.kick)
 
     def start(self, rules: RulesService) -> None:
         """Connect in the background."""
@@ -134,9 +137,7 @@ class CloudMqtt:
         # needs: retained availability and gate claims, and the answers to its own commands.
         # The retained versions too: one of this epoch that the database has not reached
         # says the database went back (a restore), and the epoch must change.
-        client.subscribe([(share + Topics.ALL_EVENTS, 0), (Topics.ALL_AVAILABLE, 1),
-                          (Topics.ALL_GATES, 1), (Topics.ALL_RESPONSES, 1),
-                          (Topics.ALL_VERSIONS, 1)])
+        client.subscribe(subscriptions(Party.CLOUD, share=share))
         self.connected.set()
         log.info("cloud connected to %s as %s", self.mqtt_url, self.settings.mqtt_client_id)
         self.publish_versions()
@@ -207,12 +208,7 @@ class CloudMqtt:
                     self.check_history(v.site)
             return
         try:
-            batch = BATCH_HEAD.match(msg.payload[:80]) is not None
-            limit = MAX_BATCH_BYTES if batch else MAX_EVENT_BYTES
-            if len(msg.payload) > limit:
-                raise ValueError(f"{len(msg.payload)} bytes, more than {limit}")
-            events = EventBatch.model_validate_json(msg.payload).events if batch else \
-                [Event.model_validate_json(msg.payload)]
+            events = parse_events(msg.payload)
         except (ValidationError, ValueError) as exc:
             self.counters.inc("rejected_events")
             log.warning("rejected event on %s: %s", msg.topic, str(exc).splitlines()[0])
@@ -315,26 +311,27 @@ class CloudMqtt:
             return
         cmd, sent_to, done, box = waiter
         if sent_to != edge:  # an answer for a command sent to another box
-            self.fleet.refuse(edge or "?", "command_response", str(cmd.get("site")),
-                              str(cmd.get("gate")), topic, resp.transaction)
+            self.fleet.refuse(edge or "?", "command_response", cmd.site, cmd.gate, topic,
+                              resp.transaction)
             return
         box.append(resp)
         done.set()
 
-    def send_command(self, edge: str, cmd: dict, timeout: float = 5.0) -> CommandResponse | None:
+    def send_command(self, edge: str, cmd: OpenCommand,
+                     timeout: float = 5.0) -> CommandResponse | None:
         """Publish a signed command (never retained) and wait for the box's answer."""
         assert self._client is not None
         done = threading.Event()
         box: list[CommandResponse] = []
         with self._pending_lock:
-            self._pending[cmd["id"]] = (cmd, edge, done, box)
+            self._pending[cmd.id] = (cmd, edge, done, box)
         try:
-            self._client.publish(Topics.edge_commands(edge), json.dumps(cmd), qos=1,
+            self._client.publish(Topics.edge_commands(edge), json.dumps(cmd.wire()), qos=1,
                                  retain=False)
             return box[0] if done.wait(timeout) and box else None
         finally:
             with self._pending_lock:
-                self._pending.pop(cmd["id"], None)
+                self._pending.pop(cmd.id, None)
 
     def _store_availability(self, edge: str | None, payload: bytes | bytearray) -> None:
         text = payload.decode(errors="replace")

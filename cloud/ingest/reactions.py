@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cloud.errors import CloudError
@@ -55,20 +55,15 @@ class Reactions:
     """The queue of reactions to stored events, and the thread that drains it."""
 
     def __init__(self, db: Database, counters: Counters, poll_s: float = 1.0,
-                 max_attempts: int = MAX_ATTEMPTS) -> None:
+                 max_attempts: int = MAX_ATTEMPTS, kinds: Iterable[Reaction] = ()) -> None:
         self.db = db
         self.counters = counters
         self.poll_s = poll_s
         self.max_attempts = max_attempts
-        self.kinds: dict[str, Reaction] = {}
+        self.kinds: dict[str, Reaction] = {k.name: k for k in kinds}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def add(self, name: str, lane: Callable[[Event], str | None],
-            act: Callable[[Event], None]) -> None:
-        """Register a kind of reaction (before ``start``)."""
-        self.kinds[name] = Reaction(name, lane, act)
 
     def enqueue(self, c: Tx, events: list[Event], now: str) -> int:
         """Queue, inside the storing transaction, every reaction the newly stored *events*

@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from cloud.storage import Database, Tx
 from cloud.storage import events as events_store
@@ -35,11 +35,17 @@ def insert_events(c: Tx, events: list[Event], received_at: str
     return events_store.insert_new(c, rows)
 
 
+# A step run inside the storing transaction with the events newly stored and when.
+StoredStep = Callable[[Tx, list[Event], str], object]
+
+
 class EventWriter:
     """The queue between the MQTT thread and the database, and the thread that drains it."""
 
     def __init__(self, db: Database, clock: Clock, ack: Callable[[str, list[str]], None],
-                 counters: Counters, batch_max: int = 500, batch_wait_s: float = 0.0) -> None:
+                 counters: Counters, batch_max: int = 500, batch_wait_s: float = 0.0, *,
+                 in_tx: Sequence[StoredStep] = (), after_commit: Sequence[Callable[[], None]] = (),
+                 on_acked: Callable[[float], None] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.ack = ack
@@ -49,12 +55,12 @@ class EventWriter:
         # Run inside the storing transaction with the events newly stored: whatever follows a
         # stored event is queued there (partner forwarding, the reactions), so it is as durable
         # as the event; one that fails fails the batch, which is not acked.
-        self.in_tx: list[Callable[[Tx, list[Event], str], object]] = []
+        self.in_tx = tuple(in_tx)
         # Run after a batch that stored something was committed and acked (to wake a queue's
         # worker); never for the work itself, which a failure here would lose.
-        self.after_commit: list[Callable[[], None]] = []
+        self.after_commit = tuple(after_commit)
         # Seconds from an event's arrival to its ack, for the metrics (none: not measured).
-        self.on_acked: Callable[[float], None] | None = None
+        self.on_acked = on_acked
         self._q: queue.Queue[tuple[Event, float] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 

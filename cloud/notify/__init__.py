@@ -7,7 +7,7 @@ channel is down, and a key written twice is one notification, so nothing is sent
 
 The webhook is signed the Standard Webhooks way (``shared.webhooks``: ``webhook-id`` is the
 notification's key, the same on every retry) with the operator's ``webhook_secret``, and each
-call has a total deadline and an answer cap (``cloud.partners.outbound``).
+call has a total deadline and an answer cap (``cloud.outbound``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from cloud.partners.outbound import CallFailed, Outbound
+from cloud.outbound import CallFailed, Outbound
 from cloud.storage import Database, Row, Tx
 from cloud.storage import notify as store
 from cloud.storage import parking as parking_store

@@ -8,21 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.ledger import Ledger
+from cloud.parking.chains import vehicle_of
 from cloud.parking.service import HOLDING
-from cloud.parking.subscriptions import SubscriptionService
 from cloud.storage import Tx
 from cloud.storage import parking as parking_store
 from cloud.storage import subscriptions as store
-from shared.contract import Change, SubscriptionRule
+from shared.contract import Change, SubscriptionRule, SubscriptionUpsert
 from shared.parking import UNIT
 
 
-def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dict[str, Any]],
-                         by: str = "import") -> dict[str, Any]:
-    """Create active subscriptions as they stand elsewhere: ``{space, owner, vehicles, unit,
-    units, amount?, start?}`` each, starting now unless ``start`` says otherwise."""
-    now = svc.clock.now()
-    site = svc._site(parking)
+def import_subscriptions(ledger: Ledger, now: datetime, site: str, parking: str,
+                         items: list[dict[str, Any]], by: str = "import") -> dict[str, Any]:
+    """Create active subscriptions of *parking* (of *site*) as they stand elsewhere: ``{space,
+    owner, vehicles, unit, units, amount?, start?}`` each, starting *now* unless ``start``
+    says otherwise."""
     ids: list[str] = []
 
     def fn(c: Tx) -> list[Change]:
@@ -56,7 +56,7 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
             if not vehicles:
                 raise CloudError(422, "no_vehicle", f"item {i}: at least one vehicle")
             cars += [(sid, v["vrn"], v.get("type", "4W"), v.get("make", ""))
-                     for v in (svc._vehicle(x if isinstance(x, dict) else {"vrn": x})
+                     for v in (vehicle_of(x if isinstance(x, dict) else {"vrn": x})
                                for x in vehicles)]
         store.insert_imported(c, rows, cars, now.isoformat(), by)
         price = parking_store.space_prices(c, parking)
@@ -65,11 +65,11 @@ def import_subscriptions(svc: SubscriptionService, parking: str, items: list[dic
             by_sub.setdefault(sid, []).append(vrn)
         # Built from the rows just written; over 10,000 changes go out as a version bump and
         # the gates take a snapshot.
-        return [Change(op="subscription.upsert", subscription=SubscriptionRule(
+        return [SubscriptionUpsert(subscription=SubscriptionRule(
             id=r[0], parking=parking, space=r[2], status=r[10], unit=r[4],
             start=datetime.fromisoformat(r[6]), end=datetime.fromisoformat(r[7]),
             paid_through=datetime.fromisoformat(r[8]), vrns=by_sub[r[0]],
             debt_price=price.get((parking, r[2], r[4]), 0))) for r in rows]
 
-    delta = svc.rules._change(site, fn)
+    delta = ledger.change(site, fn)
     return {"imported": len(ids), "rules_version": delta.to_version, "site": site}

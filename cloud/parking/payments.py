@@ -16,6 +16,7 @@ import httpx
 from fastapi import Request
 
 from cloud.errors import CloudError
+from cloud.refusals import Refusal
 from shared import webhooks
 from shared.retry import call
 
@@ -54,7 +55,8 @@ class HttpProvider:
                 timeout=self.timeout_s), retry_on=NOT_SENT)
             r.raise_for_status()
         except httpx.HTTPError as exc:
-            raise CloudError(502, "payment_provider_down", f"the payment provider: {exc}") from exc
+            raise CloudError(502, Refusal.PAYMENT_PROVIDER_DOWN,
+                             f"the payment provider: {exc}") from exc
         return dict(r.json())
 
     def refund(self, payment_id: str, amount: int) -> None:
@@ -64,7 +66,8 @@ class HttpProvider:
                      retry_on=NOT_SENT)
             r.raise_for_status()
         except httpx.HTTPError as exc:
-            raise CloudError(502, "refund_failed", f"the payment provider refused: {exc}") from exc
+            raise CloudError(502, Refusal.REFUND_FAILED,
+                             f"the payment provider refused: {exc}") from exc
 
 
 # The callback's body, as /openapi.json shows it (the route reads the raw bytes itself).
@@ -83,7 +86,7 @@ def verified_callback(secret: str, raw: bytes, headers: Mapping[str, str]) -> di
     """The provider's callback once its signature verifies over *raw*: ``bad_signature``
     (403) if it does not, ``bad_callback`` (422) if the signed body is not a callback."""
     if not webhooks.verify(secret, raw, headers):
-        raise CloudError(403, "bad_signature", "the callback's signature does not verify")
+        raise CloudError(403, Refusal.BAD_SIGNATURE, "the callback's signature does not verify")
     try:
         body = json.loads(raw)
     except ValueError:
@@ -92,6 +95,6 @@ def verified_callback(secret: str, raw: bytes, headers: Mapping[str, str]) -> di
             body["status"] == "paid" and not (
                 isinstance(body.get("reference"), str) and isinstance(body.get("amount"), int)
                 and isinstance(body.get("payment_id"), str))):
-        raise CloudError(422, "bad_callback", "a callback is a JSON object with payment_id, "
+        raise CloudError(422, Refusal.BAD_CALLBACK, "a callback is a JSON object with payment_id, "
                          "reference, amount and status")
     return body

@@ -1,19 +1,29 @@
-"""What the gates get of parkings and subscriptions: the rules they cache (``RulesSnapshot``
+"""What the gates get of gates, parkings and subscriptions: the rules they cache (``RulesSnapshot``
 and ``subscription.upsert`` changes), built straight from the cloud's tables."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from cloud.storage import Row, Tx
 from cloud.storage import parking as store
 from cloud.storage import subscriptions as subs_store
-from shared.contract import ParkingRule, SubscriptionRule
+from shared.contract import GateRule, ParkingRule, SubscriptionRule
 from shared.parking import LIVE
+from shared.vocab import Direction
 
 
 def _t(s: str) -> datetime:
     return datetime.fromisoformat(s)
+
+
+def gate_rule(row: Row | Mapping[str, Any]) -> GateRule:
+    """What the gates get of a stored gate (a row, or a row's dict with changes): its
+    direction, name, command key and the parking it is a barrier of, if any."""
+    return GateRule(id=row["id"], direction=Direction(row["direction"]), name=row["name"],
+                    command_key=row["command_key"], parking=row["parking"])
 
 
 def continued(c: Tx, sub: str) -> bool:

@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.society.rules import RulesService, gate_rule
-from cloud.storage import Row, Tx, society
+from cloud.ledger import Ledger
+from cloud.parking.rules import gate_rule
+from cloud.storage import Database, Row, Tx, society
 from cloud.storage import parking as store
 from cloud.storage import subscriptions as subs_store
-from shared.contract import SEGMENT, Change, ParkingRule
+from shared.clock import Clock
+from shared.contract import SEGMENT, Change, GateUpsert, ParkingRule, ParkingUpsert
 from shared.parking import DONE, LIVE, Band, check_bands
 
 SIZES = ("small", "medium", "large")
@@ -47,21 +49,44 @@ def parse_numbers(spec: str | int | list[int]) -> list[int]:
     return out
 
 
+def parking_row(c: Tx, parking: str) -> Row:
+    """One parking, or 404."""
+    r = store.parking(c, parking, deleted=False)
+    if r is None:
+        raise CloudError(404, "unknown_parking", f"parking {parking!r} does not exist")
+    return r
+
+
+def space_row(c: Tx, parking: str, number: int) -> Row:
+    """One space of a parking, or 404."""
+    r = store.space(c, parking, number)
+    if r is None:
+        raise CloudError(404, "unknown_space", f"space {number} of {parking} does not exist")
+    return r
+
+
+def tariff_bands(c: Tx, parking: str, kind: str, unit: str, size: str | None) -> list[Band]:
+    """The bands of one tariff of a parking (a space size's, or the camera's)."""
+    return [Band(*r) for r in store.bands(c, parking, kind, unit, size)]
+
+
 class ParkingService:
     """Parkings, barriers, spaces and tariffs."""
 
-    def __init__(self, rules: RulesService) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
     # Parkings -------------------------------------------------------------------------------
-    def row(self, c: Tx, parking: str) -> Row:
+    @staticmethod
+    def row(c: Tx, parking: str) -> Row:
         """One parking, or 404."""
-        r = store.parking(c, parking, deleted=False)
-        if r is None:
-            raise CloudError(404, "unknown_parking", f"parking {parking!r} does not exist")
-        return r
+        return parking_row(c, parking)
+
+    def exists(self, parking: str) -> None:
+        """Nothing if *parking* exists; 404 ``unknown_parking`` otherwise."""
+        parking_row(self.db.conn, parking)
 
     def get(self, parking: str) -> dict[str, Any]:
         """A parking with its barriers, as staff and residents see it."""
@@ -85,9 +110,9 @@ class ParkingService:
                 raise CloudError(409, "parking_exists", f"parking {parking!r} already exists")
             store.insert_parking(c, parking, site, self.clock.now().isoformat(),
                                  self._fields(fields))
-            return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))]
+            return [ParkingUpsert(parking=ParkingRule(id=parking, active=False))]
 
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         return self.get(parking) | {"rules_version": delta.to_version}
 
     def update(self, parking: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +150,9 @@ class ParkingService:
                                  "both in and out (one entry/exit barrier, or an entry and an "
                                  f"exit); it has: {sorted(dirs) or 'none'}")
             store.set_parking_active(c, parking, active)
-            return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=active))]
+            return [ParkingUpsert(parking=ParkingRule(id=parking, active=active))]
 
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         return self.get(parking) | {"rules_version": delta.to_version}
 
     def delete(self, parking: str) -> int:
@@ -143,11 +168,10 @@ class ParkingService:
             gates = society.parking_gates(c, parking)
             society.unlink_parking_gates(c, parking)
             store.mark_deleted(c, parking, self.clock.now().isoformat())
-            return [Change(op="parking.upsert", parking=ParkingRule(id=parking, active=False))
-                    ] + [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": None}))
-                         for g in gates]
+            return [ParkingUpsert(parking=ParkingRule(id=parking, active=False)),
+                    *(GateUpsert(gate=gate_rule(dict(g) | {"parking": None})) for g in gates)]
 
-        return self.rules._change(site, fn).to_version
+        return self.ledger.change(site, fn).to_version
 
     def link_gate(self, site: str, gate: str, parking: str | None) -> int:
         """Make a gate a barrier of *parking* (or a society-perimeter gate with None)."""
@@ -159,9 +183,9 @@ class ParkingService:
             if parking is not None and self.row(c, parking)["site"] != site:
                 raise CloudError(409, "wrong_site", f"parking {parking} is not of site {site}")
             society.set_gate_parking(c, site, gate, parking)
-            return [Change(op="gate.upsert", gate=gate_rule(dict(g) | {"parking": parking}))]
+            return [GateUpsert(gate=gate_rule(dict(g) | {"parking": parking}))]
 
-        return self.rules._change(site, fn).to_version
+        return self.ledger.change(site, fn).to_version
 
     # Spaces ---------------------------------------------------------------------------------
     def add_spaces(self, parking: str, numbers: str | int | list[int], size: str,
@@ -191,7 +215,7 @@ class ParkingService:
         if set(fields) - allowed:
             raise CloudError(422, "bad_space", f"unknown space fields: {set(fields) - allowed}")
         with self.db.write() as c:
-            self._space(c, parking, number)
+            space_row(c, parking, number)
             if "available_until" in fields and fields["available_until"] is not None:
                 until = datetime.fromisoformat(str(fields["available_until"]))
                 cut = subs_store.holding_past(c, parking, number, HOLDING, until.isoformat())
@@ -208,13 +232,6 @@ class ParkingService:
             if vals:
                 store.update_space(c, parking, number, vals)
         return self.spaces(parking, number)[0]
-
-    @staticmethod
-    def _space(c: Tx, parking: str, number: int) -> Row:
-        r = store.space(c, parking, number)
-        if r is None:
-            raise CloudError(404, "unknown_space", f"space {number} of {parking} does not exist")
-        return r
 
     def spaces(self, parking: str, number: int | None = None) -> list[dict[str, Any]]:
         """Spaces with their derived status and current tenant."""
@@ -254,7 +271,7 @@ class ParkingService:
             size = None
         with self.db.write() as c:
             self.row(c, parking)
-            bands = [*self._bands(c, parking, kind, unit, size), Band(lower, upper, price)]
+            bands = [*tariff_bands(c, parking, kind, unit, size), Band(lower, upper, price)]
             try:
                 check_bands(bands)
             except ValueError as exc:
@@ -273,8 +290,3 @@ class ParkingService:
     def tariffs(self, parking: str) -> list[dict[str, Any]]:
         """Every band of a parking."""
         return [dict(r) for r in store.tariffs(self.db.conn, parking)]
-
-    @staticmethod
-    def _bands(c: Tx, parking: str, kind: str, unit: str,
-               size: str | None) -> list[Band]:
-        return [Band(*r) for r in store.bands(c, parking, kind, unit, size)]

@@ -1,7 +1,7 @@
 """The partner port and its HTTP adapter (the protocol of ``hardware_sim.partner``,
 docs/partners.md): connect a resident, disconnect one, and forward an event under an
 idempotency key. Every call is signed (Standard Webhooks, ``shared.webhooks``) with the
-society's signing secret, and bounded (``cloud.partners.outbound``): a total deadline, an answer
+society's signing secret, and bounded (``cloud.outbound``): a total deadline, an answer
 size cap, and no internal address unless the operator allows it. A connect that fails is an
 ``error`` outcome (the resident tries again later), a forward that fails raises ``PartnerError``
 (the outbox tries again after a back-off)."""
@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cloud.partners.outbound import Answer, CallFailed, Outbound, Targets
+from cloud.outbound import Answer, CallFailed, Outbound, Targets
 from shared import webhooks
 
 PARTNERS = ("mygate", "nobrokerhood", "zipgrid", "apnacomplex")

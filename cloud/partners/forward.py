@@ -14,7 +14,7 @@ is slow or down holds back only its own events. A lane is run by one cloud proce
 (a cloud-wide lock per endpoint). In a lane each vehicle's events go in order, the oldest
 first; one the partner does not take is tried again after a back-off (``shared/retry.py``) and
 holds back that vehicle's later ones, and a partner that failed is left alone for the rest of
-the run. Each call has a total deadline and an answer cap (``cloud.partners.outbound``), and a
+the run. Each call has a total deadline and an answer cap (``cloud.outbound``), and a
 lane's run stops after ``LANE_RUN_S`` (the rest waits for the next). Each event carries its
 idempotency key (``site:edge:id``), so an event sent again after a crash between the partner's
 answer and our commit is one event at the partner. Just before sending, the vehicle's link is
@@ -38,7 +38,7 @@ from cloud.storage import partners as store
 from shared.clock import Clock
 from shared.contract import Event
 from shared.retry import backoff_s
-from shared.vocab import EventType
+from shared.wire.events import PassData
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -53,9 +53,11 @@ def idempotency_key(site: str, edge: str, event_id: str) -> str:
 
 def payload(e: Event) -> dict[str, Any]:
     """What a partner receives for one pass (docs/partners.md)."""
+    body = e.body
+    assert isinstance(body, PassData), e.type
     return {"id": idempotency_key(e.site, e.edge, e.id), "society": e.site, "gate": e.gate,
-            "vrn": e.data.get("vrn"), "direction": e.data.get("direction", "entry"),
-            "at": e.at.isoformat(), "parking": e.data.get("parking")}
+            "vrn": body.vrn, "direction": body.direction, "at": e.at.isoformat(),
+            "parking": body.parking}
 
 
 def connected_since(changes: list[tuple[str, str, str]], at: datetime, resident: str) -> bool:
@@ -73,16 +75,17 @@ def connected_since(changes: list[tuple[str, str, str]], at: datetime, resident:
 def enqueue(c: Tx, events: list[Event], now: str) -> int:
     """Queue, inside the storing transaction, the passes of vehicles connected now and when
     they passed; how many."""
-    passes = [e for e in events if e.type is EventType.PASS and e.data.get("vrn")]
+    passes = [(e, e.body.vrn) for e in events
+              if isinstance(e.body, PassData) and e.body.vrn]
     if not passes:
         return 0
-    links = store.connected(c, sorted({(e.site, str(e.data["vrn"])) for e in passes}))
+    links = store.connected(c, sorted({(e.site, str(vrn)) for e, vrn in passes}))
     if not links:
         return 0
     changes = store.history(c, sorted(links))
     rows = []
-    for e in passes:
-        vehicle = (e.site, str(e.data["vrn"]))
+    for e, vrn in passes:
+        vehicle = (e.site, str(vrn))
         if vehicle in links and connected_since(changes.get(vehicle, []), e.at,
                                                 links[vehicle][1]):
             rows.append((e.id, e.edge, e.site, vehicle[1], links[vehicle][0],

@@ -11,7 +11,7 @@ at any time; opting out cancels the vehicle's events still queued for the partne
 belongs to its resident: when they leave it is ``disconnected`` (its queued events cancelled,
 the partner told), and a later owner of the car connects under their own name.
 
-The endpoint must not be an internal address (``cloud.partners.outbound``) unless the operator
+The endpoint must not be an internal address (``cloud.outbound``) unless the operator
 allows it; each society gets a signing secret (``whsec_…``, shown to the admin who integrates
 it) with which every call to its partner is signed.
 """
@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.outbound import CallFailed, TargetRefused, Targets
 from cloud.partners.client import (
     DEFAULT_MODE,
     NAMES,
@@ -32,8 +33,8 @@ from cloud.partners.client import (
     PartnerClient,
     PartnerError,
 )
-from cloud.partners.outbound import CallFailed, TargetRefused, Targets
 from cloud.people.vehicle_tags import vehicle_of
+from cloud.refusals import Refusal
 from cloud.storage import Database, Row, Tx, residents, society
 from cloud.storage import partners as store
 from shared import webhooks
@@ -89,21 +90,21 @@ class PartnerLinks:
         """Integrate *site* with *partner* (its default mode unless *mode* says); the answer
         carries the society's signing secret (kept when it was integrated before)."""
         if partner not in PARTNERS:
-            raise CloudError(422, "unknown_partner", f"partners are {', '.join(PARTNERS)}")
+            raise CloudError(422, Refusal.UNKNOWN_PARTNER, f"partners are {', '.join(PARTNERS)}")
         if mode not in (None, "opt_in", "opt_out"):
-            raise CloudError(422, "bad_mode", "mode is opt_in or opt_out")
+            raise CloudError(422, Refusal.BAD_MODE, "mode is opt_in or opt_out")
         if not ENDPOINT.match(endpoint) or not credential:
-            raise CloudError(422, "bad_partner", "an http(s) endpoint and a credential are "
+            raise CloudError(422, Refusal.BAD_PARTNER, "an http(s) endpoint and a credential are "
                              "needed")
         try:
             self.targets.check_url(endpoint)
         except TargetRefused as exc:
-            raise CloudError(422, "internal_endpoint", str(exc)) from exc
+            raise CloudError(422, Refusal.INTERNAL_ENDPOINT, str(exc)) from exc
         except CallFailed as exc:
-            raise CloudError(422, "bad_partner", str(exc)) from exc
+            raise CloudError(422, Refusal.BAD_PARTNER, str(exc)) from exc
         with self.db.write() as c:
             if not society.site_exists(c, site):
-                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
             old = store.site_partner(c, site)
             secret = (old["signing_secret"] if old is not None else None) or \
                 webhooks.new_secret()
@@ -115,7 +116,7 @@ class PartnerLinks:
         """A society's integration, never its credential."""
         row = store.site_partner(self.db.conn, site)
         if row is None:
-            raise CloudError(404, "no_partner", f"{site} is integrated with no partner app")
+            raise CloudError(404, Refusal.NO_PARTNER, f"{site} is integrated with no partner app")
         return {"site": site, "partner": row["partner"], "mode": row["mode"],
                 "endpoint": row["endpoint"], "has_credential": bool(row["credential"]),
                 "updated_at": row["updated_at"]}
@@ -124,7 +125,8 @@ class PartnerLinks:
         """End a society's integration (its queued events stay queued, unsent)."""
         with self.db.write() as c:
             if not store.delete_site_partner(c, site):
-                raise CloudError(404, "no_partner", f"{site} is integrated with no partner app")
+                raise CloudError(404, Refusal.NO_PARTNER,
+                                 f"{site} is integrated with no partner app")
         return {"site": site, "partner": None}
 
     def site_view(self, site: str) -> dict[str, Any]:
@@ -160,7 +162,7 @@ class PartnerLinks:
             v = vehicle_of(c, resident, vrn)
             p = store.site_partner(c, v["site"])
         if p is None:
-            raise CloudError(409, "no_partner", "your society is integrated with no partner "
+            raise CloudError(409, Refusal.NO_PARTNER, "your society is integrated with no partner "
                              "app")
         site, plate = v["site"], v["vrn"]
         if opted_in:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.ledger import Ledger
 from cloud.people import guesses
 from cloud.people.claims import VehicleClaims, refuse_unless_mine, standing, take_vehicle
 from cloud.people.registry import (
@@ -41,11 +42,12 @@ from cloud.people.registry import (
     VehicleDetails,
     VehicleRegistry,
 )
-from cloud.society.rules import RulesService, tag_rule
-from cloud.storage import Tx, inventory, residents, society
+from cloud.society.rules import tag_rule
+from cloud.storage import Database, Tx, inventory, residents, society
 from cloud.storage.staff import write_audit
 from shared import vrn as vrn_rules
-from shared.contract import Change
+from shared.clock import Clock
+from shared.contract import Change, TagUpsert
 from shared.vocab import TagStatus
 
 NEXT = ["fastag_recharge_offer"]  # the app's FASTag recharge screen
@@ -54,19 +56,21 @@ NEXT = ["fastag_recharge_offer"]  # the app's FASTag recharge screen
 class Activation:
     """The resident's side of vehicles and stickers."""
 
-    def __init__(self, rules: RulesService, registry: VehicleRegistry | None,
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger, registry: VehicleRegistry | None,
                  on_failure: Callable[[str], None] | None = None,
-                 fastags: FastagRegistry | None = None) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+                 fastags: FastagRegistry | None = None,
+                 on_activated: Callable[[str, str, str], dict[str, Any] | None] | None = None
+                 ) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
         self.registry = registry
         self.fastags = fastags
         # After an activation: the society's partner app connects or offers (its answer is
         # the activation's ``partner``); None where no partner apps are wired.
-        self.on_activated: Callable[[str, str, str], dict[str, Any] | None] | None = None
+        self.on_activated = on_activated
         self.on_failure = on_failure  # counts each refused activation by reason (metrics)
-        self.claims = VehicleClaims(rules)
+        self.claims = VehicleClaims(db, clock, ledger)
 
     # Shared checks ----------------------------------------------------------------------------
     def _resident(self, c: Tx, resident: str) -> Any:
@@ -189,7 +193,7 @@ class Activation:
                     inventory.mark_replaced(c, gone["tag_id"], tag_id)
                 blocked = society.tag(c, t["epc"])
                 assert blocked is not None
-                changes.append(Change(op="tag.upsert", tag=tag_rule(blocked)))
+                changes.append(TagUpsert(tag=tag_rule(blocked)))
             if fitkit and society.tag(c, epc) is None:
                 society.insert_tag(c, epc, site, TagStatus.ACTIVE.value, car.vrn, car.type, at)
             else:
@@ -199,10 +203,10 @@ class Activation:
             inventory.mark_activated(c, tag_id, resident, at)
             active = society.tag(c, epc)
             assert active is not None
-            return [*changes, Change(op="tag.upsert", tag=tag_rule(active))]
+            return [*changes, TagUpsert(tag=tag_rule(active))]
 
         try:
-            delta = self.rules._change(site, fn)
+            delta = self.ledger.change(site, fn)
         except CloudError as exc:
             self._count(exc.reason)
             raise

@@ -19,12 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.ledger import Ledger
 from cloud.people import guesses
 from cloud.people.registry import VehicleDetails
-from cloud.society.rules import RulesService, vehicle_rule
-from cloud.storage import Row, Tx, inventory, residents, society
+from cloud.society.rules import vehicle_rule
+from cloud.storage import Database, Row, Tx, inventory, residents, society
 from cloud.storage.staff import write_audit
-from shared.contract import Change
+from shared.clock import Clock
+from shared.contract import Change, VehicleUpsert
 from shared.vocab import TagStatus
 
 
@@ -64,7 +66,7 @@ def take_vehicle(c: Tx, site: str, resident: str, car: VehicleDetails, at: str) 
     residents.set_vehicle_owner(c, site, car.vrn, resident, car.make, car.model)
     taken = society.vehicle(c, site, car.vrn)
     assert taken is not None
-    return Change(op="vehicle.upsert", vehicle=vehicle_rule(taken))
+    return VehicleUpsert(vehicle=vehicle_rule(taken))
 
 
 def stickers_on(c: Tx, site: str, vrn: str) -> list[Row]:
@@ -84,10 +86,10 @@ def _claim(row: Row) -> dict[str, Any]:
 class VehicleClaims:
     """A resident's claim of a registered vehicle, and staff's answer to it."""
 
-    def __init__(self, rules: RulesService) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
     def add(self, resident: str, site: str, car: VehicleDetails, secret: str | None,
             source: str) -> tuple[int, dict[str, Any]]:
@@ -122,7 +124,7 @@ class VehicleClaims:
                 residents.close_other_claims(c, site, car.vrn, at, f"resident:{resident}")
             return [change]
 
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         return 201, {"site": site, "vrn": car.vrn, "type": car.type, "make": car.make,
                      "model": car.model, "rules_version": delta.to_version}
 
@@ -174,7 +176,7 @@ class VehicleClaims:
             residents.close_other_claims(c, site, v["vrn"], at, by)
             return [change]
 
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         with self.db.read() as c:
             row = residents.claim(c, site, claim_id)
         assert row is not None

@@ -20,12 +20,14 @@ from __future__ import annotations
 import logging
 
 from cloud.errors import CloudError
+from cloud.ledger import Ledger
 from cloud.notify import Notifier
 from cloud.people.registry import Fastag, FastagRegistry, ProviderUnavailable
-from cloud.society.rules import RulesService, tag_rule
-from cloud.storage import Row, Tx, inventory, society
+from cloud.society.rules import tag_rule
+from cloud.storage import Database, Row, Tx, inventory, society
 from cloud.storage.staff import write_audit
-from shared.contract import Change
+from shared.clock import Clock
+from shared.contract import Change, TagDelete, TagUpsert
 from shared.vocab import TagStatus
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ KEPT = ("vrn", "locked", "locked_until", "schedule", "locked_by", "locked_at")
 class FastagBindings:
     """Re-checks FITkit bindings against the FASTag registry."""
 
-    def __init__(self, rules: RulesService, fastags: FastagRegistry | None,
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger, fastags: FastagRegistry | None,
                  notifier: Notifier | None = None) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
         self.fastags = fastags
         self.notifier = notifier
 
@@ -78,15 +80,15 @@ class FastagBindings:
                                  f"{found.epc} of {row['vrn']} is registered here as another "
                                  "tag: the binding is kept")
                 return "conflicts"
-            self.rules._change(row["site"], lambda c: self._move(c, row, found.epc))
+            self.ledger.change(row["site"], lambda c: self._move(c, row, found.epc))
             return "moved"
         if not usable and row["status"] == TagStatus.ACTIVE.value:
             why = "has no FASTag" if found is None else f"FASTag is {found.status}"
-            self.rules._change(row["site"],
+            self.ledger.change(row["site"],
                                lambda c: self._status(c, row, TagStatus.INACTIVE, why))
             return "deactivated"
         if usable and row["status"] == TagStatus.INACTIVE.value:
-            self.rules._change(row["site"], lambda c: self._status(
+            self.ledger.change(row["site"], lambda c: self._status(
                 c, row, TagStatus.ACTIVE, "FASTag is active again"))
             return "reactivated"
         with self.db.write() as c:
@@ -108,8 +110,8 @@ class FastagBindings:
                      old_epc=row["epc"], new_epc=epc)
         new = society.tag(c, epc)
         assert new is not None
-        return [Change(op="tag.delete", key=row["epc"]),
-                Change(op="tag.upsert", tag=tag_rule(new))]
+        return [TagDelete(key=row["epc"]),
+                TagUpsert(tag=tag_rule(new))]
 
     def _status(self, c: Tx, row: Row, status: TagStatus, why: str) -> list[Change]:
         at = self.clock.now().isoformat()
@@ -120,7 +122,7 @@ class FastagBindings:
                      f"is {status.value}")
         tag = society.tag(c, row["epc"])
         assert tag is not None
-        return [Change(op="tag.upsert", tag=tag_rule(tag))]
+        return [TagUpsert(tag=tag_rule(tag))]
 
     def _record(self, c: Tx, row: Row, at: str, kind: str, text: str, **extra: str) -> None:
         """Audit the outcome, and tell the resident through the outbox."""

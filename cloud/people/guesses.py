@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from cloud.errors import CloudError
+from cloud.refusals import Refusal
 from cloud.storage import Database
 from cloud.storage import guesses as store
 from shared.passwords import hash_password, verify_password
@@ -69,12 +70,12 @@ def take(db: Database, budgets: dict[str, Budget], now: datetime) -> None:
         locked = [r["locked_until"] for r in rows.values()
                   if r["locked_until"] is not None and r["locked_until"] > at]
         if locked:
-            raise CloudError(429, "too_many_attempts", "too many wrong tries: try again after "
-                             f"{_stamp(max(locked))}")
+            raise CloudError(429, Refusal.TOO_MANY_ATTEMPTS, "too many wrong tries: try again "
+                             f"after {_stamp(max(locked))}")
         fresh = {k: at - r["last_at"] > FORGET.total_seconds() for k, r in rows.items()}
         if any(not fresh[k] and int(rows[k]["attempts"]) >= b.attempts
                for k, b in budgets.items()):
-            raise CloudError(429, "too_many_attempts", "too many tries at once: try again in "
+            raise CloudError(429, Refusal.TOO_MANY_ATTEMPTS, "too many tries at once: try again in "
                              "a minute")
         for key in budgets:
             row = rows[key]

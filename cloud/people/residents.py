@@ -16,19 +16,20 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from cloud.errors import CloudError
+from cloud.ledger import Ledger
 from cloud.people.claims import VehicleClaims
-from cloud.society.rules import RulesService, tag_rule, vehicle_rule
+from cloud.society.rules import tag_rule, vehicle_rule
 from cloud.storage import Database, Tx, society
 from cloud.storage import residents as store
 from shared import vrn as vrn_rules
 from shared.clock import Clock
-from shared.contract import Change
+from shared.contract import Change, TagUpsert, VehicleUpsert
 from shared.phone import e164
 from shared.vocab import TagStatus
 
@@ -69,13 +70,14 @@ def _phone(raw: str) -> str:
 class Residents:
     """Adding, importing, reading and removing residents."""
 
-    def __init__(self, db: Database, clock: Clock, rules: RulesService) -> None:
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger,
+                 on_removed: Sequence[Callable[[str], object]] = ()) -> None:
         self.db = db
         self.clock = clock
-        self.rules = rules
-        self.claims = VehicleClaims(rules)
+        self.ledger = ledger
+        self.claims = VehicleClaims(db, clock, ledger)
         # Called with a resident who left, after the removal: their codes and passes go.
-        self.on_removed: list[Callable[[str], object]] = []
+        self.on_removed = tuple(on_removed)
 
     def _check_sites(self, c: Tx, flats: list[Flat]) -> None:
         for site in {f.site for f in flats}:
@@ -227,7 +229,7 @@ class Residents:
                                          f"has no flat at {site}")
         ended: list[str] = []
         for site in sites:  # one rules change per society, at its gates at once
-            self.rules._change(site, partial(self._vehicles_leave, site=site,
+            self.ledger.change(site, partial(self._vehicles_leave, site=site,
                                               resident=resident, heir=hand_over_to,
                                               ended=ended))
         with self.db.write() as c:
@@ -256,10 +258,10 @@ class Residents:
                         ended.append(t["epc"])
                         blocked = society.tag(c, t["epc"])
                         assert blocked is not None
-                        out.append(Change(op="tag.upsert", tag=tag_rule(blocked)))
+                        out.append(TagUpsert(tag=tag_rule(blocked)))
             moved = society.vehicle(c, site, v["vrn"])
             assert moved is not None
-            out.append(Change(op="vehicle.upsert", vehicle=vehicle_rule(moved)))
+            out.append(VehicleUpsert(vehicle=vehicle_rule(moved)))
         return out
 
     def give_vehicle(self, site: str, vrn: str, resident: str | None, make: str = "",

@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.society.rules import RulesService, tag_rule
-from cloud.storage import Row, Tx, residents, society
+from cloud.ledger import Ledger
+from cloud.society.rules import tag_rule
+from cloud.storage import Database, Row, Tx, residents, society
 from cloud.storage.staff import write_audit
 from shared import vrn as vrn_rules
-from shared.contract import Change
+from shared.clock import Clock
+from shared.contract import Change, TagUpsert
 from shared.vocab import TagStatus
 
 
@@ -37,10 +39,10 @@ def vehicle_of(c: Tx, resident: str, vrn: str) -> Row:
 class VehicleTags:
     """Lock, unlock and report lost, for a resident."""
 
-    def __init__(self, rules: RulesService) -> None:
-        self.rules = rules
-        self.db = rules.db
-        self.clock = rules.clock
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
     def _on_tags(self, resident: str, vrn: str, statuses: tuple[str, ...], what: str,
                  **fields: Any) -> dict[str, Any]:
@@ -54,18 +56,18 @@ class VehicleTags:
             if not tags:
                 raise CloudError(409, "no_valid_tag", f"{plate} has no active tag")
             at = self.clock.now().isoformat()
-            out = []
+            out: list[Change] = []
             for t in tags:
                 society.update_tag(c, t["epc"], at, **fields)
                 row = society.tag(c, t["epc"])
                 assert row is not None
-                out.append(Change(op="tag.upsert", tag=tag_rule(row)))
+                out.append(TagUpsert(tag=tag_rule(row)))
             write_audit(c, at, None, f"resident:{resident}", "POST",
                         f"/api/v1/me/vehicles/{plate}/{what}", 200,
                         f"{what} {', '.join(t['epc'] for t in tags)}")
             return out
 
-        delta = self.rules._change(site, fn)
+        delta = self.ledger.change(site, fn)
         return {"site": site, "vrn": plate, what: True, "rules_version": delta.to_version}
 
     def lock(self, resident: str, vrn: str, until: datetime | None) -> dict[str, Any]:

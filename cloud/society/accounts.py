@@ -4,49 +4,55 @@ edge boxes as rules. The cloud hashes the password once; only the scrypt hash le
 from __future__ import annotations
 
 from cloud.errors import CloudError
-from cloud.society.rules import RulesService
-from cloud.storage import Tx
+from cloud.ledger import Ledger
+from cloud.storage import Database, Tx
 from cloud.storage import society as store
-from shared.contract import AccountRule, Change, RulesDelta
+from shared.clock import Clock
+from shared.contract import AccountDelete, AccountRule, AccountUpsert, Change, RulesDelta
 from shared.passwords import hash_password
 
 MIN_PASSWORD = 10
 ROLES = ("guard", "supervisor")
 
 
-def add_account(rules: RulesService, site: str, username: str, role: str,
-                password: str) -> RulesDelta:
-    """Create or replace a panel account of *site* (a new password resets it)."""
-    if not username or not username.isprintable() or len(username) > 64:
-        raise CloudError(422, "bad_username", "user names are 1–64 printable characters")
-    if role not in ROLES:
-        raise CloudError(422, "bad_role", "role must be guard or supervisor")
-    if len(password) < MIN_PASSWORD:
-        raise CloudError(422, "weak_password",
-                         f"passwords need at least {MIN_PASSWORD} characters")
-    pw_hash = hash_password(password)
+class Accounts:
+    """A site's panel accounts; each change is a rules change."""
 
-    def fn(c: Tx) -> list[Change]:
-        store.upsert_account(c, site, username, role, pw_hash, rules.clock.now().isoformat())
-        return [Change(op="account.upsert",
-                       account=AccountRule(username=username, role=role,
-                                           pw_hash=pw_hash))]
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
-    return rules._change(site, fn)
+    def add(self, site: str, username: str, role: str, password: str) -> RulesDelta:
+        """Create or replace a panel account of *site* (a new password resets it)."""
+        if not username or not username.isprintable() or len(username) > 64:
+            raise CloudError(422, "bad_username", "user names are 1–64 printable characters")
+        if role not in ROLES:
+            raise CloudError(422, "bad_role", "role must be guard or supervisor")
+        if len(password) < MIN_PASSWORD:
+            raise CloudError(422, "weak_password",
+                             f"passwords need at least {MIN_PASSWORD} characters")
+        pw_hash = hash_password(password)
 
+        def fn(c: Tx) -> list[Change]:
+            store.upsert_account(c, site, username, role, pw_hash, self.clock.now().isoformat())
+            return [AccountUpsert(account=AccountRule(username=username, role=role,
+                                                      pw_hash=pw_hash))]
 
-def remove_account(rules: RulesService, site: str, username: str) -> RulesDelta:
-    """Delete a panel account; the edge drops it and its sessions."""
+        return self.ledger.change(site, fn)
 
-    def fn(c: Tx) -> list[Change]:
-        if not store.delete_account(c, site, username):
-            raise CloudError(404, "unknown_account", f"{username} is not an account of {site}")
-        return [Change(op="account.delete", key=username)]
+    def remove(self, site: str, username: str) -> RulesDelta:
+        """Delete a panel account; the edge drops it and its sessions."""
 
-    return rules._change(site, fn)
+        def fn(c: Tx) -> list[Change]:
+            if not store.delete_account(c, site, username):
+                raise CloudError(404, "unknown_account",
+                                 f"{username} is not an account of {site}")
+            return [AccountDelete(key=username)]
 
+        return self.ledger.change(site, fn)
 
-def list_accounts(rules: RulesService, site: str) -> list[dict]:
-    """User names and roles of a site (never the hashes)."""
-    return [{"username": r["username"], "role": r["role"], "created_at": r["created_at"]}
-            for r in store.site_accounts(rules.db.conn, site)]
+    def of_site(self, site: str) -> list[dict]:
+        """User names and roles of a site (never the hashes)."""
+        return [{"username": r["username"], "role": r["role"], "created_at": r["created_at"]}
+                for r in store.site_accounts(self.db.conn, site)]

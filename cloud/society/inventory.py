@@ -22,10 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.society.rules import EPC, RulesService, tag_rule
-from cloud.storage import Row, Tx, inventory, society
+from cloud.ledger import Ledger
+from cloud.society.rules import EPC, require_site, stored_tag, tag_rule
+from cloud.storage import Database, Row, Tx, inventory, society
 from cloud.storage.staff import write_audit
-from shared.contract import Change, TagRule
+from shared.clock import Clock
+from shared.contract import Change, TagRule, TagUpsert
 from shared.passwords import STICKER_N, hash_password
 from shared.vocab import TagStatus
 
@@ -95,35 +97,6 @@ def _refuse_taken(c: Tx, rows: list[tuple[int, str, str, str, str, str]]) -> Non
     raise CloudError(422, "bad_row", bad[0] + also)
 
 
-def import_stickers(rules: RulesService, site: str, text: str, batch: str = "") -> dict[str, Any]:
-    """Import a batch of stickers mapped to *site*: all of them or none. The whole file is
-    checked (every row, the site, what the database holds) before the first secret is
-    hashed: hashing a large batch takes all cores for minutes, and a refusal comes first."""
-    rows = _parse(text)
-    rules.gate_site(site)
-    _refuse_taken(rules.db.conn, rows)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # scrypt frees the GIL
-        hashes = list(pool.map(lambda r: hash_password(r[2], STICKER_N), rows))
-    now = rules.clock.now().isoformat()
-    name = batch or f"import {now}"
-
-    def fn(c: Tx) -> list[Change]:
-        _refuse_taken(c, rows)  # again: another import may have taken some meanwhile
-        stickers = [r for r in rows if r[5] == "sticker"]
-        society.insert_tags(c, [(epc, site, TagStatus.INACTIVE.value, None, vtype, now)
-                                for _l, _i, _s, epc, vtype, _k in stickers])
-        inventory.insert(c, [(tag_id, epc or None, site, vtype, h, name, now, kind)
-                             for (_l, tag_id, _s, epc, vtype, kind), h in zip(rows, hashes,
-                                                                              strict=True)])
-        return [Change(op="tag.upsert", tag=TagRule(epc=r[3], site=site,
-                                                    status=TagStatus.INACTIVE))
-                for r in stickers]
-
-    delta = rules._change(site, fn)
-    return {"site": site, "imported": len(rows), "batch": name,
-            "rules_version": delta.to_version}
-
-
 def lifecycle(tag: Row, sticker: Row | None) -> str:
     """Where a tag is in its life: inventory, active, blocked, replaced or inactive."""
     if sticker is not None and sticker["replaced_by"]:
@@ -143,57 +116,89 @@ def describe(c: Tx, tag: Row) -> dict[str, Any]:
                         "lifecycle": lifecycle(tag, sticker)}
 
 
-def sticker(rules: RulesService, tag_id: str) -> dict[str, Any]:
-    """One sticker by its printed id (never its secret)."""
-    c = rules.db.conn
-    row = inventory.by_tag_id(c, tag_id)
-    if row is None:
-        raise CloudError(404, "unknown_sticker", f"no sticker has tag id {tag_id}")
-    tag = society.tag(c, row["epc"])
-    return {"tag_id": row["tag_id"], "epc": row["epc"], "site": row["site"],
-            "vehicle_type": row["vehicle_type"], "kind": row["kind"], "batch": row["batch"],
-            "imported_at": row["imported_at"], "activated_at": row["activated_at"],
-            "lifecycle": lifecycle(tag, row) if tag is not None
-            else "inventory" if row["activated_at"] is None else "replaced"}
+class Inventory:
+    """A society's sticker batches: imports (one rules change each), reads and unblocking."""
 
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
 
-def summary(rules: RulesService, site: str) -> dict[str, Any]:
-    """How many stickers a site has, in inventory and activated."""
-    rules.gate_site(site)
-    return {"site": site, **inventory.counts(rules.db.conn, site)}
+    def import_stickers(self, site: str, text: str, batch: str = "") -> dict[str, Any]:
+        """Import a batch of stickers mapped to *site*: all of them or none. The whole file is
+        checked (every row, the site, what the database holds) before the first secret is
+        hashed: hashing a large batch takes all cores for minutes, and a refusal comes first."""
+        rows = _parse(text)
+        require_site(self.db.conn, site)
+        _refuse_taken(self.db.conn, rows)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # scrypt frees the GIL
+            hashes = list(pool.map(lambda r: hash_password(r[2], STICKER_N), rows))
+        now = self.clock.now().isoformat()
+        name = batch or f"import {now}"
 
+        def fn(c: Tx) -> list[Change]:
+            _refuse_taken(c, rows)  # again: another import may have taken some meanwhile
+            stickers = [r for r in rows if r[5] == "sticker"]
+            society.insert_tags(c, [(epc, site, TagStatus.INACTIVE.value, None, vtype, now)
+                                    for _l, _i, _s, epc, vtype, _k in stickers])
+            inventory.insert(c, [(tag_id, epc or None, site, vtype, h, name, now, kind)
+                                 for (_l, tag_id, _s, epc, vtype, kind), h in zip(rows, hashes,
+                                                                                  strict=True)])
+            return [TagUpsert(tag=TagRule(epc=r[3], site=site, status=TagStatus.INACTIVE))
+                    for r in stickers]
 
-def tag_view(rules: RulesService, epc: str) -> dict[str, Any]:
-    """``GET /api/v1/tags/{epc}``: the tag, its sticker's tag id and its lifecycle."""
-    c = rules.db.conn
-    return describe(c, rules._tag_row(c, epc))
+        delta = self.ledger.change(site, fn)
+        return {"site": site, "imported": len(rows), "batch": name,
+                "rules_version": delta.to_version}
 
+    def sticker(self, tag_id: str) -> dict[str, Any]:
+        """One sticker by its printed id (never its secret)."""
+        c = self.db.conn
+        row = inventory.by_tag_id(c, tag_id)
+        if row is None:
+            raise CloudError(404, "unknown_sticker", f"no sticker has tag id {tag_id}")
+        tag = society.tag(c, row["epc"])
+        return {"tag_id": row["tag_id"], "epc": row["epc"], "site": row["site"],
+                "vehicle_type": row["vehicle_type"], "kind": row["kind"], "batch": row["batch"],
+                "imported_at": row["imported_at"], "activated_at": row["activated_at"],
+                "lifecycle": lifecycle(tag, row) if tag is not None
+                else "inventory" if row["activated_at"] is None else "replaced"}
 
-def unblock(rules: RulesService, epc: str, reason: str, by: str) -> dict[str, Any]:
-    """Staff unblock a blocked tag, with a reason that is audited: active again if its vehicle
-    has no other active tag, else inactive. A replaced sticker is never unblocked."""
-    if not reason.strip():
-        raise CloudError(422, "reason_required", "say why the tag is unblocked")
-    site = str(rules._tag_row(rules.db.conn, epc)["site"])
+    def summary(self, site: str) -> dict[str, Any]:
+        """How many stickers a site has, in inventory and activated."""
+        require_site(self.db.conn, site)
+        return {"site": site, **inventory.counts(self.db.conn, site)}
 
-    def fn(c: Tx) -> list[Change]:
-        tag = rules._tag_row(c, epc)
-        if tag["status"] != TagStatus.BLOCKED.value:
-            raise CloudError(409, "not_blocked", f"tag {tag['epc']} is {tag['status']}")
-        sticker = inventory.by_epc(c, tag["epc"])
-        if sticker is not None and sticker["replaced_by"]:
-            raise CloudError(409, "tag_replaced", f"sticker {sticker['tag_id']} was replaced "
-                             f"by {sticker['replaced_by']}")
-        others = [t for t in society.active_tags(c, site, tag["vrn"]) if t["epc"] != tag["epc"]] \
-            if tag["vrn"] else []
-        status = TagStatus.ACTIVE if tag["vrn"] and not others else TagStatus.INACTIVE
-        now = rules.clock.now().isoformat()
-        society.update_tag(c, tag["epc"], now, status=status.value)
-        write_audit(c, now, None, by, "POST", f"/api/v1/tags/{tag['epc']}/unblock", 200,
-                    f"unblocked ({status.value}): {reason.strip()}")
-        row = society.tag(c, tag["epc"])
-        assert row is not None
-        return [Change(op="tag.upsert", tag=tag_rule(row))]
+    def tag_view(self, epc: str) -> dict[str, Any]:
+        """``GET /api/v1/tags/{epc}``: the tag, its sticker's tag id and its lifecycle."""
+        c = self.db.conn
+        return describe(c, stored_tag(c, epc))
 
-    delta = rules._change(site, fn)
-    return tag_view(rules, epc) | {"rules_version": delta.to_version}
+    def unblock(self, epc: str, reason: str, by: str) -> dict[str, Any]:
+        """Staff unblock a blocked tag, with a reason that is audited: active again if its vehicle
+        has no other active tag, else inactive. A replaced sticker is never unblocked."""
+        if not reason.strip():
+            raise CloudError(422, "reason_required", "say why the tag is unblocked")
+        site = str(stored_tag(self.db.conn, epc)["site"])
+
+        def fn(c: Tx) -> list[Change]:
+            tag = stored_tag(c, epc)
+            if tag["status"] != TagStatus.BLOCKED.value:
+                raise CloudError(409, "not_blocked", f"tag {tag['epc']} is {tag['status']}")
+            sticker = inventory.by_epc(c, tag["epc"])
+            if sticker is not None and sticker["replaced_by"]:
+                raise CloudError(409, "tag_replaced", f"sticker {sticker['tag_id']} was replaced "
+                                 f"by {sticker['replaced_by']}")
+            others = [t for t in society.active_tags(c, site, tag["vrn"])
+                      if t["epc"] != tag["epc"]] if tag["vrn"] else []
+            status = TagStatus.ACTIVE if tag["vrn"] and not others else TagStatus.INACTIVE
+            now = self.clock.now().isoformat()
+            society.update_tag(c, tag["epc"], now, status=status.value)
+            write_audit(c, now, None, by, "POST", f"/api/v1/tags/{tag['epc']}/unblock", 200,
+                        f"unblocked ({status.value}): {reason.strip()}")
+            row = society.tag(c, tag["epc"])
+            assert row is not None
+            return [TagUpsert(tag=tag_rule(row))]
+
+        delta = self.ledger.change(site, fn)
+        return self.tag_view(epc) | {"rules_version": delta.to_version}

@@ -3,14 +3,13 @@ published as a delta (from-version → to-version) after it commits."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from cloud.errors import CloudError
-from cloud.parking.rules import site_parking_rules
+from cloud.ledger import Ledger
+from cloud.parking.rules import gate_rule, site_parking_rules
 from cloud.society.epoch import ensure_epoch, epoch_of
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row, Tx
@@ -24,10 +23,15 @@ from shared.contract import (
     AccountRule,
     Change,
     GateRule,
+    GateUpsert,
     RulesDelta,
     RulesSnapshot,
+    TagDelete,
     TagRule,
+    TagUpsert,
+    VehicleDelete,
     VehicleRule,
+    VehicleUpsert,
 )
 from shared.schedule import zone
 from shared.vocab import Direction, TagStatus, VehicleType
@@ -75,66 +79,35 @@ def account_rule(row: Row) -> AccountRule:
     return AccountRule(username=row["username"], role=row["role"], pw_hash=row["pw_hash"])
 
 
-def gate_rule(row: Row | Mapping[str, Any]) -> GateRule:
-    """What the gates get of a stored gate (a row, or a row's dict with changes)."""
-    return GateRule(id=row["id"], direction=Direction(row["direction"]), name=row["name"],
-                    command_key=row["command_key"], parking=row["parking"])
+def require_site(c: Tx, site: str) -> None:
+    """Raise ``unknown_site`` (404) unless *site* exists."""
+    if not store.site_exists(c, site):
+        raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+
+
+def stored_tag(c: Tx, epc: str) -> Row:
+    """A stored tag by EPC (any case), or ``unknown_tag`` (404)."""
+    row = store.tag(c, epc.upper())
+    if row is None:
+        raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
+    return row
 
 
 class RulesService:
     """The rule-changing operations of the cloud."""
 
-    def __init__(self, db: Database, clock: Clock,
-                 publish: Callable[[RulesDelta], None] | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger | None = None) -> None:
         self.db = db
         self.clock = clock
-        self.publish = publish
-        self.on_change: Callable[[], None] | None = None  # once per version made (metrics)
+        self.ledger = ledger or Ledger(db, clock)  # none: changes are not published
         ensure_epoch(db, clock.now().isoformat())
 
     # Helpers --------------------------------------------------------------------------------
-    def _commit_changes(self, c: Tx, site: str,
-                        changes: list[Change]) -> RulesDelta:
-        old = store.rules_version(c, site)
-        new = old + 1
-        store.set_rules_version(c, site, new)
-        delta = RulesDelta(site=site, from_version=old, to_version=new, changes=changes,
-                           epoch=epoch_of(c))
-        store.log_changes(c, site, new, json.dumps([ch.model_dump(mode="json")
-                                                    for ch in changes]),
-                          self.clock.now().isoformat())
-        return delta
-
-    def _change(self, site: str, fn: Callable[[Tx], list[Change]]) -> RulesDelta:
-        with self.db.write() as c:
-            # The site's row is locked first, before anything the change writes refers to it:
-            # two processes changing one site then take turns and get consecutive versions.
-            if not store.site_exists(c, site, lock=True):
-                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
-            delta = self._commit_changes(c, site, fn(c))
-        if self.on_change:
-            self.on_change()
-        if self.publish:
-            self.publish(delta)
-        return delta
-
-    @staticmethod
-    def _require_site(c: Tx, site: str) -> None:
-        if not store.site_exists(c, site):
-            raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
-
-    @staticmethod
-    def _tag_row(c: Tx, epc: str) -> Row:
-        row = store.tag(c, epc.upper())
-        if row is None:
-            raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
-        return row
-
     def _site_of_tag(self, epc: str) -> str:
-        return str(self._tag_row(self.db.conn, epc)["site"])
+        return str(stored_tag(self.db.conn, epc)["site"])
 
     def _tag_change(self, c: Tx, epc: str) -> Change:
-        return Change(op="tag.upsert", tag=tag_rule(self._tag_row(c, epc)))
+        return TagUpsert(tag=tag_rule(stored_tag(c, epc)))
 
     # Sites and gates --------------------------------------------------------------------------
     def create_site(self, site: str, name: str, timezone: str | None = None) -> dict:
@@ -165,11 +138,10 @@ class RulesService:
             parking = row["parking"] if row else None
             ext = external_id if external_id is not None else row["external_id"] if row else None
             store.upsert_gate(c, site, gate, direction.value, name, key, parking, ext)
-            return [Change(op="gate.upsert", gate=GateRule(id=gate, direction=direction,
-                                                           name=name, command_key=key,
-                                                           parking=parking))]
+            return [GateUpsert(gate=GateRule(id=gate, direction=direction, name=name,
+                                             command_key=key, parking=parking))]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     # Vehicles ---------------------------------------------------------------------------------
     def add_vehicle(self, site: str, vrn: str, vtype: VehicleType,
@@ -185,10 +157,9 @@ class RulesService:
             if store.vehicle(c, site, v) is not None:
                 raise CloudError(409, "vehicle_exists", f"vehicle {v} is already registered")
             store.insert_vehicle(c, site, v, vtype.value, flat, self.clock.now().isoformat())
-            return [Change(op="vehicle.upsert",
-                           vehicle=VehicleRule(vrn=v, type=vtype, flat=flat))]
+            return [VehicleUpsert(vehicle=VehicleRule(vrn=v, type=vtype, flat=flat))]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def add_vehicles_bulk(self, site: str, vehicles: list[dict]) -> RulesDelta:
         """Register many vehicles in one change (a society's vehicle list)."""
@@ -206,11 +177,11 @@ class RulesService:
             # A vehicle listed again keeps its schedule: the change says so, or the gates
             # would drop the binding the cloud still holds.
             bound = store.vehicle_schedules(c, site)
-            return [Change(op="vehicle.upsert", vehicle=VehicleRule(vrn=v, type=t, flat=f,
-                                                                    schedule=bound.get(v)))
+            return [VehicleUpsert(vehicle=VehicleRule(vrn=v, type=t, flat=f,
+                                                      schedule=bound.get(v)))
                     for v, t, f in rows]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def remove_vehicle(self, site: str, vrn: str) -> RulesDelta:
         """Remove a vehicle; its tags become inactive and unlinked."""
@@ -221,9 +192,9 @@ class RulesService:
                 raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered")
             epcs = store.vehicle_tag_epcs(c, v)
             store.unlink_vehicle_tags(c, v)
-            return [Change(op="vehicle.delete", key=v)] + [self._tag_change(c, e) for e in epcs]
+            return [VehicleDelete(key=v), *(self._tag_change(c, e) for e in epcs)]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     # Tags -------------------------------------------------------------------------------------
     def _check_tag_fields(self, c: Tx, site: str, epc: str, vrn: str | None,
@@ -259,14 +230,14 @@ class RulesService:
                              self.clock.now().isoformat())
             return [self._tag_change(c, e)]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def add_tags_bulk(self, site: str, tags: list[dict]) -> RulesDelta:
         """Register many tags in one change (installers importing a batch of stickers)."""
 
         def fn(c: Tx) -> list[Change]:
             now = self.clock.now().isoformat()
-            changes = []
+            changes: list[Change] = []
             for t in tags:
                 st = TagStatus(t.get("status", "inactive"))
                 vt = _vehicle_type(t.get("vehicle_type"), t.get("epc"))
@@ -277,28 +248,27 @@ class RulesService:
                     raise CloudError(409, "tag_locked", f"tag {e} is locked: unlock it before "
                                      "importing it again")
                 store.import_tag(c, e, site, st.value, v, now, vt.value if vt else None)
-                changes.append(Change(op="tag.upsert", tag=TagRule(epc=e, site=site,
-                                                                    status=st, vrn=v)))
+                changes.append(TagUpsert(tag=TagRule(epc=e, site=site, status=st, vrn=v)))
             return changes
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def _update_tag(self, epc: str, **fields: Any) -> RulesDelta:
         site = self._site_of_tag(epc)
 
         def fn(c: Tx) -> list[Change]:
-            row = self._tag_row(c, epc)
+            row = stored_tag(c, epc)
             store.update_tag(c, row["epc"], self.clock.now().isoformat(), **fields)
             return [self._tag_change(c, row["epc"])]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def activate_tag(self, epc: str, vrn: str | None = None) -> RulesDelta:
         """Activate a tag for a vehicle of its own site (type must match)."""
         site = self._site_of_tag(epc)
 
         def fn(c: Tx) -> list[Change]:
-            row = self._tag_row(c, epc)
+            row = stored_tag(c, epc)
             if row["status"] == TagStatus.BLOCKED.value:
                 raise CloudError(409, "tag_blocked", f"tag {row['epc']} is blocked")
             vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
@@ -309,7 +279,7 @@ class RulesService:
                              status=TagStatus.ACTIVE.value, vrn=v)
             return [self._tag_change(c, row["epc"])]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def move_tag(self, epc: str, vrn: str, reason: str, by: str) -> RulesDelta:
         """Move an active tag to another vehicle of its site, on purpose: the old binding ends
@@ -319,7 +289,7 @@ class RulesService:
         site = self._site_of_tag(epc)
 
         def fn(c: Tx) -> list[Change]:
-            row = self._tag_row(c, epc)
+            row = stored_tag(c, epc)
             if row["status"] != TagStatus.ACTIVE.value:
                 raise CloudError(409, "tag_not_active", f"tag {row['epc']} is {row['status']}: "
                                  "activate it for a vehicle instead")
@@ -336,7 +306,7 @@ class RulesService:
                         f"moved from {row['vrn']} to {v}: {reason.strip()}")
             return [self._tag_change(c, row["epc"])]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     def block_tag(self, epc: str) -> RulesDelta:
         """Block a tag (lost, stolen, revoked): denied everywhere at once."""
@@ -360,17 +330,17 @@ class RulesService:
         site = self._site_of_tag(epc)
 
         def fn(c: Tx) -> list[Change]:
-            row = self._tag_row(c, epc)
+            row = stored_tag(c, epc)
             store.delete_tag(c, row["epc"])
-            return [Change(op="tag.delete", key=row["epc"])]
+            return [TagDelete(key=row["epc"])]
 
-        return self._change(site, fn)
+        return self.ledger.change(site, fn)
 
     # Reads ------------------------------------------------------------------------------------
     def snapshot(self, site: str) -> RulesSnapshot:
         """The whole rule set of a site at one version."""
         with self.db.read() as c:
-            self._require_site(c, site)
+            require_site(c, site)
             version = store.rules_version(c, site)
             gates = [gate_rule(r) for r in store.site_gates(c, site)]
             vehicles = [vehicle_rule(r) for r in store.site_vehicles(c, site)]
@@ -389,7 +359,7 @@ class RulesService:
 
     def gate_site(self, site: str) -> None:
         """Raise ``unknown_site`` unless *site* exists."""
-        self._require_site(self.db.conn, site)
+        require_site(self.db.conn, site)
 
     def epoch(self) -> str:
         """The epoch of the rules history (see ``cloud.society.epoch``)."""

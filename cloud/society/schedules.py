@@ -17,69 +17,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloud.errors import CloudError
+from cloud.ledger import Ledger
 from cloud.parking.rules import sub_rule
-from cloud.society.rules import RulesService, tag_rule, vehicle_rule
+from cloud.society.rules import require_site, tag_rule, vehicle_rule
 from cloud.society.schedule_rules import schedule_rule, site_schedules
-from cloud.storage import Tx, society
+from cloud.storage import Database, Tx, society
 from cloud.storage import schedules as store
 from shared import schedule as schedule_rules
 from shared import vrn as vrn_rules
-from shared.contract import Change, RulesDelta, ScheduleRule
+from shared.clock import Clock
+from shared.contract import (
+    Change,
+    RulesDelta,
+    ScheduleDelete,
+    ScheduleRule,
+    ScheduleUpsert,
+    SubscriptionUpsert,
+    TagUpsert,
+    VehicleUpsert,
+)
 from shared.parking import LIVE
-
-
-def set_timezone(rules: RulesService, site: str, timezone: str) -> RulesDelta:
-    """Set the site's IANA time zone; the gates get every schedule again with it."""
-    try:
-        schedule_rules.zone(timezone)
-    except ValueError as exc:
-        raise CloudError(422, "invalid_timezone", str(exc)) from exc
-
-    def fn(c: Tx) -> list[Change]:
-        society.set_site_timezone(c, site, timezone)
-        return [Change(op="schedule.upsert", schedule=s) for s in site_schedules(c, site)]
-
-    return rules._change(site, fn)
-
-
-def put_schedule(rules: RulesService, site: str, name: str, windows: list[dict[str, Any]],
-                 holidays: list[date], label: str = "") -> RulesDelta:
-    """Create or replace a named schedule of the site."""
-
-    def fn(c: Tx) -> list[Change]:
-        tz = society.site_timezone(c, site)
-        if tz is None:
-            raise CloudError(422, "no_timezone", f"set the time zone of {site} first (PUT "
-                             f"/api/v1/sites/{site}/timezone)")
-        try:
-            rule = ScheduleRule(name=name, timezone=tz, windows=windows, holidays=holidays,
-                                label=label)
-        except ValidationError as exc:
-            msg = "; ".join(": ".join(filter(None, (".".join(str(p) for p in e["loc"]),
-                                                    e["msg"].removeprefix("Value error, "))))
-                            for e in exc.errors())
-            raise CloudError(422, "invalid_schedule", msg) from exc
-        store.upsert(c, site, name, label, json.dumps([w.model_dump() for w in rule.windows]),
-                     json.dumps(sorted({d.isoformat() for d in rule.holidays})),
-                     rules.clock.now().isoformat())
-        return [Change(op="schedule.upsert", schedule=rule)]
-
-    return rules._change(site, fn)
-
-
-def remove_schedule(rules: RulesService, site: str, name: str) -> RulesDelta:
-    """Delete a schedule nothing is bound to."""
-
-    def fn(c: Tx) -> list[Change]:
-        _require(c, site, name)
-        used = {k: n for k, n in store.usage(c, site, name).items() if n}
-        if used:
-            raise CloudError(409, "schedule_in_use", f"{name} still binds " + ", ".join(
-                f"{n} {k}" for k, n in used.items()) + ": unbind them first")
-        store.delete(c, site, name)
-        return [Change(op="schedule.delete", key=name)]
-
-    return rules._change(site, fn)
 
 
 def _require(c: Tx, site: str, name: str) -> None:
@@ -87,50 +44,110 @@ def _require(c: Tx, site: str, name: str) -> None:
         raise CloudError(404, "unknown_schedule", f"{site} has no schedule {name!r}")
 
 
-def bind(rules: RulesService, site: str, name: str | None, vehicles: list[str],
-         tags: list[str], subscriptions: list[str]) -> RulesDelta:
-    """Bind vehicles, a group of tags and subscriptions of the site to schedule *name* (None:
-    unbind them: any time), in one rules change; nothing changes if one of them is unknown."""
+class Schedules:
+    """A site's time zone, schedules and what keeps to each; each change is a rules change."""
 
-    def fn(c: Tx) -> list[Change]:
-        if name is not None:
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
+
+    def set_timezone(self, site: str, timezone: str) -> RulesDelta:
+        """Set the site's IANA time zone; the gates get every schedule again with it."""
+        try:
+            schedule_rules.zone(timezone)
+        except ValueError as exc:
+            raise CloudError(422, "invalid_timezone", str(exc)) from exc
+
+        def fn(c: Tx) -> list[Change]:
+            society.set_site_timezone(c, site, timezone)
+            return [ScheduleUpsert(schedule=s) for s in site_schedules(c, site)]
+
+        return self.ledger.change(site, fn)
+
+    def put(self, site: str, name: str, windows: list[dict[str, Any]],
+            holidays: list[date], label: str = "") -> RulesDelta:
+        """Create or replace a named schedule of the site."""
+
+        def fn(c: Tx) -> list[Change]:
+            tz = society.site_timezone(c, site)
+            if tz is None:
+                raise CloudError(422, "no_timezone", f"set the time zone of {site} first (PUT "
+                                 f"/api/v1/sites/{site}/timezone)")
+            try:
+                rule = ScheduleRule(name=name, timezone=tz, windows=windows, holidays=holidays,
+                                    label=label)
+            except ValidationError as exc:
+                msg = "; ".join(": ".join(filter(None, (".".join(str(p) for p in e["loc"]),
+                                                        e["msg"].removeprefix("Value error, "))))
+                                for e in exc.errors())
+                raise CloudError(422, "invalid_schedule", msg) from exc
+            store.upsert(c, site, name, label, json.dumps([w.model_dump() for w in rule.windows]),
+                         json.dumps(sorted({d.isoformat() for d in rule.holidays})),
+                         self.clock.now().isoformat())
+            return [ScheduleUpsert(schedule=rule)]
+
+        return self.ledger.change(site, fn)
+
+    def remove(self, site: str, name: str) -> RulesDelta:
+        """Delete a schedule nothing is bound to."""
+
+        def fn(c: Tx) -> list[Change]:
             _require(c, site, name)
-        changes = []
-        at = rules.clock.now().isoformat()
-        for raw in vehicles:
-            v = vrn_rules.normalise(raw)
-            row = society.vehicle(c, site, v) if society.set_vehicle_schedule(
-                c, site, v, name) else None
-            if row is None:
-                raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered at "
-                                 f"{site}")
-            changes.append(Change(op="vehicle.upsert", vehicle=vehicle_rule(row)))
-        for epc in tags:
-            e = epc.upper()
-            tag = society.tag(c, e) if society.set_tag_schedule(c, site, e, name, at) else None
-            if tag is None:
-                raise CloudError(404, "unknown_tag", f"tag {e} is not a tag of {site}")
-            changes.append(Change(op="tag.upsert", tag=tag_rule(tag)))
-        for sid in subscriptions:
-            sub = store.bind_subscription(c, site, sid, name)
-            if sub is None:
-                raise CloudError(404, "unknown_subscription", f"subscription {sid} is not "
-                                 f"of a parking of {site}")
-            if sub["status"] in LIVE:  # the gates hold live subscriptions only
-                changes.append(Change(op="subscription.upsert", subscription=sub_rule(c, sub)))
-        return changes
+            used = {k: n for k, n in store.usage(c, site, name).items() if n}
+            if used:
+                raise CloudError(409, "schedule_in_use", f"{name} still binds " + ", ".join(
+                    f"{n} {k}" for k, n in used.items()) + ": unbind them first")
+            store.delete(c, site, name)
+            return [ScheduleDelete(key=name)]
 
-    return rules._change(site, fn)
+        return self.ledger.change(site, fn)
 
+    def bind(self, site: str, name: str | None, vehicles: list[str],
+             tags: list[str], subscriptions: list[str]) -> RulesDelta:
+        """Bind vehicles, a group of tags and subscriptions of the site to schedule *name*
+        (None: unbind them: any time), in one rules change; nothing changes if one of them is
+        unknown."""
 
-def list_schedules(rules: RulesService, site: str) -> dict[str, Any]:
-    """The site's zone and schedules, each with what is bound to it."""
-    with rules.db.read() as c:
-        rules._require_site(c, site)
-        tz = society.site_timezone(c, site)
-        out = []
-        for r in store.site_schedules(c, site):
-            rule = schedule_rule(r, tz or "UTC")
-            out.append({**rule.model_dump(mode="json"), "describe":
-                        rule.to_schedule().describe(), "bound": store.usage(c, site, r["name"])})
-    return {"site": site, "timezone": tz, "schedules": out}
+        def fn(c: Tx) -> list[Change]:
+            if name is not None:
+                _require(c, site, name)
+            changes: list[Change] = []
+            at = self.clock.now().isoformat()
+            for raw in vehicles:
+                v = vrn_rules.normalise(raw)
+                row = society.vehicle(c, site, v) if society.set_vehicle_schedule(
+                    c, site, v, name) else None
+                if row is None:
+                    raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered at "
+                                     f"{site}")
+                changes.append(VehicleUpsert(vehicle=vehicle_rule(row)))
+            for epc in tags:
+                e = epc.upper()
+                tag = society.tag(c, e) if society.set_tag_schedule(c, site, e, name, at) else None
+                if tag is None:
+                    raise CloudError(404, "unknown_tag", f"tag {e} is not a tag of {site}")
+                changes.append(TagUpsert(tag=tag_rule(tag)))
+            for sid in subscriptions:
+                sub = store.bind_subscription(c, site, sid, name)
+                if sub is None:
+                    raise CloudError(404, "unknown_subscription", f"subscription {sid} is not "
+                                     f"of a parking of {site}")
+                if sub["status"] in LIVE:  # the gates hold live subscriptions only
+                    changes.append(SubscriptionUpsert(subscription=sub_rule(c, sub)))
+            return changes
+
+        return self.ledger.change(site, fn)
+
+    def of_site(self, site: str) -> dict[str, Any]:
+        """The site's zone and schedules, each with what is bound to it."""
+        with self.db.read() as c:
+            require_site(c, site)
+            tz = society.site_timezone(c, site)
+            out = []
+            for r in store.site_schedules(c, site):
+                rule = schedule_rule(r, tz or "UTC")
+                out.append({**rule.model_dump(mode="json"),
+                            "describe": rule.to_schedule().describe(),
+                            "bound": store.usage(c, site, r["name"])})
+        return {"site": site, "timezone": tz, "schedules": out}

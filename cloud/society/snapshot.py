@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 from cloud.codes import code_rule
 from cloud.codes.keys import code_config
-from cloud.parking.rules import site_parking_rules
+from cloud.parking.rules import gate_rule, site_parking_rules
 from cloud.society.epoch import epoch_of
-from cloud.society.rules import account_rule, gate_rule
+from cloud.society.rules import account_rule
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row
 from cloud.storage import codes as codes_store

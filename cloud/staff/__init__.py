@@ -26,11 +26,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 
-from cloud.errors import ERROR_RESPONSES, CloudError, RowId
+from cloud.errors import CloudError
+from cloud.refusals import Refusal
 from cloud.storage import Database
 from cloud.storage import partners as partners_store
 from cloud.storage import residents as residents_store
@@ -116,7 +118,7 @@ class Staff:
         serves, or a partner app) and a new API key, shown once."""
         bad = [r for r in roles if r not in ROLES]
         if bad or (not roles and resident is None and not edge_sites and not partner):
-            raise CloudError(422, "bad_roles", f"roles are {', '.join(ROLES)}")
+            raise CloudError(422, Refusal.BAD_ROLES, f"roles are {', '.join(ROLES)}")
         key = key or f"gpk_{secrets.token_urlsafe(24)}"
         now = self.clock.now().isoformat()
         with self.db.write() as c:
@@ -261,12 +263,11 @@ class AuditBudget:
             return True
 
 
-def install_auth(app: FastAPI, staff: Staff) -> None:
-    """Check every request's key and role; audit every write and every refusal."""
-    budget = AuditBudget()
-    app.state.audit_budget = budget
+def auth_middleware(staff: Staff, budget: AuditBudget | None = None) -> Middleware:
+    """The app's middleware that checks every request's key and role, and audits every write
+    and every refusal (refusals without a valid key up to *budget*)."""
+    refusals = budget or AuditBudget()
 
-    @app.middleware("http")
     async def auth(request: Request, call_next: Any) -> Response:
         method, path = request.method, request.url.path
         role = needed_role(method, path)
@@ -277,7 +278,7 @@ def install_auth(app: FastAPI, staff: Staff) -> None:
         write = method not in ("GET", "HEAD", "OPTIONS")
         if who is None:
             addr = request.client.host if request.client else "?"
-            if budget.take(addr):  # every refusal, up to a budget per address and minute
+            if refusals.take(addr):  # every refusal, up to a budget per address and minute
                 staff.audit(None, method, path, 401,
                             f"{'an unknown or revoked' if key else 'no'} API key from {addr}")
             return JSONResponse(status_code=401, content={"detail": {
@@ -292,47 +293,4 @@ def install_auth(app: FastAPI, staff: Staff) -> None:
             staff.audit(who, method, path, response.status_code)
         return response
 
-
-class _StaffIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    roles: list[str] = Field(default_factory=list, description=", ".join(ROLES))
-    resident: str | None = Field(None, description="a resident's key: the resident id it "
-                                 "acts for (an owner name of before residents is that "
-                                 "resident's alias: it is found, or made without a phone)")
-
-
-def staff_router(staff: Staff) -> APIRouter:
-    """Staff, keys and the audit log (admin only, by the auth middleware)."""
-    r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-
-    @r.post("/staff", status_code=201)
-    def add(body: _StaffIn) -> dict[str, Any]:
-        """A staff member or resident with a new API key (shown only in this answer)."""
-        return staff.add(body.name, body.roles, body.resident)
-
-    @r.get("/staff")
-    def list_staff(request: Request) -> dict[str, Any]:
-        """Staff and residents with their roles."""
-        _admin(request)
-        return {"staff": staff.members()}
-
-    @r.delete("/staff/{staff_id}")
-    def revoke(staff_id: RowId) -> dict[str, Any]:
-        """Revoke every key of a staff member."""
-        staff.revoke(staff_id)
-        return {"revoked": staff_id}
-
-    @r.get("/audit")
-    def audit(request: Request, limit: int = Query(500, ge=1, le=10_000)) -> dict[str, Any]:
-        """The newest writes: who, what, when, and the answer."""
-        _admin(request)
-        return {"audit": staff.audit_log(limit)}
-
-    return r
-
-
-def _admin(request: Request) -> None:
-    who = getattr(request.state, "principal", None)
-    if who is None or not who.has("admin"):
-        raise CloudError(403, "forbidden", "admins only")
+    return Middleware(BaseHTTPMiddleware, dispatch=auth)

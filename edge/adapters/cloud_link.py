@@ -10,7 +10,6 @@ than the held one, a fresh cache, or ``resync`` trigger a snapshot, which replac
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -31,6 +30,7 @@ from shared.contract import (
     Ack,
     CommandResponse,
     EdgeGates,
+    EventBatch,
     RulesDelta,
     RulesVersion,
     Topics,
@@ -40,6 +40,8 @@ from shared.mqtt_buffered import Client as BufferedClient
 from shared.mqtt_tls import broker_address, use_tls
 from shared.retry import backoff_s
 from shared.rto import ResendTimer
+from shared.wire.commands import OpenCommand
+from shared.wire.topics import Party, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class CloudLink:
                  drain_rate: float = 0.0,
                  on_rules: Callable[[str, int], None] | None = None,
                  gates: list[tuple[str, str]] | None = None,
-                 on_command: Callable[[dict, bool], CommandResponse] | None = None,
+                 on_command: Callable[[OpenCommand, bool], CommandResponse] | None = None,
                  tls: tuple[Path | None, Path | None, Path | None] = (None, None, None),
                  ) -> None:
         self.edge_id = edge_id
@@ -154,10 +156,7 @@ class CloudLink:
         if reason_code.is_failure:
             log.error("broker refused the edge: %s", reason_code)
             return
-        subs = [(Topics.edge_acks(self.edge_id), 1), (Topics.edge_commands(self.edge_id), 1)]
-        for site in self.sites:
-            subs += [(Topics.rules_delta(site), 1), (Topics.rules_version(site), 1)]
-        client.subscribe(subs)
+        client.subscribe(subscriptions(Party.EDGE, edge=self.edge_id, sites=self.sites))
         client.publish(Topics.edge_available(self.edge_id), "online", qos=1, retain=True)
         client.publish(Topics.edge_gates(self.edge_id), EdgeGates(
             edge=self.edge_id, gates=[{"site": s, "gate": g} for s, g in self.gates],
@@ -218,9 +217,7 @@ class CloudLink:
                 self.counters.inc("acked", len(ack.ids))
                 self._wake.set()
             elif msg.topic == Topics.edge_commands(self.edge_id):
-                cmd = json.loads(msg.payload)
-                if not isinstance(cmd, dict) or "id" not in cmd:
-                    raise ValueError("a command is a JSON object with an id")
+                cmd = OpenCommand.model_validate_json(msg.payload)
                 if self.on_command is not None:
                     resp = self.on_command(cmd, bool(msg.retain))
                     if self._client is not None:
@@ -277,7 +274,7 @@ class CloudLink:
             rows = [r for r in rows if r[1] not in busy][:room]
             for chunk in self._chunks(rows):
                 payload = chunk[0][2] if len(chunk) == 1 else \
-                    '{"type":"events","events":[' + ",".join(r[2] for r in chunk) + "]}"
+                    EventBatch.join([r[2] for r in chunk])
                 info = self._client.publish(topic, payload, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     break

@@ -21,7 +21,7 @@ from edge.core.parking import area_key, decide_parking
 from edge.core.schedules import keep_to
 from edge.core.types import CacheView, Credential, Decision, GateInfo, PlateEvidence, Policy
 from shared.locks import refusing_lock
-from shared.vocab import REASON_OUTCOMES, AntiPassback, Direction, Reason
+from shared.vocab import REASON_OUTCOMES, AlertKind, AntiPassback, Direction, Reason
 
 __all__ = ["decide", "decide_plate", "effective_direction", "passback"]
 
@@ -98,4 +98,4 @@ def passback(decision: Decision, mode: AntiPassback, inside: bool | None) -> Dec
     if mode is AntiPassback.HARD:
         return replace(decision, outcome=REASON_OUTCOMES[Reason.ANTI_PASSBACK],
                        reason=Reason.ANTI_PASSBACK, detail=detail)
-    return replace(decision, detail=detail, alerts=(*decision.alerts, "anti_passback"))
+    return replace(decision, detail=detail, alerts=(*decision.alerts, AlertKind.ANTI_PASSBACK))

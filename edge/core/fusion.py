@@ -15,9 +15,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from edge.core.types import CacheView, Decision, GateInfo, Policy
-from shared.vocab import Outcome, Reason
+from shared.vocab import AlertKind, Outcome, Reason
 
-MISMATCH = "credential_mismatch"
+MISMATCH = AlertKind.CREDENTIAL_MISMATCH
 
 
 def fuse(decision: Decision, other_kind: str, view: CacheView, policy: Policy) -> Decision:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.parking import LIVE, standing
-from shared.vocab import Direction, Reason
+from shared.vocab import AlertKind, Direction, Reason
 
 
 def area_key(parking: str | None, vrn: str) -> str:
@@ -62,7 +62,7 @@ class ParkingVerdict:
     reason: Reason
     detail: str = ""
     sub: str | None = None
-    alert: str | None = None  # an alert kind staff must see
+    alert: AlertKind | None = None  # an alert kind staff must see
 
 
 def decide_parking(vrn: str, direction: Direction, active: bool, subs: list[SubRecord],
@@ -77,7 +77,7 @@ def decide_parking(vrn: str, direction: Direction, active: bool, subs: list[SubR
         if leaving and inside_area(is_inside, parking, vrn):
             # the alert staff see has the reason's name
             return ParkingVerdict(Reason.EXIT_UNSUBSCRIBED, "inside with no live subscription "
-                                  "left: let out", alert=Reason.EXIT_UNSUBSCRIBED.value)
+                                  "left: let out", alert=AlertKind.EXIT_UNSUBSCRIBED)
         return ParkingVerdict(Reason.NO_SUBSCRIPTION)
     current = [s for s in live if s.start <= now < s.end]
     if current:

@@ -12,6 +12,7 @@ from shared.codes import CodeKey
 from shared.locks import is_locked
 from shared.schedule import Schedule
 from shared.vocab import (
+    AlertKind,
     AntiPassback,
     CredentialKind,
     CredentialMode,
@@ -225,7 +226,7 @@ class Decision:
     direction: Direction | None = None
     detail: str = ""
     subscription: str | None = None
-    alerts: tuple[str, ...] = ()  # alert kinds a guard must see, e.g. "credential_mismatch"
+    alerts: tuple[AlertKind, ...] = ()  # what a guard must see
     schedule: str | None = None  # the schedule that refused an entry (outside_schedule)
 
     @property

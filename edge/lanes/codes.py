@@ -16,11 +16,12 @@ from edge.config import CameraConfig, KeypadConfig
 from edge.core import keypad as keypad_rules
 from edge.core.types import CacheView, Credential, Decision
 from edge.lanes.messages import CodeEntry
+from edge.lanes.recorder import Recorder
 from edge.peers.exchange import SpendPeers
-from edge.recorder import Recorder
 from edge.store import codes as codes_store
 from edge.store import visitors
 from shared.vocab import CredentialKind, Direction, Outcome, Reason
+from shared.wire.events import AlertData, AlertKind
 
 # A reader's lock settings: wrong codes, within, lock for, longest lock.
 Limits = tuple[int, timedelta, timedelta, timedelta]
@@ -99,10 +100,10 @@ class CodeDesk:
             lock = self.locks[source]
             span = (lock.until - now).total_seconds() if lock.until else 0.0
             reader = "keypad" if source == "keypad" else "camera"
-            self.recorder.alert(self.gate, "keypad_locked", now, {
-                "source": source, "until": _iso(lock.until),
-                "locks_in_a_row": lock.level, "detail": f"{after} wrong codes within "
-                f"{window.total_seconds():.0f} s: the {reader} refuses codes for {span:.0f} s"})
+            self.recorder.alert(self.gate, now, AlertData(
+                alert=AlertKind.KEYPAD_LOCKED, source=source, until=_iso(lock.until),
+                locks_in_a_row=lock.level, detail=f"{after} wrong codes within "
+                f"{window.total_seconds():.0f} s: the {reader} refuses codes for {span:.0f} s"))
 
     def locked_until(self, now: datetime) -> dict[str, str]:
         """The readers locked now (``keypad``, ``qr``) and the end of each lock."""
@@ -114,9 +115,9 @@ class CodeDesk:
         returns the locks that were on, as ``locked_until`` said."""
         was = self.locked_until(now)
         self.locks = {source: keypad_rules.cleared(lock) for source, lock in self.locks.items()}
-        self.recorder.alert(self.gate, "keypad_cleared", now, {
-            "by": user, "was_locked": was,
-            "detail": f"{user} ended the lock of the gate's code readers"})
+        self.recorder.alert(self.gate, now, AlertData(
+            alert=AlertKind.KEYPAD_CLEARED, by=user, was_locked=was,
+            detail=f"{user} ended the lock of the gate's code readers"))
         return was
 
 

@@ -26,19 +26,20 @@ from edge.core.types import Credential, Decision, GateInfo, PlateEvidence, Polic
 from edge.lanes import messages as m
 from edge.lanes.boom import Boom
 from edge.lanes.codes import CodeDesk
+from edge.lanes.commands import command_decision, guard_decision
 from edge.lanes.devices import Devices
 from edge.lanes.mailbox import Mailbox
+from edge.lanes.recorder import Recorder
 from edge.lanes.view import InFront, LaneView, pass_event
+from edge.lanes.walkins import walkin_decision
 from edge.peers.exchange import SpendPeers
-from edge.recorder import Recorder
-from edge.remote import command_decision, guard_decision
 from edge.store import visitors
 from edge.store.cache import Presence
 from edge.store.lanes import LaneStore, horizon
-from edge.visitors import walkin_decision
 from shared.clock import Clock
 from shared.contract import CommandResponse
-from shared.vocab import CredentialKind, EventType, Outcome, Reason
+from shared.vocab import CredentialKind, Outcome, Reason
+from shared.wire import events as wire
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,10 @@ class Lane:
         self._held = self.store.held(self.id, horizon(now, self.policy.dedup_hold_s))
         self.boom.awaiting = self.store.awaiting(self.id)
         for decision, held in self.store.intents(self.id):
-            self.recorder.event(self.id, EventType.OPEN_UNCONFIRMED, now, {
-                "decision": decision, "vrn": held.vrn,
-                "intended_at": held.decided_at.isoformat(),
-                "detail": "the daemon stopped between the decision and the pulse's record; "
-                          "the relay may or may not have pulsed"},
+            self.recorder.event(self.id, now, wire.OpenUnconfirmedData(
+                decision=decision, vrn=held.vrn, intended_at=held.decided_at.isoformat(),
+                detail="the daemon stopped between the decision and the pulse's record; "
+                       "the relay may or may not have pulsed"),
                 also=self._settle_intent(decision, held))
             if held.seen_at >= horizon(now, self.policy.dedup_hold_s):
                 self._held[held.key] = held  # still in the field: never opened again
@@ -245,7 +245,7 @@ class Lane:
         keep = rules.held_of(decision, now, self._stamp)
         self._window = rules.note(self._window, decision)
         cred = decision.credential
-        self._front = InFront({"at": now.isoformat(), "gate": self.id, **base},
+        self._front = InFront({"at": now.isoformat(), "gate": self.id, **base.wire()},
                               cred.key if cred.kind in rules.VEHICLE_KINDS else "", now, now)
         if decision.outcome is Outcome.IGNORED:
             self._held[keep.key] = keep
@@ -292,9 +292,9 @@ class Lane:
         else:
             res = self.barrier.open(self.cfg.pulse_ms)
             ok, ack_ns, error = res.ok, res.ack_mono_ns, res.error
-        data = {"decision": decision_id, "ok": ok, "vrn": decision.vrn,
-                "pulse_ms": self.cfg.pulse_ms,
-                "read_to_ack_ms": round((ack_ns - frame_ns) / 1e6, 3), "error": error}
+        data = wire.OpenData(decision=decision_id, ok=ok, vrn=decision.vrn,
+                             pulse_ms=self.cfg.pulse_ms,
+                             read_to_ack_ms=round((ack_ns - frame_ns) / 1e6, 3), error=error)
 
         def also(c: Any) -> None:
             self.store.done(c, decision_id)
@@ -302,7 +302,7 @@ class Lane:
             if ok:
                 self.store.await_pass(c, self.id, decision.vrn, now, decision_id)
 
-        self.recorder.event(self.id, EventType.OPEN, now, data, also,
+        self.recorder.event(self.id, now, data, also,
                             live={"ack_mono_ns": ack_ns, "frame_mono_ns": frame_ns})
         if ok:
             confirm = self.tunables.open_confirm_s
@@ -311,8 +311,8 @@ class Lane:
             self.recorder.counters.inc("opens")
         else:
             self.recorder.counters.inc("open_failures")
-            self.recorder.alert(self.id, "barrier_failed", now,
-                                {"decision": decision_id, "vrn": decision.vrn, "detail": error})
+            self.recorder.alert(self.id, now, wire.AlertData(alert=wire.AlertKind.BARRIER_FAILED,
+                                decision=decision_id, vrn=decision.vrn, detail=error))
 
     def _inputs(self, inputs: GateInputs | None) -> None:
         self._device("relay", inputs is not None, "" if inputs else "inputs unreadable")
@@ -348,7 +348,7 @@ class Lane:
             if ev.area is not None:
                 self.presence.set(c, ev.area, ev.entering, now)
 
-        self.recorder.event(self.id, EventType.PASS, now, ev.data, also)
+        self.recorder.event(self.id, now, ev.data, also)
         self.recorder.counters.inc("passes")
 
     # Commands and the guard ------------------------------------------------------------------
@@ -387,7 +387,7 @@ class Lane:
                             with_open=spend)
 
     def _visitor(self, msg: m.VisitorOpen) -> Decision:
-        """The guard opens for a walk-in the flat approved (``edge.visitors``)."""
+        """The guard opens for a walk-in the flat approved (``edge.lanes.walkins``)."""
         now = self.clock.now()
         decision, read, extra, inside = walkin_decision(self.id, self.cfg.site, msg.request,
                                                         msg.user, msg.role, now)
@@ -405,8 +405,7 @@ class Lane:
         ok = self.barrier.hold(on)
         if ok:
             self.boom.held = on
-        self.recorder.event(self.id, EventType.HOLD, self.clock.now(),
-                            {"held": on, "by": by, "ok": ok})
+        self.recorder.event(self.id, self.clock.now(), wire.HoldData(held=on, by=by, ok=ok))
         return ok
 
     def _release(self, user: str) -> bool:
@@ -439,11 +438,11 @@ class Lane:
     def _fault(self, device: str, up: bool, why: str) -> None:
         if self.mailbox.stopping:
             return
-        data = {"device": device, "state": "up" if up else "down", "error": why}
+        data = wire.FaultData(device=device, state="up" if up else "down", error=why)
         log.log(logging.INFO if up else logging.WARNING, "gate %s: %s %s%s", self.id, device,
-                data["state"], f" ({why})" if why else "")
+                data.state, f" ({why})" if why else "")
         try:
-            self.recorder.event(self.id, EventType.FAULT, self.clock.now(), data)
+            self.recorder.event(self.id, self.clock.now(), data)
         except Exception:
             log.exception("could not record %s state", device)
 
@@ -454,8 +453,9 @@ class Lane:
                       self.tunables.device_wait_s, why)
             self._fault(device, False, f"not up since start: {why}")
         if (decision_id := self.boom.overdue(mono)) is not None:
-            self.recorder.alert(self.id, "barrier_failed", self.clock.now(), {
-                "decision": decision_id, "detail": "the boom did not reach its open limit"})
+            self.recorder.alert(self.id, self.clock.now(), wire.AlertData(
+                alert=wire.AlertKind.BARRIER_FAILED, decision=decision_id,
+                detail="the boom did not reach its open limit"))
         if self._held:
             self._redecide()
         if self._front is not None and not self._front.there(

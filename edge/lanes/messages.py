@@ -7,6 +7,7 @@ from typing import Any
 
 from edge.adapters.relay import GateInputs
 from edge.core.types import PlateEvidence
+from shared.wire.commands import OpenCommand
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class RulesChanged:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    cmd: dict[str, Any]
+    cmd: OpenCommand
     retained: bool
 
 

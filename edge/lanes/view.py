@@ -21,6 +21,7 @@ from edge.core.types import CodeRecord, CodeSettings, GateInfo, RecentCredential
 from edge.store.cache import Presence, RulesCache
 from shared.schedule import Schedule
 from shared.vocab import Direction
+from shared.wire.events import PassData
 
 
 class LaneView:
@@ -77,7 +78,7 @@ class LaneView:
 class PassEvent:
     """A pass's event data, and the presence it flips (``area`` None: not attributed)."""
 
-    data: dict[str, Any]
+    data: PassData
     area: str | None
     entering: bool
 
@@ -93,8 +94,8 @@ def pass_event(gate: GateInfo, view: LaneView, awaiting: tuple[str | None, datet
     direction = gate.direction
     if vrn is not None:
         direction = effective_direction(gate, inside_area(view.is_inside, pid, vrn))
-    data = {"vrn": vrn, "decision": decision_id, "direction": direction.value,
-            "attributed": vrn is not None, "parking": pid}
+    data = PassData(vrn=vrn, decision=decision_id, direction=direction,
+                    attributed=vrn is not None, parking=pid)
     return PassEvent(data, area_key(pid, vrn) if vrn is not None else None,
                      direction is Direction.ENTRY)
 

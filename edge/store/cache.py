@@ -9,36 +9,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from edge.core.parking import SubRecord, area_key
+from edge.core.parking import SubRecord
 from edge.core.types import CodeRecord, CodeSettings, TagRecord
 from edge.store import codes as codes_store
+from edge.store.changes import (
+    APPLY,
+    TAG_COLS,
+    TAG_INSERT,
+    VEHICLE_INSERT,
+    tag_row,
+    upsert_account,
+    upsert_schedule,
+    upsert_sub,
+)
 from edge.store.db import EdgeDB
 from shared.contract import (
-    AccountRule,
-    Change,
     RulesDelta,
     RulesSnapshot,
     ScheduleRule,
     SnapshotHead,
     SnapshotLine,
-    SubscriptionRule,
-    TagRule,
 )
 from shared.schedule import Schedule
 from shared.vocab import TagStatus
 
 log = logging.getLogger(__name__)
 
-_TAG_COLS = "epc, site, status, vrn, locked, locked_until, schedule"
-_TAG_SQL = f"SELECT {_TAG_COLS} FROM tags WHERE epc = ?"
-_TAG_INSERT = f"INSERT OR REPLACE INTO tags({_TAG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_VEHICLE_INSERT = ("INSERT OR REPLACE INTO vehicles(site, vrn, type, flat, schedule) VALUES "
-                   "(?, ?, ?, ?, ?)")
-
-
-def _tag_row(t: TagRule) -> tuple:
-    return (t.epc.upper(), t.site, t.status.value, t.vrn, int(t.locked),
-            t.locked_until.isoformat() if t.locked_until else None, t.schedule)
+_TAG_SQL = f"SELECT {TAG_COLS} FROM tags WHERE epc = ?"
 
 
 def _tag_record(r: Any) -> TagRecord:
@@ -89,7 +86,7 @@ class RulesCache:
 
     def tags_of(self, vrn: str) -> list[TagRecord]:
         """Tags linked to a vehicle."""
-        rows = self.db.conn.execute(f"SELECT {_TAG_COLS} FROM tags WHERE vrn = ?", (vrn,))
+        rows = self.db.conn.execute(f"SELECT {TAG_COLS} FROM tags WHERE vrn = ?", (vrn,))
         return [_tag_record(r) for r in rows]
 
     def vehicle_schedule(self, site: str, vrn: str) -> str | None:
@@ -264,7 +261,7 @@ class RulesCache:
                           [(site, g.id, g.direction.value, g.name, g.command_key, g.parking)
                            for g in head.gates])
             for sched in head.schedules:
-                self._upsert_schedule(c, site, sched)
+                upsert_schedule(c, site, sched)
             codes_store.clear_site(c, site)
             codes_store.set_config(c, site, head.code_config, self.peppers)
             tags: list[tuple] = []
@@ -272,7 +269,7 @@ class RulesCache:
             codes: list[tuple] = []
             for kind, value in items:
                 if kind == "tag":
-                    tags.append(_tag_row(value))
+                    tags.append(tag_row(value))
                     n_tags += 1
                 elif kind == "code":
                     codes.append(codes_store.row(value))
@@ -282,7 +279,7 @@ class RulesCache:
                     vehicles.append((site, value.vrn, value.type.value, value.flat,
                                      value.schedule))
                 else:
-                    self._upsert_sub(c, site, value)
+                    upsert_sub(c, site, value)
                 if len(tags) >= 5000:
                     self._insert_tags(c, tags)
                 if len(vehicles) >= 5000:
@@ -296,7 +293,7 @@ class RulesCache:
                       f"NOT IN ({','.join('?' * len(head.accounts))})",
                       (site, *(a.username for a in head.accounts)))
             for a in head.accounts:
-                self._upsert_account(c, site, a)
+                upsert_account(c, site, a)
             self._set_version(c, site, head.version, head.epoch)
         self._rules_written()
         log.info("rules of %s replaced by snapshot v%s of epoch %s (%s tags)", site,
@@ -304,12 +301,12 @@ class RulesCache:
 
     @staticmethod
     def _insert_tags(c, rows: list[tuple]) -> None:
-        c.executemany(_TAG_INSERT, rows)
+        c.executemany(TAG_INSERT, rows)
         rows.clear()
 
     @staticmethod
     def _insert_vehicles(c, rows: list[tuple]) -> None:
-        c.executemany(_VEHICLE_INSERT, rows)
+        c.executemany(VEHICLE_INSERT, rows)
         rows.clear()
 
     def apply_delta(self, delta: RulesDelta) -> str:
@@ -325,7 +322,7 @@ class RulesCache:
             if delta.from_version != held:
                 return "gap"
             for ch in delta.changes:
-                self._apply_change(c, delta.site, ch, self.peppers)
+                APPLY[ch.op](c, delta.site, ch, self.peppers)
             self._set_version(c, delta.site, delta.to_version, epoch)
         self._rules_written()
         return "applied"
@@ -341,77 +338,6 @@ class RulesCache:
         c.execute("INSERT INTO site_rules(site, version, epoch) VALUES (?, ?, ?) ON "
                   "CONFLICT(site) DO UPDATE SET version = excluded.version, epoch = "
                   "excluded.epoch", (site, version, epoch))
-
-    @staticmethod
-    def _apply_change(c, site: str, ch: Change, peppers: codes_store.Peppers) -> None:
-        if ch.op == "tag.upsert" and ch.tag:
-            c.execute(_TAG_INSERT, _tag_row(ch.tag))
-        elif ch.op == "tag.delete" and ch.key:
-            c.execute("DELETE FROM tags WHERE epc = ?", (ch.key.upper(),))
-        elif ch.op == "vehicle.upsert" and ch.vehicle:
-            v = ch.vehicle
-            c.execute(_VEHICLE_INSERT, (site, v.vrn, v.type.value, v.flat, v.schedule))
-        elif ch.op == "vehicle.delete" and ch.key:
-            c.execute("DELETE FROM vehicles WHERE site = ? AND vrn = ?", (site, ch.key))
-        elif ch.op == "gate.upsert" and ch.gate:
-            c.execute("INSERT OR REPLACE INTO cloud_gates(site, id, direction, name, "
-                      "command_key, parking) VALUES (?, ?, ?, ?, ?, ?)",
-                      (site, ch.gate.id, ch.gate.direction.value, ch.gate.name,
-                       ch.gate.command_key, ch.gate.parking))
-        elif ch.op == "parking.upsert" and ch.parking:
-            c.execute("INSERT OR REPLACE INTO parkings(site, id, active) VALUES (?, ?, ?)",
-                      (site, ch.parking.id, int(ch.parking.active)))
-        elif ch.op == "subscription.upsert" and ch.subscription:
-            RulesCache._upsert_sub(c, site, ch.subscription)
-        elif ch.op == "subscription.delete" and ch.key:
-            c.execute("DELETE FROM sub_vehicles WHERE sub = ?", (ch.key,))
-            c.execute("DELETE FROM subscriptions WHERE id = ?", (ch.key,))
-        elif ch.op == "presence.set" and ch.presence:
-            p = ch.presence
-            c.execute("INSERT OR REPLACE INTO presence(vrn, inside, at) VALUES (?, ?, "
-                      "datetime('now'))", (area_key(p.parking, p.vrn), int(p.inside)))
-        elif ch.op == "schedule.upsert" and ch.schedule:
-            RulesCache._upsert_schedule(c, site, ch.schedule)
-        elif ch.op == "schedule.delete" and ch.key:
-            c.execute("DELETE FROM schedules WHERE site = ? AND name = ?", (site, ch.key))
-        elif ch.op == "account.upsert" and ch.account:
-            RulesCache._upsert_account(c, site, ch.account)
-        elif ch.op == "account.delete" and ch.key:
-            c.execute("DELETE FROM accounts WHERE username = ? AND source = 'cloud' AND site = ?",
-                      (ch.key, site))
-        elif ch.op in ("code.upsert", "code.delete", "codes.config"):
-            codes_store.apply(c, site, ch.op, ch.code, ch.code_config, ch.key, peppers)
-        else:
-            raise ValueError(f"malformed change {ch.op}")
-
-    @staticmethod
-    def _upsert_sub(c, site: str, s: SubscriptionRule) -> None:
-        c.execute("INSERT OR REPLACE INTO subscriptions(id, site, parking, space, status, unit, "
-                  "start, end, paid_through, continued, debt_price, schedule) VALUES "
-                  "(?,?,?,?,?,?,?,?,?,?,?,?)",
-                  (s.id, site, s.parking, s.space, s.status, s.unit, s.start.isoformat(),
-                   s.end.isoformat(), s.paid_through.isoformat(), int(s.continued),
-                   s.debt_price, s.schedule))
-        c.execute("DELETE FROM sub_vehicles WHERE sub = ?", (s.id,))
-        c.executemany("INSERT OR REPLACE INTO sub_vehicles(sub, vrn) VALUES (?, ?)",
-                      [(s.id, v) for v in s.vrns])
-
-    @staticmethod
-    def _upsert_schedule(c, site: str, s: ScheduleRule) -> None:
-        c.execute("INSERT OR REPLACE INTO schedules(site, name, rule) VALUES (?, ?, ?)",
-                  (site, s.name, s.model_dump_json()))
-
-    @staticmethod
-    def _upsert_account(c, site: str, a: AccountRule) -> None:
-        """Cloud accounts replace local ones of the same name; a new hash clears failures."""
-        c.execute(
-            "INSERT INTO accounts(username, role, pw_hash, failures, locked_until, source, "
-            "created_at, site) VALUES (?, ?, ?, 0, NULL, 'cloud', datetime('now'), ?) "
-            "ON CONFLICT(username) DO UPDATE SET role = excluded.role, site = excluded.site, "
-            "source = 'cloud', failures = CASE WHEN pw_hash = excluded.pw_hash THEN failures "
-            "ELSE 0 END, locked_until = CASE WHEN pw_hash = excluded.pw_hash THEN locked_until "
-            "ELSE NULL END, pw_hash = excluded.pw_hash",
-            (a.username, a.role, a.pw_hash, site))
 
 
 class Presence:

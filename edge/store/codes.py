@@ -90,17 +90,14 @@ class Peppers:
         return self._held.get((site, generation))
 
 
-def apply(c: Any, site: str, op: str, rule: CodeRule | None, config: CodeConfig | None,
-          key: str | None, peppers: Peppers) -> None:
-    """One change of a delta: ``code.upsert``, ``code.delete`` or ``codes.config``."""
-    if op == "code.upsert" and rule is not None:
-        c.execute(_INSERT, row(rule))
-    elif op == "code.delete" and key:
-        c.execute("DELETE FROM codes WHERE hash = ? AND site = ?", (key, site))
-    elif op == "codes.config":
-        set_config(c, site, config, peppers)
-    else:
-        raise ValueError(f"malformed change {op}")
+def upsert(c: Any, rule: CodeRule) -> None:
+    """A delta's ``code.upsert``: the code added or replaced."""
+    c.execute(_INSERT, row(rule))
+
+
+def delete(c: Any, site: str, digest: str) -> None:
+    """A delta's ``code.delete``: the site's code with this keyed hash gone."""
+    c.execute("DELETE FROM codes WHERE hash = ? AND site = ?", (digest, site))
 
 
 def set_config(c: Any, site: str, config: CodeConfig | None, peppers: Peppers) -> None:

@@ -167,7 +167,7 @@ MIGRATIONS = [
         """,
     ),
     # The devices (browsers) each account signed in from: guessing at an account slows it
-    # down everywhere but there (``edge.accounts``). Tokens are kept as SHA-256 hashes only.
+    # down everywhere but there (``edge.store.accounts``). Tokens are kept as SHA-256 hashes only.
     sql_migration(
         "016_login_devices",
         """

@@ -3,18 +3,16 @@ accounts created through the cloud API before the first step, then the edge awai
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gatepost.scenario.codes import setup_codes
-from gatepost.scenario.partners import setup_partners
-from gatepost.scenario.residents import setup_residents
-from gatepost.scenario.schema import ScenarioError
-
-if TYPE_CHECKING:
-    from gatepost.scenario.runner import ScenarioRun
+from gatepost.scenario.base import ScenarioError
+from gatepost.scenario.context import Run
+from gatepost.scenario.steps.codes import setup_codes
+from gatepost.scenario.steps.partners import setup_partners
+from gatepost.scenario.steps.residents import setup_residents
 
 
-def setup(run: ScenarioRun) -> None:
+def setup(run: Run) -> None:
     """Create sites, gates, vehicles, tags, schedules, residents, stickers and accounts through
     the cloud API; wait for the edge."""
     c = run.stack.cloud

@@ -4,25 +4,21 @@ of the clock stands for time in which what the box had sent reached the cloud.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from gatepost.stack import wait_until
-
-if TYPE_CHECKING:
-    from gatepost.scenario.runner import ScenarioRun
+from gatepost.devstack.stack import wait_until
+from gatepost.scenario.context import Run
 
 CATCH_UP_S = 5.0  # a box back online holds the cloud's rules within this, or the step fails
 SETTLE_S = 5.0  # how long a clock jump waits for the box's outbox to empty, at most
 
 
-def uplink_live(run: ScenarioRun) -> bool:
+def uplink_live(run: Run) -> bool:
     """Whether the edge runs and can reach the cloud (its link and the broker are up)."""
     st = run.stack
     return bool(run.edge_running and st.mqtt_link and st.mqtt_link.is_up
                 and st.broker.running)
 
 
-def cloud_versions(run: ScenarioRun) -> dict[str, int]:
+def cloud_versions(run: Run) -> dict[str, int]:
     """Each of the run's sites' current rules version at the cloud."""
     out: dict[str, int] = {}
     for site in run.sites:
@@ -32,7 +28,7 @@ def cloud_versions(run: ScenarioRun) -> dict[str, int]:
     return out
 
 
-def caught_up(run: ScenarioRun) -> list[str]:
+def caught_up(run: Run) -> list[str]:
     """Wait until the edge holds every site's current rules version (what changed while it
     was cut off); an error per site it does not reach within ``CATCH_UP_S``."""
     errors: list[str] = []
@@ -46,7 +42,7 @@ def caught_up(run: ScenarioRun) -> list[str]:
     return errors
 
 
-def settle(run: ScenarioRun) -> None:
+def settle(run: Run) -> None:
     """Before the clock jumps: wait (up to ``SETTLE_S``) until the cloud has acknowledged
     every event the box holds, as it would have in the time the jump stands for, so that
     the cloud's jobs see them (a car that went in is inside). Events the cloud refuses stay
