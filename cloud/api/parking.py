@@ -44,6 +44,7 @@ from cloud.errors import ERROR_RESPONSES, CloudError, RowId
 from cloud.parking import reports
 from cloud.parking.payments import CALLBACK_BODY, raw_body, verified_callback
 from cloud.parking.subscriptions import SubscriptionService
+from cloud.refusals import Refusal
 from cloud.staff import resident_of
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -163,7 +164,7 @@ def resident(subs: SubscriptionsDep, billing: BillingDep,
     itself only."""
     me = resident_of(request)
     if me is not None and body.owner not in subs.names(me):
-        raise CloudError(403, "forbidden", "residents rent for themselves only")
+        raise CloudError(403, Refusal.FORBIDDEN, "residents rent for themselves only")
     draft = subs.create(pid, body.space, body.owner,
                         [v.model_dump() for v in body.vehicles], unit=body.unit,
                         units=body.units, camera=body.camera, by=f"resident:{body.owner}",
@@ -264,7 +265,7 @@ def owners_change(subs: SubscriptionService, sid: str, request: Request) -> str:
     by = acting(subs, sid, request, owner_only=True)
     status = subs.row(sid)["status"]
     if by != "staff" and status not in ("active", "future"):
-        raise CloudError(409, "not_editable", f"subscription {sid} is {status}")
+        raise CloudError(409, Refusal.NOT_EDITABLE, f"subscription {sid} is {status}")
     return by
 
 

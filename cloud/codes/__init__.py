@@ -27,6 +27,7 @@ from cloud.codes import eligibility, keys, passes
 from cloud.codes.pass_schedules import dropped_schedule
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
+from cloud.refusals import Refusal
 from cloud.storage import Database, Row, Tx, residents
 from cloud.storage import codes as store
 from cloud.storage.codes import LIVE
@@ -126,13 +127,13 @@ class Codes:
                                            SUBSCRIPTION_FLOOR_DAYS)
             if not 0 <= int(cur["renew_before_free"]) <= 30 or \
                     not 0 <= int(cur["renew_before_subscription"]) <= 30:
-                raise CloudError(422, "bad_code_settings", "renewal is checked 0–30 days "
+                raise CloudError(422, Refusal.BAD_CODE_SETTINGS, "renewal is checked 0–30 days "
                                  "before expiry")
             if cur["alphabet"] not in ("digits", "letters"):
-                raise CloudError(422, "bad_code_settings", "alphabet is digits or letters")
+                raise CloudError(422, Refusal.BAD_CODE_SETTINGS, "alphabet is digits or letters")
             if not 8 <= int(cur["length"]) <= 10 or not 1 <= int(cur["per_person"]) <= 4 \
                     or int(cur["duration_days"]) < 1 or int(cur["activation_days"]) < 1:
-                raise CloudError(422, "bad_code_settings", "a code is 8–10 characters, a "
+                raise CloudError(422, Refusal.BAD_CODE_SETTINGS, "a code is 8–10 characters, a "
                                  "person holds 1–4, and lifetimes are whole days")
             key = keys.fresh(1) if old is None else {k: old[k] for k in keys.FIELDS}
             store.set_settings(c, (site, cur["alphabet"], int(cur["length"]),
@@ -157,7 +158,8 @@ class Codes:
         """A site's code settings (never its key)."""
         row = store.settings(self.db.conn, site)
         if row is None:
-            raise CloudError(404, "no_codes", f"{site} issues no codes: set its code settings")
+            raise CloudError(404, Refusal.NO_CODES,
+                             f"{site} issues no codes: set its code settings")
         return {k: row[k] for k in DEFAULTS} | {
             "site": site, "first_use_activates": bool(row["first_use_activates"]),
             "key": {"scheme": "hmac" if row["code_salt"] is None else "scrypt",
@@ -196,7 +198,8 @@ class Codes:
         """A site's code settings; ``no_codes`` when it has none."""
         cfg = store.settings(c, site)
         if cfg is None:
-            raise CloudError(404, "no_codes", f"{site} issues no codes: set its code settings")
+            raise CloudError(404, Refusal.NO_CODES,
+                             f"{site} issues no codes: set its code settings")
         return cfg
 
     def flat_of(self, c: Tx, resident: str, site: str) -> str:
@@ -204,9 +207,9 @@ class Codes:
         flats = [f["flat"] for f in residents.flats(c, resident) if f["site"] == site]
         who = residents.get(c, resident)
         if who is None or who["removed_at"]:
-            raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+            raise CloudError(404, Refusal.UNKNOWN_RESIDENT, f"resident {resident} does not exist")
         if not flats:
-            raise CloudError(409, "not_eligible", f"{resident} has no flat at {site}: codes "
+            raise CloudError(409, Refusal.NOT_ELIGIBLE, f"{resident} has no flat at {site}: codes "
                              "go to the society's residents")
         return str(flats[0])
 
@@ -217,16 +220,18 @@ class Codes:
             now = self.clock.now()
             who = residents.get(c, resident)
             if who is None or who["removed_at"]:
-                raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_RESIDENT,
+                                 f"resident {resident} does not exist")
             kinds = eligibility.kinds_of(c, site, resident, now.date())
             regime = eligibility.regime(cfg, kinds)
             if regime is None:
                 why = "a company" if who["company"] else \
                     f"{', '.join(sorted(kinds)) or 'not a resident or committee member'}"
-                raise CloudError(409, "not_eligible", f"{resident} is {why} at {site}; codes "
+                raise CloudError(409, Refusal.NOT_ELIGIBLE, f"{resident} is {why} at {site}; codes "
                                  f"go to {cfg['eligible'].replace(',', ', ')}")
             if len(store.live_of(c, resident, site, "person")) >= int(cfg["per_person"]):
-                raise CloudError(409, "too_many_codes", f"{resident} holds {cfg['per_person']} "
+                raise CloudError(409, Refusal.TOO_MANY_CODES,
+                                 f"{resident} holds {cfg['per_person']} "
                                  "live codes at this site already")
             flats = [f["flat"] for f in residents.flats(c, resident) if f["site"] == site]
             seat = store.member(c, site, resident)
@@ -321,14 +326,15 @@ class Codes:
         with self.db.read() as c:
             row = store.get(c, code_id)
         if row is None or (resident is not None and row["holder"] != resident):
-            raise CloudError(404, "unknown_code", f"no code {code_id} of yours")
+            raise CloudError(404, Refusal.UNKNOWN_CODE, f"no code {code_id} of yours")
         out: dict[str, Any] = {}
 
         def fn(c: Tx) -> list[Change]:
             now_row = store.get(c, code_id)
             assert now_row is not None
             if now_row["status"] not in allowed:
-                raise CloudError(409, "code_settled", f"code {code_id} is {now_row['status']}")
+                raise CloudError(409, Refusal.CODE_SETTLED,
+                                 f"code {code_id} is {now_row['status']}")
             store.update(c, code_id, **fields)
             new = store.get(c, code_id)
             assert new is not None
@@ -348,7 +354,7 @@ class Codes:
         now = self.clock.now()
         if row is not None and row["activate_by"] and now > datetime.fromisoformat(
                 row["activate_by"]):
-            raise CloudError(409, "code_settled", "this code was not activated in time")
+            raise CloudError(409, Refusal.CODE_SETTLED, "this code was not activated in time")
         days = duration(cfg, row["regime"]) if cfg is not None and row is not None else 60
         return self._set(code_id, resident, ("issued",), status="active",
                          activated_at=now.isoformat(), valid_from=now.isoformat(),
@@ -391,7 +397,7 @@ class Codes:
 
         row = store.get(self.db.conn, code_id)
         if row is None or row["holder"] != resident:
-            raise CloudError(404, "unknown_code", f"no code {code_id} of yours")
+            raise CloudError(404, Refusal.UNKNOWN_CODE, f"no code {code_id} of yours")
         buf = io.BytesIO()
         segno.make(row["code"], error="m").save(buf, kind="svg", scale=8, border=2)
         return buf.getvalue().decode()

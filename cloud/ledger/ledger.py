@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from cloud.errors import CloudError
 from cloud.ledger import log
+from cloud.refusals import Refusal
 from cloud.storage import Database, Tx
 from cloud.storage import society as store
 from shared.clock import Clock
@@ -33,7 +34,7 @@ class Ledger:
             # The site's row is locked first, before anything the change writes refers to it:
             # two processes changing one site then take turns and get consecutive versions.
             if not store.site_exists(c, site, lock=True):
-                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
             delta = self._record(c, site, fn(c))
         if self.on_change:
             self.on_change()

@@ -22,6 +22,7 @@ from cloud.parking.payments import PaymentProvider
 from cloud.parking.rules import _t
 from cloud.parking.service import parking_row
 from cloud.parking.subscriptions import SubscriptionService
+from cloud.refusals import Refusal
 from cloud.storage import Database, Tx
 from cloud.storage import subscriptions as store
 from shared.clock import Clock
@@ -50,10 +51,11 @@ class Billing:
     def start_payment(self, sub: str) -> dict[str, Any]:
         """Open the provider's payment for a resident's draft; returns where to pay."""
         if self.provider is None:
-            raise CloudError(503, "no_payment_provider", "no payment provider is configured")
+            raise CloudError(503, Refusal.NO_PAYMENT_PROVIDER, "no payment provider is configured")
         r = sub_row(self.db.conn, sub)
         if r["status"] != "draft":
-            raise CloudError(409, "not_awaiting_payment", f"subscription {sub} is {r['status']}")
+            raise CloudError(409, Refusal.NOT_AWAITING_PAYMENT,
+                             f"subscription {sub} is {r['status']}")
         opened = self.provider.open(r["amount"], sub, self.callback_url)
         with self.db.write() as c:
             history(c, sub, self.clock.now(), "payment_opened", opened["id"])
@@ -87,20 +89,20 @@ class Billing:
                 s = sub_row(c, sid)
                 st = standing_of(s, inside(c, sid), now)
                 if st.status in ("overdue", "repaid", *DONE):
-                    raise CloudError(409, "cannot_deactivate",
+                    raise CloudError(409, Refusal.CANNOT_DEACTIVATE,
                                      f"subscription {sid} is {st.status}")
             if inside(c, sub):
-                raise CloudError(409, "vehicle_inside",
+                raise CloudError(409, Refusal.VEHICLE_INSIDE,
                                  "a vehicle of this subscription is inside the parking")
             rows = [sub_row(c, sid) for sid in chain]
             total = 0
             if refund != "none":
                 if not p["refunds"]:
-                    raise CloudError(409, "refund_not_allowed",
+                    raise CloudError(409, Refusal.REFUND_NOT_ALLOWED,
                                      f"parking {p['id']} does not allow refunds")
                 self._require_boxes_online(c, p["id"])
                 if not all(x["paid_in_app"] for x in rows if x["amount"]):
-                    raise CloudError(409, "refund_not_allowed",
+                    raise CloudError(409, Refusal.REFUND_NOT_ALLOWED,
                                      "paid outside the app: the system cannot know where to "
                                      "return the money")
                 paid = sum(x["amount"] for x in rows)
@@ -111,7 +113,7 @@ class Billing:
                                                  x["unit"]) for x in rows)
                 else:
                     if amount is None or not 0 <= amount <= paid:
-                        raise CloudError(422, "bad_refund", f"a manual refund is 0..{paid}")
+                        raise CloudError(422, Refusal.BAD_REFUND, f"a manual refund is 0..{paid}")
                     total = amount
             for x in rows:
                 store.update(c, x["id"], status="archive")
@@ -136,7 +138,7 @@ class Billing:
         barriers is online: an offline box may hold a pass (the car inside) not yet sent."""
         for r in store.box_of_barriers(c, parking):
             if r["availability"] != "online":
-                raise CloudError(409, "gate_offline",
+                raise CloudError(409, Refusal.GATE_OFFLINE,
                                  f"box {r['edge']} of barrier {r['id']} is "
                                  f"{r['availability'] or 'unknown'}: its passes may not have "
                                  "reached the cloud. Refund when it is back online, or "
@@ -154,7 +156,7 @@ class Billing:
             s = sub_row(c, sub)
             st = standing_of(s, inside(c, sub), now)
             if st.status != "overdue":
-                raise CloudError(409, "no_debt", f"subscription {sub} is {st.status}")
+                raise CloudError(409, Refusal.NO_DEBT, f"subscription {sub} is {st.status}")
             bands, cam = tariff_of(c, s["parking"], s["space"], s["unit"], bool(s["camera"]))
             owed = debt(_t(s["paid_through"]), now, s["unit"], bands, cam)
             n = whole_units(now - _t(s["paid_through"]), s["unit"])
@@ -182,10 +184,10 @@ class Billing:
             s = sub_row(c, sub)
             live = standing_of(s, False, now)
             if live.status != "draft":
-                raise CloudError(409, "not_awaiting_payment",
+                raise CloudError(409, Refusal.NOT_AWAITING_PAYMENT,
                                  f"subscription {sub} is {live.status}, not awaiting payment")
             if amount != s["amount"]:
-                raise CloudError(409, "wrong_amount", f"{amount} paid, {s['amount']} due")
+                raise CloudError(409, Refusal.WRONG_AMOUNT, f"{amount} paid, {s['amount']} due")
             if s["prev"]:  # an extension keeps its place: it starts where the chain ends
                 start = _t(s["start"])
                 status = "future" if start > now else "active"

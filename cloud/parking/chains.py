@@ -9,6 +9,7 @@ from datetime import datetime
 from cloud.errors import CloudError
 from cloud.parking.rules import _t, sub_rule
 from cloud.parking.service import HOLDING, parking_row, space_row, tariff_bands
+from cloud.refusals import Refusal
 from cloud.storage import Row, Tx
 from cloud.storage import residents as residents_store
 from cloud.storage import subscriptions as store
@@ -34,7 +35,8 @@ def units_for(amount: int, space: list[Band], camera: list[Band] | None) -> int:
             continue
         if cost(n, space) + (cost(n, camera) if camera is not None else 0) <= amount:
             return n
-    raise CloudError(422, "amount_too_small", f"{amount} pays for no rent under these tariffs")
+    raise CloudError(422, Refusal.AMOUNT_TOO_SMALL,
+                     f"{amount} pays for no rent under these tariffs")
 
 
 def rent_terms(bands: list[Band], camera: list[Band] | None, *, amount: int | None,
@@ -43,12 +45,13 @@ def rent_terms(bands: list[Band], camera: list[Band] | None, *, amount: int | No
     free) when *by_units*, else the longest rent *amount* pays for."""
     if by_units:
         if not units:
-            raise CloudError(422, "units_required", "say how many days or hours")
+            raise CloudError(422, Refusal.UNITS_REQUIRED, "say how many days or hours")
         if band_for(units, bands) is None:
-            raise CloudError(422, "too_long", f"the longest rent is {longest_rent(bands)} units")
+            raise CloudError(422, Refusal.TOO_LONG,
+                             f"the longest rent is {longest_rent(bands)} units")
         return units, 0 if free else cost(units, bands) + (cost(units, camera) if camera else 0)
     if amount is None:
-        raise CloudError(422, "amount_required", "say how much was paid")
+        raise CloudError(422, Refusal.AMOUNT_REQUIRED, "say how much was paid")
     return units_for(amount, bands, camera), amount
 
 
@@ -56,7 +59,7 @@ def sub_row(c: Tx, sub: str) -> Row:
     """One subscription, or 404."""
     r = store.get(c, sub)
     if r is None:
-        raise CloudError(404, "unknown_subscription", f"subscription {sub} does not exist")
+        raise CloudError(404, Refusal.UNKNOWN_SUBSCRIPTION, f"subscription {sub} does not exist")
     return r
 
 
@@ -93,10 +96,10 @@ def tariff_of(c: Tx, parking: str, space: int, unit: str,
     size = space_row(c, parking, space)["size"]
     bands = tariff_bands(c, parking, "space", unit, size)
     if not bands:
-        raise CloudError(409, "no_tariff", f"no {unit} tariff for {size} spaces of {parking}")
+        raise CloudError(409, Refusal.NO_TARIFF, f"no {unit} tariff for {size} spaces of {parking}")
     cam = tariff_bands(c, parking, "camera", unit, None) if camera else None
     if camera and not cam:
-        raise CloudError(409, "no_tariff", f"no {unit} camera tariff at {parking}")
+        raise CloudError(409, Refusal.NO_TARIFF, f"no {unit} camera tariff at {parking}")
     return bands, cam
 
 
@@ -105,13 +108,13 @@ def check_space_free(c: Tx, parking: str, space: int, start: datetime, end: date
     """Refuse unless *space* is rentable and held by nobody but *chain* in [start, end)."""
     s = space_row(c, parking, space)
     if not s["rentable"]:
-        raise CloudError(409, "space_unavailable", f"space {space} is not rentable")
+        raise CloudError(409, Refusal.SPACE_UNAVAILABLE, f"space {space} is not rentable")
     if s["available_until"] and _t(s["available_until"]) < end:
-        raise CloudError(409, "space_unavailable",
+        raise CloudError(409, Refusal.SPACE_UNAVAILABLE,
                          f"space {space} is available only until {s['available_until']}")
     for o in store.holding_space(c, parking, space, HOLDING):
         if o["id"] not in chain and _t(o["start"]) < end and start < _t(o["end"]):
-            raise CloudError(409, "space_taken",
+            raise CloudError(409, Refusal.SPACE_TAKEN,
                              f"space {space} is held by subscription {o['id']}")
 
 
@@ -145,7 +148,7 @@ def check_listable(c: Tx, by: str, vrns: list[str]) -> None:
                 reg["flat"] is not None
                 and reg["flat"] in residents_store.flats_at(c, rid, reg["site"])))
             if not theirs:
-                raise CloudError(409, "vehicle_not_yours", f"{vrn} is not your flat's "
+                raise CloudError(409, Refusal.VEHICLE_NOT_YOURS, f"{vrn} is not your flat's "
                                  "vehicle: only your flat's vehicles may be listed, or "
                                  "its owner asks the office to list it")
 
@@ -155,13 +158,13 @@ def vehicle_of(v: dict[str, str]) -> dict[str, str]:
     try:
         plate = vrn_rules.validate(v["vrn"])
     except (KeyError, ValueError) as exc:
-        raise CloudError(422, "bad_vrn", f"vehicle {v}: {exc}") from exc
+        raise CloudError(422, Refusal.BAD_VRN, f"vehicle {v}: {exc}") from exc
     return {"vrn": plate, "type": v.get("type", "4W"), "make": v.get("make", "")}
 
 
 def require_offer(parking: Row, accepted: bool) -> None:
     """Where the parking requires it, a resident orders only after accepting its offer."""
     if parking["offer_required"] and not accepted:
-        raise CloudError(409, "offer_not_accepted",
+        raise CloudError(409, Refusal.OFFER_NOT_ACCEPTED,
                          f"parking {parking['id']} requires accepting its offer first: "
                          f"{parking['rules_text'] or '(no text)'}")

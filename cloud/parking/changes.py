@@ -20,6 +20,7 @@ from cloud.parking.chains import (
 )
 from cloud.parking.rules import _t
 from cloud.parking.subscriptions import SubscriptionService
+from cloud.refusals import Refusal
 from cloud.storage import Database, Row, Tx
 from cloud.storage import subscriptions as store
 from shared import vrn as vrn_rules
@@ -48,7 +49,8 @@ class SubscriptionChanges:
             chain = chain_of(c, sub)
             rows = [sub_row(c, x) for x in chain]
             if rows[0]["status"] in DONE:
-                raise CloudError(409, "not_live", f"subscription {sub} is {rows[0]['status']}")
+                raise CloudError(409, Refusal.NOT_LIVE,
+                                 f"subscription {sub} is {rows[0]['status']}")
             check_space_free(c, r["parking"], space, now, _t(rows[-1]["end"]), set())
             for x in chain:
                 store.update(c, x, space=space)
@@ -71,7 +73,7 @@ class SubscriptionChanges:
         """The row of *sub* if it is active or future (the seed's editable ones), else 409."""
         r = sub_row(c, sub)
         if r["status"] not in ("active", "future"):
-            raise CloudError(409, "not_editable",
+            raise CloudError(409, Refusal.NOT_EDITABLE,
                              f"{what} on active or future subscriptions; {sub} is {r['status']}")
         return r
 
@@ -126,9 +128,10 @@ class SubscriptionChanges:
 
         def fn(c: Tx) -> list[Change]:
             if store.vehicle_count(c, sub) <= 1:
-                raise CloudError(409, "last_vehicle", "a subscription keeps at least one vehicle")
+                raise CloudError(409, Refusal.LAST_VEHICLE,
+                                 "a subscription keeps at least one vehicle")
             if not store.remove_vehicle(c, sub, plate):
-                raise CloudError(404, "unknown_vehicle", f"{plate} is not on {sub}")
+                raise CloudError(404, Refusal.UNKNOWN_VEHICLE, f"{plate} is not on {sub}")
             history(c, sub, now, "vehicle_removed", f"{plate} by {by}")
             return changes_of(c, [sub])
 

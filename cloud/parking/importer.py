@@ -11,6 +11,7 @@ from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.parking.chains import vehicle_of
 from cloud.parking.service import HOLDING
+from cloud.refusals import Refusal
 from cloud.storage import Tx
 from cloud.storage import parking as parking_store
 from cloud.storage import subscriptions as store
@@ -33,14 +34,16 @@ def import_subscriptions(ledger: Ledger, now: datetime, site: str, parking: str,
         for i, it in enumerate(items):
             space = int(it["space"])
             if not spaces.get(space):
-                raise CloudError(409, "space_unavailable", f"item {i}: space {space} is not a "
+                raise CloudError(409, Refusal.SPACE_UNAVAILABLE,
+                                 f"item {i}: space {space} is not a "
                                  "rentable space of this parking")
             if space in held:
-                raise CloudError(409, "space_taken", f"item {i}: space {space} is taken")
+                raise CloudError(409, Refusal.SPACE_TAKEN, f"item {i}: space {space} is taken")
             held.add(space)
             unit = it.get("unit", "daily")
             if unit not in UNIT or int(it.get("units", 0)) < 1:
-                raise CloudError(422, "bad_item", f"item {i}: unit daily|hourly and units ≥ 1")
+                raise CloudError(422, Refusal.BAD_ITEM,
+                                 f"item {i}: unit daily|hourly and units ≥ 1")
             start = datetime.fromisoformat(it["start"]) if it.get("start") else now
             end = start + int(it["units"]) * UNIT[unit]
             sid = f"S-{secrets.token_hex(6).upper()}"
@@ -54,7 +57,7 @@ def import_subscriptions(ledger: Ledger, now: datetime, site: str, parking: str,
                          int(it.get("amount", 0)), status, now.isoformat(), by))
             vehicles = it.get("vehicles") or []
             if not vehicles:
-                raise CloudError(422, "no_vehicle", f"item {i}: at least one vehicle")
+                raise CloudError(422, Refusal.NO_VEHICLE, f"item {i}: at least one vehicle")
             cars += [(sid, v["vrn"], v.get("type", "4W"), v.get("make", ""))
                      for v in (vehicle_of(x if isinstance(x, dict) else {"vrn": x})
                                for x in vehicles)]

@@ -13,6 +13,7 @@ from typing import Any
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.parking.rules import gate_rule
+from cloud.refusals import Refusal
 from cloud.storage import Database, Row, Tx, society
 from cloud.storage import parking as store
 from cloud.storage import subscriptions as subs_store
@@ -38,13 +39,13 @@ def parse_numbers(spec: str | int | list[int]) -> list[int]:
             if ".." in part:
                 lo, hi = (int(x) for x in part.split("..", 1))
                 if hi < lo or hi - lo >= 100_000:
-                    raise CloudError(422, "bad_range",
+                    raise CloudError(422, Refusal.BAD_RANGE,
                                      f"space range {part} is empty or too long")
                 out += range(lo, hi + 1)
             elif part:
                 out.append(int(part))
         except ValueError:
-            raise CloudError(422, "bad_range", f"{part[:40]!r} is not a space number or a "
+            raise CloudError(422, Refusal.BAD_RANGE, f"{part[:40]!r} is not a space number or a "
                              "range like 4..7") from None
     return out
 
@@ -53,7 +54,7 @@ def parking_row(c: Tx, parking: str) -> Row:
     """One parking, or 404."""
     r = store.parking(c, parking, deleted=False)
     if r is None:
-        raise CloudError(404, "unknown_parking", f"parking {parking!r} does not exist")
+        raise CloudError(404, Refusal.UNKNOWN_PARKING, f"parking {parking!r} does not exist")
     return r
 
 
@@ -61,7 +62,7 @@ def space_row(c: Tx, parking: str, number: int) -> Row:
     """One space of a parking, or 404."""
     r = store.space(c, parking, number)
     if r is None:
-        raise CloudError(404, "unknown_space", f"space {number} of {parking} does not exist")
+        raise CloudError(404, Refusal.UNKNOWN_SPACE, f"space {number} of {parking} does not exist")
     return r
 
 
@@ -101,13 +102,13 @@ class ParkingService:
     def add(self, site: str, parking: str, fields: dict[str, Any]) -> dict[str, Any]:
         """A new parking: always created inactive."""
         if not SEGMENT.match(parking):
-            raise CloudError(422, "bad_id", "parking ids are 1–64 of [A-Za-z0-9_-]")
+            raise CloudError(422, Refusal.BAD_ID, "parking ids are 1–64 of [A-Za-z0-9_-]")
         if not fields.get("name"):
-            raise CloudError(422, "bad_parking", "a parking needs a name")
+            raise CloudError(422, Refusal.BAD_PARKING, "a parking needs a name")
 
         def fn(c: Tx) -> list[Change]:
             if store.parking(c, parking) is not None:
-                raise CloudError(409, "parking_exists", f"parking {parking!r} already exists")
+                raise CloudError(409, Refusal.PARKING_EXISTS, f"parking {parking!r} already exists")
             store.insert_parking(c, parking, site, self.clock.now().isoformat(),
                                  self._fields(fields))
             return [ParkingUpsert(parking=ParkingRule(id=parking, active=False))]
@@ -128,7 +129,7 @@ class ParkingService:
     def _fields(fields: dict[str, Any]) -> dict[str, Any]:
         unknown = set(fields) - set(PARKING_FIELDS)
         if unknown:
-            raise CloudError(422, "bad_parking", f"unknown parking fields: {sorted(unknown)}")
+            raise CloudError(422, Refusal.BAD_PARKING, f"unknown parking fields: {sorted(unknown)}")
         out = {}
         for k, v in fields.items():
             if k == "objects":
@@ -145,7 +146,7 @@ class ParkingService:
         def fn(c: Tx) -> list[Change]:
             dirs = {g["direction"] for g in society.parking_gates(c, parking)}
             if active and not ("both" in dirs or {"entry", "exit"} <= dirs):
-                raise CloudError(409, "barriers_incomplete",
+                raise CloudError(409, Refusal.BARRIERS_INCOMPLETE,
                                  "a parking becomes active only when its barriers let vehicles "
                                  "both in and out (one entry/exit barrier, or an entry and an "
                                  f"exit); it has: {sorted(dirs) or 'none'}")
@@ -163,7 +164,7 @@ class ParkingService:
         def fn(c: Tx) -> list[Change]:
             n = subs_store.count_not_in(c, parking, DONE)
             if n:
-                raise CloudError(409, "subscriptions_not_archived",
+                raise CloudError(409, Refusal.SUBSCRIPTIONS_NOT_ARCHIVED,
                                  f"{n} subscriptions of {parking} are not archived yet")
             gates = society.parking_gates(c, parking)
             society.unlink_parking_gates(c, parking)
@@ -179,9 +180,10 @@ class ParkingService:
         def fn(c: Tx) -> list[Change]:
             g = society.gate(c, site, gate)
             if g is None:
-                raise CloudError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_GATE, f"gate {gate} of {site} does not exist")
             if parking is not None and self.row(c, parking)["site"] != site:
-                raise CloudError(409, "wrong_site", f"parking {parking} is not of site {site}")
+                raise CloudError(409, Refusal.WRONG_SITE,
+                                 f"parking {parking} is not of site {site}")
             society.set_gate_parking(c, site, gate, parking)
             return [GateUpsert(gate=gate_rule(dict(g) | {"parking": parking}))]
 
@@ -192,18 +194,18 @@ class ParkingService:
                    labels: list[str] | None = None, rentable: bool = True) -> list[int]:
         """Add one space or a range (``4..7``); numbers never change afterwards."""
         if size not in SIZES:
-            raise CloudError(422, "bad_size", f"size must be one of {SIZES}")
+            raise CloudError(422, Refusal.BAD_SIZE, f"size must be one of {SIZES}")
         labels = list(labels or [])
         if len(labels) > 5:
-            raise CloudError(422, "too_many_labels", "a space has at most 5 labels")
+            raise CloudError(422, Refusal.TOO_MANY_LABELS, "a space has at most 5 labels")
         nums = parse_numbers(numbers)
         if not nums or any(n < 1 for n in nums):
-            raise CloudError(422, "bad_range", "space numbers are positive")
+            raise CloudError(422, Refusal.BAD_RANGE, "space numbers are positive")
         with self.db.write() as c:
             self.row(c, parking)
             taken = store.existing_numbers(c, parking, nums)
             if taken:
-                raise CloudError(409, "space_exists", f"spaces {taken} already exist")
+                raise CloudError(409, Refusal.SPACE_EXISTS, f"spaces {taken} already exist")
             store.insert_spaces(c, parking, nums, size, json.dumps(labels), rentable)
         return nums
 
@@ -211,22 +213,23 @@ class ParkingService:
         """Change size, labels, the rentable flag or "available until" (never the number)."""
         allowed = {"size", "labels", "rentable", "available_until"}
         if "number" in fields:
-            raise CloudError(422, "number_immutable", "a space's number cannot change")
+            raise CloudError(422, Refusal.NUMBER_IMMUTABLE, "a space's number cannot change")
         if set(fields) - allowed:
-            raise CloudError(422, "bad_space", f"unknown space fields: {set(fields) - allowed}")
+            raise CloudError(422, Refusal.BAD_SPACE,
+                             f"unknown space fields: {set(fields) - allowed}")
         with self.db.write() as c:
             space_row(c, parking, number)
             if "available_until" in fields and fields["available_until"] is not None:
                 until = datetime.fromisoformat(str(fields["available_until"]))
                 cut = subs_store.holding_past(c, parking, number, HOLDING, until.isoformat())
                 if cut:
-                    raise CloudError(409, "cuts_into_subscription",
+                    raise CloudError(409, Refusal.CUTS_INTO_SUBSCRIPTION,
                                      f"subscription {cut['id']} runs until {cut['end']}")
                 fields = {**fields, "available_until": until.isoformat()}
             if "labels" in fields and len(fields["labels"]) > 5:
-                raise CloudError(422, "too_many_labels", "a space has at most 5 labels")
+                raise CloudError(422, Refusal.TOO_MANY_LABELS, "a space has at most 5 labels")
             if "size" in fields and fields["size"] not in SIZES:
-                raise CloudError(422, "bad_size", f"size must be one of {SIZES}")
+                raise CloudError(422, Refusal.BAD_SIZE, f"size must be one of {SIZES}")
             vals = {k: json.dumps(v) if k == "labels" else (int(v) if k == "rentable" else v)
                     for k, v in fields.items()}
             if vals:
@@ -262,11 +265,11 @@ class ParkingService:
                    price: int, size: str | None = None) -> dict[str, Any]:
         """A band of a space tariff (per size) or a camera tariff; bands may not overlap."""
         if kind not in ("space", "camera"):
-            raise CloudError(422, "bad_tariff", "kind is space or camera")
+            raise CloudError(422, Refusal.BAD_TARIFF, "kind is space or camera")
         if unit not in ("daily", "hourly"):
-            raise CloudError(422, "bad_tariff", "unit is daily or hourly")
+            raise CloudError(422, Refusal.BAD_TARIFF, "unit is daily or hourly")
         if kind == "space" and size not in SIZES:
-            raise CloudError(422, "bad_size", f"space tariffs need a size: {SIZES}")
+            raise CloudError(422, Refusal.BAD_SIZE, f"space tariffs need a size: {SIZES}")
         if kind == "camera":
             size = None
         with self.db.write() as c:
@@ -275,7 +278,7 @@ class ParkingService:
             try:
                 check_bands(bands)
             except ValueError as exc:
-                raise CloudError(409 if "overlap" in str(exc) else 422, "bad_tariff",
+                raise CloudError(409 if "overlap" in str(exc) else 422, Refusal.BAD_TARIFF,
                                  str(exc)) from exc
             tid = store.insert_tariff(c, parking, kind, size, unit, name, lower, upper, price)
         return {"id": tid, "parking": parking, "kind": kind, "size": size,
@@ -285,7 +288,7 @@ class ParkingService:
         """Remove one tariff band."""
         with self.db.write() as c:
             if not store.delete_tariff(c, tariff_id):
-                raise CloudError(404, "unknown_tariff", f"tariff {tariff_id} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_TARIFF, f"tariff {tariff_id} does not exist")
 
     def tariffs(self, parking: str) -> list[dict[str, Any]]:
         """Every band of a parking."""

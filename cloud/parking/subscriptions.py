@@ -34,6 +34,7 @@ from cloud.parking.chains import (
 from cloud.parking.importer import import_subscriptions
 from cloud.parking.rules import _t, continued
 from cloud.parking.service import parking_row
+from cloud.refusals import Refusal
 from cloud.storage import Database, Row, Tx
 from cloud.storage import residents as residents_store
 from cloud.storage import subscriptions as store
@@ -71,9 +72,9 @@ class SubscriptionService:
         accepted the parking's offer where it requires that; listing only the resident's own
         vehicles unless staff rent for them (not *for_resident*: on the owner's word)."""
         if unit not in UNIT:
-            raise CloudError(422, "bad_unit", "unit is daily or hourly")
+            raise CloudError(422, Refusal.BAD_UNIT, "unit is daily or hourly")
         if not vehicles:
-            raise CloudError(422, "no_vehicle", "a subscription needs at least one vehicle")
+            raise CloudError(422, Refusal.NO_VEHICLE, "a subscription needs at least one vehicle")
         cars = [vehicle_of(v) for v in vehicles]
         now = self.clock.now()
         sid = f"S-{secrets.token_hex(6).upper()}"
@@ -82,7 +83,7 @@ class SubscriptionService:
         def fn(c: Tx) -> list[Change]:
             p = parking_row(c, parking)
             if not p["active"]:
-                raise CloudError(409, "parking_inactive", f"parking {parking} is not active")
+                raise CloudError(409, Refusal.PARKING_INACTIVE, f"parking {parking} is not active")
             if resident:
                 require_offer(p, offer_accepted)
             bands, cam = tariff_of(c, parking, space, unit, camera)
@@ -130,7 +131,7 @@ class SubscriptionService:
                 history(c, tail["id"], now, "status", "lapsed")
                 tail = sub_row(c, chain_ids[-2])
             if tail["status"] in DONE or tail["status"] == "draft":
-                raise CloudError(409, "not_extendable", f"subscription {tail['id']} is "
+                raise CloudError(409, Refusal.NOT_EXTENDABLE, f"subscription {tail['id']} is "
                                  f"{tail['status']}")
             bands, cam = tariff_of(c, tail["parking"], tail["space"], tail["unit"],
                                    bool(tail["camera"]))
@@ -209,7 +210,7 @@ class SubscriptionService:
             return "staff"
         owns, uses = self._standing(sub, resident)
         if not owns and (owner_only or not uses):
-            raise CloudError(403, "forbidden", "only the owner may do this" if owner_only
+            raise CloudError(403, Refusal.FORBIDDEN, "only the owner may do this" if owner_only
                              else "not your subscription")
         return f"resident:{resident}"
 
@@ -223,7 +224,7 @@ class SubscriptionService:
             st = standing_of(s, inside(c, s["id"]), now)
             if st.status in ("active", "repaid"):
                 return str(s["id"])
-        raise CloudError(409, "subscription_not_usable",
+        raise CloudError(409, Refusal.SUBSCRIPTION_NOT_USABLE,
                          f"{plate} has no paid, unexpired subscription at {parking}")
 
     def list(self, parking: str, status: str | None = None) -> list[dict[str, Any]]:

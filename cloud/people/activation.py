@@ -42,6 +42,7 @@ from cloud.people.registry import (
     VehicleDetails,
     VehicleRegistry,
 )
+from cloud.refusals import Refusal
 from cloud.society.rules import tag_rule
 from cloud.storage import Database, Tx, inventory, residents, society
 from cloud.storage.staff import write_audit
@@ -76,24 +77,24 @@ class Activation:
     def _resident(self, c: Tx, resident: str) -> Any:
         row = residents.get(c, resident)
         if row is None or row["removed_at"]:
-            raise CloudError(403, "forbidden", "this key acts for no resident")
+            raise CloudError(403, Refusal.FORBIDDEN, "this key acts for no resident")
         return row
 
     def _lookup(self, raw_vrn: str) -> VehicleDetails:
         try:
             vrn = vrn_rules.validate(raw_vrn)
         except ValueError as exc:
-            raise CloudError(422, "vrn_invalid", f"{raw_vrn!r} is not a registration "
+            raise CloudError(422, Refusal.VRN_INVALID, f"{raw_vrn!r} is not a registration "
                              f"number: {exc}") from exc
         if self.registry is None:
-            raise CloudError(503, "provider_unavailable", "no vehicle registry is configured")
+            raise CloudError(503, Refusal.PROVIDER_UNAVAILABLE, "no vehicle registry is configured")
         try:
             found = self.registry.lookup(vrn)
         except ProviderUnavailable as exc:
-            raise CloudError(503, "provider_unavailable", "the vehicle registry cannot be "
+            raise CloudError(503, Refusal.PROVIDER_UNAVAILABLE, "the vehicle registry cannot be "
                              "reached now: try again in a few minutes") from exc
         if found is None:
-            raise CloudError(404, "vehicle_not_found", f"the vehicle registry has no vehicle "
+            raise CloudError(404, Refusal.VEHICLE_NOT_FOUND, f"the vehicle registry has no vehicle "
                              f"{vrn}: check the number on the registration certificate")
         return VehicleDetails(vrn, found.type, found.make, found.model)
 
@@ -108,12 +109,12 @@ class Activation:
             sites = sorted({f["site"] for f in residents.flats(c, resident)})
         if site is None:
             if len(sites) != 1:
-                raise CloudError(422, "site_required", "you live in several societies: say "
+                raise CloudError(422, Refusal.SITE_REQUIRED, "you live in several societies: say "
                                  "which one the vehicle is for")
             site = sites[0]
         car = self._lookup(vrn)
         if site not in sites:
-            raise CloudError(409, "not_a_resident_here", f"you have no flat at {site}")
+            raise CloudError(409, Refusal.NOT_A_RESIDENT_HERE, f"you have no flat at {site}")
         return self.claims.add(resident, site, car, secret, source)
 
     def activate(self, resident: str, vrn: str, tag_id: str, secret: str,
@@ -146,7 +147,7 @@ class Activation:
                 write_audit(c, self.clock.now().isoformat(), None, f"resident:{resident}",
                             "POST", "/api/v1/me/tags/activate", 403, f"{wrong}: tag id {tag_id}")
             self._count(wrong)  # the failure is committed: only then refuse
-            raise CloudError(403, "secret_mismatch", "the tag id and secret code match no "
+            raise CloudError(403, Refusal.SECRET_MISMATCH, "the tag id and secret code match no "
                              "sticker: check the id printed on it, scratch the panel and type "
                              "the code again")
         assert sticker is not None
@@ -157,17 +158,17 @@ class Activation:
 
         def fn(c: Tx) -> list[Change]:
             if not residents.lives_in(c, resident, site):
-                raise CloudError(409, "tag_other_society", "this sticker belongs to another "
+                raise CloudError(409, Refusal.TAG_OTHER_SOCIETY, "this sticker belongs to another "
                                  "society than yours: ask your society's office for one")
             now_sticker = inventory.by_tag_id(c, tag_id)
             assert now_sticker is not None
             tag = society.tag(c, now_sticker["epc"]) if now_sticker["epc"] else None
             if now_sticker["activated_at"] or (not fitkit and (
                     tag is None or tag["status"] != TagStatus.INACTIVE.value)):
-                raise CloudError(409, "tag_already_active", "this sticker was activated "
+                raise CloudError(409, Refusal.TAG_ALREADY_ACTIVE, "this sticker was activated "
                                  "already")
             if sticker["vehicle_type"] != car.type:
-                raise CloudError(422, "vehicle_type_mismatch", f"this sticker is for a "
+                raise CloudError(422, Refusal.VEHICLE_TYPE_MISMATCH, f"this sticker is for a "
                                  f"{sticker['vehicle_type']} and {car.vrn} is a {car.type}")
             # Lock, lost and replace act only on vehicles of the resident's flats: a sticker
             # of one's own does not make someone else's vehicle one's own.
@@ -177,10 +178,12 @@ class Activation:
                    and (inventory.by_epc(c, t["epc"]) or {"replaced_by": None})["replaced_by"]
                    is None]
             if replace and not old:
-                raise CloudError(409, "nothing_to_replace", f"{car.vrn} has no tag to replace "
+                raise CloudError(409, Refusal.NOTHING_TO_REPLACE,
+                                 f"{car.vrn} has no tag to replace "
                                  "at this society: activate the sticker instead")
             if not replace and any(t["status"] == TagStatus.ACTIVE.value for t in old):
-                raise CloudError(409, "vehicle_already_tagged", f"{car.vrn} has an active tag "
+                raise CloudError(409, Refusal.VEHICLE_ALREADY_TAGGED,
+                                 f"{car.vrn} has an active tag "
                                  "already: report it lost to replace it")
             epc = self._bindable(c, fastag, site, car.vrn, old if replace else []) \
                 if fitkit else sticker["epc"]
@@ -235,20 +238,20 @@ class Activation:
                   replacing: list[Any]) -> str:
         """The EPC a FITkit sticker may bind, or the refusal, past the sticker's checks."""
         if isinstance(fastag, ProviderUnavailable):
-            raise CloudError(503, "provider_unavailable", "the FASTag registry cannot be "
+            raise CloudError(503, Refusal.PROVIDER_UNAVAILABLE, "the FASTag registry cannot be "
                              "reached now: try again in a few minutes")
         if fastag is None:
-            raise CloudError(404, "fastag_not_found", f"{vrn} has no FASTag at the national "
+            raise CloudError(404, Refusal.FASTAG_NOT_FOUND, f"{vrn} has no FASTag at the national "
                              "registry: buy one, or use an RFID sticker")
         if not fastag.usable:
-            raise CloudError(409, "fastag_inactive", f"the FASTag of {vrn} is "
+            raise CloudError(409, Refusal.FASTAG_INACTIVE, f"the FASTag of {vrn} is "
                              f"{fastag.status} at its bank: have it reactivated, then try "
                              "again")
         held = society.tag(c, fastag.epc)
         if held is not None and held["epc"] not in {t["epc"] for t in replacing} and \
                 (held["site"] != site or held["vrn"] not in (None, vrn)
                  or held["status"] == TagStatus.ACTIVE.value):
-            raise CloudError(409, "fastag_in_use", f"the FASTag of {vrn} is registered here "
+            raise CloudError(409, Refusal.FASTAG_IN_USE, f"the FASTag of {vrn} is registered here "
                              "as another tag: ask the society's office")
         return fastag.epc
 

@@ -22,6 +22,7 @@ from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.people import guesses
 from cloud.people.registry import VehicleDetails
+from cloud.refusals import Refusal
 from cloud.society.rules import vehicle_rule
 from cloud.storage import Database, Row, Tx, inventory, residents, society
 from cloud.storage.staff import write_audit
@@ -46,10 +47,12 @@ def refuse_unless_mine(c: Tx, site: str, resident: str, vrn: str) -> None:
     """Refuse acting on a registered vehicle that is not the resident's (nor their flat's)."""
     st = standing(c, site, resident, vrn)
     if st == "another":
-        raise CloudError(409, "vehicle_of_another_resident", f"{vrn} is registered to another "
+        raise CloudError(409, Refusal.VEHICLE_OF_ANOTHER_RESIDENT,
+                         f"{vrn} is registered to another "
                          "resident of this society: ask the society's office")
     if st == "unproven":
-        raise CloudError(409, "vehicle_not_yours", f"{vrn} is registered at this society, not "
+        raise CloudError(409, Refusal.VEHICLE_NOT_YOURS,
+                         f"{vrn} is registered at this society, not "
                          "to you: add it in the app with the secret of its sticker, or let the "
                          "office confirm it is yours")
 
@@ -105,7 +108,7 @@ class VehicleClaims:
                                      [s["secret_hash"] for s in stickers])
             if not proven:
                 self._wrong(resident, car.vrn)
-                raise CloudError(403, "secret_mismatch", "the secret code matches no sticker "
+                raise CloudError(403, Refusal.SECRET_MISMATCH, "the secret code matches no sticker "
                                  f"on {car.vrn}: type the code of the sticker on the vehicle")
         if st == "unproven" and not proven:
             at = self.clock.now().isoformat()
@@ -138,7 +141,7 @@ class VehicleClaims:
         """A site's claims (of one status, if given), oldest first."""
         with self.db.read() as c:
             if not society.site_exists(c, site):
-                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
             return [_claim(r) for r in residents.claims(c, site=site, status=status)]
 
     def of_resident(self, resident: str) -> list[dict[str, Any]]:
@@ -149,9 +152,9 @@ class VehicleClaims:
     def _pending(self, c: Tx, site: str, claim_id: int) -> Row:
         row = residents.claim(c, site, claim_id)
         if row is None:
-            raise CloudError(404, "unknown_claim", f"site {site} has no claim {claim_id}")
+            raise CloudError(404, Refusal.UNKNOWN_CLAIM, f"site {site} has no claim {claim_id}")
         if row["status"] != "pending":
-            raise CloudError(409, "claim_settled", f"claim {claim_id} is {row['status']}")
+            raise CloudError(409, Refusal.CLAIM_SETTLED, f"claim {claim_id} is {row['status']}")
         return row
 
     def confirm(self, site: str, claim_id: int, by: str) -> dict[str, Any]:
@@ -160,14 +163,15 @@ class VehicleClaims:
             row = self._pending(c, site, claim_id)
             who = residents.get(c, row["resident"])
             if who is None or who["removed_at"] or not residents.lives_in(c, who["id"], site):
-                raise CloudError(409, "not_a_resident_here", f"resident {row['resident']} has "
+                raise CloudError(409, Refusal.NOT_A_RESIDENT_HERE,
+                                 f"resident {row['resident']} has "
                                  f"no flat at {site} any more")
             v = society.vehicle(c, site, row["vrn"])
             if v is None:
-                raise CloudError(404, "unknown_vehicle", f"{row['vrn']} is no longer "
+                raise CloudError(404, Refusal.UNKNOWN_VEHICLE, f"{row['vrn']} is no longer "
                                  f"registered at {site}")
             if v["resident"] not in (None, who["id"]):
-                raise CloudError(409, "vehicle_of_another_resident", f"{row['vrn']} is "
+                raise CloudError(409, Refusal.VEHICLE_OF_ANOTHER_RESIDENT, f"{row['vrn']} is "
                                  "another resident's now")
             at = self.clock.now().isoformat()
             car = VehicleDetails(v["vrn"], v["type"], v["make"], v["model"])

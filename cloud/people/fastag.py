@@ -23,6 +23,7 @@ from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.notify import Notifier
 from cloud.people.registry import Fastag, FastagRegistry, ProviderUnavailable
+from cloud.refusals import Refusal
 from cloud.society.rules import tag_rule
 from cloud.storage import Database, Row, Tx, inventory, society
 from cloud.storage.staff import write_audit
@@ -98,7 +99,7 @@ class FastagBindings:
     def _move(self, c: Tx, row: Row, epc: str) -> list[Change]:
         old = society.tag(c, row["epc"])
         if old is None or society.tag(c, epc) is not None:
-            raise CloudError(409, "fastag_in_use", f"FASTag {epc} is registered here already")
+            raise CloudError(409, Refusal.FASTAG_IN_USE, f"FASTag {epc} is registered here already")
         at = self.clock.now().isoformat()
         society.delete_tag(c, row["epc"])
         society.insert_tag(c, epc, row["site"], old["status"], old["vrn"], old["vehicle_type"],

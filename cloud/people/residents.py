@@ -24,6 +24,7 @@ from typing import Any
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.people.claims import VehicleClaims
+from cloud.refusals import Refusal
 from cloud.society.rules import tag_rule, vehicle_rule
 from cloud.storage import Database, Tx, society
 from cloud.storage import residents as store
@@ -53,9 +54,10 @@ def _flats(items: list[dict[str, Any]] | list[Flat]) -> list[Flat]:
         flat = f if isinstance(f, Flat) else Flat(str(f.get("site", "")), str(f.get("flat", "")),
                                                   str(f.get("role", "owner")))
         if not flat.site or not flat.flat.strip():
-            raise CloudError(422, "bad_resident", "a flat needs its site and its number")
+            raise CloudError(422, Refusal.BAD_RESIDENT, "a flat needs its site and its number")
         if flat.role not in ROLES:
-            raise CloudError(422, "bad_resident", f"role is owner or tenant, not {flat.role!r}")
+            raise CloudError(422, Refusal.BAD_RESIDENT,
+                             f"role is owner or tenant, not {flat.role!r}")
         out.append(Flat(flat.site, flat.flat.strip(), flat.role))
     return out
 
@@ -64,7 +66,7 @@ def _phone(raw: str) -> str:
     try:
         return e164(raw)
     except ValueError as exc:
-        raise CloudError(422, "invalid_phone", str(exc)) from exc
+        raise CloudError(422, Refusal.INVALID_PHONE, str(exc)) from exc
 
 
 class Residents:
@@ -82,18 +84,18 @@ class Residents:
     def _check_sites(self, c: Tx, flats: list[Flat]) -> None:
         for site in {f.site for f in flats}:
             if not society.site_exists(c, site):
-                raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
 
     def add(self, phone: str, name: str, flats: list[dict[str, Any]] | list[Flat]
             ) -> dict[str, Any]:
         """A new resident with the flats they live in."""
         number, homes = _phone(phone), _flats(flats)
         if not name.strip():
-            raise CloudError(422, "bad_resident", "a resident needs a name")
+            raise CloudError(422, Refusal.BAD_RESIDENT, "a resident needs a name")
         rid = f"R-{secrets.token_hex(6).upper()}"
         with self.db.write() as c:
             if store.by_phone(c, number) is not None:
-                raise CloudError(409, "resident_exists", f"{number} is a resident already")
+                raise CloudError(409, Refusal.RESIDENT_EXISTS, f"{number} is a resident already")
             self._check_sites(c, homes)
             store.insert(c, rid, number, name.strip(), self.clock.now().isoformat())
             store.add_flats(c, rid, [(f.site, f.flat, f.role) for f in homes])
@@ -112,7 +114,7 @@ class Residents:
         reader = csv.DictReader(io.StringIO(text))
         missing = [k for k in CSV_COLUMNS[:4] if k not in (reader.fieldnames or [])]
         if missing:
-            raise CloudError(422, "bad_row", f"line 1: the header lacks {', '.join(missing)}")
+            raise CloudError(422, Refusal.BAD_ROW, f"line 1: the header lacks {', '.join(missing)}")
         people: dict[str, tuple[str, list[Flat]]] = {}
         for row in reader:
             line = reader.line_num
@@ -120,18 +122,18 @@ class Residents:
                 number = _phone(row.get("phone") or "")
                 name = (row.get("name") or "").strip()
                 if not name:
-                    raise CloudError(422, "bad_resident", "no name")
+                    raise CloudError(422, Refusal.BAD_RESIDENT, "no name")
                 homes = _flats([{"site": row.get("site"), "flat": row.get("flat"),
                                  "role": (row.get("role") or "owner").strip() or "owner"}])
             except CloudError as exc:
-                raise CloudError(422, "bad_row", f"line {line}: {exc.message}") from exc
+                raise CloudError(422, Refusal.BAD_ROW, f"line {line}: {exc.message}") from exc
             people.setdefault(number, (name, []))[1].extend(homes)
         with self.db.read() as c:  # each site once: a file names a few, row after row
             unknown = {site for site in {f.site for _n, homes in people.values()
                                          for f in homes} if not society.site_exists(c, site)}
         for number, (_name, homes) in people.items():
             for site in sorted({f.site for f in homes} & unknown):
-                raise CloudError(422, "bad_row", f"{number}: site {site!r} does not exist")
+                raise CloudError(422, Refusal.BAD_ROW, f"{number}: site {site!r} does not exist")
         added = updated = 0
         now = self.clock.now().isoformat()
         everyone = list(people.items())
@@ -155,7 +157,7 @@ class Residents:
         c = self.db.conn
         r = store.get(c, resident)
         if r is None:
-            raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+            raise CloudError(404, Refusal.UNKNOWN_RESIDENT, f"resident {resident} does not exist")
         return {"id": r["id"], "phone": r["phone"], "name": r["name"],
                 "legacy_owner": r["legacy_owner"], "company": bool(r["company"]),
                 "created_at": r["created_at"], "removed_at": r["removed_at"],
@@ -168,15 +170,17 @@ class Residents:
         owner name of before residents gets their phone this way)."""
         number = _phone(phone) if phone is not None else None
         if name is not None and not name.strip():
-            raise CloudError(422, "bad_resident", "a resident needs a name")
+            raise CloudError(422, Refusal.BAD_RESIDENT, "a resident needs a name")
         with self.db.write() as c:
             r = store.get(c, resident)
             if r is None or r["removed_at"]:
-                raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_RESIDENT,
+                                 f"resident {resident} does not exist")
             if number is not None:
                 other = store.by_phone(c, number)
                 if other is not None and other["id"] != resident:
-                    raise CloudError(409, "resident_exists", f"{number} is another resident's")
+                    raise CloudError(409, Refusal.RESIDENT_EXISTS,
+                                     f"{number} is another resident's")
                 store.set_phone(c, resident, number)
             if name is not None:
                 store.rename(c, resident, name.strip())
@@ -188,13 +192,13 @@ class Residents:
         """The live resident with this phone number."""
         r = store.by_phone(self.db.conn, _phone(phone))
         if r is None:
-            raise CloudError(404, "unknown_resident", "no resident has this number")
+            raise CloudError(404, Refusal.UNKNOWN_RESIDENT, "no resident has this number")
         return self.get(r["id"])
 
     def of_site(self, site: str) -> list[dict[str, Any]]:
         """A site's residents, by flat."""
         if not society.site_exists(self.db.conn, site):
-            raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+            raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
         return [dict(r) | {"company": bool(r["company"])}
                 for r in store.of_site(self.db.conn, site)]
 
@@ -207,7 +211,8 @@ class Residents:
         with self.db.read() as c:
             r = store.get(c, resident)
             if r is None or r["removed_at"]:
-                raise CloudError(404, "unknown_resident", f"resident {resident} does not exist")
+                raise CloudError(404, Refusal.UNKNOWN_RESIDENT,
+                                 f"resident {resident} does not exist")
             sites = sorted({v["site"] for v in store.vehicles(c, resident)})
             if hand_over_to is None and not end_stickers:
                 # A car in a flat others still live in may be the household's, or may leave
@@ -215,17 +220,19 @@ class Residents:
                 shared = [f"{v['vrn']} ({v['flat']})" for v in store.vehicles(c, resident)
                           if v["flat"] and store.flat_mates(c, v["site"], v["flat"], resident)]
                 if shared:
-                    raise CloudError(409, "vehicles_to_settle", "others still live in the flat "
+                    raise CloudError(409, Refusal.VEHICLES_TO_SETTLE,
+                                     "others still live in the flat "
                                      f"of {', '.join(shared)}: hand them over (hand_over_to) "
                                      "or end their stickers (end_stickers)")
             if hand_over_to is not None:
                 heir = store.get(c, hand_over_to)
                 if heir is None or heir["removed_at"] or hand_over_to == resident:
-                    raise CloudError(404, "unknown_resident", f"resident {hand_over_to} does "
+                    raise CloudError(404, Refusal.UNKNOWN_RESIDENT, f"resident {hand_over_to} does "
                                      "not exist")
                 for site in sites:
                     if not store.lives_in(c, hand_over_to, site):
-                        raise CloudError(409, "not_a_resident_here", f"resident {hand_over_to} "
+                        raise CloudError(409, Refusal.NOT_A_RESIDENT_HERE,
+                                         f"resident {hand_over_to} "
                                          f"has no flat at {site}")
         ended: list[str] = []
         for site in sites:  # one rules change per society, at its gates at once
@@ -273,12 +280,12 @@ class Residents:
             if resident is not None:
                 r = store.get(c, resident)
                 if r is None or r["removed_at"]:
-                    raise CloudError(404, "unknown_resident",
+                    raise CloudError(404, Refusal.UNKNOWN_RESIDENT,
                                      f"resident {resident} does not exist")
                 if not store.lives_in(c, resident, site):
-                    raise CloudError(409, "not_a_resident_here",
+                    raise CloudError(409, Refusal.NOT_A_RESIDENT_HERE,
                                      f"resident {resident} has no flat at {site}")
             if not store.set_vehicle_owner(c, site, plate, resident, make, model):
-                raise CloudError(404, "unknown_vehicle", f"vehicle {plate} is not registered "
+                raise CloudError(404, Refusal.UNKNOWN_VEHICLE, f"vehicle {plate} is not registered "
                                  f"at {site}")
         return {"site": site, "vrn": plate, "resident": resident, "make": make, "model": model}

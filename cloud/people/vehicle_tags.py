@@ -13,6 +13,7 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
+from cloud.refusals import Refusal
 from cloud.society.rules import tag_rule
 from cloud.storage import Database, Row, Tx, residents, society
 from cloud.storage.staff import write_audit
@@ -33,7 +34,8 @@ def vehicle_of(c: Tx, resident: str, vrn: str) -> Row:
     for v in residents.vehicles(c, resident):
         if v["vrn"] == plate and residents.lives_in(c, resident, v["site"]):
             return v
-    raise CloudError(404, "unknown_vehicle", f"{plate} is not a vehicle of yours or your flat")
+    raise CloudError(404, Refusal.UNKNOWN_VEHICLE,
+                     f"{plate} is not a vehicle of yours or your flat")
 
 
 class VehicleTags:
@@ -54,7 +56,7 @@ class VehicleTags:
             tags = [t for t in society.site_tags_of_vehicle(c, site, plate)
                     if t["status"] in statuses]
             if not tags:
-                raise CloudError(409, "no_valid_tag", f"{plate} has no active tag")
+                raise CloudError(409, Refusal.NO_VALID_TAG, f"{plate} has no active tag")
             at = self.clock.now().isoformat()
             out: list[Change] = []
             for t in tags:
@@ -73,7 +75,7 @@ class VehicleTags:
     def lock(self, resident: str, vrn: str, until: datetime | None) -> dict[str, Any]:
         """Lock the vehicle's active tags (until *until*, if given)."""
         if until is not None and until <= self.clock.now():
-            raise CloudError(422, "bad_until", "a lock ends in the future")
+            raise CloudError(422, Refusal.BAD_UNTIL, "a lock ends in the future")
         return self._on_tags(resident, vrn, (TagStatus.ACTIVE.value,), "lock", locked=1,
                              locked_until=until.isoformat() if until else None,
                              locked_by=f"resident:{resident}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
+from cloud.refusals import Refusal
 from cloud.storage import Database, Tx
 from cloud.storage import society as store
 from shared.clock import Clock
@@ -26,11 +27,11 @@ class Accounts:
     def add(self, site: str, username: str, role: str, password: str) -> RulesDelta:
         """Create or replace a panel account of *site* (a new password resets it)."""
         if not username or not username.isprintable() or len(username) > 64:
-            raise CloudError(422, "bad_username", "user names are 1–64 printable characters")
+            raise CloudError(422, Refusal.BAD_USERNAME, "user names are 1–64 printable characters")
         if role not in ROLES:
-            raise CloudError(422, "bad_role", "role must be guard or supervisor")
+            raise CloudError(422, Refusal.BAD_ROLE, "role must be guard or supervisor")
         if len(password) < MIN_PASSWORD:
-            raise CloudError(422, "weak_password",
+            raise CloudError(422, Refusal.WEAK_PASSWORD,
                              f"passwords need at least {MIN_PASSWORD} characters")
         pw_hash = hash_password(password)
 
@@ -46,7 +47,7 @@ class Accounts:
 
         def fn(c: Tx) -> list[Change]:
             if not store.delete_account(c, site, username):
-                raise CloudError(404, "unknown_account",
+                raise CloudError(404, Refusal.UNKNOWN_ACCOUNT,
                                  f"{username} is not an account of {site}")
             return [AccountDelete(key=username)]
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
+from cloud.refusals import Refusal
 from cloud.society.rules import EPC, require_site, stored_tag, tag_rule
 from cloud.storage import Database, Row, Tx, inventory, society
 from cloud.storage.staff import write_audit
@@ -45,7 +46,7 @@ def _parse(text: str) -> list[tuple[int, str, str, str, str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [k for k in CSV_COLUMNS if k not in (reader.fieldnames or [])]
     if missing:
-        raise CloudError(422, "bad_row", f"line 1: the header lacks {', '.join(missing)}")
+        raise CloudError(422, Refusal.BAD_ROW, f"line 1: the header lacks {', '.join(missing)}")
     rows, ids, epcs = [], set(), set()
     for row in reader:
         line = reader.line_num
@@ -76,9 +77,9 @@ def _parse(text: str) -> list[tuple[int, str, str, str, str, str]]:
             epcs.add(epc)
             rows.append((line, tag_id, secret, epc, vtype, kind))
             continue
-        raise CloudError(422, "bad_row", f"line {line}: {why}")
+        raise CloudError(422, Refusal.BAD_ROW, f"line {line}: {why}")
     if not rows:
-        raise CloudError(422, "bad_row", "the file has no stickers")
+        raise CloudError(422, Refusal.BAD_ROW, "the file has no stickers")
     return rows
 
 
@@ -94,7 +95,7 @@ def _refuse_taken(c: Tx, rows: list[tuple[int, str, str, str, str, str]]) -> Non
     more = [b.split(":")[0].removeprefix("line ") for b in bad[1:]]
     also = f" (also lines {', '.join(more[:20])}{', …' if len(more) > 20 else ''})" \
         if more else ""
-    raise CloudError(422, "bad_row", bad[0] + also)
+    raise CloudError(422, Refusal.BAD_ROW, bad[0] + also)
 
 
 def lifecycle(tag: Row, sticker: Row | None) -> str:
@@ -156,7 +157,7 @@ class Inventory:
         c = self.db.conn
         row = inventory.by_tag_id(c, tag_id)
         if row is None:
-            raise CloudError(404, "unknown_sticker", f"no sticker has tag id {tag_id}")
+            raise CloudError(404, Refusal.UNKNOWN_STICKER, f"no sticker has tag id {tag_id}")
         tag = society.tag(c, row["epc"])
         return {"tag_id": row["tag_id"], "epc": row["epc"], "site": row["site"],
                 "vehicle_type": row["vehicle_type"], "kind": row["kind"], "batch": row["batch"],
@@ -178,16 +179,17 @@ class Inventory:
         """Staff unblock a blocked tag, with a reason that is audited: active again if its vehicle
         has no other active tag, else inactive. A replaced sticker is never unblocked."""
         if not reason.strip():
-            raise CloudError(422, "reason_required", "say why the tag is unblocked")
+            raise CloudError(422, Refusal.REASON_REQUIRED, "say why the tag is unblocked")
         site = str(stored_tag(self.db.conn, epc)["site"])
 
         def fn(c: Tx) -> list[Change]:
             tag = stored_tag(c, epc)
             if tag["status"] != TagStatus.BLOCKED.value:
-                raise CloudError(409, "not_blocked", f"tag {tag['epc']} is {tag['status']}")
+                raise CloudError(409, Refusal.NOT_BLOCKED, f"tag {tag['epc']} is {tag['status']}")
             sticker = inventory.by_epc(c, tag["epc"])
             if sticker is not None and sticker["replaced_by"]:
-                raise CloudError(409, "tag_replaced", f"sticker {sticker['tag_id']} was replaced "
+                raise CloudError(409, Refusal.TAG_REPLACED,
+                                 f"sticker {sticker['tag_id']} was replaced "
                                  f"by {sticker['replaced_by']}")
             others = [t for t in society.active_tags(c, site, tag["vrn"])
                       if t["epc"] != tag["epc"]] if tag["vrn"] else []

@@ -10,6 +10,7 @@ from typing import Any
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.parking.rules import gate_rule, site_parking_rules
+from cloud.refusals import Refusal
 from cloud.society.epoch import ensure_epoch, epoch_of
 from cloud.society.schedule_rules import site_schedules
 from cloud.storage import Database, Row, Tx
@@ -46,7 +47,7 @@ def _vehicle_type(raw: object, epc: object) -> VehicleType | None:
     try:
         return VehicleType(str(raw).upper())
     except ValueError:
-        raise CloudError(422, "invalid_vehicle_type",
+        raise CloudError(422, Refusal.INVALID_VEHICLE_TYPE,
                          f"tag {epc}: vehicle_type is 2W or 4W, not {raw!r}") from None
 
 
@@ -56,7 +57,7 @@ def _refuse_silent_move(row: Row | None, vrn: str | None, unbind: bool = False) 
     reason, on purpose."""
     if row is not None and row["status"] == TagStatus.ACTIVE.value and row["vrn"] \
             and (vrn is not None or unbind) and vrn != row["vrn"]:
-        raise CloudError(409, "tag_bound", f"tag {row['epc']} is active for {row['vrn']}: "
+        raise CloudError(409, Refusal.TAG_BOUND, f"tag {row['epc']} is active for {row['vrn']}: "
                          f"move it with POST /api/v1/tags/{row['epc']}/move and a reason")
 
 
@@ -82,14 +83,14 @@ def account_rule(row: Row) -> AccountRule:
 def require_site(c: Tx, site: str) -> None:
     """Raise ``unknown_site`` (404) unless *site* exists."""
     if not store.site_exists(c, site):
-        raise CloudError(404, "unknown_site", f"site {site!r} does not exist")
+        raise CloudError(404, Refusal.UNKNOWN_SITE, f"site {site!r} does not exist")
 
 
 def stored_tag(c: Tx, epc: str) -> Row:
     """A stored tag by EPC (any case), or ``unknown_tag`` (404)."""
     row = store.tag(c, epc.upper())
     if row is None:
-        raise CloudError(404, "unknown_tag", f"tag {epc} does not exist")
+        raise CloudError(404, Refusal.UNKNOWN_TAG, f"tag {epc} does not exist")
     return row
 
 
@@ -113,15 +114,15 @@ class RulesService:
     def create_site(self, site: str, name: str, timezone: str | None = None) -> dict:
         """A new society or parking with rules version 0 (and its IANA time zone)."""
         if not SEGMENT.match(site):
-            raise CloudError(422, "bad_id", "site ids are 1–64 of [A-Za-z0-9_-]")
+            raise CloudError(422, Refusal.BAD_ID, "site ids are 1–64 of [A-Za-z0-9_-]")
         if timezone is not None:
             try:
                 zone(timezone)
             except ValueError as exc:
-                raise CloudError(422, "invalid_timezone", str(exc)) from exc
+                raise CloudError(422, Refusal.INVALID_TIMEZONE, str(exc)) from exc
         with self.db.write() as c:
             if store.site_exists(c, site):
-                raise CloudError(409, "site_exists", f"site {site!r} already exists")
+                raise CloudError(409, Refusal.SITE_EXISTS, f"site {site!r} already exists")
             store.insert_site(c, site, name, self.clock.now().isoformat(), timezone)
         return {"id": site, "name": name, "rules_version": 0, "timezone": timezone}
 
@@ -130,7 +131,7 @@ class RulesService:
         """Add or update a gate of the site; its key, parking and (unless given) external id
         stay."""
         if not SEGMENT.match(gate):
-            raise CloudError(422, "bad_id", "gate ids are 1–64 of [A-Za-z0-9_-]")
+            raise CloudError(422, Refusal.BAD_ID, "gate ids are 1–64 of [A-Za-z0-9_-]")
 
         def fn(c: Tx) -> list[Change]:
             row = store.gate(c, site, gate)
@@ -151,11 +152,11 @@ class RulesService:
         try:
             v = vrn_rules.validate(vrn)
         except ValueError as exc:
-            raise CloudError(422, "invalid_vrn", str(exc)) from exc
+            raise CloudError(422, Refusal.INVALID_VRN, str(exc)) from exc
 
         def fn(c: Tx) -> list[Change]:
             if store.vehicle(c, site, v) is not None:
-                raise CloudError(409, "vehicle_exists", f"vehicle {v} is already registered")
+                raise CloudError(409, Refusal.VEHICLE_EXISTS, f"vehicle {v} is already registered")
             store.insert_vehicle(c, site, v, vtype.value, flat, self.clock.now().isoformat())
             return [VehicleUpsert(vehicle=VehicleRule(vrn=v, type=vtype, flat=flat))]
 
@@ -169,7 +170,7 @@ class RulesService:
                 rows.append((vrn_rules.validate(str(item["vrn"])),
                              VehicleType(item.get("type", "4W")), item.get("flat")))
             except (KeyError, ValueError) as exc:
-                raise CloudError(422, "invalid_vrn", f"vehicles[{i}]: {exc}") from exc
+                raise CloudError(422, Refusal.INVALID_VRN, f"vehicles[{i}]: {exc}") from exc
 
         def fn(c: Tx) -> list[Change]:
             store.upsert_vehicles(c, site, [(v, t.value, f) for v, t, f in rows],
@@ -189,7 +190,7 @@ class RulesService:
 
         def fn(c: Tx) -> list[Change]:
             if not store.delete_vehicle(c, site, v):
-                raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered")
+                raise CloudError(404, Refusal.UNKNOWN_VEHICLE, f"vehicle {v} is not registered")
             epcs = store.vehicle_tag_epcs(c, v)
             store.unlink_vehicle_tags(c, v)
             return [VehicleDelete(key=v), *(self._tag_change(c, e) for e in epcs)]
@@ -201,19 +202,19 @@ class RulesService:
                           status: TagStatus, vtype: VehicleType | None) -> tuple[str, str | None]:
         e = epc.upper()
         if not EPC.match(e):
-            raise CloudError(422, "invalid_epc",
+            raise CloudError(422, Refusal.INVALID_EPC,
                              f"EPC {epc!r} must be hex in whole 16-bit words (96-bit: 24 digits)")
         v = vrn_rules.normalise(vrn) if vrn else None
         if v is not None:
             row = store.vehicle(c, site, v)
             if row is None:
-                raise CloudError(422, "unknown_vehicle", f"vehicle {v} is not registered "
+                raise CloudError(422, Refusal.UNKNOWN_VEHICLE, f"vehicle {v} is not registered "
                                  f"at site {site}")
             if vtype is not None and row["type"] != vtype.value:
-                raise CloudError(422, "vehicle_type_mismatch",
+                raise CloudError(422, Refusal.VEHICLE_TYPE_MISMATCH,
                                  f"tag is for {vtype.value} but {v} is a {row['type']}")
         if status is TagStatus.ACTIVE and v is None:
-            raise CloudError(422, "no_vehicle", "an active tag needs a vehicle")
+            raise CloudError(422, Refusal.NO_VEHICLE, "an active tag needs a vehicle")
         return e, v
 
     def add_tag(self, site: str, epc: str, vrn: str | None = None,
@@ -224,7 +225,7 @@ class RulesService:
         def fn(c: Tx) -> list[Change]:
             e, v = self._check_tag_fields(c, site, epc, vrn, status, vehicle_type)
             if store.tag(c, e) is not None:
-                raise CloudError(409, "tag_exists", f"tag {e} is already registered")
+                raise CloudError(409, Refusal.TAG_EXISTS, f"tag {e} is already registered")
             store.insert_tag(c, e, site, status.value, v,
                              vehicle_type.value if vehicle_type else None,
                              self.clock.now().isoformat())
@@ -245,7 +246,8 @@ class RulesService:
                 row = store.tag(c, e)
                 _refuse_silent_move(row, v, unbind=True)
                 if row is not None and row["locked"]:  # an import starts a tag afresh: unlocked
-                    raise CloudError(409, "tag_locked", f"tag {e} is locked: unlock it before "
+                    raise CloudError(409, Refusal.TAG_LOCKED,
+                                     f"tag {e} is locked: unlock it before "
                                      "importing it again")
                 store.import_tag(c, e, site, st.value, v, now, vt.value if vt else None)
                 changes.append(TagUpsert(tag=TagRule(epc=e, site=site, status=st, vrn=v)))
@@ -270,7 +272,7 @@ class RulesService:
         def fn(c: Tx) -> list[Change]:
             row = stored_tag(c, epc)
             if row["status"] == TagStatus.BLOCKED.value:
-                raise CloudError(409, "tag_blocked", f"tag {row['epc']} is blocked")
+                raise CloudError(409, Refusal.TAG_BLOCKED, f"tag {row['epc']} is blocked")
             vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
             _, v = self._check_tag_fields(c, site, row["epc"], vrn or row["vrn"],
                                           TagStatus.ACTIVE, vt)
@@ -285,21 +287,22 @@ class RulesService:
         """Move an active tag to another vehicle of its site, on purpose: the old binding ends
         in the same rules change, and who moved it, from which car and why are audited."""
         if not reason.strip():
-            raise CloudError(422, "reason_required", "say why the tag is moved")
+            raise CloudError(422, Refusal.REASON_REQUIRED, "say why the tag is moved")
         site = self._site_of_tag(epc)
 
         def fn(c: Tx) -> list[Change]:
             row = stored_tag(c, epc)
             if row["status"] != TagStatus.ACTIVE.value:
-                raise CloudError(409, "tag_not_active", f"tag {row['epc']} is {row['status']}: "
+                raise CloudError(409, Refusal.TAG_NOT_ACTIVE,
+                                 f"tag {row['epc']} is {row['status']}: "
                                  "activate it for a vehicle instead")
             if row["locked"]:  # a locked car's tag is not taken off it to let another leave
-                raise CloudError(409, "tag_locked", f"tag {row['epc']} is locked: unlock it "
+                raise CloudError(409, Refusal.TAG_LOCKED, f"tag {row['epc']} is locked: unlock it "
                                  "before moving it")
             vt = VehicleType(row["vehicle_type"]) if row["vehicle_type"] else None
             _, v = self._check_tag_fields(c, site, row["epc"], vrn, TagStatus.ACTIVE, vt)
             if v == row["vrn"]:
-                raise CloudError(409, "same_vehicle", f"tag {row['epc']} is already {v}'s")
+                raise CloudError(409, Refusal.SAME_VEHICLE, f"tag {row['epc']} is already {v}'s")
             now = self.clock.now().isoformat()
             store.update_tag(c, row["epc"], now, vrn=v)
             write_audit(c, now, None, by, "POST", f"/api/v1/tags/{row['epc']}/move", 200,
@@ -370,7 +373,7 @@ class RulesService:
         """One gate, with its command key."""
         row = store.gate(self.db.conn, site, gate)
         if row is None:
-            raise CloudError(404, "unknown_gate", f"gate {gate} of {site} does not exist")
+            raise CloudError(404, Refusal.UNKNOWN_GATE, f"gate {gate} of {site} does not exist")
         return row
 
     def usable_tags(self, site: str, vrn: str) -> list[Row]:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
 from cloud.parking.rules import sub_rule
+from cloud.refusals import Refusal
 from cloud.society.rules import require_site, tag_rule, vehicle_rule
 from cloud.society.schedule_rules import schedule_rule, site_schedules
 from cloud.storage import Database, Tx, society
@@ -41,7 +42,7 @@ from shared.parking import LIVE
 
 def _require(c: Tx, site: str, name: str) -> None:
     if not store.exists(c, site, name):
-        raise CloudError(404, "unknown_schedule", f"{site} has no schedule {name!r}")
+        raise CloudError(404, Refusal.UNKNOWN_SCHEDULE, f"{site} has no schedule {name!r}")
 
 
 class Schedules:
@@ -57,7 +58,7 @@ class Schedules:
         try:
             schedule_rules.zone(timezone)
         except ValueError as exc:
-            raise CloudError(422, "invalid_timezone", str(exc)) from exc
+            raise CloudError(422, Refusal.INVALID_TIMEZONE, str(exc)) from exc
 
         def fn(c: Tx) -> list[Change]:
             society.set_site_timezone(c, site, timezone)
@@ -72,7 +73,8 @@ class Schedules:
         def fn(c: Tx) -> list[Change]:
             tz = society.site_timezone(c, site)
             if tz is None:
-                raise CloudError(422, "no_timezone", f"set the time zone of {site} first (PUT "
+                raise CloudError(422, Refusal.NO_TIMEZONE,
+                                 f"set the time zone of {site} first (PUT "
                                  f"/api/v1/sites/{site}/timezone)")
             try:
                 rule = ScheduleRule(name=name, timezone=tz, windows=windows, holidays=holidays,
@@ -81,7 +83,7 @@ class Schedules:
                 msg = "; ".join(": ".join(filter(None, (".".join(str(p) for p in e["loc"]),
                                                         e["msg"].removeprefix("Value error, "))))
                                 for e in exc.errors())
-                raise CloudError(422, "invalid_schedule", msg) from exc
+                raise CloudError(422, Refusal.INVALID_SCHEDULE, msg) from exc
             store.upsert(c, site, name, label, json.dumps([w.model_dump() for w in rule.windows]),
                          json.dumps(sorted({d.isoformat() for d in rule.holidays})),
                          self.clock.now().isoformat())
@@ -96,7 +98,7 @@ class Schedules:
             _require(c, site, name)
             used = {k: n for k, n in store.usage(c, site, name).items() if n}
             if used:
-                raise CloudError(409, "schedule_in_use", f"{name} still binds " + ", ".join(
+                raise CloudError(409, Refusal.SCHEDULE_IN_USE, f"{name} still binds " + ", ".join(
                     f"{n} {k}" for k, n in used.items()) + ": unbind them first")
             store.delete(c, site, name)
             return [ScheduleDelete(key=name)]
@@ -119,19 +121,21 @@ class Schedules:
                 row = society.vehicle(c, site, v) if society.set_vehicle_schedule(
                     c, site, v, name) else None
                 if row is None:
-                    raise CloudError(404, "unknown_vehicle", f"vehicle {v} is not registered at "
+                    raise CloudError(404, Refusal.UNKNOWN_VEHICLE,
+                                     f"vehicle {v} is not registered at "
                                      f"{site}")
                 changes.append(VehicleUpsert(vehicle=vehicle_rule(row)))
             for epc in tags:
                 e = epc.upper()
                 tag = society.tag(c, e) if society.set_tag_schedule(c, site, e, name, at) else None
                 if tag is None:
-                    raise CloudError(404, "unknown_tag", f"tag {e} is not a tag of {site}")
+                    raise CloudError(404, Refusal.UNKNOWN_TAG, f"tag {e} is not a tag of {site}")
                 changes.append(TagUpsert(tag=tag_rule(tag)))
             for sid in subscriptions:
                 sub = store.bind_subscription(c, site, sid, name)
                 if sub is None:
-                    raise CloudError(404, "unknown_subscription", f"subscription {sid} is not "
+                    raise CloudError(404, Refusal.UNKNOWN_SUBSCRIPTION,
+                                     f"subscription {sid} is not "
                                      f"of a parking of {site}")
                 if sub["status"] in LIVE:  # the gates hold live subscriptions only
                     changes.append(SubscriptionUpsert(subscription=sub_rule(c, sub)))
