@@ -52,6 +52,7 @@ class KeypadSim:
             caps, log_level=osdp.LogLevel.Error, command_handler=self._command)
         self.flashes: list[Flash] = []
         self._lock = threading.Lock()
+        self._stopped = False
 
     def start(self) -> KeypadSim:
         """Answer the panel's polls."""
@@ -59,7 +60,10 @@ class KeypadSim:
         return self
 
     def stop(self) -> None:
-        """Stop answering and close the line."""
+        """Stop answering and close the line (again: nothing)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.pd.teardown()
         self._serial.close()
         self.pty.stop()

@@ -72,6 +72,7 @@ from shared.wire.topics import (  # noqa: F401  (the topic map; re-exported)
     SEGMENT,
     TOPIC_MAP,
     TOPICS,
+    seg,
 )
 
 MAX_EVENT_BYTES = 64 * 1024  # an event's JSON, at most: the cloud refuses larger ones
@@ -116,7 +117,7 @@ class Topics:
     @staticmethod
     def edge_state(edge: str, *parts: str) -> str:
         """Retained state of one edge box for Home Assistant (``…/state/<gate>/<what>``)."""
-        return TOPICS["edge_state"].build(edge=edge, path="/".join(parts))
+        return TOPICS["edge_state"].build(edge=edge, path="/".join(seg(p) for p in parts))
 
     @staticmethod
     def ha_config(prefix: str, component: str, edge: str, object_id: str) -> str:
@@ -172,8 +173,8 @@ class Event(_Model):
     def body(self) -> EventData:
         """The data as the model of the event's type (``shared.wire.events``); a
         ``ValidationError`` when it does not fit. Read on first use: the edge's outbox keeps
-        whatever it is given, and :func:`parse_events` reads it at the cloud's door. (Not a
-        field: it is neither compared nor sent.)"""
+        whatever it is given, and the cloud reads it at its door, event by event. (Not a
+        field: it is neither compared nor sent; ``data`` is not changed after construction.)"""
         return DATA_MODELS[self.type].model_validate(self.data)
 
 
@@ -206,15 +207,15 @@ _EVENTS_MESSAGE: TypeAdapter[Event | EventBatch] = TypeAdapter(Annotated[
 def parse_events(payload: bytes | bytearray | str) -> list[Event]:
     """The events of one message on an ``events`` topic: a single event (at most
     ``MAX_EVENT_BYTES``) or an ``EventBatch`` (at most ``MAX_BATCH_BYTES``); ValueError (a
-    ``ValidationError`` among them) for anything else."""
+    ``ValidationError`` among them) for anything else. Each event's ``data`` is read against
+    its type's model by the caller, one event at a time, so one event that does not fit never
+    holds back the others of its batch."""
     if len(payload) > MAX_BATCH_BYTES:
         raise ValueError(f"{len(payload)} bytes, more than {MAX_BATCH_BYTES}")
     message = _EVENTS_MESSAGE.validate_json(payload)
     events = list(message.events) if isinstance(message, EventBatch) else [message]
     if not isinstance(message, EventBatch) and len(payload) > MAX_EVENT_BYTES:
         raise ValueError(f"{len(payload)} bytes, more than {MAX_EVENT_BYTES}")
-    for event in events:
-        event.body  # noqa: B018  (each event's data must fit its type's model)
     return events
 
 

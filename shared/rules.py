@@ -211,7 +211,7 @@ class TagDelete(_Change):
     """A tag removed, by EPC."""
 
     op: Literal["tag.delete"] = "tag.delete"
-    key: str = Field(description="the tag's EPC")
+    key: str = Field(min_length=1, description="the tag's EPC")
 
 
 class VehicleUpsert(_Change):
@@ -225,7 +225,7 @@ class VehicleDelete(_Change):
     """A vehicle removed, by VRN."""
 
     op: Literal["vehicle.delete"] = "vehicle.delete"
-    key: str = Field(description="the vehicle's VRN")
+    key: str = Field(min_length=1, description="the vehicle's VRN")
 
 
 class GateUpsert(_Change):
@@ -246,7 +246,7 @@ class AccountDelete(_Change):
     """A panel account removed, by user name."""
 
     op: Literal["account.delete"] = "account.delete"
-    key: str = Field(description="the account's user name")
+    key: str = Field(min_length=1, description="the account's user name")
 
 
 class ParkingUpsert(_Change):
@@ -267,7 +267,7 @@ class SubscriptionDelete(_Change):
     """A subscription removed, by id."""
 
     op: Literal["subscription.delete"] = "subscription.delete"
-    key: str = Field(description="the subscription's id")
+    key: str = Field(min_length=1, description="the subscription's id")
 
 
 class PresenceSet(_Change):
@@ -288,7 +288,7 @@ class ScheduleDelete(_Change):
     """A schedule removed, by name."""
 
     op: Literal["schedule.delete"] = "schedule.delete"
-    key: str = Field(description="the schedule's name")
+    key: str = Field(min_length=1, description="the schedule's name")
 
 
 class CodeUpsert(_Change):
@@ -302,7 +302,7 @@ class CodeDelete(_Change):
     """A code removed, by its keyed hash."""
 
     op: Literal["code.delete"] = "code.delete"
-    key: str = Field(description="the code's keyed hash")
+    key: str = Field(min_length=1, description="the code's keyed hash")
 
 
 class CodesConfig(_Change):

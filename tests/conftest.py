@@ -1,4 +1,4 @@
-"""Shared fixtures: real broker, simulator parts, and where the shared assets live."""
+"""Shared fixtures: real broker, stacks, simulator parts, and where the shared assets live."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cloud.storage.database import Database
 from gatepost.devstack.broker import Broker
 from gatepost.devstack.browser import launch
 from gatepost.devstack.postgres import TempPostgres
+from tests.factories import Stacks
 
 ROOT = Path(__file__).resolve().parent.parent
 # The session's PostgreSQL is a throwaway cluster without fsync (tests do not wait on the
@@ -95,3 +96,25 @@ def shots(artifacts: Path) -> Path:
     d = artifacts / "panel"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path):
+    """Builds the test's stack: ``make_stack(gates, options)`` starts a ``Stack`` in
+    ``tmp_path`` (``start=False`` leaves it to the test) and stops it when the test ends."""
+    stacks = Stacks(tmp_path)
+    try:
+        yield stacks
+    finally:
+        stacks.stop_all()
+
+
+@pytest.fixture(scope="module")
+def make_module_stack(tmp_path_factory: pytest.TempPathFactory):
+    """``make_stack`` for a module's fixture: a stack its tests share, in a fresh folder
+    (``workdir=tmp_path_factory.mktemp(...)`` to name it), stopped when the module ends."""
+    stacks = Stacks(tmp_path_factory.mktemp("stack"))
+    try:
+        yield stacks
+    finally:
+        stacks.stop_all()

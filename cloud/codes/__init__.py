@@ -409,7 +409,7 @@ class Codes:
         no reaction of the codes."""
         body = event.body
         if not isinstance(body, DecisionData) or body.credential is None or \
-                body.credential.kind != CredentialKind.CODE or body.outcome is not Outcome.OPEN \
+                body.credential.kind != CredentialKind.CODE or body.outcome != Outcome.OPEN \
                 or not body.credential.value:
             return None
         return f"code:{event.site}:{body.credential.value}"

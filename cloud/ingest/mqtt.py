@@ -217,6 +217,15 @@ class CloudMqtt:
             self._accept(edge, msg.topic, event)
 
     def _accept(self, edge: str | None, topic: str, event: Event) -> None:
+        try:
+            event.body  # noqa: B018  (the data must fit its type's model)
+        except ValidationError as exc:
+            # Refused alone and never acknowledged (the others of its batch are stored): the
+            # box keeps it, and the count and the log say which event it was.
+            self.counters.inc("rejected_events")
+            log.warning("rejected event %s on %s: its data does not fit a %s: %s", event.id,
+                        topic, event.type, str(exc).splitlines()[0])
+            return
         if event.edge != edge:
             self.counters.inc("rejected_events")
             log.warning("rejected event on %s: event of edge %r", topic, event.edge)

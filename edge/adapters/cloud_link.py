@@ -10,6 +10,7 @@ than the held one, a fresh cache, or ``resync`` trigger a snapshot, which replac
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -239,6 +240,23 @@ class CloudLink:
         except (ValidationError, ValueError) as exc:
             self.counters.inc("rejected_messages")
             log.warning("rejected message on %s: %s", msg.topic, exc)
+            if msg.topic == Topics.edge_commands(self.edge_id):
+                self._answer_malformed(msg.payload, exc)
+
+    def _answer_malformed(self, payload: bytes | bytearray, exc: Exception) -> None:
+        """Answer ``error`` to a command refused unread, when its id can be read, so that the
+        cloud hears why at once instead of waiting out the command's deadline."""
+        try:
+            cid = json.loads(payload).get("id")
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(cid, str) or not 0 < len(cid) <= 100 or self._client is None:
+            return
+        # As the lane answers a command it cannot read (``malformed``), with what did not fit.
+        resp = CommandResponse(transaction=cid, status="error", error="malformed",
+                               data={"reason": "command_rejected",
+                                     "detail": str(exc).splitlines()[0][:200]})
+        self._client.publish(Topics.edge_responses(self.edge_id), resp.model_dump_json(), qos=1)
 
     # Publisher ------------------------------------------------------------------------------
     def _publish_loop(self) -> None:

@@ -172,7 +172,8 @@ class Stack:
             if cloud_proc.poll() is not None:
                 raise RuntimeError(f"cloud exited with {cloud_proc.returncode}; see "
                                    f"{self.workdir / 'cloud.log'}")
-            return bool(self.cloud.get("/api/v1/health").json()["mqtt_connected"])
+            # .get: whatever else answers on the port (not yet ours) is "not up yet"
+            return bool(self.cloud.get("/api/v1/health").json().get("mqtt_connected"))
 
         try:
             wait_until(cloud_up, 30, what="the cloud to start")

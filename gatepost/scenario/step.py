@@ -11,8 +11,11 @@ from gatepost.scenario import steps
 from gatepost.scenario.base import Model
 from gatepost.scenario.registry import STEPS, expect_model
 
-EXPECT_OWNERS = ("expect: belongs to rfid, vehicle, camera, cloud, resident, remote_open, "
-                 "guard, keypad, qr, codes_job and staff's steps")
+
+def expect_owners() -> str:
+    """The refusal of an ``expect`` on a step that takes none: which steps take one."""
+    keys = sorted(k for k, kind in STEPS.items() if kind.expect is not None)
+    return f"expect: belongs to the steps {', '.join(keys)}"
 
 
 class StepBase(Model):
@@ -33,7 +36,7 @@ class StepBase(Model):
         if self.expect is not None:
             model = expect_model(kind, value)
             if model is None:
-                raise ValueError(EXPECT_OWNERS)
+                raise ValueError(expect_owners())
             model.model_validate(self.expect)
         return self
 

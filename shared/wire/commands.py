@@ -32,6 +32,3 @@ class OpenCommand(BaseModel):
         """The command as it travels (and as it was signed, with ``sig``)."""
         return self.model_dump(mode="json", exclude_unset=True)
 
-    def unsigned(self) -> dict[str, Any]:
-        """Every field but the signature: what the signature is over."""
-        return {k: v for k, v in self.wire().items() if k != "sig"}

@@ -3,7 +3,7 @@
 ``Event.data`` travels as a JSON object; ``Event.body`` is its reading as the model of the
 event's type (``DATA_MODELS``). The fields are declared in the order the edge writes them, and
 :meth:`EventData.wire` gives back only the fields that were set, so an event's JSON is the same
-bytes it was before the models (``tests/test_wire_events.py`` pins them).
+bytes it was before the models (``tests/shared/test_wire_events.py`` pins them).
 
 Every field may be absent: a box of an older release leaves out what it did not know yet, and
 the defaults say what such an absence meant all along (a pass without ``direction`` was an
@@ -13,13 +13,12 @@ read, stored and forwarded whole by an older cloud.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.vocab import AlertKind as AlertKind  # the alert kinds, read here too
-from shared.vocab import Direction, EventType, Outcome
+from shared.vocab import Direction, EventType
 
 
 class EventData(BaseModel):
@@ -88,12 +87,12 @@ class DecisionData(EventData):
     """``decision``: what the gate did with a credential, and why."""
 
     credential: CredentialRef | None = None
-    outcome: Outcome | None = None
-    # A string, not a Reason: a newer box's new code must not make an older cloud refuse
-    # the event (it would stay in the box's outbox for ever).
+    # Strings, not Outcome, Reason or Direction: a newer box's new value must not make an
+    # older cloud refuse the event (it would stay in the box's outbox for ever).
+    outcome: str | None = None
     reason: str | None = None
     vrn: str | None = None
-    direction: Direction | None = None
+    direction: str | None = None
     detail: str | None = None
     visitor: VisitorRef | None = None
     guard: GuardRef | None = None
@@ -122,7 +121,8 @@ class PassData(EventData):
 
     vrn: str | None = None
     decision: str | None = None
-    direction: Direction | None = Direction.ENTRY  # a pass without one counts as an entry
+    # A string (see DecisionData); a pass without one counts as an entry.
+    direction: str | None = Direction.ENTRY.value
     attributed: bool | None = None
     parking: str | None = None
 
@@ -191,7 +191,3 @@ DATA_MODELS: dict[EventType, type[EventData]] = {
 }
 TYPE_OF: dict[type[EventData], EventType] = {model: t for t, model in DATA_MODELS.items()}
 
-
-def iso(at: datetime | None) -> str | None:
-    """A time as events carry it."""
-    return at.isoformat() if at is not None else None
