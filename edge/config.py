@@ -239,6 +239,10 @@ class ApiConfig(_M):
     port: int = Field(8081, title="Port", description="0 picks a free port", ge=0, le=65535)
     idle_logout_min: float = Field(15.0, title="Idle logout", description="A panel session "
                                    "with no request for this many minutes ends", gt=0, le=720)
+    login_wait_s: float = Field(1.0, title="Wait after wrong passwords", description="After "
+                                "a device's 5 free wrong passwords, it waits this long before "
+                                "its next try, doubled per try (up to 15 minutes)", ge=0.1,
+                                le=300)
     secure_cookies: bool = Field(False, title="Secure cookies", description="Mark session "
                                  "cookies Secure (set when the panel is served over HTTPS)")
     journal_days: int = Field(30, title="Journal days", description="Local event history "

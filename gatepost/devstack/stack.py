@@ -51,6 +51,7 @@ class StackOptions:
 
     edge_id: str = "edge-1"
     policy: dict = field(default_factory=dict)
+    api: dict = field(default_factory=dict)  # more of the edge's [api] settings
     timing: BarrierTiming | None = None
     start: datetime | None = None
     reader_rate_hz: float = 20.0
@@ -205,7 +206,8 @@ class Stack:
                  f'username = "{edge_user(edge)}"',
                  f'password = "{self.auth.passwords[edge_user(edge)]}"',
                  f'api_key = "{self.box_keys[box] if box else self.edge_api_key}"', "",
-                 "[api]", 'host = "127.0.0.1"', f"port = {port or self.edge_port}", "",
+                 "[api]", 'host = "127.0.0.1"', f"port = {port or self.edge_port}",
+                 *(f"{k} = {json.dumps(v)}" for k, v in self.opt.api.items()), "",
                  "[policy]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in self.opt.policy.items()]
         if self.opt.alpr_models:

@@ -63,7 +63,7 @@ class _Redirect(Exception):
 def mount_panel(app: FastAPI, box: Box) -> Sessions:
     """Add the panel's pages to the edge's app; returns the session store (tests read it)."""
     sessions = Sessions(box.config.api.idle_logout_min * 60)
-    throttle = LoginThrottle()
+    throttle = LoginThrottle(base_s=box.config.api.login_wait_s)
 
     def accounts() -> Accounts:
         assert box.db, "the box must be started before the panel serves"
