@@ -134,6 +134,8 @@ def test_a_tag_still_in_the_field_does_not_open_again_after_a_restart(world, tmp
     finally:
         reader.tag_leave(EPC_A)
         again.stop()
+        if how == "crash":  # what the crash left running (its relay pollers) goes too
+            d.stop()
 
 
 def test_a_reader_dead_at_boot_is_reported_down(tmp_path):
@@ -201,6 +203,7 @@ def test_an_open_cut_short_by_a_crash_is_recorded_as_unconfirmed(world, tmp_path
         assert not events(third, "open_unconfirmed")
     finally:
         third.stop()
+        d.stop()  # what the crash left running (its relay pollers) goes too
 
 
 def test_confirm_reads_waits_for_identical_reads(world, tmp_path):
