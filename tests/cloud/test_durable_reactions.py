@@ -303,6 +303,9 @@ def test_a_lane_held_behind_a_failing_reaction_holds_back_no_other(tmp_path, clo
                         credential={"kind": "code", "value": other})
             wait_until(lambda: code_of(staff, spent["id"], SS)["status"] == "spent", 10,
                        what="the other society's pass spent")
+            # Its work commits before its own queue row goes: wait for that row.
+            wait_until(lambda: {r[0] for r in queued(db)} == {f"code:{GA}:{digest}"}, 10,
+                       what="the other society's reaction row gone")
             # The held lane is as it was: its oldest reaction failing, the others waiting.
             lane = queued(db)
             assert len(lane) == n and {r[0] for r in lane} == {f"code:{GA}:{digest}"}
@@ -356,7 +359,9 @@ def test_a_reaction_that_keeps_failing_is_parked_and_its_lane_goes_on(tmp_path, 
             mend(db)
             wait_until(lambda: code_of(staff, pas["id"])["status"] == "spent", 15,
                        what="the pass spent by the later reaction")
-            assert [r[1] for r in queued(db)] == [MAX_ATTEMPTS]
+            # The reaction's work commits before its own queue row goes: wait for the row.
+            wait_until(lambda: [r[1] for r in queued(db)] == [MAX_ATTEMPTS], 10,
+                       what="the later reaction's row gone, the parked one kept")
             assert queue_gauge(staff) == {"waiting": 0, "failing": 0, "parked": 1}
         finally:
             box.close()

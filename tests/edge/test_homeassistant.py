@@ -28,10 +28,18 @@ class HomeAssistantView:
         self.lock = threading.Lock()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ha-view-{user}")
         self.c.username_pw_set(user, password)
+        self.subscribed = threading.Event()
         self.c.on_message = self._on_message
         self.c.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
         self.c.connect("127.0.0.1", port)
         self.c.loop_start()
+
+    def wait_subscribed(self, timeout: float = 10) -> None:
+        """Block until the broker granted the subscriptions: a live (not retained) message sent
+        before then would never reach this view."""
+        if not self.subscribed.wait(timeout):
+            raise TimeoutError(f"the broker did not answer the view's subscription in {timeout}s")
 
     def _on_message(self, client, userdata, msg) -> None:
         with self.lock:
@@ -131,6 +139,7 @@ def test_a_societys_home_assistant_reads_its_own_boxes_alone(make_stack):
                                    stack.auth.passwords[ha_user(other)], "homeassistant/#",
                                    "gatepost/v1/edge/+/state/#", "gatepost/v1/edge/+/available",
                                    "gatepost/v1/#", "#")
+        theirs.wait_subscribed()
         # A marker from the other society's own box, sent after every retained message of
         # edge-1 would have been delivered: once it arrives, nothing of edge-1 is on its way.
         box2.username_pw_set(edge_user(other_edge), stack.auth.passwords[edge_user(other_edge)])
