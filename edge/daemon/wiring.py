@@ -45,14 +45,15 @@ from edge.lanes.recorder import Recorder
 from edge.lanes.view import LaneView
 from edge.lanes.walkins import visitor_left
 from edge.peers.exchange import SpendPeers
+from edge.store.accounts import Accounts
 from edge.store.cache import Presence, RulesCache
 from edge.store.db import EdgeDB
 from edge.store.evidence import EvidenceStore
 from edge.store.lanes import LaneStore
 from edge.store.outbox import Outbox
+from edge.store.reads import StoreReads
 from edge.store.retention import Retention
 from edge.store.ring import EventRing
-from edge.store.visitors import site_zone
 from shared.clock import Clock
 from shared.contract import CommandResponse
 from shared.counters import Counters
@@ -85,6 +86,8 @@ class EdgeDaemon:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.db: EdgeDB | None = None
+        self.reads: StoreReads | None = None
+        self.accounts: Accounts | None = None
         self.retention: Retention | None = None
         self.homeassistant: HomeAssistant | None = None
         self.cache: RulesCache | None = None
@@ -105,6 +108,8 @@ class EdgeDaemon:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = EdgeDB(cfg.data_dir / "edge.sqlite")
+        self.reads = StoreReads(self.db)
+        self.accounts = Accounts(self.db, self.clock)
         self.cache = RulesCache(self.db, cfg.runtime_dir)
         self.presence = Presence(self.db)
         site_of_gate = {g.id: g.site for g in cfg.gates}
@@ -382,9 +387,9 @@ class EdgeDaemon:
     def site_clocks(self) -> SiteClocks:
         """The sites' zones, the locale and the time now (reads the store: call it off the
         event loop)."""
-        cfg, db = self.config, self.db
+        cfg, reads = self.config, self.reads
         return SiteClocks(cfg.api.locale, cfg.api.timezone,
-                          {s: site_zone(db.conn, s) if db else None for s in cfg.sites},
+                          {s: reads.site_zone(s) if reads else None for s in cfg.sites},
                           {g.id: g.site for g in cfg.gates}, self.clock.now())
 
     def health(self) -> dict[str, Any]:

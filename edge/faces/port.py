@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from edge.core.parking import SubRecord
     from edge.core.types import Decision, TagRecord
     from edge.peers.exchange import SpendPeers
-    from edge.store.db import EdgeDB
+    from edge.store.accounts import Accounts
+    from edge.store.reads import StoreReads
     from edge.store.retention import DiskState
     from shared.clock import Clock
     from shared.counters import Counters
@@ -190,7 +191,10 @@ class Box(Protocol):
     def evidence(self) -> Evidence: ...
 
     @property
-    def db(self) -> EdgeDB | None: ...  # the event log and the cached rules (None: not started)
+    def reads(self) -> StoreReads | None: ...  # event log, vehicles, visitors (None: not started)
+
+    @property
+    def accounts(self) -> Accounts | None: ...  # the guards' and supervisors' sign-in
 
     @property
     def cache(self) -> CachedRules | None: ...

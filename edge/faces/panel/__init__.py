@@ -66,8 +66,8 @@ def mount_panel(app: FastAPI, box: Box) -> Sessions:
     throttle = LoginThrottle(base_s=box.config.api.login_wait_s)
 
     def accounts() -> Accounts:
-        assert box.db, "the box must be started before the panel serves"
-        return Accounts(box.db, box.clock)
+        assert box.accounts, "the box must be started before the panel serves"
+        return box.accounts
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     secure = box.config.api.secure_cookies
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -6,19 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edge.core.parking import inside_area
 from edge.faces.panel.times import Times, zone_name
-from edge.store.outbox import joined
-from shared import vrn as vrn_rules
+from edge.store.reads import EventFilter
 from shared.cells import safe_cell
 from shared.parking import standing, whole_units
 
 if TYPE_CHECKING:
     from edge.faces.port import Box
+
+__all__ = ["EventFilter", "alerts", "events", "events_csv", "local_times", "lookup"]
 
 EPC = re.compile(r"^[0-9A-Fa-f]{8,62}$")
 # ``at`` stays ISO 8601 in UTC for machines; ``local_time`` is the same moment on the site's
@@ -27,64 +27,17 @@ CSV_COLUMNS = ["id", "at", "gate", "type", "outcome", "reason", "vrn", "credenti
                "guard", "local_time", "time_zone"]
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    """The Events page's filters; empty fields match everything."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    gate: str = ""
-    outcome: str = ""
-    reason: str = ""
-    plate: str = ""
-    tag: str = ""
-    type: str = ""
-    limit: int = 500
-
-    def where(self) -> tuple[str, list[Any]]:
-        """SQL conditions and arguments over the event log."""
-        conds: list[str] = []
-        args: list[Any] = []
-        # The log's times are ISO 8601 in UTC, compared as text: a bound is put in UTC too.
-        if self.since:
-            conds.append("at >= ?")
-            args.append(_utc(self.since))
-        if self.until:
-            conds.append("at <= ?")
-            args.append(_utc(self.until))
-        for column, value in (("gate", self.gate), ("outcome", self.outcome),
-                              ("reason", self.reason), ("type", self.type)):
-            if value:
-                conds.append(f"{column} = ?")
-                args.append(value)
-        if self.plate:
-            conds.append("vrn LIKE ?")
-            args.append(f"%{vrn_rules.normalise(self.plate)}%")
-        if self.tag:
-            conds.append("credential LIKE ?")
-            args.append(f"%{self.tag.strip().upper()}%")
-        return (" WHERE " + " AND ".join(conds)) if conds else "", args
-
-
-def _utc(t: datetime) -> str:
-    return (t.astimezone(UTC) if t.tzinfo else t).isoformat()
-
-
 def events(box: Box, f: EventFilter) -> list[dict[str, Any]]:
-    """Logged events matching *f*, newest first."""
-    assert box.db
-    where, args = f.where()
-    rows = box.db.conn.execute(
-        f"SELECT gate, seq, at, type, outcome, reason, vrn, credential, rest FROM events"
-        f"{where} ORDER BY at DESC, n DESC LIMIT ?", (*args, f.limit)).fetchall()
+    """Logged events matching *f*, newest first, as the pages show them."""
+    assert box.reads
     out = []
-    for r in rows:
-        data = joined(r[4], r[5], r[6], r[7], r[8])
-        guard = data.get("guard") or {}
-        out.append({"id": f"{r[0]}:{r[1]}", "at": r[2], "gate": r[0], "type": r[3],
-                    "outcome": r[4], "reason": r[5], "vrn": r[6], "credential": r[7],
-                    "detail": data.get("detail") or data.get("alert") or data.get("error")
-                    or "", "guard": guard.get("user", ""), "data": data})
+    for e in box.reads.events(f):
+        guard = e.data.get("guard") or {}
+        out.append({"id": f"{e.gate}:{e.seq}", "at": e.at, "gate": e.gate, "type": e.type,
+                    "outcome": e.outcome, "reason": e.reason, "vrn": e.vrn,
+                    "credential": e.credential,
+                    "detail": e.data.get("detail") or e.data.get("alert") or e.data.get("error")
+                    or "", "guard": guard.get("user", ""), "data": e.data})
     return out
 
 
@@ -107,7 +60,7 @@ def events_csv(rows: list[dict[str, Any]]) -> str:
 def lookup(box: Box, query: str) -> list[dict[str, Any]]:
     """Vehicles matching a plate, a tag or a flat, with their tags, locks and inside/outside
     state."""
-    assert box.cache and box.presence and box.db
+    assert box.cache and box.presence and box.reads
     q = query.strip()
     if not q:
         return []
@@ -115,24 +68,19 @@ def lookup(box: Box, query: str) -> list[dict[str, Any]]:
     vrns: dict[str, str | None] = {}
     if EPC.match(q) and (t := box.cache.tag(q.upper())) is not None:
         vrns[t.vrn or f"tag {t.epc}"] = t.site
-    plate = vrn_rules.normalise(q)
-    for site, vrn in box.db.conn.execute(
-            "SELECT site, vrn FROM vehicles WHERE vrn LIKE ? OR upper(flat) = upper(?) UNION "
-            "SELECT s.site, v.vrn FROM sub_vehicles v JOIN subscriptions s ON s.id = v.sub "
-            "WHERE v.vrn LIKE ? ORDER BY 2 LIMIT 20", (f"%{plate}%", q, f"%{plate}%")):
-        vrns.setdefault(vrn, site)
+    for in_site, plate in box.reads.plates_matching(q):
+        vrns.setdefault(plate, in_site)
     out = []
     for vrn, site in vrns.items():
         tags = box.cache.tags_of(vrn) if not vrn.startswith("tag ") else \
             [t for t in [box.cache.tag(vrn[4:])] if t]
-        row = box.db.conn.execute("SELECT type, flat, schedule FROM vehicles WHERE vrn = ?",
-                                     (vrn,)).fetchone()
+        row = box.reads.vehicle(vrn)
         subs = _subscriptions(box, vrn, now)
         bound = {*(t.schedule for t in tags), *(s["schedule"] for s in subs),
-                 row[2] if row else None} - {None}
+                 row.schedule if row else None} - {None}
         out.append({
-            "vrn": vrn, "site": site, "type": row[0] if row else None,
-            "flat": row[1] if row else None,
+            "vrn": vrn, "site": site, "type": row.type if row else None,
+            "flat": row.flat if row else None,
             "inside": box.presence.is_inside(vrn),
             "tags": [{"epc": t.epc, "status": t.status.value, "locked": t.is_locked(now),
                       "locked_until": t.locked_until.isoformat() if t.locked_until else None,

@@ -15,8 +15,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from edge.adapters.walkins import CloudUnreachable, Refused
 from edge.faces.panel.times import Times
-from edge.store import codes as codes_store
-from edge.store import visitors as store
 from shared.vocab import Direction, Reason
 
 if TYPE_CHECKING:
@@ -41,14 +39,14 @@ def today(box: Box, site: str) -> tuple[datetime, datetime]:
 
 def context(box: Box) -> dict[str, Any]:
     """What the Visitors page shows."""
-    assert box.db is not None
+    assert box.reads is not None
     sites = box.config.sites
     expected: list[dict[str, Any]] = []
     for site in sites:
         start, end = today(box, site)
-        expected += codes_store.expected(box.db.conn, [site], start, end)
+        expected += box.reads.expected_visitors(site, start, end)
     entry = [g.id for g in box.config.gates if g.direction is not Direction.EXIT]
-    return {"expected": expected, "inside": store.inside(box.db.conn, sites),
+    return {"expected": expected, "inside": box.reads.visitors_inside(sites),
             "gates": entry, "all_gates": list(box.lanes), "kinds": KINDS,
             "requests": box.walkins.recent()}
 
