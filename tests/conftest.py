@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from cloud.storage.database import Database
+from gatepost.devstack import spawn
 from gatepost.devstack.broker import Broker
 from gatepost.devstack.browser import launch
 from gatepost.devstack.postgres import TempPostgres
@@ -21,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # disk), which the cloud refuses to serve from unless told; the test of that refusal says
 # otherwise itself. Cloud processes the tests start inherit this.
 os.environ.setdefault("GATEPOST_ALLOW_ASYNC_COMMIT", "true")
+# The stacks' clouds and daemons are forked from a server that imported them once per test
+# process (``gatepost.devstack.spawn``): the same commands, without some 3 s of CPU importing
+# each. The benchmarks the tests run as commands keep starting new interpreters.
+spawn.fork_from_server(True)
 SCENARIOS = ROOT / "tests" / "scenarios"
 
 

@@ -210,30 +210,43 @@ class EdgeDaemon:
             t.join(3)
 
     def stop(self) -> None:
-        """Ordered stop: readers, cameras, input pollers, lanes, cloud link, buses, store."""
+        """Ordered stop: readers, keypads and cameras; input pollers; lanes; peers, Home
+        Assistant, the cloud link, buses, store. The parts of one step stop side by side (a
+        socket line's close alone waits 0.3 s)."""
         self._stop.set()
-        steps: list[tuple[str, Callable[[], None]]] = [
-            (f"reader {k}", r.stop) for k, r in self.readers.items()]
-        steps += [(f"keypad {k}", p.stop) for k, p in self.keypads.items()]
-        steps += [(f"camera {k}", cam.stop) for k, cam in self.cameras.items()]
-        steps.append(("input pollers", self._join_pollers))
-        steps += [(f"lane {k}", lane.stop) for k, lane in self.lanes.items()]
+        steps: list[list[tuple[str, Callable[[], None]]]] = [
+            [(f"reader {k}", r.stop) for k, r in self.readers.items()]
+            + [(f"keypad {k}", p.stop) for k, p in self.keypads.items()]
+            + [(f"camera {k}", cam.stop) for k, cam in self.cameras.items()],
+            [("input pollers", self._join_pollers)],
+            [(f"lane {k}", lane.stop) for k, lane in self.lanes.items()]]
         if self.spends:
-            steps.append(("peer spends", self.spends.stop))
+            steps.append([("peer spends", self.spends.stop)])
         if self.homeassistant:
-            steps.append(("home assistant", self.homeassistant.stop))
+            steps.append([("home assistant", self.homeassistant.stop)])
         if self.link:
-            steps.append(("cloud link", self.link.stop))
-        steps += [(f"bus {u}", b.close) for u, b in self.buses.items()]
+            steps.append([("cloud link", self.link.stop)])
+        steps.append([(f"bus {u}", b.close) for u, b in self.buses.items()])
         if self.db:
-            steps.append(("store", self.db.close))
-        for name, fn in steps:
-            try:
-                fn()
-            except Exception as exc:  # keep stopping the rest
-                self.failures.append(f"{name}: {exc}")
-                log.exception("stopping %s failed", name)
+            steps.append([("store", self.db.close)])
+        for step in steps:
+            if len(step) == 1:
+                self._stop_part(*step[0])
+                continue
+            threads = [threading.Thread(target=self._stop_part, args=part, name=f"stop {part[0]}")
+                       for part in step]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         log.info("edge %s stopped", self.config.id)
+
+    def _stop_part(self, name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # keep stopping the rest
+            self.failures.append(f"{name}: {exc}")
+            log.exception("stopping %s failed", name)
 
     def supervise(self) -> bool:
         """Restart dead workers within the budget; True while every worker makes progress.

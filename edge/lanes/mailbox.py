@@ -56,6 +56,7 @@ class Mailbox:
     def stop(self) -> None:
         """Stop the thread, answering whatever still waits."""
         self._stop.set()
+        self._inbox.put((None, None))  # wake the thread now, not at its next tick
         if self._thread:
             self._thread.join(5)
         while True:

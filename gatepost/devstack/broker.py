@@ -10,6 +10,10 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gatepost.devstack.spawn import StackProcess
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class TlsFiles:
     require_client_cert: bool = False
 
 
-def stop_process(proc: subprocess.Popen, timeout: float) -> int:
+def stop_process(proc: StackProcess, timeout: float) -> int:
     """SIGTERM *proc*, SIGKILL it if it has not exited within *timeout* s; its exit code."""
     if proc.poll() is None:
         proc.terminate()

@@ -3,14 +3,18 @@ the uplink proxies in this process. Used by scenarios, the demo, the bench and t
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import secrets
+import shutil
 import signal
-import subprocess
-import sys
+import sqlite3
+import tempfile
+import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +23,7 @@ import httpx
 
 from cloud.society.provision import CLOUD_USER, EdgeGrant, edge_user, provision
 from gatepost.devstack.broker import Broker, free_port, stop_process
+from gatepost.devstack.spawn import StackProcess, spawn
 from hardware_sim.barrier import BarrierTiming
 from hardware_sim.linkproxy import LinkProxy
 from hardware_sim.partner import PartnerSim
@@ -63,6 +68,23 @@ class StackOptions:
     edge_toml: str = ""  # more of the edge's config, appended as it is (e.g. a [section])
 
 
+_MIGRATED: Path | None = None
+
+
+def migrated_sqlite() -> Path:
+    """An empty cloud database at the newest schema, made once per process (removed at exit),
+    for stacks' clouds to start from instead of running every migration again."""
+    global _MIGRATED
+    if _MIGRATED is None or not _MIGRATED.exists():
+        from cloud.storage.database import Database
+
+        folder = Path(tempfile.mkdtemp(prefix="gatepost-cloud-schema-"))
+        atexit.register(shutil.rmtree, folder, True)
+        Database(folder / "cloud.sqlite").close()
+        _MIGRATED = folder / "cloud.sqlite"
+    return _MIGRATED
+
+
 def wait_until(pred, timeout: float, interval: float = 0.02, what: str = "condition") -> None:
     """Poll *pred* until true, or raise TimeoutError naming *what*."""
     deadline = time.monotonic() + timeout
@@ -98,15 +120,15 @@ class Stack:
                               reader_rate_hz=self.opt.reader_rate_hz,
                               cameras={g.id for g in gates if g.camera is not None},
                               keypads={g.id for g in gates if g.keypad})
-        self.cloud_proc: subprocess.Popen | None = None
-        self.edge_proc: subprocess.Popen | None = None
+        self.cloud_proc: StackProcess | None = None
+        self.edge_proc: StackProcess | None = None
         self.mqtt_link: LinkProxy | None = None
         self.http_link: LinkProxy | None = None
         # The stack's operator: an admin key, given to the cloud through its environment.
         self.admin_key = f"gpk_{secrets.token_urlsafe(24)}"
         self.edge_api_key: str | None = None
         self.box_keys: dict[str, str] = {}  # the other boxes' keys (``StackOptions.other_edges``)
-        self.boxes: dict[str, subprocess.Popen] = {}  # their daemons, when started
+        self.boxes: dict[str, StackProcess] = {}  # their daemons, when started
         # The payment provider, simulated in this process like the hardware.
         self.payments = PaymentSim(secrets.token_urlsafe(24))
         self.registry = VehicleRegistrySim()  # residents' vehicles are looked up here
@@ -155,7 +177,14 @@ class Stack:
 
     def start_cloud(self) -> None:
         """Start (or restart, on the same data and port) the cloud process; returns once it is
-        connected to the broker."""
+        connected to the broker. A first start on SQLite begins from a database already at
+        the newest schema (as the cloud leaves an empty one), migrated once per process."""
+        db = self.workdir / "cloud" / "cloud.sqlite"
+        if not os.environ.get("GATEPOST_DB") and not db.exists():
+            db.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(migrated_sqlite())) as src, \
+                    closing(sqlite3.connect(db)) as dst:
+                src.backup(dst)
         self.cloud_proc = self._spawn("cloud", [
             "cloud", "run", "--data-dir", str(self.workdir / "cloud"), "--mqtt-url",
             self.broker.url, "--host", "127.0.0.1", "--port", str(self.cloud_port),
@@ -261,7 +290,7 @@ class Stack:
                                                   str(self.workdir / "edge.toml")])
             proc = self.edge_proc
 
-            def up(proc: subprocess.Popen = proc) -> bool:
+            def up(proc: StackProcess = proc) -> bool:
                 if proc.poll() is not None:
                     raise RuntimeError(f"edge exited with {proc.returncode}; see "
                                        f"{self.workdir / 'edge.log'}")
@@ -298,20 +327,21 @@ class Stack:
                 link.stop()
         self.stop_cloud()
         self.broker.stop()
-        self.payments.stop()
-        self.registry.stop()
-        self.fastags.stop()
-        self.partner.stop()
+        # The providers' simulators each wait for their web server's next tick: side by side.
+        sims = [threading.Thread(target=sim.stop, name=f"stop {type(sim).__name__}")
+                for sim in (self.payments, self.registry, self.fastags, self.partner)]
+        for t in sims:
+            t.start()
+        for t in sims:
+            t.join()
         self.cloud.close()
         self.edge.close()
 
     def _spawn(self, name: str, args: list[str],
-               extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        log_path = self.workdir / f"{name}.log"
+               extra_env: dict[str, str] | None = None) -> StackProcess:
         env = dict(os.environ) | (extra_env or {})
         env.setdefault("GATEPOST_LOG_LEVEL", "INFO")
-        return subprocess.Popen([sys.executable, "-m", "gatepost.cli", *args],
-                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=env)
+        return spawn(args, env, self.workdir / f"{name}.log")
 
     # Helpers -----------------------------------------------------------------------------------
     def log_tail(self, name: str, lines: int = 30) -> str:
