@@ -38,11 +38,20 @@ def stop_process(proc: StackProcess, timeout: float) -> int:
     return proc.wait()
 
 
+_HANDED: set[int] = set()  # ports this process handed out: never twice
+
+
 def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port free on loopback right now, and not handed out by this process before (a
+    stack picks its cloud's port before its broker picks its own, and the kernel may offer
+    the same free port to both)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED:
+            _HANDED.add(port)
+            return port
 
 
 def find_mosquitto() -> str:

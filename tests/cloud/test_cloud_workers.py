@@ -85,6 +85,12 @@ def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, broker, postgres):
             return int(db.conn.execute("SELECT count(*) FROM events").scalar())
 
         wait_until(lambda: stored() >= 500, 30, what="the burst under way")
+        # Frozen first, so it surely dies with events in hand: the broker goes on sharing the
+        # burst between the two, and what it hands the frozen one waits there unacknowledged.
+        os.kill(workers[0], signal.SIGSTOP)
+        frozen_at = stored()
+        wait_until(lambda: stored() >= frozen_at + 200, 30,
+                   what="the burst going on while one process is frozen")
         os.kill(workers[0], signal.SIGKILL)
         assert stored() < total  # mid-burst: the killed process had events in hand
         runner.join(60)
