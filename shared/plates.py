@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.vrn import INDIA_STATES
+from shared.vrn import CYRILLIC_TO_LATIN, INDIA_STATES, RU_LETTERS
 
-CYRILLIC_TO_LATIN = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
 _SEPARATORS = re.compile(r"[\s\-.·_/|]")
 
 # Pairs an OCR model confuses; letter ↔ digit repairs use the same table.
@@ -27,8 +26,6 @@ LOOKALIKE_PAIRS: tuple[tuple[str, str], ...] = (
 )
 _TO_DIGIT = {a: b for a, b in LOOKALIKE_PAIRS}
 _TO_LETTER = {b: a for a, b in reversed(LOOKALIKE_PAIRS)}  # first pair wins: 0 → O
-
-RU_LETTERS = "ABEKMHOPCTYX"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,21 @@ class SiteIn(_In):
     id: str = Field(max_length=64, description="Site id, [A-Za-z0-9_-]")
     name: str = Field("", max_length=200)
     timezone: str | None = Field(None, max_length=64, description="IANA time zone (needed "
-                                 "before its first schedule), e.g. Asia/Kolkata")
+                                 "before its first schedule), e.g. Asia/Kolkata; the "
+                                 "country's when a country is given")
+    country: str | None = Field(None, max_length=8, description="ISO 3166-1 alpha-2, e.g. IN, "
+                                "RU, BR (default IN): plates are validated by it")
+    locale: str | None = Field(None, max_length=8, description="en, hi, ru or pt-BR (default: "
+                               "the country's)")
+    currency: str | None = Field(None, max_length=8, description="ISO 4217, e.g. INR, RUB, BRL "
+                                 "(default: the country's)")
+
+
+class SiteCountryIn(_In):
+    country: str | None = Field(None, max_length=8, description="ISO 3166-1 alpha-2; a new "
+                                "country brings its language and currency unless given")
+    locale: str | None = Field(None, max_length=8, description="en, hi, ru or pt-BR")
+    currency: str | None = Field(None, max_length=8, description="ISO 4217")
 
 
 class GateIn(_In):
@@ -110,7 +124,20 @@ router = APIRouter(responses=ERROR_RESPONSES)
 @router.post("/api/v1/sites", status_code=201)
 def create_site(rules: RulesDep, body: SiteIn) -> dict:
     """Create a site (society or parking)."""
-    return rules.create_site(body.id, body.name or body.id, body.timezone)
+    return rules.create_site(body.id, body.name or body.id, body.timezone, body.country,
+                             body.locale, body.currency)
+
+
+@router.get("/api/v1/sites/{site}")
+def get_site(rules: RulesDep, site: str) -> dict:
+    """A site: name, rules version, country, language, currency and time zone."""
+    return rules.site(site)
+
+
+@router.patch("/api/v1/sites/{site}")
+def set_site_country(rules: RulesDep, site: str, body: SiteCountryIn) -> dict:
+    """Change a site's country, language or currency (its zone: ``PUT …/timezone``)."""
+    return rules.set_country(site, body.country, body.locale, body.currency)
 
 
 @router.post("/api/v1/sites/{site}/gates", status_code=201)

@@ -12,6 +12,7 @@ from cloud.parking.service import HOLDING, parking_row, space_row, tariff_bands
 from cloud.refusals import Refusal
 from cloud.storage import Row, Tx
 from cloud.storage import residents as residents_store
+from cloud.storage import society as society_store
 from cloud.storage import subscriptions as store
 from shared import vrn as vrn_rules
 from shared.contract import Change, SubscriptionDelete, SubscriptionUpsert
@@ -153,10 +154,16 @@ def check_listable(c: Tx, by: str, vrns: list[str]) -> None:
                                  "its owner asks the office to list it")
 
 
-def vehicle_of(v: dict[str, str]) -> dict[str, str]:
-    """A subscription's vehicle as given, its VRN validated (422 ``bad_vrn``)."""
+def parking_country(c: Tx, parking: str) -> str:
+    """The country of *parking*'s site: its plates are of that country (404: no parking)."""
+    return society_store.site_country(c, site_of(c, parking))
+
+
+def vehicle_of(v: dict[str, str], country: str = "IN") -> dict[str, str]:
+    """A subscription's vehicle as given, its VRN validated as one of *country*'s (422
+    ``bad_vrn``)."""
     try:
-        plate = vrn_rules.validate(v["vrn"])
+        plate = vrn_rules.validate(v["vrn"], country)
     except (KeyError, ValueError) as exc:
         raise CloudError(422, Refusal.BAD_VRN, f"vehicle {v}: {exc}") from exc
     return {"vrn": plate, "type": v.get("type", "4W"), "make": v.get("make", "")}

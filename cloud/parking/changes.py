@@ -14,6 +14,7 @@ from cloud.parking.chains import (
     check_listable,
     check_space_free,
     history,
+    parking_country,
     site_of,
     sub_row,
     vehicle_of,
@@ -107,9 +108,10 @@ class SubscriptionChanges:
 
     def add_vehicle(self, sub: str, vehicle: dict[str, str], by: str = "staff") -> dict:
         """Add a vehicle (any one of them may use the space, one at a time)."""
-        v = vehicle_of(vehicle)
+        parking = sub_row(self.db.conn, sub)["parking"]
+        v = vehicle_of(vehicle, parking_country(self.db.conn, parking))
         now = self.clock.now()
-        site = site_of(self.db.conn, sub_row(self.db.conn, sub)["parking"])
+        site = site_of(self.db.conn, parking)
 
         def fn(c: Tx) -> list[Change]:
             check_listable(c, by, [v["vrn"]])

@@ -9,7 +9,7 @@ from typing import Any
 
 from cloud.errors import CloudError
 from cloud.ledger import Ledger
-from cloud.parking.chains import vehicle_of
+from cloud.parking.chains import parking_country, vehicle_of
 from cloud.parking.service import HOLDING
 from cloud.refusals import Refusal
 from cloud.storage import Tx
@@ -30,6 +30,7 @@ def import_subscriptions(ledger: Ledger, now: datetime, site: str, parking: str,
         spaces = store.space_rentable(c, parking)
         held = store.held_spaces(c, parking, HOLDING)
         rows, cars = [], []
+        country = parking_country(c, parking)
         taken: set[str] = set()
         for i, it in enumerate(items):
             space = int(it["space"])
@@ -59,7 +60,8 @@ def import_subscriptions(ledger: Ledger, now: datetime, site: str, parking: str,
             if not vehicles:
                 raise CloudError(422, Refusal.NO_VEHICLE, f"item {i}: at least one vehicle")
             cars += [(sid, v["vrn"], v.get("type", "4W"), v.get("make", ""))
-                     for v in (vehicle_of(x if isinstance(x, dict) else {"vrn": x})
+                     for v in (vehicle_of(x if isinstance(x, dict) else {"vrn": x},
+                                          country)
                                for x in vehicles)]
         store.insert_imported(c, rows, cars, now.isoformat(), by)
         price = parking_store.space_prices(c, parking)

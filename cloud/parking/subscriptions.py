@@ -22,6 +22,7 @@ from cloud.parking.chains import (
     check_space_free,
     history,
     inside,
+    parking_country,
     rent_terms,
     require_offer,
     root_of,
@@ -75,7 +76,8 @@ class SubscriptionService:
             raise CloudError(422, Refusal.BAD_UNIT, "unit is daily or hourly")
         if not vehicles:
             raise CloudError(422, Refusal.NO_VEHICLE, "a subscription needs at least one vehicle")
-        cars = [vehicle_of(v) for v in vehicles]
+        country = parking_country(self.db.conn, parking)
+        cars = [vehicle_of(v, country) for v in vehicles]
         now = self.clock.now()
         sid = f"S-{secrets.token_hex(6).upper()}"
         site = self._site(parking)

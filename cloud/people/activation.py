@@ -80,12 +80,16 @@ class Activation:
             raise CloudError(403, Refusal.FORBIDDEN, "this key acts for no resident")
         return row
 
-    def _lookup(self, raw_vrn: str) -> VehicleDetails:
-        try:
-            vrn = vrn_rules.validate(raw_vrn)
-        except ValueError as exc:
+    def _lookup(self, raw_vrn: str, sites: list[str]) -> VehicleDetails:
+        """The vehicle as the registry knows it; its plate valid in the country of one of
+        *sites* (the resident's)."""
+        with self.db.read() as c:
+            countries = sorted({society.site_country(c, s) for s in sites}) or ["IN"]
+        problems = [vrn_rules.problem(raw_vrn, country) for country in countries]
+        if all(problems):
             raise CloudError(422, Refusal.VRN_INVALID, f"{raw_vrn!r} is not a registration "
-                             f"number: {exc}") from exc
+                             f"number: {problems[0]}")
+        vrn = vrn_rules.normalise(raw_vrn)
         if self.registry is None:
             raise CloudError(503, Refusal.PROVIDER_UNAVAILABLE, "no vehicle registry is configured")
         try:
@@ -112,7 +116,7 @@ class Activation:
                 raise CloudError(422, Refusal.SITE_REQUIRED, "you live in several societies: say "
                                  "which one the vehicle is for")
             site = sites[0]
-        car = self._lookup(vrn)
+        car = self._lookup(vrn, [site])
         if site not in sites:
             raise CloudError(409, Refusal.NOT_A_RESIDENT_HERE, f"you have no flat at {site}")
         return self.claims.add(resident, site, car, secret, source)
@@ -126,7 +130,8 @@ class Activation:
         vehicle has none)."""
         with self.db.read() as c:
             self._resident(c, resident)
-        car = self._lookup(vrn)
+            flat_sites = sorted({f["site"] for f in residents.flats(c, resident)})
+        car = self._lookup(vrn, flat_sites)
         with self.db.read() as c:
             sticker = inventory.by_tag_id(c, tag_id)
             # The holder: a resident naming a vehicle of their own flat counts on their own

@@ -34,7 +34,7 @@ from shared.contract import (
     VehicleRule,
     VehicleUpsert,
 )
-from shared.schedule import zone
+from shared.country import CountryError, SiteCountry, site_country
 from shared.vocab import Direction, TagStatus, VehicleType
 
 EPC = re.compile(r"^(?:[0-9A-F]{4}){1,31}$")
@@ -111,20 +111,45 @@ class RulesService:
         return TagUpsert(tag=tag_rule(stored_tag(c, epc)))
 
     # Sites and gates --------------------------------------------------------------------------
-    def create_site(self, site: str, name: str, timezone: str | None = None) -> dict:
-        """A new society or parking with rules version 0 (and its IANA time zone)."""
+    def create_site(self, site: str, name: str, timezone: str | None = None,
+                    country: str | None = None, locale: str | None = None,
+                    currency: str | None = None) -> dict:
+        """A new society or parking with rules version 0, its country and what follows from
+        it (``shared.country``: language, currency, IANA time zone), each as given or the
+        country's own."""
         if not SEGMENT.match(site):
             raise CloudError(422, Refusal.BAD_ID, "site ids are 1–64 of [A-Za-z0-9_-]")
-        if timezone is not None:
-            try:
-                zone(timezone)
-            except ValueError as exc:
-                raise CloudError(422, Refusal.INVALID_TIMEZONE, str(exc)) from exc
+        settings = _site_country(country, locale, currency, timezone)
         with self.db.write() as c:
             if store.site_exists(c, site):
                 raise CloudError(409, Refusal.SITE_EXISTS, f"site {site!r} already exists")
-            store.insert_site(c, site, name, self.clock.now().isoformat(), timezone)
-        return {"id": site, "name": name, "rules_version": 0, "timezone": timezone}
+            store.insert_site(c, site, name, self.clock.now().isoformat(), settings.timezone,
+                              settings.country, settings.locale, settings.currency)
+        return {"id": site, "name": name, "rules_version": 0, "timezone": settings.timezone,
+                "country": settings.country, "locale": settings.locale,
+                "currency": settings.currency}
+
+    def site(self, site: str) -> dict:
+        """The site: its name, rules version, country, language, currency and zone."""
+        row = store.site(self.db.conn, site)
+        if row is None:
+            raise CloudError(404, Refusal.UNKNOWN_SITE, f"no site {site!r}")
+        return dict(row)
+
+    def set_country(self, site: str, country: str | None = None, locale: str | None = None,
+                    currency: str | None = None) -> dict:
+        """Change the site's country, language or currency; what is not given stays, except
+        what follows from a new country (its language and currency, unless given too). Plates
+        registered before are kept as they are; new ones are validated by the new country."""
+        now = self.site(site)
+        settings = _site_country(
+            country or now["country"],
+            locale or (None if country and country.upper() != now["country"] else now["locale"]),
+            currency or (None if country and country.upper() != now["country"]
+                         else now["currency"]), None)
+        with self.db.write() as c:
+            store.set_site_country(c, site, settings.country, settings.locale, settings.currency)
+        return self.site(site)
 
     def add_gate(self, site: str, gate: str, direction: Direction, name: str = "",
                  external_id: str | None = None) -> RulesDelta:
@@ -150,7 +175,7 @@ class RulesService:
         """Register a vehicle (of a flat, when given); the VRN must be a valid registration
         number."""
         try:
-            v = vrn_rules.validate(vrn)
+            v = vrn_rules.validate(vrn, store.site_country(self.db.conn, site))
         except ValueError as exc:
             raise CloudError(422, Refusal.INVALID_VRN, str(exc)) from exc
 
@@ -165,9 +190,10 @@ class RulesService:
     def add_vehicles_bulk(self, site: str, vehicles: list[dict]) -> RulesDelta:
         """Register many vehicles in one change (a society's vehicle list)."""
         rows = []
+        country = store.site_country(self.db.conn, site)
         for i, item in enumerate(vehicles):
             try:
-                rows.append((vrn_rules.validate(str(item["vrn"])),
+                rows.append((vrn_rules.validate(str(item["vrn"]), country),
                              VehicleType(item.get("type", "4W")), item.get("flat")))
             except (KeyError, ValueError) as exc:
                 raise CloudError(422, Refusal.INVALID_VRN, f"vehicles[{i}]: {exc}") from exc
@@ -379,3 +405,13 @@ class RulesService:
     def usable_tags(self, site: str, vrn: str) -> list[Row]:
         """Active tags of a vehicle at a site."""
         return store.active_tags(self.db.conn, site, vrn_rules.normalise(vrn))
+
+
+def _site_country(country: str | None, locale: str | None, currency: str | None,
+                  timezone: str | None) -> SiteCountry:
+    try:
+        return site_country(country, locale, currency, timezone)
+    except CountryError as exc:
+        refusal = {"country": Refusal.INVALID_COUNTRY, "locale": Refusal.INVALID_LOCALE,
+                   "currency": Refusal.INVALID_CURRENCY}.get(exc.field, Refusal.INVALID_TIMEZONE)
+        raise CloudError(422, refusal, str(exc)) from exc

@@ -22,10 +22,30 @@ def site_exists(c: Tx, site: str, lock: bool = False) -> bool:
     return c.execute(sql, (site,)).fetchone() is not None
 
 
-def insert_site(c: Tx, site: str, name: str, at: str, timezone: str | None) -> None:
+def insert_site(c: Tx, site: str, name: str, at: str, timezone: str | None,
+                country: str = "IN", locale: str = "en", currency: str = "INR") -> None:
     """A new site at rules version 0."""
-    c.execute("INSERT INTO sites(id, name, created_at, timezone) VALUES (?, ?, ?, ?)",
-              (site, name, at, timezone))
+    c.execute("INSERT INTO sites(id, name, created_at, timezone, country, locale, currency) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)", (site, name, at, timezone, country, locale,
+                                               currency))
+
+
+def site(c: Tx, site: str) -> Row | None:
+    """The site: id, name, rules_version, timezone, country, locale, currency."""
+    return c.execute("SELECT id, name, rules_version, timezone, country, locale, currency "
+                     "FROM sites WHERE id = ?", (site,)).fetchone()
+
+
+def site_country(c: Tx, site: str) -> str:
+    """The site's country (ISO 3166-1 alpha-2; ``IN`` for a site that is not there)."""
+    row = c.execute("SELECT country FROM sites WHERE id = ?", (site,)).fetchone()
+    return str(row[0]) if row else "IN"
+
+
+def set_site_country(c: Tx, site: str, country: str, locale: str, currency: str) -> None:
+    """Set the site's country, language and currency."""
+    c.execute("UPDATE sites SET country = ?, locale = ?, currency = ? WHERE id = ?",
+              (country, locale, currency, site))
 
 
 def rules_version(c: Tx, site: str) -> int:

@@ -39,6 +39,10 @@ class SiteDef(Model):
     id: str
     name: str = ""
     timezone: str | None = None
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2 (default IN): its plates "
+                                "are validated as that country's")
+    locale: str | None = Field(None, description="en, hi, ru or pt-BR (default: the country's)")
+    currency: str | None = Field(None, description="ISO 4217 (default: the country's)")
     gates: list[GateDef] = Field(min_length=1)
 
 

@@ -34,7 +34,9 @@ def setup(run: Run) -> None:
         return send("PUT", url, json=body)
 
     for s in run.sc.all_sites:
-        post("/api/v1/sites", {"id": s.id, "name": s.name or s.id, "timezone": s.timezone})
+        post("/api/v1/sites", {"id": s.id, "name": s.name or s.id, "timezone": s.timezone,
+                               **{k: v for k in ("country", "locale", "currency")
+                                  if (v := getattr(s, k)) is not None}})
         for g in s.gates:
             post(f"/api/v1/sites/{s.id}/gates", {"id": g.id, "direction": g.direction.value,
                                                 "name": g.name})

@@ -1,0 +1,117 @@
+"""A site's country, language, currency and zone through the API, and its plates validated as
+that country's: a Moscow parking takes Russian plates typed in Cyrillic or Latin as one
+vehicle, a São Paulo condominium takes Mercosul plates, an Indian society refuses both; on
+SQLite and PostgreSQL. Sites of before become Indian, English and rupees by migration."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlalchemy as sa
+from alembic import command
+
+from cloud.storage.database import Database, alembic_config
+from tests.factories import parking_api
+
+MOSCOW, SAO_PAULO, SOCIETY = "moscow-park", "sp-condo", "green-acres"
+
+
+def test_a_sites_country_brings_its_language_currency_and_zone(tmp_path, cloud_db):
+    with parking_api(tmp_path, cloud_db) as api:
+        site = api.ok("GET", f"/api/v1/sites/{SOCIETY}")
+        assert site.pop("rules_version") > 0 and site == {
+            "id": SOCIETY, "name": SOCIETY, "timezone": None, "country": "IN", "locale": "en",
+            "currency": "INR"}
+        made = api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "ru"})
+        assert (made["country"], made["locale"], made["currency"], made["timezone"]) == (
+            "RU", "ru", "RUB", "Europe/Moscow")
+        made = api.ok("POST", "/api/v1/sites", 201, json={
+            "id": SAO_PAULO, "country": "BR", "locale": "en", "timezone": "America/Manaus"})
+        assert (made["locale"], made["currency"], made["timezone"]) == (
+            "en", "BRL", "America/Manaus")
+        assert api.ok("GET", f"/api/v1/sites/{SAO_PAULO}")["timezone"] == "America/Manaus"
+        # Changed later: a new country brings its language and currency unless given.
+        assert api.ok("PATCH", f"/api/v1/sites/{MOSCOW}", json={"locale": "en"})["currency"] \
+            == "RUB"
+        changed = api.ok("PATCH", f"/api/v1/sites/{SAO_PAULO}", json={"country": "RU"})
+        assert (changed["country"], changed["locale"], changed["currency"]) == ("RU", "ru",
+                                                                                "RUB")
+        for body, reason in (({"id": "x1", "country": "XX"}, "invalid_country"),
+                             ({"id": "x2", "locale": "fr"}, "invalid_locale"),
+                             ({"id": "x3", "currency": "ZZZ"}, "invalid_currency"),
+                             ({"id": "x4", "country": "RU", "timezone": "MSK"},
+                              "invalid_timezone")):
+            api.refused("POST", "/api/v1/sites", 422, reason, json=body)
+        api.refused("PATCH", f"/api/v1/sites/{MOSCOW}", 422, "invalid_country",
+                    json={"country": "RUS"})
+        api.refused("GET", "/api/v1/sites/nowhere", 404, "unknown_site")
+        api.refused("GET", "/api/v1/sites/x1", 404, "unknown_site")  # nothing was made
+
+
+def test_plates_are_validated_as_the_sites_countrys(tmp_path, cloud_db):
+    with parking_api(tmp_path, cloud_db) as api:
+        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
+        api.ok("POST", "/api/v1/sites", 201, json={"id": SAO_PAULO, "country": "BR"})
+        # Typed in Cyrillic, kept in Latin: the camera's reading of the same plate.
+        api.ok("POST", f"/api/v1/sites/{MOSCOW}/vehicles", 201, json={"vrn": "А123ВС77"})
+        api.refused("POST", f"/api/v1/sites/{MOSCOW}/vehicles", 409, "vehicle_exists",
+                    json={"vrn": "a123bc77"})
+        api.ok("POST", f"/api/v1/sites/{MOSCOW}/vehicles/bulk", 201, json={"vehicles": [
+            {"vrn": "ВМ123499"}, {"vrn": "ЕК12377"}]})
+        rules = api.ok("GET", f"/api/v1/sites/{MOSCOW}/rules")
+        assert sorted(v["vrn"] for v in rules["vehicles"]) == ["A123BC77", "BM123499",
+                                                               "EK12377"]
+        message = api.refused("POST", f"/api/v1/sites/{MOSCOW}/vehicles", 422, "invalid_vrn",
+                              json={"vrn": "MH12AB1234"})
+        assert "Russian" in message and "А123ВС77" in message
+        api.refused("POST", f"/api/v1/sites/{MOSCOW}/vehicles/bulk", 422, "invalid_vrn",
+                    json={"vehicles": [{"vrn": "0862YY78"}]})
+        api.ok("POST", f"/api/v1/sites/{SAO_PAULO}/vehicles", 201, json={"vrn": "BRA2E19"})
+        api.ok("POST", f"/api/v1/sites/{SAO_PAULO}/vehicles", 201, json={"vrn": "ABC-1234"})
+        assert "Brazilian" in api.refused("POST", f"/api/v1/sites/{SAO_PAULO}/vehicles", 422,
+                                          "invalid_vrn", json={"vrn": "A123BC77"})
+        # The Indian society as before: its own plates only.
+        api.ok("POST", f"/api/v1/sites/{SOCIETY}/vehicles", 201, json={"vrn": "MH12AB1234"})
+        assert "Indian" in api.refused("POST", f"/api/v1/sites/{SOCIETY}/vehicles", 422,
+                                       "invalid_vrn", json={"vrn": "А123ВС77"})
+
+
+def test_a_moscow_parkings_subscription_takes_russian_plates(tmp_path, cloud_db):
+    with parking_api(tmp_path, cloud_db) as api:
+        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
+        for g, d in (("in", "entry"), ("out", "exit")):
+            api.ok("POST", f"/api/v1/sites/{MOSCOW}/gates", 201, json={"id": g, "direction": d})
+        api.ok("POST", f"/api/v1/sites/{MOSCOW}/parkings", 201,
+               json={"id": "tverskaya", "name": "Тверская"})
+        for g in ("in", "out"):
+            api.ok("PUT", f"/api/v1/sites/{MOSCOW}/gates/{g}/parking",
+                   json={"parking": "tverskaya"})
+        p = "/api/v1/parkings/tverskaya"
+        api.ok("POST", f"{p}/activate")
+        api.ok("POST", f"{p}/spaces", 201, json={"numbers": "1..4", "size": "small"})
+        api.ok("POST", f"{p}/tariffs", 201, json={"size": "small", "lower": 1, "upper": 30,
+                                                  "price": 300})
+        sub = api.ok("POST", f"{p}/subscriptions", 201, json={
+            "space": 1, "owner": "Иванов", "vehicles": [{"vrn": "О862УУ78"}], "amount": 900})
+        assert [v["vrn"] for v in sub["vehicles"]] == ["O862YY78"]
+        api.refused("POST", f"{p}/subscriptions", 422, "bad_vrn", json={
+            "space": 2, "owner": "Петров", "vehicles": [{"vrn": "MH12AB1234"}], "amount": 900})
+        added = api.ok("POST", f"/api/v1/subscriptions/{sub['id']}/vehicles", 201,
+                       json={"vrn": "а123вс777"})
+        assert {v["vrn"] for v in added["vehicles"]} == {"O862YY78", "A123BC777"}
+
+
+def test_sites_of_before_become_indian_in_english_and_rupees(tmp_path):
+    path = tmp_path / "cloud.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0020_code_hardening")
+        conn.execute(sa.text("INSERT INTO sites(id, name, created_at, timezone) "
+                             "VALUES ('old', 'Old', 'now', 'Asia/Kolkata')"))
+    engine.dispose()
+    Database(path).close()  # migrates to the newest schema
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT country, locale, currency, timezone FROM sites").fetchall() \
+            == [("IN", "en", "INR", "Asia/Kolkata")]
