@@ -50,6 +50,8 @@ from shared.rules import (
     ScheduleRule,
     ScheduleUpsert,  # noqa: F401
     ScheduleWindow,  # noqa: F401
+    SiteRule,
+    SiteSettings,  # noqa: F401
     SubscriptionDelete,  # noqa: F401
     SubscriptionRule,
     SubscriptionUpsert,  # noqa: F401
@@ -281,6 +283,8 @@ class RulesSnapshot(_Model):
     code_config: CodeConfig | None = None
     epoch: str = Field("", max_length=64, description="the cloud's rules history this version "
                        "belongs to; a box holding another epoch takes a snapshot")
+    settings: SiteRule | None = Field(None, description="the site's country, language, "
+                                      "currency and zone (none from a cloud of before)")
 
 
 class SnapshotHead(_Model):
@@ -296,6 +300,7 @@ class SnapshotHead(_Model):
     parkings: list[ParkingRule] = Field(default_factory=list)
     schedules: list[ScheduleRule] = Field(default_factory=list)
     code_config: CodeConfig | None = None
+    settings: SiteRule | None = None
 
 
 class SnapshotLine(_Model):

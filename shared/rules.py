@@ -171,6 +171,16 @@ class SubscriptionRule(WireModel):
     schedule: str | None = Field(None, description="the schedule entries on it keep to")
 
 
+class SiteRule(WireModel):
+    """A site's country, language, currency and clock: what its boxes show people in
+    (``shared.country``)."""
+
+    country: str = Field("IN", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    locale: str = Field("en", max_length=8, description="en, hi, ru or pt-BR")
+    currency: str = Field("INR", pattern=r"^[A-Z]{3}$", description="ISO 4217")
+    timezone: str | None = Field(None, max_length=64, description="IANA; none until set")
+
+
 class PresenceRule(WireModel):
     """A vehicle put inside or outside by hand (staff correction in the cloud)."""
 
@@ -312,10 +322,17 @@ class CodesConfig(_Change):
     code_config: CodeConfig | None = None
 
 
+class SiteSettings(_Change):
+    """The site's country, language, currency or time zone changed."""
+
+    op: Literal["site.settings"] = "site.settings"
+    settings: SiteRule
+
+
 Change = Annotated[
     TagUpsert | TagDelete | VehicleUpsert | VehicleDelete | GateUpsert | AccountUpsert
     | AccountDelete | ParkingUpsert | SubscriptionUpsert | SubscriptionDelete | PresenceSet
-    | ScheduleUpsert | ScheduleDelete | CodeUpsert | CodeDelete | CodesConfig,
+    | ScheduleUpsert | ScheduleDelete | CodeUpsert | CodeDelete | CodesConfig | SiteSettings,
     Field(discriminator="op")]
 """One rule change inside a delta: a model per op, told apart by ``op``."""
 

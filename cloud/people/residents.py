@@ -31,7 +31,7 @@ from cloud.storage import residents as store
 from shared import vrn as vrn_rules
 from shared.clock import Clock
 from shared.contract import Change, TagUpsert, VehicleUpsert
-from shared.phone import e164
+from shared.phone import DEFAULT_REGION, e164
 from shared.vocab import TagStatus
 
 ROLES = ("owner", "tenant")
@@ -62,9 +62,11 @@ def _flats(items: list[dict[str, Any]] | list[Flat]) -> list[Flat]:
     return out
 
 
-def _phone(raw: str) -> str:
+def _phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """*raw* in E.164, a number without its country code read as one of *region* (the
+    resident's site's country)."""
     try:
-        return e164(raw)
+        return e164(raw, region)
     except ValueError as exc:
         raise CloudError(422, Refusal.INVALID_PHONE, str(exc)) from exc
 
@@ -81,6 +83,14 @@ class Residents:
         # Called with a resident who left, after the removal: their codes and passes go.
         self.on_removed = tuple(on_removed)
 
+    def _region(self, sites: list[str]) -> str:
+        """Where a number typed without its country code is from: the country of the first of
+        *sites* that exists (India when none does)."""
+        for site in sites:
+            if site and society.site_exists(self.db.conn, site):
+                return society.site_country(self.db.conn, site)
+        return DEFAULT_REGION
+
     def _check_sites(self, c: Tx, flats: list[Flat]) -> None:
         for site in {f.site for f in flats}:
             if not society.site_exists(c, site):
@@ -89,7 +99,8 @@ class Residents:
     def add(self, phone: str, name: str, flats: list[dict[str, Any]] | list[Flat]
             ) -> dict[str, Any]:
         """A new resident with the flats they live in."""
-        number, homes = _phone(phone), _flats(flats)
+        homes = _flats(flats)
+        number = _phone(phone, self._region([f.site for f in homes]))
         if not name.strip():
             raise CloudError(422, Refusal.BAD_RESIDENT, "a resident needs a name")
         rid = f"R-{secrets.token_hex(6).upper()}"
@@ -116,10 +127,14 @@ class Residents:
         if missing:
             raise CloudError(422, Refusal.BAD_ROW, f"line 1: the header lacks {', '.join(missing)}")
         people: dict[str, tuple[str, list[Flat]]] = {}
+        regions: dict[str, str] = {}  # site → its country, read once
         for row in reader:
             line = reader.line_num
             try:
-                number = _phone(row.get("phone") or "")
+                site = (row.get("site") or "").strip()
+                if site not in regions:
+                    regions[site] = self._region([site])
+                number = _phone(row.get("phone") or "", regions[site])
                 name = (row.get("name") or "").strip()
                 if not name:
                     raise CloudError(422, Refusal.BAD_RESIDENT, "no name")
@@ -168,7 +183,9 @@ class Residents:
                company: bool | None = None) -> dict[str, Any]:
         """Change a resident's phone, name or whether it is a company (a resident made from an
         owner name of before residents gets their phone this way)."""
-        number = _phone(phone) if phone is not None else None
+        number = _phone(phone, self._region(
+            [f["site"] for f in store.flats(self.db.conn, resident)])) \
+            if phone is not None else None
         if name is not None and not name.strip():
             raise CloudError(422, Refusal.BAD_RESIDENT, "a resident needs a name")
         with self.db.write() as c:

@@ -13,6 +13,7 @@ from cloud.parking.rules import gate_rule, site_parking_rules
 from cloud.refusals import Refusal
 from cloud.society.epoch import ensure_epoch, epoch_of
 from cloud.society.schedule_rules import site_schedules
+from cloud.society.site_rules import OF_BEFORE, settings_change, site_rule
 from cloud.storage import Database, Row, Tx
 from cloud.storage import society as store
 from cloud.storage.staff import write_audit
@@ -147,8 +148,18 @@ class RulesService:
             locale or (None if country and country.upper() != now["country"] else now["locale"]),
             currency or (None if country and country.upper() != now["country"]
                          else now["currency"]), None)
-        with self.db.write() as c:
+
+        told = site_rule(self.db.conn, site) is not None  # its boxes hold settings of another
+
+        def fn(c: Tx) -> list[Change]:
             store.set_site_country(c, site, settings.country, settings.locale, settings.currency)
+            return [*settings_change(c, site, told)]
+
+        if told or (settings.country, settings.locale, settings.currency) != OF_BEFORE:
+            self.ledger.change(site, fn)
+        else:  # the settings of before, as the boxes hold them: no rules change
+            with self.db.write() as c:
+                fn(c)
         return self.site(site)
 
     def add_gate(self, site: str, gate: str, direction: Direction, name: str = "",
@@ -378,9 +389,11 @@ class RulesService:
             parkings, subs = site_parking_rules(c, site)
             epoch = epoch_of(c)
             schedules = site_schedules(c, site)
+            settings = site_rule(c, site)
         return RulesSnapshot(site=site, version=version, gates=gates, vehicles=vehicles,
                              tags=tags, accounts=accounts, parkings=parkings,
-                             subscriptions=subs, schedules=schedules, epoch=epoch)
+                             subscriptions=subs, schedules=schedules, epoch=epoch,
+                             settings=settings)
 
     def versions(self, site: str | None = None) -> dict[str, int]:
         """Current rules version of every site (or of *site* alone)."""

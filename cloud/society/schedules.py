@@ -22,6 +22,7 @@ from cloud.parking.rules import sub_rule
 from cloud.refusals import Refusal
 from cloud.society.rules import require_site, tag_rule, vehicle_rule
 from cloud.society.schedule_rules import schedule_rule, site_schedules
+from cloud.society.site_rules import settings_change
 from cloud.storage import Database, Tx, society
 from cloud.storage import schedules as store
 from shared import schedule as schedule_rules
@@ -62,7 +63,8 @@ class Schedules:
 
         def fn(c: Tx) -> list[Change]:
             society.set_site_timezone(c, site, timezone)
-            return [ScheduleUpsert(schedule=s) for s in site_schedules(c, site)]
+            return [*settings_change(c, site),
+                    *(ScheduleUpsert(schedule=s) for s in site_schedules(c, site))]
 
         return self.ledger.change(site, fn)
 

@@ -28,6 +28,7 @@ from cloud.parking.rules import gate_rule, site_parking_rules
 from cloud.society.epoch import epoch_of
 from cloud.society.rules import account_rule
 from cloud.society.schedule_rules import site_schedules
+from cloud.society.site_rules import site_rule
 from cloud.storage import Database, Row
 from cloud.storage import codes as codes_store
 from cloud.storage import society as store
@@ -74,6 +75,8 @@ def _parts(db: Database, site: str, codes: Codes) -> Iterator[tuple[str, Any]]:
         parkings, subs = site_parking_rules(c, site)
         header = {"site": site, "version": version, "epoch": epoch_of(c), "gates": gates,
                   "accounts": accounts, "parkings": [p.model_dump(mode="json") for p in parkings]}
+        if (settings_rule := site_rule(c, site)) is not None:  # older boxes read on
+            header["settings"] = settings_rule.model_dump(mode="json", exclude_none=True)
         if schedules := site_schedules(c, site):  # only when there are: older boxes read on
             header["schedules"] = _rules(schedules)
         settings = codes_store.settings(c, site) if codes != "none" else None
@@ -144,4 +147,6 @@ def json_pieces(db: Database, site: str, codes: Codes = "none") -> Iterator[str]
         yield "]"
     if "code_config" in h:
         yield f',"code_config":{_dumps(h["code_config"])}'
+    if "settings" in h:
+        yield f',"settings":{_dumps(h["settings"])}'
     yield f',"epoch":{_dumps(h["epoch"])}}}'

@@ -17,6 +17,7 @@ from edge.store.changes import (
     TAG_COLS,
     TAG_INSERT,
     VEHICLE_INSERT,
+    set_site_settings,
     tag_row,
     upsert_account,
     upsert_schedule,
@@ -206,7 +207,7 @@ class RulesCache:
         self._replace(SnapshotHead(site=snap.site, version=snap.version, epoch=snap.epoch,
                                    gates=snap.gates, accounts=snap.accounts,
                                    parkings=snap.parkings, schedules=snap.schedules,
-                                   code_config=snap.code_config),
+                                   code_config=snap.code_config, settings=snap.settings),
                       iter([*(("vehicle", v) for v in snap.vehicles),
                             *(("tag", t) for t in snap.tags),
                             *(("subscription", s) for s in snap.subscriptions),
@@ -264,6 +265,7 @@ class RulesCache:
                 upsert_schedule(c, site, sched)
             codes_store.clear_site(c, site)
             codes_store.set_config(c, site, head.code_config, self.peppers)
+            set_site_settings(c, site, head.settings)
             tags: list[tuple] = []
             vehicles: list[tuple] = []
             codes: list[tuple] = []

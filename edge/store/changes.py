@@ -21,6 +21,8 @@ from shared.contract import (
     ScheduleDelete,
     ScheduleRule,
     ScheduleUpsert,
+    SiteRule,
+    SiteSettings,
     SubscriptionDelete,
     SubscriptionRule,
     SubscriptionUpsert,
@@ -151,6 +153,21 @@ def _codes_config(c: Any, site: str, ch: CodesConfig, peppers: Peppers) -> None:
     codes_store.set_config(c, site, ch.code_config, peppers)
 
 
+def set_site_settings(c: Any, site: str, settings: SiteRule | None) -> None:
+    """The site's country, language, currency and zone as the cloud last sent them (None:
+    a cloud of before sent none)."""
+    if settings is None:
+        c.execute("DELETE FROM site_settings WHERE site = ?", (site,))
+        return
+    c.execute("INSERT OR REPLACE INTO site_settings(site, country, locale, currency, timezone) "
+              "VALUES (?, ?, ?, ?, ?)", (site, settings.country, settings.locale,
+                                         settings.currency, settings.timezone))
+
+
+def _site_settings(c: Any, site: str, ch: SiteSettings, _peppers: Peppers) -> None:
+    set_site_settings(c, site, ch.settings)
+
+
 APPLY: dict[str, Handler] = {
     "tag.upsert": _tag_upsert,
     "tag.delete": _tag_delete,
@@ -168,5 +185,6 @@ APPLY: dict[str, Handler] = {
     "code.upsert": _code_upsert,
     "code.delete": _code_delete,
     "codes.config": _codes_config,
+    "site.settings": _site_settings,
 }
 """Op → handler: every op of ``shared.contract.OPS`` once (a test checks)."""

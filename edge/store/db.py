@@ -196,6 +196,17 @@ MIGRATIONS = [
     # devices are forgotten when it is removed or gets a new password, whichever path does it
     # (the cloud's snapshots and deltas, `gatepost edge add-guard`): a trigger, not each caller.
     Migration("018_login_guessing", lambda c: _script(c, LOGIN_GUESSING)),
+    # A site's country, language, currency and zone, as the cloud sends them (none from a
+    # cloud of before: the box's own api.locale and api.timezone, or its schedules' zone).
+    sql_migration(
+        "019_site_settings",
+        """
+        CREATE TABLE site_settings (
+            site TEXT PRIMARY KEY, country TEXT NOT NULL, locale TEXT NOT NULL,
+            currency TEXT NOT NULL, timezone TEXT
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 
 LOGIN_GUESSING: list[str] = [

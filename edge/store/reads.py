@@ -125,5 +125,8 @@ class StoreReads:
         return visitors.inside(self._db.conn, sites)
 
     def site_zone(self, site: str) -> str | None:
-        """The site's IANA time zone, as its cached schedules carry it (None: none yet)."""
-        return visitors.site_zone(self._db.conn, site)
+        """The site's IANA time zone, as the cloud sent it with the site's settings, or else as
+        its cached schedules carry it (None: neither yet)."""
+        r = self._db.conn.execute("SELECT timezone FROM site_settings WHERE site = ?",
+                                  (site,)).fetchone()
+        return str(r[0]) if r and r[0] else visitors.site_zone(self._db.conn, site)

@@ -115,3 +115,53 @@ def test_sites_of_before_become_indian_in_english_and_rupees(tmp_path):
     with sqlite3.connect(path) as c:
         assert c.execute("SELECT country, locale, currency, timezone FROM sites").fetchall() \
             == [("IN", "en", "INR", "Asia/Kolkata")]
+
+
+def test_a_residents_number_is_read_as_one_of_their_sites_country(tmp_path, cloud_db):
+    with parking_api(tmp_path, cloud_db) as api:
+        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
+        api.ok("POST", "/api/v1/sites", 201, json={"id": SAO_PAULO, "country": "BR"})
+        ivan = api.ok("POST", "/api/v1/residents", 201, json={
+            "phone": "8 (916) 123-45-67", "name": "Иван", "flats": [{"site": MOSCOW,
+                                                                    "flat": "12"}]})
+        assert ivan["phone"] == "+79161234567"
+        assert api.ok("PATCH", f"/api/v1/residents/{ivan['id']}",
+                      json={"phone": "8 916 765 43 21"})["phone"] == "+79167654321"
+        api.ok("POST", "/api/v1/residents/import", 201, headers={"Content-Type": "text/csv"},
+               content="phone,name,site,flat,role\n"
+                       f"(11) 91234-5678,Ana,{SAO_PAULO},101,owner\n"
+                       f"98765 43210,Asha,{SOCIETY},B-402,owner\n"
+                       "+7 916 000-00-01,Olga,sp-condo,102,tenant\n".replace("sp-condo",
+                                                                              SAO_PAULO))
+        phones = {r["name"]: r["phone"] for r in api.ok(
+            "GET", f"/api/v1/sites/{SAO_PAULO}/residents")["residents"]}
+        assert phones == {"Ana": "+5511912345678", "Olga": "+79160000001"}
+        assert [r["phone"] for r in api.ok("GET", f"/api/v1/sites/{SOCIETY}/residents")[
+            "residents"] if r["name"] == "Asha"] == ["+919876543210"]
+
+
+def test_the_boxes_get_the_sites_settings_in_every_snapshot(tmp_path, cloud_db):
+    import json
+
+    with parking_api(tmp_path, cloud_db) as api:
+        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
+        moscow = {"country": "RU", "locale": "ru", "currency": "RUB", "timezone": "Europe/Moscow"}
+        assert api.ok("GET", f"/api/v1/sites/{MOSCOW}/rules")["settings"] == moscow
+        before = api.ok("GET", f"/api/v1/sites/{MOSCOW}/rules")["version"]
+        api.ok("PATCH", f"/api/v1/sites/{MOSCOW}", json={"locale": "en"})
+        api.ok("PUT", f"/api/v1/sites/{MOSCOW}/timezone", json={"timezone": "Europe/Samara"})
+        snap = api.ok("GET", f"/api/v1/sites/{MOSCOW}/rules")
+        assert snap["version"] == before + 2  # each change is a rules change the boxes get
+        assert snap["settings"] == moscow | {"locale": "en", "timezone": "Europe/Samara"}
+        r = api.c.get(f"/api/v1/sites/{MOSCOW}/rules",
+                      headers={"Accept": "application/x-ndjson"})
+        head = json.loads(r.text.splitlines()[0])
+        assert head["settings"] == snap["settings"]
+        # A site of the settings of before sends none: its boxes may be older than them.
+        assert "settings" not in api.ok("GET", f"/api/v1/sites/{SOCIETY}/rules")
+        version = api.ok("GET", f"/api/v1/sites/{SOCIETY}/rules")["version"]
+        api.ok("PATCH", f"/api/v1/sites/{SOCIETY}", json={"country": "IN"})
+        assert api.ok("GET", f"/api/v1/sites/{SOCIETY}/rules")["version"] == version
+        api.ok("PATCH", f"/api/v1/sites/{SOCIETY}", json={"locale": "hi"})
+        assert api.ok("GET", f"/api/v1/sites/{SOCIETY}/rules")["settings"] == {
+            "country": "IN", "locale": "hi", "currency": "INR"}
