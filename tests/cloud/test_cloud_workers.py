@@ -91,7 +91,10 @@ def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, broker, postgres):
         frozen_at = stored()
         wait_until(lambda: stored() >= frozen_at + 200, 30,
                    what="the burst going on while one process is frozen")
-        os.kill(workers[0], signal.SIGKILL)
+        try:
+            os.kill(workers[0], signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # uvicorn's supervisor killed it first: a worker that answers no ping is
         assert stored() < total  # mid-burst: the killed process had events in hand
         runner.join(60)
         assert not runner.is_alive()
