@@ -78,3 +78,9 @@ def site_country(country: str | None = None, locale: str | None = None,
         # A site made without a country keeps no zone until one is set, as before.
         timezone=timezone if timezone is not None else
         (default_zone or None if country is not None else None))
+
+
+def shown_zone(country: str, timezone: str | None) -> str:
+    """The zone a site's times are shown to people in: its own, else its country's (the
+    seeds' countries), else UTC."""
+    return timezone or DEFAULTS.get(country, ("en", "UTC"))[1]

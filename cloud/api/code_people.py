@@ -92,9 +92,12 @@ def report_codes(holders: HoldersDep, db: DatabaseDep, clock: ClockDep,
                  ) -> Response:
     """The codes of the chosen sites (comma-separated), in clear, per unit (by site,
     unit), per committee member (by site, role) or per tenant (by site, unit)."""
-    rows = reports.code_rows(db, _sites(holders, sites), by, clock.now().date())
+    chosen = _sites(holders, sites)
+    sheet = reports.sheet_of(db, chosen)
+    rows = reports.code_rows(db, chosen, by, clock.now().date(), sheet)
     data = reports.as_csv(reports.CODE_COLUMNS, rows) if fmt == "csv" else \
-        workbook("Codes", reports.CODE_COLUMNS, rows, reports.CODE_DATES)
+        workbook("Codes", sheet.headers(reports.CODE_COLUMNS, reports.CODE_DATES, set()), rows,
+                 reports.CODE_DATES)
     return _file(f"codes-by-{by}", fmt, data)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from cloud.codes import eligibility
 from cloud.errors import CloudError
-from cloud.parking.reports import local_time
+from cloud.parking.reports import SheetLocale
 from cloud.refusals import Refusal
 from cloud.storage import Database, residents
 from cloud.storage import codes as store
@@ -27,10 +27,20 @@ CODE_DATES = {9, 10, 11, 12, 13, 14}
 CHECK_COLUMNS = ["Site", "Unit", "Resident", "Name", "Issue", "Detail"]
 
 
-def code_rows(db: Database, sites: Sequence[str], by: str, today: date) -> list[list[Any]]:
-    """The rows of a codes report: one per code, in the report's order."""
+def sheet_of(db: Database, sites: Sequence[str]) -> SheetLocale:
+    """The clock a codes report of *sites* is on (their zone, or UTC where they differ)."""
+    with db.read() as c:
+        return SheetLocale.of_sites(c, list(sites))
+
+
+def code_rows(db: Database, sites: Sequence[str], by: str, today: date,
+              sheet: SheetLocale | None = None) -> list[list[Any]]:
+    """The rows of a codes report: one per code, in the report's order; times on *sheet*'s
+    clock (``sheet_of``), with their offset."""
     if by not in BY:
         raise CloudError(422, Refusal.BAD_REPORT, f"codes are reported by {', '.join(BY)}")
+    sheet = sheet or sheet_of(db, sites)
+    local_time = sheet.aware
     out: list[tuple[tuple[Any, ...], list[Any]]] = []
     with db.read() as c:
         for site in sites:
@@ -67,7 +77,7 @@ def check_rows(db: Database, sites: Sequence[str], today: date) -> list[list[Any
 
 
 def as_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:
-    """A report as CSV (times in ISO 8601, text quoted where it must be)."""
+    """A report as CSV (times in ISO 8601 with their offset, text quoted where it must be)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(columns)

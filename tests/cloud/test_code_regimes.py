@@ -193,6 +193,8 @@ def test_check_report_and_codes_reports(site) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["Unit"] for r in rows] == ["D-401", "D-404", "D-405"]
     assert all(len(r["Code"]) == 8 and r["Code"].isdigit() for r in rows)
+    # Times on the site's clock with their offset (an Indian site with no zone set: India's).
+    assert all(r["Issued"].endswith("+05:30") for r in rows)
     tenants = list(csv.DictReader(io.StringIO(staff.get(
         "/api/v1/reports/codes.csv", params={"sites": GA, "by": "tenant"}).text)))
     assert [r["Name"] for r in tenants] == ["Tara Tenant"]

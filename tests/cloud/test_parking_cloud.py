@@ -268,8 +268,11 @@ def test_reports_are_real_excel_files(api, tmp_path):
         "application/vnd.openxmlformats")
     (tmp_path / "s.xlsx").write_bytes(r.content)
     rows = list(load_workbook(tmp_path / "s.xlsx").active.iter_rows(values_only=True))
-    assert rows[0] == ("Status", "Number", "Owner", "Parking", "Space", "Start", "End",
-                       "Amount paid", "Tariff type", "Created")
+    # Times on the site's clock (an Indian site with no zone set: India's), named; the
+    # amounts' currency named.
+    assert rows[0] == ("Status", "Number", "Owner", "Parking", "Space", "Start (Asia/Kolkata)",
+                       "End (Asia/Kolkata)", "Amount paid (INR)", "Tariff type",
+                       "Created (Asia/Kolkata)")
     assert [(x[1], x[2], x[4], x[7], x[8]) for x in rows[1:]] == [
         (a["id"], "Flat B-402", 4, 700, "daily"), (b["id"], "C-101", 5, 300, "daily")]
     assert rows[1][6] - rows[1][5] == timedelta(days=7)
@@ -285,8 +288,8 @@ def test_reports_are_real_excel_files(api, tmp_path):
     r = api.c.get("/api/v1/reports/occupancy.xlsx", params={"parking": "tower-b"})
     (tmp_path / "o.xlsx").write_bytes(r.content)
     rows = list(load_workbook(tmp_path / "o.xlsx").active.iter_rows(values_only=True))
-    assert rows[0] == ("Time", "Parking", "Space", "Vehicle", "Subscription", "Movement",
-                       "Source")
+    assert rows[0] == ("Time (Asia/Kolkata)", "Parking", "Space", "Vehicle", "Subscription",
+                       "Movement", "Source")
     assert [(x[2], x[3], x[4], x[5], x[6]) for x in rows[1:]] == [
         (4, "MH12AB1234", a["id"], "in", "staff"), (4, "MH12AB1234", a["id"], "out", "staff")]
 

@@ -6,6 +6,7 @@ SQLite and PostgreSQL. Sites of before become Indian, English and rupees by migr
 from __future__ import annotations
 
 import sqlite3
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import command
@@ -165,3 +166,47 @@ def test_the_boxes_get_the_sites_settings_in_every_snapshot(tmp_path, cloud_db):
         api.ok("PATCH", f"/api/v1/sites/{SOCIETY}", json={"locale": "hi"})
         assert api.ok("GET", f"/api/v1/sites/{SOCIETY}/rules")["settings"] == {
             "country": "IN", "locale": "hi", "currency": "INR"}
+
+
+def test_a_moscow_parkings_reports_are_on_moscow_time_in_roubles(tmp_path, cloud_db):
+    import io
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    from tests.factories import T0
+
+    with parking_api(tmp_path, cloud_db) as api:
+        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
+        for g, d in (("in", "entry"), ("out", "exit")):
+            api.ok("POST", f"/api/v1/sites/{MOSCOW}/gates", 201, json={"id": g, "direction": d})
+        api.ok("POST", f"/api/v1/sites/{MOSCOW}/parkings", 201,
+               json={"id": "tverskaya", "name": "Тверская"})
+        for g in ("in", "out"):
+            api.ok("PUT", f"/api/v1/sites/{MOSCOW}/gates/{g}/parking",
+                   json={"parking": "tverskaya"})
+        p = "/api/v1/parkings/tverskaya"
+        api.ok("POST", f"{p}/activate")
+        api.ok("POST", f"{p}/spaces", 201, json={"numbers": "1..2", "size": "small"})
+        api.ok("POST", f"{p}/tariffs", 201, json={"size": "small", "lower": 1, "upper": 30,
+                                                  "price": 300})
+        api.ok("POST", f"{p}/subscriptions", 201, json={
+            "space": 1, "owner": "Иванов", "vehicles": [{"vrn": "Е006КС13"}], "amount": 900})
+        api.ok("PUT", f"{p}/presence/E006KC13", json={"inside": True})
+
+        def sheet(url: str, **params) -> list[tuple]:
+            r = api.c.get(url, params=params)
+            assert r.status_code == 200, r.text
+            return list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+
+        moscow_t0 = T0.astimezone(ZoneInfo("Europe/Moscow")).replace(tzinfo=None)  # 07:30
+        subs = sheet("/api/v1/reports/subscriptions.xlsx", parkings="tverskaya")
+        assert subs[0][5:10] == ("Start (Europe/Moscow)", "End (Europe/Moscow)",
+                                 "Amount paid (RUB)", "Tariff type", "Created (Europe/Moscow)")
+        assert abs(subs[1][5] - moscow_t0) < timedelta(minutes=5) and subs[1][7] == 900
+        occupancy = sheet("/api/v1/reports/occupancy.xlsx", parking="tverskaya")
+        assert occupancy[0][0] == "Time (Europe/Moscow)"
+        assert abs(occupancy[1][0] - moscow_t0) < timedelta(minutes=5)
+        # Parkings of sites on different clocks: UTC, and no currency, named as such.
+        mixed = sheet("/api/v1/reports/subscriptions.xlsx", parkings="tverskaya,tower-b")
+        assert mixed[0][5] == "Start (UTC)" and mixed[0][7] == "Amount paid"
