@@ -24,8 +24,14 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "RU": ("ru", "Europe/Moscow"),
     "BR": ("pt-BR", "America/Sao_Paulo"),
 }
+# Every site's country, language and currency before sites had them: a site of these sends
+# its boxes no settings (a box older than them refuses them), and a box holds none for it.
+OF_BEFORE = ("IN", "en", "INR")
+# CLDR's two-letter territories, less those that are not countries (the EU, the eurozone, the
+# UN, outlying Oceania, pseudo-locales, unknown).
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
 _TERRITORIES = frozenset(str(t) for t in Locale("en").territories
-                         if len(str(t)) == 2 and str(t).isalpha())
+                         if len(str(t)) == 2 and str(t).isalpha()) - _NOT_COUNTRIES
 
 
 class CountryError(ValueError):

@@ -4,7 +4,7 @@ site's country, in one place for the cloud and the box.
 - **India** (``IN``): state series ``MH12AB1234``, ``DL3CAF0001`` and the Bharat series
   ``22BH1234AA``.
 - **Russia** (``RU``): private ``А123ВС77`` / ``A123BC777`` (a letter, three digits, two
-  letters, a region of two digits or three starting 1, 7 or 9), taxi ``АА12377`` (two letters,
+  letters, a region of two digits, or three not starting with 0), taxi ``АА12377`` (two letters,
   three digits, region) and trailers ``АА123477`` (two letters, four digits, region). Only the
   12 Cyrillic letters with Latin look-alikes are used, and a plate typed in either alphabet is
   one vehicle: ``normalise`` writes them in Latin, as a camera reads them.
@@ -36,7 +36,7 @@ _GENERIC = re.compile(r"^[A-Z0-9]{2,10}$")
 # The Cyrillic letters of Russian plates and their Latin look-alikes.
 CYRILLIC_TO_LATIN = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
 RU_LETTERS = "ABEKMHOPCTYX"
-_RU_REGION = r"(?:[0-9]{2}|[179][0-9]{2})"
+_RU_REGION = r"(?:[0-9]{2}|[1-9][0-9]{2})"
 _RU = {
     "private": re.compile(rf"^[{RU_LETTERS}][0-9]{{3}}[{RU_LETTERS}]{{2}}{_RU_REGION}$"),
     "taxi": re.compile(rf"^[{RU_LETTERS}]{{2}}[0-9]{{3}}{_RU_REGION}$"),

@@ -96,8 +96,8 @@ def report_codes(holders: HoldersDep, db: DatabaseDep, clock: ClockDep,
     sheet = reports.sheet_of(db, chosen)
     rows = reports.code_rows(db, chosen, by, clock.now().date(), sheet)
     data = reports.as_csv(reports.CODE_COLUMNS, rows) if fmt == "csv" else \
-        workbook("Codes", sheet.headers(reports.CODE_COLUMNS, reports.CODE_DATES, set()), rows,
-                 reports.CODE_DATES)
+        workbook("Codes", sheet.headers(reports.CODE_COLUMNS, reports.CODE_MOMENTS, set()),
+                 rows, reports.CODE_DATES)
     return _file(f"codes-by-{by}", fmt, data)
 
 

@@ -24,6 +24,10 @@ CODE_COLUMNS = ["Site", "Unit", "Holder", "Name", "Phone", "Role", "Code", "Stat
                 "Issued", "Activate by", "Activated", "Valid until", "Courtesy until",
                 "Paid through"]
 CODE_DATES = {9, 10, 11, 12, 13, 14}
+# On the sheet's clock, named in the Excel header; the other two are the ends of paid days,
+# shown as recorded (on the sheet's clock, the end of a day in UTC is the next morning east
+# of it).
+CODE_MOMENTS = {9, 10, 11, 12}
 CHECK_COLUMNS = ["Site", "Unit", "Resident", "Name", "Issue", "Detail"]
 
 
@@ -64,8 +68,8 @@ def code_rows(db: Database, sites: Sequence[str], by: str, today: date,
                                   r["holder_phone"], role, r["code"], r["status"], r["regime"],
                                   local_time(r["issued_at"]), local_time(r["activate_by"]),
                                   local_time(r["activated_at"]), local_time(r["valid_until"]),
-                                  local_time(pay["courtesy_until"]) if pay else None,
-                                  local_time(pay["paid_through"]) if pay else None]))
+                                  as_recorded(pay["courtesy_until"]) if pay else None,
+                                  as_recorded(pay["paid_through"]) if pay else None]))
     return [row for _, row in sorted(out, key=lambda x: x[0])]
 
 
@@ -74,6 +78,11 @@ def check_rows(db: Database, sites: Sequence[str], today: date) -> list[list[Any
     with db.read() as c:
         return [[x["site"], x["flat"], x["resident"], x["name"], x["issue"], x["detail"]]
                 for site in sites for x in eligibility.check(c, site, today)]
+
+
+def as_recorded(s: str | None) -> datetime | None:
+    """A stored time with the offset it was recorded with."""
+    return datetime.fromisoformat(s) if s else None
 
 
 def as_csv(columns: list[str], rows: Iterable[list[Any]]) -> str:

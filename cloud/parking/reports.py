@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,10 @@ class SheetLocale:
 
     def aware(self, s: str | None) -> datetime | None:
         """A stored time on the sheet's clock, with its offset."""
-        return datetime.fromisoformat(s).astimezone(ZoneInfo(self.zone)) if s else None
+        if not s:
+            return None
+        t = datetime.fromisoformat(s)  # a time stored without its offset was UTC
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(ZoneInfo(self.zone))
 
     def time(self, s: str | None) -> datetime | None:
         """Excel holds naive times: the moment on the sheet's clock."""

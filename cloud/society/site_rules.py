@@ -11,8 +11,9 @@ from __future__ import annotations
 from cloud.storage import Tx
 from cloud.storage import society as store
 from shared.contract import SiteRule, SiteSettings
+from shared.country import OF_BEFORE
 
-OF_BEFORE = ("IN", "en", "INR")
+__all__ = ["OF_BEFORE", "settings_change", "site_rule"]
 
 
 def site_rule(c: Tx, site: str) -> SiteRule | None:

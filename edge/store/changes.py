@@ -32,6 +32,7 @@ from shared.contract import (
     VehicleDelete,
     VehicleUpsert,
 )
+from shared.country import OF_BEFORE
 
 Peppers = codes_store.Peppers
 Handler = Callable[[Any, str, Any, Peppers], None]
@@ -154,9 +155,10 @@ def _codes_config(c: Any, site: str, ch: CodesConfig, peppers: Peppers) -> None:
 
 
 def set_site_settings(c: Any, site: str, settings: SiteRule | None) -> None:
-    """The site's country, language, currency and zone as the cloud last sent them (None:
-    a cloud of before sent none)."""
-    if settings is None:
+    """The site's country, language, currency and zone as the cloud last sent them. None (a
+    cloud of before, or a site of the settings of before: the cloud sends none for such a
+    site, nor its later zone changes) leaves the box none: its zone comes from the schedules."""
+    if settings is None or (settings.country, settings.locale, settings.currency) == OF_BEFORE:
         c.execute("DELETE FROM site_settings WHERE site = ?", (site,))
         return
     c.execute("INSERT OR REPLACE INTO site_settings(site, country, locale, currency, timezone) "

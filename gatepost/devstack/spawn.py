@@ -12,13 +12,14 @@ forked process's memory includes what the server imported for both daemons.
 
 from __future__ import annotations
 
-import atexit
 import multiprocessing
+import multiprocessing.util
 import os
 import runpy
 import signal
 import subprocess
 import sys
+import threading
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from pathlib import Path
 from typing import Protocol
@@ -57,7 +58,9 @@ def fork_from_server(enabled: bool) -> None:
 
 
 def spawn(args: list[str], env: dict[str, str], log_path: Path) -> StackProcess:
-    """Run ``gatepost *args`` in a new process with *env*, its output appended to *log_path*."""
+    """Run ``gatepost *args`` in a new process with *env*, its output appended to *log_path*.
+    (A forked one reads *env* as the command does; what an interpreter reads only at its own
+    start, ``PYTHON*`` variables, comes from the server's.)"""
     if not _fork:
         with open(log_path, "ab") as log:
             return subprocess.Popen([sys.executable, "-m", "gatepost.cli", *args],
@@ -72,20 +75,20 @@ def _server() -> ForkServerContext:
         assert isinstance(ctx, ForkServerContext)
         ctx.set_forkserver_preload(PRELOAD)
         # multiprocessing joins the processes it started when this one exits: one a test left
-        # running would hang the exit, where a Popen would be left behind. Kill those first.
-        atexit.register(_kill_leftovers)
+        # running would hang the exit, where a Popen would be left behind. Kill those first
+        # (a finalizer of a higher priority runs before multiprocessing's own exit work).
+        multiprocessing.util.Finalize(None, _kill_leftovers, exitpriority=100)
         _context = ctx
     return _context
 
 
-_started: list[Forked] = []
+_running: set[Forked] = set()
 
 
 def _kill_leftovers() -> None:
-    for proc in _started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    for proc in list(_running):
+        proc.kill()
+        proc.wait(10)
 
 
 def _run_cli(args: list[str], env: dict[str, str], log_path: str) -> None:
@@ -109,28 +112,44 @@ class Forked:
             target=_run_cli, args=(args, env, str(log_path)), name=f"gatepost {args[0]}",
             daemon=False)
         self._proc.start()
-        _started.append(self)
         assert self._proc.pid is not None
         self.pid: int = self._proc.pid
         self.args = args
+        self._code: int | None = None
+        self._lock = threading.Lock()  # the exit code is read from a pipe: one reader at once
+        _running.add(self)
 
     @property
     def returncode(self) -> int | None:
-        return self._proc.exitcode
+        return self.poll()
 
     def poll(self) -> int | None:
-        return self._proc.exitcode
+        return self._ended(0)
 
     def wait(self, timeout: float | None = None) -> int:
-        self._proc.join(timeout)
-        code = self._proc.exitcode
+        code = self._ended(timeout)
         if code is None:
             raise subprocess.TimeoutExpired(["gatepost", *self.args], timeout or 0)
         return code
 
+    def _ended(self, timeout: float | None) -> int | None:
+        """The exit code once the process has ended (waiting up to *timeout* s; None: for as
+        long as it takes); its pipes are closed then."""
+        with self._lock:
+            if self._code is None:
+                self._proc.join(timeout)
+                if self._proc.exitcode is not None:
+                    self._code = self._proc.exitcode
+                    self._proc.close()
+                    _running.discard(self)
+            return self._code
+
     def send_signal(self, sig: int) -> None:
-        if self._proc.exitcode is None:
-            os.kill(self.pid, sig)
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass  # it ended meanwhile, as Popen ignores
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)

@@ -12,8 +12,8 @@ import shutil
 import signal
 import sqlite3
 import tempfile
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -327,13 +327,13 @@ class Stack:
                 link.stop()
         self.stop_cloud()
         self.broker.stop()
-        # The providers' simulators each wait for their web server's next tick: side by side.
-        sims = [threading.Thread(target=sim.stop, name=f"stop {type(sim).__name__}")
-                for sim in (self.payments, self.registry, self.fastags, self.partner)]
-        for t in sims:
-            t.start()
-        for t in sims:
-            t.join()
+        # The providers' simulators each wait for their web server's next tick: side by side
+        # (what one raises is raised here once all have stopped).
+        with ThreadPoolExecutor(4, thread_name_prefix="stop-sim") as pool:
+            stopped = [pool.submit(sim.stop) for sim in (self.payments, self.registry,
+                                                          self.fastags, self.partner)]
+        for f in stopped:
+            f.result()
         self.cloud.close()
         self.edge.close()
 

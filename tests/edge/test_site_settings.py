@@ -88,3 +88,18 @@ def test_the_box_shows_times_on_the_zone_the_cloud_sent_for_the_site(tmp_path):
         assert zone_name(Times.of(d).zone("in")) == "Europe/Moscow"
     finally:
         d.stop()
+
+
+def test_a_site_set_back_to_the_settings_of_before_holds_none(tmp_path):
+    """The cloud sends a site of Indian, English and rupee settings none, nor its later zone
+    changes: a box told so drops what it held, and its zone comes from the schedules again."""
+    db = EdgeDB(tmp_path / "edge.sqlite")
+    try:
+        cache, reads = RulesCache(db), StoreReads(db)
+        cache.apply_snapshot(snapshot(1, MOSCOW))
+        back = SiteRule(country="IN", locale="en", currency="INR", timezone="Europe/Moscow")
+        cache.apply_delta(RulesDelta(site=SITE, from_version=1, to_version=2,
+                                     changes=[SiteSettings(settings=back)]))
+        assert settings_of(db) == [] and reads.site_zone(SITE) is None
+    finally:
+        db.close()

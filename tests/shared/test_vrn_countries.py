@@ -17,6 +17,7 @@ VALID = [
     ("RU", "а 123 вс 777", "A123BC777"), ("RU", "О862УУ78", "O862YY78"),
     ("RU", "АА12377", "AA12377"), ("RU", "ЕК123199", "EK123199"),
     ("RU", "АХ123477", "AX123477"), ("RU", "ВМ1234750", "BM1234750"),
+    ("RU", "Н250ОР250", "H250OP250"),
     # Brazil: old and Mercosul.
     ("BR", "ABC-1234", "ABC1234"), ("BR", "BRA2E19", "BRA2E19"), ("BR", "bra 2e19", "BRA2E19"),
     # Elsewhere: letters and digits.
@@ -26,7 +27,7 @@ INVALID = [
     ("IN", "A123BC77"), ("IN", "ZZ12AB1234"), ("IN", "BRA2E19"),
     ("RU", "MH12AB1234"), ("RU", "0862YY78"),  # a Russian plate never starts with a digit
     ("RU", "Д123ВС77"),  # Д has no Latin look-alike: never on a plate
-    ("RU", "A123BC7"), ("RU", "A123BC877"),  # regions are 2 digits, or 3 starting 1, 7 or 9
+    ("RU", "A123BC7"), ("RU", "A123BC077"),  # regions are 2 digits, or 3 not starting 0
     ("RU", "Q123BC77"),  # only А В Е К М Н О Р С Т У Х
     ("BR", "AB1234"), ("BR", "ABC12E4"), ("BR", "A123BC77"),
     ("DE", "A"), ("DE", "ABCDEFGHIJK"),
@@ -77,6 +78,7 @@ def test_what_is_given_wins_over_the_countrys_defaults():
 
 @pytest.mark.parametrize(("given", "field"), [
     ({"country": "XX"}, "country"), ({"country": "IND"}, "country"),
+    ({"country": "EU"}, "country"), ({"country": "ZZ"}, "country"),
     ({"locale": "fr"}, "locale"), ({"currency": "ZZZ"}, "currency"),
     ({"timezone": "IST"}, "timezone"),
 ])
