@@ -17,6 +17,24 @@ from tests.factories import parking_api
 MOSCOW, SAO_PAULO, SOCIETY = "moscow-park", "sp-condo", "green-acres"
 
 
+def moscow_parking(api) -> str:
+    """The Moscow site (country RU) with its parking tverskaya at two gates, active, spaces
+    1–4 at 300 a day; the parking's URL."""
+    api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
+    for g, d in (("in", "entry"), ("out", "exit")):
+        api.ok("POST", f"/api/v1/sites/{MOSCOW}/gates", 201, json={"id": g, "direction": d})
+    api.ok("POST", f"/api/v1/sites/{MOSCOW}/parkings", 201,
+           json={"id": "tverskaya", "name": "Тверская"})
+    for g in ("in", "out"):
+        api.ok("PUT", f"/api/v1/sites/{MOSCOW}/gates/{g}/parking", json={"parking": "tverskaya"})
+    p = "/api/v1/parkings/tverskaya"
+    api.ok("POST", f"{p}/activate")
+    api.ok("POST", f"{p}/spaces", 201, json={"numbers": "1..4", "size": "small"})
+    api.ok("POST", f"{p}/tariffs", 201, json={"size": "small", "lower": 1, "upper": 30,
+                                              "price": 300})
+    return p
+
+
 def test_a_sites_country_brings_its_language_currency_and_zone(tmp_path, cloud_db):
     with parking_api(tmp_path, cloud_db) as api:
         site = api.ok("GET", f"/api/v1/sites/{SOCIETY}")
@@ -79,19 +97,7 @@ def test_plates_are_validated_as_the_sites_countrys(tmp_path, cloud_db):
 
 def test_a_moscow_parkings_subscription_takes_russian_plates(tmp_path, cloud_db):
     with parking_api(tmp_path, cloud_db) as api:
-        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
-        for g, d in (("in", "entry"), ("out", "exit")):
-            api.ok("POST", f"/api/v1/sites/{MOSCOW}/gates", 201, json={"id": g, "direction": d})
-        api.ok("POST", f"/api/v1/sites/{MOSCOW}/parkings", 201,
-               json={"id": "tverskaya", "name": "Тверская"})
-        for g in ("in", "out"):
-            api.ok("PUT", f"/api/v1/sites/{MOSCOW}/gates/{g}/parking",
-                   json={"parking": "tverskaya"})
-        p = "/api/v1/parkings/tverskaya"
-        api.ok("POST", f"{p}/activate")
-        api.ok("POST", f"{p}/spaces", 201, json={"numbers": "1..4", "size": "small"})
-        api.ok("POST", f"{p}/tariffs", 201, json={"size": "small", "lower": 1, "upper": 30,
-                                                  "price": 300})
+        p = moscow_parking(api)
         sub = api.ok("POST", f"{p}/subscriptions", 201, json={
             "space": 1, "owner": "Иванов", "vehicles": [{"vrn": "О862УУ78"}], "amount": 900})
         assert [v["vrn"] for v in sub["vehicles"]] == ["O862YY78"]
@@ -177,19 +183,7 @@ def test_a_moscow_parkings_reports_are_on_moscow_time_in_roubles(tmp_path, cloud
     from tests.factories import T0
 
     with parking_api(tmp_path, cloud_db) as api:
-        api.ok("POST", "/api/v1/sites", 201, json={"id": MOSCOW, "country": "RU"})
-        for g, d in (("in", "entry"), ("out", "exit")):
-            api.ok("POST", f"/api/v1/sites/{MOSCOW}/gates", 201, json={"id": g, "direction": d})
-        api.ok("POST", f"/api/v1/sites/{MOSCOW}/parkings", 201,
-               json={"id": "tverskaya", "name": "Тверская"})
-        for g in ("in", "out"):
-            api.ok("PUT", f"/api/v1/sites/{MOSCOW}/gates/{g}/parking",
-                   json={"parking": "tverskaya"})
-        p = "/api/v1/parkings/tverskaya"
-        api.ok("POST", f"{p}/activate")
-        api.ok("POST", f"{p}/spaces", 201, json={"numbers": "1..2", "size": "small"})
-        api.ok("POST", f"{p}/tariffs", 201, json={"size": "small", "lower": 1, "upper": 30,
-                                                  "price": 300})
+        p = moscow_parking(api)
         api.ok("POST", f"{p}/subscriptions", 201, json={
             "space": 1, "owner": "Иванов", "vehicles": [{"vrn": "Е006КС13"}], "amount": 900})
         api.ok("PUT", f"{p}/presence/E006KC13", json={"inside": True})

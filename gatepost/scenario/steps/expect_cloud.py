@@ -1,10 +1,12 @@
 """The ``expect_cloud`` step: wait until what the cloud stored matches (decisions and events
-counted, every event the edge issued stored exactly once, a subscription's or a space's state)."""
+counted, every event the edge issued stored exactly once and acted on, a subscription's or a
+space's state)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import Field
 
 from gatepost.devstack.stack import wait_until
@@ -19,7 +21,8 @@ class CloudExpectStored(Model):
     events: dict[Literal["read", "decision", "open", "pass", "fault", "alert", "presence",
                          "open_unconfirmed", "hold"], int] | None = None
     complete: bool | None = Field(None, description="every event the edge issued is stored "
-                                  "exactly once and its outbox is empty")
+                                  "exactly once, its outbox is empty, and the cloud's reactions "
+                                  "to stored events (presence, passes spent, …) are done")
     within: Duration = 10.0
     site: str | None = None
     subscription: dict[str, Any] | None = Field(None, description="{ref, status?, debt?, "
@@ -63,6 +66,10 @@ def expect_cloud(run: Run, e: CloudExpectStored, expect: dict[str, Any] | None
             ok &= h["outbox"] == 0 and all(
                 gates.get(g, {}).get("count") == n and gates.get(g, {}).get("max_seq") == n
                 for g, n in issued.items())
+            # A stored event's reactions (a vehicle put inside, a pass spent) follow in their
+            # own transactions: staff act on what the cloud knows once they are done.
+            got["reactions"] = reactions = queued_reactions(run)
+            ok &= reactions.get("waiting", 0) == 0 and reactions.get("failing", 0) == 0
         return bool(ok)
 
     try:
@@ -74,3 +81,12 @@ def expect_cloud(run: Run, e: CloudExpectStored, expect: dict[str, Any] | None
         want = e.model_dump(exclude_none=True, exclude={"within", "site"})
         return {"action": "expect_cloud", **got,
                 "errors": [f"expected {want}, cloud has {got}"]}
+
+
+def queued_reactions(run: Run) -> dict[str, float]:
+    """The cloud's reactions to stored events still queued, by state (``waiting``,
+    ``failing``, ``parked``): its ``gatepost_cloud_reactions_queued`` gauge."""
+    r = run.stack.cloud.get("/metrics")
+    r.raise_for_status()
+    return {s.labels["state"]: s.value for f in text_string_to_metric_families(r.text)
+            if f.name == "gatepost_cloud_reactions_queued" for s in f.samples}
