@@ -44,7 +44,6 @@ def code_rows(db: Database, sites: Sequence[str], by: str, today: date,
     if by not in BY:
         raise CloudError(422, Refusal.BAD_REPORT, f"codes are reported by {', '.join(BY)}")
     sheet = sheet or sheet_of(db, sites)
-    local_time = sheet.aware
     out: list[tuple[tuple[Any, ...], list[Any]]] = []
     with db.read() as c:
         for site in sites:
@@ -66,8 +65,8 @@ def code_rows(db: Database, sites: Sequence[str], by: str, today: date,
                        r["flat"] or "", r["holder_name"], r["issued_at"])
                 out.append((key, [site, r["flat"], r["holder"], r["holder_name"],
                                   r["holder_phone"], role, r["code"], r["status"], r["regime"],
-                                  local_time(r["issued_at"]), local_time(r["activate_by"]),
-                                  local_time(r["activated_at"]), local_time(r["valid_until"]),
+                                  sheet.aware(r["issued_at"]), sheet.aware(r["activate_by"]),
+                                  sheet.aware(r["activated_at"]), sheet.aware(r["valid_until"]),
                                   as_recorded(pay["courtesy_until"]) if pay else None,
                                   as_recorded(pay["paid_through"]) if pay else None]))
     return [row for _, row in sorted(out, key=lambda x: x[0])]

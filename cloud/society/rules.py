@@ -143,12 +143,10 @@ class RulesService:
         what follows from a new country (its language and currency, unless given too). Plates
         registered before are kept as they are; new ones are validated by the new country."""
         now = self.site(site)
-        settings = _site_country(
-            country or now["country"],
-            locale or (None if country and country.upper() != now["country"] else now["locale"]),
-            currency or (None if country and country.upper() != now["country"]
-                         else now["currency"]), None)
-
+        moved = bool(country) and str(country).upper() != now["country"]
+        settings = _site_country(country or now["country"],
+                                 locale or (None if moved else now["locale"]),
+                                 currency or (None if moved else now["currency"]), None)
         told = site_rule(self.db.conn, site) is not None  # its boxes hold settings of another
 
         def fn(c: Tx) -> list[Change]:
